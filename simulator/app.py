@@ -1,0 +1,93 @@
+"""create_app(settings): one FastAPI app serving the four APIs at their real paths."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from simulator import __version__
+from simulator.admin import routes as admin_routes
+from simulator.config import Settings, get_settings
+from simulator.core import tenants
+from simulator.core.db import create_schema, make_engine
+from simulator.core.errors import install_generic_handlers
+from simulator.core.journal import Journal
+from simulator.core.middleware import ApiMiddleware
+from simulator.core.registry import api_specs
+
+log = logging.getLogger("simulator")
+
+
+def prepare_store(engine: Engine, settings: Settings) -> None:
+    """Create the schema and the `default` tenant; tolerate a concurrent worker doing the same."""
+    for attempt in range(3):
+        try:
+            create_schema(engine)
+            break
+        except (OperationalError, ProgrammingError):
+            if attempt == 2:
+                raise
+    tenants.ensure_default(engine, settings)
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url)
+    prepare_store(engine, settings)
+    journal = Journal(engine, settings.journal_max_entries, settings.journal_enabled)
+    specs = api_specs()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        journal.start(settings.journal_flush_seconds)
+        for spec in specs:
+            for hook in spec.on_startup:
+                await hook(app)
+        try:
+            yield
+        finally:
+            for spec in specs:
+                for hook in spec.on_shutdown:
+                    await hook(app)
+            await journal.stop()
+
+    app = FastAPI(
+        title="API simulator",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/__admin/docs",
+        openapi_url="/__admin/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.journal = journal
+
+    app.include_router(admin_routes.public)
+    app.include_router(admin_routes.router)
+    for spec in specs:
+        for router in spec.routers:
+            app.include_router(router)
+        for router in spec.admin_routers:
+            app.include_router(router)
+        for exc_type, handler in spec.exception_handlers.items():
+            app.add_exception_handler(exc_type, handler)
+    install_generic_handlers(app)
+    app.add_middleware(
+        ApiMiddleware,
+        journal=journal,
+        max_body=settings.max_body_bytes,
+        body_limit=settings.journal_body_bytes,
+    )
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for uvicorn (each worker process builds its app from SIM_* variables)."""
+    get_settings.cache_clear()
+    return create_app()

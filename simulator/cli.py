@@ -1,0 +1,87 @@
+"""The `simulator` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from simulator.config import Settings
+
+
+def banner(settings: Settings) -> str:
+    base = f"http://{settings.host}:{settings.port}"
+    return "\n".join(
+        [
+            f"API simulator listening on {base}  (store: {settings.database_url})",
+            f"  admin:          {base}/__admin/health",
+            "  default tenant credentials:",
+            f"    CustomerGauge  Authorization: api_key {settings.default_customergauge_api_key}",
+            f"    ClientToolbox  user_id={settings.default_clienttoolbox_user_id}"
+            f" user_api_key={settings.default_clienttoolbox_user_api_key}"
+            f" account_id={settings.default_clienttoolbox_account_id}",
+            f"    Talon.One      Authorization: ApiKey-v1 {settings.default_talonone_api_key}",
+            f"    ECDP           x-api-key: {settings.default_ecdp_api_key}",
+        ]
+    )
+
+
+def export_env(args: argparse.Namespace) -> None:
+    """CLI options become SIM_* variables, so every worker process sees the same settings."""
+    mapping = {
+        "host": "SIM_HOST",
+        "port": "SIM_PORT",
+        "db": "SIM_DATABASE_URL",
+        "fixtures": "SIM_FIXTURES",
+        "faults": "SIM_FAULTS",
+        "seed": "SIM_SEED",
+        "workers": "SIM_WORKERS",
+    }
+    for name, variable in mapping.items():
+        value = getattr(args, name, None)
+        if value is not None:
+            os.environ[variable] = str(value)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    export_env(args)
+    settings = Settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    print(banner(settings), flush=True)
+    uvicorn.run(
+        "simulator.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers if settings.workers > 1 else None,
+        log_level="warning",
+        access_log=False,
+        loop="auto",
+        http="auto",
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="simulator", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("serve", help="serve the four APIs and the admin API")
+    run.add_argument("--host")
+    run.add_argument("--port", type=int)
+    run.add_argument("--db", help="database URL (sqlite:///... or postgresql+psycopg://...)")
+    run.add_argument("--fixtures", help="fixture set name, file path, or 'none'")
+    run.add_argument("--faults", help="fault rules file (YAML/JSON)")
+    run.add_argument("--seed", type=int)
+    run.add_argument("--workers", type=int)
+    run.set_defaults(handler=serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    sys.exit(args.handler(args))

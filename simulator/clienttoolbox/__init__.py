@@ -1,0 +1,20 @@
+"""ClientToolbox loyalty API 1.5: batch customers, batch transactions, undo states."""
+
+from simulator.clienttoolbox.errors import (
+    ClientToolboxError,
+    handle_clienttoolbox_error,
+    render_error,
+)
+from simulator.core.registry import ApiSpec
+
+
+def owns_path(path: str) -> bool:
+    return path in ("/", "/api.php", "/admin.php")
+
+
+SPEC = ApiSpec(
+    name="clienttoolbox",
+    owns_path=owns_path,
+    render_error=render_error,
+    exception_handlers={ClientToolboxError: handle_clienttoolbox_error},
+)

@@ -1,0 +1,59 @@
+"""ClientToolbox authentication: `user_id` + key (header `api_access_key` > `user_api_key` >
+`user_password`) + `account_id`, all from the form (or query) fields."""
+
+from __future__ import annotations
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from simulator.core import tenants
+from simulator.core.db import get_session
+from simulator.core.middleware import note
+from simulator.core.models import Tenant
+from simulator.clienttoolbox.errors import ClientToolboxError
+
+# Larger than any batch we accept; the middleware's body ceiling stops worse first.
+MAX_FIELD_BYTES = 64 * 1024 * 1024
+
+
+async def request_fields(request: Request) -> dict[str, str]:
+    """Query and form fields with lower-cased names (names match case-insensitively).
+
+    Form fields win over query fields of the same name. Cached on the request.
+    """
+    cached = getattr(request.state, "clienttoolbox_fields", None)
+    if cached is not None:
+        return cached
+    fields = {k.lower(): v for k, v in request.query_params.items()}
+    if request.method == "POST":
+        form = await request.form(max_part_size=MAX_FIELD_BYTES)
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                fields[key.lower()] = value
+            else:  # an uploaded file part: its text
+                fields[key.lower()] = (await value.read()).decode("utf-8", errors="replace")
+    request.state.clienttoolbox_fields = fields
+    return fields
+
+
+def api_key_of(request: Request, fields: dict[str, str]) -> str:
+    header = request.headers.get("api_access_key")
+    if header:
+        return header.strip()
+    return (fields.get("user_api_key") or fields.get("user_password") or "").strip()
+
+
+async def clienttoolbox_tenant(request: Request, session: Session = Depends(get_session)) -> Tenant:
+    fields = await request_fields(request)
+    user_id = (fields.get("user_id") or "").strip()
+    key = api_key_of(request, fields)
+    if not user_id or not key:
+        raise ClientToolboxError(401, "Missing credentials: user_id and user_api_key are required")
+    tenant = tenants.by_credential(session, "clienttoolbox", key)
+    if tenant is None or tenant.clienttoolbox_user_id != user_id:
+        raise ClientToolboxError(401, "Invalid user_id or user_api_key")
+    account_id = (fields.get("account_id") or "").strip()
+    if account_id != tenant.clienttoolbox_account_id:
+        raise ClientToolboxError(401, "Invalid account_id")
+    note(request, tenant_id=tenant.id)
+    return tenant

@@ -1,0 +1,59 @@
+"""ClientToolbox errors and the one renderer of its envelope.
+
+Every answer is `<response status="success|error">…</response>` (XML by default), or the same
+tree as JSON (`{"status": …, <children>}`) with `output=JSON`, or JSONP with `callback`.
+`condensed=yes` removes the whitespace. The JSON mapping lives here only, so it can be
+corrected in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import Request
+from starlette.responses import Response
+
+from simulator.core.errors import ApiError
+from simulator.core.formats import is_valid_callback, json_response, jsonp_response, xml_response
+
+
+class ClientToolboxError(ApiError):
+    """An error answered as `<response status="error"><error>message</error></response>`."""
+
+
+def render(
+    fields: Mapping[str, str], status_word: str, content: dict[str, Any], http_status: int = 200
+) -> Response:
+    """Render `content` inside the response envelope in the format the fields ask for."""
+    output = (fields.get("output") or "XML").strip().upper()
+    callback = (fields.get("callback") or "").strip()
+    condensed = (fields.get("condensed") or "").strip().lower() in {"yes", "y", "true", "1"}
+    if callback and is_valid_callback(callback):
+        return jsonp_response(
+            callback, {"status": status_word, **content}, http_status, pretty=not condensed
+        )
+    if output == "JSON":
+        body = {"status": status_word, **content}
+        if condensed:
+            return json_response(body, http_status)
+        from simulator.core.formats import dump_json
+
+        return Response(dump_json(body, pretty=True), http_status, media_type="application/json")
+    return xml_response("response", {"@status": status_word, **content}, http_status)
+
+
+def error_fields(request: Request) -> Mapping[str, str]:
+    """The fields that choose the output format, as far as they are known for this request."""
+    cached = getattr(request.state, "clienttoolbox_fields", None)
+    if cached is not None:
+        return cached
+    return {k.lower(): v for k, v in request.query_params.items()}
+
+
+def render_error(request: Request, status: int, message: str) -> Response:
+    return render(error_fields(request), "error", {"error": message}, status)
+
+
+async def handle_clienttoolbox_error(request: Request, exc: ClientToolboxError) -> Response:
+    return render(error_fields(request), "error", {"error": exc.message}, exc.status)

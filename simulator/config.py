@@ -1,0 +1,53 @@
+"""Settings: every option of `simulator serve` is also an environment variable prefixed SIM_."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIM_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = "sqlite:///./var/simulator.db"
+    fixtures: str = "default"
+    fixtures_dir: Path = PROJECT_ROOT / "fixtures"
+    faults: str | None = None
+    seed: int = 0
+    workers: int = 1
+
+    # Control plane
+    admin_token: str | None = None
+    open_signup: bool = False
+    allow_fault_header: bool = True
+
+    # Request journal
+    journal_enabled: bool = True
+    journal_max_entries: int = 10_000
+    journal_body_bytes: int = 4_096
+    journal_flush_seconds: float = 0.2
+
+    # Background work (the CustomerGauge stream worker and friends)
+    run_worker: bool = True
+
+    # Credentials of the `default` tenant (DESIGN §2)
+    default_customergauge_api_key: str = "cg-sandbox-key"
+    default_clienttoolbox_user_id: str = "sandbox"
+    default_clienttoolbox_user_api_key: str = "ct-sandbox-key"
+    default_clienttoolbox_account_id: str = "sandbox"
+    default_talonone_api_key: str = "talon-sandbox-key"
+    default_ecdp_api_key: str = "ecdp-sandbox-key"
+
+    # Largest request body any API path reads before answering in its own error shape.
+    max_body_bytes: int = 16 * 1024 * 1024
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""What all four APIs share: store, tenants, clock, journal, formats, ids, fixtures, errors."""

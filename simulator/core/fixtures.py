@@ -1,0 +1,181 @@
+"""Fixture documents: one YAML/JSON document per tenant, one section per API.
+
+Each API package registers a `FixtureSection` (its schema, loader and exporter) on its ApiSpec.
+A document is validated whole before anything is written: a document with an error loads nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlmodel import Session
+
+from simulator.core.models import Tenant
+
+
+class FixtureError(Exception):
+    """A refused fixture document: where (file, path inside it) and why."""
+
+    def __init__(self, source: str, path: str, reason: str) -> None:
+        self.source, self.path, self.reason = source, path, reason
+        super().__init__(f"{source}: {path or '<document>'}: {reason}")
+
+    def as_dict(self) -> dict[str, str]:
+        return {"file": self.source, "path": self.path, "reason": self.reason}
+
+
+@dataclass
+class LoadContext:
+    """What a section loader may need besides the session and tenant."""
+
+    seed: int
+    now: datetime
+    source: str
+
+
+@dataclass
+class FixtureSection:
+    """One API's part of a fixture document."""
+
+    name: str
+    schema: type[BaseModel]
+    load: Callable[[Session, Tenant, Any, LoadContext], None]
+    export: Callable[[Session, Tenant], dict[str, Any]] | None = None
+
+
+class ClockFixture(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    now: datetime | None = None
+    frozen: bool = False
+
+
+class TenantFixture(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+
+
+def error_path(prefix: str, loc: tuple[Any, ...]) -> str:
+    """('campaigns', 2, 'effects', 0, 'points') -> 'prefix.campaigns[2].effects[0].points'."""
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def first_validation_error(prefix: str, source: str, error: ValidationError) -> FixtureError:
+    detail = error.errors()[0]
+    loc = tuple(p for p in detail["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    return FixtureError(source, error_path(prefix, loc), detail["msg"])
+
+
+def parse_document(text: str | bytes, source: str) -> dict[str, Any]:
+    """YAML (JSON is YAML too) through `safe_load`; the top level must be a mapping."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise FixtureError(source, where, f"not valid YAML/JSON: {exc}") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise FixtureError(source, "", "a fixture document must be a mapping of sections")
+    return document
+
+
+def find_named_set(name: str, fixtures_dir: Path) -> Path | None:
+    for suffix in (".yaml", ".yml", ".json"):
+        candidate = fixtures_dir / f"{name}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve(reference: str | dict | None, fixtures_dir: Path) -> tuple[dict[str, Any], str]:
+    """A set's name, a file path, an inline document, or none -> (document, source label)."""
+    if reference is None or reference == "" or reference == "none":
+        return {}, "none"
+    if isinstance(reference, dict):
+        return reference, "<inline>"
+    named = find_named_set(reference, fixtures_dir)
+    path = named or Path(reference)
+    if not path.is_file():
+        raise FixtureError(reference, "", "no fixture set or file of that name")
+    return parse_document(path.read_text(encoding="utf-8"), str(path)), str(path)
+
+
+def sections() -> dict[str, FixtureSection]:
+    from simulator.core.registry import api_specs
+
+    return {spec.fixtures.name: spec.fixtures for spec in api_specs() if spec.fixtures}
+
+
+def validate(document: dict[str, Any], source: str) -> dict[str, Any]:
+    """Check every section; returns the validated models by section name."""
+    known = sections()
+    validated: dict[str, Any] = {}
+    for key, value in document.items():
+        if key == "clock":
+            schema: type[BaseModel] = ClockFixture
+        elif key == "tenant":
+            schema = TenantFixture
+        elif key in known:
+            schema = known[key].schema
+        else:
+            allowed = ", ".join(sorted(["clock", "tenant", *known]))
+            raise FixtureError(source, str(key), f"unknown section (expected one of: {allowed})")
+        try:
+            validated[key] = schema.model_validate(value if value is not None else {})
+        except ValidationError as exc:
+            raise first_validation_error(str(key), source, exc) from None
+    return validated
+
+
+def apply(
+    session: Session, tenant: Tenant, validated: dict[str, Any], context: LoadContext
+) -> None:
+    """Write every section in the caller's transaction (the caller commits or rolls back)."""
+    from simulator.core.clock import reset_clock
+
+    clock: ClockFixture | None = validated.get("clock")
+    reset_clock(tenant)
+    if clock is not None and clock.now is not None:
+        now = clock.now if clock.now.tzinfo else clock.now.replace(tzinfo=context.now.tzinfo)
+        tenant.clock_frozen = clock.frozen
+        tenant.clock_frozen_at = now if clock.frozen else None
+        tenant.clock_offset_seconds = 0.0 if clock.frozen else (now - context.now).total_seconds()
+        context.now = now
+    session.add(tenant)
+    session.flush()
+    for name, section in sections().items():
+        if name in validated:
+            section.load(session, tenant, validated[name], context)
+
+
+def export(session: Session, tenant: Tenant) -> dict[str, Any]:
+    """The tenant's current state as a fixture document."""
+    from simulator.core.clock import format_instant, tenant_now
+
+    document: dict[str, Any] = {"tenant": {"name": tenant.name}}
+    if tenant.clock_frozen:
+        document["clock"] = {"now": format_instant(tenant_now(tenant)), "frozen": True}
+    for name, section in sections().items():
+        if section.export is not None:
+            document[name] = section.export(session, tenant)
+    return document
+
+
+def dump_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, default=str, sort_keys=True)

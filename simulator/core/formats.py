@@ -1,0 +1,52 @@
+"""Rendering shared by the APIs: JSON, XML and JSONP bodies, built once here."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import xmltodict
+from starlette.responses import Response
+
+JSON_TYPE = "application/json"
+XML_TYPE = "application/xml"
+JS_TYPE = "application/javascript"
+
+# A JSONP callback is a JavaScript identifier path (`cb`, `jQuery123_456`, `ns.fn`), nothing else.
+CALLBACK_PATTERN = re.compile(r"^[A-Za-z_$][\w$]{0,127}(\.[A-Za-z_$][\w$]{0,127}){0,4}$")
+
+
+def dump_json(data: Any, pretty: bool = False) -> bytes:
+    if pretty:
+        return json.dumps(data, ensure_ascii=False, indent=2).encode()
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def json_response(
+    data: Any,
+    status: int = 200,
+    media_type: str = JSON_TYPE,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return Response(dump_json(data), status_code=status, media_type=media_type, headers=headers)
+
+
+def xml_text(root: str, content: Any, pretty: bool = True) -> str:
+    """`{"@attr": v, "child": ...}` under `<root>` (xmltodict conventions), with declaration."""
+    return xmltodict.unparse({root: content}, pretty=pretty, indent="  " if pretty else "")
+
+
+def xml_response(
+    root: str, content: Any, status: int = 200, pretty: bool = True, media_type: str = XML_TYPE
+) -> Response:
+    return Response(xml_text(root, content, pretty), status_code=status, media_type=media_type)
+
+
+def is_valid_callback(callback: str) -> bool:
+    return bool(CALLBACK_PATTERN.match(callback))
+
+
+def jsonp_response(callback: str, data: Any, status: int = 200, pretty: bool = False) -> Response:
+    body = callback.encode() + b"(" + dump_json(data, pretty) + b");"
+    return Response(body, status_code=status, media_type=JS_TYPE)

@@ -1,0 +1,56 @@
+"""Identifiers: DB-backed counters (shared by processes) and seeded draws (repeatable runs)."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import secrets
+import string
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from simulator.core.models import IdSequence
+
+ALPHANUMERIC = string.ascii_uppercase + string.digits
+
+
+def next_value(session: Session, tenant_id: str, name: str, step: int = 1) -> int:
+    """Atomically take the next value(s) of a per-tenant counter; returns the last one taken.
+
+    Runs in the caller's transaction, so a rolled-back batch gives its numbers back.
+    """
+    statement = (
+        update(IdSequence)
+        .where(IdSequence.tenant_id == tenant_id, IdSequence.name == name)
+        .values(value=IdSequence.value + step)
+        .returning(IdSequence.value)
+    )
+    value = session.execute(statement).scalar_one_or_none()
+    if value is not None:
+        return value
+    try:
+        with session.begin_nested():
+            session.add(IdSequence(tenant_id=tenant_id, name=name, value=step))
+        return step
+    except IntegrityError:
+        return session.execute(statement).scalar_one()
+
+
+def seeded_rng(seed: int, *parts: object) -> random.Random:
+    """A random source fixed by the global seed and the given parts (tenant, purpose, n)."""
+    key = ":".join(str(p) for p in (seed, *parts)).encode()
+    return random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
+
+
+def seeded_code(
+    seed: int, *parts: object, length: int = 10, alphabet: str = ALPHANUMERIC
+) -> str:
+    rng = seeded_rng(seed, *parts)
+    return "".join(rng.choice(alphabet) for _ in range(length))
+
+
+def random_secret(prefix: str, nbytes: int = 18) -> str:
+    """Fresh credentials are secrets, not seeded: they must not be guessable."""
+    return f"{prefix}{secrets.token_urlsafe(nbytes)}"

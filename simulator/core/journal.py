@@ -1,0 +1,150 @@
+"""The request journal: every request on an API path, bounded per tenant.
+
+Entries are buffered in memory and written in bulk a few times a second (and before every
+read), so recording a request costs the hot path a list append, not a database write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.engine import Engine
+
+from simulator.core.clock import format_instant
+from simulator.core.db import new_session
+from simulator.core.models import JournalEntry
+
+log = logging.getLogger("simulator.journal")
+
+# Request headers worth keeping; credentials are never journaled.
+KEPT_HEADERS = ("content-type", "content-length", "user-agent", "idempotency-key", "x-simulator-fault")
+
+
+class Journal:
+    def __init__(self, engine: Engine, max_entries: int, enabled: bool = True) -> None:
+        self.engine = engine
+        self.max_entries = max_entries
+        self.enabled = enabled
+        self.pending: list[dict[str, Any]] = []
+        self._task: asyncio.Task | None = None
+
+    def record(self, entry: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        self.pending.append(entry)
+        if len(self.pending) >= 500:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is buffered, then drop each touched tenant's oldest beyond the bound."""
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        tenants = {entry["tenant_id"] for entry in batch}
+        try:
+            with new_session(self.engine) as session:
+                session.execute(insert(JournalEntry), batch)
+                for tenant_id in tenants:
+                    self._trim(session, tenant_id)
+                session.commit()
+        except Exception:  # the journal must never take the API down
+            log.exception("could not write %d journal entries", len(batch))
+
+    def _trim(self, session: Any, tenant_id: str | None) -> None:
+        same_tenant = (
+            JournalEntry.tenant_id.is_(None)
+            if tenant_id is None
+            else JournalEntry.tenant_id == tenant_id
+        )
+        cutoff = session.execute(
+            select(JournalEntry.id)
+            .where(same_tenant)
+            .order_by(JournalEntry.id.desc())
+            .offset(self.max_entries)
+            .limit(1)
+        ).scalar_one_or_none()
+        if cutoff is not None:
+            session.execute(delete(JournalEntry).where(same_tenant, JournalEntry.id <= cutoff))
+
+    async def run(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            self.flush()
+
+    def start(self, interval: float) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self.run(interval))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.flush()
+
+
+def entry_view(entry: JournalEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "tenant": entry.tenant_id,
+        "api": entry.api,
+        "operation": entry.operation,
+        "method": entry.method,
+        "path": entry.path,
+        "query": entry.query,
+        "status": entry.status,
+        "durationMs": round(entry.duration_ms, 3),
+        "fault": entry.fault,
+        "requestHeaders": json.loads(entry.request_headers or "{}"),
+        "requestBody": entry.request_body,
+        "responseBody": entry.response_body,
+        "time": format_instant(entry.created_at),
+    }
+
+
+def search(
+    engine: Engine,
+    *,
+    tenant: str | None = None,
+    api: str | None = None,
+    method: str | None = None,
+    path: str | None = None,
+    status: int | None = None,
+    since: datetime | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Newest first. `path` matches as a substring, `*` as a wildcard."""
+    statement = select(JournalEntry)
+    if tenant is not None:
+        statement = statement.where(JournalEntry.tenant_id == tenant)
+    if api is not None:
+        statement = statement.where(JournalEntry.api == api)
+    if method is not None:
+        statement = statement.where(JournalEntry.method == method.upper())
+    if path is not None:
+        pattern = path.replace("%", r"\%").replace("_", r"\_").replace("*", "%")
+        statement = statement.where(JournalEntry.path.like(f"%{pattern}%", escape="\\"))
+    if status is not None:
+        statement = statement.where(JournalEntry.status == status)
+    if since is not None:
+        statement = statement.where(JournalEntry.created_at >= since)
+    statement = statement.order_by(JournalEntry.id.desc()).limit(limit)
+    with new_session(engine) as session:
+        return [entry_view(e) for e in session.execute(statement).scalars()]
+
+
+def clear(engine: Engine, tenant: str | None = None) -> int:
+    statement = delete(JournalEntry)
+    if tenant is not None:
+        statement = statement.where(JournalEntry.tenant_id == tenant)
+    with new_session(engine) as session:
+        count = session.execute(statement).rowcount
+        session.commit()
+    return count

@@ -1,0 +1,61 @@
+"""Tables shared by every API: tenants, the request journal, id sequences."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+from simulator.core.db import UTCDateTime
+
+
+class Tenant(SQLModel, table=True):
+    """A sandbox: its credentials for each API, its fixtures and its clock."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(default="", max_length=200)
+    customergauge_api_key: str = Field(unique=True, index=True, max_length=128)
+    clienttoolbox_user_id: str = Field(max_length=128)
+    clienttoolbox_user_api_key: str = Field(unique=True, index=True, max_length=128)
+    clienttoolbox_account_id: str = Field(max_length=128)
+    talonone_api_key: str = Field(unique=True, index=True, max_length=128)
+    ecdp_api_key: str = Field(unique=True, index=True, max_length=128)
+    # The fixture document this tenant was created from (JSON text), for reset.
+    fixtures_document: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    fixtures_source: str = Field(default="", max_length=500)
+    # Clock: frozen at `clock_frozen_at`, or real time shifted by `clock_offset_seconds`.
+    clock_frozen: bool = False
+    clock_frozen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    clock_offset_seconds: float = 0.0
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class JournalEntry(SQLModel, table=True):
+    __tablename__ = "journal_entry"
+    __table_args__ = (Index("ix_journal_tenant_id_id", "tenant_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str | None = Field(default=None, max_length=64)
+    api: str = Field(max_length=32, index=True)
+    operation: str = Field(default="", max_length=128)
+    method: str = Field(max_length=10)
+    path: str = Field(max_length=2000)
+    query: str = Field(default="", sa_column=Column(Text, nullable=False))
+    status: int
+    duration_ms: float
+    fault: str | None = Field(default=None, max_length=200)
+    request_headers: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    request_body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    response_body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class IdSequence(SQLModel, table=True):
+    """Per-tenant counters shared by every process (numeric ids, seeded code draws)."""
+
+    __tablename__ = "id_sequence"
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(primary_key=True, max_length=100)
+    value: int = 0

@@ -1,0 +1,170 @@
+"""Tenants: credentials -> tenant, creation with fixtures, deletion, reset."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from simulator.config import Settings
+from simulator.core import fixtures
+from simulator.core.clock import real_now, tenant_now
+from simulator.core.db import new_session, tenant_tables
+from simulator.core.ids import random_secret
+from simulator.core.models import Tenant
+
+log = logging.getLogger("simulator.tenants")
+
+DEFAULT_TENANT_ID = "default"
+
+# Which Tenant column holds each API's lookup credential.
+CREDENTIAL_COLUMNS = {
+    "customergauge": Tenant.customergauge_api_key,
+    "clienttoolbox": Tenant.clienttoolbox_user_api_key,
+    "talonone": Tenant.talonone_api_key,
+    "ecdp": Tenant.ecdp_api_key,
+}
+
+# Rows kept when a tenant is reset to its fixtures (the journal is history, not state).
+KEPT_ON_RESET = {"journal_entry"}
+
+
+def by_credential(session: Session, api: str, value: str) -> Tenant | None:
+    if not value:
+        return None
+    column = CREDENTIAL_COLUMNS[api]
+    return session.execute(select(Tenant).where(column == value)).scalar_one_or_none()
+
+
+def credentials(tenant: Tenant) -> dict[str, dict[str, str]]:
+    return {
+        "customergauge": {"api_key": tenant.customergauge_api_key},
+        "clienttoolbox": {
+            "user_id": tenant.clienttoolbox_user_id,
+            "user_api_key": tenant.clienttoolbox_user_api_key,
+            "account_id": tenant.clienttoolbox_account_id,
+        },
+        "talonone": {"api_key": tenant.talonone_api_key},
+        "ecdp": {"api_key": tenant.ecdp_api_key},
+    }
+
+
+def describe(tenant: Tenant) -> dict[str, Any]:
+    from simulator.core.clock import format_instant
+
+    return {
+        "id": tenant.id,
+        "name": tenant.name,
+        "credentials": credentials(tenant),
+        "fixtures": tenant.fixtures_source,
+        "clock": {"now": format_instant(tenant_now(tenant)), "frozen": tenant.clock_frozen},
+        "created": format_instant(tenant.created_at),
+    }
+
+
+def fresh_tenant(tenant_id: str | None, name: str | None) -> Tenant:
+    tenant_id = tenant_id or f"t-{secrets.token_hex(6)}"
+    return Tenant(
+        id=tenant_id,
+        name=name or tenant_id,
+        customergauge_api_key=random_secret("cg-"),
+        clienttoolbox_user_id=random_secret("u-", 6),
+        clienttoolbox_user_api_key=random_secret("ct-"),
+        clienttoolbox_account_id=random_secret("a-", 6),
+        talonone_api_key=random_secret("talon-"),
+        ecdp_api_key=random_secret("ecdp-"),
+        created_at=real_now(),
+    )
+
+
+def default_tenant(settings: Settings) -> Tenant:
+    return Tenant(
+        id=DEFAULT_TENANT_ID,
+        name=DEFAULT_TENANT_ID,
+        customergauge_api_key=settings.default_customergauge_api_key,
+        clienttoolbox_user_id=settings.default_clienttoolbox_user_id,
+        clienttoolbox_user_api_key=settings.default_clienttoolbox_user_api_key,
+        clienttoolbox_account_id=settings.default_clienttoolbox_account_id,
+        talonone_api_key=settings.default_talonone_api_key,
+        ecdp_api_key=settings.default_ecdp_api_key,
+        created_at=real_now(),
+    )
+
+
+def load_fixtures(
+    session: Session, tenant: Tenant, document: dict[str, Any], source: str, settings: Settings
+) -> None:
+    """Validate the whole document, then write it (no commit: the caller owns the transaction)."""
+    validated = fixtures.validate(document, source)
+    tenant.fixtures_document = fixtures.dump_json(document)
+    tenant.fixtures_source = source
+    name = validated.get("tenant")
+    if name is not None and name.name and tenant.id != DEFAULT_TENANT_ID:
+        tenant.name = tenant.name or name.name
+    context = fixtures.LoadContext(seed=settings.seed, now=real_now(), source=source)
+    fixtures.apply(session, tenant, validated, context)
+
+
+def create(
+    session: Session,
+    settings: Settings,
+    name: str | None = None,
+    fixture_reference: str | dict | None = None,
+    tenant: Tenant | None = None,
+) -> Tenant:
+    """Create a tenant and load its fixtures in one transaction (raises FixtureError)."""
+    document, source = fixtures.resolve(fixture_reference, settings.fixtures_dir)
+    tenant = tenant or fresh_tenant(None, name)
+    session.add(tenant)
+    try:
+        session.flush()
+        load_fixtures(session, tenant, document, source, settings)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return tenant
+
+
+def delete_data(session: Session, tenant_id: str, keep: set[str] | None = None) -> None:
+    for table in tenant_tables():
+        if keep and table.name in keep:
+            continue
+        session.execute(delete(table).where(table.c.tenant_id == tenant_id))
+
+
+def remove(session: Session, tenant: Tenant) -> None:
+    delete_data(session, tenant.id)
+    session.delete(tenant)
+    session.commit()
+
+
+def reset(session: Session, tenant: Tenant, settings: Settings) -> None:
+    """Back to exactly the fixtures the tenant was created with, clock included."""
+    document = json.loads(tenant.fixtures_document or "{}")
+    delete_data(session, tenant.id, keep=KEPT_ON_RESET)
+    try:
+        load_fixtures(session, tenant, document, tenant.fixtures_source or "<stored>", settings)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+
+
+def ensure_default(engine: Engine, settings: Settings) -> None:
+    """Create the `default` tenant with its fixtures on first start; keep it as it is after."""
+    with new_session(engine) as session:
+        if session.get(Tenant, DEFAULT_TENANT_ID) is not None:
+            return
+        try:
+            create(session, settings, None, settings.fixtures, default_tenant(settings))
+            log.info("created tenant 'default' with fixtures %s", settings.fixtures)
+        except IntegrityError:
+            # Another worker created it first.
+            session.rollback()

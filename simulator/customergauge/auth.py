@@ -1,0 +1,31 @@
+"""CustomerGauge authentication: `Authorization: api_key KEY` selects the tenant."""
+
+from __future__ import annotations
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from simulator.core import tenants
+from simulator.core.db import get_session
+from simulator.core.middleware import note
+from simulator.core.models import Tenant
+from simulator.customergauge.errors import INVALID_API_KEY, CustomerGaugeError
+
+
+def credential(request: Request) -> tuple[str, str]:
+    """(scheme in lower case, value) of the Authorization header."""
+    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
+    return scheme.lower(), value.strip()
+
+
+async def customergauge_tenant(
+    request: Request, session: Session = Depends(get_session)
+) -> Tenant:
+    scheme, value = credential(request)
+    tenant = None
+    if scheme == "api_key":
+        tenant = tenants.by_credential(session, "customergauge", value)
+    if tenant is None:
+        raise CustomerGaugeError(401, "Invalid API Key", INVALID_API_KEY)
+    note(request, tenant_id=tenant.id)
+    return tenant

@@ -1,0 +1,20 @@
+"""ECDP authentication: the `x-api-key` header selects the tenant."""
+
+from __future__ import annotations
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from simulator.core import tenants
+from simulator.core.db import get_session
+from simulator.core.middleware import note
+from simulator.core.models import Tenant
+from simulator.ecdp.errors import EcdpError
+
+
+async def ecdp_tenant(request: Request, session: Session = Depends(get_session)) -> Tenant:
+    tenant = tenants.by_credential(session, "ecdp", request.headers.get("x-api-key", "").strip())
+    if tenant is None:
+        raise EcdpError(401, "Missing or invalid API key (x-api-key header).")
+    note(request, tenant_id=tenant.id)
+    return tenant

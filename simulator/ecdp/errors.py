@@ -1,0 +1,64 @@
+"""ECDP errors: RFC 7807 `application/problem+json` (`errors` for validation failures)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from starlette.responses import Response
+
+from simulator.core.errors import ApiError, reason
+from simulator.core.formats import json_response
+
+PROBLEM_TYPE = "application/problem+json"
+TYPE_BY_STATUS = {
+    400: "https://tools.ietf.org/html/rfc9110#section-15.5.1",
+    401: "https://tools.ietf.org/html/rfc9110#section-15.5.2",
+    403: "https://tools.ietf.org/html/rfc9110#section-15.5.4",
+    404: "https://tools.ietf.org/html/rfc9110#section-15.5.5",
+    405: "https://tools.ietf.org/html/rfc9110#section-15.5.6",
+    409: "https://tools.ietf.org/html/rfc9110#section-15.5.10",
+    413: "https://tools.ietf.org/html/rfc9110#section-15.5.14",
+    415: "https://tools.ietf.org/html/rfc9110#section-15.5.16",
+    429: "https://tools.ietf.org/html/rfc6585#section-4",
+    500: "https://tools.ietf.org/html/rfc9110#section-15.6.1",
+    503: "https://tools.ietf.org/html/rfc9110#section-15.6.4",
+}
+
+
+class EcdpError(ApiError):
+    """`extra["errors"]` (field -> messages) and `extra["title"]` refine the problem."""
+
+
+def problem(
+    request: Request,
+    status: int,
+    detail: str,
+    title: str | None = None,
+    errors: Any = None,
+    **more: Any,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": TYPE_BY_STATUS.get(status, "about:blank"),
+        "title": title or reason(status),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    body.update(more)
+    if errors is not None:
+        body["errors"] = errors
+    return json_response(body, status=status, media_type=PROBLEM_TYPE)
+
+
+def render_error(request: Request, status: int, message: str) -> Response:
+    return problem(request, status, message)
+
+
+async def handle_ecdp_error(request: Request, exc: EcdpError) -> Response:
+    extra = dict(exc.extra)
+    headers = extra.pop("headers", None)
+    response = problem(request, exc.status, exc.message, **extra)
+    if headers:
+        response.headers.update(headers)
+    return response

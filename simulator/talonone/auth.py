@@ -1,0 +1,28 @@
+"""Talon.One authentication: `Authorization: ApiKey-v1 KEY` selects the tenant."""
+
+from __future__ import annotations
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from simulator.core import tenants
+from simulator.core.db import get_session
+from simulator.core.middleware import note
+from simulator.core.models import Tenant
+from simulator.talonone.errors import TalonOneError
+
+
+async def talonone_tenant(request: Request, session: Session = Depends(get_session)) -> Tenant:
+    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
+    tenant = None
+    if scheme.lower() == "apikey-v1":
+        tenant = tenants.by_credential(session, "talonone", value.strip())
+    if tenant is None:
+        raise TalonOneError(
+            401,
+            "Invalid API key",
+            title="Unauthorized",
+            parameter="Authorization",
+        )
+    note(request, tenant_id=tenant.id)
+    return tenant
