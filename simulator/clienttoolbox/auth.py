@@ -6,11 +6,11 @@ from __future__ import annotations
 from fastapi import Depends, Request
 from sqlmodel import Session
 
+from simulator.clienttoolbox.errors import ClientToolboxError
 from simulator.core import tenants
 from simulator.core.db import get_session
 from simulator.core.middleware import note
 from simulator.core.models import Tenant
-from simulator.clienttoolbox.errors import ClientToolboxError
 
 # Larger than any batch we accept; the middleware's body ceiling stops worse first.
 MAX_FIELD_BYTES = 64 * 1024 * 1024

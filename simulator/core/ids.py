@@ -44,9 +44,7 @@ def seeded_rng(seed: int, *parts: object) -> random.Random:
     return random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
 
 
-def seeded_code(
-    seed: int, *parts: object, length: int = 10, alphabet: str = ALPHANUMERIC
-) -> str:
+def seeded_code(seed: int, *parts: object, length: int = 10, alphabet: str = ALPHANUMERIC) -> str:
     rng = seeded_rng(seed, *parts)
     return "".join(rng.choice(alphabet) for _ in range(length))
 

@@ -23,7 +23,13 @@ from simulator.core.models import JournalEntry
 log = logging.getLogger("simulator.journal")
 
 # Request headers worth keeping; credentials are never journaled.
-KEPT_HEADERS = ("content-type", "content-length", "user-agent", "idempotency-key", "x-simulator-fault")
+KEPT_HEADERS = (
+    "content-type",
+    "content-length",
+    "user-agent",
+    "idempotency-key",
+    "x-simulator-fault",
+)
 
 
 class Journal:

@@ -34,9 +34,7 @@ class ApiSpec:
     on_startup: list[Callable[[FastAPI], Awaitable[Any]]] = field(default_factory=list)
     on_shutdown: list[Callable[[FastAPI], Awaitable[Any]]] = field(default_factory=list)
     # Exceptions of this API rendered by its own handler.
-    exception_handlers: dict[type[BaseException], Callable[..., Any]] = field(
-        default_factory=dict
-    )
+    exception_handlers: dict[type[BaseException], Callable[..., Any]] = field(default_factory=dict)
 
 
 _specs: list[ApiSpec] | None = None

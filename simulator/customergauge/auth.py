@@ -18,9 +18,7 @@ def credential(request: Request) -> tuple[str, str]:
     return scheme.lower(), value.strip()
 
 
-async def customergauge_tenant(
-    request: Request, session: Session = Depends(get_session)
-) -> Tenant:
+async def customergauge_tenant(request: Request, session: Session = Depends(get_session)) -> Tenant:
     scheme, value = credential(request)
     tenant = None
     if scheme == "api_key":

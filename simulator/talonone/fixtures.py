@@ -1,0 +1,35 @@
+"""The `talonone` fixture section: the three parts' fields side by side in one mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ConfigDict
+from sqlmodel import Session
+
+from simulator.core.fixtures import FixtureSection, LoadContext
+from simulator.core.models import Tenant
+from simulator.talonone.service import core_fixtures, engagement_fixtures, loyalty_fixtures
+
+PARTS = (core_fixtures, loyalty_fixtures, engagement_fixtures)  # load order
+
+
+class TalonOneFixture(
+    core_fixtures.FixtureModel, loyalty_fixtures.FixtureModel, engagement_fixtures.FixtureModel
+):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def load(db: Session, tenant: Tenant, fixture: TalonOneFixture, context: LoadContext) -> None:
+    for part in PARTS:
+        part.load_fixtures(db, tenant, fixture, context)
+
+
+def export(db: Session, tenant: Tenant) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for part in PARTS:
+        document.update(part.export_fixtures(db, tenant))
+    return document
+
+
+SECTION = FixtureSection(name="talonone", schema=TalonOneFixture, load=load, export=export)

@@ -1,0 +1,1 @@
+"""Talon.One tables: engagement part."""

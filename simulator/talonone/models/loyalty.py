@@ -1,0 +1,1 @@
+"""Talon.One tables: loyalty part."""
