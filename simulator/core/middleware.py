@@ -60,7 +60,6 @@ class ApiMiddleware:
             response = render_for_path(
                 Request(scope), 413, f"request body larger than {self.max_body} bytes"
             )
-            status_box = [413]
             await response(scope, receive, send)
             self._record(scope, spec.name, 413, started, b"", response.body)
             return
@@ -86,9 +85,10 @@ class ApiMiddleware:
         async def send_recording(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_box[0] = message["status"]
-            elif message["type"] == "http.response.body" and journal_on:
-                if len(response_body) < keep:
-                    response_body.extend(message.get("body", b"")[: keep - len(response_body)])
+            elif (
+                message["type"] == "http.response.body" and journal_on and len(response_body) < keep
+            ):
+                response_body.extend(message.get("body", b"")[: keep - len(response_body)])
             await send(message)
 
         try:
