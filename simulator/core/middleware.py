@@ -69,7 +69,7 @@ class ApiMiddleware:
         status_box = [500]
         total = [0]
         journal_on = self.journal.enabled
-        keep = self.body_limit
+        keep = self.body_limit + 1  # one byte more tells _clip that the body was cut
 
         async def receive_limited() -> Message:
             message = await receive()

@@ -1,0 +1,127 @@
+"""A small keep-alive HTTP/1.1 load generator on raw asyncio sockets.
+
+It is light enough not to be the bottleneck on a 2-core machine, talks only to 127.0.0.1,
+and always stops by itself (a time limit and a request limit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+HOST = "127.0.0.1"
+
+
+def build_request(
+    method: str,
+    path: str,
+    port: int,
+    headers: dict[str, str] | None = None,
+    body: bytes | str = b"",
+) -> bytes:
+    """The raw bytes of one request (Content-Length always set)."""
+    data = body.encode() if isinstance(body, str) else body
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}", f"Content-Length: {len(data)}"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    seconds: float
+    latencies_ms: list[float] = field(repr=False)
+    statuses: Counter
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies_ms:
+            return 0.0
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def row(self) -> dict:
+        return {
+            "name": self.name,
+            "req/s": round(self.rps),
+            "p50 ms": round(self.percentile(0.50), 2),
+            "p99 ms": round(self.percentile(0.99), 2),
+            "requests": self.requests,
+            "statuses": dict(self.statuses),
+        }
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    chunked = False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        lname = name.strip().lower()
+        if lname == b"content-length":
+            length = int(value.strip())
+        elif lname == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    if chunked:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    elif length:
+        await reader.readexactly(length)
+    return status
+
+
+async def run_load(
+    name: str,
+    port: int,
+    request: bytes | Callable[[int], bytes],
+    connections: int = 32,
+    seconds: float = 5.0,
+    max_requests: int = 1_000_000,
+    warmup_seconds: float = 0.5,
+) -> Result:
+    """Keep `connections` connections busy for `seconds`; `request(i)` may vary each request."""
+    make = request if callable(request) else (lambda _i, r=request: r)
+    latencies: list[float] = []
+    statuses: Counter = Counter()
+    counter = [0]
+    measuring = [False]
+    stop_at = [time.perf_counter() + warmup_seconds + seconds]
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        try:
+            while time.perf_counter() < stop_at[0] and counter[0] < max_requests:
+                counter[0] += 1
+                payload = make(counter[0])
+                started = time.perf_counter()
+                writer.write(payload)
+                status = await _read_response(reader)
+                if measuring[0]:
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    statuses[status] += 1
+        finally:
+            writer.close()
+
+    tasks = [asyncio.create_task(worker()) for _ in range(connections)]
+    await asyncio.sleep(warmup_seconds)
+    measuring[0] = True
+    began = time.perf_counter()
+    await asyncio.gather(*tasks, return_exceptions=False)
+    elapsed = time.perf_counter() - began
+    return Result(name, len(latencies), elapsed, latencies, statuses)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0

@@ -1,0 +1,89 @@
+"""The request journal: every API request recorded, filterable, bounded per tenant."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import DEFAULT_CREDENTIALS
+from tests.core.test_tenants_and_auth import with_test_routes
+
+TALON = DEFAULT_CREDENTIALS["talonone"]
+
+
+def journal(client: TestClient, **filters) -> list[dict]:
+    response = client.get("/__admin/requests", params=filters)
+    assert response.status_code == 200
+    return response.json()["requests"]
+
+
+def test_api_requests_are_recorded_with_tenant_api_status(client: TestClient) -> None:
+    with_test_routes(client)
+    client.get("/v1/test/whoami?x=1", headers=TALON)
+    client.get("/customers/test/whoami", headers={"x-api-key": "bad"})
+    client.get("/__admin/tenants")  # admin calls are not journaled
+    entries = journal(client)
+    assert [e["api"] for e in entries] == ["ecdp", "talonone"]
+    talon = entries[1]
+    assert talon["tenant"] == "default"
+    assert talon["method"] == "GET"
+    assert talon["path"] == "/v1/test/whoami"
+    assert talon["query"] == "x=1"
+    assert talon["status"] == 200
+    assert '"tenant":"default"' in talon["responseBody"]
+    assert "authorization" not in talon["requestHeaders"]
+    assert entries[0]["tenant"] is None
+    assert entries[0]["status"] == 401
+
+
+def test_filters(client: TestClient) -> None:
+    with_test_routes(client)
+    for _ in range(3):
+        client.get("/v1/test/whoami", headers=TALON)
+    client.get("/v1/test/whoami", headers={"Authorization": "ApiKey-v1 bad"})
+    client.post("/v1/test/counter", headers=TALON)
+    assert len(journal(client, api="talonone")) == 5
+    assert len(journal(client, status=401)) == 1
+    assert len(journal(client, method="post")) == 1
+    assert len(journal(client, path="counter")) == 1
+    assert len(journal(client, path="/v1/*/whoami")) == 4
+    assert len(journal(client, tenant="default")) == 4
+    assert len(journal(client, limit=2)) == 2
+    assert journal(client, api="ecdp") == []
+    newest = journal(client, limit=1)[0]
+    assert len(journal(client, since=newest["time"])) >= 1
+    assert client.get("/__admin/requests", params={"limit": 0}).status_code == 400
+
+
+def test_bounded_per_tenant_oldest_dropped(make_client) -> None:
+    client = with_test_routes(make_client(journal_max_entries=5))
+    for i in range(12):
+        client.get(f"/v1/test/whoami?i={i}", headers=TALON)
+    entries = journal(client, tenant="default")
+    assert [e["query"] for e in entries] == [f"i={i}" for i in range(11, 6, -1)]
+
+
+def test_bodies_are_truncated(make_client) -> None:
+    client = with_test_routes(make_client(journal_body_bytes=10))
+    client.post("/v1/test/counter", headers=TALON, content=b"0123456789abcdef")
+    entry = journal(client)[0]
+    assert entry["requestBody"] == "0123456789…"
+
+
+def test_clear_and_switch_off(make_client) -> None:
+    client = with_test_routes(make_client())
+    client.get("/v1/test/whoami", headers=TALON)
+    assert client.delete("/__admin/requests").json()["deleted"] == 1
+    assert journal(client) == []
+    quiet = with_test_routes(make_client(journal_enabled=False))
+    quiet.get("/v1/test/whoami", headers=TALON)
+    assert journal(quiet) == []
+
+
+def test_deleting_a_tenant_removes_its_journal(client: TestClient, new_tenant) -> None:
+    with_test_routes(client)
+    tenant = new_tenant()
+    key = tenant["credentials"]["talonone"]["api_key"]
+    client.get("/v1/test/whoami", headers={"Authorization": f"ApiKey-v1 {key}"})
+    assert len(journal(client, tenant=tenant["id"])) == 1
+    client.delete(f"/__admin/tenants/{tenant['id']}")
+    assert journal(client, tenant=tenant["id"]) == []
