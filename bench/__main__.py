@@ -1,0 +1,140 @@
+"""`make bench`: start the baseline and the simulator on 127.0.0.1, load both, print figures.
+
+Every scenario is bounded in time and count; nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.load import build_request, run_load
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO_MODULES = (
+    "customergauge",
+    "clienttoolbox",
+    "ecdp",
+    "talonone",
+    "talonone_loyalty",
+    "faults",
+    "fixtures",
+    "sandbox",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stdout.read().decode()}")
+        try:
+            if httpx.get(url, timeout=0.5).status_code == 200:
+                return time.monotonic() - started
+        except httpx.HTTPError:
+            time.sleep(0.01)
+    raise RuntimeError(f"{url} not healthy after {timeout} s")
+
+
+def start_baseline(port: int) -> subprocess.Popen:
+    command = [sys.executable, "-m", "uvicorn", "bench.baseline:app", "--port", str(port)]
+    command += ["--log-level", "warning", "--no-access-log"]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def start_simulator(port: int, database_url: str, env: dict[str, str] | None = None):
+    command = [sys.executable, "-m", "simulator", "serve", "--port", str(port)]
+    command += ["--db", database_url, "--fixtures", "default"]
+    environment = {**os.environ, **(env or {})}
+    return subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment
+    )
+
+
+def machine() -> str:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+def print_rows(rows: list[dict], baseline_rps: float) -> None:
+    for row in rows:
+        if "req/s" in row and baseline_rps:
+            row["vs baseline"] = f"{100 * row['req/s'] / baseline_rps:.0f}%"
+        print(json.dumps(row), flush=True)
+
+
+async def main() -> None:
+    only = set(sys.argv[1:])
+    print(f"machine: {machine()}", flush=True)
+    base_port, sim_port = free_port(), free_port()
+    baseline = start_baseline(base_port)
+    workdir = tempfile.mkdtemp(prefix="simbench-")
+    started = time.monotonic()
+    simulator = start_simulator(sim_port, f"sqlite:///{workdir}/bench.db")
+    try:
+        startup = wait_healthy(f"http://127.0.0.1:{sim_port}/__admin/health", simulator)
+        wait_healthy(f"http://127.0.0.1:{base_port}/health", baseline)
+        print(
+            json.dumps({"name": "simulator start to healthy (first start)", "s": round(startup, 2)})
+        )
+        del started
+        base = await run_load(
+            "baseline: bare FastAPI GET (same bytes as /__admin/health)",
+            base_port,
+            build_request("GET", "/health", base_port),
+        )
+        baseline_rps = base.rps
+        rows = [base.row()]
+        health = await run_load(
+            "GET /__admin/health",
+            sim_port,
+            build_request("GET", "/__admin/health", sim_port),
+        )
+        rows.append(health.row())
+        print_rows(rows, baseline_rps)
+        for name in SCENARIO_MODULES:
+            if only and name not in only:
+                continue
+            try:
+                module = importlib.import_module(f"bench.{name}")
+            except ModuleNotFoundError:
+                continue
+            try:
+                print_rows(await module.run(sim_port), baseline_rps)
+            except Exception as exc:  # one broken scenario must not hide the others
+                print(json.dumps({"name": f"{name}: failed", "error": repr(exc)}), flush=True)
+    finally:
+        for process in (simulator, baseline):
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
