@@ -14,20 +14,25 @@ from simulator import __version__
 from simulator.admin import routes as admin_routes
 from simulator.config import Settings, get_settings
 from simulator.core import tenants
-from simulator.core.db import create_schema, make_engine
+from simulator.core.db import make_engine
 from simulator.core.errors import install_generic_handlers
 from simulator.core.journal import Journal
 from simulator.core.middleware import ApiMiddleware
 from simulator.core.registry import api_specs
+from simulator.core.schema import ensure_schema
 
 log = logging.getLogger("simulator")
 
 
 def prepare_store(engine: Engine, settings: Settings) -> None:
-    """Create the schema and the `default` tenant; tolerate a concurrent worker doing the same."""
+    """Bring the schema to this code's revision and create the `default` tenant.
+
+    `simulator serve` does this once before it starts its workers; a worker that still races
+    another (separate processes on one database) retries.
+    """
     for attempt in range(3):
         try:
-            create_schema(engine)
+            ensure_schema(engine, settings.auto_migrate)
             break
         except (OperationalError, ProgrammingError):
             if attempt == 2:

@@ -44,12 +44,32 @@ def export_env(args: argparse.Namespace) -> None:
             os.environ[variable] = str(value)
 
 
+def prepare(settings: Settings) -> None:
+    """Schema and default tenant, once, before any worker process starts."""
+    from simulator.app import prepare_store
+    from simulator.core.db import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        prepare_store(engine, settings)
+    finally:
+        engine.dispose()
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    from simulator.core.fixtures import FixtureError
+    from simulator.core.schema import SchemaTooNew
 
     export_env(args)
     settings = Settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        prepare(settings)
+    except (FixtureError, SchemaTooNew, RuntimeError) as exc:
+        print(f"simulator: cannot start: {exc}", file=sys.stderr)
+        return 2
     print(banner(settings), flush=True)
     uvicorn.run(
         "simulator.app:create_app_from_env",
@@ -62,6 +82,24 @@ def serve(args: argparse.Namespace) -> int:
         loop="auto",
         http="auto",
     )
+    return 0
+
+
+def db_command(args: argparse.Namespace) -> int:
+    from simulator.core import schema
+    from simulator.core.db import make_engine
+
+    export_env(args)
+    engine = make_engine(Settings().database_url)
+    try:
+        if args.action == "upgrade":
+            print(f"schema: {schema.ensure_schema(engine, auto_migrate=True)}")
+        print(f"revision: {schema.current_revision(engine)} (code: {schema.head_revision(engine)})")
+    except schema.SchemaTooNew as exc:
+        print(f"simulator: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
     return 0
 
 
@@ -78,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int)
     run.add_argument("--workers", type=int)
     run.set_defaults(handler=serve)
+
+    db = commands.add_parser("db", help="database schema: upgrade to this version, or show it")
+    db.add_argument("action", choices=["upgrade", "current"])
+    db.add_argument("--db", help="database URL")
+    db.set_defaults(handler=db_command)
     return parser
 
 

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     faults: str | None = None
     seed: int = 0
     workers: int = 1
+    # Upgrade an older database schema at start (else refuse and ask for `simulator db upgrade`).
+    auto_migrate: bool = True
 
     # Control plane
     admin_token: str | None = None

@@ -52,8 +52,13 @@ def postgres_engine() -> Iterator[Engine | None]:
     import simulator.models_index  # noqa: F401
 
     engine = make_engine(POSTGRES_URL)
+    from simulator.core.schema import stamp_head
+
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     SQLModel.metadata.drop_all(engine)
     SQLModel.metadata.create_all(engine)
+    stamp_head(engine)
     yield engine
     engine.dispose()
 

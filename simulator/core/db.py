@@ -64,13 +64,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_schema(engine: Engine) -> None:
-    """Create every table the imported API packages declare."""
-    import simulator.models_index  # noqa: F401  (imports every models module)
-
-    SQLModel.metadata.create_all(engine)
-
-
 def new_session(engine: Engine) -> Session:
     return Session(engine, expire_on_commit=False)
 

@@ -1,0 +1,93 @@
+"""Schema versions: Alembic revisions recorded in the database.
+
+- A new, empty store gets the current schema at once (create_all) and is stamped with the head
+  revision (much faster than replaying every migration; a test checks both give one schema).
+- A store at an older revision is upgraded (`simulator db upgrade`, or at start unless
+  SIM_AUTO_MIGRATE=false).
+- A store at a revision this code does not know (written by newer code) is refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer version of the simulator."""
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return config
+
+
+def head_revision(engine: Engine) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def known_revisions(engine: Engine) -> set[str]:
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    return {revision.revision for revision in script.walk_revisions()}
+
+
+def is_empty(engine: Engine) -> bool:
+    names = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    return not names
+
+
+def upgrade(engine: Engine) -> None:
+    with engine.begin() as connection:
+        config = alembic_config(engine)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def stamp_head(engine: Engine) -> None:
+    with engine.begin() as connection:
+        config = alembic_config(engine)
+        config.attributes["connection"] = connection
+        command.stamp(config, "head")
+
+
+def ensure_schema(engine: Engine, auto_migrate: bool = True) -> str:
+    """Bring the store to the code's schema; returns what was done."""
+    import simulator.models_index  # noqa: F401
+
+    if is_empty(engine):
+        SQLModel.metadata.create_all(engine)
+        stamp_head(engine)
+        return "created"
+    current = current_revision(engine)
+    head = head_revision(engine)
+    if current == head:
+        return "current"
+    if current is not None and current not in known_revisions(engine):
+        raise SchemaTooNew(
+            f"the database is at schema revision {current}, which this version of the simulator "
+            f"does not know (its newest is {head}): it was written by a newer simulator. "
+            "Run that version, or point --db at another database."
+        )
+    if not auto_migrate:
+        raise RuntimeError(
+            f"the database is at schema revision {current or 'none'}, older than {head}: "
+            "run `simulator db upgrade` first"
+        )
+    upgrade(engine)
+    return "upgraded"

@@ -1,0 +1,1 @@
+"""Alembic migrations of the simulator's schema (`simulator db upgrade`)."""
