@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,10 +14,11 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from simulator import __version__
 from simulator.admin import routes as admin_routes
 from simulator.config import Settings, get_settings
-from simulator.core import tenants
+from simulator.core import quotas, tenants
 from simulator.core.db import make_engine
 from simulator.core.errors import install_generic_handlers
 from simulator.core.journal import Journal
+from simulator.core.metrics import Metrics
 from simulator.core.middleware import ApiMiddleware
 from simulator.core.registry import api_specs
 from simulator.core.schema import ensure_schema
@@ -44,18 +46,36 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     settings = settings or get_settings()
     engine = engine or make_engine(settings.database_url)
     prepare_store(engine, settings)
-    journal = Journal(engine, settings.journal_max_entries, settings.journal_enabled)
+    metrics = Metrics()
+    journal = Journal(
+        engine,
+        settings.journal_max_entries,
+        settings.journal_enabled,
+        metrics=metrics,
+        access_log=settings.access_log,
+    )
     specs = api_specs()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         journal.start(settings.journal_flush_seconds)
+        background = []
+        if settings.tenant_idle_seconds:
+            background.append(
+                asyncio.get_running_loop().create_task(
+                    quotas.expire_idle_forever(
+                        engine, settings.tenant_idle_seconds, {tenants.DEFAULT_TENANT_ID}
+                    )
+                )
+            )
         for spec in specs:
             for hook in spec.on_startup:
                 await hook(app)
         try:
             yield
         finally:
+            for task in background:
+                task.cancel()
             for spec in specs:
                 for hook in spec.on_shutdown:
                     await hook(app)
@@ -72,9 +92,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.journal = journal
+    app.state.metrics = metrics
 
     app.include_router(admin_routes.public)
     app.include_router(admin_routes.router)
+    app.include_router(admin_routes.metrics_router)
     for spec in specs:
         for router in spec.routers:
             app.include_router(router)

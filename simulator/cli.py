@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 
@@ -59,12 +58,13 @@ def prepare(settings: Settings) -> None:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from simulator.core import logs
     from simulator.core.fixtures import FixtureError
     from simulator.core.schema import SchemaTooNew
 
     export_env(args)
     settings = Settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log_format)
     try:
         prepare(settings)
     except (FixtureError, SchemaTooNew, RuntimeError) as exc:
@@ -78,6 +78,7 @@ def serve(args: argparse.Namespace) -> int:
         port=settings.port,
         workers=settings.workers if settings.workers > 1 else None,
         log_level="warning",
+        log_config=None,
         access_log=False,
         loop="auto",
         http="auto",

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     journal_body_bytes: int = 4_096
     journal_flush_seconds: float = 0.2
 
+    # Observability
+    log_format: str = "text"  # or "json"
+    access_log: bool = False  # one log line per API request (with request id and tenant)
+
+    # Delete tenants (other than `default`) not used for this many seconds (None: never).
+    tenant_idle_seconds: float | None = None
+
     # Background work (the CustomerGauge stream worker and friends)
     run_worker: bool = True
 

@@ -189,3 +189,55 @@ async def clear_requests(request: Request, tenant: str | None = None) -> Respons
     request.app.state.journal.flush()
     removed = journal.clear(request.app.state.engine, tenant)
     return json_response({"deleted": removed})
+
+
+# --- operator controls: quotas, metrics ---------------------------------------------------
+
+
+class QuotaSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requestsPerSecond: int | None = Field(default=None, ge=1)
+    records: int | None = Field(default=None, ge=0)
+    journalEntries: int | None = Field(default=None, ge=1)
+
+
+def quota_view(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "tenant": tenant.id,
+        "requestsPerSecond": tenant.quota_requests_per_second,
+        "records": tenant.quota_records,
+        "journalEntries": tenant.quota_journal_entries,
+    }
+
+
+@router.get("/tenants/{tenant_id}/quotas")
+async def get_quotas(tenant: Tenant = Depends(path_tenant)) -> Response:
+    return json_response(quota_view(tenant))
+
+
+@router.put("/tenants/{tenant_id}/quotas")
+async def put_quotas(
+    body: QuotaSet,
+    tenant: Tenant = Depends(path_tenant),
+    session: Session = Depends(get_session),
+) -> Response:
+    """Set (or, with null, lift) the tenant's quotas."""
+    tenant.quota_requests_per_second = body.requestsPerSecond
+    tenant.quota_records = body.records
+    tenant.quota_journal_entries = body.journalEntries
+    session.add(tenant)
+    session.commit()
+    return json_response(quota_view(tenant))
+
+
+metrics_router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)])
+
+
+@metrics_router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    from simulator.core.registry import api_specs
+
+    gauges = [gauge for spec in api_specs() for gauge in spec.gauges]
+    text = request.app.state.metrics.render(request.app.state.engine, gauges)
+    return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")

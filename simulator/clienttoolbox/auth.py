@@ -9,7 +9,6 @@ from sqlmodel import Session
 from simulator.clienttoolbox.errors import ClientToolboxError
 from simulator.core import tenants
 from simulator.core.db import get_session
-from simulator.core.middleware import note
 from simulator.core.models import Tenant
 
 # Larger than any batch we accept; the middleware's body ceiling stops worse first.
@@ -55,5 +54,4 @@ async def clienttoolbox_tenant(request: Request, session: Session = Depends(get_
     account_id = (fields.get("account_id") or "").strip()
     if account_id != tenant.clienttoolbox_account_id:
         raise ClientToolboxError(401, "Invalid account_id")
-    note(request, tenant_id=tenant.id)
-    return tenant
+    return tenants.admit(request, session, tenant)

@@ -18,9 +18,11 @@ from sqlalchemy.engine import Engine
 
 from simulator.core.clock import format_instant
 from simulator.core.db import new_session
-from simulator.core.models import JournalEntry
+from simulator.core.metrics import Metrics
+from simulator.core.models import JournalEntry, Tenant
 
 log = logging.getLogger("simulator.journal")
+access_log = logging.getLogger("simulator.access")
 
 # Request headers worth keeping; credentials are never journaled.
 KEPT_HEADERS = (
@@ -33,16 +35,53 @@ KEPT_HEADERS = (
 
 
 class Journal:
-    def __init__(self, engine: Engine, max_entries: int, enabled: bool = True) -> None:
+    """Also the one place every finished API request passes: metrics and access log too."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        max_entries: int,
+        enabled: bool = True,
+        metrics: Metrics | None = None,
+        access_log: bool = False,
+    ) -> None:
         self.engine = engine
         self.max_entries = max_entries
         self.enabled = enabled
+        self.metrics = metrics
+        self.access_log = access_log
         self.pending: list[dict[str, Any]] = []
         self._task: asyncio.Task | None = None
 
     def record(self, entry: dict[str, Any]) -> None:
+        if self.metrics is not None:
+            self.metrics.observe(
+                entry["api"],
+                entry["operation"],
+                entry["status"],
+                entry["duration_ms"] / 1000,
+                entry.get("fault"),
+            )
+        if self.access_log:
+            access_log.info(
+                "%s %s %s",
+                entry["method"],
+                entry["path"],
+                entry["status"],
+                extra={
+                    "request_id": entry.get("request_id"),
+                    "tenant": entry["tenant_id"],
+                    "api": entry["api"],
+                    "operation": entry["operation"],
+                    "method": entry["method"],
+                    "path": entry["path"],
+                    "status": entry["status"],
+                    "duration_ms": round(entry["duration_ms"], 3),
+                },
+            )
         if not self.enabled:
             return
+        entry.pop("request_id", None)
         self.pending.append(entry)
         if len(self.pending) >= 500:
             self.flush()
@@ -56,13 +95,24 @@ class Journal:
         try:
             with new_session(self.engine) as session:
                 session.execute(insert(JournalEntry), batch)
+                limits = self._limits(session, tenants)
                 for tenant_id in tenants:
-                    self._trim(session, tenant_id)
+                    self._trim(session, tenant_id, limits.get(tenant_id) or self.max_entries)
                 session.commit()
         except Exception:  # the journal must never take the API down
             log.exception("could not write %d journal entries", len(batch))
 
-    def _trim(self, session: Any, tenant_id: str | None) -> None:
+    def _limits(self, session: Any, tenant_ids: set[str | None]) -> dict[str, int | None]:
+        """Tenants' own journal quotas, where an operator set one."""
+        ids = [t for t in tenant_ids if t is not None]
+        if not ids:
+            return {}
+        rows = session.execute(
+            select(Tenant.id, Tenant.quota_journal_entries).where(Tenant.id.in_(ids))
+        )
+        return dict(rows.all())
+
+    def _trim(self, session: Any, tenant_id: str | None, max_entries: int) -> None:
         same_tenant = (
             JournalEntry.tenant_id.is_(None)
             if tenant_id is None
@@ -72,7 +122,7 @@ class Journal:
             select(JournalEntry.id)
             .where(same_tenant)
             .order_by(JournalEntry.id.desc())
-            .offset(self.max_entries)
+            .offset(max_entries)
             .limit(1)
         ).scalar_one_or_none()
         if cutoff is not None:

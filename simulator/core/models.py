@@ -29,6 +29,21 @@ class Tenant(SQLModel, table=True):
     clock_frozen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     clock_offset_seconds: float = 0.0
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # Operator controls of a shared sandbox (None: no limit).
+    quota_requests_per_second: int | None = None
+    quota_records: int | None = None
+    quota_journal_entries: int | None = None
+    last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class TenantRate(SQLModel, table=True):
+    """Requests counted per tenant and second, for the requests-per-second quota."""
+
+    __tablename__ = "tenant_rate"
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    second: int = Field(primary_key=True)
+    count: int = 0
 
 
 class JournalEntry(SQLModel, table=True):

@@ -33,6 +33,8 @@ class ApiSpec:
     # Called with the app at start-up and shut-down (e.g. the stream worker).
     on_startup: list[Callable[[FastAPI], Awaitable[Any]]] = field(default_factory=list)
     on_shutdown: list[Callable[[FastAPI], Awaitable[Any]]] = field(default_factory=list)
+    # Gauges for /metrics: each returns {metric_name: value} read from the store.
+    gauges: list[Callable[[Any], dict[str, float]]] = field(default_factory=list)
     # Exceptions of this API rendered by its own handler.
     exception_handlers: dict[type[BaseException], Callable[..., Any]] = field(default_factory=dict)
 

@@ -42,6 +42,17 @@ def by_credential(session: Session, api: str, value: str) -> Tenant | None:
     return session.execute(select(Tenant).where(column == value)).scalar_one_or_none()
 
 
+def admit(request: Any, session: Session, tenant: Tenant) -> Tenant:
+    """What every API's auth dependency does once it has found the tenant: tell the journal,
+    and check the tenant's quotas (QuotaExceeded is answered 429 in the API's own shape)."""
+    from simulator.core.middleware import note
+    from simulator.core.quotas import admit as check_quotas
+
+    note(request, tenant_id=tenant.id)
+    check_quotas(session, tenant, request.method)
+    return tenant
+
+
 def credentials(tenant: Tenant) -> dict[str, dict[str, str]]:
     return {
         "customergauge": {"api_key": tenant.customergauge_api_key},
@@ -65,6 +76,11 @@ def describe(tenant: Tenant) -> dict[str, Any]:
         "fixtures": tenant.fixtures_source,
         "clock": {"now": format_instant(tenant_now(tenant)), "frozen": tenant.clock_frozen},
         "created": format_instant(tenant.created_at),
+        "quotas": {
+            "requestsPerSecond": tenant.quota_requests_per_second,
+            "records": tenant.quota_records,
+            "journalEntries": tenant.quota_journal_entries,
+        },
     }
 
 

@@ -7,7 +7,6 @@ from sqlmodel import Session
 
 from simulator.core import tenants
 from simulator.core.db import get_session
-from simulator.core.middleware import note
 from simulator.core.models import Tenant
 from simulator.customergauge.errors import INVALID_API_KEY, CustomerGaugeError
 
@@ -25,5 +24,4 @@ async def customergauge_tenant(request: Request, session: Session = Depends(get_
         tenant = tenants.by_credential(session, "customergauge", value)
     if tenant is None:
         raise CustomerGaugeError(401, "Invalid API Key", INVALID_API_KEY)
-    note(request, tenant_id=tenant.id)
-    return tenant
+    return tenants.admit(request, session, tenant)

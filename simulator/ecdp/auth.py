@@ -7,7 +7,6 @@ from sqlmodel import Session
 
 from simulator.core import tenants
 from simulator.core.db import get_session
-from simulator.core.middleware import note
 from simulator.core.models import Tenant
 from simulator.ecdp.errors import EcdpError
 
@@ -16,5 +15,4 @@ async def ecdp_tenant(request: Request, session: Session = Depends(get_session))
     tenant = tenants.by_credential(session, "ecdp", request.headers.get("x-api-key", "").strip())
     if tenant is None:
         raise EcdpError(401, "Missing or invalid API key (x-api-key header).")
-    note(request, tenant_id=tenant.id)
-    return tenant
+    return tenants.admit(request, session, tenant)

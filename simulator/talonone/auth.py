@@ -7,7 +7,6 @@ from sqlmodel import Session
 
 from simulator.core import tenants
 from simulator.core.db import get_session
-from simulator.core.middleware import note
 from simulator.core.models import Tenant
 from simulator.talonone.errors import TalonOneError
 
@@ -24,5 +23,4 @@ async def talonone_tenant(request: Request, session: Session = Depends(get_sessi
             title="Unauthorized",
             parameter="Authorization",
         )
-    note(request, tenant_id=tenant.id)
-    return tenant
+    return tenants.admit(request, session, tenant)

@@ -1,0 +1,135 @@
+"""Operator controls of a shared sandbox: per-tenant quotas and idle-tenant expiry.
+
+Quotas are off unless set on the tenant (admin API), so the hot path of an unlimited tenant pays
+nothing. Counters live in the database, so every process of a deployment sees the same totals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from simulator.core.clock import real_now
+from simulator.core.db import new_session, tenant_tables
+from simulator.core.models import Tenant, TenantRate
+
+log = logging.getLogger("simulator.quotas")
+
+KEPT_ACROSS_COUNT = {"journal_entry", "tenant_rate", "id_sequence"}
+TOUCH_EVERY_SECONDS = 60.0
+
+# tenant id -> (monotonic time of the last count, stored-record total)
+_record_counts: dict[str, tuple[float, int]] = {}
+_last_touch: dict[str, float] = {}
+
+
+class QuotaExceeded(Exception):
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+def stored_records(session: Session, tenant_id: str) -> int:
+    total = 0
+    for table in tenant_tables():
+        if table.name in KEPT_ACROSS_COUNT:
+            continue
+        total += session.execute(
+            select(func.count()).select_from(table).where(table.c.tenant_id == tenant_id)
+        ).scalar_one()
+    return total
+
+
+def cached_record_count(session: Session, tenant_id: str, max_age: float = 5.0) -> int:
+    seen = _record_counts.get(tenant_id)
+    if seen is not None and time.monotonic() - seen[0] < max_age:
+        return seen[1]
+    count = stored_records(session, tenant_id)
+    _record_counts[tenant_id] = (time.monotonic(), count)
+    return count
+
+
+def count_request(session: Session, tenant_id: str, second: int) -> int:
+    """Count this request in its second (shared by processes); returns the second's total."""
+    statement = (
+        update(TenantRate)
+        .where(TenantRate.tenant_id == tenant_id, TenantRate.second == second)
+        .values(count=TenantRate.count + 1)
+        .returning(TenantRate.count)
+    )
+    value = session.execute(statement).scalar_one_or_none()
+    if value is None:
+        try:
+            with session.begin_nested():
+                session.add(TenantRate(tenant_id=tenant_id, second=second, count=1))
+            value = 1
+        except IntegrityError:
+            value = session.execute(statement).scalar_one()
+    session.execute(
+        delete(TenantRate).where(TenantRate.tenant_id == tenant_id, TenantRate.second < second - 5)
+    )
+    session.commit()
+    return value
+
+
+def admit(session: Session, tenant: Tenant, method: str) -> None:
+    """Raise QuotaExceeded when the tenant is over one of its quotas; note it as seen."""
+    touch(session, tenant)
+    if tenant.quota_requests_per_second is not None:
+        second = int(time.time())
+        if count_request(session, tenant.id, second) > tenant.quota_requests_per_second:
+            raise QuotaExceeded(
+                f"Rate limit of {tenant.quota_requests_per_second} requests per second exceeded",
+                retry_after=1,
+            )
+    if tenant.quota_records is not None and method not in ("GET", "HEAD"):
+        stored = cached_record_count(session, tenant.id)
+        if stored >= tenant.quota_records:
+            raise QuotaExceeded(
+                f"Storage quota of {tenant.quota_records} records reached ({stored} stored)"
+            )
+
+
+def touch(session: Session, tenant: Tenant) -> None:
+    """Record activity for idle expiry, at most once a minute per tenant and process."""
+    now = time.monotonic()
+    if now - _last_touch.get(tenant.id, -TOUCH_EVERY_SECONDS) < TOUCH_EVERY_SECONDS:
+        return
+    _last_touch[tenant.id] = now
+    session.execute(update(Tenant).where(Tenant.id == tenant.id).values(last_seen_at=real_now()))
+    session.commit()
+
+
+def expire_idle(engine: Engine, idle_seconds: float, keep: set[str]) -> list[str]:
+    """Delete every tenant (but those in `keep`) not seen for `idle_seconds`."""
+    from simulator.core import tenants
+
+    cutoff = real_now() - timedelta(seconds=idle_seconds)
+    removed = []
+    with new_session(engine) as session:
+        rows = session.execute(select(Tenant).where(Tenant.id.not_in(keep))).scalars().all()
+        for tenant in rows:
+            last = tenant.last_seen_at or tenant.created_at
+            if last < cutoff:
+                tenants.remove(session, tenant)
+                removed.append(tenant.id)
+    for tenant_id in removed:
+        log.info("expired idle tenant %s", tenant_id)
+    return removed
+
+
+async def expire_idle_forever(engine: Engine, idle_seconds: float, keep: set[str]) -> None:
+    interval = max(1.0, min(60.0, idle_seconds / 4))
+    while True:
+        await asyncio.sleep(interval)
+        with contextlib.suppress(Exception):
+            expire_idle(engine, idle_seconds, keep)
