@@ -104,6 +104,58 @@ def db_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def fixtures_command(args: argparse.Namespace) -> int:
+    import json
+
+    import yaml
+
+    from simulator.core import fixtures
+    from simulator.core.fixtures import FixtureError
+    from simulator.core.generate import generate_document
+
+    settings = Settings()
+    try:
+        if args.action == "generate":
+            text = generate_document(args.seed, args.customers, args.locale)
+        elif args.action == "validate":
+            document, source = fixtures.resolve(args.source, settings.fixtures_dir)
+            fixtures.validate(document, source)
+            text = f"{source}: valid\n"
+        else:  # export
+            text = export_text(args, settings, json, yaml)
+    except FixtureError as exc:
+        print(f"simulator: {exc}", file=sys.stderr)
+        return 2
+    if getattr(args, "out", None):
+        with open(args.out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def export_text(args: argparse.Namespace, settings: Settings, json: object, yaml: object) -> str:
+    from simulator.core import fixtures
+    from simulator.core.db import make_engine, new_session
+    from simulator.core.fixtures import FixtureError
+    from simulator.core.models import Tenant
+
+    engine = make_engine(args.db or settings.database_url)
+    try:
+        with new_session(engine) as session:
+            tenant = session.get(Tenant, args.tenant)
+            if tenant is None:
+                raise FixtureError(args.tenant, "", "no such tenant")
+            document = fixtures.export(session, tenant)
+    finally:
+        engine.dispose()
+    if args.format == "json":
+        return json.dumps(document, indent=2, sort_keys=True, default=str) + "\n"
+    return yaml.safe_dump(
+        json.loads(json.dumps(document, default=str)), sort_keys=True, allow_unicode=True
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simulator", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +174,22 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade", "current"])
     db.add_argument("--db", help="database URL")
     db.set_defaults(handler=db_command)
+
+    fx = commands.add_parser("fixtures", help="generate, validate or export fixture documents")
+    fx_actions = fx.add_subparsers(dest="action", required=True)
+    generate = fx_actions.add_parser("generate", help="a seeded document of fake customers")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--customers", type=int, default=100)
+    generate.add_argument("--locale", default="en_US")
+    generate.add_argument("--out", help="file to write (default: standard output)")
+    check = fx_actions.add_parser("validate", help="check a document (set name or path)")
+    check.add_argument("source")
+    export = fx_actions.add_parser("export", help="a tenant's current state as a document")
+    export.add_argument("--tenant", default="default")
+    export.add_argument("--db", help="database URL")
+    export.add_argument("--format", choices=["yaml", "json"], default="yaml")
+    export.add_argument("--out")
+    fx.set_defaults(handler=fixtures_command)
     return parser
 
 

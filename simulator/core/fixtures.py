@@ -48,6 +48,8 @@ class FixtureSection:
     schema: type[BaseModel]
     load: Callable[[Session, Tenant, Any, LoadContext], None]
     export: Callable[[Session, Tenant], dict[str, Any]] | None = None
+    # (GenerateContext, section as written) -> section with seeded fake entries added.
+    generate: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None
 
 
 class ClockFixture(BaseModel):
@@ -123,7 +125,10 @@ def sections() -> dict[str, FixtureSection]:
 
 
 def validate(document: dict[str, Any], source: str) -> dict[str, Any]:
-    """Check every section; returns the validated models by section name."""
+    """Check every section (after expanding a `generate:` block); returns the models by name."""
+    from simulator.core.generate import expand
+
+    document = expand(document, source)
     known = sections()
     validated: dict[str, Any] = {}
     for key, value in document.items():
