@@ -51,3 +51,27 @@ def test_compose_config_accepts_the_file() -> None:
             [*command, *profile, "config", "-q"], cwd=ROOT, capture_output=True, text=True
         )
         assert result.returncode == 0, result.stderr
+
+
+def test_compose_sandbox_profile_has_two_replicas_behind_nginx() -> None:
+    document = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = document["services"]
+    sandbox = {name for name, s in services.items() if "sandbox" in s.get("profiles", [])}
+    assert {"postgres", "migrate", "simulator-a", "simulator-b", "proxy"} <= sandbox
+    for replica in ("simulator-a", "simulator-b"):
+        env = services[replica]["environment"]
+        assert env["SIM_DATABASE_URL"].startswith("postgresql+psycopg://")
+        assert services[replica]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "server simulator-a:8000" in nginx and "server simulator-b:8000" in nginx
+    assert "max_fails" in nginx
+
+
+def test_compose_sandbox_profile_config_is_accepted() -> None:
+    command = compose_command()
+    if command is None:
+        return
+    result = subprocess.run(
+        [*command, "--profile", "sandbox", "config", "-q"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
