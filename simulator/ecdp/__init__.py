@@ -10,9 +10,19 @@ def owns_path(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in PREFIXES)
 
 
-SPEC = ApiSpec(
-    name="ecdp",
-    owns_path=owns_path,
-    render_error=render_error,
-    exception_handlers={EcdpError: handle_ecdp_error},
-)
+def _spec() -> ApiSpec:
+    from simulator.ecdp import admin, routes
+    from simulator.ecdp.fixtures import SECTION
+
+    return ApiSpec(
+        name="ecdp",
+        owns_path=owns_path,
+        render_error=render_error,
+        routers=[routes.router],
+        admin_routers=[admin.router],
+        fixtures=SECTION,
+        exception_handlers={EcdpError: handle_ecdp_error},
+    )
+
+
+SPEC = _spec()

@@ -1,0 +1,151 @@
+"""ECDP HTTP: POST /customers, the four GET lookups, attribute and consent definitions."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+from starlette.responses import Response
+
+from simulator.core.clock import tenant_now
+from simulator.core.db import get_session
+from simulator.core.formats import json_response
+from simulator.core.middleware import note
+from simulator.core.models import Tenant
+from simulator.ecdp import service
+from simulator.ecdp.auth import ecdp_tenant
+from simulator.ecdp.errors import EcdpError
+
+# Chosen: the docs give no body limit; 5 MiB is ample for the 10,000-customer batch cap.
+MAX_BODY_BYTES = 5 * 1024 * 1024
+INT64_MAX = 2**63 - 1
+
+router = APIRouter(tags=["ecdp"])
+
+
+async def read_body(request: Request) -> bytes:
+    """The raw body, refused with 413 once it passes MAX_BODY_BYTES (before any parsing)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large()
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_BODY_BYTES:
+            raise too_large()
+    return bytes(body)
+
+
+def too_large() -> EcdpError:
+    return EcdpError(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+
+
+def parse_json(raw: bytes, content_type: str) -> object:
+    if content_type and "json" not in content_type.lower():
+        raise EcdpError(
+            415, f"Content-Type '{content_type}' is not supported; use application/json."
+        )
+    if not raw.strip():
+        raise service.validation_error({"$": ["A non-empty request body is required."]})
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise service.validation_error(
+            {"$": [f"The request body is not valid JSON: {exc}."]}
+        ) from None
+
+
+@router.post("/customers")
+async def post_customers(
+    request: Request,
+    session: Session = Depends(get_session),
+    tenant: Tenant = Depends(ecdp_tenant),
+) -> Response:
+    note(request, operation="AddOrUpdateCustomers")
+    body = parse_json(await read_body(request), request.headers.get("content-type", ""))
+    seed = request.app.state.settings.seed
+    for attempt in range(2):
+        try:
+            result = service.upsert_customers(session, tenant, body, tenant_now(tenant), seed)
+            break
+        except IntegrityError:
+            # A concurrent batch took one of our identifiers between our read and write:
+            # run again against what is stored now.
+            session.rollback()
+            if attempt == 1:
+                raise EcdpError(
+                    409, "A concurrent request changed these customers; retry."
+                ) from None
+    return json_response(
+        {"status": 0, "data": {"added": len(result.added), "updated": len(result.updated)}},
+        status=201,
+    )
+
+
+async def lookup(request: Request, session: Session, kind: str, raw: str) -> Response:
+    """One query (customer joined to its tenant by API key); the miss path tells 401 from 404."""
+    key = service.lookup_key(kind, raw)
+    api_key = request.headers.get("x-api-key", "").strip()
+    usable = key is not None and key != "" and not (isinstance(key, int) and abs(key) > INT64_MAX)
+    row = service.find_customer_for_key(session, api_key, kind, key) if api_key and usable else None
+    if row is None:
+        await ecdp_tenant(request, session)  # 401 when the key is wrong
+        if key is None:
+            raise service.validation_error({"id": [f"The value '{raw}' is not valid."]})
+        raise EcdpError(404, f"Customer with {kind} '{raw}' was not found.")
+    note(request, tenant_id=row["tenant_id"])
+    return json_response({"status": 0, "data": service.customer_view(row)})
+
+
+@router.get("/customers/id/{customer_id}")
+async def get_by_id(
+    customer_id: str, request: Request, session: Session = Depends(get_session)
+) -> Response:
+    note(request, operation="GetCustomerById")
+    return await lookup(request, session, "id", customer_id)
+
+
+@router.get("/customers/email/{email:path}")
+async def get_by_email(
+    email: str, request: Request, session: Session = Depends(get_session)
+) -> Response:
+    note(request, operation="GetCustomerByEmail")
+    return await lookup(request, session, "email", email)
+
+
+@router.get("/customers/phone/{phone:path}")
+async def get_by_phone(
+    phone: str, request: Request, session: Session = Depends(get_session)
+) -> Response:
+    note(request, operation="GetCustomerByPhone")
+    return await lookup(request, session, "phone", phone)
+
+
+@router.get("/customers/crmId/{crm_id:path}")
+async def get_by_crm_id(
+    crm_id: str, request: Request, session: Session = Depends(get_session)
+) -> Response:
+    note(request, operation="GetCustomerByCrmId")
+    return await lookup(request, session, "crmId", crm_id)
+
+
+@router.get("/customerattributes")
+async def get_attributes(
+    request: Request,
+    session: Session = Depends(get_session),
+    tenant: Tenant = Depends(ecdp_tenant),
+) -> Response:
+    note(request, operation="GetCustomerAttributes")
+    return json_response({"status": 0, "data": service.list_attributes(session, tenant.id)})
+
+
+@router.get("/customerconsents")
+async def get_consents(
+    request: Request,
+    session: Session = Depends(get_session),
+    tenant: Tenant = Depends(ecdp_tenant),
+) -> Response:
+    note(request, operation="GetCustomerConsents")
+    return json_response({"status": 0, "data": service.list_consents(session, tenant.id)})
