@@ -1,11 +1,15 @@
 """CustomerGauge 4.1 Stream API and its mail queue."""
 
 from simulator.core.registry import ApiSpec
+from simulator.customergauge.admin import router as admin_router
 from simulator.customergauge.errors import (
     CustomerGaugeError,
     handle_customergauge_error,
     render_error,
 )
+from simulator.customergauge.fixtures import SECTION
+from simulator.customergauge.routes import router
+from simulator.customergauge.worker import on_shutdown, on_startup
 
 
 def owns_path(path: str) -> bool:
@@ -16,5 +20,10 @@ SPEC = ApiSpec(
     name="customergauge",
     owns_path=owns_path,
     render_error=render_error,
+    routers=[router],
+    admin_routers=[admin_router],
+    fixtures=SECTION,
+    on_startup=[on_startup],
+    on_shutdown=[on_shutdown],
     exception_handlers={CustomerGaugeError: handle_customergauge_error},
 )

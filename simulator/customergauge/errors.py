@@ -12,7 +12,11 @@ INVALID_API_KEY = 200000
 INVALID_ARGUMENTS = 300001
 MODULE_NOT_FOUND = 300002
 METHOD_NOT_ALLOWED = 300003
+EMAIL_REQUIRED = 400402
 NO_DATA = 400700
+# Not in the readable part of the docs' error table: chosen in the Stream block (4007xx).
+DATA_TOO_LARGE = 400701
+TOO_MANY_RECORDS = 400702
 SERVER_ERROR = 500000
 
 # The code answered for an error that has no more specific one, by HTTP status.
@@ -20,6 +24,7 @@ CODE_BY_STATUS = {
     401: INVALID_API_KEY,
     404: MODULE_NOT_FOUND,
     405: METHOD_NOT_ALLOWED,
+    413: DATA_TOO_LARGE,
 }
 
 

@@ -1,0 +1,343 @@
+"""CustomerGauge 4.1 over HTTP: the Stream upload, file status, lists, OAuth2 token endpoint.
+
+Paths are `/v4.1/<module>/<method>.<fmt>`: `.xml` answers XML, `.json` or no suffix JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Coroutine
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Request
+from sqlmodel import Session
+from starlette.responses import Response
+
+from simulator.core.clock import real_now, tenant_now
+from simulator.core.db import get_session
+from simulator.core.formats import json_response, xml_response
+from simulator.core.middleware import note
+from simulator.core.models import Tenant
+from simulator.customergauge import service, worker
+from simulator.customergauge.auth import customergauge_tenant
+from simulator.customergauge.errors import (
+    EMAIL_REQUIRED,
+    INVALID_ARGUMENTS,
+    METHOD_NOT_ALLOWED,
+    MODULE_NOT_FOUND,
+    CustomerGaugeError,
+    wants_xml,
+)
+from simulator.customergauge.models import LIST_BOUNCE, LIST_UNSUBSCRIBE, CgListEntry, CgUpload
+
+router = APIRouter(tags=["customergauge"])
+
+# The simulated modules and methods, with the HTTP methods each answers.
+KNOWN_METHODS: dict[str, dict[str, set[str]]] = {
+    "stream": {"transactional": {"POST"}},
+    "file": {"transactional": {"GET"}},
+    "lists": {"unsubscribe": {"GET", "POST"}, "bounce": {"GET"}},
+}
+MAX_PAGE = 1000
+
+
+def paths(module_method: str) -> list[str]:
+    base = f"/v4.1/{module_method}"
+    return [base, f"{base}.json", f"{base}.xml"]
+
+
+def operation(name: str) -> Callable[[Request], Coroutine[Any, Any, None]]:
+    """A dependency that names the operation for the journal before authentication runs."""
+
+    async def mark(request: Request) -> None:
+        note(request, operation=name)
+
+    return mark
+
+
+def respond(request: Request, data: Any, xml_data: Any = None) -> Response:
+    """`{"Data": …}`, or `<Data>…</Data>` on a `.xml` path."""
+    if wants_xml(request.url.path):
+        return xml_response("Data", data if xml_data is None else xml_data)
+    return json_response({"Data": data})
+
+
+def invalid(message: str) -> CustomerGaugeError:
+    return CustomerGaugeError(400, f"Invalid arguments supplied: {message}", INVALID_ARGUMENTS)
+
+
+# --- query parameters ----------------------------------------------------------------------
+
+
+def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise invalid(f"{name} must be a whole number") from None
+    if not low <= value <= high:
+        raise invalid(f"{name} must be between {low} and {high}")
+    return value
+
+
+def date_param(request: Request, name: str, end_of_day: bool = False) -> datetime | None:
+    """`YYYY-mm-dd` or `YYYY-mm-dd H:i:s`; a bare date as `to` includes that whole day."""
+    raw = request.query_params.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    parsed = service.parse_cg_date(raw)
+    if parsed is None:
+        raise invalid(f"{name} must be a date as YYYY-mm-dd or YYYY-mm-dd H:i:s")
+    if end_of_day and len(raw.strip()) == 10:
+        parsed += timedelta(days=1) - timedelta(microseconds=1)
+    return parsed
+
+
+# --- Stream: POST transactional ------------------------------------------------------------
+
+
+async def stream_transactional(
+    request: Request,
+    tenant: Tenant = Depends(customergauge_tenant),
+    session: Session = Depends(get_session),
+) -> Response:
+    body = await request.body()
+    upload = service.accept_upload(
+        session,
+        tenant,
+        body,
+        request.headers.get("content-type", ""),
+        tenant_now(tenant),
+        real_now(),
+    )
+    worker.wake(request.app)
+    response = respond(request, True, "true")
+    response.headers["X-Upload-Id"] = str(upload.number)
+    return response
+
+
+# --- File: GET transactional (upload status) -----------------------------------------------
+
+
+def upload_view(upload: CgUpload) -> dict[str, Any]:
+    """As the real file-status endpoint prints an upload: every number a string."""
+    return {
+        "id": str(upload.number),
+        "status": upload.status,
+        "source_filename": f"stream_transactional_{upload.number}.xml",
+        "date_upload": service.cg_date(upload.received_at),
+        "total_records": str(upload.total_records),
+        "successful_records": str(upload.successful_records),
+        "unsuccessful_records": str(upload.unsuccessful_records),
+        "logs": service.upload_logs(upload),
+    }
+
+
+async def file_transactional(
+    request: Request,
+    tenant: Tenant = Depends(customergauge_tenant),
+    session: Session = Depends(get_session),
+) -> Response:
+    number_text = request.query_params.get("id")
+    number = None
+    if number_text is not None and number_text.strip():
+        if not number_text.strip().isdigit():
+            raise invalid("id must be a file upload id")
+        number = int(number_text.strip())
+    uploads = service.list_uploads(
+        session,
+        tenant.id,
+        number=number,
+        received_from=date_param(request, "date_range_from"),
+        received_to=date_param(request, "date_range_to", end_of_day=True),
+        start=int_param(request, "start", 0, 0, 10**9),
+        limit=int_param(request, "limit", MAX_PAGE, 1, MAX_PAGE),
+    )
+    views = [upload_view(u) for u in uploads]
+    xml_views = [{**v, "logs": {"log": v["logs"]} if v["logs"] else None} for v in views]
+    return respond(request, views, {"File": xml_views} if views else None)
+
+
+# --- Lists: unsubscribe and bounce ---------------------------------------------------------
+
+
+def entry_view(entry: CgListEntry) -> dict[str, str]:
+    view = {"Email": entry.email, "Date": service.cg_date(entry.created_at)}
+    if entry.kind == LIST_BOUNCE:
+        view["Reason"] = entry.reason
+    else:
+        view["User"] = entry.user
+    return view
+
+
+def list_response(request: Request, session: Session, tenant: Tenant, kind: str) -> Response:
+    entries = service.list_entries(
+        session,
+        tenant.id,
+        kind,
+        date_from=date_param(request, "date_range_from"),
+        date_to=date_param(request, "date_range_to", end_of_day=True),
+        start=int_param(request, "start", 0, 0, 10**9),
+        limit=int_param(request, "limit", 100, 1, MAX_PAGE),
+    )
+    views = [entry_view(e) for e in entries]
+    return respond(request, views, {"Record": views} if views else None)
+
+
+async def get_unsubscribe(
+    request: Request,
+    tenant: Tenant = Depends(customergauge_tenant),
+    session: Session = Depends(get_session),
+) -> Response:
+    return list_response(request, session, tenant, LIST_UNSUBSCRIBE)
+
+
+async def get_bounce(
+    request: Request,
+    tenant: Tenant = Depends(customergauge_tenant),
+    session: Session = Depends(get_session),
+) -> Response:
+    return list_response(request, session, tenant, LIST_BOUNCE)
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """Query string and form body (urlencoded or multipart) fields; the body wins."""
+    fields = dict(request.query_params)
+    content_type = request.headers.get("content-type", "").lower()
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        fields.update({k: v for k, v in form.items() if isinstance(v, str)})
+    else:
+        body = await request.body()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise invalid("the body is not UTF-8 form data") from None
+        fields.update(parse_qsl(text, keep_blank_values=True, max_num_fields=100))
+    return fields
+
+
+async def post_unsubscribe(
+    request: Request,
+    tenant: Tenant = Depends(customergauge_tenant),
+    session: Session = Depends(get_session),
+) -> Response:
+    try:
+        fields = await form_fields(request)
+    except ValueError:
+        raise invalid("too many form fields") from None
+    email = (fields.get("email") or fields.get("Email") or "").strip()
+    if not email:
+        raise CustomerGaugeError(400, "Email address is required", EMAIL_REQUIRED)
+    if not service.is_valid_email(email):
+        raise invalid(f"'{email}' is not a valid email address")
+    service.add_to_list(session, tenant.id, LIST_UNSUBSCRIBE, email, tenant_now(tenant))
+    session.commit()
+    return respond(request, {"Message": "Record added"})
+
+
+# --- OAuth2 client credentials -------------------------------------------------------------
+
+
+def oauth_error(exc: service.OAuthError, basic: bool) -> Response:
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if exc.status == 401 and basic:
+        headers["WWW-Authenticate"] = 'Basic realm="oauth2"'
+    return json_response(
+        {"error": exc.error, "error_description": exc.description},
+        status=exc.status,
+        headers=headers,
+    )
+
+
+def basic_credentials(request: Request) -> tuple[str, str] | None:
+    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return ("", "")
+    client_id, _, secret = decoded.partition(":")
+    return client_id, secret
+
+
+async def oauth2_token(request: Request, session: Session = Depends(get_session)) -> Response:
+    """`grant_type=client_credentials` with the client in the form or in HTTP Basic auth."""
+    basic = basic_credentials(request)
+    try:
+        body = (await request.body()).decode("utf-8")
+        fields = dict(parse_qsl(body, keep_blank_values=True, max_num_fields=20))
+    except (UnicodeDecodeError, ValueError):
+        return oauth_error(service.OAuthError(400, "invalid_request", "Malformed form body"), False)
+    grant_type = fields.get("grant_type", "")
+    try:
+        if not grant_type:
+            raise service.OAuthError(400, "invalid_request", "grant_type is required")
+        if grant_type != "client_credentials":
+            raise service.OAuthError(
+                400, "unsupported_grant_type", "Only client_credentials is supported"
+            )
+        client_id, secret = basic or (fields.get("client_id", ""), fields.get("client_secret", ""))
+        token, ttl, tenant = service.issue_token(session, client_id, secret, tenant_now)
+    except service.OAuthError as exc:
+        return oauth_error(exc, basic is not None)
+    note(request, tenant_id=tenant.id)
+    return json_response(
+        {"access_token": token, "expires_in": ttl, "token_type": "Bearer"},
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
+# --- anything else under /v4.1 -------------------------------------------------------------
+
+
+async def unknown_path(request: Request, rest: str) -> Response:
+    """Unknown module: 404 / 300002; unknown method or HTTP method: 405 / 300003."""
+    module, _, method = rest.strip("/").partition("/")
+    name = method.removesuffix(".json").removesuffix(".xml")
+    methods = KNOWN_METHODS.get(module)
+    if methods is None:
+        raise CustomerGaugeError(404, "Module does not exist", MODULE_NOT_FOUND)
+    allowed = methods.get(name)
+    if allowed is None or name != name.strip() or "/" in name:
+        raise CustomerGaugeError(405, "Method does not exist", METHOD_NOT_ALLOWED)
+    error = CustomerGaugeError(
+        405,
+        f"Method does not exist: {module}/{name} answers {', '.join(sorted(allowed))}",
+        METHOD_NOT_ALLOWED,
+    )
+    raise error
+
+
+def register() -> None:
+    def add(path_names: list[str], endpoint: Any, methods: list[str], name: str) -> None:
+        for path in path_names:
+            router.add_api_route(
+                path,
+                endpoint,
+                methods=methods,
+                dependencies=[Depends(operation(name))],
+                include_in_schema=not path.startswith("/v4.1") or path.endswith(".json"),
+            )
+
+    add(paths("stream/transactional"), stream_transactional, ["POST"], "StreamTransactional")
+    add(paths("file/transactional"), file_transactional, ["GET"], "FileTransactional")
+    add(paths("lists/unsubscribe"), get_unsubscribe, ["GET"], "GetUnsubscribe")
+    add(paths("lists/unsubscribe"), post_unsubscribe, ["POST"], "PostUnsubscribe")
+    add(paths("lists/bounce"), get_bounce, ["GET"], "GetBounce")
+    add(["/oauth2/token"], oauth2_token, ["POST"], "OAuth2Token")
+    router.add_api_route(
+        "/v4.1/{rest:path}",
+        unknown_path,
+        methods=["GET", "POST", "PUT", "DELETE", "PATCH"],
+        include_in_schema=False,
+    )
+
+
+register()

@@ -1,0 +1,646 @@
+"""CustomerGauge domain: accepting stream uploads, processing them into the mail queue, sending,
+the unsubscribe and bounce lists, upload status, and OAuth2 client-credentials tokens.
+
+Plain functions over a session, a tenant id and instants; the worker (worker.py) and the routes
+call them. `now` is always the tenant's clock; `real_now` (leases, retry back-off) is wall time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlmodel import Session
+
+from simulator.core.ids import next_value, random_secret
+from simulator.core.models import Tenant
+from simulator.customergauge.errors import DATA_TOO_LARGE, CustomerGaugeError
+from simulator.customergauge.models import (
+    LIMITS_ENFORCE,
+    LIST_BOUNCE,
+    LIST_UNSUBSCRIBE,
+    MAIL_INVALID,
+    MAIL_QUEUED,
+    MAIL_SENT,
+    MAIL_SUPPRESSED,
+    OPEN_UPLOAD_STATES,
+    UPLOAD_FAILED,
+    UPLOAD_PROCESSED,
+    UPLOAD_PROCESSING,
+    UPLOAD_QUEUED,
+    CgAccessToken,
+    CgConfig,
+    CgListEntry,
+    CgMail,
+    CgOAuthClient,
+    CgUpload,
+)
+from simulator.customergauge.xmlinput import XmlInputError, parse_records, xml_from_body
+
+UPLOAD_SEQUENCE = "customergauge.upload"
+# The documented datetime format `YYYY-mm-dd H:i:s`, and the shorter forms accepted with it.
+DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+EMAIL_PATTERN = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+LIST_REASONS = {
+    LIST_UNSUBSCRIBE: "Email address is on the unsubscribe list",
+    LIST_BOUNCE: "Email address is on the bounce list",
+}
+# How long a claimed upload stays claimed beyond its expected processing time.
+LEASE_MARGIN_SECONDS = 60.0
+# Called at the start of every processing attempt with (tenant, upload); raising fails the
+# attempt (retried with back-off, `Failed` after `max_attempts`). Fault injection hooks in here.
+ATTEMPT_HOOKS: list[Callable[[Tenant, CgUpload], None]] = []
+
+
+def cg_date(value: datetime) -> str:
+    """Instants as CustomerGauge prints them: `2018-10-13 11:56:48` (UTC)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_cg_date(value: str) -> datetime | None:
+    text = value.strip()
+    for pattern in DATE_FORMATS:
+        try:
+            return datetime.strptime(text, pattern).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+def email_key(email: str) -> str:
+    return email.strip().lower()
+
+
+def is_valid_email(email: str) -> bool:
+    return bool(EMAIL_PATTERN.match(email.strip())) and len(email) <= 320
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+def get_config(session: Session, tenant_id: str) -> CgConfig:
+    """The tenant's settings (the defaults when its fixtures have no customergauge section)."""
+    return session.get(CgConfig, tenant_id) or CgConfig(tenant_id=tenant_id)
+
+
+def required_fields(config: CgConfig) -> list[str]:
+    return list(json.loads(config.required_fields or "[]"))
+
+
+def set_paused(session: Session, tenant_id: str, paused: bool) -> CgConfig:
+    config = get_config(session, tenant_id)
+    config.worker_paused = paused
+    session.add(config)
+    session.commit()
+    return config
+
+
+# --- accepting an upload -------------------------------------------------------------------
+
+
+def accept_upload(
+    session: Session,
+    tenant: Tenant,
+    body: bytes,
+    content_type: str,
+    now: datetime,
+    real_now: datetime,
+) -> CgUpload:
+    """Validate the document and queue it (committed); never processes it here.
+
+    Over the byte or record limit: refused in `enforce` mode, else accepted with a log line.
+    """
+    config = get_config(session, tenant.id)
+    enforce = config.limits_mode == LIMITS_ENFORCE
+    logs: list[str] = []
+    if len(body) > config.max_bytes:
+        if enforce:
+            raise CustomerGaugeError(
+                413, f"Data larger than {limit_text(config.max_bytes)}", DATA_TOO_LARGE
+            )
+        logs.append(
+            f"Upload of {len(body):,} bytes is over the {limit_text(config.max_bytes)} limit:"
+            " accepted (limits mode accept_and_log)"
+        )
+    try:
+        records = parse_records(
+            xml_from_body(body, content_type), config.max_records if enforce else None
+        )
+    except XmlInputError as exc:
+        raise CustomerGaugeError(exc.status, exc.message, exc.code) from None
+    if len(records) > config.max_records:
+        logs.append(
+            f"Upload of {len(records):,} records is over the {config.max_records:,}-record limit:"
+            " accepted (limits mode accept_and_log)"
+        )
+    upload = CgUpload(
+        tenant_id=tenant.id,
+        number=next_value(session, tenant.id, UPLOAD_SEQUENCE),
+        status=UPLOAD_QUEUED,
+        body_bytes=len(body),
+        total_records=len(records),
+        records_json=json.dumps(records, ensure_ascii=False, separators=(",", ":")),
+        logs_json=json.dumps(logs, ensure_ascii=False),
+        next_attempt_at=real_now,
+        received_at=now,
+    )
+    session.add(upload)
+    session.commit()
+    return upload
+
+
+def limit_text(max_bytes: int) -> str:
+    if max_bytes % (1024 * 1024) == 0:
+        return f"{max_bytes // (1024 * 1024)}MB"
+    return f"{max_bytes:,} bytes"
+
+
+# --- claiming (atomic across processes) ----------------------------------------------------
+
+
+def claim_next(
+    session: Session,
+    worker_id: str,
+    real_now: datetime,
+    *,
+    tenant_id: str | None = None,
+    respect_schedule: bool = True,
+    exclude: Iterable[int] = (),
+) -> int | None:
+    """Claim the next upload due, in arrival order per tenant; its row id, or None.
+
+    One statement: UPDATE … WHERE id = (the head of a tenant's open uploads, queued and due)
+    AND status = 'Queued'. On PostgreSQL the inner SELECT takes `FOR UPDATE SKIP LOCKED`, so
+    concurrent workers never claim the same upload; on SQLite the statement is atomic anyway.
+    A tenant's later upload waits while an earlier one is queued, processing or retrying.
+    """
+    table = CgUpload.__table__
+    candidate = table.alias("candidate")
+    earlier = table.alias("earlier")
+    earlier_open = (
+        select(earlier.c.id)
+        .where(
+            earlier.c.tenant_id == candidate.c.tenant_id,
+            earlier.c.status.in_(OPEN_UPLOAD_STATES),
+            earlier.c.id < candidate.c.id,
+        )
+        .exists()
+    )
+    query = select(candidate.c.id).where(candidate.c.status == UPLOAD_QUEUED, ~earlier_open)
+    if respect_schedule:
+        paused = select(CgConfig.tenant_id).where(CgConfig.worker_paused.is_(True))
+        query = query.where(
+            candidate.c.next_attempt_at <= real_now, candidate.c.tenant_id.not_in(paused)
+        )
+    if tenant_id is not None:
+        query = query.where(candidate.c.tenant_id == tenant_id)
+    excluded = list(exclude)
+    if excluded:
+        query = query.where(candidate.c.id.not_in(excluded))
+    query = query.order_by(candidate.c.id).limit(1)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=candidate)
+    statement = (
+        update(table)
+        .where(table.c.id == query.scalar_subquery(), table.c.status == UPLOAD_QUEUED)
+        .values(
+            status=UPLOAD_PROCESSING,
+            attempts=table.c.attempts + 1,
+            claimed_by=worker_id,
+            lease_until=real_now + timedelta(seconds=LEASE_MARGIN_SECONDS),
+        )
+        .returning(table.c.id, table.c.total_records, table.c.tenant_id)
+    )
+    row = session.execute(statement).first()
+    if row is None:
+        session.rollback()
+        return None
+    config = get_config(session, row.tenant_id)
+    expected = processing_seconds(config, row.total_records)
+    if expected:
+        session.execute(
+            update(table)
+            .where(table.c.id == row.id)
+            .values(lease_until=real_now + timedelta(seconds=expected + LEASE_MARGIN_SECONDS))
+        )
+    session.commit()
+    return row.id
+
+
+def processing_seconds(config: CgConfig, records: int) -> float:
+    """The simulated processing time of an upload of `records` records."""
+    return (config.processing_ms_per_upload + config.processing_ms_per_record * records) / 1000
+
+
+def recover_expired_leases(session: Session, real_now: datetime) -> int:
+    """Uploads whose worker vanished mid-processing go back to the queue (they are in the DB)."""
+    result = session.execute(
+        update(CgUpload)
+        .where(CgUpload.status == UPLOAD_PROCESSING, CgUpload.lease_until < real_now)
+        .values(status=UPLOAD_QUEUED, claimed_by=None, lease_until=None, next_attempt_at=real_now)
+    )
+    session.commit()
+    return result.rowcount or 0
+
+
+def release_claim(session: Session, upload_id: int, real_now: datetime) -> None:
+    """Give an interrupted attempt back (server stopping): it does not count as an attempt."""
+    session.execute(
+        update(CgUpload)
+        .where(CgUpload.id == upload_id, CgUpload.status == UPLOAD_PROCESSING)
+        .values(
+            status=UPLOAD_QUEUED,
+            attempts=CgUpload.attempts - 1,
+            claimed_by=None,
+            lease_until=None,
+            next_attempt_at=real_now,
+        )
+    )
+    session.commit()
+
+
+# --- processing ----------------------------------------------------------------------------
+
+
+@dataclass
+class Evaluation:
+    """What processing an upload's records gives: mail rows, log lines and counts."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+    successful: int = 0
+    unsuccessful: int = 0
+
+
+def run_attempt_hooks(tenant: Tenant, upload: CgUpload) -> None:
+    for hook in ATTEMPT_HOOKS:
+        hook(tenant, upload)
+
+
+def field_value(record: dict[str, str], name: str) -> str | None:
+    """A record's field by name, matching case-insensitively (Email, email, EMAIL)."""
+    if name in record:
+        return record[name]
+    lowered = name.lower()
+    for key, value in record.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def record_problem(record: dict[str, str], config: CgConfig, required: list[str]) -> str | None:
+    """Why a record cannot be queued, in the words of the real upload log; None when valid."""
+    email = (field_value(record, "Email") or "").strip()
+    if not email:
+        return "Email address is required"
+    for name in required:
+        if name.lower() != "email" and not (field_value(record, name) or "").strip():
+            return f"{name} is required but seems to be empty"
+    if not is_valid_email(email):
+        return f"Email address '{email}' is not valid"
+    if config.send_date_field:
+        raw = field_value(record, config.send_date_field)
+        if raw is not None and raw.strip() and parse_cg_date(raw) is None:
+            return (
+                f"{config.send_date_field} '{raw.strip()}' is not a valid date"
+                " (expected YYYY-mm-dd H:i:s)"
+            )
+    return None
+
+
+def send_time(record: dict[str, str], config: CgConfig, now: datetime) -> datetime:
+    """The record's date field plus the delay; the processing instant when it has no date."""
+    base = now
+    if config.send_date_field:
+        raw = field_value(record, config.send_date_field)
+        parsed = parse_cg_date(raw) if raw else None
+        if parsed is not None:
+            base = parsed
+    return base + timedelta(seconds=config.send_delay_seconds)
+
+
+def evaluate_records(
+    upload: CgUpload,
+    records: list[dict[str, str]],
+    config: CgConfig,
+    now: datetime,
+    blocked: dict[str, str],
+    first_number: int = 1,
+    into: Evaluation | None = None,
+) -> Evaluation:
+    """Turn records into mail rows: queued, suppressed (on a list) or invalid (with a reason)."""
+    evaluation = into or Evaluation()
+    required = required_fields(config)
+    for offset, record in enumerate(records):
+        number = first_number + offset
+        email = (field_value(record, "Email") or "").strip()
+        key = email_key(email)
+        problem = record_problem(record, config, required)
+        row: dict[str, Any] = {
+            "tenant_id": upload.tenant_id,
+            "upload_number": upload.number,
+            "record_number": number,
+            "email": email[:320],
+            "email_key": key[:320],
+            "fields_json": json.dumps(record, ensure_ascii=False, separators=(",", ":")),
+            "send_at": None,
+            "sent_at": None,
+            "created_at": now,
+        }
+        if problem is not None:
+            row.update(status=MAIL_INVALID, reason=problem[:500])
+            evaluation.logs.append(f"Record {number}: {problem}")
+            evaluation.unsuccessful += 1
+        else:
+            kind = blocked.get(key)
+            row["send_at"] = send_time(record, config, now)
+            if kind is not None:
+                row.update(status=MAIL_SUPPRESSED, reason=LIST_REASONS[kind])
+            else:
+                row.update(status=MAIL_QUEUED, reason=None)
+            evaluation.successful += 1
+        evaluation.rows.append(row)
+    return evaluation
+
+
+def blocked_addresses(session: Session, tenant_id: str, keys: set[str]) -> dict[str, str]:
+    """Which of these addresses are on the unsubscribe (first) or bounce list."""
+    found: dict[str, str] = {}
+    ordered = sorted(k for k in keys if k)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        rows = session.execute(
+            select(CgListEntry.email_key, CgListEntry.kind).where(
+                CgListEntry.tenant_id == tenant_id, CgListEntry.email_key.in_(chunk)
+            )
+        )
+        for key, kind in rows:
+            if found.get(key) != LIST_UNSUBSCRIBE:
+                found[key] = kind
+    return found
+
+
+def clear_mails(session: Session, tenant_id: str, upload_number: int) -> None:
+    """Drop what an interrupted earlier attempt of this upload may have written."""
+    session.execute(
+        delete(CgMail).where(CgMail.tenant_id == tenant_id, CgMail.upload_number == upload_number)
+    )
+
+
+def insert_mails(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(CgMail), rows)
+
+
+def complete_upload(
+    session: Session, upload_id: int, evaluation: Evaluation, now: datetime
+) -> None:
+    upload = session.get(CgUpload, upload_id)
+    if upload is None:  # the tenant was deleted meanwhile
+        return
+    logs = json.loads(upload.logs_json or "[]") + evaluation.logs
+    upload.status = UPLOAD_PROCESSED
+    upload.successful_records = evaluation.successful
+    upload.unsuccessful_records = evaluation.unsuccessful
+    upload.logs_json = json.dumps(logs, ensure_ascii=False)
+    upload.processed_at = now
+    upload.lease_until = None
+    upload.claimed_by = None
+    upload.last_error = None
+    session.add(upload)
+
+
+def record_failure(
+    session: Session, upload_id: int, reason: str, now: datetime, real_now: datetime
+) -> str:
+    """A failed attempt: back to the queue with exponential back-off, or `Failed` after
+    `max_attempts`. Returns the upload's new status."""
+    upload = session.get(CgUpload, upload_id)
+    if upload is None:
+        return UPLOAD_FAILED
+    config = get_config(session, upload.tenant_id)
+    clear_mails(session, upload.tenant_id, upload.number)
+    upload.last_error = reason[:2000]
+    upload.lease_until = None
+    upload.claimed_by = None
+    if upload.attempts >= config.max_attempts:
+        logs = json.loads(upload.logs_json or "[]")
+        logs.append(f"Processing failed after {upload.attempts} attempts: {reason}")
+        upload.logs_json = json.dumps(logs, ensure_ascii=False)
+        upload.status = UPLOAD_FAILED
+        upload.processed_at = now
+    else:
+        backoff = config.retry_backoff_seconds * 2 ** max(upload.attempts - 1, 0)
+        upload.status = UPLOAD_QUEUED
+        upload.next_attempt_at = real_now + timedelta(seconds=backoff)
+    session.add(upload)
+    session.commit()
+    return upload.status
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+def deliver_due(session: Session, tenant_id: str, now: datetime) -> dict[str, int]:
+    """Queued mails whose send time has passed on the tenant clock: `suppressed` if the address
+    joined a list since it was queued, else `sent` (at its send time). Committed."""
+    due = and_(CgMail.tenant_id == tenant_id, CgMail.status == MAIL_QUEUED, CgMail.send_at <= now)
+    counts = {MAIL_SUPPRESSED: 0, MAIL_SENT: 0}
+    for kind in (LIST_UNSUBSCRIBE, LIST_BOUNCE):
+        listed = select(CgListEntry.email_key).where(
+            CgListEntry.tenant_id == tenant_id, CgListEntry.kind == kind
+        )
+        result = session.execute(
+            update(CgMail)
+            .where(due, CgMail.email_key.in_(listed))
+            .values(status=MAIL_SUPPRESSED, reason=LIST_REASONS[kind])
+        )
+        counts[MAIL_SUPPRESSED] += result.rowcount or 0
+    result = session.execute(
+        update(CgMail).where(due).values(status=MAIL_SENT, sent_at=CgMail.send_at)
+    )
+    counts[MAIL_SENT] = result.rowcount or 0
+    session.commit()
+    return counts
+
+
+def tenants_with_queued_mail(session: Session) -> list[str]:
+    rows = session.execute(select(CgMail.tenant_id).where(CgMail.status == MAIL_QUEUED).distinct())
+    return [row[0] for row in rows]
+
+
+# --- read-back -----------------------------------------------------------------------------
+
+
+def list_uploads(
+    session: Session,
+    tenant_id: str,
+    *,
+    number: int | None = None,
+    status: str | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+    start: int = 0,
+    limit: int = 1000,
+) -> list[CgUpload]:
+    query = select(CgUpload).where(CgUpload.tenant_id == tenant_id)
+    if number is not None:
+        query = query.where(CgUpload.number == number)
+    if status is not None:
+        query = query.where(func.lower(CgUpload.status) == status.lower())
+    if received_from is not None:
+        query = query.where(CgUpload.received_at >= received_from)
+    if received_to is not None:
+        query = query.where(CgUpload.received_at <= received_to)
+    query = query.order_by(CgUpload.number).offset(start).limit(limit)
+    return list(session.execute(query).scalars())
+
+
+def upload_logs(upload: CgUpload) -> list[str]:
+    logs = json.loads(upload.logs_json or "[]")
+    return logs if isinstance(logs, list) else []
+
+
+def list_mails(
+    session: Session,
+    tenant_id: str,
+    *,
+    status: str | None = None,
+    email: str | None = None,
+    upload_number: int | None = None,
+    start: int = 0,
+    limit: int = 1000,
+) -> list[CgMail]:
+    query = select(CgMail).where(CgMail.tenant_id == tenant_id)
+    if status is not None:
+        query = query.where(CgMail.status == status)
+    if email is not None:
+        query = query.where(CgMail.email_key == email_key(email))
+    if upload_number is not None:
+        query = query.where(CgMail.upload_number == upload_number)
+    query = query.order_by(CgMail.upload_number, CgMail.record_number).offset(start).limit(limit)
+    return list(session.execute(query).scalars())
+
+
+# --- unsubscribe and bounce lists ----------------------------------------------------------
+
+
+def add_to_list(
+    session: Session,
+    tenant_id: str,
+    kind: str,
+    email: str,
+    now: datetime,
+    user: str = "",
+    reason: str = "",
+) -> CgListEntry:
+    """Put an address on a list (already there: unchanged, its first date kept). No commit."""
+    key = email_key(email)
+    existing = session.execute(
+        select(CgListEntry).where(
+            CgListEntry.tenant_id == tenant_id,
+            CgListEntry.kind == kind,
+            CgListEntry.email_key == key,
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    entry = CgListEntry(
+        tenant_id=tenant_id,
+        kind=kind,
+        email=email.strip(),
+        email_key=key,
+        user=user,
+        reason=reason,
+        created_at=now,
+    )
+    session.add(entry)
+    return entry
+
+
+def list_entries(
+    session: Session,
+    tenant_id: str,
+    kind: str,
+    *,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    start: int = 0,
+    limit: int = 100,
+) -> list[CgListEntry]:
+    query = select(CgListEntry).where(CgListEntry.tenant_id == tenant_id, CgListEntry.kind == kind)
+    if date_from is not None:
+        query = query.where(CgListEntry.created_at >= date_from)
+    if date_to is not None:
+        query = query.where(CgListEntry.created_at <= date_to)
+    query = query.order_by(CgListEntry.created_at, CgListEntry.id).offset(start).limit(limit)
+    return list(session.execute(query).scalars())
+
+
+# --- OAuth2 client credentials -------------------------------------------------------------
+
+
+class OAuthError(Exception):
+    """An RFC 6749 token-endpoint error: `{"error": code, "error_description": …}`."""
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.error = error
+        self.description = description
+
+
+def issue_token(
+    session: Session, client_id: str, client_secret: str, now_of: Callable[[Tenant], datetime]
+) -> tuple[str, int, Tenant]:
+    """A new access token for a client of exactly one tenant; (token, lifetime s, tenant)."""
+    if not client_id or not client_secret:
+        raise OAuthError(400, "invalid_request", "client_id and client_secret are required")
+    clients = session.execute(
+        select(CgOAuthClient).where(CgOAuthClient.client_id == client_id)
+    ).scalars()
+    matching = [c for c in clients if hmac.compare_digest(c.client_secret, client_secret)]
+    if len(matching) != 1:
+        description = "Client authentication failed"
+        if len(matching) > 1:
+            description += ": this client is defined in several tenants"
+        raise OAuthError(401, "invalid_client", description)
+    client = matching[0]
+    tenant = session.get(Tenant, client.tenant_id)
+    if tenant is None:
+        raise OAuthError(401, "invalid_client", "Client authentication failed")
+    ttl = get_config(session, tenant.id).token_ttl_seconds
+    token = random_secret("cgat-", 24)
+    session.add(
+        CgAccessToken(
+            tenant_id=tenant.id,
+            token=token,
+            client_id=client.client_id,
+            expires_at=now_of(tenant) + timedelta(seconds=ttl),
+        )
+    )
+    session.commit()
+    return token, ttl, tenant
+
+
+def tenant_for_token(
+    session: Session, token: str, now_of: Callable[[Tenant], datetime]
+) -> Tenant | None:
+    """The tenant of a Bearer token still valid on that tenant's clock."""
+    if not token:
+        return None
+    row = session.execute(
+        select(CgAccessToken).where(CgAccessToken.token == token)
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    tenant = session.get(Tenant, row.tenant_id)
+    if tenant is None or now_of(tenant) >= row.expires_at:
+        return None
+    return tenant

@@ -1,0 +1,288 @@
+"""The stream worker: turns queued uploads into mail-queue entries and sends what is due.
+
+It runs as an asyncio task of the server (started by `on_startup` when `settings.run_worker`) or
+on its own through `run_worker_forever(engine, settings)`. It never holds a database transaction
+across an `await` (SQLite has one writer, and request handlers write inline on the same loop),
+processes records in chunks with `await asyncio.sleep(0)` between them, and claims each upload
+with one atomic statement, so any number of workers in any number of processes can share a store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+from simulator.core.clock import real_now, tenant_now
+from simulator.core.db import new_session
+from simulator.core.models import Tenant
+from simulator.customergauge import service
+from simulator.customergauge.models import (
+    UPLOAD_FAILED,
+    UPLOAD_PROCESSED,
+    UPLOAD_PROCESSING,
+    CgUpload,
+)
+
+log = logging.getLogger("simulator.customergauge.worker")
+
+CHUNK_RECORDS = 500
+POLL_SECONDS = 0.2
+SWEEP_SECONDS = 0.5
+# How long an admin `process` waits for an upload another worker is processing.
+WAIT_FOR_OTHERS_SECONDS = 30.0
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{id(asyncio.get_running_loop()):x}"
+
+
+@dataclass
+class ProcessSummary:
+    """What one `process_tenant_now` call did."""
+
+    processed: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    retrying: list[int] = field(default_factory=list)
+    sent: int = 0
+    suppressed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "processed": self.processed,
+            "failed": self.failed,
+            "retrying": self.retrying,
+            "sent": self.sent,
+            "suppressed": self.suppressed,
+        }
+
+
+async def process_upload(engine: Engine, upload_id: int, simulate_time: bool = True) -> str:
+    """One processing attempt of a claimed upload; returns its status afterwards.
+
+    Any exception in the attempt (a fault hook, a store error) fails the attempt: it is retried
+    with back-off, and the upload is `Failed` after `max_attempts`.
+    """
+    with new_session(engine) as session:
+        upload = session.get(CgUpload, upload_id)
+        if upload is None or upload.status != UPLOAD_PROCESSING:
+            return upload.status if upload else UPLOAD_FAILED
+        config = service.get_config(session, upload.tenant_id)
+    try:
+        if simulate_time:
+            delay = service.processing_seconds(config, upload.total_records)
+            if delay > 0:
+                await asyncio.sleep(delay)
+        return await _attempt(engine, upload, config)
+    except asyncio.CancelledError:
+        with new_session(engine) as session:
+            service.release_claim(session, upload_id, real_now())
+        raise
+    except Exception as exc:
+        log.info("upload %s attempt failed: %s", upload_id, exc)
+        with new_session(engine) as session:
+            tenant = session.get(Tenant, upload.tenant_id)
+            now = tenant_now(tenant) if tenant else real_now()
+            return service.record_failure(
+                session, upload_id, str(exc) or type(exc).__name__, now, real_now()
+            )
+
+
+async def _attempt(engine: Engine, upload: CgUpload, config: Any) -> str:
+    with new_session(engine) as session:
+        tenant = session.get(Tenant, upload.tenant_id)
+        if tenant is None:
+            return UPLOAD_FAILED
+        service.run_attempt_hooks(tenant, upload)
+        now = tenant_now(tenant)
+        records: list[dict[str, str]] = json.loads(upload.records_json or "[]")
+        keys = {service.email_key(service.field_value(r, "Email") or "") for r in records}
+        blocked = service.blocked_addresses(session, upload.tenant_id, keys)
+    evaluation = service.Evaluation()
+    for start in range(0, len(records), CHUNK_RECORDS):
+        chunk = records[start : start + CHUNK_RECORDS]
+        service.evaluate_records(upload, chunk, config, now, blocked, start + 1, evaluation)
+        await asyncio.sleep(0)
+    with new_session(engine) as session:
+        service.clear_mails(session, upload.tenant_id, upload.number)
+        session.commit()
+    for start in range(0, len(evaluation.rows), CHUNK_RECORDS):
+        with new_session(engine) as session:
+            service.insert_mails(session, evaluation.rows[start : start + CHUNK_RECORDS])
+            session.commit()
+        await asyncio.sleep(0)
+    with new_session(engine) as session:
+        service.complete_upload(session, upload.id, evaluation, now)
+        session.commit()
+    return UPLOAD_PROCESSED
+
+
+def sweep(engine: Engine) -> None:
+    """Send what is due on every tenant's clock; requeue uploads of vanished workers."""
+    with new_session(engine) as session:
+        service.recover_expired_leases(session, real_now())
+        for tenant_id in service.tenants_with_queued_mail(session):
+            tenant = session.get(Tenant, tenant_id)
+            if tenant is not None:
+                service.deliver_due(session, tenant_id, tenant_now(tenant))
+
+
+def deliver_for_tenant(engine: Engine, tenant_id: str) -> dict[str, int]:
+    with new_session(engine) as session:
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is None:
+            return {}
+        return service.deliver_due(session, tenant_id, tenant_now(tenant))
+
+
+def claim(engine: Engine, worker_id: str, **options: Any) -> int | None:
+    with new_session(engine) as session:
+        try:
+            return service.claim_next(session, worker_id, real_now(), **options)
+        except OperationalError:  # SQLite busy: another writer; try again on the next turn
+            session.rollback()
+            return None
+
+
+def has_processing(engine: Engine, tenant_id: str) -> bool:
+    with new_session(engine) as session:
+        return (
+            session.execute(
+                select(CgUpload.id)
+                .where(CgUpload.tenant_id == tenant_id, CgUpload.status == UPLOAD_PROCESSING)
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+
+async def process_tenant_now(engine: Engine, tenant_id: str) -> ProcessSummary:
+    """Admin `process`: one attempt for each of the tenant's queued uploads, in order, at once
+    (ignoring back-off, pause and simulated processing time), then send what is due. Waits for
+    an upload another worker is processing, so the result is deterministic."""
+    summary = ProcessSummary()
+    attempted: list[int] = []
+    worker_id = f"admin:{worker_name()}"
+    deadline = time.monotonic() + WAIT_FOR_OTHERS_SECONDS
+    while True:
+        upload_id = claim(
+            engine, worker_id, tenant_id=tenant_id, respect_schedule=False, exclude=attempted
+        )
+        if upload_id is None:
+            if has_processing(engine, tenant_id) and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+                continue
+            break
+        attempted.append(upload_id)
+        status = await process_upload(engine, upload_id, simulate_time=False)
+        with new_session(engine) as session:
+            number = session.get(CgUpload, upload_id).number
+        if status == UPLOAD_PROCESSED:
+            summary.processed.append(number)
+        elif status == UPLOAD_FAILED:
+            summary.failed.append(number)
+        else:
+            summary.retrying.append(number)
+    counts = deliver_for_tenant(engine, tenant_id)
+    summary.sent = counts.get("sent", 0)
+    summary.suppressed = counts.get("suppressed", 0)
+    return summary
+
+
+class StreamWorker:
+    """The background loop: claim the next due upload, process it, send what is due."""
+
+    def __init__(self, engine: Engine, poll_seconds: float = POLL_SECONDS) -> None:
+        self.engine = engine
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+        self._next_sweep = 0.0
+        self.worker_id = ""
+
+    def wake(self) -> None:
+        """Called after an upload is accepted in this process: no need to wait for the poll."""
+        self._wake.set()
+
+    async def step(self) -> bool:
+        """One turn; True when it processed an upload (so the next turn comes at once)."""
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + SWEEP_SECONDS
+            sweep(self.engine)
+        upload_id = claim(self.engine, self.worker_id)
+        if upload_id is None:
+            return False
+        await process_upload(self.engine, upload_id)
+        return True
+
+    async def run_forever(self) -> None:
+        self.worker_id = worker_name()
+        while not self._stopping:
+            try:
+                busy = await self.step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("stream worker turn failed")
+                busy = False
+                await asyncio.sleep(1)
+            if not busy:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            else:
+                await asyncio.sleep(0)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self.run_forever())
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 5)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+
+
+async def run_worker_forever(engine: Engine, settings: Any) -> None:
+    """`simulator worker`: the stream worker as its own process (the CLI wires this in)."""
+    worker = StreamWorker(engine)
+    await worker.run_forever()
+
+
+async def on_startup(app: Any) -> None:
+    if not getattr(app.state.settings, "run_worker", True):
+        return
+    worker = StreamWorker(app.state.engine)
+    app.state.customergauge_worker = worker
+    worker.start()
+
+
+async def on_shutdown(app: Any) -> None:
+    worker: StreamWorker | None = getattr(app.state, "customergauge_worker", None)
+    if worker is not None:
+        await worker.stop()
+        app.state.customergauge_worker = None
+
+
+def wake(app: Any) -> None:
+    worker: StreamWorker | None = getattr(app.state, "customergauge_worker", None)
+    if worker is not None:
+        worker.wake()
