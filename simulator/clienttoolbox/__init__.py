@@ -1,10 +1,13 @@
 """ClientToolbox loyalty API 1.5: batch customers, batch transactions, undo states."""
 
+from simulator.clienttoolbox.admin import router as admin_router
 from simulator.clienttoolbox.errors import (
     ClientToolboxError,
     handle_clienttoolbox_error,
     render_error,
 )
+from simulator.clienttoolbox.fixtures import SECTION
+from simulator.clienttoolbox.routes import router
 from simulator.core.registry import ApiSpec
 
 
@@ -16,5 +19,8 @@ SPEC = ApiSpec(
     name="clienttoolbox",
     owns_path=owns_path,
     render_error=render_error,
+    routers=[router],
+    admin_routers=[admin_router],
+    fixtures=SECTION,
     exception_handlers={ClientToolboxError: handle_clienttoolbox_error},
 )

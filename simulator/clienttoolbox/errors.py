@@ -19,7 +19,23 @@ from simulator.core.formats import is_valid_callback, json_response, jsonp_respo
 
 
 class ClientToolboxError(ApiError):
-    """An error answered as `<response status="error"><error>message</error></response>`."""
+    """An error answered as `<response status="error"><error>message</error></response>`.
+
+    `details` adds children after `<error>` (e.g. the line errors of a rejected batch).
+    """
+
+    def __init__(self, status: int, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(status, message)
+        self.details = details or {}
+
+
+def json_tree(content: Any) -> Any:
+    """The JSON twin of an xmltodict tree: attributes (`@name`) become plain members."""
+    if isinstance(content, dict):
+        return {(k[1:] if k.startswith("@") else k): json_tree(v) for k, v in content.items()}
+    if isinstance(content, list):
+        return [json_tree(v) for v in content]
+    return content
 
 
 def render(
@@ -31,15 +47,19 @@ def render(
     condensed = (fields.get("condensed") or "").strip().lower() in {"yes", "y", "true", "1"}
     if callback and is_valid_callback(callback):
         return jsonp_response(
-            callback, {"status": status_word, **content}, http_status, pretty=not condensed
+            callback,
+            {"status": status_word, **json_tree(content)},
+            http_status,
+            pretty=not condensed,
         )
     if output == "JSON":
-        body = {"status": status_word, **content}
+        body = {"status": status_word, **json_tree(content)}
         if condensed:
             return json_response(body, http_status)
         from simulator.core.formats import dump_json
 
         return Response(dump_json(body, pretty=True), http_status, media_type="application/json")
+    # `condensed` applies only to JSON(P) output, as the docs say.
     return xml_response("response", {"@status": status_word, **content}, http_status)
 
 
@@ -56,4 +76,4 @@ def render_error(request: Request, status: int, message: str) -> Response:
 
 
 async def handle_clienttoolbox_error(request: Request, exc: ClientToolboxError) -> Response:
-    return render(error_fields(request), "error", {"error": exc.message}, exc.status)
+    return render(error_fields(request), "error", {"error": exc.message, **exc.details}, exc.status)

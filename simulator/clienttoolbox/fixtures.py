@@ -1,0 +1,369 @@
+"""The `clienttoolbox:` section of a fixture document: account, campaigns (with rewards and
+buyx items), custom fields, customers with balances, and transactions."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy import insert, select
+from sqlmodel import Session
+
+from simulator.clienttoolbox.ledger import PROFILE_COLUMNS
+from simulator.clienttoolbox.models import (
+    CtAccount,
+    CtBalance,
+    CtCampaign,
+    CtCustomer,
+    CtCustomField,
+    CtReward,
+    CtTransaction,
+)
+from simulator.core.fixtures import FixtureSection, LoadContext
+from simulator.core.models import Tenant
+
+
+def _as_text(value: Any) -> Any:
+    """YAML reads `4638472975924871` as a number; ids are strings."""
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+Id = Annotated[str, BeforeValidator(_as_text), Field(min_length=1, max_length=64)]
+Text = Annotated[str, BeforeValidator(_as_text), Field(max_length=255)]
+CampaignType = Literal["points", "giftcard", "events", "earned", "buyx"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AccountFixture(Strict):
+    name: str = ""
+    unknown_fields: Literal["error", "ignore"] = "error"
+
+
+class RewardFixture(Strict):
+    id: int = Field(ge=1)
+    level: float = Field(ge=0)
+    description: str = ""
+    reward_id: Id | None = None
+
+
+class ItemFixture(Strict):
+    id: Id
+    description: str = Field(min_length=1, max_length=255)
+    buy_x: int | None = Field(default=None, ge=1)
+
+
+class CampaignFixture(Strict):
+    id: Id
+    name: str = ""
+    type: CampaignType
+    points_ratio: float | None = Field(default=None, gt=0)
+    reward_ratio: float | None = Field(default=None, gt=0)
+    earned_per_event: float | None = Field(default=None, gt=0)
+    buy_x: int | None = Field(default=None, ge=1)
+    currency: str = Field(default="", max_length=8)
+    glyph: str = Field(default="", max_length=8)
+    created: datetime | None = None
+    rewards: list[RewardFixture] = []
+    items: list[ItemFixture] = []
+
+
+class CustomFieldFixture(Strict):
+    name: str = Field(pattern=r"^custom_field_[1-9]\d*$")
+    label: str = ""
+    type: Literal["Text", "List", "Date", "Number"] = "Text"
+    show: bool = True
+    required: bool = False
+    choices: list[str] = []
+
+
+class BalanceFixture(Strict):
+    campaign: Id
+    balance: float = 0
+    item: Text = ""
+
+
+class CustomerFixture(Strict):
+    code: Id
+    card_number: Id | None = None
+    first_name: Text = ""
+    last_name: Text = ""
+    email: Text = ""
+    phone: Text = ""
+    custom_date: str = Field(default="", pattern=r"^(\d{4}-\d{2}-\d{2})?$")
+    street1: Text = ""
+    street2: Text = ""
+    city: Text = ""
+    state: Text = ""
+    postal_code: Text = ""
+    country: Text = ""
+    customer_username: Text = ""
+    customer_password: Text = ""
+    customer_pin: Text = ""
+    custom_fields: dict[str, Text] = {}
+    balances: list[BalanceFixture] = []
+
+    @field_validator("custom_fields")
+    @classmethod
+    def custom_field_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not re.match(r"^custom_field_[1-9]\d*$", name):
+                raise ValueError(f"'{name}' is not a custom_field_N name")
+        return value
+
+
+class TransactionFixture(Strict):
+    campaign: Id
+    code: Id
+    redeemed: bool = False
+    amount: Text = ""
+    value: float
+    item: Text = ""
+    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    authorization: Text = ""
+    promo_id: Text = ""
+    send_email: bool = False
+    custom_fields: dict[str, Text] = {}
+
+
+class ClientToolboxFixture(Strict):
+    account: AccountFixture = AccountFixture()
+    custom_fields: list[CustomFieldFixture] = []
+    campaigns: list[CampaignFixture] = []
+    customers: list[CustomerFixture] = []
+    transactions: list[TransactionFixture] = []
+
+
+def check_references(model: ClientToolboxFixture) -> None:
+    """Cross-references the schema cannot see; raises ValueError naming the path."""
+    campaigns = {c.id for c in model.campaigns}
+    fields = {f.name for f in model.custom_fields}
+    rewards: set[int] = set()
+    for i, campaign in enumerate(model.campaigns):
+        for j, reward in enumerate(campaign.rewards):
+            if reward.id in rewards:
+                raise ValueError(f"campaigns[{i}].rewards[{j}].id: duplicate reward id {reward.id}")
+            rewards.add(reward.id)
+    codes: set[str] = set()
+    cards: set[str] = set()
+    for i, customer in enumerate(model.customers):
+        if customer.code in codes:
+            raise ValueError(f"customers[{i}].code: duplicate code {customer.code}")
+        codes.add(customer.code)
+        if customer.card_number:
+            if customer.card_number in cards:
+                raise ValueError(f"customers[{i}].card_number: duplicate {customer.card_number}")
+            cards.add(customer.card_number)
+        for name in customer.custom_fields:
+            if name not in fields:
+                raise ValueError(f"customers[{i}].custom_fields.{name}: not a declared field")
+        for j, balance in enumerate(customer.balances):
+            if balance.campaign not in campaigns:
+                raise ValueError(f"customers[{i}].balances[{j}].campaign: unknown campaign")
+    for i, transaction in enumerate(model.transactions):
+        if transaction.campaign not in campaigns:
+            raise ValueError(f"transactions[{i}].campaign: unknown campaign")
+        if transaction.code not in codes:
+            raise ValueError(f"transactions[{i}].code: unknown customer")
+
+
+class CheckedFixture(ClientToolboxFixture):
+    """The section schema: the fields plus the cross-reference checks."""
+
+    @model_validator(mode="after")
+    def references(self) -> CheckedFixture:
+        check_references(self)
+        return self
+
+
+def load(session: Session, tenant: Tenant, model: ClientToolboxFixture, ctx: LoadContext) -> None:
+    tid = tenant.id
+    session.add(
+        CtAccount(
+            tenant_id=tid, name=model.account.name, unknown_fields=model.account.unknown_fields
+        )
+    )
+    for field in model.custom_fields:
+        session.add(
+            CtCustomField(
+                tenant_id=tid,
+                name=field.name,
+                label=field.label,
+                type=field.type,
+                show=field.show,
+                required=field.required,
+                choices=json.dumps(field.choices),
+            )
+        )
+    for campaign in model.campaigns:
+        created = campaign.created or ctx.now
+        session.add(
+            CtCampaign(
+                tenant_id=tid,
+                id=campaign.id,
+                name=campaign.name,
+                type=campaign.type,
+                points_ratio=campaign.points_ratio,
+                reward_ratio=campaign.reward_ratio,
+                earned_per_event=campaign.earned_per_event,
+                buy_x=campaign.buy_x,
+                currency=campaign.currency,
+                glyph=campaign.glyph,
+                created_stamp=created if created.tzinfo else created.replace(tzinfo=UTC),
+                items=json.dumps([i.model_dump() for i in campaign.items]),
+            )
+        )
+        for reward in campaign.rewards:
+            session.add(CtReward(tenant_id=tid, campaign_id=campaign.id, **reward.model_dump()))
+    session.flush()
+    customers, balances = [], []
+    for customer in model.customers:
+        row = customer.model_dump(exclude={"balances", "custom_fields"})
+        row.update(
+            tenant_id=tid,
+            custom_fields=json.dumps(customer.custom_fields, sort_keys=True),
+            last_batch=0,
+            created_at=ctx.now,
+            updated_at=ctx.now,
+        )
+        customers.append(row)
+        for balance in customer.balances:
+            balances.append(
+                {
+                    "tenant_id": tid,
+                    "customer_code": customer.code,
+                    "campaign_id": balance.campaign,
+                    "item": balance.item,
+                    "balance": balance.balance,
+                }
+            )
+    if customers:
+        session.execute(insert(CtCustomer.__table__), customers)
+    if balances:
+        session.execute(insert(CtBalance.__table__), balances)
+    transactions = []
+    for transaction in model.transactions:
+        row = transaction.model_dump(exclude={"campaign", "code", "custom_fields"})
+        row.update(
+            tenant_id=tid,
+            customer_code=transaction.code,
+            campaign_id=transaction.campaign,
+            custom_fields=json.dumps(transaction.custom_fields, sort_keys=True),
+            batch_id=0,
+            created_at=ctx.now,
+        )
+        transactions.append(row)
+    if transactions:
+        session.execute(insert(CtTransaction.__table__), transactions)
+
+
+def export(session: Session, tenant: Tenant) -> dict[str, Any]:
+    tid = tenant.id
+    account = session.get(CtAccount, tid)
+    document: dict[str, Any] = {
+        "account": {
+            "name": account.name if account else "",
+            "unknown_fields": account.unknown_fields if account else "error",
+        }
+    }
+    document["custom_fields"] = [
+        {
+            "name": f.name,
+            "label": f.label,
+            "type": f.type,
+            "show": f.show,
+            "required": f.required,
+            "choices": json.loads(f.choices),
+        }
+        for f in session.execute(
+            select(CtCustomField).where(CtCustomField.tenant_id == tid)
+        ).scalars()
+    ]
+    rewards: dict[str, list[dict[str, Any]]] = {}
+    for reward in session.execute(
+        select(CtReward).where(CtReward.tenant_id == tid).order_by(CtReward.id)
+    ).scalars():
+        entry = {"id": reward.id, "level": reward.level, "description": reward.description}
+        if reward.reward_id:
+            entry["reward_id"] = reward.reward_id
+        rewards.setdefault(reward.campaign_id, []).append(entry)
+    campaigns = []
+    for c in session.execute(
+        select(CtCampaign).where(CtCampaign.tenant_id == tid).order_by(CtCampaign.id)
+    ).scalars():
+        entry = {
+            "id": c.id,
+            "name": c.name,
+            "type": c.type,
+            "currency": c.currency,
+            "glyph": c.glyph,
+            "created": c.created_stamp.isoformat(),
+            "rewards": rewards.get(c.id, []),
+            "items": json.loads(c.items),
+        }
+        for key in ("points_ratio", "reward_ratio", "earned_per_event", "buy_x"):
+            if getattr(c, key) is not None:
+                entry[key] = getattr(c, key)
+        campaigns.append(entry)
+    document["campaigns"] = campaigns
+    balances: dict[str, list[dict[str, Any]]] = {}
+    for b in session.execute(
+        select(CtBalance).where(CtBalance.tenant_id == tid).order_by(CtBalance.campaign_id)
+    ).scalars():
+        entry = {"campaign": b.campaign_id, "balance": b.balance}
+        if b.item:
+            entry["item"] = b.item
+        balances.setdefault(b.customer_code, []).append(entry)
+    customers = []
+    for c in session.execute(
+        select(CtCustomer).where(CtCustomer.tenant_id == tid).order_by(CtCustomer.code)
+    ).scalars():
+        entry = {"code": c.code}
+        if c.card_number:
+            entry["card_number"] = c.card_number
+        for name in PROFILE_COLUMNS:
+            if getattr(c, name):
+                entry[name] = getattr(c, name)
+        custom = json.loads(c.custom_fields)
+        if custom:
+            entry["custom_fields"] = custom
+        entry["balances"] = balances.get(c.code, [])
+        customers.append(entry)
+    document["customers"] = customers
+    transactions = []
+    for t in session.execute(
+        select(CtTransaction).where(CtTransaction.tenant_id == tid).order_by(CtTransaction.id)
+    ).scalars():
+        entry = {
+            "campaign": t.campaign_id,
+            "code": t.customer_code,
+            "redeemed": t.redeemed,
+            "amount": t.amount,
+            "value": t.value,
+            "item": t.item,
+            "date": t.date,
+            "authorization": t.authorization,
+            "promo_id": t.promo_id,
+            "send_email": t.send_email,
+        }
+        custom = json.loads(t.custom_fields)
+        if custom:
+            entry["custom_fields"] = custom
+        transactions.append(entry)
+    document["transactions"] = transactions
+    return document
+
+
+SECTION = FixtureSection(name="clienttoolbox", schema=CheckedFixture, load=load, export=export)

@@ -1,0 +1,348 @@
+"""The in-memory view of what one batch touches, written back with bulk statements.
+
+A batch loads the customers and balances it needs with a few `IN` queries, changes them in
+memory line by line, then writes everything at once (inserts, updates by key, new transactions)
+in the caller's transaction. The same object keeps the before-image of every customer and
+balance it touched, which is the undo state of the batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlmodel import Session
+
+from simulator.clienttoolbox.errors import ClientToolboxError
+from simulator.clienttoolbox.models import CtBalance, CtCustomer, CtTransaction, CtUndoState
+from simulator.core.ids import next_value, seeded_rng
+
+CUSTOMERS = CtCustomer.__table__
+BALANCES = CtBalance.__table__
+TRANSACTIONS = CtTransaction.__table__
+CHUNK = 500
+DIGITS = "0123456789"
+
+BalanceKey = tuple[str, str, str]  # (customer code, campaign id, item)
+
+
+def chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# The profile columns a customers_batch may write (header name = column name).
+PROFILE_COLUMNS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "custom_date",
+    "street1",
+    "street2",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "customer_username",
+    "customer_password",
+    "customer_pin",
+)
+
+
+def blank_customer(tenant_id: str, code: str, now: datetime) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(PROFILE_COLUMNS, "")
+    row.update(tenant_id=tenant_id, code=code, card_number=None, custom_fields="{}")
+    row.update(last_batch=0, created_at=now, updated_at=now)
+    return row
+
+
+def to_json_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+def from_json_row(row: dict[str, Any]) -> dict[str, Any]:
+    restored = dict(row)
+    for key in ("created_at", "updated_at"):
+        if isinstance(restored.get(key), str):
+            restored[key] = datetime.fromisoformat(restored[key])
+    return restored
+
+
+class Ledger:
+    def __init__(self, session: Session, tenant_id: str, batch_id: int, now: datetime) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+        self.batch_id = batch_id
+        self.now = now
+        self.customers: dict[str, dict[str, Any]] = {}
+        self.by_card: dict[str, str] = {}
+        self.created: set[str] = set()
+        self.changed: set[str] = set()
+        self.customers_before: dict[str, dict[str, Any] | None] = {}
+        self.balances: dict[BalanceKey, float] = {}
+        self.balances_before: dict[BalanceKey, float | None] = {}
+        self.balances_dirty: set[BalanceKey] = set()
+        self.loaded_balances_for: set[str] = set()
+        self.transactions: list[dict[str, Any]] = []
+
+    # --- customers -------------------------------------------------------------------------
+
+    def load_customers(self, codes: Iterable[str], cards: Iterable[str] = ()) -> None:
+        """Load the customers whose code or card number is among the given values."""
+        t = CUSTOMERS.c
+        for column, values in ((t.code, set(codes)), (t.card_number, set(cards))):
+            for part in chunks(v for v in values if v):
+                rows = self.session.execute(
+                    select(CUSTOMERS).where(t.tenant_id == self.tenant_id, column.in_(part))
+                ).mappings()
+                for row in rows:
+                    if row["code"] not in self.customers:
+                        self.remember(dict(row))
+
+    def remember(self, row: dict[str, Any]) -> None:
+        self.customers[row["code"]] = row
+        if row["card_number"]:
+            self.by_card[row["card_number"]] = row["code"]
+
+    def by_code(self, code: str) -> dict[str, Any] | None:
+        return self.customers.get(code)
+
+    def by_card_number(self, card: str) -> dict[str, Any] | None:
+        code = self.by_card.get(card)
+        return self.customers.get(code) if code is not None else None
+
+    def find(self, key: str) -> dict[str, Any] | None:
+        """A transaction's `code` is the customer's code or its card number."""
+        return self.by_code(key) or self.by_card_number(key)
+
+    def create_customer(self, code: str) -> dict[str, Any]:
+        row = blank_customer(self.tenant_id, code, self.now)
+        row["last_batch"] = self.batch_id
+        self.customers[code] = row
+        self.created.add(code)
+        self.customers_before.setdefault(code, None)
+        self.loaded_balances_for.add(code)
+        return row
+
+    def touch(self, row: dict[str, Any]) -> None:
+        """Record the before-image (first touch only) and mark the row as written by the batch."""
+        code = row["code"]
+        if code not in self.created and code not in self.customers_before:
+            self.customers_before[code] = to_json_row(row)
+        if code not in self.created:
+            self.changed.add(code)
+        row["last_batch"] = self.batch_id
+        row["updated_at"] = self.now
+
+    def set_card(self, row: dict[str, Any], card: str | None) -> None:
+        old = row["card_number"]
+        if old and self.by_card.get(old) == row["code"]:
+            del self.by_card[old]
+        row["card_number"] = card or None
+        if card:
+            self.by_card[card] = row["code"]
+
+    # --- balances --------------------------------------------------------------------------
+
+    def load_balances(self, codes: Iterable[str]) -> None:
+        wanted = [c for c in set(codes) if c not in self.loaded_balances_for]
+        t = BALANCES.c
+        for part in chunks(wanted):
+            rows = self.session.execute(
+                select(t.customer_code, t.campaign_id, t.item, t.balance).where(
+                    t.tenant_id == self.tenant_id, t.customer_code.in_(part)
+                )
+            )
+            for code, campaign, item, balance in rows:
+                self.balances[(code, campaign, item)] = balance
+        self.loaded_balances_for.update(wanted)
+
+    def balance(self, key: BalanceKey) -> float | None:
+        return self.balances.get(key)
+
+    def set_balance(self, key: BalanceKey, value: float) -> None:
+        if key not in self.balances_before:
+            self.balances_before[key] = self.balances.get(key)
+        self.balances[key] = round(value, 4)
+        self.balances_dirty.add(key)
+
+    def enroll(self, code: str, campaign_id: str) -> None:
+        """Make sure the customer has a (zero) balance in the campaign."""
+        key = (code, campaign_id, "")
+        if key not in self.balances:
+            self.set_balance(key, 0.0)
+
+    # --- transactions ----------------------------------------------------------------------
+
+    def add_transaction(self, values: dict[str, Any]) -> None:
+        values.update(tenant_id=self.tenant_id, batch_id=self.batch_id, created_at=self.now)
+        self.transactions.append(values)
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        session = self.session
+        if self.created:
+            rows = [self.customers[c] for c in self.created]
+            for part in chunks(rows, 1000):
+                session.execute(insert(CUSTOMERS), part)
+        if self.changed:
+            columns = [c.name for c in CUSTOMERS.c if c.name not in ("tenant_id", "code")]
+            statement = (
+                update(CUSTOMERS)
+                .where(
+                    CUSTOMERS.c.tenant_id == bindparam("k_tenant"),
+                    CUSTOMERS.c.code == bindparam("k_code"),
+                )
+                .values({name: bindparam(name) for name in columns})
+            )
+            params = []
+            for code in self.changed:
+                row = self.customers[code]
+                params.append(
+                    {"k_tenant": self.tenant_id, "k_code": code, **{n: row[n] for n in columns}}
+                )
+            for part in chunks(params, 1000):
+                session.execute(statement, part)
+        self.flush_balances()
+        for part in chunks(self.transactions, 1000):
+            session.execute(insert(TRANSACTIONS), part)
+
+    def flush_balances(self) -> None:
+        inserts, updates = [], []
+        for key in self.balances_dirty:
+            code, campaign, item = key
+            values = {
+                "tenant_id": self.tenant_id,
+                "customer_code": code,
+                "campaign_id": campaign,
+                "item": item,
+                "balance": self.balances[key],
+            }
+            (inserts if self.balances_before.get(key) is None else updates).append(values)
+        for part in chunks(inserts, 1000):
+            self.session.execute(insert(BALANCES), part)
+        if updates:
+            t = BALANCES.c
+            statement = (
+                update(BALANCES)
+                .where(
+                    t.tenant_id == bindparam("k_tenant"),
+                    t.customer_code == bindparam("k_code"),
+                    t.campaign_id == bindparam("k_campaign"),
+                    t.item == bindparam("k_item"),
+                )
+                .values(balance=bindparam("k_balance"))
+            )
+            params = [
+                {
+                    "k_tenant": v["tenant_id"],
+                    "k_code": v["customer_code"],
+                    "k_campaign": v["campaign_id"],
+                    "k_item": v["item"],
+                    "k_balance": v["balance"],
+                }
+                for v in updates
+            ]
+            for part in chunks(params, 1000):
+                self.session.execute(statement, part)
+
+    def before_image(self) -> str:
+        return json.dumps(
+            {
+                "customers": self.customers_before,
+                "balances": [[*key, value] for key, value in self.balances_before.items()],
+            },
+            separators=(",", ":"),
+        )
+
+    def record_undo_state(self, batch_type: str, lines: int, summary: dict[str, Any]) -> None:
+        self.session.add(
+            CtUndoState(
+                tenant_id=self.tenant_id,
+                id=self.batch_id,
+                batch_type=batch_type,
+                lines=lines,
+                summary=json.dumps(summary),
+                before=self.before_image(),
+                created_at=self.now,
+            )
+        )
+
+
+class UniqueDigits:
+    """Seeded, all-numeric values of a fixed length, unique in a customer column.
+
+    Candidates come from the tenant's counter `purpose` (reserved in blocks) and the global seed,
+    so a run with the same seed and the same calls gives the same numbers. Each block is checked
+    against the store with one query.
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        seed: int,
+        purpose: str,
+        length: int,
+        column: str,
+        taken: Any,
+    ) -> None:
+        self.ledger = ledger
+        self.seed = seed
+        self.purpose = purpose
+        self.length = length
+        self.column = CUSTOMERS.c[column]
+        self.taken = taken  # a container of values already used in this batch
+        self.pool: list[str] = []
+        self.attempts = 0
+
+    def take(self) -> str:
+        while not self.pool:
+            self.refill()
+        return self.pool.pop()
+
+    def refill(self, block: int = 256) -> None:
+        self.attempts += 1
+        if self.attempts > 50:
+            raise ClientToolboxError(
+                400,
+                f"Cannot generate more unique {self.length}-digit values for {self.column.name}",
+            )
+        session, tenant_id = self.ledger.session, self.ledger.tenant_id
+        last = next_value(session, tenant_id, self.purpose, step=block)
+        candidates = []
+        for n in range(last - block + 1, last + 1):
+            rng = seeded_rng(self.seed, tenant_id, self.purpose, n)
+            first = rng.choice("123456789")
+            candidates.append(first + "".join(rng.choice(DIGITS) for _ in range(self.length - 1)))
+        found = set(
+            session.execute(
+                select(self.column).where(
+                    CUSTOMERS.c.tenant_id == tenant_id, self.column.in_(candidates)
+                )
+            ).scalars()
+        )
+        fresh = []
+        for value in candidates:
+            if value not in found and value not in self.taken and value not in fresh:
+                fresh.append(value)
+        fresh.reverse()
+        self.pool = fresh
+
+
+def delete_batch_transactions(session: Session, tenant_id: str, batch_id: int) -> int:
+    t = TRANSACTIONS.c
+    result = session.execute(
+        delete(TRANSACTIONS).where(t.tenant_id == tenant_id, t.batch_id == batch_id)
+    )
+    return result.rowcount or 0

@@ -1,0 +1,86 @@
+"""ClientToolbox HTTP: one form endpoint (`/`, `/api.php`, `/admin.php`) dispatching on `type`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from sqlmodel import Session
+from starlette.responses import Response
+
+from simulator.clienttoolbox import customers_batch, service, transactions_batch
+from simulator.clienttoolbox.auth import clienttoolbox_tenant, request_fields
+from simulator.clienttoolbox.errors import ClientToolboxError, render
+from simulator.core.clock import tenant_now
+from simulator.core.db import get_session
+from simulator.core.middleware import note
+from simulator.core.models import Tenant
+
+router = APIRouter(tags=["clienttoolbox"])
+
+SUPPORTED_API_VERSIONS = {"1.5", "1.6"}
+
+Handler = Callable[[Request, Session, Tenant, dict[str, str]], Awaitable[dict[str, Any]]]
+
+
+async def customers_batch_call(
+    request: Request, session: Session, tenant: Tenant, fields: dict[str, str]
+) -> dict[str, Any]:
+    seed = request.app.state.settings.seed
+    outcome = customers_batch.customers_batch(session, tenant, fields, tenant_now(tenant), seed)
+    session.commit()
+    return customers_batch.outcome_view(outcome)
+
+
+async def batch_transactions_call(
+    request: Request, session: Session, tenant: Tenant, fields: dict[str, str]
+) -> dict[str, Any]:
+    outcome = transactions_batch.batch_transactions(session, tenant, fields, tenant_now(tenant))
+    session.commit()
+    return transactions_batch.outcome_view(outcome)
+
+
+def read_call(function: Callable[..., dict[str, Any]]) -> Handler:
+    async def call(
+        request: Request, session: Session, tenant: Tenant, fields: dict[str, str]
+    ) -> dict[str, Any]:
+        return function(session, tenant, fields)
+
+    return call
+
+
+HANDLERS: dict[str, Handler] = {
+    "customers_batch": customers_batch_call,
+    "batch_transactions": batch_transactions_call,
+    "manage_fields": read_call(service.list_fields),
+    "campaigns_list": read_call(service.list_campaigns),
+    "campaign_rewards": read_call(service.campaign_rewards),
+    "customer_find": read_call(service.find_customers),
+    "customer_search": read_call(service.search_customers),
+    "reports": read_call(service.customers_balances),
+}
+
+
+async def dispatch(
+    request: Request,
+    session: Session = Depends(get_session),
+    tenant: Tenant = Depends(clienttoolbox_tenant),
+) -> Response:
+    fields = await request_fields(request)
+    call_type = (fields.get("type") or "").strip()
+    note(request, operation=call_type.lower() or "unknown")
+    version = (fields.get("api") or "").strip()
+    if version and version not in SUPPORTED_API_VERSIONS:
+        raise ClientToolboxError(400, f"Unsupported API version '{version}'")
+    if not call_type:
+        raise ClientToolboxError(400, "Missing type")
+    handler = HANDLERS.get(call_type.lower())
+    if handler is None:
+        raise ClientToolboxError(400, f"Unknown type '{call_type}'")
+    content = await handler(request, session, tenant, fields)
+    return render(fields, "success", content)
+
+
+for path in ("/", "/api.php", "/admin.php"):
+    router.add_api_route(path, dispatch, methods=["GET", "POST"], include_in_schema=path == "/")

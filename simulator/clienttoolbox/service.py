@@ -1,0 +1,480 @@
+"""ClientToolbox domain shared by the calls: the tenant's catalog (account, campaigns, rewards,
+custom fields), the undo switch, and the read-back calls (fields, campaigns, rewards, customers,
+balances report). Plain functions over a session and a tenant; no HTTP here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlmodel import Session
+
+from simulator.clienttoolbox.ledger import PROFILE_COLUMNS, chunks
+from simulator.clienttoolbox.models import (
+    CtAccount,
+    CtBalance,
+    CtCampaign,
+    CtCustomer,
+    CtCustomField,
+    CtReward,
+)
+from simulator.clienttoolbox.parsing import bad_request, flag, id_list, number
+from simulator.core.models import Tenant
+
+CAMPAIGN_TYPES = ("points", "giftcard", "events", "earned", "buyx")
+
+# The standard customer fields, as `manage_fields`/`list` describes them.
+STANDARD_FIELDS = (
+    ("card_number", "Card #", "Text"),
+    ("code", "Customer UID", "Text"),
+    ("first_name", "First Name", "Text"),
+    ("last_name", "Last Name", "Text"),
+    ("email", "Email", "Text"),
+    ("phone", "Phone", "Text"),
+    ("custom_date", "Date", "Date"),
+    ("street1", "Street 1", "Text"),
+    ("street2", "Street 2", "Text"),
+    ("city", "City", "Text"),
+    ("state", "State", "Text"),
+    ("postal_code", "Postal Code", "Text"),
+    ("country", "Country", "Text"),
+    ("customer_username", "Username", "Text"),
+    ("customer_password", "Password", "Text"),
+    ("customer_PIN", "PIN", "Text"),
+)
+
+
+@dataclass
+class Item:
+    id: str
+    description: str
+    buy_x: int | None
+
+
+@dataclass
+class Campaign:
+    row: CtCampaign
+    rewards: list[CtReward] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.row.id
+
+    @property
+    def type(self) -> str:
+        return self.row.type
+
+    def reward(self, reference: str) -> CtReward | None:
+        """A reward by its unique id (`<id>`) or, failing that, its `reward_id`."""
+        ref = reference.strip()
+        for reward in self.rewards:
+            if ref.isdigit() and reward.id == int(ref):
+                return reward
+        for reward in self.rewards:
+            if reward.reward_id and reward.reward_id == ref:
+                return reward
+        return None
+
+    def item(self, reference: str) -> Item | None:
+        ref = reference.strip().lower()
+        for item in self.items:
+            if item.id.lower() == ref or item.description.lower() == ref:
+                return item
+        return None
+
+
+def account_of(session: Session, tenant: Tenant) -> CtAccount:
+    return session.get(CtAccount, tenant.id) or CtAccount(tenant_id=tenant.id)
+
+
+def campaigns_by_id(session: Session, tenant: Tenant, ids: list[str] | None) -> dict[str, Campaign]:
+    """The tenant's campaigns (all, or those of `ids`), with their rewards and buyx items."""
+    statement = select(CtCampaign).where(CtCampaign.tenant_id == tenant.id)
+    if ids is not None:
+        statement = statement.where(CtCampaign.id.in_(ids))
+    campaigns: dict[str, Campaign] = {}
+    for row in session.execute(statement).scalars():
+        items = [
+            Item(str(i["id"]), i["description"], i.get("buy_x")) for i in json.loads(row.items)
+        ]
+        campaigns[row.id] = Campaign(row, items=items)
+    if campaigns:
+        rewards = session.execute(
+            select(CtReward)
+            .where(CtReward.tenant_id == tenant.id, CtReward.campaign_id.in_(list(campaigns)))
+            .order_by(CtReward.id)
+        ).scalars()
+        for reward in rewards:
+            campaigns[reward.campaign_id].rewards.append(reward)
+    return campaigns
+
+
+def custom_fields_of(session: Session, tenant: Tenant) -> dict[str, CtCustomField]:
+    rows = session.execute(select(CtCustomField).where(CtCustomField.tenant_id == tenant.id))
+    return {f.name: f for f in rows.scalars()}
+
+
+def undo_wanted(fields: Mapping[str, str], default: bool) -> bool:
+    """Whether a batch records an undo state.
+
+    `no_undo`/`no-undo` = yes wins over everything (an explicit opt-out); otherwise
+    `allow_undo`/`allow-undo` decides when given; otherwise the call's default.
+    """
+    no_undo = flag(fields, "no_undo")
+    if no_undo is None:
+        no_undo = flag(fields, "no-undo")
+    if no_undo:
+        return False
+    allow = flag(fields, "allow_undo")
+    if allow is None:
+        allow = flag(fields, "allow-undo")
+    if allow is not None:
+        return allow
+    if no_undo is False:
+        return True
+    return default
+
+
+# --- read-back calls ---------------------------------------------------------------------
+
+
+def list_fields(session: Session, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
+    """`type=manage_fields&action=list`: the standard fields, then the custom ones."""
+    action = (fields.get("action") or "").strip().lower()
+    if action != "list":
+        raise bad_request(
+            f"Invalid action '{action}' for manage_fields (supported: list)"
+            if action
+            else "Missing action for manage_fields (supported: list)"
+        )
+    entries: list[dict[str, Any]] = []
+    for name, label, kind in STANDARD_FIELDS:
+        required = "Y" if name == "card_number" else "N"
+        entries.append(
+            {"name": name, "label": label, "show": "Y", "required": required, "type": kind}
+        )
+    custom = sorted(custom_fields_of(session, tenant).values(), key=lambda f: custom_number(f.name))
+    for f in custom:
+        entry: dict[str, Any] = {
+            "name": f.name,
+            "label": f.label,
+            "show": "Y" if f.show else "N",
+            "required": "Y" if f.required else "N",
+            "type": f.type,
+        }
+        choices = json.loads(f.choices)
+        if choices:
+            entry["choices"] = {"choice": choices}
+        entries.append(entry)
+    return {
+        "account": {"account_id": tenant.clienttoolbox_account_id, "fields": {"field": entries}}
+    }
+
+
+def custom_number(name: str) -> int:
+    return int(name.rsplit("_", 1)[-1])
+
+
+def campaign_view(campaign: Campaign) -> dict[str, Any]:
+    row = campaign.row
+    view: dict[str, Any] = {"id": row.id, "name": row.name, "type": row.type}
+    if row.type == "points":
+        if row.points_ratio is not None:
+            view["points_ratio"] = number(row.points_ratio)
+        if row.reward_ratio is not None:
+            view["reward_ratio"] = number(row.reward_ratio)
+    if row.type == "earned" and row.earned_per_event is not None:
+        view["earned_per_event"] = f"{row.earned_per_event:.2f}"
+    if row.type == "buyx" and campaign.items:
+        view["items"] = {
+            "item": [
+                {"id": i.id, "description": i.description, "buy_x": i.buy_x or row.buy_x or ""}
+                for i in campaign.items
+            ]
+        }
+    if row.currency:
+        view["currency"] = row.currency
+    if row.glyph:
+        view["glyph"] = row.glyph
+    view["created_stamp"] = row.created_stamp.strftime("%Y-%m-%d %H:%M:%S")
+    return view
+
+
+SEARCH_FIELDS = {
+    "campaign_name": lambda c: c.row.name,
+    "campaign_type": lambda c: c.row.type,
+    "campaign_id": lambda c: c.row.id,
+    "create_date": lambda c: c.row.created_stamp.strftime("%Y-%m-%d %H:%M:%S"),
+}
+
+
+def search_matches(value: str, oper: str, wanted: str) -> bool:
+    v, w = value.lower(), wanted.lower()
+    tests = {
+        "eq": lambda: v == w,
+        "ne": lambda: v != w,
+        "bw": lambda: v.startswith(w),
+        "bn": lambda: not v.startswith(w),
+        "ew": lambda: v.endswith(w),
+        "en": lambda: not v.endswith(w),
+        "cn": lambda: w in v,
+        "nc": lambda: w not in v,
+        "nu": lambda: v == "",
+        "nn": lambda: v != "",
+        "in": lambda: v in [p.strip().lower() for p in wanted.split(",")],
+        "ni": lambda: v not in [p.strip().lower() for p in wanted.split(",")],
+    }
+    if oper not in tests:
+        raise bad_request(f"Invalid searchOper '{oper}'")
+    return tests[oper]()
+
+
+def list_campaigns(session: Session, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
+    """`type=campaigns_list`: type_restrict, jqGrid-style search, sort and paging."""
+    campaigns = list(campaigns_by_id(session, tenant, None).values())
+    restrict = id_list(fields.get("type_restrict") or "")
+    for kind in restrict:
+        if kind.lower() not in CAMPAIGN_TYPES:
+            raise bad_request(
+                f"Invalid type_restrict '{kind}' (one of {', '.join(CAMPAIGN_TYPES)})"
+            )
+    if restrict:
+        kinds = {k.lower() for k in restrict}
+        campaigns = [c for c in campaigns if c.type in kinds]
+    search_field = (fields.get("searchfield") or "").strip()
+    if search_field:
+        if search_field not in SEARCH_FIELDS:
+            raise bad_request(f"Invalid searchField '{search_field}'")
+        oper = (fields.get("searchoper") or "eq").strip().lower()
+        wanted = fields.get("searchvalue") or ""
+        getter = SEARCH_FIELDS[search_field]
+        campaigns = [c for c in campaigns if search_matches(getter(c), oper, wanted)]
+    sort_field = (fields.get("sortfield") or "campaign_id").strip()
+    if sort_field not in SEARCH_FIELDS:
+        raise bad_request(f"Invalid sortField '{sort_field}'")
+    order = (fields.get("sortorder") or "ASC").strip().upper()
+    if order not in ("ASC", "DESC"):
+        raise bad_request(f"Invalid sortOrder '{order}' (ASC or DESC)")
+    campaigns.sort(key=lambda c: SEARCH_FIELDS[sort_field](c).lower(), reverse=order == "DESC")
+    offset = non_negative(fields, "offset", 0)
+    length = non_negative(fields, "length", None)
+    campaigns = campaigns[offset : offset + length if length is not None else None]
+    return {"campaigns": {"campaign": [campaign_view(c) for c in campaigns]}}
+
+
+def non_negative(fields: Mapping[str, str], name: str, default: int | None) -> Any:
+    raw = (fields.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise bad_request(f"Invalid {name} '{raw}' (a whole number)")
+    return int(raw)
+
+
+def one_campaign(session: Session, tenant: Tenant, fields: Mapping[str, str]) -> Campaign:
+    campaign_id = (fields.get("campaign_id") or "").strip()
+    if not campaign_id:
+        raise bad_request("Missing campaign_id")
+    campaign = campaigns_by_id(session, tenant, [campaign_id]).get(campaign_id)
+    if campaign is None:
+        raise bad_request(f"Unknown campaign_id '{campaign_id}'")
+    return campaign
+
+
+def campaign_rewards(session: Session, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
+    campaign = one_campaign(session, tenant, fields)
+    rewards = []
+    for reward in campaign.rewards:
+        entry: dict[str, Any] = {
+            "id": reward.id,
+            "level": number(reward.level),
+            "description": reward.description,
+        }
+        if reward.reward_id:
+            entry["reward_id"] = reward.reward_id
+        rewards.append(entry)
+    return {"campaign": {"id": campaign.id}, "rewards": {"reward": rewards}}
+
+
+# --- customers ---------------------------------------------------------------------------
+
+
+def customer_view(row: Any, balances: list[Any] | None) -> dict[str, Any]:
+    view: dict[str, Any] = {"code": row.code, "card_number": row.card_number or ""}
+    for name in PROFILE_COLUMNS:
+        view["customer_PIN" if name == "customer_pin" else name] = getattr(row, name)
+    custom = json.loads(row.custom_fields)
+    for name in sorted(custom, key=custom_number):
+        view[name] = custom[name]
+    if balances is not None:
+        view["balances"] = {
+            "balance": [
+                {
+                    "campaign_id": b.campaign_id,
+                    **({"item": b.item} if b.item else {}),
+                    "balance": number(b.balance),
+                }
+                for b in balances
+            ]
+        }
+    return view
+
+
+def customers_response(
+    session: Session, tenant: Tenant, rows: list[Any], include_balances: bool
+) -> dict[str, Any]:
+    balances: dict[str, list[Any]] = {}
+    if include_balances and rows:
+        for part in chunks([r.code for r in rows]):
+            for b in session.execute(
+                select(CtBalance)
+                .where(CtBalance.tenant_id == tenant.id, CtBalance.customer_code.in_(part))
+                .order_by(CtBalance.campaign_id, CtBalance.item)
+            ).scalars():
+                balances.setdefault(b.customer_code, []).append(b)
+    customers = [
+        customer_view(r, balances.get(r.code, []) if include_balances else None) for r in rows
+    ]
+    return {"count": len(customers), "customers": {"customer": customers}}
+
+
+SEARCHABLE = ("code", "card_number", *PROFILE_COLUMNS, "custom_fields")
+
+
+def like_pattern(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def column_contains(name: str, text: str) -> Any:
+    column = getattr(CtCustomer, name)
+    return func.lower(func.coalesce(column, "")).like(like_pattern(text), escape="\\")
+
+
+def find_customers(session: Session, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
+    """`type=customer_find`: space = AND, comma = OR (AND binds tighter), partial and
+    case-insensitive across every customer field."""
+    query = (fields.get("find_customer") or "").strip()
+    if not query:
+        raise bad_request("Missing find_customer")
+    alternatives = []
+    for group in query.split(","):
+        terms = group.split()
+        if not terms:
+            continue
+        alternatives.append(
+            and_(*[or_(*[column_contains(name, term) for name in SEARCHABLE]) for term in terms])
+        )
+    if not alternatives:
+        raise bad_request("Missing find_customer")
+    rows = list(
+        session.execute(
+            select(CtCustomer)
+            .where(CtCustomer.tenant_id == tenant.id, or_(*alternatives))
+            .order_by(CtCustomer.code)
+        ).scalars()
+    )
+    return customers_response(session, tenant, rows, flag(fields, "include_balances") or False)
+
+
+SEARCH_FILTERS = {"code", "card_number", *PROFILE_COLUMNS}
+
+
+def search_customers(session: Session, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
+    """`type=customer_search`: per-field filters; partial by default, or `exact_match`
+    `sensitive` / `insensitive`; no filter returns every customer."""
+    exact = (fields.get("exact_match") or "").strip().lower()
+    if exact not in ("", "sensitive", "insensitive"):
+        raise bad_request(f"Invalid exact_match '{exact}' (sensitive or insensitive)")
+    custom = custom_fields_of(session, tenant)
+    conditions = [CtCustomer.tenant_id == tenant.id]
+    custom_filters: dict[str, str] = {}
+    for key, raw in fields.items():
+        value = raw.strip()
+        name = "customer_pin" if key == "customer_pin" else key
+        if not value:
+            continue
+        if name in SEARCH_FILTERS:
+            column = getattr(CtCustomer, name)
+            if exact == "sensitive":
+                conditions.append(column == value)
+            elif exact == "insensitive":
+                conditions.append(func.lower(column) == value.lower())
+            else:
+                conditions.append(column_contains(name, value))
+        elif name in custom:
+            custom_filters[name] = value
+    rows = list(
+        session.execute(select(CtCustomer).where(*conditions).order_by(CtCustomer.code)).scalars()
+    )
+    if custom_filters:
+        rows = [r for r in rows if custom_match(json.loads(r.custom_fields), custom_filters, exact)]
+    return customers_response(session, tenant, rows, flag(fields, "include_balances") or False)
+
+
+def custom_match(values: dict[str, str], filters: dict[str, str], exact: str) -> bool:
+    for name, wanted in filters.items():
+        value = values.get(name, "")
+        if exact == "sensitive":
+            ok = value == wanted
+        elif exact == "insensitive":
+            ok = value.lower() == wanted.lower()
+        else:
+            ok = wanted.lower() in value.lower()
+        if not ok:
+            return False
+    return True
+
+
+def customers_balances(
+    session: Session, tenant: Tenant, fields: Mapping[str, str]
+) -> dict[str, Any]:
+    """`type=reports&report=customers_balances`: one campaign, paged by offset/limit."""
+    report = (fields.get("report") or "").strip().lower()
+    if report != "customers_balances":
+        raise bad_request(
+            f"Invalid report '{report}' (supported: customers_balances)"
+            if report
+            else "Missing report (supported: customers_balances)"
+        )
+    campaign = one_campaign(session, tenant, fields)
+    offset = non_negative(fields, "offset", 0)
+    limit = non_negative(fields, "limit", None)
+    totals = (
+        select(CtBalance.customer_code, func.sum(CtBalance.balance).label("balance"))
+        .where(CtBalance.tenant_id == tenant.id, CtBalance.campaign_id == campaign.id)
+        .group_by(CtBalance.customer_code)
+        .subquery()
+    )
+    statement = (
+        select(CtCustomer, totals.c.balance)
+        .join(
+            totals,
+            and_(CtCustomer.tenant_id == tenant.id, CtCustomer.code == totals.c.customer_code),
+        )
+        .order_by(CtCustomer.code)
+        .offset(offset)
+    )
+    if limit is not None:
+        statement = statement.limit(limit)
+    total = session.execute(select(func.count()).select_from(totals)).scalar_one()
+    customers = [
+        {
+            "code": row.code,
+            "card_number": row.card_number or "",
+            "first_name": row.first_name,
+            "last_name": row.last_name,
+            "email": row.email,
+            "balance": number(balance or 0),
+        }
+        for row, balance in session.execute(statement)
+    ]
+    return {
+        "campaign": {"id": campaign.id, "type": campaign.type},
+        "total": total,
+        "customers": {"customer": customers},
+    }
