@@ -1,0 +1,331 @@
+"""Audiences and their members (profiles by integration ID).
+
+Part 1 reads `profile_audience_ids` for rule conditions and `profile_audience_memberships` for
+the CustomerProfile JSON, and applies UpdateCustomerProfileV2's `audiencesChanges` through
+`apply_profile_audience_changes`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from sqlalchemy import delete
+from sqlmodel import Session, select
+
+from simulator.core.clock import format_instant
+from simulator.core.ids import next_value
+from simulator.talonone.errors import TalonOneError
+from simulator.talonone.models.engagement import TalonAudience, TalonAudienceMembership
+
+ACCOUNT_ID = 1
+MAX_AUDIENCE_ACTIONS = 1000
+
+
+# --- request bodies ---------------------------------------------------------------------------
+
+
+class NewAudience(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    name: StrictStr = Field(min_length=1, max_length=1000)
+    description: StrictStr | None = None
+    integration: StrictStr | None = Field(default=None, max_length=200)
+    integration_id: StrictStr | None = Field(
+        default=None, alias="integrationId", min_length=1, max_length=1000
+    )
+    created_in_3rd_party: StrictBool | None = Field(default=None, alias="createdIn3rdParty")
+    last_update: datetime | None = Field(default=None, alias="lastUpdate")
+    sandbox: StrictBool | None = None
+
+
+class UpdateAudience(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: StrictStr = Field(min_length=1, max_length=1000)
+
+
+class AudienceAction(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    action: Literal["add", "delete"]
+    profile_integration_id: StrictStr = Field(
+        alias="profileIntegrationId", min_length=1, max_length=1000
+    )
+    audience_id: StrictInt = Field(alias="audienceId")
+
+
+class CustomerProfileAudienceRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    data: list[AudienceAction] = Field(default_factory=list, max_length=MAX_AUDIENCE_ACTIONS)
+
+
+# --- views and lookups ------------------------------------------------------------------------
+
+
+def audience_view(audience: TalonAudience) -> dict[str, Any]:
+    """The `Audience` JSON of the API (optional keys left out when unset)."""
+    view: dict[str, Any] = {
+        "accountId": ACCOUNT_ID,
+        "id": audience.id,
+        "created": format_instant(audience.created),
+        "name": audience.name,
+    }
+    optional = {
+        "description": audience.description,
+        "integration": audience.integration,
+        "integrationId": audience.integration_id,
+        "createdIn3rdParty": audience.created_in_3rd_party,
+        "lastUpdate": format_instant(audience.last_update) if audience.last_update else None,
+        "sandbox": audience.sandbox,
+    }
+    view.update({key: value for key, value in optional.items() if value is not None})
+    return view
+
+
+def get_audience(db: Session, tenant_id: str, audience_id: int) -> TalonAudience | None:
+    return db.get(TalonAudience, (tenant_id, audience_id))
+
+
+def require_audience(db: Session, tenant_id: str, audience_id: int) -> TalonAudience:
+    audience = get_audience(db, tenant_id, audience_id)
+    if audience is None:
+        raise TalonOneError(
+            404,
+            f"Audience {audience_id} not found",
+            title="Not found",
+            parameter="audienceId",
+        )
+    return audience
+
+
+def find_by_integration(
+    db: Session, tenant_id: str, integration: str | None, integration_id: str
+) -> TalonAudience | None:
+    statement = select(TalonAudience).where(
+        TalonAudience.tenant_id == tenant_id,
+        TalonAudience.integration_id == integration_id,
+    )
+    if integration is None:
+        statement = statement.where(TalonAudience.integration.is_(None))
+    else:
+        statement = statement.where(TalonAudience.integration == integration)
+    return db.exec(statement).first()
+
+
+# --- audiences --------------------------------------------------------------------------------
+
+
+def create_audience(
+    db: Session, tenant_id: str, now: datetime, request: NewAudience
+) -> dict[str, Any]:
+    """CreateAudienceV2; a second audience with the same (integration, integrationId) is 409."""
+    if request.integration_id is not None and find_by_integration(
+        db, tenant_id, request.integration, request.integration_id
+    ):
+        raise TalonOneError(
+            409,
+            "An Audience with this ID already exists for this integration",
+            title="Conflict",
+            pointer="/integrationId",
+        )
+    audience = TalonAudience(
+        tenant_id=tenant_id,
+        id=next_value(db, tenant_id, "talonone.audience"),
+        name=request.name,
+        description=request.description,
+        integration=request.integration,
+        integration_id=request.integration_id,
+        created_in_3rd_party=request.created_in_3rd_party,
+        last_update=request.last_update,
+        sandbox=request.sandbox,
+        created=now,
+    )
+    db.add(audience)
+    db.flush()
+    return audience_view(audience)
+
+
+def rename_audience(db: Session, tenant_id: str, audience_id: int, name: str) -> dict[str, Any]:
+    audience = require_audience(db, tenant_id, audience_id)
+    audience.name = name
+    db.add(audience)
+    db.flush()
+    return audience_view(audience)
+
+
+def delete_memberships(db: Session, tenant_id: str, audience_id: int) -> None:
+    require_audience(db, tenant_id, audience_id)
+    db.execute(
+        delete(TalonAudienceMembership).where(
+            TalonAudienceMembership.tenant_id == tenant_id,
+            TalonAudienceMembership.audience_id == audience_id,
+        )
+    )
+
+
+def delete_audience(db: Session, tenant_id: str, audience_id: int) -> None:
+    """DeleteAudienceV2 also removes every membership of the audience."""
+    audience = require_audience(db, tenant_id, audience_id)
+    delete_memberships(db, tenant_id, audience_id)
+    db.delete(audience)
+    db.flush()
+
+
+def member_ids(db: Session, tenant_id: str, audience_id: int) -> list[str]:
+    statement = (
+        select(TalonAudienceMembership.profile_integration_id)
+        .where(
+            TalonAudienceMembership.tenant_id == tenant_id,
+            TalonAudienceMembership.audience_id == audience_id,
+        )
+        .order_by(TalonAudienceMembership.profile_integration_id)
+    )
+    return list(db.exec(statement).all())
+
+
+def update_members_attributes(
+    db: Session, tenant_id: str, audience_id: int, attributes: dict[str, Any]
+) -> int:
+    """UpdateAudienceCustomersAttributes: merge these attributes into every member's profile.
+
+    Returns how many profiles were updated.
+    """
+    from simulator.talonone.service.profiles import get_profile
+
+    require_audience(db, tenant_id, audience_id)
+    updated = 0
+    for profile_id in member_ids(db, tenant_id, audience_id):
+        profile = get_profile(db, tenant_id, profile_id)
+        if profile is None:
+            continue
+        profile.attributes = {**(profile.attributes or {}), **attributes}
+        db.add(profile)
+        updated += 1
+    db.flush()
+    return updated
+
+
+# --- memberships ------------------------------------------------------------------------------
+
+
+def add_member(
+    db: Session, tenant_id: str, now: datetime, audience_id: int, profile_id: str
+) -> None:
+    key = (tenant_id, audience_id, profile_id)
+    if db.get(TalonAudienceMembership, key) is None:
+        db.add(
+            TalonAudienceMembership(
+                tenant_id=tenant_id,
+                audience_id=audience_id,
+                profile_integration_id=profile_id,
+                created=now,
+            )
+        )
+        db.flush()
+
+
+def remove_member(db: Session, tenant_id: str, audience_id: int, profile_id: str) -> None:
+    membership = db.get(TalonAudienceMembership, (tenant_id, audience_id, profile_id))
+    if membership is not None:
+        db.delete(membership)
+        db.flush()
+
+
+def missing_audiences(db: Session, tenant_id: str, audience_ids: set[int]) -> list[int]:
+    if not audience_ids:
+        return []
+    statement = select(TalonAudience.id).where(
+        TalonAudience.tenant_id == tenant_id, TalonAudience.id.in_(audience_ids)
+    )
+    known = set(db.exec(statement).all())
+    return sorted(audience_ids - known)
+
+
+def change_profile_audiences(
+    db: Session, tenant_id: str, now: datetime, actions: list[AudienceAction]
+) -> None:
+    """UpdateCustomerProfileAudiences: every action or none (an unknown audience is 404).
+
+    `add` creates a profile that does not exist yet (documented); `delete` of a profile that
+    is not a member does nothing. Actions apply in order.
+    """
+    from simulator.talonone.service.profiles import ensure_profile
+
+    missing = missing_audiences(db, tenant_id, {a.audience_id for a in actions})
+    if missing:
+        index = next(i for i, a in enumerate(actions) if a.audience_id == missing[0])
+        raise TalonOneError(
+            404,
+            f"Audience {missing[0]} not found",
+            title="Not found",
+            pointer=f"/data/{index}/audienceId",
+        )
+    for action in actions:
+        if action.action == "add":
+            ensure_profile(db, tenant_id, action.profile_integration_id, now)
+            add_member(db, tenant_id, now, action.audience_id, action.profile_integration_id)
+        else:
+            remove_member(db, tenant_id, action.audience_id, action.profile_integration_id)
+
+
+def apply_profile_audience_changes(
+    db: Session,
+    tenant_id: str,
+    now: datetime,
+    profile_id: str,
+    *,
+    adds: list[int],
+    deletes: list[int],
+) -> None:
+    """`audiencesChanges` of UpdateCustomerProfileV2 (for part 1): 404 on an unknown audience."""
+    missing = missing_audiences(db, tenant_id, set(adds) | set(deletes))
+    if missing:
+        raise TalonOneError(
+            404,
+            f"Audience {missing[0]} not found",
+            title="Not found",
+            pointer="/audiencesChanges",
+        )
+    for audience_id in adds:
+        add_member(db, tenant_id, now, audience_id, profile_id)
+    for audience_id in deletes:
+        remove_member(db, tenant_id, audience_id, profile_id)
+
+
+def profile_audience_ids(db: Session, tenant_id: str, profile_id: str) -> set[int]:
+    """The audiences a profile belongs to (for rule conditions)."""
+    statement = select(TalonAudienceMembership.audience_id).where(
+        TalonAudienceMembership.tenant_id == tenant_id,
+        TalonAudienceMembership.profile_integration_id == profile_id,
+    )
+    return set(db.exec(statement).all())
+
+
+def profile_audience_memberships(db: Session, tenant_id: str, profile_id: str) -> list[dict]:
+    """The `audienceMemberships` of a CustomerProfile: [{id, name}] by audience id."""
+    statement = (
+        select(TalonAudience.id, TalonAudience.name)
+        .join(
+            TalonAudienceMembership,
+            (TalonAudienceMembership.tenant_id == TalonAudience.tenant_id)
+            & (TalonAudienceMembership.audience_id == TalonAudience.id),
+        )
+        .where(
+            TalonAudienceMembership.tenant_id == tenant_id,
+            TalonAudienceMembership.profile_integration_id == profile_id,
+        )
+        .order_by(TalonAudience.id)
+    )
+    return [{"id": audience_id, "name": name} for audience_id, name in db.exec(statement).all()]
+
+
+def delete_profile_data(db: Session, tenant_id: str, profile_id: str) -> None:
+    db.execute(
+        delete(TalonAudienceMembership).where(
+            TalonAudienceMembership.tenant_id == tenant_id,
+            TalonAudienceMembership.profile_integration_id == profile_id,
+        )
+    )

@@ -1,0 +1,477 @@
+"""Coupons: reservations (hard and soft), validation for the rule engine, redemption on close.
+
+Part 1 (sessions) calls `validate_coupon` while it evaluates a campaign, `redeem_coupons` when a
+session closes and `release_coupons` when it is cancelled (or reopened).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, delete, func, update
+from sqlmodel import Session, select
+
+from simulator.core.clock import format_instant
+from simulator.talonone.errors import TalonOneError
+from simulator.talonone.models.engagement import (
+    TalonCoupon,
+    TalonCouponRedemption,
+    TalonCouponReservation,
+)
+
+MAX_RESERVATION_IDS = 1000
+REDEEM_ACTION = "redeemCoupon"
+
+# The rejection reasons this module answers, in the order they are checked.
+NOT_FOUND = "CouponNotFound"
+START_IN_FUTURE = "CouponStartDateInFuture"
+EXPIRED = "CouponExpired"
+RECIPIENT_MISMATCH = "CouponRecipientDoesNotMatch"
+PROFILE_REQUIRED = "ProfileRequired"
+RESERVATION_REQUIRED = "CouponReservationRequired"
+LIMIT_REACHED = "CouponLimitReached"
+PROFILE_LIMIT_REACHED = "ProfileLimitReached"
+BUDGET_EXHAUSTED = "EffectCouldNotBeApplied"
+
+
+# --- lookups and views ------------------------------------------------------------------------
+
+
+def find_coupon(db: Session, tenant_id: str, code: str) -> TalonCoupon | None:
+    """The coupon with exactly this value (codes are case-sensitive here)."""
+    statement = select(TalonCoupon).where(
+        TalonCoupon.tenant_id == tenant_id, TalonCoupon.value == code
+    )
+    return db.exec(statement).first()
+
+
+def coupon_campaign_id(db: Session, tenant_id: str, code: str) -> int | None:
+    """The campaign a code belongs to (lets the rule engine pick the campaign to evaluate)."""
+    coupon = find_coupon(db, tenant_id, code)
+    return coupon.campaign_id if coupon else None
+
+
+def require_coupon(db: Session, tenant_id: str, code: str) -> TalonCoupon:
+    coupon = find_coupon(db, tenant_id, code)
+    if coupon is None:
+        raise TalonOneError(
+            404,
+            f"Coupon with value {code!r} not found",
+            title="Not found",
+            parameter="couponValue",
+        )
+    return coupon
+
+
+def reservation_count(db: Session, tenant_id: str, coupon_id: int) -> int:
+    statement = select(func.count()).where(
+        TalonCouponReservation.tenant_id == tenant_id,
+        TalonCouponReservation.coupon_id == coupon_id,
+    )
+    return int(db.exec(statement).one())
+
+
+def number(value: float) -> float | int:
+    """Whole amounts as JSON integers, the rest as floats (the SDK accepts both)."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def coupon_view(coupon: TalonCoupon, reservations: int) -> dict[str, Any]:
+    """The `Coupon` JSON of the API (optional keys left out when unset)."""
+    view: dict[str, Any] = {
+        "id": coupon.id,
+        "created": format_instant(coupon.created),
+        "campaignId": coupon.campaign_id,
+        "value": coupon.value,
+        "usageLimit": coupon.usage_limit,
+        "reservationLimit": coupon.reservation_limit,
+        "usageCounter": coupon.usage_counter,
+        "reservationCounter": reservations,
+        "attributes": dict(coupon.attributes or {}),
+        "reservation": coupon.reservation,
+        "isReservationMandatory": coupon.is_reservation_mandatory,
+        "implicitlyReserved": coupon.implicitly_reserved,
+    }
+    if coupon.discount_limit:
+        view["discountLimit"] = number(coupon.discount_limit)
+        view["discountCounter"] = number(coupon.discount_counter)
+        view["discountRemainder"] = number(max(coupon.discount_limit - coupon.discount_counter, 0))
+    if coupon.start_date is not None:
+        view["startDate"] = format_instant(coupon.start_date)
+    if coupon.expiry_date is not None:
+        view["expiryDate"] = format_instant(coupon.expiry_date)
+    if coupon.limits:
+        view["limits"] = [dict(limit) for limit in coupon.limits]
+    if coupon.recipient_integration_id is not None:
+        view["recipientIntegrationId"] = coupon.recipient_integration_id
+    if coupon.batch_id is not None:
+        view["batchId"] = coupon.batch_id
+    return view
+
+
+def coupon_discount_remainder(db: Session, tenant_id: str, code: str) -> float | None:
+    """What the coupon's own discount budget can still give (None: no budget)."""
+    coupon = find_coupon(db, tenant_id, code)
+    if coupon is None or not coupon.discount_limit:
+        return None
+    return max(coupon.discount_limit - coupon.discount_counter, 0.0)
+
+
+# --- reservations -----------------------------------------------------------------------------
+
+
+def check_integration_ids(value: Any) -> list[str]:
+    """The `integrationIDs` of a CouponReservations body, checked; duplicates dropped."""
+    if not isinstance(value, list):
+        raise TalonOneError(
+            400,
+            "integrationIDs is required and must be an array of strings",
+            title="Invalid type",
+            pointer="/integrationIDs",
+        )
+    if not value:
+        raise TalonOneError(
+            400,
+            "integrationIDs must not be empty",
+            title="Invalid value",
+            pointer="/integrationIDs",
+        )
+    if len(value) > MAX_RESERVATION_IDS:
+        raise TalonOneError(
+            400,
+            f"integrationIDs holds at most {MAX_RESERVATION_IDS} items",
+            title="Invalid value",
+            pointer="/integrationIDs",
+        )
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip() or len(item) > 1000:
+            raise TalonOneError(
+                400,
+                "each integration ID must be a non-empty string of at most 1000 characters",
+                title="Invalid value",
+                pointer=f"/integrationIDs/{index}",
+            )
+    return list(dict.fromkeys(value))
+
+
+def reserved_profile_ids(db: Session, tenant_id: str, coupon_id: int) -> list[str]:
+    statement = (
+        select(TalonCouponReservation.profile_integration_id)
+        .where(
+            TalonCouponReservation.tenant_id == tenant_id,
+            TalonCouponReservation.coupon_id == coupon_id,
+        )
+        .order_by(TalonCouponReservation.created, TalonCouponReservation.profile_integration_id)
+    )
+    return list(db.exec(statement).all())
+
+
+def create_reservations(
+    db: Session, tenant_id: str, now: datetime, code: str, integration_ids: list[str]
+) -> dict[str, Any]:
+    """Reserve the coupon for these profiles (creating unknown ones); returns the Coupon view.
+
+    Documented: the reservation limit of the coupon does not apply to this endpoint. Chosen: a
+    personal code (`reservation: false`) can be reserved for one profile only; reserving again
+    for a profile that already holds it changes nothing.
+    """
+    from simulator.talonone.service.profiles import ensure_profile
+
+    coupon = require_coupon(db, tenant_id, code)
+    existing = set(reserved_profile_ids(db, tenant_id, coupon.id))
+    new_ids = [pid for pid in integration_ids if pid not in existing]
+    if not coupon.reservation and len(existing | set(integration_ids)) > 1:
+        raise TalonOneError(
+            400,
+            f"Coupon {code!r} is a personal code and can be reserved for one customer profile only",
+            title="Invalid reservation",
+            pointer="/integrationIDs",
+        )
+    for profile_id in new_ids:
+        ensure_profile(db, tenant_id, profile_id, now)
+        db.add(
+            TalonCouponReservation(
+                tenant_id=tenant_id,
+                coupon_id=coupon.id,
+                profile_integration_id=profile_id,
+                created=now,
+            )
+        )
+    db.flush()
+    return coupon_view(coupon, len(existing) + len(new_ids))
+
+
+def delete_reservations(db: Session, tenant_id: str, code: str, integration_ids: list[str]) -> None:
+    """Remove the reservations of this coupon held by these profiles (others are ignored)."""
+    coupon = require_coupon(db, tenant_id, code)
+    db.execute(
+        delete(TalonCouponReservation).where(
+            TalonCouponReservation.tenant_id == tenant_id,
+            TalonCouponReservation.coupon_id == coupon.id,
+            TalonCouponReservation.profile_integration_id.in_(integration_ids),
+        )
+    )
+
+
+def has_reservation(db: Session, tenant_id: str, coupon_id: int, profile_id: str) -> bool:
+    return db.get(TalonCouponReservation, (tenant_id, coupon_id, profile_id)) is not None
+
+
+# --- validation and redemption (called by the rule engine) ------------------------------------
+
+
+def profile_limit(coupon: TalonCoupon) -> int | None:
+    """The per-profile redemption limit of the coupon's `limits`, if it declares one."""
+    for limit in coupon.limits or []:
+        if limit.get("action") == REDEEM_ACTION and "Profile" in (limit.get("entities") or []):
+            return int(limit.get("limit", 0))
+    return None
+
+
+def redemption_count(
+    db: Session,
+    tenant_id: str,
+    coupon_id: int,
+    *,
+    profile_id: str | None = None,
+    exclude_session: str | None = None,
+) -> int:
+    statement = select(func.count()).where(
+        TalonCouponRedemption.tenant_id == tenant_id,
+        TalonCouponRedemption.coupon_id == coupon_id,
+    )
+    if profile_id is not None:
+        statement = statement.where(TalonCouponRedemption.profile_id == profile_id)
+    if exclude_session is not None:
+        statement = statement.where(TalonCouponRedemption.session_id != exclude_session)
+    return int(db.exec(statement).one())
+
+
+def redeemed_by_session(db: Session, tenant_id: str, coupon_id: int, session_id: str) -> bool:
+    statement = select(TalonCouponRedemption.pk).where(
+        TalonCouponRedemption.tenant_id == tenant_id,
+        TalonCouponRedemption.coupon_id == coupon_id,
+        TalonCouponRedemption.session_id == session_id,
+    )
+    return db.exec(statement).first() is not None
+
+
+def validate_coupon(
+    db: Session,
+    tenant_id: str,
+    now: datetime,
+    *,
+    code: str,
+    campaign_id: int,
+    profile_id: str | None,
+    session_id: str | None = None,
+) -> str | None:
+    """None when the campaign may use this coupon for this profile, else the rejection reason.
+
+    `session_id` (optional) names the session asking: its own redemption of the coupon (a session
+    closed before) does not count against the limits.
+    """
+    coupon = find_coupon(db, tenant_id, code)
+    if coupon is None or coupon.campaign_id != campaign_id:
+        return NOT_FOUND
+    if coupon.start_date is not None and coupon.start_date > now:
+        return START_IN_FUTURE
+    if coupon.expiry_date is not None and coupon.expiry_date <= now:
+        return EXPIRED
+    profile_id = profile_id or None
+    if (
+        coupon.recipient_integration_id is not None
+        and coupon.recipient_integration_id != profile_id
+    ):
+        return RECIPIENT_MISMATCH
+    if coupon.is_reservation_mandatory:
+        if profile_id is None:
+            return PROFILE_REQUIRED
+        if not has_reservation(db, tenant_id, coupon.id, profile_id):
+            return RESERVATION_REQUIRED
+    if coupon.usage_limit > 0:
+        used = coupon.usage_counter
+        if session_id is not None and redeemed_by_session(db, tenant_id, coupon.id, session_id):
+            used -= 1
+        if used >= coupon.usage_limit:
+            return LIMIT_REACHED
+    per_profile = profile_limit(coupon)
+    if per_profile is not None:
+        if profile_id is None:
+            return PROFILE_REQUIRED
+        used = redemption_count(
+            db, tenant_id, coupon.id, profile_id=profile_id, exclude_session=session_id
+        )
+        if used >= per_profile:
+            return PROFILE_LIMIT_REACHED
+    if coupon.discount_limit and coupon.discount_counter >= coupon.discount_limit:
+        return BUDGET_EXHAUSTED
+    return None
+
+
+def redeem_coupons(
+    db: Session,
+    tenant_id: str,
+    now: datetime,
+    *,
+    session_id: str,
+    profile_id: str | None,
+    codes: list[str],
+    discounts: dict[str, float] | None = None,
+) -> None:
+    """Count one redemption of each code by this (closing) session; a second call is a no-op.
+
+    `discounts` (optional): the discount each code gave, added to its coupon budget counter.
+    """
+    discounts = discounts or {}
+    for code in dict.fromkeys(codes):
+        coupon = find_coupon(db, tenant_id, code)
+        if coupon is None:
+            continue
+        if redeemed_by_session(db, tenant_id, coupon.id, session_id):
+            continue
+        discount = float(discounts.get(code, 0.0))
+        db.add(
+            TalonCouponRedemption(
+                tenant_id=tenant_id,
+                coupon_id=coupon.id,
+                session_id=session_id,
+                profile_id=profile_id or None,
+                discount=discount,
+                created=now,
+            )
+        )
+        db.execute(
+            update(TalonCoupon)
+            .where(TalonCoupon.tenant_id == tenant_id, TalonCoupon.id == coupon.id)
+            .values(
+                usage_counter=TalonCoupon.usage_counter + 1,
+                discount_counter=TalonCoupon.discount_counter + discount,
+            )
+        )
+    db.flush()
+    db.expire_all()
+
+
+def release_coupons(db: Session, tenant_id: str, *, session_id: str) -> None:
+    """Give back the redemptions of a cancelled (or reopened) session."""
+    rows = db.exec(
+        select(TalonCouponRedemption).where(
+            TalonCouponRedemption.tenant_id == tenant_id,
+            TalonCouponRedemption.session_id == session_id,
+        )
+    ).all()
+    for row in rows:
+        db.execute(
+            update(TalonCoupon)
+            .where(TalonCoupon.tenant_id == tenant_id, TalonCoupon.id == row.coupon_id)
+            .values(
+                usage_counter=case(
+                    (TalonCoupon.usage_counter > 0, TalonCoupon.usage_counter - 1), else_=0
+                ),
+                discount_counter=TalonCoupon.discount_counter - row.discount,
+            )
+        )
+        db.delete(row)
+    db.flush()
+    db.expire_all()
+
+
+# --- the profile's coupons (inventory) ---------------------------------------------------------
+
+
+def coupon_state(coupon: TalonCoupon, now: datetime, profile_redemptions: int) -> str:
+    """active | used | expired | pending, as the inventory documents them."""
+    if coupon.start_date is not None and coupon.start_date > now:
+        return "pending"
+    exhausted = coupon.usage_limit > 0 and coupon.usage_counter >= coupon.usage_limit
+    per_profile = profile_limit(coupon)
+    if per_profile is not None and profile_redemptions >= per_profile:
+        exhausted = True
+    expired = coupon.expiry_date is not None and coupon.expiry_date <= now
+    if exhausted or (expired and profile_redemptions > 0):
+        return "used"
+    if expired:
+        return "expired"
+    return "active"
+
+
+def grouped_counts(
+    db: Session, tenant_id: str, table: Any, coupon_ids: list[int], profile_id: str | None = None
+) -> dict[int, int]:
+    """Rows per coupon of a reservation or redemption table, in one query."""
+    if not coupon_ids:
+        return {}
+    statement = (
+        select(table.coupon_id, func.count())
+        .where(table.tenant_id == tenant_id, table.coupon_id.in_(coupon_ids))
+        .group_by(table.coupon_id)
+    )
+    if profile_id is not None:
+        statement = statement.where(table.profile_id == profile_id)
+    return {coupon_id: int(count) for coupon_id, count in db.exec(statement).all()}
+
+
+def profile_coupons(db: Session, tenant_id: str, now: datetime, profile_id: str) -> list[dict]:
+    """The InventoryCoupon list: reserved (hard or soft), addressed to the profile, or visible
+    to everyone (`implicitlyReserved`), redeemed ones included."""
+    reserved = select(TalonCouponReservation.coupon_id).where(
+        TalonCouponReservation.tenant_id == tenant_id,
+        TalonCouponReservation.profile_integration_id == profile_id,
+    )
+    statement = (
+        select(TalonCoupon)
+        .where(TalonCoupon.tenant_id == tenant_id)
+        .where(
+            TalonCoupon.id.in_(reserved)
+            | (TalonCoupon.recipient_integration_id == profile_id)
+            | TalonCoupon.implicitly_reserved.is_(True)
+        )
+        .order_by(TalonCoupon.id)
+    )
+    coupons = db.exec(statement).all()
+    ids = [coupon.id for coupon in coupons]
+    reservations = grouped_counts(db, tenant_id, TalonCouponReservation, ids)
+    redemptions = grouped_counts(db, tenant_id, TalonCouponRedemption, ids, profile_id=profile_id)
+    views = []
+    for coupon in coupons:
+        redeemed = redemptions.get(coupon.id, 0)
+        view = coupon_view(coupon, reservations.get(coupon.id, 0))
+        view["profileRedemptionCount"] = redeemed
+        view["state"] = coupon_state(coupon, now, redeemed)
+        views.append(view)
+    return views
+
+
+def delete_profile_data(db: Session, tenant_id: str, profile_id: str) -> None:
+    """DeleteCustomerData: the profile's reservations and personal coupons go; its redemptions
+    stay counted (the counters are not personal data) but no longer name it."""
+    db.execute(
+        delete(TalonCouponReservation).where(
+            TalonCouponReservation.tenant_id == tenant_id,
+            TalonCouponReservation.profile_integration_id == profile_id,
+        )
+    )
+    personal = select(TalonCoupon.id).where(
+        TalonCoupon.tenant_id == tenant_id, TalonCoupon.recipient_integration_id == profile_id
+    )
+    personal_ids = list(db.exec(personal).all())
+    if personal_ids:
+        for table in (TalonCouponReservation, TalonCouponRedemption):
+            db.execute(
+                delete(table).where(table.tenant_id == tenant_id, table.coupon_id.in_(personal_ids))
+            )
+        db.execute(
+            delete(TalonCoupon).where(
+                TalonCoupon.tenant_id == tenant_id, TalonCoupon.id.in_(personal_ids)
+            )
+        )
+    db.execute(
+        update(TalonCouponRedemption)
+        .where(
+            TalonCouponRedemption.tenant_id == tenant_id,
+            TalonCouponRedemption.profile_id == profile_id,
+        )
+        .values(profile_id=None)
+    )

@@ -1,0 +1,35 @@
+"""DeleteCustomerData: a profile and everything that references it, across the three parts."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from simulator.talonone.errors import TalonOneError
+from simulator.talonone.service import audiences, coupons, referrals
+
+
+def profile_not_found(integration_id: str) -> TalonOneError:
+    return TalonOneError(
+        404,
+        f"Customer profile with integration ID {integration_id!r} not found",
+        title="Not found",
+        parameter="integrationId",
+    )
+
+
+def delete_customer_data(db: Session, tenant_id: str, integration_id: str) -> None:
+    """Remove the profile (part 1: with its sessions and events), its loyalty data (part 2),
+    its audience memberships, coupon reservations, personal coupons and referral codes.
+
+    404 when no such profile exists. The caller commits.
+    """
+    from simulator.talonone.service import loyalty, profiles
+
+    if profiles.get_profile(db, tenant_id, integration_id) is None:
+        raise profile_not_found(integration_id)
+    audiences.delete_profile_data(db, tenant_id, integration_id)
+    coupons.delete_profile_data(db, tenant_id, integration_id)
+    referrals.delete_profile_data(db, tenant_id, integration_id)
+    loyalty.delete_profile_data(db, tenant_id, integration_id)
+    profiles.delete_profile(db, tenant_id, integration_id)
+    db.flush()

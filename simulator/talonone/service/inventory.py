@@ -1,0 +1,54 @@
+"""GetCustomerInventory: exactly the blocks asked for, in the API's shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from simulator.core.models import Tenant
+from simulator.talonone.models.engagement import TalonInventoryExtra
+from simulator.talonone.service import coupons, referrals
+from simulator.talonone.service.customer_data import profile_not_found
+
+FLAGS = ("profile", "referrals", "coupons", "loyalty", "giveaways", "achievements")
+
+
+def extras(db: Session, tenant_id: str, profile_id: str, kind: str) -> list[dict[str, Any]]:
+    """Giveaways or achievements that fixtures declared for this profile."""
+    statement = (
+        select(TalonInventoryExtra.body)
+        .where(
+            TalonInventoryExtra.tenant_id == tenant_id,
+            TalonInventoryExtra.profile_integration_id == profile_id,
+            TalonInventoryExtra.kind == kind,
+        )
+        .order_by(TalonInventoryExtra.pk)
+    )
+    return [dict(body) for body in db.exec(statement).all()]
+
+
+def customer_inventory(
+    db: Session, tenant: Tenant, now: datetime, integration_id: str, flags: set[str]
+) -> dict[str, Any]:
+    """The CustomerInventory of a profile: a key per flag set, none other; 404 if unknown."""
+    from simulator.talonone.service import loyalty, profiles
+
+    profile = profiles.get_profile(db, tenant.id, integration_id)
+    if profile is None:
+        raise profile_not_found(integration_id)
+    inventory: dict[str, Any] = {}
+    if "profile" in flags:
+        inventory["profile"] = profiles.profile_view(db, tenant, profile)
+    if "loyalty" in flags:
+        inventory["loyalty"] = loyalty.profile_loyalty_block(db, tenant.id, now, integration_id)
+    if "referrals" in flags:
+        inventory["referrals"] = referrals.profile_referrals(db, tenant.id, integration_id)
+    if "coupons" in flags:
+        inventory["coupons"] = coupons.profile_coupons(db, tenant.id, now, integration_id)
+    if "giveaways" in flags:
+        inventory["giveaways"] = extras(db, tenant.id, integration_id, "giveaway")
+    if "achievements" in flags:
+        inventory["achievements"] = extras(db, tenant.id, integration_id, "achievement")
+    return inventory
