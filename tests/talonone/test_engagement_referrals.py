@@ -1,0 +1,341 @@
+"""Referral codes: CreateReferral, CreateReferralsForMultipleAdvocates, and the rule engine's
+validation / redemption / release of a code (every rejection reason)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from simulator.core.db import new_session
+from simulator.talonone.service import referrals
+from tests.conftest import DEFAULT_CREDENTIALS
+
+HEADERS = DEFAULT_CREDENTIALS["talonone"]
+NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
+
+
+def freeze(client: TestClient, when: datetime = NOW) -> None:
+    response = client.put(
+        "/__admin/tenants/default/clock", json={"now": when.isoformat(), "frozen": True}
+    )
+    assert response.status_code == 200
+
+
+def create(client: TestClient, **body) -> dict:
+    payload = {"campaignId": 1, "advocateProfileIntegrationId": "adv-1", **body}
+    response = client.post("/v1/referrals", json=payload, headers=HEADERS)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def db(client: TestClient) -> Session:
+    return new_session(client.app.state.engine)
+
+
+def test_create_referral_generates_a_code_and_returns_the_referral(client: TestClient) -> None:
+    freeze(client)
+    body = create(
+        client,
+        friendProfileIntegrationId="friend-1",
+        usageLimit=2,
+        startDate="2030-01-01T00:00:00Z",
+        expiryDate="2030-02-01T00:00:00Z",
+        attributes={"channel": "web"},
+    )
+    assert re.fullmatch(r"[A-Z0-9]{8}", body["code"])
+    assert isinstance(body["id"], int)
+    assert body["campaignId"] == 1
+    assert body["advocateProfileIntegrationId"] == "adv-1"
+    assert body["friendProfileIntegrationId"] == "friend-1"
+    assert body["usageLimit"] == 2
+    assert body["usageCounter"] == 0
+    assert body["created"] == "2030-01-01T12:00:00Z"
+    assert body["startDate"] == "2030-01-01T00:00:00Z"
+    assert body["expiryDate"] == "2030-02-01T00:00:00Z"
+    assert body["attributes"] == {"channel": "web"}
+
+
+def test_generated_codes_are_unique_and_repeatable_across_stores(make_client) -> None:
+    first = make_client()
+    codes = [create(first)["code"] for _ in range(3)]
+    assert len(set(codes)) == 3
+    ids = [create(first)["id"] for _ in range(2)]
+    assert ids[1] == ids[0] + 1
+
+
+def test_same_seed_same_codes(client: TestClient, new_tenant) -> None:
+    one = new_tenant()
+    two = new_tenant()
+    headers_one = {"Authorization": f"ApiKey-v1 {one['credentials']['talonone']['api_key']}"}
+    headers_two = {"Authorization": f"ApiKey-v1 {two['credentials']['talonone']['api_key']}"}
+    body = {"campaignId": 1, "advocateProfileIntegrationId": "a"}
+    code_one = client.post("/v1/referrals", json=body, headers=headers_one).json()["code"]
+    code_two = client.post("/v1/referrals", json=body, headers=headers_two).json()["code"]
+    again = client.post("/v1/referrals", json=body, headers=headers_one).json()["code"]
+    assert code_one != again
+    # Codes are seeded by (seed, tenant, n): tenants differ, but each draw is reproducible.
+    assert code_one == referrals_code_for(client, one["id"], 1)
+    assert code_two == referrals_code_for(client, two["id"], 1)
+
+
+def referrals_code_for(client: TestClient, tenant_id: str, draw: int) -> str:
+    from simulator.core.ids import seeded_rng
+
+    rng = seeded_rng(client.app.state.settings.seed, tenant_id, "talonone.referral", draw)
+    return "".join(rng.choice(referrals.DEFAULT_CHARACTERS) for _ in range(8))
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        ({"advocateProfileIntegrationId": "a"}, "/campaignId"),
+        ({"campaignId": 1}, "/advocateProfileIntegrationId"),
+        ({"campaignId": "1", "advocateProfileIntegrationId": "a"}, "/campaignId"),
+        ({"campaignId": 1, "advocateProfileIntegrationId": 5}, "/advocateProfileIntegrationId"),
+        ({"campaignId": 1, "advocateProfileIntegrationId": "a", "usageLimit": -1}, "/usageLimit"),
+        (
+            {"campaignId": 1, "advocateProfileIntegrationId": "a", "usageLimit": 1000000},
+            "/usageLimit",
+        ),
+        ({"campaignId": 1, "advocateProfileIntegrationId": "a", "startDate": "soon"}, "/startDate"),
+        (
+            {
+                "campaignId": 1,
+                "advocateProfileIntegrationId": "a",
+                "startDate": "2030-02-01T00:00:00Z",
+                "expiryDate": "2030-01-01T00:00:00Z",
+            },
+            "/expiryDate",
+        ),
+        ({"campaignId": 1, "advocateProfileIntegrationId": "a", "code": "ABC"}, "/code"),
+    ],
+)
+def test_create_referral_refuses_bad_bodies(client: TestClient, body: dict, pointer: str) -> None:
+    response = client.post("/v1/referrals", json=body, headers=HEADERS)
+    assert response.status_code == 400
+    error = response.json()
+    assert error["StatusCode"] == 400
+    assert error["message"]
+    assert error["errors"][0]["source"] == {"pointer": pointer}
+
+
+def test_create_referral_refuses_non_json_and_non_objects(client: TestClient) -> None:
+    for content in (b"", b"{", b"[1]"):
+        response = client.post(
+            "/v1/referrals",
+            content=content,
+            headers={**HEADERS, "Content-Type": "application/json"},
+        )
+        assert response.status_code == 400
+        assert "message" in response.json()
+
+
+def test_explicit_code_must_be_unique(client: TestClient) -> None:
+    create(client, code="FRIEND-2030")
+    response = client.post(
+        "/v1/referrals",
+        json={"campaignId": 1, "advocateProfileIntegrationId": "b", "code": "FRIEND-2030"},
+        headers=HEADERS,
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["source"] == {"pointer": "/code"}
+
+
+def test_referral_needs_credentials(client: TestClient) -> None:
+    response = client.post("/v1/referrals", json={"campaignId": 1})
+    assert response.status_code == 401
+
+
+# --- many advocates ---------------------------------------------------------------------------
+
+
+def test_multiple_advocates_silent_by_default(client: TestClient) -> None:
+    body = {"campaignId": 1, "advocateProfileIntegrationIds": ["a", "b"], "usageLimit": 1}
+    response = client.post("/v1/referrals_for_multiple_advocates", json=body, headers=HEADERS)
+    assert response.status_code == 204
+    assert response.content == b""
+    with db(client) as session:
+        assert referrals.profile_referrals(session, "default", "a")[0]["usageLimit"] == 1
+        assert len(referrals.profile_referrals(session, "default", "b")) == 1
+
+
+def test_multiple_advocates_not_silent_returns_one_code_each(client: TestClient) -> None:
+    body = {
+        "campaignId": 1,
+        "advocateProfileIntegrationIds": ["a", "b", "c"],
+        "usageLimit": 3,
+        "referralPattern": "REF-###-###",
+        "validCharacters": ["X", "Y", "7"],
+        "attributes": {"wave": 1},
+    }
+    response = client.post(
+        "/v1/referrals_for_multiple_advocates?silent=no", json=body, headers=HEADERS
+    )
+    assert response.status_code == 201
+    result = response.json()
+    assert result["totalResultSize"] == 3
+    assert [r["advocateProfileIntegrationId"] for r in result["data"]] == ["a", "b", "c"]
+    codes = [r["code"] for r in result["data"]]
+    assert len(set(codes)) == 3
+    assert all(re.fullmatch(r"REF-[XY7]{3}-[XY7]{3}", code) for code in codes)
+    assert {r["batchId"] for r in result["data"]} == {result["data"][0]["batchId"]}
+    assert all(r["usageLimit"] == 3 and r["attributes"] == {"wave": 1} for r in result["data"])
+
+
+@pytest.mark.parametrize(
+    ("query", "body", "where"),
+    [
+        ("?silent=maybe", {"campaignId": 1, "advocateProfileIntegrationIds": ["a"]}, "silent"),
+        (
+            "",
+            {"campaignId": 1, "advocateProfileIntegrationIds": []},
+            "/advocateProfileIntegrationIds",
+        ),
+        ("", {"campaignId": 1}, "/advocateProfileIntegrationIds"),
+        (
+            "",
+            {"campaignId": 1, "advocateProfileIntegrationIds": ["a"], "referralPattern": "ABCD"},
+            "/referralPattern",
+        ),
+        (
+            "",
+            {"campaignId": 1, "advocateProfileIntegrationIds": ["a"], "referralPattern": "##"},
+            "/referralPattern",
+        ),
+        (
+            "",
+            {"campaignId": 1, "advocateProfileIntegrationIds": ["a"], "validCharacters": ["AB"]},
+            "/validCharacters",
+        ),
+    ],
+)
+def test_multiple_advocates_refuses_bad_input(
+    client: TestClient, query: str, body: dict, where: str
+) -> None:
+    response = client.post(
+        f"/v1/referrals_for_multiple_advocates{query}", json=body, headers=HEADERS
+    )
+    assert response.status_code == 400
+    source = response.json()["errors"][0]["source"]
+    assert source.get("pointer", source.get("parameter")) == where
+
+
+def test_a_pattern_that_runs_out_of_codes_writes_nothing(client: TestClient) -> None:
+    body = {
+        "campaignId": 1,
+        "advocateProfileIntegrationIds": [f"p{i}" for i in range(5)],
+        "referralPattern": "REF-#",
+        "validCharacters": ["A", "B"],
+    }
+    response = client.post(
+        "/v1/referrals_for_multiple_advocates?silent=no", json=body, headers=HEADERS
+    )
+    assert response.status_code == 400
+    with db(client) as session:
+        assert referrals.profile_referrals(session, "default", "p0") == []
+
+
+# --- validation, redemption, release ----------------------------------------------------------
+
+
+def seeded_referral(client: TestClient, **body) -> dict:
+    freeze(client)
+    return create(client, **body)
+
+
+def check(client: TestClient, code: str, profile: str | None, *, campaign: int = 1, now=NOW):
+    with db(client) as session:
+        return referrals.validate_referral(
+            session, "default", now, code=code, campaign_id=campaign, profile_id=profile
+        )
+
+
+def test_a_valid_referral_is_accepted(client: TestClient) -> None:
+    referral = seeded_referral(client)
+    assert check(client, referral["code"], "friend") is None
+
+
+def test_unknown_code_or_other_campaign_is_not_found(client: TestClient) -> None:
+    referral = seeded_referral(client)
+    assert check(client, "NOPE-NOPE", "friend") == "ReferralNotFound"
+    assert check(client, referral["code"], "friend", campaign=2) == "ReferralNotFound"
+
+
+def test_dates_are_read_on_the_tenant_clock(client: TestClient) -> None:
+    referral = seeded_referral(
+        client, startDate="2030-01-02T00:00:00Z", expiryDate="2030-01-03T00:00:00Z"
+    )
+    code = referral["code"]
+    assert check(client, code, "f") == "ReferralStartDateInFuture"
+    assert check(client, code, "f", now=NOW + timedelta(days=1)) is None
+    assert check(client, code, "f", now=NOW + timedelta(days=2)) == "ReferralExpired"
+
+
+def test_advocate_cannot_use_own_code(client: TestClient) -> None:
+    referral = seeded_referral(client)
+    assert check(client, referral["code"], "adv-1") == "ReferralRecipientIdSameAsAdvocate"
+
+
+def test_code_for_a_friend_is_refused_to_anyone_else(client: TestClient) -> None:
+    referral = seeded_referral(client, friendProfileIntegrationId="friend-1")
+    assert check(client, referral["code"], "friend-1") is None
+    assert check(client, referral["code"], "someone") == "ReferralRecipientDoesNotMatch"
+    assert check(client, referral["code"], None) == "ReferralRecipientDoesNotMatch"
+
+
+def test_usage_limit_counts_closed_sessions_and_cancel_gives_it_back(client: TestClient) -> None:
+    referral = seeded_referral(client, usageLimit=1)
+    code = referral["code"]
+    with db(client) as session:
+        referrals.redeem_referral(
+            session, "default", NOW, session_id="s1", profile_id="friend", code=code
+        )
+        referrals.redeem_referral(  # a second close of the same session counts once
+            session, "default", NOW, session_id="s1", profile_id="friend", code=code
+        )
+        session.commit()
+    assert check(client, code, "other") == "ReferralLimitReached"
+    with db(client) as session:
+        assert (
+            referrals.validate_referral(
+                session,
+                "default",
+                NOW,
+                code=code,
+                campaign_id=1,
+                profile_id="friend",
+                session_id="s1",
+            )
+            is None
+        )
+        inventory = referrals.profile_referrals(session, "default", "adv-1")
+    assert inventory[0]["usageCounter"] == 1
+    assert inventory[0]["referredCustomers"] == ["friend"]
+    with db(client) as session:
+        referrals.release_referral(session, "default", session_id="s1")
+        session.commit()
+    assert check(client, code, "other") is None
+    with db(client) as session:
+        inventory = referrals.profile_referrals(session, "default", "adv-1")
+    assert inventory[0]["usageCounter"] == 0
+    assert inventory[0]["referredCustomers"] == []
+
+
+def test_unlimited_code_never_reaches_a_limit(client: TestClient) -> None:
+    referral = seeded_referral(client, usageLimit=0)
+    with db(client) as session:
+        for n in range(5):
+            referrals.redeem_referral(
+                session,
+                "default",
+                NOW,
+                session_id=f"s{n}",
+                profile_id=f"f{n}",
+                code=referral["code"],
+            )
+        session.commit()
+    assert check(client, referral["code"], "f9") is None
