@@ -1,0 +1,171 @@
+"""Malformed POST /customers requests: 400/413/415 problem+json naming the field, nothing written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from simulator.ecdp.routes import MAX_BODY_BYTES
+from simulator.ecdp.service import MAX_ITEMS
+from tests.ecdp.helpers import KEY, errors, get, post, problem
+
+VALID_ITEM = {"email": "valid@example.com"}
+
+
+def send(client: TestClient, body: object) -> object:
+    return client.post("/customers", json=body, headers=KEY)
+
+
+def assert_nothing_written(client: TestClient) -> None:
+    problem(get(client, "email", "valid@example.com"), 404)
+    assert client.get("/customers/id/4", headers=KEY).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"matchBy": "Email", "data": [VALID_ITEM]}, "mode"),
+        ({"mode": "Add", "data": [VALID_ITEM]}, "matchBy"),
+        ({"mode": "Add", "matchBy": "Email"}, "data"),
+        ({"mode": "Add", "matchBy": "Email", "data": []}, "data"),
+        ({"mode": "Add", "matchBy": "Email", "data": None}, "data"),
+        ({"mode": 1, "matchBy": "Email", "data": [VALID_ITEM]}, "mode"),
+        ({"mode": "Insert", "matchBy": "Email", "data": [VALID_ITEM]}, "mode"),
+        ({"mode": "Add", "matchBy": ["Email"], "data": [VALID_ITEM]}, "matchBy"),
+        ({"mode": "Add", "matchBy": "Name", "data": [VALID_ITEM]}, "matchBy"),
+        ({"mode": "Add", "matchBy": "Email", "data": VALID_ITEM}, "data"),
+        ({"mode": "Add", "matchBy": "Email", "data": "x"}, "data"),
+        ({"mode": "Add", "matchBy": "Email", "data": [VALID_ITEM], "extra": 1}, "extra"),
+        ({"mode": "Add", "matchBy": "Email", "data": [VALID_ITEM, "x"]}, "data[1]"),
+        ({"mode": "Add", "matchBy": "Email", "data": [VALID_ITEM, None]}, "data[1]"),
+    ],
+)
+def test_envelope_errors_name_the_field(client: TestClient, body: dict, field: str) -> None:
+    found = errors(send(client, body))
+    assert field in found, found
+    assert_nothing_written(client)
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ({"email": "a" * 309 + "@example.com"}, "email"),
+        ({"email": "not-an-address"}, "email"),
+        ({"email": "two@@example.com"}, "email"),
+        ({"email": 5}, "email"),
+        ({"email": "ok@example.com", "phone": "1" * 21}, "phone"),
+        ({"email": "ok@example.com", "phone": "123 456"}, "phone"),
+        ({"email": "ok@example.com", "phone": 123456}, "phone"),
+        ({"email": "ok@example.com", "crmId": "c" * 129}, "crmId"),
+        ({"email": "ok@example.com", "visitorId": "v" * 39}, "visitorId"),
+        ({"email": "ok@example.com", "firstName": "f" * 257}, "firstName"),
+        ({"email": "ok@example.com", "lastName": "l" * 257}, "lastName"),
+        ({"email": "ok@example.com", "lastName": ["x"]}, "lastName"),
+        ({"email": "ok@example.com", "dateOfBirth": "1990-13-01T00:00:00Z"}, "dateOfBirth"),
+        ({"email": "ok@example.com", "dateOfBirth": "yesterday"}, "dateOfBirth"),
+        ({"email": "ok@example.com", "dateOfBirth": 19900101}, "dateOfBirth"),
+        ({"email": "ok@example.com", "gender": "Other"}, "gender"),
+        ({"email": "ok@example.com", "gender": True}, "gender"),
+        ({"email": "ok@example.com", "customAttributes": {"name": "vip"}}, "customAttributes"),
+        ({"email": "ok@example.com", "customAttributes": ["vip"]}, "customAttributes[0]"),
+        ({"email": "ok@example.com", "consentsData": []}, "consentsData"),
+        ({"email": "ok@example.com", "consentsData": {"consents": {}}}, "consentsData.consents"),
+        ({"email": "ok@example.com", "consentsData": {"other": 1}}, "consentsData.other"),
+        ({"email": "ok@example.com", "nickname": "x"}, "nickname"),
+        ({"firstName": "no email"}, "email"),
+        ({"email": ""}, "email"),
+    ],
+)
+def test_item_errors_name_the_field_with_its_index(
+    client: TestClient, item: dict, field: str
+) -> None:
+    body = {"mode": "AddOrUpdate", "matchBy": "Email", "data": [VALID_ITEM, item]}
+    found = errors(send(client, body))
+    assert list(found) == [f"data[1].{field}"], found
+    detail = send(client, body).json()["detail"]
+    assert detail.startswith(f"data[1].{field}: ")
+    assert_nothing_written(client)
+
+
+def test_every_failing_item_is_listed(client: TestClient) -> None:
+    items = [VALID_ITEM, {"email": "bad"}, VALID_ITEM, {"email": "x@example.com", "gender": "?"}]
+    body = {"mode": "AddOrUpdate", "matchBy": "Email", "data": items}
+    response = send(client, body)
+    found = errors(response)
+    assert set(found) == {"data[1].email", "data[3].gender"}
+    assert response.json()["substatus"] == "CustomerInvalidModelState"
+    assert response.json()["instance"] == "/customers"
+    assert "and 1 more error" in response.json()["detail"]
+    assert_nothing_written(client)
+
+
+def test_too_many_items(client: TestClient) -> None:
+    items = [{"email": f"u{i}@example.com"} for i in range(MAX_ITEMS + 1)]
+    found = errors(send(client, {"mode": "Add", "matchBy": "Email", "data": items}))
+    assert list(found) == ["data"]
+    problem(get(client, "email", "u0@example.com"), 404)
+
+
+def test_a_10_mb_body_is_refused_before_parsing(client: TestClient) -> None:
+    filler = "x" * 256
+    items = [{"email": f"u{i}@example.com", "lastName": filler} for i in range(40_000)]
+    raw = json.dumps({"mode": "Add", "matchBy": "Email", "data": items}).encode()
+    assert len(raw) > 10_000_000 > MAX_BODY_BYTES
+    response = client.post(
+        "/customers", content=raw, headers={**KEY, "content-type": "application/json"}
+    )
+    body = problem(response, 413)
+    assert str(MAX_BODY_BYTES) in body["detail"]
+    problem(get(client, "email", "u0@example.com"), 404)
+
+
+def test_a_large_body_without_content_length_is_refused_too(client: TestClient) -> None:
+    def chunks():
+        yield b'{"mode":"Add","matchBy":"Email","data":['
+        for _ in range(MAX_BODY_BYTES // 65536 + 2):
+            yield b" " * 65536
+        yield b"]}"
+
+    response = client.post(
+        "/customers", content=chunks(), headers={**KEY, "content-type": "application/json"}
+    )
+    problem(response, 413)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b"   ", b"{not json", b'{"mode": "Add",', b"\xff\xfe", b"[]", b'"text"', b"42", b"null"],
+)
+def test_bodies_that_are_not_a_json_object(client: TestClient, raw: bytes) -> None:
+    response = client.post(
+        "/customers", content=raw, headers={**KEY, "content-type": "application/json"}
+    )
+    found = errors(response)
+    assert list(found) == ["$"]
+
+
+def test_wrong_content_type_is_415(client: TestClient) -> None:
+    response = client.post(
+        "/customers",
+        content=b"mode=Add",
+        headers={**KEY, "content-type": "application/x-www-form-urlencoded"},
+    )
+    problem(response, 415)
+
+
+def test_wrong_method_and_unknown_path_answer_problem_json(client: TestClient) -> None:
+    problem(client.delete("/customers/id/1", headers=KEY), 405)
+    problem(client.get("/customers/name/adam", headers=KEY), 404)
+
+
+def test_bad_request_writes_no_confirmation(client: TestClient) -> None:
+    item = {
+        "email": "c@example.com",
+        "consentsData": {"consents": [{"id": 1, "value": "AwaitingConfirmation"}]},
+    }
+    body = {"mode": "Add", "matchBy": "Email", "data": [item, {"email": "bad"}]}
+    errors(send(client, body))
+    assert client.get("/__admin/tenants/default/ecdp/confirmations").json() == {"confirmations": []}
+    assert post(client, "Add", "Email", item).status_code == 201
