@@ -193,9 +193,9 @@ def update_members_attributes(
 
     Returns how many profiles were updated.
     """
+    require_audience(db, tenant_id, audience_id)
     from simulator.talonone.service.profiles import get_profile
 
-    require_audience(db, tenant_id, audience_id)
     updated = 0
     for profile_id in member_ids(db, tenant_id, audience_id):
         profile = get_profile(db, tenant_id, profile_id)
@@ -252,8 +252,6 @@ def change_profile_audiences(
     `add` creates a profile that does not exist yet (documented); `delete` of a profile that
     is not a member does nothing. Actions apply in order.
     """
-    from simulator.talonone.service.profiles import ensure_profile
-
     missing = missing_audiences(db, tenant_id, {a.audience_id for a in actions})
     if missing:
         index = next(i for i, a in enumerate(actions) if a.audience_id == missing[0])
@@ -263,6 +261,8 @@ def change_profile_audiences(
             title="Not found",
             pointer=f"/data/{index}/audienceId",
         )
+    from simulator.talonone.service.profiles import ensure_profile
+
     for action in actions:
         if action.action == "add":
             ensure_profile(db, tenant_id, action.profile_integration_id, now)
