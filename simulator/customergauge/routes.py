@@ -160,7 +160,7 @@ async def file_transactional(
     )
     views = [upload_view(u) for u in uploads]
     xml_views = [{**v, "logs": {"log": v["logs"]} if v["logs"] else None} for v in views]
-    return respond(request, views, {"File": xml_views} if views else None)
+    return respond(request, views, {"File": xml_views} if views else "")
 
 
 # --- Lists: unsubscribe and bounce ---------------------------------------------------------
@@ -186,7 +186,7 @@ def list_response(request: Request, session: Session, tenant: Tenant, kind: str)
         limit=int_param(request, "limit", 100, 1, MAX_PAGE),
     )
     views = [entry_view(e) for e in entries]
-    return respond(request, views, {"Record": views} if views else None)
+    return respond(request, views, {"Record": views} if views else "")
 
 
 async def get_unsubscribe(
