@@ -12,22 +12,37 @@ from sqlmodel import Session
 
 from simulator.core.db import new_session
 from simulator.talonone.service import referrals
-from tests.conftest import DEFAULT_CREDENTIALS
 
-HEADERS = DEFAULT_CREDENTIALS["talonone"]
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
+WORLD = {
+    "clock": {"now": "2030-01-01T12:00:00Z", "frozen": True},
+    "talonone": {
+        "campaigns": [
+            {"id": 1, "name": "Refer a friend", "features": ["referrals"]},
+            {"id": 2, "name": "Summer coupons", "features": ["coupons"]},
+        ]
+    },
+}
 
 
-def freeze(client: TestClient, when: datetime = NOW) -> None:
-    response = client.put(
-        "/__admin/tenants/default/clock", json={"now": when.isoformat(), "frozen": True}
-    )
-    assert response.status_code == 200
+class World:
+    """A tenant with referral campaigns: its id and Talon.One headers."""
+
+    def __init__(self, tenant: dict) -> None:
+        self.id = tenant["id"]
+        self.headers = {
+            "Authorization": f"ApiKey-v1 {tenant['credentials']['talonone']['api_key']}"
+        }
 
 
-def create(client: TestClient, **body) -> dict:
+@pytest.fixture
+def world(new_tenant) -> World:
+    return World(new_tenant(WORLD))
+
+
+def create(client: TestClient, world: World, **body) -> dict:
     payload = {"campaignId": 1, "advocateProfileIntegrationId": "adv-1", **body}
-    response = client.post("/v1/referrals", json=payload, headers=HEADERS)
+    response = client.post("/v1/referrals", json=payload, headers=world.headers)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -36,10 +51,12 @@ def db(client: TestClient) -> Session:
     return new_session(client.app.state.engine)
 
 
-def test_create_referral_generates_a_code_and_returns_the_referral(client: TestClient) -> None:
-    freeze(client)
+def test_create_referral_generates_a_code_and_returns_the_referral(
+    client: TestClient, world: World
+) -> None:
     body = create(
         client,
+        world,
         friendProfileIntegrationId="friend-1",
         usageLimit=2,
         startDate="2030-01-01T00:00:00Z",
@@ -59,27 +76,20 @@ def test_create_referral_generates_a_code_and_returns_the_referral(client: TestC
     assert body["attributes"] == {"channel": "web"}
 
 
-def test_generated_codes_are_unique_and_repeatable_across_stores(make_client) -> None:
-    first = make_client()
-    codes = [create(first)["code"] for _ in range(3)]
-    assert len(set(codes)) == 3
-    ids = [create(first)["id"] for _ in range(2)]
-    assert ids[1] == ids[0] + 1
+def test_generated_codes_are_unique_and_ids_increase(client: TestClient, world: World) -> None:
+    made = [create(client, world) for _ in range(3)]
+    assert len({r["code"] for r in made}) == 3
+    assert [r["id"] for r in made] == [made[0]["id"] + n for n in range(3)]
 
 
-def test_same_seed_same_codes(client: TestClient, new_tenant) -> None:
-    one = new_tenant()
-    two = new_tenant()
-    headers_one = {"Authorization": f"ApiKey-v1 {one['credentials']['talonone']['api_key']}"}
-    headers_two = {"Authorization": f"ApiKey-v1 {two['credentials']['talonone']['api_key']}"}
+def test_codes_are_drawn_from_the_seeded_source(client: TestClient, new_tenant) -> None:
+    one, two = World(new_tenant(WORLD)), World(new_tenant(WORLD))
     body = {"campaignId": 1, "advocateProfileIntegrationId": "a"}
-    code_one = client.post("/v1/referrals", json=body, headers=headers_one).json()["code"]
-    code_two = client.post("/v1/referrals", json=body, headers=headers_two).json()["code"]
-    again = client.post("/v1/referrals", json=body, headers=headers_one).json()["code"]
-    assert code_one != again
-    # Codes are seeded by (seed, tenant, n): tenants differ, but each draw is reproducible.
-    assert code_one == referrals_code_for(client, one["id"], 1)
-    assert code_two == referrals_code_for(client, two["id"], 1)
+    code_one = client.post("/v1/referrals", json=body, headers=one.headers).json()["code"]
+    code_two = client.post("/v1/referrals", json=body, headers=two.headers).json()["code"]
+    # Each code is fixed by (seed, tenant, draw number): a rerun gives the same codes.
+    assert code_one == referrals_code_for(client, one.id, 1)
+    assert code_two == referrals_code_for(client, two.id, 1)
 
 
 def referrals_code_for(client: TestClient, tenant_id: str, draw: int) -> str:
@@ -87,6 +97,24 @@ def referrals_code_for(client: TestClient, tenant_id: str, draw: int) -> str:
 
     rng = seeded_rng(client.app.state.settings.seed, tenant_id, "talonone.referral", draw)
     return "".join(rng.choice(referrals.DEFAULT_CHARACTERS) for _ in range(8))
+
+
+def test_campaign_must_exist_and_run_referrals(client: TestClient, world: World) -> None:
+    for campaign_id, words in ((99, "not found"), (2, "not a referral campaign")):
+        response = client.post(
+            "/v1/referrals",
+            json={"campaignId": campaign_id, "advocateProfileIntegrationId": "a"},
+            headers=world.headers,
+        )
+        assert response.status_code == 400
+        assert words in response.json()["message"]
+        assert response.json()["errors"][0]["source"] == {"pointer": "/campaignId"}
+    many = client.post(
+        "/v1/referrals_for_multiple_advocates",
+        json={"campaignId": 99, "advocateProfileIntegrationIds": ["a"]},
+        headers=world.headers,
+    )
+    assert many.status_code == 400
 
 
 @pytest.mark.parametrize(
@@ -114,8 +142,10 @@ def referrals_code_for(client: TestClient, tenant_id: str, draw: int) -> str:
         ({"campaignId": 1, "advocateProfileIntegrationId": "a", "code": "ABC"}, "/code"),
     ],
 )
-def test_create_referral_refuses_bad_bodies(client: TestClient, body: dict, pointer: str) -> None:
-    response = client.post("/v1/referrals", json=body, headers=HEADERS)
+def test_create_referral_refuses_bad_bodies(
+    client: TestClient, world: World, body: dict, pointer: str
+) -> None:
+    response = client.post("/v1/referrals", json=body, headers=world.headers)
     assert response.status_code == 400
     error = response.json()
     assert error["StatusCode"] == 400
@@ -123,29 +153,29 @@ def test_create_referral_refuses_bad_bodies(client: TestClient, body: dict, poin
     assert error["errors"][0]["source"] == {"pointer": pointer}
 
 
-def test_create_referral_refuses_non_json_and_non_objects(client: TestClient) -> None:
+def test_create_referral_refuses_non_json_and_non_objects(client: TestClient, world: World) -> None:
     for content in (b"", b"{", b"[1]"):
         response = client.post(
             "/v1/referrals",
             content=content,
-            headers={**HEADERS, "Content-Type": "application/json"},
+            headers={**world.headers, "Content-Type": "application/json"},
         )
         assert response.status_code == 400
         assert "message" in response.json()
 
 
-def test_explicit_code_must_be_unique(client: TestClient) -> None:
-    create(client, code="FRIEND-2030")
+def test_explicit_code_must_be_unique(client: TestClient, world: World) -> None:
+    create(client, world, code="FRIEND-2030")
     response = client.post(
         "/v1/referrals",
         json={"campaignId": 1, "advocateProfileIntegrationId": "b", "code": "FRIEND-2030"},
-        headers=HEADERS,
+        headers=world.headers,
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["source"] == {"pointer": "/code"}
 
 
-def test_referral_needs_credentials(client: TestClient) -> None:
+def test_referral_needs_credentials(client: TestClient, world: World) -> None:
     response = client.post("/v1/referrals", json={"campaignId": 1})
     assert response.status_code == 401
 
@@ -153,17 +183,19 @@ def test_referral_needs_credentials(client: TestClient) -> None:
 # --- many advocates ---------------------------------------------------------------------------
 
 
-def test_multiple_advocates_silent_by_default(client: TestClient) -> None:
+def test_multiple_advocates_silent_by_default(client: TestClient, world: World) -> None:
     body = {"campaignId": 1, "advocateProfileIntegrationIds": ["a", "b"], "usageLimit": 1}
-    response = client.post("/v1/referrals_for_multiple_advocates", json=body, headers=HEADERS)
+    response = client.post("/v1/referrals_for_multiple_advocates", json=body, headers=world.headers)
     assert response.status_code == 204
     assert response.content == b""
     with db(client) as session:
-        assert referrals.profile_referrals(session, "default", "a")[0]["usageLimit"] == 1
-        assert len(referrals.profile_referrals(session, "default", "b")) == 1
+        assert referrals.profile_referrals(session, world.id, "a")[0]["usageLimit"] == 1
+        assert len(referrals.profile_referrals(session, world.id, "b")) == 1
 
 
-def test_multiple_advocates_not_silent_returns_one_code_each(client: TestClient) -> None:
+def test_multiple_advocates_not_silent_returns_one_code_each(
+    client: TestClient, world: World
+) -> None:
     body = {
         "campaignId": 1,
         "advocateProfileIntegrationIds": ["a", "b", "c"],
@@ -173,7 +205,7 @@ def test_multiple_advocates_not_silent_returns_one_code_each(client: TestClient)
         "attributes": {"wave": 1},
     }
     response = client.post(
-        "/v1/referrals_for_multiple_advocates?silent=no", json=body, headers=HEADERS
+        "/v1/referrals_for_multiple_advocates?silent=no", json=body, headers=world.headers
     )
     assert response.status_code == 201
     result = response.json()
@@ -214,17 +246,17 @@ def test_multiple_advocates_not_silent_returns_one_code_each(client: TestClient)
     ],
 )
 def test_multiple_advocates_refuses_bad_input(
-    client: TestClient, query: str, body: dict, where: str
+    client: TestClient, world: World, query: str, body: dict, where: str
 ) -> None:
     response = client.post(
-        f"/v1/referrals_for_multiple_advocates{query}", json=body, headers=HEADERS
+        f"/v1/referrals_for_multiple_advocates{query}", json=body, headers=world.headers
     )
     assert response.status_code == 400
     source = response.json()["errors"][0]["source"]
     assert source.get("pointer", source.get("parameter")) == where
 
 
-def test_a_pattern_that_runs_out_of_codes_writes_nothing(client: TestClient) -> None:
+def test_a_pattern_that_runs_out_of_codes_writes_nothing(client: TestClient, world: World) -> None:
     body = {
         "campaignId": 1,
         "advocateProfileIntegrationIds": [f"p{i}" for i in range(5)],
@@ -232,78 +264,81 @@ def test_a_pattern_that_runs_out_of_codes_writes_nothing(client: TestClient) -> 
         "validCharacters": ["A", "B"],
     }
     response = client.post(
-        "/v1/referrals_for_multiple_advocates?silent=no", json=body, headers=HEADERS
+        "/v1/referrals_for_multiple_advocates?silent=no", json=body, headers=world.headers
     )
     assert response.status_code == 400
     with db(client) as session:
-        assert referrals.profile_referrals(session, "default", "p0") == []
+        assert referrals.profile_referrals(session, world.id, "p0") == []
 
 
 # --- validation, redemption, release ----------------------------------------------------------
 
 
-def seeded_referral(client: TestClient, **body) -> dict:
-    freeze(client)
-    return create(client, **body)
+def seeded_referral(client: TestClient, world: World, **body) -> dict:
+    return create(client, world, **body)
 
 
-def check(client: TestClient, code: str, profile: str | None, *, campaign: int = 1, now=NOW):
+def check(
+    client: TestClient, world: World, code: str, profile: str | None, *, campaign: int = 1, now=NOW
+):
     with db(client) as session:
         return referrals.validate_referral(
-            session, "default", now, code=code, campaign_id=campaign, profile_id=profile
+            session, world.id, now, code=code, campaign_id=campaign, profile_id=profile
         )
 
 
-def test_a_valid_referral_is_accepted(client: TestClient) -> None:
-    referral = seeded_referral(client)
-    assert check(client, referral["code"], "friend") is None
+def test_a_valid_referral_is_accepted(client: TestClient, world: World) -> None:
+    referral = seeded_referral(client, world)
+    assert check(client, world, referral["code"], "friend") is None
 
 
-def test_unknown_code_or_other_campaign_is_not_found(client: TestClient) -> None:
-    referral = seeded_referral(client)
-    assert check(client, "NOPE-NOPE", "friend") == "ReferralNotFound"
-    assert check(client, referral["code"], "friend", campaign=2) == "ReferralNotFound"
+def test_unknown_code_or_other_campaign_is_not_found(client: TestClient, world: World) -> None:
+    referral = seeded_referral(client, world)
+    assert check(client, world, "NOPE-NOPE", "friend") == "ReferralNotFound"
+    assert check(client, world, referral["code"], "friend", campaign=2) == "ReferralNotFound"
 
 
-def test_dates_are_read_on_the_tenant_clock(client: TestClient) -> None:
+def test_dates_are_read_on_the_tenant_clock(client: TestClient, world: World) -> None:
     referral = seeded_referral(
-        client, startDate="2030-01-02T00:00:00Z", expiryDate="2030-01-03T00:00:00Z"
+        client, world, startDate="2030-01-02T00:00:00Z", expiryDate="2030-01-03T00:00:00Z"
     )
     code = referral["code"]
-    assert check(client, code, "f") == "ReferralStartDateInFuture"
-    assert check(client, code, "f", now=NOW + timedelta(days=1)) is None
-    assert check(client, code, "f", now=NOW + timedelta(days=2)) == "ReferralExpired"
+    assert check(client, world, code, "f") == "ReferralStartDateInFuture"
+    assert check(client, world, code, "f", now=NOW + timedelta(days=1)) is None
+    assert check(client, world, code, "f", now=NOW + timedelta(days=2)) == "ReferralExpired"
 
 
-def test_advocate_cannot_use_own_code(client: TestClient) -> None:
-    referral = seeded_referral(client)
-    assert check(client, referral["code"], "adv-1") == "ReferralRecipientIdSameAsAdvocate"
+def test_advocate_cannot_use_own_code(client: TestClient, world: World) -> None:
+    referral = seeded_referral(client, world)
+    assert check(client, world, referral["code"], "adv-1") == "ReferralRecipientIdSameAsAdvocate"
 
 
-def test_code_for_a_friend_is_refused_to_anyone_else(client: TestClient) -> None:
-    referral = seeded_referral(client, friendProfileIntegrationId="friend-1")
-    assert check(client, referral["code"], "friend-1") is None
-    assert check(client, referral["code"], "someone") == "ReferralRecipientDoesNotMatch"
-    assert check(client, referral["code"], None) == "ReferralRecipientDoesNotMatch"
+def test_code_for_a_friend_is_refused_to_anyone_else(client: TestClient, world: World) -> None:
+    referral = seeded_referral(client, world, friendProfileIntegrationId="friend-1")
+    assert check(client, world, referral["code"], "friend-1") is None
+    assert check(client, world, referral["code"], "someone") == "ReferralRecipientDoesNotMatch"
+    assert check(client, world, referral["code"], None) == "ReferralRecipientDoesNotMatch"
 
 
-def test_usage_limit_counts_closed_sessions_and_cancel_gives_it_back(client: TestClient) -> None:
-    referral = seeded_referral(client, usageLimit=1)
+def test_usage_limit_counts_closed_sessions_and_cancel_gives_it_back(
+    client: TestClient, world: World
+) -> None:
+    referral = seeded_referral(client, world, usageLimit=1)
     code = referral["code"]
     with db(client) as session:
         referrals.redeem_referral(
-            session, "default", NOW, session_id="s1", profile_id="friend", code=code
+            session, world.id, NOW, session_id="s1", profile_id="friend", code=code
         )
         referrals.redeem_referral(  # a second close of the same session counts once
-            session, "default", NOW, session_id="s1", profile_id="friend", code=code
+            session, world.id, NOW, session_id="s1", profile_id="friend", code=code
         )
         session.commit()
-    assert check(client, code, "other") == "ReferralLimitReached"
+    assert check(client, world, code, "other") == "ReferralLimitReached"
     with db(client) as session:
         assert (
             referrals.validate_referral(
                 session,
-                "default",
+                world.id,
                 NOW,
                 code=code,
                 campaign_id=1,
@@ -312,30 +347,30 @@ def test_usage_limit_counts_closed_sessions_and_cancel_gives_it_back(client: Tes
             )
             is None
         )
-        inventory = referrals.profile_referrals(session, "default", "adv-1")
+        inventory = referrals.profile_referrals(session, world.id, "adv-1")
     assert inventory[0]["usageCounter"] == 1
     assert inventory[0]["referredCustomers"] == ["friend"]
     with db(client) as session:
-        referrals.release_referral(session, "default", session_id="s1")
+        referrals.release_referral(session, world.id, session_id="s1")
         session.commit()
-    assert check(client, code, "other") is None
+    assert check(client, world, code, "other") is None
     with db(client) as session:
-        inventory = referrals.profile_referrals(session, "default", "adv-1")
+        inventory = referrals.profile_referrals(session, world.id, "adv-1")
     assert inventory[0]["usageCounter"] == 0
     assert inventory[0]["referredCustomers"] == []
 
 
-def test_unlimited_code_never_reaches_a_limit(client: TestClient) -> None:
-    referral = seeded_referral(client, usageLimit=0)
+def test_unlimited_code_never_reaches_a_limit(client: TestClient, world: World) -> None:
+    referral = seeded_referral(client, world, usageLimit=0)
     with db(client) as session:
         for n in range(5):
             referrals.redeem_referral(
                 session,
-                "default",
+                world.id,
                 NOW,
                 session_id=f"s{n}",
                 profile_id=f"f{n}",
                 code=referral["code"],
             )
         session.commit()
-    assert check(client, referral["code"], "f9") is None
+    assert check(client, world, referral["code"], "f9") is None

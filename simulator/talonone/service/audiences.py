@@ -19,7 +19,6 @@ from simulator.core.ids import next_value
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.engagement import TalonAudience, TalonAudienceMembership
 
-ACCOUNT_ID = 1
 MAX_AUDIENCE_ACTIONS = 1000
 
 
@@ -65,10 +64,10 @@ class CustomerProfileAudienceRequest(BaseModel):
 # --- views and lookups ------------------------------------------------------------------------
 
 
-def audience_view(audience: TalonAudience) -> dict[str, Any]:
+def audience_view(audience: TalonAudience, account_id: int) -> dict[str, Any]:
     """The `Audience` JSON of the API (optional keys left out when unset)."""
     view: dict[str, Any] = {
-        "accountId": ACCOUNT_ID,
+        "accountId": account_id,
         "id": audience.id,
         "created": format_instant(audience.created),
         "name": audience.name,
@@ -83,6 +82,12 @@ def audience_view(audience: TalonAudience) -> dict[str, Any]:
     }
     view.update({key: value for key, value in optional.items() if value is not None})
     return view
+
+
+def account_id(db: Session, tenant_id: str) -> int:
+    from simulator.talonone.service.campaigns import load_config
+
+    return load_config(db, tenant_id).account_id
 
 
 def get_audience(db: Session, tenant_id: str, audience_id: int) -> TalonAudience | None:
@@ -145,7 +150,7 @@ def create_audience(
     )
     db.add(audience)
     db.flush()
-    return audience_view(audience)
+    return audience_view(audience, account_id(db, tenant_id))
 
 
 def rename_audience(db: Session, tenant_id: str, audience_id: int, name: str) -> dict[str, Any]:
@@ -153,7 +158,7 @@ def rename_audience(db: Session, tenant_id: str, audience_id: int, name: str) ->
     audience.name = name
     db.add(audience)
     db.flush()
-    return audience_view(audience)
+    return audience_view(audience, account_id(db, tenant_id))
 
 
 def delete_memberships(db: Session, tenant_id: str, audience_id: int) -> None:

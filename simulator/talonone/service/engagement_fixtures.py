@@ -341,10 +341,25 @@ def referenced_profiles(fixture: FixtureModel) -> set[str]:
     return ids
 
 
+def check_campaigns(db: Session, tenant: Tenant, fixture: FixtureModel, source: str) -> None:
+    """Coupons and referrals name campaigns of the core part, loaded before this one."""
+    from simulator.talonone.service.campaigns import get_campaign
+
+    for section, items in (("coupons", fixture.coupons), ("referrals", fixture.referrals)):
+        for index, item in enumerate(items):
+            if get_campaign(db, tenant.id, item.campaign_id) is None:
+                raise FixtureError(
+                    source,
+                    f"talonone.{section}[{index}].campaignId",
+                    f"no campaign with id {item.campaign_id} in talonone.campaigns",
+                )
+
+
 def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContext) -> None:
     """Write this part's rows from the validated section (the caller commits)."""
     check_unique([c.value for c in fixture.coupons], "coupons", "value", context.source)
     check_unique([r.code for r in fixture.referrals], "referrals", "code", context.source)
+    check_campaigns(db, tenant, fixture, context.source)
     now = context.now
     ensure_profiles(db, tenant, referenced_profiles(fixture), now)
     load_coupons(db, tenant, fixture.coupons, now)

@@ -139,15 +139,18 @@ def referral_campaign_id(db: Session, tenant_id: str, code: str) -> int | None:
 
 
 def check_campaign(db: Session, tenant_id: str, campaign_id: int) -> None:
-    """400 when part 1 knows the campaigns and this one is not among them."""
-    try:
-        from simulator.talonone.service.campaigns import get_campaign  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    if get_campaign(db, tenant_id, campaign_id) is None:
+    """400 unless the campaign exists and has the referrals feature."""
+    from simulator.talonone.service.campaigns import get_campaign
+
+    campaign = get_campaign(db, tenant_id, campaign_id)
+    if campaign is None:
+        raise TalonOneError(
+            400, f"Campaign {campaign_id} not found", title="Invalid value", pointer="/campaignId"
+        )
+    if "referrals" not in (campaign.get("features") or []):
         raise TalonOneError(
             400,
-            f"Campaign {campaign_id} not found",
+            f"Campaign {campaign_id} is not a referral campaign",
             title="Invalid value",
             pointer="/campaignId",
         )
