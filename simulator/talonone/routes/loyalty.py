@@ -1,5 +1,416 @@
-"""Talon.One routes: loyalty part."""
+"""Talon.One routes: loyalty part (balances, points, transactions, cards).
 
-from fastapi import APIRouter
+Query parameters are read by hand from the query string so that repeated array parameters and
+bad values get Talon.One's own 400 naming the parameter.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from sqlmodel import Session
+from starlette.responses import Response
+
+from simulator.core.clock import parse_instant, tenant_now
+from simulator.core.db import get_session
+from simulator.core.formats import json_response
+from simulator.core.middleware import note
+from simulator.core.models import Tenant
+from simulator.talonone.auth import talonone_tenant
+from simulator.talonone.errors import TalonOneError
+from simulator.talonone.service import loyalty
+from simulator.talonone.service.loyalty import LoyaltyError, Page
 
 router = APIRouter(tags=["talonone"])
+
+POINT_STATUSES = ("active", "pending", "expired")
+POINT_SORTS = ("startDate", "-startDate", "expiryDate", "-expiryDate")
+TRANSACTION_TYPES = ("manual", "session", "import")
+
+
+def bad_parameter(name: str, message: str) -> TalonOneError:
+    return TalonOneError(400, message, title="Invalid parameter", parameter=name)
+
+
+def as_api_error(error: LoyaltyError) -> TalonOneError:
+    extra: dict[str, Any] = {}
+    if error.parameter is not None:
+        extra["parameter"] = error.parameter
+    if error.pointer is not None:
+        extra["pointer"] = error.pointer
+    titles = {404: "Not found", 400: "Bad request"}
+    return TalonOneError(
+        error.status, error.message, title=titles.get(error.status, "Error"), **extra
+    )
+
+
+def program_id_of(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise bad_parameter("loyaltyProgramId", "loyaltyProgramId must be an integer") from None
+
+
+def card_id_of(raw: str) -> str:
+    if not 4 <= len(raw) <= 108:
+        raise bad_parameter("loyaltyCardId", "loyaltyCardId must be 4 to 108 characters")
+    return raw
+
+
+class Query:
+    """The query string of one request, with typed, validated readers."""
+
+    def __init__(self, request: Request) -> None:
+        self.params = request.query_params
+
+    def text(self, name: str) -> str | None:
+        return self.params.get(name)
+
+    def many(self, name: str) -> list[str] | None:
+        values = self.params.getlist(name)
+        return values or None
+
+    def boolean(self, name: str, default: bool = False) -> bool:
+        value = self.params.get(name)
+        if value is None:
+            return default
+        if value.lower() in ("true", "1"):
+            return True
+        if value.lower() in ("false", "0"):
+            return False
+        raise bad_parameter(name, f"{name} must be true or false")
+
+    def instant(self, name: str) -> datetime | None:
+        value = self.params.get(name)
+        if value is None:
+            return None
+        try:
+            return parse_instant(value.replace(" ", "+"))
+        except ValueError:
+            raise bad_parameter(name, f"{name} must be an RFC3339 timestamp") from None
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str | None = None) -> str | None:
+        value = self.params.get(name, default)
+        if value is not None and value not in allowed:
+            raise bad_parameter(name, f"{name} must be one of the following: {', '.join(allowed)}")
+        return value
+
+    def page(self) -> Page:
+        size = self.integer("pageSize", loyalty.DEFAULT_PAGE_SIZE)
+        if not 1 <= size <= 1000:
+            raise bad_parameter("pageSize", "pageSize must be between 1 and 1000")
+        skip = self.integer("skip", 0)
+        if skip < 0:
+            raise bad_parameter("skip", "skip must not be negative")
+        return Page(size=size, skip=skip)
+
+    def integer(self, name: str, default: int) -> int:
+        value = self.params.get(name)
+        if value is None:
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise bad_parameter(name, f"{name} must be an integer") from None
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise TalonOneError(
+            400, "The request body is not valid JSON", title="Invalid JSON"
+        ) from None
+    if not isinstance(body, dict):
+        raise TalonOneError(400, "The request body must be a JSON object", pointer="/")
+    return body
+
+
+def run(db: Session, action: Any) -> Any:
+    """Call the service; LoyaltyError becomes the API's error, a write is committed."""
+    try:
+        result = action()
+    except LoyaltyError as error:
+        db.rollback()
+        raise as_api_error(error) from None
+    return result
+
+
+# --- profile-based programs ------------------------------------------------------------------
+
+
+@router.get("/v1/loyalty_programs/{loyaltyProgramId}/profile/{integrationId}/balances")
+async def get_loyalty_balances(
+    loyaltyProgramId: str,
+    integrationId: str,
+    request: Request,
+    tenant: Tenant = Depends(talonone_tenant),
+    session: Session = Depends(get_session),
+) -> Response:
+    note(request, operation="GetLoyaltyBalances")
+    query = Query(request)
+    program_id = program_id_of(loyaltyProgramId)
+    end_date = query.instant("endDate")
+    subledger = query.text("subledgerId")
+    include_tiers = query.boolean("includeTiers")
+    include_projected = query.boolean("includeProjectedTier")
+    body = run(
+        session,
+        lambda: loyalty.profile_balances(
+            session,
+            tenant.id,
+            tenant_now(tenant),
+            program_id=program_id,
+            profile_id=integrationId,
+            end_date=end_date,
+            subledger=subledger,
+            include_tiers=include_tiers,
+            include_projected_tier=include_projected,
+        ),
+    )
+    return json_response(body)
+
+
+@router.get("/v1/loyalty_programs/{loyaltyProgramId}/profile/{integrationId}/points")
+async def get_loyalty_program_profile_points(
+    loyaltyProgramId: str,
+    integrationId: str,
+    request: Request,
+    tenant: Tenant = Depends(talonone_tenant),
+    session: Session = Depends(get_session),
+) -> Response:
+    note(request, operation="GetLoyaltyProgramProfilePoints")
+    query = Query(request)
+    program_id = program_id_of(loyaltyProgramId)
+    status = query.choice("status", POINT_STATUSES, "active")
+    sort = query.choice("sort", POINT_SORTS)
+    page = query.page()
+
+    def action() -> dict:
+        loyalty.require_program(session, tenant.id, program_id, card_based=False)
+        owner = loyalty.require_profile(session, tenant.id, program_id, integrationId)
+        return loyalty.points_list(
+            session,
+            tenant.id,
+            owner,
+            tenant_now(tenant),
+            status=status or "active",
+            subledgers=query.many("subledgerId"),
+            session_ids=query.many("customerSessionIDs"),
+            transaction_uuids=query.many("transactionUUIDs"),
+            sort=sort,
+            page=page,
+        )
+
+    return json_response(run(session, action))
+
+
+@router.get("/v1/loyalty_programs/{loyaltyProgramId}/profile/{integrationId}/transactions")
+async def get_loyalty_program_profile_transactions(
+    loyaltyProgramId: str,
+    integrationId: str,
+    request: Request,
+    tenant: Tenant = Depends(talonone_tenant),
+    session: Session = Depends(get_session),
+) -> Response:
+    note(request, operation="GetLoyaltyProgramProfileTransactions")
+    query = Query(request)
+    program_id = program_id_of(loyaltyProgramId)
+    filters = transaction_filters(query)
+
+    def action() -> dict:
+        loyalty.require_program(session, tenant.id, program_id, card_based=False)
+        owner = loyalty.require_profile(session, tenant.id, program_id, integrationId)
+        return loyalty.transactions_list(session, tenant.id, owner, tenant_now(tenant), **filters)
+
+    return json_response(run(session, action))
+
+
+def transaction_filters(query: Query) -> dict[str, Any]:
+    awaits = query.boolean("awaitsActivation", False)
+    if query.text("awaitsActivation") is not None and not awaits:
+        raise bad_parameter("awaitsActivation", "awaitsActivation can only be true")
+    return {
+        "subledgers": query.many("subledgerId"),
+        "kind": query.choice("loyaltyTransactionType", TRANSACTION_TYPES),
+        "start_date": query.instant("startDate"),
+        "end_date": query.instant("endDate"),
+        "session_ids": query.many("customerSessionIDs"),
+        "transaction_uuids": query.many("transactionUUIDs"),
+        "awaits_activation": awaits,
+        "page": query.page(),
+    }
+
+
+# --- cards ---------------------------------------------------------------------------------
+
+
+@router.post("/v1/loyalty_programs/{loyaltyProgramId}/cards")
+async def generate_loyalty_card(
+    loyaltyProgramId: str,
+    request: Request,
+    tenant: Tenant = Depends(talonone_tenant),
+    session: Session = Depends(get_session),
+) -> Response:
+    note(request, operation="GenerateLoyaltyCard")
+    program_id = program_id_of(loyaltyProgramId)
+    body = await json_body(request)
+    status = body.get("status", "active")
+    profiles = body.get("customerProfileIds") or []
+    identifier = body.get("cardIdentifier")
+    if not isinstance(status, str):
+        raise TalonOneError(400, "status must be a string", pointer="/status")
+    if not isinstance(profiles, list):
+        raise TalonOneError(
+            400, "customerProfileIds must be an array of strings", pointer="/customerProfileIds"
+        )
+    if identifier is not None and not isinstance(identifier, str):
+        raise TalonOneError(400, "cardIdentifier must be a string", pointer="/cardIdentifier")
+    seed = request.app.state.settings.seed
+    now = tenant_now(tenant)
+
+    def action() -> dict:
+        card = loyalty.generate_card(
+            session,
+            tenant.id,
+            now,
+            seed,
+            program_id=program_id,
+            status=status,
+            profile_ids=profiles,
+            identifier=identifier,
+        )
+        view = loyalty.card_view(session, tenant.id, card, now)
+        session.commit()
+        return view
+
+    return json_response(run(session, action))
+
+
+@router.post("/v2/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/link_profile")
+async def link_loyalty_card_to_profile(
+    loyaltyProgramId: str,
+    loyaltyCardId: str,
+    request: Request,
+    tenant: Tenant = Depends(talonone_tenant),
+    session: Session = Depends(get_session),
+) -> Response:
+    note(request, operation="LinkLoyaltyCardToProfile")
+    program_id = program_id_of(loyaltyProgramId)
+    identifier = card_id_of(loyaltyCardId)
+    body = await json_body(request)
+    profile_id = body.get("integrationId")
+    if not isinstance(profile_id, str) or not profile_id:
+        raise TalonOneError(
+            400,
+            "integrationId is required and must be a non-empty string",
+            pointer="/integrationId",
+        )
+    now = tenant_now(tenant)
+
+    def action() -> dict:
+        card = loyalty.link_card(
+            session,
+            tenant.id,
+            now,
+            program_id=program_id,
+            identifier=identifier,
+            profile_id=profile_id,
+        )
+        view = loyalty.card_view(session, tenant.id, card, now)
+        session.commit()
+        return view
+
+    return json_response(run(session, action))
+
+
+@router.get("/v1/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/balances")
+async def get_loyalty_card_balances(
+    loyaltyProgramId: str,
+    loyaltyCardId: str,
+    request: Request,
+    tenant: Tenant = Depends(talonone_tenant),
+    session: Session = Depends(get_session),
+) -> Response:
+    note(request, operation="GetLoyaltyCardBalances")
+    query = Query(request)
+    program_id = program_id_of(loyaltyProgramId)
+    identifier = card_id_of(loyaltyCardId)
+    end_date = query.instant("endDate")
+    subledgers = query.many("subledgerId")
+    body = run(
+        session,
+        lambda: loyalty.card_balances(
+            session,
+            tenant.id,
+            tenant_now(tenant),
+            program_id=program_id,
+            identifier=identifier,
+            end_date=end_date,
+            subledgers=subledgers,
+        ),
+    )
+    return json_response(body)
+
+
+@router.get("/v1/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/points")
+async def get_loyalty_card_points(
+    loyaltyProgramId: str,
+    loyaltyCardId: str,
+    request: Request,
+    tenant: Tenant = Depends(talonone_tenant),
+    session: Session = Depends(get_session),
+) -> Response:
+    note(request, operation="GetLoyaltyCardPoints")
+    query = Query(request)
+    program_id = program_id_of(loyaltyProgramId)
+    identifier = card_id_of(loyaltyCardId)
+    status = query.choice("status", POINT_STATUSES, "active")
+    sort = query.choice("sort", POINT_SORTS)
+    page = query.page()
+
+    def action() -> dict:
+        _program, card = loyalty.require_card(session, tenant.id, program_id, identifier)
+        owner = loyalty.Owner(program_id, card_identifier=card.identifier)
+        return loyalty.points_list(
+            session,
+            tenant.id,
+            owner,
+            tenant_now(tenant),
+            status=status or "active",
+            subledgers=query.many("subledgerId"),
+            session_ids=query.many("customerSessionIDs"),
+            transaction_uuids=query.many("transactionUUIDs"),
+            sort=sort,
+            page=page,
+        )
+
+    return json_response(run(session, action))
+
+
+@router.get("/v1/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/transactions")
+async def get_loyalty_card_transactions(
+    loyaltyProgramId: str,
+    loyaltyCardId: str,
+    request: Request,
+    tenant: Tenant = Depends(talonone_tenant),
+    session: Session = Depends(get_session),
+) -> Response:
+    note(request, operation="GetLoyaltyCardTransactions")
+    query = Query(request)
+    program_id = program_id_of(loyaltyProgramId)
+    identifier = card_id_of(loyaltyCardId)
+    filters = transaction_filters(query)
+
+    def action() -> dict:
+        _program, card = loyalty.require_card(session, tenant.id, program_id, identifier)
+        owner = loyalty.Owner(program_id, card_identifier=card.identifier)
+        return loyalty.transactions_list(session, tenant.id, owner, tenant_now(tenant), **filters)
+
+    return json_response(run(session, action))

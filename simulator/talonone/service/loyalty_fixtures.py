@@ -1,23 +1,339 @@
-"""The loyalty part of the `talonone` fixture section."""
+"""The loyalty part of the `talonone` fixture section: `loyaltyPrograms`, each with its tiers,
+cards and an optional starting ledger (`transactions`, posted as `import` rows in order)."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import select
 from sqlmodel import Session
 
+from simulator.core.clock import format_instant
 from simulator.core.fixtures import LoadContext
+from simulator.core.ids import next_value
 from simulator.core.models import Tenant
+from simulator.talonone.models.loyalty import (
+    TalonLoyaltyCard,
+    TalonLoyaltyCardProfile,
+    TalonLoyaltyProgram,
+    TalonLoyaltyTransaction,
+)
+from simulator.talonone.service.loyalty_ledger import (
+    DURATION,
+    LedgerInputError,
+    Origin,
+    Owner,
+    add_points,
+    deduct_points,
+    lot_dates,
+)
+
+CARD_PATTERN = r"^[A-Za-z0-9_-]{4,108}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class TierFixture(Strict):
+    id: int
+    name: str = Field(min_length=1)
+    minPoints: float = Field(ge=0)
+
+
+class CardCodeSettings(Strict):
+    validCharacters: list[str] | None = None
+    couponPattern: str | None = Field(default=None, min_length=4, max_length=108)
+
+
+class CardFixture(Strict):
+    identifier: str = Field(pattern=CARD_PATTERN)
+    status: Literal["active", "inactive"] = "active"
+    blockReason: str | None = None
+    profiles: list[str] = Field(default_factory=list)
+    batchId: str | None = None
+
+
+class LedgerEntryFixture(Strict):
+    profileId: str | None = None
+    cardIdentifier: str | None = None
+    subledgerId: str = ""
+    type: Literal["addition", "subtraction"] = "addition"
+    amount: float = Field(gt=0)
+    name: str = "Imported points"
+    startDate: str | None = None  # immediate | on_action | a timestamp | a duration
+    expiryDate: str | None = None  # unlimited | a timestamp | a duration
+    created: datetime | None = None
+    loyaltyTransactionType: Literal["manual", "session", "import"] = "import"
+
+
+def check_period(value: str | None, keywords: tuple[str, ...]) -> str | None:
+    if value is None or value in keywords or DURATION.match(value):
+        return value
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise ValueError(
+            f"expected one of {', '.join(keywords)}, a duration or a timestamp"
+        ) from error
+    return value
+
+
+class ProgramFixture(Strict):
+    id: int = Field(ge=1)
+    name: str = Field(min_length=1)
+    title: str | None = None
+    description: str = ""
+    cardBased: bool = False
+    subledgers: list[str] = Field(default_factory=list)
+    defaultPending: str = "immediate"
+    defaultValidity: str = "unlimited"
+    allowNegativeBalance: bool = False
+    activePointsDeduction: bool = True
+    usersPerCardLimit: int = Field(default=0, ge=0)
+    cardDefaultStatus: Literal["active", "inactive"] = "active"
+    cardCodeSettings: CardCodeSettings | None = None
+    tiers: list[TierFixture] = Field(default_factory=list)
+    tiersDowngradePolicy: Literal["one_down", "balance_based"] = "one_down"
+    programJoinPolicy: Literal["not_join", "points_activated", "points_earned"] = "not_join"
+    cards: list[CardFixture] = Field(default_factory=list)
+    transactions: list[LedgerEntryFixture] = Field(default_factory=list)
+
+    @field_validator("defaultPending")
+    @classmethod
+    def pending_known(cls, value: str) -> str:
+        if value in ("immediate", "on_action") or DURATION.match(value):
+            return value
+        raise ValueError("expected immediate, on_action or a duration like 7D")
+
+    @field_validator("defaultValidity")
+    @classmethod
+    def validity_known(cls, value: str) -> str:
+        if value == "unlimited" or DURATION.match(value):
+            return value
+        raise ValueError("expected unlimited or a duration like 30D")
+
+    @field_validator("subledgers")
+    @classmethod
+    def subledgers_valid(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not item or len(item) > 64:
+                raise ValueError(
+                    "subledger IDs are 1 to 64 characters (the main ledger is implicit)"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def consistent(self) -> ProgramFixture:
+        identifiers = [card.identifier for card in self.cards]
+        if len(set(identifiers)) != len(identifiers):
+            raise ValueError("card identifiers must be unique within a program")
+        if self.cards and not self.cardBased:
+            raise ValueError("cards need a card-based program (cardBased: true)")
+        limit = self.usersPerCardLimit
+        for card in self.cards:
+            if limit and len(card.profiles) > limit:
+                raise ValueError(f"card {card.identifier} has more profiles than usersPerCardLimit")
+        for entry in self.transactions:
+            check_period(entry.startDate, ("immediate", "on_action"))
+            check_period(entry.expiryDate, ("unlimited",))
+            if entry.subledgerId and entry.subledgerId not in self.subledgers:
+                raise ValueError(f"unknown subledger {entry.subledgerId!r} in transactions")
+            if self.cardBased:
+                if not entry.cardIdentifier or entry.cardIdentifier not in identifiers:
+                    raise ValueError("transactions of a card-based program name a listed card")
+            elif not entry.profileId:
+                raise ValueError("transactions of a profile-based program need profileId")
+        return self
 
 
 class FixtureModel(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    loyaltyPrograms: list[ProgramFixture] = Field(default_factory=list)
+
+    @field_validator("loyaltyPrograms")
+    @classmethod
+    def unique_program_ids(cls, value: list[ProgramFixture]) -> list[ProgramFixture]:
+        ids = [program.id for program in value]
+        if len(set(ids)) != len(ids):
+            raise ValueError("loyalty program ids must be unique")
+        return value
+
 
 def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContext) -> None:
     """Write this part's rows from the validated section (the caller commits)."""
+    for spec in getattr(fixture, "loyaltyPrograms", []) or []:
+        program = TalonLoyaltyProgram(
+            tenant_id=tenant.id,
+            id=spec.id,
+            name=spec.name,
+            title=spec.title or spec.name,
+            description=spec.description,
+            card_based=spec.cardBased,
+            subledgers=list(spec.subledgers),
+            default_pending=spec.defaultPending,
+            default_validity=spec.defaultValidity,
+            allow_negative_balance=spec.allowNegativeBalance,
+            active_points_deduction=spec.activePointsDeduction,
+            users_per_card_limit=spec.usersPerCardLimit,
+            card_default_status=spec.cardDefaultStatus,
+            card_code_settings=spec.cardCodeSettings.model_dump(exclude_none=True)
+            if spec.cardCodeSettings
+            else {},
+            tiers=[tier.model_dump() for tier in spec.tiers],
+            tiers_downgrade_policy=spec.tiersDowngradePolicy,
+            join_policy=spec.programJoinPolicy,
+            created=context.now,
+        )
+        db.add(program)
+        for card_spec in spec.cards:
+            card_id = next_value(db, tenant.id, "talonone.loyalty_card")
+            db.add(
+                TalonLoyaltyCard(
+                    tenant_id=tenant.id,
+                    id=card_id,
+                    program_id=spec.id,
+                    identifier=card_spec.identifier,
+                    status=card_spec.status,
+                    block_reason=card_spec.blockReason,
+                    batch_id=card_spec.batchId,
+                    created=context.now,
+                )
+            )
+            for profile_id in dict.fromkeys(card_spec.profiles):
+                db.add(
+                    TalonLoyaltyCardProfile(
+                        tenant_id=tenant.id,
+                        card_id=card_id,
+                        profile_id=profile_id,
+                        timestamp=context.now,
+                    )
+                )
+        db.flush()
+        for entry in spec.transactions:
+            post_entry(db, tenant.id, program, entry, context.now)
+
+
+def post_entry(
+    db: Session, tenant_id: str, program: TalonLoyaltyProgram, entry: Any, now: datetime
+) -> None:
+    owner = (
+        Owner(program.id, card_identifier=entry.cardIdentifier)
+        if program.card_based
+        else Owner(program.id, profile_id=entry.profileId)
+    )
+    at = entry.created or now
+    origin = Origin(kind=entry.loyaltyTransactionType, name=entry.name, created=at)
+    if entry.type == "subtraction":
+        deduct_points(db, tenant_id, program, owner, entry.subledgerId, entry.amount, at, origin)
+        return
+    try:
+        dates = lot_dates(program, at, entry.startDate, entry.expiryDate)
+    except LedgerInputError:  # checked by the schema already
+        dates = lot_dates(program, at)
+    add_points(db, tenant_id, program, owner, entry.subledgerId, entry.amount, at, origin, dates)
 
 
 def export_fixtures(db: Session, tenant: Tenant) -> dict[str, Any]:
-    return {}
+    """Programs, cards and the ledger replayed as transactions (rollbacks become plain rows)."""
+    programs = list(
+        db.scalars(
+            select(TalonLoyaltyProgram)
+            .where(TalonLoyaltyProgram.tenant_id == tenant.id)
+            .order_by(TalonLoyaltyProgram.id)
+        )
+    )
+    if not programs:
+        return {}
+    documents = []
+    for program in programs:
+        documents.append(program_document(db, tenant.id, program))
+    return {"loyaltyPrograms": documents}
+
+
+def program_document(db: Session, tenant_id: str, program: TalonLoyaltyProgram) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "id": program.id,
+        "name": program.name,
+        "title": program.title,
+        "description": program.description,
+        "cardBased": program.card_based,
+        "subledgers": list(program.subledgers),
+        "defaultPending": program.default_pending,
+        "defaultValidity": program.default_validity,
+        "allowNegativeBalance": program.allow_negative_balance,
+        "activePointsDeduction": program.active_points_deduction,
+        "usersPerCardLimit": program.users_per_card_limit,
+        "cardDefaultStatus": program.card_default_status,
+        "tiers": list(program.tiers),
+        "tiersDowngradePolicy": program.tiers_downgrade_policy,
+        "programJoinPolicy": program.join_policy,
+    }
+    if program.card_code_settings:
+        document["cardCodeSettings"] = dict(program.card_code_settings)
+    cards = list(
+        db.scalars(
+            select(TalonLoyaltyCard)
+            .where(
+                TalonLoyaltyCard.tenant_id == tenant_id, TalonLoyaltyCard.program_id == program.id
+            )
+            .order_by(TalonLoyaltyCard.id)
+        )
+    )
+    card_documents = []
+    for card in cards:
+        links = db.scalars(
+            select(TalonLoyaltyCardProfile.profile_id)
+            .where(
+                TalonLoyaltyCardProfile.tenant_id == tenant_id,
+                TalonLoyaltyCardProfile.card_id == card.id,
+            )
+            .order_by(TalonLoyaltyCardProfile.timestamp, TalonLoyaltyCardProfile.profile_id)
+        )
+        card_document: dict[str, Any] = {
+            "identifier": card.identifier,
+            "status": card.status,
+            "profiles": list(links),
+        }
+        if card.block_reason:
+            card_document["blockReason"] = card.block_reason
+        if card.batch_id:
+            card_document["batchId"] = card.batch_id
+        card_documents.append(card_document)
+    document["cards"] = card_documents
+    rows = db.scalars(
+        select(TalonLoyaltyTransaction)
+        .where(
+            TalonLoyaltyTransaction.tenant_id == tenant_id,
+            TalonLoyaltyTransaction.program_id == program.id,
+        )
+        .order_by(TalonLoyaltyTransaction.id)
+    )
+    document["transactions"] = [transaction_document(program, row) for row in rows]
+    return document
+
+
+def transaction_document(program: TalonLoyaltyProgram, row: TalonLoyaltyTransaction) -> dict:
+    entry: dict[str, Any] = {
+        "subledgerId": row.subledger_id,
+        "type": row.type,
+        "amount": row.amount,
+        "name": row.name,
+        "created": format_instant(row.created),
+        "loyaltyTransactionType": row.kind,
+    }
+    if program.card_based:
+        entry["cardIdentifier"] = row.card_identifier
+    else:
+        entry["profileId"] = row.profile_id
+    if row.type == "addition":
+        entry["startDate"] = row.start_text
+        entry["expiryDate"] = (
+            row.validity_duration
+            if row.start_text == "on_action" and row.validity_duration
+            else row.expiry_text
+        )
+    return entry

@@ -1,0 +1,712 @@
+"""The points ledger: lots, transactions, FIFO spending, rollbacks and balances at an instant.
+
+Invariant (checked by the property tests): for every ledger,
+    sum(addition rows) - sum(subtraction rows) == active + pending + expired - negative
+and `spent` is what subtractions consumed from lots. Balances are computed from the lots at the
+instant asked for: a lot is pending while it awaits activation or its start is later, expired
+once its expiry has passed, active otherwise. Nothing runs in the background.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from calendar import monthrange
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlmodel import Session
+
+from simulator.core.clock import format_instant, parse_instant
+from simulator.core.ids import next_value
+from simulator.talonone.models.loyalty import (
+    TalonLoyaltyLedger,
+    TalonLoyaltyLot,
+    TalonLoyaltyProgram,
+    TalonLoyaltySpend,
+    TalonLoyaltyTransaction,
+)
+
+EPSILON = 1e-9
+DURATION = re.compile(r"^(\d+)([hDWMY])$")
+
+
+class LedgerInputError(ValueError):
+    """A value the ledger cannot accept (bad date or duration, negative amount)."""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose ledger: a profile (profile-based program) or a card (card-based program)."""
+
+    program_id: int
+    profile_id: str = ""
+    card_identifier: str = ""
+
+    def where(self, table: type) -> list:
+        return [
+            table.program_id == self.program_id,
+            table.profile_id == self.profile_id,
+            table.card_identifier == self.card_identifier,
+        ]
+
+
+@dataclass
+class Balance:
+    active: float = 0.0
+    pending: float = 0.0
+    expired: float = 0.0
+    spent: float = 0.0
+    negative: float = 0.0
+
+    def as_api(self) -> dict[str, float]:
+        return {
+            "activePoints": number(self.active),
+            "pendingPoints": number(self.pending),
+            "spentPoints": number(self.spent),
+            "expiredPoints": number(self.expired),
+            "negativePoints": number(self.negative),
+        }
+
+
+@dataclass
+class PostResult:
+    transaction: TalonLoyaltyTransaction
+    amount: float  # what was actually posted (a deduction may be capped)
+    spends: list[TalonLoyaltySpend] = field(default_factory=list)
+
+
+def number(value: float) -> float | int:
+    """Points as JSON numbers: whole values as ints, the rest rounded to 2 decimals."""
+    rounded = round(value + 0.0, 2)
+    if abs(rounded) < EPSILON:
+        return 0
+    return int(rounded) if rounded == int(rounded) else rounded
+
+
+def transaction_uuid(tenant_id: str, transaction_id: int) -> str:
+    """Deterministic UUIDs: the same tenant and row number always give the same UUID."""
+    digest = hashlib.sha256(f"talonone-loyalty:{tenant_id}:{transaction_id}".encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+# --- dates ---------------------------------------------------------------------------------
+
+
+def add_duration(start: datetime, text: str) -> datetime:
+    """`30D`, `2W`, `6M`, `1Y`, `12h` (Talon.One's duration notation) added to `start`."""
+    match = DURATION.match(text.strip())
+    if not match:
+        raise LedgerInputError(f"invalid duration {text!r} (expected e.g. 30D, 2W, 6M, 1Y, 12h)")
+    count, unit = int(match.group(1)), match.group(2)
+    if unit == "h":
+        return start + timedelta(hours=count)
+    if unit == "D":
+        return start + timedelta(days=count)
+    if unit == "W":
+        return start + timedelta(weeks=count)
+    months = count * (12 if unit == "Y" else 1)
+    year, month = divmod(start.month - 1 + months, 12)
+    year += start.year
+    day = min(start.day, monthrange(year, month + 1)[1])
+    return start.replace(year=year, month=month + 1, day=day)
+
+
+def is_duration(text: str) -> bool:
+    return bool(DURATION.match(text.strip()))
+
+
+def to_instant(value: str | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return parse_instant(value.isoformat())
+    try:
+        return parse_instant(value)
+    except ValueError as error:
+        raise LedgerInputError(f"invalid timestamp {value!r}") from error
+
+
+@dataclass
+class LotDates:
+    on_action: bool
+    start_at: datetime | None
+    expiry_at: datetime | None
+    start_text: str
+    expiry_text: str
+    validity_duration: str | None
+
+
+def lot_dates(
+    program: TalonLoyaltyProgram,
+    now: datetime,
+    start: str | datetime | None = None,
+    expiry: str | datetime | None = None,
+    awaits_activation: bool = False,
+    validity_duration: str | None = None,
+) -> LotDates:
+    """Resolve an addition's start and expiry from what was given and the program defaults."""
+    start_value = start if start not in (None, "") else program.default_pending
+    if awaits_activation:
+        start_value = "on_action"
+    on_action = start_value == "on_action"
+    start_at: datetime | None = None
+    if on_action or start_value == "immediate":
+        start_text = str(start_value)
+    elif isinstance(start_value, str) and is_duration(start_value):
+        start_at = add_duration(now, start_value)
+        start_text = format_instant(start_at)
+    else:
+        start_at = to_instant(start_value)
+        start_text = format_instant(start_at)
+    if on_action:
+        duration = validity_duration
+        if duration is None and isinstance(expiry, str) and is_duration(expiry):
+            duration = expiry
+        if duration is None and is_duration(program.default_validity):
+            duration = program.default_validity
+        return LotDates(True, None, None, "on_action", "unlimited", duration)
+    expiry_value = expiry if expiry not in (None, "") else program.default_validity
+    expiry_at: datetime | None = None
+    if expiry_value == "unlimited":
+        expiry_text = "unlimited"
+    elif isinstance(expiry_value, str) and is_duration(expiry_value):
+        expiry_at = add_duration(start_at or now, expiry_value)
+        expiry_text = format_instant(expiry_at)
+    else:
+        expiry_at = to_instant(expiry_value)
+        expiry_text = format_instant(expiry_at)
+    return LotDates(False, start_at, expiry_at, start_text, expiry_text, None)
+
+
+# --- status conditions -----------------------------------------------------------------------
+
+
+def pending_condition(at: datetime):
+    return or_(
+        TalonLoyaltyLot.on_action.is_(True),
+        and_(TalonLoyaltyLot.start_at.is_not(None), TalonLoyaltyLot.start_at > at),
+    )
+
+
+def expired_condition(at: datetime):
+    return and_(TalonLoyaltyLot.expiry_at.is_not(None), TalonLoyaltyLot.expiry_at <= at)
+
+
+def active_condition(at: datetime):
+    return and_(~pending_condition(at), ~expired_condition(at))
+
+
+def lot_status(lot: TalonLoyaltyLot, at: datetime) -> str:
+    if lot.on_action or (lot.start_at is not None and lot.start_at > at):
+        return "pending"
+    if lot.expiry_at is not None and lot.expiry_at <= at:
+        return "expired"
+    return "active"
+
+
+# --- balances ----------------------------------------------------------------------------------
+
+
+def balances(
+    db: Session, tenant_id: str, owner: Owner, at: datetime, subledgers: list[str] | None = None
+) -> dict[str, Balance]:
+    """Balance per subledger at `at`: one aggregate over the owner's lots plus the debts."""
+    lot = TalonLoyaltyLot
+    pending = pending_condition(at)
+    expired = expired_condition(at)
+    statement = (
+        select(
+            lot.subledger_id,
+            func.sum(case((pending, lot.remaining), else_=0.0)),
+            func.sum(case((and_(~pending, expired), lot.remaining), else_=0.0)),
+            func.sum(case((and_(~pending, ~expired), lot.remaining), else_=0.0)),
+            func.sum(lot.amount - lot.remaining - lot.revoked),
+        )
+        .where(lot.tenant_id == tenant_id, *owner.where(lot))
+        .group_by(lot.subledger_id)
+    )
+    if subledgers is not None:
+        statement = statement.where(lot.subledger_id.in_(subledgers))
+    result: dict[str, Balance] = {}
+    for subledger, pend, exp, active, spent in db.execute(statement):
+        result[subledger] = Balance(
+            active=active or 0.0, pending=pend or 0.0, expired=exp or 0.0, spent=spent or 0.0
+        )
+    debts = select(TalonLoyaltyLedger.subledger_id, TalonLoyaltyLedger.debt).where(
+        TalonLoyaltyLedger.tenant_id == tenant_id, *owner.where(TalonLoyaltyLedger)
+    )
+    for subledger, debt in db.execute(debts):
+        if subledgers is not None and subledger not in subledgers:
+            continue
+        balance = result.setdefault(subledger, Balance())
+        if debt > EPSILON:
+            net = balance.active - debt
+            balance.active, balance.negative = (net, 0.0) if net >= 0 else (0.0, -net)
+    return result
+
+
+def available(db: Session, tenant_id: str, owner: Owner, at: datetime, subledger: str) -> float:
+    balance = balances(db, tenant_id, owner, at, [subledger]).get(subledger, Balance())
+    return balance.active - balance.negative
+
+
+def ledger_exists(db: Session, tenant_id: str, owner: Owner) -> bool:
+    statement = (
+        select(TalonLoyaltyLedger.subledger_id)
+        .where(TalonLoyaltyLedger.tenant_id == tenant_id, *owner.where(TalonLoyaltyLedger))
+        .limit(1)
+    )
+    return db.execute(statement).first() is not None
+
+
+def ensure_ledger(
+    db: Session, tenant_id: str, owner: Owner, subledger: str, now: datetime
+) -> TalonLoyaltyLedger:
+    key = (tenant_id, owner.program_id, owner.profile_id, owner.card_identifier, subledger)
+    ledger = db.get(TalonLoyaltyLedger, key)
+    if ledger is None:
+        ledger = TalonLoyaltyLedger(
+            tenant_id=tenant_id,
+            program_id=owner.program_id,
+            profile_id=owner.profile_id,
+            card_identifier=owner.card_identifier,
+            subledger_id=subledger,
+            debt=0.0,
+            joined=now,
+        )
+        db.add(ledger)
+        db.flush()
+    return ledger
+
+
+# --- writes --------------------------------------------------------------------------------
+
+
+@dataclass
+class Origin:
+    """Where a row comes from: its kind (manual|session|import), session and rule."""
+
+    kind: str = "session"
+    session_id: str | None = None
+    name: str = ""
+    campaign_id: int | None = None
+    ruleset_id: int | None = None
+    rule_index: int | None = None
+    rule_name: str | None = None
+    uuid: str | None = None
+    created: datetime | None = None
+
+
+def new_transaction(
+    db: Session,
+    tenant_id: str,
+    owner: Owner,
+    subledger: str,
+    now: datetime,
+    *,
+    type_: str,
+    action: str,
+    amount: float,
+    origin: Origin,
+    start_text: str = "immediate",
+    expiry_text: str = "unlimited",
+    validity_duration: str | None = None,
+    related_uuid: str | None = None,
+) -> TalonLoyaltyTransaction:
+    transaction_id = next_value(db, tenant_id, "talonone.loyalty_transaction")
+    row = TalonLoyaltyTransaction(
+        tenant_id=tenant_id,
+        id=transaction_id,
+        program_id=owner.program_id,
+        profile_id=owner.profile_id,
+        card_identifier=owner.card_identifier,
+        subledger_id=subledger,
+        uuid=origin.uuid or transaction_uuid(tenant_id, transaction_id),
+        type=type_,
+        kind=origin.kind,
+        action=action,
+        name=origin.name,
+        amount=amount,
+        session_id=origin.session_id,
+        campaign_id=origin.campaign_id,
+        ruleset_id=origin.ruleset_id,
+        rule_index=origin.rule_index,
+        rule_name=origin.rule_name,
+        start_text=start_text,
+        expiry_text=expiry_text,
+        validity_duration=validity_duration,
+        related_uuid=related_uuid,
+        created=origin.created or now,
+    )
+    db.add(row)
+    return row
+
+
+def active_lots(
+    db: Session, tenant_id: str, owner: Owner, subledger: str, at: datetime
+) -> list[TalonLoyaltyLot]:
+    """Active lots with points left, the soonest to expire first (unlimited last), then oldest."""
+    lot = TalonLoyaltyLot
+    statement = (
+        select(lot)
+        .where(
+            lot.tenant_id == tenant_id,
+            *owner.where(lot),
+            lot.subledger_id == subledger,
+            lot.remaining > EPSILON,
+            active_condition(at),
+        )
+        .order_by(lot.expiry_at.is_(None), lot.expiry_at, lot.id)
+    )
+    return list(db.scalars(statement))
+
+
+def settle_debt(
+    db: Session, tenant_id: str, owner: Owner, ledger: TalonLoyaltyLedger, now: datetime
+) -> None:
+    """Pay an outstanding negative balance from active points, oldest debt first."""
+    if ledger.debt <= EPSILON:
+        return
+    lots = active_lots(db, tenant_id, owner, ledger.subledger_id, now)
+    if not lots:
+        return
+    debt_parts = list(
+        db.scalars(
+            select(TalonLoyaltySpend)
+            .join(
+                TalonLoyaltyTransaction,
+                and_(
+                    TalonLoyaltyTransaction.tenant_id == TalonLoyaltySpend.tenant_id,
+                    TalonLoyaltyTransaction.id == TalonLoyaltySpend.transaction_id,
+                ),
+            )
+            .where(
+                TalonLoyaltySpend.tenant_id == tenant_id,
+                TalonLoyaltySpend.lot_id.is_(None),
+                TalonLoyaltySpend.amount > EPSILON,
+                *owner.where(TalonLoyaltyTransaction),
+                TalonLoyaltyTransaction.subledger_id == ledger.subledger_id,
+            )
+            .order_by(TalonLoyaltySpend.transaction_id)
+        )
+    )
+    for part in debt_parts:
+        while part.amount > EPSILON and lots:
+            lot = lots[0]
+            taken = min(lot.remaining, part.amount)
+            lot.remaining -= taken
+            part.amount -= taken
+            ledger.debt -= taken
+            db.add(
+                TalonLoyaltySpend(
+                    tenant_id=tenant_id,
+                    transaction_id=part.transaction_id,
+                    lot_id=lot.id,
+                    amount=taken,
+                )
+            )
+            if lot.remaining <= EPSILON:
+                lot.remaining = 0.0
+                lots.pop(0)
+        if not lots:
+            break
+    ledger.debt = max(ledger.debt, 0.0)
+
+
+def add_points(
+    db: Session,
+    tenant_id: str,
+    program: TalonLoyaltyProgram,
+    owner: Owner,
+    subledger: str,
+    amount: float,
+    now: datetime,
+    origin: Origin,
+    dates: LotDates,
+) -> PostResult:
+    if amount <= 0:
+        raise LedgerInputError("the amount of points must be positive")
+    ledger = ensure_ledger(db, tenant_id, owner, subledger, now)
+    transaction = new_transaction(
+        db,
+        tenant_id,
+        owner,
+        subledger,
+        now,
+        type_="addition",
+        action="add",
+        amount=amount,
+        origin=origin,
+        start_text=dates.start_text,
+        expiry_text=dates.expiry_text,
+        validity_duration=dates.validity_duration,
+    )
+    lot = TalonLoyaltyLot(
+        tenant_id=tenant_id,
+        id=next_value(db, tenant_id, "talonone.loyalty_lot"),
+        program_id=owner.program_id,
+        profile_id=owner.profile_id,
+        card_identifier=owner.card_identifier,
+        subledger_id=subledger,
+        transaction_id=transaction.id,
+        transaction_uuid=transaction.uuid,
+        session_id=origin.session_id,
+        name=origin.name,
+        amount=amount,
+        remaining=amount,
+        on_action=dates.on_action,
+        start_at=dates.start_at,
+        expiry_at=dates.expiry_at,
+        start_text=dates.start_text,
+        expiry_text=dates.expiry_text,
+        validity_duration=dates.validity_duration,
+        created=origin.created or now,
+    )
+    db.add(lot)
+    db.flush()
+    settle_debt(db, tenant_id, owner, ledger, now)
+    return PostResult(transaction, amount)
+
+
+def consume(
+    db: Session,
+    tenant_id: str,
+    owner: Owner,
+    ledger: TalonLoyaltyLedger,
+    transaction_id: int,
+    amount: float,
+    now: datetime,
+    allow_negative: bool,
+) -> tuple[float, list[TalonLoyaltySpend]]:
+    """Take `amount` from active lots (FIFO), the rest as debt if allowed; returns what was taken."""
+    settle_debt(db, tenant_id, owner, ledger, now)
+    left = amount
+    spends: list[TalonLoyaltySpend] = []
+    if ledger.debt <= EPSILON:
+        for lot in active_lots(db, tenant_id, owner, ledger.subledger_id, now):
+            if left <= EPSILON:
+                break
+            taken = min(lot.remaining, left)
+            lot.remaining -= taken
+            if lot.remaining <= EPSILON:
+                lot.remaining = 0.0
+            left -= taken
+            spends.append(
+                TalonLoyaltySpend(
+                    tenant_id=tenant_id, transaction_id=transaction_id, lot_id=lot.id, amount=taken
+                )
+            )
+    if left > EPSILON and allow_negative:
+        ledger.debt += left
+        spends.append(
+            TalonLoyaltySpend(
+                tenant_id=tenant_id, transaction_id=transaction_id, lot_id=None, amount=left
+            )
+        )
+        left = 0.0
+    for spend in spends:
+        db.add(spend)
+    return amount - max(left, 0.0), spends
+
+
+def deduct_points(
+    db: Session,
+    tenant_id: str,
+    program: TalonLoyaltyProgram,
+    owner: Owner,
+    subledger: str,
+    amount: float,
+    now: datetime,
+    origin: Origin,
+) -> PostResult | None:
+    """Spend active points, oldest first; beyond them a debt if the program allows it, else the
+    deduction is capped at what is available. None when nothing could be deducted."""
+    if amount <= 0:
+        raise LedgerInputError("the amount of points must be positive")
+    ledger = ensure_ledger(db, tenant_id, owner, subledger, now)
+    transaction_id = next_value(db, tenant_id, "talonone.loyalty_transaction")
+    debt_before = ledger.debt
+    taken, spends = consume(
+        db, tenant_id, owner, ledger, transaction_id, amount, now, program.allow_negative_balance
+    )
+    if taken <= EPSILON:
+        return None
+    transaction = TalonLoyaltyTransaction(
+        tenant_id=tenant_id,
+        id=transaction_id,
+        program_id=owner.program_id,
+        profile_id=owner.profile_id,
+        card_identifier=owner.card_identifier,
+        subledger_id=subledger,
+        uuid=origin.uuid or transaction_uuid(tenant_id, transaction_id),
+        type="subtraction",
+        kind=origin.kind,
+        action="deduct",
+        name=origin.name,
+        amount=taken,
+        session_id=origin.session_id,
+        campaign_id=origin.campaign_id,
+        ruleset_id=origin.ruleset_id,
+        rule_index=origin.rule_index,
+        rule_name=origin.rule_name,
+        creates_negative=ledger.debt > debt_before + EPSILON,
+        created=origin.created or now,
+    )
+    db.add(transaction)
+    db.flush()
+    return PostResult(transaction, taken, spends)
+
+
+def rolled_back(db: Session, tenant_id: str, original: TalonLoyaltyTransaction) -> float:
+    statement = select(func.coalesce(func.sum(TalonLoyaltyTransaction.amount), 0.0)).where(
+        TalonLoyaltyTransaction.tenant_id == tenant_id,
+        TalonLoyaltyTransaction.related_uuid == original.uuid,
+        TalonLoyaltyTransaction.program_id == original.program_id,
+        TalonLoyaltyTransaction.session_id == original.session_id,
+    )
+    return float(db.execute(statement).scalar_one())
+
+
+def rollback_addition(
+    db: Session,
+    tenant_id: str,
+    program: TalonLoyaltyProgram,
+    original: TalonLoyaltyTransaction,
+    value: float,
+    now: datetime,
+    origin: Origin,
+) -> PostResult | None:
+    """Take back up to `value` of an addition: from its own lot first (pending points always,
+    active points only when the program deducts active points), then, when the lot was spent
+    already, from other active points (or as debt where negative balances are allowed)."""
+    value = min(value, original.amount - rolled_back(db, tenant_id, original))
+    if value <= EPSILON:
+        return None
+    owner = Owner(original.program_id, original.profile_id, original.card_identifier)
+    ledger = ensure_ledger(db, tenant_id, owner, original.subledger_id, now)
+    lot = db.scalars(
+        select(TalonLoyaltyLot).where(
+            TalonLoyaltyLot.tenant_id == tenant_id,
+            TalonLoyaltyLot.transaction_id == original.id,
+        )
+    ).first()
+    transaction_id = next_value(db, tenant_id, "talonone.loyalty_transaction")
+    left = value
+    if lot is not None:
+        status = lot_status(lot, now)
+        if status == "pending" or (status == "active" and program.active_points_deduction):
+            taken = min(lot.remaining, left)
+            lot.remaining -= taken
+            lot.revoked += taken
+            left -= taken
+    debt_before = ledger.debt
+    if left > EPSILON and program.active_points_deduction:
+        taken, _ = consume(
+            db, tenant_id, owner, ledger, transaction_id, left, now, program.allow_negative_balance
+        )
+        left -= taken
+    posted = value - max(left, 0.0)
+    if posted <= EPSILON:
+        return None
+    transaction = TalonLoyaltyTransaction(
+        tenant_id=tenant_id,
+        id=transaction_id,
+        program_id=owner.program_id,
+        profile_id=owner.profile_id,
+        card_identifier=owner.card_identifier,
+        subledger_id=original.subledger_id,
+        uuid=transaction_uuid(tenant_id, transaction_id),
+        type="subtraction",
+        kind=origin.kind,
+        action="rollback_add",
+        name=origin.name or f"Rollback of {original.name}".strip(),
+        amount=posted,
+        session_id=original.session_id,
+        campaign_id=original.campaign_id,
+        ruleset_id=original.ruleset_id,
+        rule_index=original.rule_index,
+        rule_name=original.rule_name,
+        creates_negative=ledger.debt > debt_before + EPSILON,
+        related_uuid=original.uuid,
+        created=now,
+    )
+    db.add(transaction)
+    db.flush()
+    return PostResult(transaction, posted)
+
+
+def rollback_deduction(
+    db: Session,
+    tenant_id: str,
+    original: TalonLoyaltyTransaction,
+    value: float,
+    now: datetime,
+    origin: Origin,
+) -> PostResult | None:
+    """Give back up to `value` of a deduction: its debt part first, then the lots it consumed
+    (most recently consumed first), each returning with its own dates."""
+    value = min(value, original.amount - rolled_back(db, tenant_id, original))
+    if value <= EPSILON:
+        return None
+    owner = Owner(original.program_id, original.profile_id, original.card_identifier)
+    ledger = ensure_ledger(db, tenant_id, owner, original.subledger_id, now)
+    spends = list(
+        db.scalars(
+            select(TalonLoyaltySpend)
+            .where(
+                TalonLoyaltySpend.tenant_id == tenant_id,
+                TalonLoyaltySpend.transaction_id == original.id,
+                TalonLoyaltySpend.amount > EPSILON,
+            )
+            .order_by(TalonLoyaltySpend.lot_id.is_not(None), TalonLoyaltySpend.pk.desc())
+        )
+    )
+    left = value
+    for spend in spends:
+        if left <= EPSILON:
+            break
+        given = min(spend.amount, left)
+        spend.amount -= given
+        left -= given
+        if spend.lot_id is None:
+            ledger.debt = max(ledger.debt - given, 0.0)
+        else:
+            lot = db.get(TalonLoyaltyLot, (tenant_id, spend.lot_id))
+            if lot is not None:
+                lot.remaining += given
+    posted = value - max(left, 0.0)
+    if posted <= EPSILON:
+        return None
+    transaction = new_transaction(
+        db,
+        tenant_id,
+        owner,
+        original.subledger_id,
+        now,
+        type_="addition",
+        action="rollback_deduct",
+        amount=posted,
+        origin=Origin(
+            kind=origin.kind,
+            session_id=original.session_id,
+            name=origin.name or f"Rollback of {original.name}".strip(),
+            campaign_id=original.campaign_id,
+            ruleset_id=original.ruleset_id,
+            rule_index=original.rule_index,
+            rule_name=original.rule_name,
+        ),
+        related_uuid=original.uuid,
+    )
+    db.flush()
+    return PostResult(transaction, posted)
+
+
+def activate_lot_dates(lot: TalonLoyaltyLot, now: datetime) -> None:
+    """An on_action lot becomes active now; its validity duration then sets its expiry."""
+    lot.on_action = False
+    lot.start_at = now
+    lot.start_text = format_instant(now)
+    if lot.validity_duration:
+        lot.expiry_at = add_duration(now, lot.validity_duration)
+        lot.expiry_text = format_instant(lot.expiry_at)
