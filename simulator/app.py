@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(admin_routes.public)
     app.include_router(admin_routes.router)
     app.include_router(admin_routes.metrics_router)
+    app.include_router(__import__("simulator.admin.faults").admin.faults.router)
     for spec in specs:
         for router in spec.routers:
             app.include_router(router)

@@ -61,6 +61,7 @@ def serve(args: argparse.Namespace) -> int:
     from simulator.core import logs
     from simulator.core.fixtures import FixtureError
     from simulator.core.schema import SchemaTooNew
+    from simulator.server import http_protocol, load_faults
 
     export_env(args)
     settings = Settings()
@@ -69,6 +70,11 @@ def serve(args: argparse.Namespace) -> int:
         prepare(settings)
     except (FixtureError, SchemaTooNew, RuntimeError) as exc:
         print(f"simulator: cannot start: {exc}", file=sys.stderr)
+        return 2
+    try:
+        load_faults(settings.faults, settings.database_url)
+    except (OSError, ValueError) as exc:
+        print(f"simulator: cannot start: faults: {exc}", file=sys.stderr)
         return 2
     print(banner(settings), flush=True)
     uvicorn.run(
@@ -81,7 +87,7 @@ def serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         loop="auto",
-        http="auto",
+        http=http_protocol(),
     )
     return 0
 
