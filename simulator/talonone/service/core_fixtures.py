@@ -1,23 +1,326 @@
-"""The core part of the `talonone` fixture section."""
+"""The core part of the `talonone` fixture section: application, attribute definitions,
+campaigns with their rules (format in docs/campaigns.md), catalogs and customer profiles."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-from sqlmodel import Session
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlmodel import Session, select
 
+from simulator.core.clock import format_instant
 from simulator.core.fixtures import LoadContext
+from simulator.core.ids import next_value
 from simulator.core.models import Tenant
+from simulator.talonone.models.core import TalonCatalog, TalonCatalogItem, TalonConfig, TalonProfile
+
+AttributeType = Literal["string", "number", "boolean", "time", "list", "map", "any"]
+ENTITIES = ("CustomerSession", "CustomerProfile", "Event", "CartItem")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Comparison(Strict):
+    eq: Any = None
+    ne: Any = None
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+    in_: list[Any] | None = Field(default=None, alias="in")
+    exists: bool | None = None
+
+
+class AttributeTest(Comparison):
+    name: str
+
+
+class QuantityTest(Comparison):
+    sku: str | None = None
+
+
+class Condition(Strict):
+    """Exactly one test per condition; a rule fires when all its conditions hold."""
+
+    cartTotal: Comparison | None = None
+    sessionTotal: Comparison | None = None
+    itemSku: str | list[str] | None = None
+    itemQuantity: QuantityTest | None = None
+    itemAttribute: AttributeTest | None = None
+    sessionAttribute: AttributeTest | None = None
+    profileAttribute: AttributeTest | None = None
+    eventAttribute: AttributeTest | None = None
+    audience: int | None = None
+    coupon: bool | None = None
+    referral: bool | None = None
+    event: str | None = None
+    firstSession: bool | None = None
+
+    @model_validator(mode="after")
+    def one_test(self) -> Condition:
+        given = [name for name in type(self).model_fields if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"a condition has exactly one test (got {given or 'none'})")
+        return self
+
+
+class DiscountEffect(Strict):
+    name: str
+    value: float | None = None
+    percent: float | None = Field(default=None, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def value_or_percent(self) -> DiscountEffect:
+        if (self.value is None) == (self.percent is None):
+            raise ValueError("give exactly one of value, percent")
+        return self
+
+
+class ItemDiscountEffect(DiscountEffect):
+    sku: str | list[str] | None = None
+    itemAttribute: AttributeTest | None = None
+
+
+class AddPointsEffect(Strict):
+    programId: int
+    subLedgerId: str = ""
+    name: str | None = None
+    value: float | None = Field(default=None, gt=0)
+    perCurrency: float | None = Field(default=None, gt=0)
+    startDate: str | None = None
+    expiryDate: str | None = None
+
+    @model_validator(mode="after")
+    def value_or_rate(self) -> AddPointsEffect:
+        if (self.value is None) == (self.perCurrency is None):
+            raise ValueError("give exactly one of value, perCurrency")
+        return self
+
+
+class DeductPointsEffect(Strict):
+    programId: int
+    subLedgerId: str = ""
+    name: str | None = None
+    value: float = Field(gt=0)
+
+
+class NotificationEffect(Strict):
+    notificationType: str = "info"
+    title: str
+    body: str = ""
+
+
+class CustomEffect(Strict):
+    effectId: int
+    name: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class EffectSpec(Strict):
+    setDiscount: DiscountEffect | None = None
+    setDiscountPerItem: ItemDiscountEffect | None = None
+    addLoyaltyPoints: AddPointsEffect | None = None
+    deductLoyaltyPoints: DeductPointsEffect | None = None
+    showNotification: NotificationEffect | None = None
+    customEffect: CustomEffect | None = None
+
+    @model_validator(mode="after")
+    def one_effect(self) -> EffectSpec:
+        given = [name for name in type(self).model_fields if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"an effect has exactly one type (got {given or 'none'})")
+        return self
+
+
+class Rule(Strict):
+    title: str = Field(min_length=1)
+    conditions: list[Condition] = Field(default_factory=list)
+    effects: list[EffectSpec] = Field(default_factory=list)
+
+
+class Campaign(Strict):
+    id: int = Field(ge=1)
+    name: str = Field(min_length=1)
+    description: str = ""
+    state: Literal["enabled", "disabled", "archived"] = "enabled"
+    type: Literal["advanced", "cartItem"] = "advanced"
+    rulesetId: int | None = None
+    tags: list[str] = Field(default_factory=list)
+    features: list[
+        Literal["coupons", "referrals", "loyalty", "giveaways", "strikethrough", "achievements"]
+    ] = Field(default_factory=list)
+    startTime: datetime | None = None
+    endTime: datetime | None = None
+    created: datetime | None = None
+    rules: list[Rule] = Field(default_factory=list)
+
+
+class Application(Strict):
+    id: int = Field(default=1, ge=1)
+    accountId: int = Field(default=1, ge=1)
+    name: str = "Sandbox application"
+    currency: str = Field(default="USD", min_length=3, max_length=3)
+
+
+class CatalogItem(Strict):
+    sku: str = Field(min_length=1)
+    price: float | None = None
+    product: dict[str, str] | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class Catalog(Strict):
+    id: int = Field(ge=1)
+    name: str = Field(min_length=1)
+    description: str = ""
+    version: int = Field(default=1, ge=1)
+    items: list[CatalogItem] = Field(default_factory=list)
+
+
+class Profile(Strict):
+    integrationId: str = Field(min_length=1, max_length=1000)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    created: datetime | None = None
+    closedSessions: int = Field(default=0, ge=0)
+    totalSales: float = Field(default=0, ge=0)
 
 
 class FixtureModel(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    application: Application | None = None
+    attributes: dict[
+        Literal["CustomerSession", "CustomerProfile", "Event", "CartItem"], dict[str, AttributeType]
+    ] = Field(default_factory=dict)
+    campaigns: list[Campaign] = Field(default_factory=list)
+    catalogs: list[Catalog] = Field(default_factory=list)
+    profiles: list[Profile] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def unique_ids(self) -> FixtureModel:
+        for label, values in (
+            ("campaign id", [c.id for c in self.campaigns]),
+            ("catalog id", [c.id for c in self.catalogs]),
+            ("profile integrationId", [p.integrationId for p in self.profiles]),
+        ):
+            if len(values) != len(set(values)):
+                raise ValueError(f"duplicate {label}")
+        return self
+
+
+def campaign_document(campaign: Campaign, now: datetime) -> dict[str, Any]:
+    """The stored form of a campaign: plain JSON, what the rule engine reads."""
+    document = campaign.model_dump(by_alias=True, exclude_none=True, mode="json")
+    document.setdefault("rulesetId", campaign.id)
+    document.setdefault("created", format_instant(campaign.created or now))
+    return document
+
 
 def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContext) -> None:
     """Write this part's rows from the validated section (the caller commits)."""
+    application = fixture.application or Application()
+    db.add(
+        TalonConfig(
+            tenant_id=tenant.id,
+            application_id=application.id,
+            account_id=application.accountId,
+            application_name=application.name,
+            currency=application.currency,
+            attributes={k: dict(v) for k, v in fixture.attributes.items()},
+            campaigns=[campaign_document(c, context.now) for c in fixture.campaigns],
+        )
+    )
+    item_id = 0
+    for catalog in fixture.catalogs:
+        db.add(
+            TalonCatalog(
+                tenant_id=tenant.id,
+                id=catalog.id,
+                name=catalog.name,
+                description=catalog.description,
+                version=catalog.version,
+                created=context.now,
+                modified=context.now,
+            )
+        )
+        for item in catalog.items:
+            item_id += 1
+            db.add(
+                TalonCatalogItem(
+                    tenant_id=tenant.id,
+                    catalog_id=catalog.id,
+                    sku=item.sku,
+                    id=item_id,
+                    price=item.price,
+                    product_name=(item.product or {}).get("name"),
+                    attributes=item.attributes,
+                )
+            )
+    if item_id:
+        next_value(db, tenant.id, "talonone.catalog_item", item_id)
+    for profile in fixture.profiles:
+        created = profile.created or context.now
+        db.add(
+            TalonProfile(
+                tenant_id=tenant.id,
+                id=next_value(db, tenant.id, "talonone.profile"),
+                integration_id=profile.integrationId,
+                attributes=profile.attributes,
+                created=created,
+                last_activity=created,
+                closed_sessions=profile.closedSessions,
+                total_sales=profile.totalSales,
+            )
+        )
 
 
 def export_fixtures(db: Session, tenant: Tenant) -> dict[str, Any]:
-    return {}
+    config = db.get(TalonConfig, tenant.id)
+    if config is None:
+        return {}
+    document: dict[str, Any] = {
+        "application": {
+            "id": config.application_id,
+            "accountId": config.account_id,
+            "name": config.application_name,
+            "currency": config.currency,
+        },
+        "attributes": config.attributes,
+        "campaigns": config.campaigns,
+    }
+    catalogs = db.exec(select(TalonCatalog).where(TalonCatalog.tenant_id == tenant.id)).all()
+    items = db.exec(select(TalonCatalogItem).where(TalonCatalogItem.tenant_id == tenant.id)).all()
+    document["catalogs"] = [
+        {
+            "id": catalog.id,
+            "name": catalog.name,
+            "description": catalog.description,
+            "version": catalog.version,
+            "items": [
+                {
+                    "sku": item.sku,
+                    **({"price": item.price} if item.price is not None else {}),
+                    **({"product": {"name": item.product_name}} if item.product_name else {}),
+                    "attributes": item.attributes,
+                }
+                for item in items
+                if item.catalog_id == catalog.id
+            ],
+        }
+        for catalog in catalogs
+    ]
+    profiles = db.exec(select(TalonProfile).where(TalonProfile.tenant_id == tenant.id)).all()
+    document["profiles"] = [
+        {
+            "integrationId": p.integration_id,
+            "attributes": p.attributes,
+            "created": format_instant(p.created),
+            "closedSessions": p.closed_sessions,
+            "totalSales": p.total_sales,
+        }
+        for p in sorted(profiles, key=lambda p: p.id)
+    ]
+    return document

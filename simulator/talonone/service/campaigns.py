@@ -1,0 +1,97 @@
+"""Campaign configuration of a tenant: the application, attribute definitions and campaigns.
+
+They are read once per request from one row (`TalonConfig`); a tenant without a `talonone`
+fixture section gets an application with no campaigns and no custom attributes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from simulator.core.clock import format_instant, parse_instant
+from simulator.talonone.models.core import TalonConfig
+
+BUILTIN_ATTRIBUTES: dict[str, dict[str, str]] = {
+    "CustomerSession": {},
+    "CustomerProfile": {},
+    "Event": {},
+    "CartItem": {},
+}
+
+
+def load_config(db: Session, tenant_id: str) -> TalonConfig:
+    config = db.get(TalonConfig, tenant_id)
+    return config if config is not None else TalonConfig(tenant_id=tenant_id)
+
+
+def attribute_definitions(config: TalonConfig, entity: str) -> dict[str, str]:
+    return {**BUILTIN_ATTRIBUTES.get(entity, {}), **(config.attributes or {}).get(entity, {})}
+
+
+def get_campaign(db: Session, tenant_id: str, campaign_id: int) -> dict[str, Any] | None:
+    """The stored campaign document, or None (used by the engagement part to check ids)."""
+    for campaign in load_config(db, tenant_id).campaigns or []:
+        if campaign["id"] == campaign_id:
+            return campaign
+    return None
+
+
+def _instant(value: str | None) -> datetime | None:
+    return parse_instant(value) if value else None
+
+
+def frontend_state(campaign: dict[str, Any], now: datetime) -> str:
+    if campaign.get("state") == "archived":
+        return "archived"
+    if campaign.get("state") == "disabled":
+        return "disabled"
+    start, end = _instant(campaign.get("startTime")), _instant(campaign.get("endTime"))
+    if end is not None and end <= now:
+        return "expired"
+    if start is not None and start > now:
+        return "scheduled"
+    return "running"
+
+
+def is_running(campaign: dict[str, Any], now: datetime) -> bool:
+    return frontend_state(campaign, now) == "running"
+
+
+def running_campaigns(
+    config: TalonConfig, now: datetime, evaluable_ids: list[int] | None = None
+) -> list[dict[str, Any]]:
+    """Running campaigns, restricted to `evaluableCampaignIds` when the request gives them."""
+    allowed = set(evaluable_ids) if evaluable_ids else None
+    return [
+        campaign
+        for campaign in config.campaigns or []
+        if is_running(campaign, now) and (allowed is None or campaign["id"] in allowed)
+    ]
+
+
+def campaign_view(config: TalonConfig, campaign: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The `Campaign` JSON of the API (triggeredCampaigns)."""
+    view: dict[str, Any] = {
+        "id": campaign["id"],
+        "created": campaign.get("created") or format_instant(now),
+        "applicationId": config.application_id,
+        "userId": 1,
+        "name": campaign["name"],
+        "description": campaign.get("description", ""),
+        "state": campaign.get("state", "enabled"),
+        "tags": campaign.get("tags", []),
+        "features": campaign.get("features", []),
+        "limits": [],
+        "frontendState": frontend_state(campaign, now),
+        "storesImported": False,
+        "type": campaign.get("type", "advanced"),
+        "activeRulesetId": campaign.get("rulesetId", campaign["id"]),
+        "attributes": {},
+    }
+    for key in ("startTime", "endTime"):
+        if campaign.get(key):
+            view[key] = format_instant(parse_instant(campaign[key]))
+    return view

@@ -1,0 +1,255 @@
+"""Cart-item catalogs: SyncCatalog actions and the SKU lookups that feed rule conditions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete
+from sqlmodel import Session, select
+
+from simulator.core.clock import format_instant
+from simulator.core.ids import next_value
+from simulator.talonone.errors import TalonOneError
+from simulator.talonone.models.core import TalonCatalog, TalonCatalogItem
+from simulator.talonone.schemas import (
+    expect_bool,
+    expect_enum,
+    expect_int,
+    expect_list,
+    expect_number,
+    expect_object,
+    expect_str,
+    invalid,
+)
+from simulator.talonone.service.campaigns import load_config
+
+ACTION_TYPES = ("ADD", "PATCH", "PATCH_MANY", "REMOVE", "REMOVE_MANY", "ADD_PRICE_ADJUSTMENT")
+FILTER_OPS = ("EQ", "LT", "LE", "GT", "GE", "IN")
+MAX_ACTIONS = 1000
+
+
+def items_by_sku(db: Session, tenant_id: str, skus: set[str]) -> dict[str, TalonCatalogItem]:
+    """Catalog items of the application for these SKUs (one indexed query)."""
+    if not skus:
+        return {}
+    statement = select(TalonCatalogItem).where(
+        TalonCatalogItem.tenant_id == tenant_id, TalonCatalogItem.sku.in_(skus)
+    )
+    return {item.sku: item for item in db.exec(statement).all()}
+
+
+def catalog_view(db: Session, tenant_id: str, catalog: TalonCatalog) -> dict[str, Any]:
+    config = load_config(db, tenant_id)
+    return {
+        "id": catalog.id,
+        "created": format_instant(catalog.created),
+        "accountId": config.account_id,
+        "modified": format_instant(catalog.modified),
+        "name": catalog.name,
+        "description": catalog.description,
+        "subscribedApplicationsIds": [config.application_id],
+        "version": catalog.version,
+        "createdBy": 1,
+    }
+
+
+# --- request validation -----------------------------------------------------------------------
+
+
+def check_filters(value: Any, pointer: str) -> list[dict[str, Any]]:
+    filters = expect_list(value, pointer)
+    for index, item in enumerate(filters):
+        where = f"{pointer}/{index}"
+        expect_object(item, where)
+        expect_str(item.get("attr"), f"{where}/attr", min_length=1)
+        op = expect_enum(item.get("op"), f"{where}/op", FILTER_OPS)
+        if "value" not in item:
+            raise invalid(f"{where}/value", "value is required", "required")
+        if op in ("LT", "LE", "GT", "GE"):
+            expect_number(item["value"], f"{where}/value")
+    return filters
+
+
+def check_item_fields(payload: dict[str, Any], pointer: str) -> None:
+    if payload.get("price") is not None:
+        expect_number(payload["price"], f"{pointer}/price")
+    if payload.get("attributes") is not None:
+        expect_object(payload["attributes"], f"{pointer}/attributes")
+    if payload.get("product") is not None:
+        product = expect_object(payload["product"], f"{pointer}/product")
+        expect_str(product.get("name"), f"{pointer}/product/name", min_length=1)
+
+
+def check_actions(body: Any) -> tuple[str, list[dict[str, Any]], int | None]:
+    """(the one action type, payloads, version) or a 400 with a pointer."""
+    body = expect_object(body, "")
+    actions = body.get("actions")
+    if actions is None:
+        raise invalid("/actions", "actions is required", "required")
+    actions = expect_list(actions, "/actions", MAX_ACTIONS)
+    if not actions:
+        raise invalid("/actions", "actions must have at least 1 item", "minItems")
+    version = None
+    if body.get("version") is not None:
+        version = expect_int(body["version"], "/version", minimum=1)
+    kinds = set()
+    payloads = []
+    skus: set[str] = set()
+    for index, action in enumerate(actions):
+        where = f"/actions/{index}"
+        expect_object(action, where)
+        kind = expect_enum(action.get("type"), f"{where}/type", ACTION_TYPES)
+        kinds.add(kind)
+        if len(kinds) > 1:
+            raise invalid(f"{where}/type", "Only one action type is allowed per request")
+        payload = expect_object(action.get("payload"), f"{where}/payload")
+        if kind in ("ADD", "PATCH", "REMOVE", "ADD_PRICE_ADJUSTMENT"):
+            sku = expect_str(payload.get("sku"), f"{where}/payload/sku", min_length=1)
+            if sku in skus:
+                raise invalid(f"{where}/payload/sku", f"Duplicate SKU {sku!r} in the request")
+            skus.add(sku)
+        if kind in ("ADD", "PATCH", "PATCH_MANY"):
+            check_item_fields(payload, f"{where}/payload")
+        if kind == "ADD" and "replaceIfExists" in payload:
+            expect_bool(payload["replaceIfExists"], f"{where}/payload/replaceIfExists")
+        if kind == "PATCH" and "createIfNotExists" in payload:
+            expect_bool(payload["createIfNotExists"], f"{where}/payload/createIfNotExists")
+        if kind in ("PATCH_MANY", "REMOVE_MANY"):
+            check_filters(payload.get("filters", []), f"{where}/payload/filters")
+        if kind == "ADD_PRICE_ADJUSTMENT":
+            expect_list(payload.get("adjustments"), f"{where}/payload/adjustments")
+        payloads.append(payload)
+    return kinds.pop(), payloads, version
+
+
+# --- filters ----------------------------------------------------------------------------------
+
+
+def item_value(item: TalonCatalogItem, attr: str) -> Any:
+    if attr == "sku":
+        return item.sku
+    if attr == "price":
+        return item.price
+    return (item.attributes or {}).get(attr)
+
+
+def filter_holds(item: TalonCatalogItem, test: dict[str, Any]) -> bool:
+    actual, op, expected = item_value(item, test["attr"]), test["op"], test["value"]
+    if op == "EQ":
+        return actual == expected or str(actual) == str(expected)
+    if op == "IN":
+        options = expected if isinstance(expected, list) else str(expected).split(",")
+        return str(actual) in [str(o).strip() for o in options]
+    if isinstance(actual, bool) or not isinstance(actual, (int, float)):
+        return False
+    return {
+        "LT": actual < expected,
+        "LE": actual <= expected,
+        "GT": actual > expected,
+        "GE": actual >= expected,
+    }[op]
+
+
+def matching(items: list[TalonCatalogItem], filters: list[dict[str, Any]]) -> list:
+    return [item for item in items if all(filter_holds(item, f) for f in filters)]
+
+
+# --- sync -------------------------------------------------------------------------------------
+
+
+def require_catalog(db: Session, tenant_id: str, catalog_id: int) -> TalonCatalog:
+    catalog = db.get(TalonCatalog, (tenant_id, catalog_id))
+    if catalog is None:
+        raise TalonOneError(
+            404, f"Catalog {catalog_id} not found", title="Not found", parameter="catalogId"
+        )
+    return catalog
+
+
+def apply_fields(item: TalonCatalogItem, payload: dict[str, Any], replace: bool) -> None:
+    if replace:
+        item.price = payload.get("price")
+        item.attributes = dict(payload.get("attributes") or {})
+        item.product_name = (payload.get("product") or {}).get("name")
+        return
+    if payload.get("price") is not None:
+        item.price = payload["price"]
+    if payload.get("attributes") is not None:
+        item.attributes = {**(item.attributes or {}), **payload["attributes"]}
+    if payload.get("product") is not None:
+        item.product_name = payload["product"].get("name")
+
+
+def sync_catalog(
+    db: Session, tenant_id: str, now: datetime, catalog_id: int, body: Any
+) -> dict[str, Any]:
+    """Apply all actions or none; each successful sync bumps `version` and `modified`."""
+    kind, payloads, version = check_actions(body)
+    catalog = require_catalog(db, tenant_id, catalog_id)
+    if version is not None and version != catalog.version:
+        raise invalid(
+            "/version", f"version {version} does not match the catalog version {catalog.version}"
+        )
+    statement = select(TalonCatalogItem).where(
+        TalonCatalogItem.tenant_id == tenant_id, TalonCatalogItem.catalog_id == catalog_id
+    )
+    existing = {item.sku: item for item in db.exec(statement).all()}
+    for index, payload in enumerate(payloads):
+        where = f"/actions/{index}/payload"
+        sku = payload.get("sku")
+        if kind == "ADD":
+            item = existing.get(sku)
+            if item is not None and not payload.get("replaceIfExists", False):
+                raise invalid(f"{where}/sku", f"Catalog item with SKU {sku!r} already exists")
+            if item is None:
+                item = new_item(db, tenant_id, catalog_id, sku)
+                existing[sku] = item
+            apply_fields(item, payload, replace=True)
+            db.add(item)
+        elif kind in ("PATCH", "ADD_PRICE_ADJUSTMENT"):
+            item = existing.get(sku)
+            if item is None and not payload.get("createIfNotExists", False):
+                raise invalid(f"{where}/sku", f"Catalog item with SKU {sku!r} does not exist")
+            if item is None:
+                item = new_item(db, tenant_id, catalog_id, sku)
+                existing[sku] = item
+            if kind == "PATCH":
+                apply_fields(item, payload, replace=False)
+            db.add(item)
+        elif kind == "REMOVE":
+            item = existing.pop(sku, None)
+            if item is None:
+                raise invalid(f"{where}/sku", f"Catalog item with SKU {sku!r} does not exist")
+            db.delete(item)
+        elif kind == "PATCH_MANY":
+            for item in matching(list(existing.values()), payload.get("filters", [])):
+                apply_fields(item, {k: v for k, v in payload.items() if k != "filters"}, False)
+                db.add(item)
+        elif kind == "REMOVE_MANY":
+            doomed = matching(list(existing.values()), payload.get("filters", []))
+            if doomed:
+                db.execute(
+                    delete(TalonCatalogItem).where(
+                        TalonCatalogItem.tenant_id == tenant_id,
+                        TalonCatalogItem.catalog_id == catalog_id,
+                        TalonCatalogItem.sku.in_([i.sku for i in doomed]),
+                    )
+                )
+                for item in doomed:
+                    existing.pop(item.sku, None)
+    catalog.version += 1
+    catalog.modified = now
+    db.add(catalog)
+    db.flush()
+    return catalog_view(db, tenant_id, catalog)
+
+
+def new_item(db: Session, tenant_id: str, catalog_id: int, sku: str) -> TalonCatalogItem:
+    return TalonCatalogItem(
+        tenant_id=tenant_id,
+        catalog_id=catalog_id,
+        sku=sku,
+        id=next_value(db, tenant_id, "talonone.catalog_item"),
+        attributes={},
+    )

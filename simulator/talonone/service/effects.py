@@ -1,0 +1,72 @@
+"""Effects as the API returns them, and the rollback effects that undo them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+TRANSACTION_NAMESPACE = uuid.UUID("6f1d3c52-8a47-4f0e-9b1e-3c2a5d7e9f10")
+LOYALTY_EFFECTS = ("addLoyaltyPoints", "deductLoyaltyPoints")
+
+
+def money(value: float) -> float | int:
+    """Round to cents; whole amounts print as JSON integers (both are valid numbers)."""
+    rounded = round(value + 0.0, 2)
+    return int(rounded) if rounded == int(rounded) else rounded
+
+
+def effect(
+    campaign: dict[str, Any] | None, rule_index: int, rule_name: str, effect_type: str, props: dict
+) -> dict[str, Any]:
+    return {
+        "campaignId": campaign["id"] if campaign else 0,
+        "rulesetId": campaign.get("rulesetId", campaign["id"]) if campaign else 0,
+        "ruleIndex": rule_index,
+        "ruleName": rule_name,
+        "effectType": effect_type,
+        "props": props,
+    }
+
+
+def transaction_uuid(tenant_id: str, owner: str, *parts: object) -> str:
+    """Stable per session/event, campaign, rule and effect: the ledger can key on it."""
+    key = ":".join(str(p) for p in (tenant_id, owner, *parts))
+    return str(uuid.uuid5(TRANSACTION_NAMESPACE, key))
+
+
+def rollback_of(item: dict[str, Any], share: float = 1.0) -> dict[str, Any] | None:
+    """The rollback effect of one effect (None for effects that are not rolled back here).
+
+    Loyalty rollbacks are written by the loyalty part (it answers them from its ledger).
+    `share` is the part being rolled back (a return rolls back a part of a discount).
+    """
+    props = item.get("props") or {}
+    kind = item["effectType"]
+    if kind == "setDiscount":
+        new_props = {"name": props["name"], "value": money(props["value"] * share)}
+        if "scope" in props:
+            new_props["scope"] = props["scope"]
+        return {**item, "effectType": "rollbackDiscount", "props": new_props}
+    if kind == "setDiscountPerItem":
+        new_props = {
+            "name": props["name"],
+            "value": money(props["value"] * share),
+            "cartItemPosition": props["position"],
+        }
+        return {**item, "effectType": "rollbackDiscount", "props": new_props}
+    if kind == "acceptCoupon":
+        return {**item, "effectType": "rollbackCoupon", "props": {"value": props["value"]}}
+    if kind == "acceptReferral":
+        return {**item, "effectType": "rollbackReferral", "props": {"value": props["value"]}}
+    return None
+
+
+def rollbacks(effects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in (rollback_of(e) for e in effects) if r is not None]
+
+
+def scale(item: dict[str, Any], factor: float) -> dict[str, Any]:
+    """The same effect with its value scaled (what stays valid after a partial return)."""
+    props = dict(item.get("props") or {})
+    props["value"] = money(props["value"] * factor)
+    return {**item, "props": props}

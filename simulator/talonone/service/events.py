@@ -1,0 +1,197 @@
+"""Events: TrackEventV2 (custom events through the rule engine) and the built-in events that
+session updates and returns record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from simulator.core.clock import format_instant
+from simulator.core.ids import next_value
+from simulator.core.models import Tenant
+from simulator.talonone.errors import TalonOneError
+from simulator.talonone.models.core import TalonEvent
+from simulator.talonone.schemas import (
+    EVENT_RESPONSE_CONTENT,
+    check_attributes,
+    check_keys,
+    expect_list,
+    expect_object,
+    expect_str,
+    int_list,
+    invalid,
+    response_content,
+)
+from simulator.talonone.service import campaigns, hooks, profiles, rules
+from simulator.talonone.service.campaigns import campaign_view
+
+EVENT_FIELDS = {
+    "type",
+    "profileId",
+    "storeIntegrationId",
+    "evaluableCampaignIds",
+    "attributes",
+    "loyaltyCards",
+    "responseContent",
+}
+
+
+def new_event_id(db: Session, tenant_id: str) -> int:
+    return next_value(db, tenant_id, "talonone.event")
+
+
+def record_event(
+    db: Session,
+    tenant_id: str,
+    now: datetime,
+    *,
+    event_type: str,
+    profile_id: str = "",
+    session_id: str | None = None,
+    store_integration_id: str | None = None,
+    attributes: dict[str, Any] | None = None,
+    effects: list[dict[str, Any]] | None = None,
+    event_id: int | None = None,
+) -> TalonEvent:
+    event = TalonEvent(
+        tenant_id=tenant_id,
+        id=event_id if event_id is not None else new_event_id(db, tenant_id),
+        type=event_type,
+        profile_id=profile_id,
+        session_id=session_id,
+        store_integration_id=store_integration_id,
+        attributes=attributes or {},
+        effects=effects or [],
+        created=now,
+    )
+    db.add(event)
+    return event
+
+
+def event_view(application_id: int, event: TalonEvent) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": event.id,
+        "created": format_instant(event.created),
+        "applicationId": application_id,
+        "profileId": event.profile_id,
+        "type": event.type,
+        "attributes": event.attributes or {},
+        "effects": event.effects or [],
+    }
+    if event.session_id:
+        view["sessionId"] = event.session_id
+    if event.store_integration_id:
+        view["storeIntegrationId"] = event.store_integration_id
+    return view
+
+
+def check_event_request(body: Any, definitions: dict[str, str]) -> dict[str, Any]:
+    body = expect_object(body, "")
+    check_keys(body, "", EVENT_FIELDS)
+    if "type" not in body:
+        raise invalid("/type", "type is required", "required")
+    event_type = expect_str(body["type"], "/type", min_length=1, max_length=1000)
+    if event_type.startswith("talon_"):
+        raise invalid("/type", f"{event_type} is a built-in event and cannot be tracked")
+    if not body.get("profileId"):
+        raise invalid("/profileId", "profileId is required", "required")
+    request = {
+        "type": event_type,
+        "profileId": expect_str(body["profileId"], "/profileId", max_length=1000),
+        "attributes": {},
+        "responseContent": response_content(body, EVENT_RESPONSE_CONTENT),
+    }
+    if body.get("storeIntegrationId") is not None:
+        request["storeIntegrationId"] = expect_str(
+            body["storeIntegrationId"], "/storeIntegrationId", 1, 1000
+        )
+    if body.get("evaluableCampaignIds") is not None:
+        request["evaluableCampaignIds"] = int_list(
+            body["evaluableCampaignIds"], "/evaluableCampaignIds"
+        )
+    if body.get("attributes") is not None:
+        request["attributes"] = check_attributes(
+            body["attributes"], "/attributes", "Event", definitions
+        )
+    if body.get("loyaltyCards") is not None:
+        cards = expect_list(body["loyaltyCards"], "/loyaltyCards", 1)
+        request["loyaltyCards"] = [
+            expect_str(c, f"/loyaltyCards/{i}", 4, 108) for i, c in enumerate(cards)
+        ]
+    return request
+
+
+def track_event(
+    db: Session, tenant: Tenant, now: datetime, body: Any, *, dry: bool
+) -> dict[str, Any]:
+    """Store the event (unless dry), run the rules, post loyalty effects; the response dict."""
+    config = campaigns.load_config(db, tenant.id)
+    request = check_event_request(body, campaigns.attribute_definitions(config, "Event"))
+    profile_id = request["profileId"]
+    if dry:
+        profile = profiles.get_profile(db, tenant.id, profile_id) or profiles.new_profile_view_only(
+            tenant.id, profile_id, now
+        )
+    else:
+        profile = profiles.ensure_profile(db, tenant.id, profile_id, now)
+        profile.last_activity = now
+        db.add(profile)
+    event_id = new_event_id(db, tenant.id) if not dry else 0
+    cards = request.get("loyaltyCards") or []
+    ctx = rules.Context(
+        tenant_id=tenant.id,
+        now=now,
+        owner=f"event:{event_id}",
+        profile_id=profile_id,
+        event_type=request["type"],
+        event_attributes=request["attributes"],
+        profile_attributes=profile.attributes or {},
+        loyalty_card=cards[0] if cards else None,
+        evaluable_campaign_ids=request.get("evaluableCampaignIds"),
+    )
+    outcome = rules.evaluate(db, config, ctx)
+    effects = outcome.effects
+    effects = effects + hooks.on_session_change(
+        db,
+        tenant.id,
+        now,
+        session_id=f"event:{event_id}",
+        profile_id=profile_id,
+        previous_state=None,
+        state="closed",
+        effects=effects,
+        dry=dry,
+    )
+    event = TalonEvent(
+        tenant_id=tenant.id,
+        id=event_id,
+        type=request["type"],
+        profile_id=profile_id,
+        store_integration_id=request.get("storeIntegrationId"),
+        attributes=request["attributes"],
+        effects=effects,
+        created=now,
+    )
+    if not dry:
+        db.add(event)
+        db.flush()
+    wanted = request["responseContent"]
+    response: dict[str, Any] = {"effects": effects, "createdCoupons": [], "createdReferrals": []}
+    if "customerProfile" in wanted:
+        response["customerProfile"] = profiles.profile_view(db, tenant, profile)
+    if "event" in wanted:
+        response["event"] = event_view(config.application_id, event)
+    if "triggeredCampaigns" in wanted:
+        response["triggeredCampaigns"] = [campaign_view(config, c, now) for c in outcome.triggered]
+    if "ruleFailureReasons" in wanted:
+        response["ruleFailureReasons"] = outcome.failures
+    if "loyalty" in wanted:
+        response["loyalty"] = hooks.profile_loyalty_block(db, tenant.id, now, profile_id)
+    if "awardedGiveaways" in wanted:
+        response["awardedGiveaways"] = []
+    return response
+
+
+__all__ = ["TalonOneError", "event_view", "record_event", "track_event"]

@@ -1,0 +1,118 @@
+"""The core part's calls into the loyalty and engagement parts.
+
+Those parts are built alongside; each call degrades to a neutral answer while a module or a
+function is missing, so the core works (and is tested) on its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+
+def _function(module: str, name: str) -> Any:
+    try:
+        return getattr(importlib.import_module(f"simulator.talonone.service.{module}"), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+# --- loyalty (part 2) -------------------------------------------------------------------------
+
+
+def on_session_change(db: Session, tenant_id: str, now: datetime, **kwargs: Any) -> list[dict]:
+    function = _function("loyalty", "on_session_change")
+    return list(function(db, tenant_id, now, **kwargs) or []) if function else []
+
+
+def on_session_return(db: Session, tenant_id: str, now: datetime, **kwargs: Any) -> list[dict]:
+    function = _function("loyalty", "on_session_return")
+    return list(function(db, tenant_id, now, **kwargs) or []) if function else []
+
+
+def available_points(db: Session, tenant_id: str, now: datetime, **kwargs: Any) -> float | None:
+    """None when the loyalty part is absent (a deduction is then not checked)."""
+    function = _function("loyalty", "available_points")
+    return function(db, tenant_id, now, **kwargs) if function else None
+
+
+def profile_loyalty_block(db: Session, tenant_id: str, now: datetime, profile_id: str) -> dict:
+    function = _function("loyalty", "profile_loyalty_block")
+    return function(db, tenant_id, now, profile_id) if function else {"programs": {}}
+
+
+def delete_loyalty_data(db: Session, tenant_id: str, profile_id: str) -> None:
+    function = _function("loyalty", "delete_profile_data")
+    if function:
+        function(db, tenant_id, profile_id)
+
+
+# --- engagement (part 3) ----------------------------------------------------------------------
+
+
+def coupon_campaign_id(db: Session, tenant_id: str, code: str) -> int | None:
+    function = _function("coupons", "coupon_campaign_id")
+    return function(db, tenant_id, code) if function else None
+
+
+def validate_coupon(db: Session, tenant_id: str, now: datetime, **kwargs: Any) -> str | None:
+    function = _function("coupons", "validate_coupon")
+    return function(db, tenant_id, now, **kwargs) if function else "CouponNotFound"
+
+
+def redeem_coupons(db: Session, tenant_id: str, now: datetime, **kwargs: Any) -> None:
+    function = _function("coupons", "redeem_coupons")
+    if function and kwargs.get("codes"):
+        function(db, tenant_id, now, **kwargs)
+
+
+def release_coupons(db: Session, tenant_id: str, *, session_id: str) -> None:
+    function = _function("coupons", "release_coupons")
+    if function:
+        function(db, tenant_id, session_id=session_id)
+
+
+def referral_campaign_id(db: Session, tenant_id: str, code: str) -> int | None:
+    function = _function("referrals", "referral_campaign_id")
+    return function(db, tenant_id, code) if function else None
+
+
+def validate_referral(db: Session, tenant_id: str, now: datetime, **kwargs: Any) -> str | None:
+    function = _function("referrals", "validate_referral")
+    return function(db, tenant_id, now, **kwargs) if function else "ReferralNotFound"
+
+
+def redeem_referral(db: Session, tenant_id: str, now: datetime, **kwargs: Any) -> None:
+    function = _function("referrals", "redeem_referral")
+    if function and kwargs.get("code"):
+        function(db, tenant_id, now, **kwargs)
+
+
+def release_referral(db: Session, tenant_id: str, *, session_id: str) -> None:
+    function = _function("referrals", "release_referral")
+    if function:
+        function(db, tenant_id, session_id=session_id)
+
+
+def profile_audience_ids(db: Session, tenant_id: str, profile_id: str) -> set[int]:
+    function = _function("audiences", "profile_audience_ids")
+    return set(function(db, tenant_id, profile_id)) if function and profile_id else set()
+
+
+def audience_memberships(db: Session, tenant_id: str, profile_id: str) -> list[dict] | None:
+    function = _function("audiences", "profile_audience_memberships")
+    return function(db, tenant_id, profile_id) if function else None
+
+
+def apply_audience_changes(
+    db: Session, tenant_id: str, now: datetime, profile_id: str, adds: list[int], deletes: list[int]
+) -> bool:
+    """False when the engagement part cannot take audience changes yet."""
+    function = _function("audiences", "apply_profile_audience_changes")
+    if function is None:
+        return False
+    function(db, tenant_id, now, profile_id, adds=adds, deletes=deletes)
+    return True

@@ -1,0 +1,305 @@
+"""Customer profiles: upsert with attributes, the CustomerProfile JSON, deletion."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from simulator.core.clock import format_instant
+from simulator.core.ids import next_value
+from simulator.core.models import Tenant
+from simulator.talonone import schemas
+from simulator.talonone.errors import TalonOneError
+from simulator.talonone.models.core import (
+    TalonEvent,
+    TalonIdempotentResponse,
+    TalonProfile,
+    TalonReturn,
+    TalonSession,
+)
+from simulator.talonone.service import campaigns, hooks
+
+
+def get_profile(db: Session, tenant_id: str, integration_id: str) -> TalonProfile | None:
+    statement = select(TalonProfile).where(
+        TalonProfile.tenant_id == tenant_id, TalonProfile.integration_id == integration_id
+    )
+    return db.exec(statement).first()
+
+
+def new_profile(db: Session, tenant_id: str, integration_id: str, now: datetime) -> TalonProfile:
+    return TalonProfile(
+        tenant_id=tenant_id,
+        id=next_value(db, tenant_id, "talonone.profile"),
+        integration_id=integration_id,
+        attributes={},
+        created=now,
+        last_activity=now,
+    )
+
+
+def new_profile_view_only(tenant_id: str, integration_id: str, now: datetime) -> TalonProfile:
+    """An unsaved profile for dry runs (id 0: it does not exist yet)."""
+    return TalonProfile(
+        tenant_id=tenant_id,
+        id=0,
+        integration_id=integration_id,
+        attributes={},
+        created=now,
+        last_activity=now,
+    )
+
+
+def ensure_profile(db: Session, tenant_id: str, integration_id: str, now: datetime) -> TalonProfile:
+    """The profile, created (flushed, not committed) when unknown.
+
+    Two requests creating the same profile at once: the loser gets the documented 409.
+    """
+    profile = get_profile(db, tenant_id, integration_id)
+    if profile is not None:
+        return profile
+    profile = new_profile(db, tenant_id, integration_id, now)
+    try:
+        with db.begin_nested():
+            db.add(profile)
+    except IntegrityError:
+        raise conflict() from None
+    return profile
+
+
+def conflict() -> TalonOneError:
+    return TalonOneError(
+        409,
+        "Too many requests or limit reached - Avoid parallel requests",
+        title="Conflict",
+        errors=[],
+    )
+
+
+def profile_view(db: Session, tenant: Tenant, profile: TalonProfile) -> dict[str, Any]:
+    """The CustomerProfile JSON of the API, with audience memberships when part 3 knows them."""
+    config = campaigns.load_config(db, tenant.id)
+    view: dict[str, Any] = {
+        "id": profile.id,
+        "created": format_instant(profile.created),
+        "integrationId": profile.integration_id,
+        "attributes": profile.attributes or {},
+        "accountId": config.account_id,
+        "closedSessions": profile.closed_sessions,
+        "totalSales": round(profile.total_sales, 2),
+        "lastActivity": format_instant(profile.last_activity),
+        "sandbox": True,
+    }
+    memberships = hooks.audience_memberships(db, tenant.id, profile.integration_id)
+    if memberships is not None:
+        view["audienceMemberships"] = memberships
+    return view
+
+
+def delete_profile(db: Session, tenant_id: str, integration_id: str) -> bool:
+    """Remove the profile with its sessions, returns and events (the caller commits)."""
+    profile = get_profile(db, tenant_id, integration_id)
+    if profile is None:
+        return False
+    session_ids = select(TalonSession.integration_id).where(
+        TalonSession.tenant_id == tenant_id, TalonSession.profile_id == integration_id
+    )
+    for table, column in (
+        (TalonIdempotentResponse, TalonIdempotentResponse.session_integration_id),
+        (TalonReturn, TalonReturn.session_integration_id),
+    ):
+        db.execute(delete(table).where(table.tenant_id == tenant_id, column.in_(session_ids)))
+    db.execute(
+        delete(TalonSession).where(
+            TalonSession.tenant_id == tenant_id, TalonSession.profile_id == integration_id
+        )
+    )
+    db.execute(
+        delete(TalonEvent).where(
+            TalonEvent.tenant_id == tenant_id, TalonEvent.profile_id == integration_id
+        )
+    )
+    db.delete(profile)
+    db.flush()
+    return True
+
+
+# --- UpdateCustomerProfileV2 / UpdateCustomerProfilesV2 ---------------------------------------
+
+PROFILE_FIELDS = {"attributes", "evaluableCampaignIds", "audiencesChanges", "responseContent"}
+MAX_BULK_PROFILES = 1000
+
+
+def check_audience_changes(value: Any) -> tuple[list[int], list[int]]:
+    changes = schemas.expect_object(value, "/audiencesChanges")
+    lists = []
+    for key in ("adds", "deletes"):
+        if key not in changes:
+            raise schemas.invalid(f"/audiencesChanges/{key}", f"{key} is required", "required")
+        lists.append(schemas.int_list(changes[key], f"/audiencesChanges/{key}"))
+    return lists[0], lists[1]
+
+
+def update_profile(
+    db: Session,
+    tenant: Tenant,
+    now: datetime,
+    integration_id: str,
+    body: Any,
+    *,
+    run_rule_engine: bool,
+    dry: bool,
+) -> dict[str, Any]:
+    """Upsert one profile; with runRuleEngine the campaigns run (event type
+    `talon_customer_profile_updated`) and the response carries their effects."""
+    from simulator.talonone.service import events, rules
+
+    if dry and not run_rule_engine:
+        raise TalonOneError(
+            400,
+            "dry can only be used with runRuleEngine=true",
+            title="Invalid value",
+            parameter="dry",
+        )
+    if len(integration_id) > 1000:
+        raise TalonOneError(
+            400, "integrationId must be at most 1000 characters", parameter="integrationId"
+        )
+    config = campaigns.load_config(db, tenant.id)
+    body = schemas.expect_object(body, "")
+    schemas.check_keys(body, "", PROFILE_FIELDS)
+    wanted = schemas.response_content(body, schemas.PROFILE_RESPONSE_CONTENT)
+    attributes = {}
+    if body.get("attributes") is not None:
+        attributes = schemas.check_attributes(
+            body["attributes"],
+            "/attributes",
+            "CustomerProfile",
+            campaigns.attribute_definitions(config, "CustomerProfile"),
+        )
+    evaluable = None
+    if body.get("evaluableCampaignIds") is not None:
+        evaluable = schemas.int_list(body["evaluableCampaignIds"], "/evaluableCampaignIds")
+    changes = None
+    if body.get("audiencesChanges") is not None:
+        changes = check_audience_changes(body["audiencesChanges"])
+    if dry:
+        profile = get_profile(db, tenant.id, integration_id) or new_profile_view_only(
+            tenant.id, integration_id, now
+        )
+        profile = TalonProfile.model_validate(profile.model_dump())
+    else:
+        profile = ensure_profile(db, tenant.id, integration_id, now)
+    profile.attributes = {**(profile.attributes or {}), **attributes}
+    if not dry:
+        if run_rule_engine:
+            profile.last_activity = now
+        db.add(profile)
+        if changes is not None and (changes[0] or changes[1]):
+            hooks.apply_audience_changes(db, tenant.id, now, integration_id, *changes)
+        db.flush()
+    response: dict[str, Any] = {"effects": [], "createdCoupons": [], "createdReferrals": []}
+    if not run_rule_engine:
+        response["customerProfile"] = profile_view(db, tenant, profile)
+        return response
+    event_id = 0 if dry else events.new_event_id(db, tenant.id)
+    ctx = rules.Context(
+        tenant_id=tenant.id,
+        now=now,
+        owner=f"event:{event_id}",
+        profile_id=integration_id,
+        event_type="talon_customer_profile_updated",
+        profile_attributes=profile.attributes,
+        evaluable_campaign_ids=evaluable,
+    )
+    outcome = rules.evaluate(db, config, ctx)
+    effects = outcome.effects + hooks.on_session_change(
+        db,
+        tenant.id,
+        now,
+        session_id=f"event:{event_id}",
+        profile_id=integration_id,
+        previous_state=None,
+        state="closed",
+        effects=outcome.effects,
+        dry=dry,
+    )
+    response["effects"] = effects
+    event = events.TalonEvent(
+        tenant_id=tenant.id,
+        id=event_id,
+        type="talon_customer_profile_updated",
+        profile_id=integration_id,
+        attributes={},
+        effects=effects,
+        created=now,
+    )
+    if not dry:
+        db.add(event)
+        db.flush()
+    if "customerProfile" in wanted:
+        response["customerProfile"] = profile_view(db, tenant, profile)
+    if "event" in wanted:
+        response["event"] = events.event_view(config.application_id, event)
+    if "triggeredCampaigns" in wanted:
+        response["triggeredCampaigns"] = [
+            campaigns.campaign_view(config, c, now) for c in outcome.triggered
+        ]
+    if "ruleFailureReasons" in wanted:
+        response["ruleFailureReasons"] = outcome.failures
+    if "loyalty" in wanted:
+        response["loyalty"] = hooks.profile_loyalty_block(db, tenant.id, now, integration_id)
+    if "awardedGiveaways" in wanted:
+        response["awardedGiveaways"] = []
+    return response
+
+
+def update_profiles(db: Session, tenant: Tenant, now: datetime, body: Any) -> list[dict[str, Any]]:
+    """UpdateCustomerProfilesV2: all profiles or none; no rule engine. Their JSON, in order."""
+    config = campaigns.load_config(db, tenant.id)
+    definitions = campaigns.attribute_definitions(config, "CustomerProfile")
+    body = schemas.expect_object(body, "")
+    schemas.check_keys(body, "", {"customerProfiles"})
+    if "customerProfiles" not in body:
+        raise schemas.invalid("/customerProfiles", "customerProfiles is required", "required")
+    entries = schemas.expect_list(body["customerProfiles"], "/customerProfiles", MAX_BULK_PROFILES)
+    checked = []
+    for index, entry in enumerate(entries):
+        where = f"/customerProfiles/{index}"
+        entry = schemas.expect_object(entry, where)
+        schemas.check_keys(entry, where, {"integrationId", "attributes"})
+        if "integrationId" not in entry:
+            raise schemas.invalid(f"{where}/integrationId", "integrationId is required", "required")
+        integration_id = schemas.expect_str(
+            entry["integrationId"], f"{where}/integrationId", 1, 1000
+        )
+        attributes = {}
+        if entry.get("attributes") is not None:
+            attributes = schemas.check_attributes(
+                entry["attributes"], f"{where}/attributes", "CustomerProfile", definitions
+            )
+        checked.append((integration_id, attributes))
+    ids = {integration_id for integration_id, _ in checked}
+    statement = select(TalonProfile).where(
+        TalonProfile.tenant_id == tenant.id, col(TalonProfile.integration_id).in_(ids)
+    )
+    known = {p.integration_id: p for p in db.exec(statement).all()} if ids else {}
+    results = []
+    for integration_id, attributes in checked:
+        profile = known.get(integration_id)
+        if profile is None:
+            profile = new_profile(db, tenant.id, integration_id, now)
+            known[integration_id] = profile
+        profile.attributes = {**(profile.attributes or {}), **attributes}
+        db.add(profile)
+        results.append(profile)
+    try:
+        db.flush()
+    except IntegrityError:
+        db.rollback()
+        raise conflict() from None
+    return [{"customerProfile": profile_view(db, tenant, p)} for p in results]

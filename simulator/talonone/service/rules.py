@@ -1,0 +1,385 @@
+"""The rule engine: the tenant's campaigns (docs/campaigns.md) evaluated against a session,
+a profile update or an event, producing the effects of the API.
+
+A rule fires when all its conditions hold; every running campaign's rules are evaluated in
+order. Coupon and referral codes are validated through the engagement part; a valid code makes
+the `coupon` / `referral` condition of its campaign true, and a rule that fires with it
+accepts the code; a code that no rule accepted is rejected with the documented reason.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from simulator.core.clock import format_instant, parse_instant
+from simulator.talonone.models.core import TalonConfig
+from simulator.talonone.service import campaigns as campaign_config
+from simulator.talonone.service import hooks
+from simulator.talonone.service.effects import effect, money, transaction_uuid
+
+
+@dataclass
+class Context:
+    """What conditions can look at. `owner` names the session or event (transaction ids)."""
+
+    tenant_id: str
+    now: datetime
+    owner: str
+    profile_id: str = ""
+    event_type: str = ""
+    cart_items: list[dict[str, Any]] = field(default_factory=list)
+    cart_total: float = 0.0
+    session_total: float = 0.0
+    session_attributes: dict[str, Any] = field(default_factory=dict)
+    profile_attributes: dict[str, Any] = field(default_factory=dict)
+    event_attributes: dict[str, Any] = field(default_factory=dict)
+    coupon_codes: list[str] = field(default_factory=list)
+    referral_code: str = ""
+    loyalty_card: str | None = None
+    first_session: bool = False
+    evaluable_campaign_ids: list[int] | None = None
+    _audiences: set[int] | None = None
+
+
+@dataclass
+class Outcome:
+    effects: list[dict[str, Any]] = field(default_factory=list)
+    triggered: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    accepted_coupons: list[str] = field(default_factory=list)
+    accepted_referral: str | None = None
+
+
+# --- conditions -------------------------------------------------------------------------------
+
+
+def compare(actual: Any, test: dict[str, Any]) -> bool:
+    """`test` holds eq / ne / gt / gte / lt / lte / in / exists (all given must hold)."""
+    if "exists" in test and (actual is not None) != test["exists"]:
+        return False
+    if "eq" in test and actual != test["eq"]:
+        return False
+    if "ne" in test and actual == test["ne"]:
+        return False
+    if "in" in test:
+        values = actual if isinstance(actual, list) else [actual]
+        if not any(v in test["in"] for v in values):
+            return False
+    bounds = [k for k in ("gt", "gte", "lt", "lte") if k in test]
+    if bounds:
+        if isinstance(actual, bool) or not isinstance(actual, (int, float)):
+            return False
+        if "gt" in test and not actual > test["gt"]:
+            return False
+        if "gte" in test and not actual >= test["gte"]:
+            return False
+        if "lt" in test and not actual < test["lt"]:
+            return False
+        if "lte" in test and not actual <= test["lte"]:
+            return False
+    return True
+
+
+def item_matches_sku(item: dict[str, Any], skus: str | list[str]) -> bool:
+    return item["sku"] in ([skus] if isinstance(skus, str) else skus)
+
+
+def item_matches_attribute(item: dict[str, Any], test: dict[str, Any]) -> bool:
+    return compare(item["ruleAttributes"].get(test["name"]), test)
+
+
+def audiences(db: Session, ctx: Context) -> set[int]:
+    if ctx._audiences is None:
+        ctx._audiences = hooks.profile_audience_ids(db, ctx.tenant_id, ctx.profile_id)
+    return ctx._audiences
+
+
+def condition_holds(
+    db: Session, ctx: Context, condition: dict[str, Any], codes: dict[str, str | None]
+) -> bool:
+    ((kind, test),) = condition.items()
+    if kind == "cartTotal":
+        return compare(ctx.cart_total, test)
+    if kind == "sessionTotal":
+        return compare(ctx.session_total, test)
+    if kind == "itemSku":
+        return any(item_matches_sku(item, test) for item in ctx.cart_items)
+    if kind == "itemQuantity":
+        sku = test.get("sku")
+        quantity = sum(i["quantity"] for i in ctx.cart_items if sku is None or i["sku"] == sku)
+        return compare(quantity, test)
+    if kind == "itemAttribute":
+        return any(item_matches_attribute(item, test) for item in ctx.cart_items)
+    if kind == "sessionAttribute":
+        return compare(ctx.session_attributes.get(test["name"]), test)
+    if kind == "profileAttribute":
+        return compare(ctx.profile_attributes.get(test["name"]), test)
+    if kind == "eventAttribute":
+        return compare(ctx.event_attributes.get(test["name"]), test)
+    if kind == "audience":
+        return bool(ctx.profile_id) and test in audiences(db, ctx)
+    if kind == "coupon":
+        return (codes.get("coupon") is not None) == test
+    if kind == "referral":
+        return (codes.get("referral") is not None) == test
+    if kind == "event":
+        return ctx.event_type == test
+    if kind == "firstSession":
+        return ctx.first_session == test
+    return False
+
+
+# --- effects ----------------------------------------------------------------------------------
+
+
+def discount_value(spec: dict[str, Any], base: float, quantity: int = 1) -> float:
+    if "percent" in spec:
+        return base * spec["percent"] / 100
+    return min(spec["value"] * quantity, base)
+
+
+def timestamp_or_none(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return format_instant(parse_instant(value))
+    except ValueError:
+        return None
+
+
+def build_effects(
+    db: Session,
+    ctx: Context,
+    campaign: dict[str, Any],
+    rule_index: int,
+    rule: dict[str, Any],
+    remaining: list[float],
+) -> list[dict[str, Any]] | None:
+    """The effects of one firing rule; None when an effect cannot apply (the rule fails)."""
+    title = rule["title"]
+    built: list[dict[str, Any]] = []
+    for effect_index, spec in enumerate(rule.get("effects", [])):
+        ((kind, props),) = spec.items()
+        if kind == "setDiscount":
+            value = min(discount_value(props, ctx.cart_total), remaining[0])
+            remaining[0] -= value
+            built.append(
+                effect(
+                    campaign,
+                    rule_index,
+                    title,
+                    kind,
+                    {"name": props["name"], "value": money(value)},
+                )
+            )
+        elif kind == "setDiscountPerItem":
+            for item in ctx.cart_items:
+                if "sku" in props and not item_matches_sku(item, props["sku"]):
+                    continue
+                if "itemAttribute" in props and not item_matches_attribute(
+                    item, props["itemAttribute"]
+                ):
+                    continue
+                line = item["price"] * item["quantity"]
+                value = min(discount_value(props, line, item["quantity"]), remaining[0])
+                remaining[0] -= value
+                built.append(
+                    effect(
+                        campaign,
+                        rule_index,
+                        title,
+                        kind,
+                        {
+                            "name": f"{props['name']}#{item['position']}",
+                            "value": money(value),
+                            "position": item["position"],
+                            "totalDiscount": money(value),
+                        },
+                    )
+                )
+        elif kind in ("addLoyaltyPoints", "deductLoyaltyPoints"):
+            loyalty = loyalty_effect(
+                db, ctx, campaign, rule_index, title, effect_index, kind, props
+            )
+            if loyalty is None:
+                return None
+            built.append(loyalty)
+        elif kind == "showNotification" or kind == "customEffect":
+            built.append(effect(campaign, rule_index, title, kind, dict(props)))
+    return built
+
+
+def loyalty_effect(
+    db: Session,
+    ctx: Context,
+    campaign: dict[str, Any],
+    rule_index: int,
+    title: str,
+    effect_index: int,
+    kind: str,
+    spec: dict[str, Any],
+) -> dict[str, Any] | None:
+    """addLoyaltyPoints / deductLoyaltyPoints; needs a profile or a loyalty card."""
+    if not ctx.profile_id and not ctx.loyalty_card:
+        return None
+    uuid = transaction_uuid(ctx.tenant_id, ctx.owner, campaign["id"], rule_index, effect_index)
+    subledger = spec.get("subLedgerId", "")
+    name = spec.get("name") or title
+    if kind == "addLoyaltyPoints":
+        if "value" in spec:
+            points = spec["value"]
+        else:
+            points = math.floor(ctx.cart_total * spec["perCurrency"] * 100) / 100
+        if points <= 0:
+            return None
+        props: dict[str, Any] = {
+            "name": name,
+            "programId": spec["programId"],
+            "subLedgerId": subledger,
+            "value": money(points),
+            "recipientIntegrationId": ctx.profile_id,
+            "transactionUUID": uuid,
+        }
+        for key in ("startDate", "expiryDate"):
+            stamp = timestamp_or_none(spec.get(key))
+            if stamp is not None:
+                props[key] = stamp
+    else:
+        points = spec["value"]
+        available = hooks.available_points(
+            db,
+            ctx.tenant_id,
+            ctx.now,
+            program_id=spec["programId"],
+            profile_id=ctx.profile_id or None,
+            card_identifier=ctx.loyalty_card,
+            subledger=subledger,
+        )
+        if available is not None and available < points:
+            return None
+        props = {
+            "ruleTitle": title,
+            "programId": spec["programId"],
+            "subLedgerId": subledger,
+            "value": money(points),
+            "transactionUUID": uuid,
+            "name": name,
+        }
+    if ctx.loyalty_card:
+        props["cardIdentifier"] = ctx.loyalty_card
+    return effect(campaign, rule_index, title, kind, props)
+
+
+# --- codes ------------------------------------------------------------------------------------
+
+
+def code_rejection(kind: str, value: str, reason: str, campaign: dict | None) -> dict[str, Any]:
+    effect_type = "rejectCoupon" if kind == "coupon" else "rejectReferral"
+    return effect(campaign, 0, "", effect_type, {"value": value, "rejectionReason": reason})
+
+
+def codes_by_campaign(
+    db: Session, ctx: Context, running: dict[int, dict], config: TalonConfig, outcome: Outcome
+) -> dict[int, dict[str, str | None]]:
+    """Validate each code once: valid ones are offered to their campaign, others rejected."""
+    offered: dict[int, dict[str, str | None]] = {}
+    entries = [("coupon", code) for code in ctx.coupon_codes]
+    if ctx.referral_code:
+        entries.append(("referral", ctx.referral_code))
+    for kind, code in entries:
+        find = hooks.coupon_campaign_id if kind == "coupon" else hooks.referral_campaign_id
+        campaign_id = find(db, ctx.tenant_id, code)
+        prefix = "Coupon" if kind == "coupon" else "Referral"
+        if campaign_id is None:
+            outcome.effects.append(code_rejection(kind, code, f"{prefix}NotFound", None))
+            continue
+        campaign = running.get(campaign_id)
+        if campaign is None:
+            known = campaign_config.get_campaign(db, ctx.tenant_id, campaign_id)
+            outcome.effects.append(
+                code_rejection(kind, code, f"{prefix}PartOfNotRunningCampaign", known)
+            )
+            continue
+        validate = hooks.validate_coupon if kind == "coupon" else hooks.validate_referral
+        reason = validate(
+            db,
+            ctx.tenant_id,
+            ctx.now,
+            code=code,
+            campaign_id=campaign_id,
+            profile_id=ctx.profile_id or None,
+        )
+        if reason is not None:
+            outcome.effects.append(code_rejection(kind, code, reason, campaign))
+            continue
+        slot = offered.setdefault(campaign_id, {"coupon": None, "referral": None})
+        if slot[kind] is None:
+            slot[kind] = code
+        else:
+            outcome.effects.append(
+                code_rejection(kind, code, f"{prefix}RejectedByCondition", campaign)
+            )
+    return offered
+
+
+def evaluate(db: Session, config: TalonConfig, ctx: Context) -> Outcome:
+    outcome = Outcome()
+    running_list = campaign_config.running_campaigns(config, ctx.now, ctx.evaluable_campaign_ids)
+    running = {c["id"]: c for c in running_list}
+    offered = (
+        codes_by_campaign(db, ctx, running, config, outcome)
+        if (ctx.coupon_codes or ctx.referral_code)
+        else {}
+    )
+    remaining = [ctx.cart_total]
+    for campaign in running_list:
+        codes = offered.get(campaign["id"], {})
+        used: dict[str, bool] = {}
+        fired = False
+        for rule_index, rule in enumerate(campaign.get("rules", [])):
+            conditions = rule.get("conditions", [])
+            if not all(condition_holds(db, ctx, c, codes) for c in conditions):
+                outcome.failures.append(failure(campaign, rule_index, rule))
+                continue
+            built = build_effects(db, ctx, campaign, rule_index, rule, remaining)
+            if built is None:
+                outcome.failures.append(failure(campaign, rule_index, rule))
+                continue
+            fired = True
+            for kind in ("coupon", "referral"):
+                if codes.get(kind) and any(kind in c for c in conditions) and not used.get(kind):
+                    used[kind] = True
+                    accept = "acceptCoupon" if kind == "coupon" else "acceptReferral"
+                    outcome.effects.append(
+                        effect(campaign, rule_index, rule["title"], accept, {"value": codes[kind]})
+                    )
+            outcome.effects.extend(built)
+        for kind in ("coupon", "referral"):
+            code = codes.get(kind)
+            if code and not used.get(kind):
+                prefix = "Coupon" if kind == "coupon" else "Referral"
+                outcome.effects.append(
+                    code_rejection(kind, code, f"{prefix}RejectedByCondition", campaign)
+                )
+        if used.get("coupon"):
+            outcome.accepted_coupons.append(codes["coupon"])  # type: ignore[arg-type]
+        if used.get("referral"):
+            outcome.accepted_referral = codes["referral"]
+        if fired:
+            outcome.triggered.append(campaign)
+    return outcome
+
+
+def failure(campaign: dict[str, Any], rule_index: int, rule: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "campaignID": campaign["id"],
+        "campaignName": campaign["name"],
+        "rulesetID": campaign.get("rulesetId", campaign["id"]),
+        "ruleIndex": rule_index,
+        "ruleName": rule["title"],
+    }
