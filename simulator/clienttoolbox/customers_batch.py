@@ -148,7 +148,8 @@ def customers_batch(
         raise bad_request("No data lines in profiles_data")
 
     batch_id = next_value(session, tenant.id, "ct_batch")
-    ledger = Ledger(session, tenant.id, batch_id, now)
+    written = None if mode == "yes" else {*columns.values(), "custom_fields", "card_number"}
+    ledger = Ledger(session, tenant.id, batch_id, now, with_undo, written)
     ledger.load_customers(
         (r.get("code", "") for _, r in rows), (r.get("card_number", "") for _, r in rows)
     )
@@ -250,7 +251,7 @@ def apply_line(
 
 
 def write_fields(ledger: Ledger, customer: dict[str, Any], row: dict[str, str]) -> None:
-    custom_values = json.loads(customer["custom_fields"])
+    custom_values: dict[str, str] | None = None
     for name, value in row.items():
         if name in ("code", "auto_add"):
             continue
@@ -258,10 +259,13 @@ def write_fields(ledger: Ledger, customer: dict[str, Any], row: dict[str, str]) 
             if value:
                 ledger.set_card(customer, value)
         elif name.startswith("custom_field_"):
+            if custom_values is None:
+                custom_values = json.loads(customer["custom_fields"])
             custom_values[name] = value
         else:
             customer[name] = value
-    customer["custom_fields"] = json.dumps(custom_values, sort_keys=True)
+    if custom_values is not None:
+        customer["custom_fields"] = json.dumps(custom_values, sort_keys=True)
 
 
 def auto_add_of(raw: str, campaign: Campaign) -> tuple[float, str] | None:

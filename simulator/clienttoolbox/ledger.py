@@ -66,8 +66,13 @@ def blank_customer(tenant_id: str, code: str, now: datetime) -> dict[str, Any]:
     return row
 
 
-def to_json_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+def to_json_row(row: dict[str, Any], columns: Iterable[str]) -> dict[str, Any]:
+    """The given columns of a customer row, JSON-ready (datetimes as ISO text)."""
+    values = {}
+    for name in columns:
+        value = row[name]
+        values[name] = value.isoformat() if isinstance(value, datetime) else value
+    return values
 
 
 def from_json_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -79,8 +84,27 @@ def from_json_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class Ledger:
-    def __init__(self, session: Session, tenant_id: str, batch_id: int, now: datetime) -> None:
+    def __init__(
+        self,
+        session: Session,
+        tenant_id: str,
+        batch_id: int,
+        now: datetime,
+        keep_before: bool = True,
+        written_columns: Iterable[str] | None = None,
+    ) -> None:
+        """`keep_before`: keep before-images (for an undo state); `written_columns`: the
+        customer columns this batch may change (None: all of them)."""
         self.session = session
+        self.keep_before = keep_before
+        self.written_columns = [
+            c.name
+            for c in CUSTOMERS.c
+            if c.name not in ("tenant_id", "code")
+            and (
+                written_columns is None or c.name in {*written_columns, "last_batch", "updated_at"}
+            )
+        ]
         self.tenant_id = tenant_id
         self.batch_id = batch_id
         self.now = now
@@ -100,14 +124,22 @@ class Ledger:
     def load_customers(self, codes: Iterable[str], cards: Iterable[str] = ()) -> None:
         """Load the customers whose code or card number is among the given values."""
         t = CUSTOMERS.c
-        for column, values in ((t.code, set(codes)), (t.card_number, set(cards))):
-            for part in chunks(v for v in values if v):
-                rows = self.session.execute(
-                    select(CUSTOMERS).where(t.tenant_id == self.tenant_id, column.in_(part))
-                ).mappings()
-                for row in rows:
-                    if row["code"] not in self.customers:
-                        self.remember(dict(row))
+        wanted_codes = {c for c in codes if c}
+        self._load(t.code, wanted_codes)
+        found = set(self.customers)
+        self._load(
+            t.card_number, {c for c in cards if c and c not in found and c not in self.by_card}
+        )
+
+    def _load(self, column: Any, values: set[str]) -> None:
+        t = CUSTOMERS.c
+        for part in chunks(values):
+            rows = self.session.execute(
+                select(CUSTOMERS).where(t.tenant_id == self.tenant_id, column.in_(part))
+            ).mappings()
+            for row in rows:
+                if row["code"] not in self.customers:
+                    self.remember(dict(row))
 
     def remember(self, row: dict[str, Any]) -> None:
         self.customers[row["code"]] = row
@@ -137,8 +169,8 @@ class Ledger:
     def touch(self, row: dict[str, Any]) -> None:
         """Record the before-image (first touch only) and mark the row as written by the batch."""
         code = row["code"]
-        if code not in self.created and code not in self.customers_before:
-            self.customers_before[code] = to_json_row(row)
+        if self.keep_before and code not in self.created and code not in self.customers_before:
+            self.customers_before[code] = to_json_row(row, self.written_columns)
         if code not in self.created:
             self.changed.add(code)
         row["last_batch"] = self.batch_id
@@ -197,26 +229,35 @@ class Ledger:
             for part in chunks(rows, 1000):
                 session.execute(insert(CUSTOMERS), part)
         if self.changed:
-            columns = [c.name for c in CUSTOMERS.c if c.name not in ("tenant_id", "code")]
-            statement = (
-                update(CUSTOMERS)
-                .where(
-                    CUSTOMERS.c.tenant_id == bindparam("k_tenant"),
-                    CUSTOMERS.c.code == bindparam("k_code"),
-                )
-                .values({name: bindparam(name) for name in columns})
-            )
-            params = []
-            for code in self.changed:
-                row = self.customers[code]
-                params.append(
-                    {"k_tenant": self.tenant_id, "k_code": code, **{n: row[n] for n in columns}}
-                )
-            for part in chunks(params, 1000):
-                session.execute(statement, part)
+            self.flush_changed_customers()
         self.flush_balances()
         for part in chunks(self.transactions, 1000):
             session.execute(insert(TRANSACTIONS), part)
+
+    def flush_changed_customers(self) -> None:
+        t = CUSTOMERS.c
+        columns = self.written_columns
+        if set(columns) == {"last_batch", "updated_at"}:
+            for part in chunks(self.changed):
+                self.session.execute(
+                    update(CUSTOMERS)
+                    .where(t.tenant_id == self.tenant_id, t.code.in_(part))
+                    .values(last_batch=self.batch_id, updated_at=self.now)
+                )
+            return
+        statement = (
+            update(CUSTOMERS)
+            .where(t.tenant_id == bindparam("k_tenant"), t.code == bindparam("k_code"))
+            .values({name: bindparam(name) for name in columns})
+        )
+        params = []
+        for code in self.changed:
+            row = self.customers[code]
+            params.append(
+                {"k_tenant": self.tenant_id, "k_code": code, **{n: row[n] for n in columns}}
+            )
+        for part in chunks(params, 1000):
+            self.session.execute(statement, part)
 
     def flush_balances(self) -> None:
         inserts, updates = [], []

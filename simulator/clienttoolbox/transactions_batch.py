@@ -130,7 +130,7 @@ def batch_transactions(
 
     campaigns = campaigns_by_id(session, tenant, list({r.get("campaign_id", "") for _, r in rows}))
     batch_id = next_value(session, tenant.id, "ct_batch")
-    ledger = Ledger(session, tenant.id, batch_id, now)
+    ledger = Ledger(session, tenant.id, batch_id, now, with_undo, written_columns=())
     keys = {r.get("code", "") for _, r in rows}
     ledger.load_customers(keys, keys)
     ledger.load_balances(list(ledger.customers))

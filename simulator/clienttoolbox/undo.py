@@ -143,18 +143,21 @@ def restore_customers(
     created = [code for code, row in customers.items() if row is None]
     for part in chunks(created):
         session.execute(delete(CUSTOMERS).where(t.tenant_id == tenant_id, t.code.in_(part)))
-    columns = [c.name for c in CUSTOMERS.c if c.name not in ("tenant_id", "code")]
-    statement = (
-        update(CUSTOMERS)
-        .where(t.tenant_id == bindparam("k_tenant"), t.code == bindparam("k_code"))
-        .values({name: bindparam(name) for name in columns})
-    )
-    params = []
+    # Each before-image holds the columns its batch could change; one statement per column set.
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for code, row in customers.items():
         if row is None:
             continue
         restored = from_json_row(row)
-        params.append({"k_tenant": tenant_id, "k_code": code, **{n: restored[n] for n in columns}})
-    for part in chunks(params, 1000):
-        session.execute(statement, part)
-    return len(params), len(created)
+        columns = tuple(sorted(restored))
+        groups.setdefault(columns, []).append({"k_tenant": tenant_id, "k_code": code, **restored})
+    for columns, params in groups.items():
+        statement = (
+            update(CUSTOMERS)
+            .where(t.tenant_id == bindparam("k_tenant"), t.code == bindparam("k_code"))
+            .values({name: bindparam(name) for name in columns})
+        )
+        for part in chunks(params, 1000):
+            session.execute(statement, part)
+    restored_count = sum(len(p) for p in groups.values())
+    return restored_count, len(created)
