@@ -10,7 +10,7 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from simulator.core.clock import tenant_now
-from simulator.core.db import get_session
+from simulator.core.db import get_session, new_session
 from simulator.core.formats import json_response
 from simulator.core.middleware import note
 from simulator.core.models import Tenant
@@ -84,14 +84,20 @@ async def post_customers(
     )
 
 
-async def lookup(request: Request, session: Session, kind: str, raw: str) -> Response:
-    """One query (customer joined to its tenant by API key); the miss path tells 401 from 404."""
+async def lookup(request: Request, kind: str, raw: str) -> Response:
+    """One query (customer joined to its tenant by API key) on a bare connection; only a miss
+    pays a second query, to tell 401 from 404. The handlers read the path parameter from
+    `request.path_params` (no per-request validation model: it is a plain string)."""
     key = service.lookup_key(kind, raw)
     api_key = request.headers.get("x-api-key", "").strip()
     usable = key is not None and key != "" and not (isinstance(key, int) and abs(key) > INT64_MAX)
-    row = service.find_customer_for_key(session, api_key, kind, key) if api_key and usable else None
+    row = None
+    if api_key and usable:
+        with request.app.state.engine.connect() as connection:
+            row = service.find_customer_for_key(connection, api_key, kind, key)
     if row is None:
-        await ecdp_tenant(request, session)  # 401 when the key is wrong
+        with new_session(request.app.state.engine) as session:
+            await ecdp_tenant(request, session)  # 401 when the key is wrong
         if key is None:
             raise service.validation_error({"id": [f"The value '{raw}' is not valid."]})
         raise EcdpError(404, f"Customer with {kind} '{raw}' was not found.")
@@ -100,35 +106,27 @@ async def lookup(request: Request, session: Session, kind: str, raw: str) -> Res
 
 
 @router.get("/customers/id/{customer_id}")
-async def get_by_id(
-    customer_id: str, request: Request, session: Session = Depends(get_session)
-) -> Response:
+async def get_by_id(request: Request) -> Response:
     note(request, operation="GetCustomerById")
-    return await lookup(request, session, "id", customer_id)
+    return await lookup(request, "id", request.path_params["customer_id"])
 
 
 @router.get("/customers/email/{email:path}")
-async def get_by_email(
-    email: str, request: Request, session: Session = Depends(get_session)
-) -> Response:
+async def get_by_email(request: Request) -> Response:
     note(request, operation="GetCustomerByEmail")
-    return await lookup(request, session, "email", email)
+    return await lookup(request, "email", request.path_params["email"])
 
 
 @router.get("/customers/phone/{phone:path}")
-async def get_by_phone(
-    phone: str, request: Request, session: Session = Depends(get_session)
-) -> Response:
+async def get_by_phone(request: Request) -> Response:
     note(request, operation="GetCustomerByPhone")
-    return await lookup(request, session, "phone", phone)
+    return await lookup(request, "phone", request.path_params["phone"])
 
 
 @router.get("/customers/crmId/{crm_id:path}")
-async def get_by_crm_id(
-    crm_id: str, request: Request, session: Session = Depends(get_session)
-) -> Response:
+async def get_by_crm_id(request: Request) -> Response:
     note(request, operation="GetCustomerByCrmId")
-    return await lookup(request, session, "crmId", crm_id)
+    return await lookup(request, "crmId", request.path_params["crm_id"])
 
 
 @router.get("/customerattributes")

@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlparse
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import Select, bindparam, insert, select, update
+from sqlalchemy.engine import Connection, RowMapping
 from sqlmodel import Session
 
 from simulator.core.ids import next_value, seeded_rng
@@ -882,18 +882,29 @@ def lookup_key(kind: str, raw: str) -> str | int | None:
     return raw
 
 
-def find_customer_for_key(
-    session: Session, api_key: str, kind: str, value: str | int
-) -> RowMapping | None:
-    """The customer and its tenant in one indexed query, joined on the tenant's API key."""
-    column = CUSTOMERS.c[LOOKUP_COLUMNS[kind]]
-    statement = (
+def _lookup_statement(column: str) -> Select:
+    tenants = Tenant.__table__
+    return (
         select(CUSTOMERS)
-        .join(Tenant, Tenant.id == CUSTOMERS.c.tenant_id)
-        .where(Tenant.ecdp_api_key == api_key, column == value)
+        .select_from(CUSTOMERS.join(tenants, tenants.c.id == CUSTOMERS.c.tenant_id))
+        .where(
+            tenants.c.ecdp_api_key == bindparam("api_key"),
+            CUSTOMERS.c[column] == bindparam("value"),
+        )
         .limit(1)
     )
-    return session.execute(statement).mappings().first()
+
+
+# Built once: each lookup is one prepared, cached statement (customer joined to its tenant).
+LOOKUP_STATEMENTS = {kind: _lookup_statement(column) for kind, column in LOOKUP_COLUMNS.items()}
+
+
+def find_customer_for_key(
+    connection: Connection | Session, api_key: str, kind: str, value: str | int
+) -> RowMapping | None:
+    """The customer and its tenant in one indexed query, joined on the tenant's API key."""
+    result = connection.execute(LOOKUP_STATEMENTS[kind], {"api_key": api_key, "value": value})
+    return result.mappings().first()
 
 
 def number(value: float) -> int | float:
