@@ -118,7 +118,8 @@ def expect_bool(value: Any, pointer: str) -> bool:
 
 def expect_enum(value: Any, pointer: str, allowed: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in allowed:
-        name = pointer.rsplit("/", 1)[-1]
+        parts = [p for p in pointer.split("/") if p and not p.isdigit()]
+        name = parts[-1] if parts else "value"
         raise invalid(pointer, f"{name} must be one of the following: {', '.join(allowed)}", "enum")
     return value
 
