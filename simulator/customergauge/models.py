@@ -78,7 +78,7 @@ class CgUpload(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("tenant_id", "number"),
         Index("ix_cg_upload_tenant_status_id", "tenant_id", "status", "id"),
-        Index("ix_cg_upload_status_due", "status", "next_attempt_at"),
+        Index("ix_cg_upload_status_id", "status", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -13,11 +13,13 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlmodel import Session
 
+from simulator.core.db import UTCDateTime
 from simulator.core.ids import next_value, random_secret
 from simulator.core.models import Tenant
 from simulator.customergauge.errors import DATA_TOO_LARGE, CustomerGaugeError
@@ -180,6 +182,29 @@ def claim_next(
     concurrent workers never claim the same upload; on SQLite the statement is atomic anyway.
     A tenant's later upload waits while an earlier one is queued, processing or retrying.
     """
+    excluded = list(exclude)
+    dialect = session.get_bind().dialect.name
+    statement = claim_statement(dialect, respect_schedule, tenant_id is not None, bool(excluded))
+    parameters: dict[str, Any] = {
+        "claim_now": real_now,
+        "claim_worker": worker_id,
+        "claim_lease": real_now + timedelta(seconds=LEASE_MARGIN_SECONDS),
+    }
+    if tenant_id is not None:
+        parameters["claim_tenant"] = tenant_id
+    if excluded:
+        parameters["claim_excluded"] = excluded
+    row = session.execute(statement, parameters).first()
+    if row is None:
+        session.rollback()
+        return None
+    session.commit()
+    return row.id
+
+
+@lru_cache(maxsize=32)
+def claim_statement(dialect: str, respect_schedule: bool, by_tenant: bool, excluding: bool) -> Any:
+    """The claim statement, built once per variant (building it costs more than running it)."""
     table = CgUpload.__table__
     candidate = table.alias("candidate")
     earlier = table.alias("earlier")
@@ -196,41 +221,37 @@ def claim_next(
     if respect_schedule:
         paused = select(CgConfig.tenant_id).where(CgConfig.worker_paused.is_(True))
         query = query.where(
-            candidate.c.next_attempt_at <= real_now, candidate.c.tenant_id.not_in(paused)
+            candidate.c.next_attempt_at <= bindparam("claim_now", type_=UTCDateTime()),
+            candidate.c.tenant_id.not_in(paused),
         )
-    if tenant_id is not None:
-        query = query.where(candidate.c.tenant_id == tenant_id)
-    excluded = list(exclude)
-    if excluded:
-        query = query.where(candidate.c.id.not_in(excluded))
+    if by_tenant:
+        query = query.where(candidate.c.tenant_id == bindparam("claim_tenant"))
+    if excluding:
+        query = query.where(candidate.c.id.not_in(bindparam("claim_excluded", expanding=True)))
     query = query.order_by(candidate.c.id).limit(1)
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         query = query.with_for_update(skip_locked=True, of=candidate)
-    statement = (
+    return (
         update(table)
         .where(table.c.id == query.scalar_subquery(), table.c.status == UPLOAD_QUEUED)
         .values(
             status=UPLOAD_PROCESSING,
             attempts=table.c.attempts + 1,
-            claimed_by=worker_id,
-            lease_until=real_now + timedelta(seconds=LEASE_MARGIN_SECONDS),
+            claimed_by=bindparam("claim_worker"),
+            lease_until=bindparam("claim_lease", type_=UTCDateTime()),
         )
         .returning(table.c.id, table.c.total_records, table.c.tenant_id)
     )
-    row = session.execute(statement).first()
-    if row is None:
-        session.rollback()
-        return None
-    config = get_config(session, row.tenant_id)
-    expected = processing_seconds(config, row.total_records)
-    if expected:
-        session.execute(
-            update(table)
-            .where(table.c.id == row.id)
-            .values(lease_until=real_now + timedelta(seconds=expected + LEASE_MARGIN_SECONDS))
-        )
+
+
+def extend_lease(session: Session, upload_id: int, real_now: datetime, seconds: float) -> None:
+    """Keep a claim for an upload whose simulated processing takes `seconds` (committed)."""
+    session.execute(
+        update(CgUpload)
+        .where(CgUpload.id == upload_id)
+        .values(lease_until=real_now + timedelta(seconds=seconds + LEASE_MARGIN_SECONDS))
+    )
     session.commit()
-    return row.id
 
 
 def processing_seconds(config: CgConfig, records: int) -> float:

@@ -73,33 +73,34 @@ async def process_upload(engine: Engine, upload_id: int, simulate_time: bool = T
     Any exception in the attempt (a fault hook, a store error) fails the attempt: it is retried
     with back-off, and the upload is `Failed` after `max_attempts`.
     """
-    with new_session(engine) as session:
-        upload = session.get(CgUpload, upload_id)
-        if upload is None or upload.status != UPLOAD_PROCESSING:
-            return upload.status if upload else UPLOAD_FAILED
-        config = service.get_config(session, upload.tenant_id)
     try:
-        if simulate_time:
-            delay = service.processing_seconds(config, upload.total_records)
-            if delay > 0:
-                await asyncio.sleep(delay)
-        return await _attempt(engine, upload, config)
+        return await _attempt(engine, upload_id, simulate_time)
     except asyncio.CancelledError:
         with new_session(engine) as session:
             service.release_claim(session, upload_id, real_now())
         raise
     except Exception as exc:
         log.info("upload %s attempt failed: %s", upload_id, exc)
+        reason = str(exc) or type(exc).__name__
         with new_session(engine) as session:
-            tenant = session.get(Tenant, upload.tenant_id)
+            upload = session.get(CgUpload, upload_id)
+            tenant = session.get(Tenant, upload.tenant_id) if upload else None
             now = tenant_now(tenant) if tenant else real_now()
-            return service.record_failure(
-                session, upload_id, str(exc) or type(exc).__name__, now, real_now()
-            )
+            return service.record_failure(session, upload_id, reason, now, real_now())
 
 
-async def _attempt(engine: Engine, upload: CgUpload, config: Any) -> str:
-    with new_session(engine) as session:
+async def _attempt(engine: Engine, upload_id: int, simulate_time: bool) -> str:
+    session = new_session(engine)
+    try:
+        upload = session.get(CgUpload, upload_id)
+        if upload is None or upload.status != UPLOAD_PROCESSING:
+            return upload.status if upload else UPLOAD_FAILED
+        config = service.get_config(session, upload.tenant_id)
+        delay = service.processing_seconds(config, upload.total_records) if simulate_time else 0
+        if delay > 0:
+            service.extend_lease(session, upload_id, real_now(), delay)
+            session.close()  # hold no connection (nor SQLite snapshot) while "processing"
+            await asyncio.sleep(delay)
         tenant = session.get(Tenant, upload.tenant_id)
         if tenant is None:
             return UPLOAD_FAILED
@@ -108,11 +109,24 @@ async def _attempt(engine: Engine, upload: CgUpload, config: Any) -> str:
         records: list[dict[str, str]] = json.loads(upload.records_json or "[]")
         keys = {service.email_key(service.field_value(r, "Email") or "") for r in records}
         blocked = service.blocked_addresses(session, upload.tenant_id, keys)
+        session.commit()  # end the read transaction (keeps the loaded objects) before yielding
+    finally:
+        session.close()
     evaluation = service.Evaluation()
     for start in range(0, len(records), CHUNK_RECORDS):
         chunk = records[start : start + CHUNK_RECORDS]
         service.evaluate_records(upload, chunk, config, now, blocked, start + 1, evaluation)
-        await asyncio.sleep(0)
+        if len(records) > CHUNK_RECORDS:
+            await asyncio.sleep(0)
+    if len(evaluation.rows) <= CHUNK_RECORDS:
+        # The common small upload: one transaction writes its mails and its result.
+        with new_session(engine) as session:
+            if upload.attempts > 1:  # an earlier attempt may have left mails behind
+                service.clear_mails(session, upload.tenant_id, upload.number)
+            service.insert_mails(session, evaluation.rows)
+            service.complete_upload(session, upload.id, evaluation, now)
+            session.commit()
+        return UPLOAD_PROCESSED
     with new_session(engine) as session:
         service.clear_mails(session, upload.tenant_id, upload.number)
         session.commit()
