@@ -577,7 +577,12 @@ def roll(session: Session, candidate: ActiveRule, seed: int, now: datetime) -> F
             .values(matched=FaultRule.matched + 1, hits=FaultRule.hits + 1)
             .returning(FaultRule.matched)
         ).first()
-        if row is None:
+        if row is None:  # used up: still counted as a match
+            session.execute(
+                update(FaultRule)
+                .where(FaultRule.id == candidate.id)
+                .values(matched=FaultRule.matched + 1)
+            )
             return None
         return Fired(candidate, seeded_rng(_seed(rule, seed), "fault", candidate.id, row[0]))
     matched = session.execute(
