@@ -163,9 +163,10 @@ def customers_batch(
         else None
     )
     first = campaigns[0]
+    choices = {n: json.loads(f.choices) for n, f in custom.items() if json.loads(f.choices)}
     for line, row in rows:
         try:
-            apply_line(ledger, row, mode, custom, campaigns, first, codes, cards, outcome, line)
+            apply_line(ledger, row, mode, choices, campaigns, first, codes, cards, outcome, line)
         except LineError as exc:
             outcome.problems.append(LineProblem(line, str(exc)))
     if outcome.problems:
@@ -185,24 +186,27 @@ def customers_batch(
     return outcome
 
 
-def check_values(row: dict[str, str], custom: Mapping[str, Any]) -> None:
+def check_values(row: dict[str, str], choices: Mapping[str, list[str]]) -> None:
+    """Lengths, custom_date, and the choices of List custom fields."""
     for name, value in row.items():
         limit = MAX_KEY if name in ("code", "card_number") else MAX_VALUE
         if len(value) > limit:
             raise LineError(f"{name} longer than {limit} characters")
-        if name == "custom_date" and value:
+        if not value:
+            continue
+        if name == "custom_date":
             row[name] = strict_iso_date(value, "custom_date")
-        if name in custom and value:
-            choices = json.loads(custom[name].choices)
-            if choices and value.lower() not in {c.lower() for c in choices}:
-                raise LineError(f"Invalid {name} '{value}' (one of: {', '.join(choices)})")
+        elif name in choices:
+            allowed = choices[name]
+            if value.lower() not in {c.lower() for c in allowed}:
+                raise LineError(f"Invalid {name} '{value}' (one of: {', '.join(allowed)})")
 
 
 def apply_line(
     ledger: Ledger,
     row: dict[str, str],
     mode: str,
-    custom: Mapping[str, Any],
+    choices: Mapping[str, list[str]],
     campaigns: list[Campaign],
     first: Campaign,
     codes: UniqueDigits,
@@ -210,7 +214,7 @@ def apply_line(
     outcome: CustomersOutcome,
     line: int,
 ) -> None:
-    check_values(row, custom)
+    check_values(row, choices)
     code = row.get("code", "")
     card = row.get("card_number", "")
     existing = ledger.by_code(code) if code else (ledger.by_card_number(card) if card else None)

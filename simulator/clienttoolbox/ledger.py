@@ -132,10 +132,13 @@ class Ledger:
         )
 
     def _load(self, column: Any, values: set[str]) -> None:
+        """Only the columns the batch reads or may write (created_at never changes)."""
         t = CUSTOMERS.c
+        names = {"code", "card_number", *self.written_columns}
+        selected = [c for c in CUSTOMERS.c if c.name in names]
         for part in chunks(values):
             rows = self.session.execute(
-                select(CUSTOMERS).where(t.tenant_id == self.tenant_id, column.in_(part))
+                select(*selected).where(t.tenant_id == self.tenant_id, column.in_(part))
             ).mappings()
             for row in rows:
                 if row["code"] not in self.customers:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from simulator.clienttoolbox.errors import ClientToolboxError
 
@@ -124,6 +125,7 @@ def amount_of(raw: str, what: str = "amount") -> float:
     return float(f"{whole}.{decimals}")
 
 
+@lru_cache(maxsize=4096)
 def iso_date(raw: str, what: str = "date") -> str:
     """YYYY-MM-DD (and the older docs' MM/DD/YYYY) -> YYYY-MM-DD; anything else is an error."""
     text = raw.strip()
