@@ -87,6 +87,7 @@ def campaign_view(config: TalonConfig, campaign: dict[str, Any], now: datetime) 
         "limits": [],
         "frontendState": frontend_state(campaign, now),
         "storesImported": False,
+        "reevaluateOnReturn": False,
         "type": campaign.get("type", "advanced"),
         "activeRulesetId": campaign.get("rulesetId", campaign["id"]),
         "attributes": {},
