@@ -204,7 +204,8 @@ class FaultApplier:
         the fault even though the handler (which would name the tenant) may never run."""
         info = noted(scope)
         info["fault"] = plan.fault_label
-        if "tenant_id" not in info:
+        handler_runs = plan.drop is None and plan.error is None  # it names the tenant itself
+        if "tenant_id" not in info and not handler_runs:
             fields: dict[str, str] = {}
             if api == "clienttoolbox":
                 fields, receive = await clienttoolbox_fields(scope, receive)
