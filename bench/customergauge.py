@@ -106,18 +106,7 @@ async def sustained_small(port: int, seconds: float = 3.0) -> list[dict]:
         seconds=seconds,
     )
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=30) as http:
-        started = time.perf_counter()
-        while True:
-            queued = await http.get(f"{ADMIN}/uploads", params={"status": "Queued", "limit": 1})
-            processing = await http.get(
-                f"{ADMIN}/uploads", params={"status": "Processing", "limit": 1}
-            )
-            if not queued.json()["count"] and not processing.json()["count"]:
-                break
-            if time.perf_counter() - started > 60:
-                break
-            await asyncio.sleep(0.01)
-        drain = time.perf_counter() - started
+        drain = await drain_seconds(http)
     row = result.row()
     row["queue drained after load (s)"] = round(drain, 2)
     row["processed/s incl. drain"] = round(result.requests / (result.seconds + drain))
@@ -125,8 +114,61 @@ async def sustained_small(port: int, seconds: float = 3.0) -> list[dict]:
     return [row]
 
 
+async def drain_seconds(http: httpx.AsyncClient, timeout: float = 60) -> float:
+    """Seconds until no upload of the default tenant is Queued or Processing."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        counts = [
+            (await http.get(f"{ADMIN}/uploads", params={"status": s, "limit": 1})).json()["count"]
+            for s in ("Queued", "Processing")
+        ]
+        if not any(counts):
+            break
+        await asyncio.sleep(0.005)
+    return time.perf_counter() - started
+
+
+async def paced_small(port: int, rate: int = 100, seconds: float = 3.0) -> list[dict]:
+    """An open-loop 100 uploads/s for 3 s: is every upload accepted quickly and processed as
+    fast as it arrives (no backlog after the last one)?"""
+    total = int(rate * seconds)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    headers = {**AUTH, "content-type": "application/xml"}
+    limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+    async with httpx.AsyncClient(
+        base_url=f"http://{HOST}:{port}", timeout=30, limits=limits
+    ) as http:
+        began = time.perf_counter()
+
+        async def send(i: int) -> None:
+            await asyncio.sleep(max(0.0, began + i / rate - time.perf_counter()))
+            started = time.perf_counter()
+            response = await http.post(STREAM, content=SMALL, headers=headers)
+            latencies.append((time.perf_counter() - started) * 1000)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+        await asyncio.gather(*(send(i) for i in range(total)))
+        sent_in = time.perf_counter() - began
+        drain = await drain_seconds(http)
+    ordered = sorted(latencies)
+    return [
+        {
+            "name": f"customergauge: {rate} small uploads/s offered for {seconds:.0f} s",
+            "uploads": total,
+            "sent in s": round(sent_in, 2),
+            "p50 ms": round(statistics.median(ordered), 2),
+            "p99 ms": round(ordered[int(0.99 * (len(ordered) - 1))], 2),
+            "statuses": statuses,
+            "backlog drained after last upload (s)": round(drain, 3),
+            "target": "100 uploads/s accepted and processed, no backlog",
+        }
+    ]
+
+
 async def run(port: int) -> list[dict]:
     rows = await full_uploads(port)
+    rows += await paced_small(port)
     rows += await sustained_small(port)
     return rows
 
