@@ -23,6 +23,9 @@ from sqlmodel import Field, SQLModel
 
 from simulator.core.db import UTCDateTime
 
+NO_START = -1.0
+NEVER = 1e15  # far beyond any clock: "not yet" / "never"
+
 __all__ = [
     "TalonLoyaltyCard",
     "TalonLoyaltyCardProfile",
@@ -110,6 +113,7 @@ class TalonLoyaltyLedger(SQLModel, table=True):
 class TalonLoyaltyLot(SQLModel, table=True):
     __tablename__ = "talonone_loyalty_lot"
     __table_args__ = (
+        # Covering index of the balance aggregate: a read never touches the table itself.
         Index(
             "ix_talonone_loyalty_lot_owner",
             "tenant_id",
@@ -117,6 +121,11 @@ class TalonLoyaltyLot(SQLModel, table=True):
             "profile_id",
             "card_identifier",
             "subledger_id",
+            "start_ts",
+            "expiry_ts",
+            "remaining",
+            "amount",
+            "revoked",
         ),
         Index("ix_talonone_loyalty_lot_session", "tenant_id", "session_id"),
     )
@@ -137,6 +146,10 @@ class TalonLoyaltyLot(SQLModel, table=True):
     on_action: bool = False  # pending until activated (validity_duration then applies)
     start_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # None = immediate
     expiry_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # None = unlimited
+    # The same instants as epoch seconds, for the status tests of the balance aggregate:
+    # immediate = NO_START, awaiting activation = NEVER, unlimited = NEVER.
+    start_ts: float = NO_START
+    expiry_ts: float = NEVER
     start_text: str = Field(default="immediate", max_length=64)
     expiry_text: str = Field(default="unlimited", max_length=64)
     validity_duration: str | None = Field(default=None, max_length=32)

@@ -432,7 +432,7 @@ def points_list(
     condition = {
         "active": active_condition(now),
         "pending": pending_condition(now),
-        "expired": and_(~pending_condition(now), expired_condition(now)),
+        "expired": expired_condition(now),
     }[status]
     statement = select(lot).where(
         lot.tenant_id == tenant_id, *owner.where(lot), lot.remaining > EPSILON, condition
@@ -450,9 +450,7 @@ def points_list(
         statement = statement.order_by(column.desc() if descending else column, lot.id)
     elif key == "expiryDate":
         statement = statement.order_by(
-            lot.expiry_at.is_(None) if not descending else lot.expiry_at.is_not(None),
-            lot.expiry_at.desc() if descending else lot.expiry_at,
-            lot.id,
+            lot.expiry_ts.desc() if descending else lot.expiry_ts, lot.id
         )
     else:
         statement = statement.order_by(lot.id)

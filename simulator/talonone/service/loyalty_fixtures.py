@@ -22,12 +22,16 @@ from simulator.talonone.models.loyalty import (
 )
 from simulator.talonone.service.loyalty_ledger import (
     DURATION,
+    LOT_IDS,
+    TRANSACTION_IDS,
+    BulkAdditions,
     LedgerInputError,
     Origin,
     Owner,
     add_points,
     deduct_points,
     lot_dates,
+    reserve_ids,
 )
 
 CARD_PATTERN = r"^[A-Za-z0-9_-]{4,108}$"
@@ -213,12 +217,22 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
                     )
                 )
         db.flush()
+        additions = sum(1 for entry in spec.transactions if entry.type == "addition")
+        reserve_ids(db, tenant.id, TRANSACTION_IDS, len(spec.transactions))
+        reserve_ids(db, tenant.id, LOT_IDS, additions)
+        bulk = BulkAdditions()
         for entry in spec.transactions:
-            post_entry(db, tenant.id, program, entry, context.now)
+            post_entry(db, tenant.id, program, entry, context.now, bulk)
+        bulk.flush(db)
 
 
 def post_entry(
-    db: Session, tenant_id: str, program: TalonLoyaltyProgram, entry: Any, now: datetime
+    db: Session,
+    tenant_id: str,
+    program: TalonLoyaltyProgram,
+    entry: Any,
+    now: datetime,
+    bulk: BulkAdditions,
 ) -> None:
     owner = (
         Owner(program.id, card_identifier=entry.cardIdentifier)
@@ -228,13 +242,16 @@ def post_entry(
     at = entry.created or now
     origin = Origin(kind=entry.loyaltyTransactionType, name=entry.name, created=at)
     if entry.type == "subtraction":
+        bulk.flush(db)
         deduct_points(db, tenant_id, program, owner, entry.subledgerId, entry.amount, at, origin)
         return
     try:
         dates = lot_dates(program, at, entry.startDate, entry.expiryDate)
     except LedgerInputError:  # checked by the schema already
         dates = lot_dates(program, at)
-    add_points(db, tenant_id, program, owner, entry.subledgerId, entry.amount, at, origin, dates)
+    add_points(
+        db, tenant_id, program, owner, entry.subledgerId, entry.amount, at, origin, dates, bulk
+    )
 
 
 def export_fixtures(db: Session, tenant: Tenant) -> dict[str, Any]:

@@ -13,15 +13,18 @@ import hashlib
 import re
 import uuid
 from calendar import monthrange
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, insert, select
 from sqlmodel import Session
 
 from simulator.core.clock import format_instant, parse_instant
 from simulator.core.ids import next_value
 from simulator.talonone.models.loyalty import (
+    NEVER,
+    NO_START,
     TalonLoyaltyLedger,
     TalonLoyaltyLot,
     TalonLoyaltyProgram,
@@ -90,6 +93,33 @@ def transaction_uuid(tenant_id: str, transaction_id: int) -> str:
     """Deterministic UUIDs: the same tenant and row number always give the same UUID."""
     digest = hashlib.sha256(f"talonone-loyalty:{tenant_id}:{transaction_id}".encode()).digest()
     return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+# --- ids ---------------------------------------------------------------------------------------
+
+TRANSACTION_IDS = "talonone.loyalty_transaction"
+LOT_IDS = "talonone.loyalty_lot"
+RESERVED = "talonone.loyalty_reserved_ids"
+LEDGERS = "talonone.loyalty_ledgers"
+
+
+def reserve_ids(db: Session, tenant_id: str, name: str, count: int) -> None:
+    """Take `count` ids of a counter in one statement for a bulk load (fixtures); `take_id`
+    hands them out from the session until they run out."""
+    if count <= 0:
+        return
+    last = next_value(db, tenant_id, name, step=count)
+    db.info.setdefault(RESERVED, {})[(tenant_id, name)] = iter(range(last - count + 1, last + 1))
+
+
+def take_id(db: Session, tenant_id: str, name: str) -> int:
+    reserved = db.info.get(RESERVED, {}).get((tenant_id, name))
+    if reserved is not None:
+        value = next(reserved, None)
+        if value is not None:
+            return value
+        del db.info[RESERVED][(tenant_id, name)]
+    return next_value(db, tenant_id, name)
 
 
 # --- dates ---------------------------------------------------------------------------------
@@ -182,19 +212,32 @@ def lot_dates(
 # --- status conditions -----------------------------------------------------------------------
 
 
+def epoch(at: datetime) -> float:
+    return at.timestamp()
+
+
 def pending_condition(at: datetime):
-    return or_(
-        TalonLoyaltyLot.on_action.is_(True),
-        and_(TalonLoyaltyLot.start_at.is_not(None), TalonLoyaltyLot.start_at > at),
-    )
+    return TalonLoyaltyLot.start_ts > epoch(at)
 
 
 def expired_condition(at: datetime):
-    return and_(TalonLoyaltyLot.expiry_at.is_not(None), TalonLoyaltyLot.expiry_at <= at)
+    """Expired and not pending (a lot cannot expire before it starts counting)."""
+    return and_(TalonLoyaltyLot.start_ts <= epoch(at), TalonLoyaltyLot.expiry_ts <= epoch(at))
 
 
 def active_condition(at: datetime):
-    return and_(~pending_condition(at), ~expired_condition(at))
+    ts = epoch(at)
+    return and_(TalonLoyaltyLot.start_ts <= ts, TalonLoyaltyLot.expiry_ts > ts)
+
+
+def start_ts_of(on_action: bool, start_at: datetime | None) -> float:
+    if on_action:
+        return NEVER
+    return start_at.timestamp() if start_at is not None else NO_START
+
+
+def expiry_ts_of(expiry_at: datetime | None) -> float:
+    return expiry_at.timestamp() if expiry_at is not None else NEVER
 
 
 def lot_status(lot: TalonLoyaltyLot, at: datetime) -> str:
@@ -213,14 +256,15 @@ def balances(
 ) -> dict[str, Balance]:
     """Balance per subledger at `at`: one aggregate over the owner's lots plus the debts."""
     lot = TalonLoyaltyLot
-    pending = pending_condition(at)
-    expired = expired_condition(at)
+    ts = epoch(at)
     statement = (
         select(
             lot.subledger_id,
-            func.sum(case((pending, lot.remaining), else_=0.0)),
-            func.sum(case((and_(~pending, expired), lot.remaining), else_=0.0)),
-            func.sum(case((and_(~pending, ~expired), lot.remaining), else_=0.0)),
+            func.sum(case((lot.start_ts > ts, lot.remaining), else_=0.0)),
+            func.sum(
+                case((and_(lot.start_ts <= ts, lot.expiry_ts <= ts), lot.remaining), else_=0.0)
+            ),
+            func.sum(lot.remaining),
             func.sum(lot.amount - lot.remaining - lot.revoked),
         )
         .where(lot.tenant_id == tenant_id, *owner.where(lot))
@@ -229,9 +273,13 @@ def balances(
     if subledgers is not None:
         statement = statement.where(lot.subledger_id.in_(subledgers))
     result: dict[str, Balance] = {}
-    for subledger, pend, exp, active, spent in db.execute(statement):
+    for subledger, pend, exp, total, spent in db.execute(statement):
+        pend, exp = pend or 0.0, exp or 0.0
         result[subledger] = Balance(
-            active=active or 0.0, pending=pend or 0.0, expired=exp or 0.0, spent=spent or 0.0
+            active=max((total or 0.0) - pend - exp, 0.0),
+            pending=pend,
+            expired=exp,
+            spent=spent or 0.0,
         )
     debts = select(TalonLoyaltyLedger.subledger_id, TalonLoyaltyLedger.debt).where(
         TalonLoyaltyLedger.tenant_id == tenant_id, *owner.where(TalonLoyaltyLedger)
@@ -263,7 +311,13 @@ def ledger_exists(db: Session, tenant_id: str, owner: Owner) -> bool:
 def ensure_ledger(
     db: Session, tenant_id: str, owner: Owner, subledger: str, now: datetime
 ) -> TalonLoyaltyLedger:
+    """The ledger row, created on first use. Kept referenced by the session (its identity map
+    holds objects weakly), so a bulk load does not query and autoflush for every entry."""
     key = (tenant_id, owner.program_id, owner.profile_id, owner.card_identifier, subledger)
+    cache = db.info.setdefault(LEDGERS, {})
+    ledger = cache.get(key)
+    if ledger is not None and ledger in db:
+        return ledger
     ledger = db.get(TalonLoyaltyLedger, key)
     if ledger is None:
         ledger = TalonLoyaltyLedger(
@@ -277,6 +331,7 @@ def ensure_ledger(
         )
         db.add(ledger)
         db.flush()
+    cache[key] = ledger
     return ledger
 
 
@@ -314,7 +369,7 @@ def new_transaction(
     validity_duration: str | None = None,
     related_uuid: str | None = None,
 ) -> TalonLoyaltyTransaction:
-    transaction_id = next_value(db, tenant_id, "talonone.loyalty_transaction")
+    transaction_id = take_id(db, tenant_id, TRANSACTION_IDS)
     row = TalonLoyaltyTransaction(
         tenant_id=tenant_id,
         id=transaction_id,
@@ -343,10 +398,16 @@ def new_transaction(
     return row
 
 
+LOT_BATCH = 64
+
+
 def active_lots(
     db: Session, tenant_id: str, owner: Owner, subledger: str, at: datetime
-) -> list[TalonLoyaltyLot]:
-    """Active lots with points left, the soonest to expire first (unlimited last), then oldest."""
+) -> Iterator[TalonLoyaltyLot]:
+    """Active lots with points left, the soonest to expire first (unlimited last), then oldest.
+
+    Read in small batches: a spend usually touches a few lots, however long the history is.
+    Lots emptied by the caller drop out of the next batch (the session autoflushes)."""
     lot = TalonLoyaltyLot
     statement = (
         select(lot)
@@ -357,9 +418,19 @@ def active_lots(
             lot.remaining > EPSILON,
             active_condition(at),
         )
-        .order_by(lot.expiry_at.is_(None), lot.expiry_at, lot.id)
+        .order_by(lot.expiry_ts, lot.id)
+        .limit(LOT_BATCH)
     )
-    return list(db.scalars(statement))
+    seen: set[int] = set()
+    while True:
+        batch = [row for row in db.scalars(statement) if row.id not in seen]
+        if not batch:
+            return
+        for row in batch:
+            seen.add(row.id)
+            yield row
+            if row.remaining > EPSILON:  # the caller stopped before emptying it: done
+                return
 
 
 def settle_debt(
@@ -367,9 +438,6 @@ def settle_debt(
 ) -> None:
     """Pay an outstanding negative balance from active points, oldest debt first."""
     if ledger.debt <= EPSILON:
-        return
-    lots = active_lots(db, tenant_id, owner, ledger.subledger_id, now)
-    if not lots:
         return
     debt_parts = list(
         db.scalars(
@@ -391,9 +459,10 @@ def settle_debt(
             .order_by(TalonLoyaltySpend.transaction_id)
         )
     )
+    lots = active_lots(db, tenant_id, owner, ledger.subledger_id, now)
+    lot = next(lots, None)
     for part in debt_parts:
-        while part.amount > EPSILON and lots:
-            lot = lots[0]
+        while part.amount > EPSILON and lot is not None:
             taken = min(lot.remaining, part.amount)
             lot.remaining -= taken
             part.amount -= taken
@@ -408,10 +477,83 @@ def settle_debt(
             )
             if lot.remaining <= EPSILON:
                 lot.remaining = 0.0
-                lots.pop(0)
-        if not lots:
+                lot = next(lots, None)
+        if lot is None:
             break
     ledger.debt = max(ledger.debt, 0.0)
+
+
+class BulkAdditions:
+    """Additions collected as plain rows and written with two multi-row INSERTs (fixture loads
+    of thousands of entries); `flush` must run before anything reads the ledger."""
+
+    def __init__(self) -> None:
+        self.transactions: list[dict] = []
+        self.lots: list[dict] = []
+
+    def flush(self, db: Session) -> None:
+        if self.transactions:
+            db.execute(insert(TalonLoyaltyTransaction), self.transactions)
+            db.execute(insert(TalonLoyaltyLot), self.lots)
+        self.transactions, self.lots = [], []
+
+
+def addition_rows(
+    tenant_id: str,
+    owner: Owner,
+    subledger: str,
+    amount: float,
+    now: datetime,
+    origin: Origin,
+    dates: LotDates,
+    transaction_id: int,
+    lot_id: int,
+) -> tuple[dict, dict]:
+    """The transaction row and the lot row of one addition, every column given."""
+    uuid_ = origin.uuid or transaction_uuid(tenant_id, transaction_id)
+    created = origin.created or now
+    common = {
+        "tenant_id": tenant_id,
+        "program_id": owner.program_id,
+        "profile_id": owner.profile_id,
+        "card_identifier": owner.card_identifier,
+        "subledger_id": subledger,
+        "session_id": origin.session_id,
+        "name": origin.name,
+        "amount": amount,
+        "start_text": dates.start_text,
+        "expiry_text": dates.expiry_text,
+        "validity_duration": dates.validity_duration,
+        "created": created,
+    }
+    transaction = {
+        **common,
+        "id": transaction_id,
+        "uuid": uuid_,
+        "type": "addition",
+        "kind": origin.kind,
+        "action": "add",
+        "campaign_id": origin.campaign_id,
+        "ruleset_id": origin.ruleset_id,
+        "rule_index": origin.rule_index,
+        "rule_name": origin.rule_name,
+        "creates_negative": False,
+        "related_uuid": None,
+    }
+    lot = {
+        **common,
+        "id": lot_id,
+        "transaction_id": transaction_id,
+        "transaction_uuid": uuid_,
+        "remaining": amount,
+        "revoked": 0.0,
+        "on_action": dates.on_action,
+        "start_at": dates.start_at,
+        "expiry_at": dates.expiry_at,
+        "start_ts": start_ts_of(dates.on_action, dates.start_at),
+        "expiry_ts": expiry_ts_of(dates.expiry_at),
+    }
+    return transaction, lot
 
 
 def add_points(
@@ -424,48 +566,36 @@ def add_points(
     now: datetime,
     origin: Origin,
     dates: LotDates,
-) -> PostResult:
+    bulk: BulkAdditions | None = None,
+) -> PostResult | None:
+    """Add a lot of points; with `bulk` (and no debt to repay) the rows are only collected and
+    None is returned."""
     if amount <= 0:
         raise LedgerInputError("the amount of points must be positive")
     ledger = ensure_ledger(db, tenant_id, owner, subledger, now)
-    transaction = new_transaction(
-        db,
+    transaction_row, lot_row = addition_rows(
         tenant_id,
         owner,
         subledger,
+        amount,
         now,
-        type_="addition",
-        action="add",
-        amount=amount,
-        origin=origin,
-        start_text=dates.start_text,
-        expiry_text=dates.expiry_text,
-        validity_duration=dates.validity_duration,
+        origin,
+        dates,
+        take_id(db, tenant_id, TRANSACTION_IDS),
+        take_id(db, tenant_id, LOT_IDS),
     )
-    lot = TalonLoyaltyLot(
-        tenant_id=tenant_id,
-        id=next_value(db, tenant_id, "talonone.loyalty_lot"),
-        program_id=owner.program_id,
-        profile_id=owner.profile_id,
-        card_identifier=owner.card_identifier,
-        subledger_id=subledger,
-        transaction_id=transaction.id,
-        transaction_uuid=transaction.uuid,
-        session_id=origin.session_id,
-        name=origin.name,
-        amount=amount,
-        remaining=amount,
-        on_action=dates.on_action,
-        start_at=dates.start_at,
-        expiry_at=dates.expiry_at,
-        start_text=dates.start_text,
-        expiry_text=dates.expiry_text,
-        validity_duration=dates.validity_duration,
-        created=origin.created or now,
-    )
-    db.add(lot)
-    db.flush()
-    settle_debt(db, tenant_id, owner, ledger, now)
+    if bulk is not None and ledger.debt <= EPSILON:
+        bulk.transactions.append(transaction_row)
+        bulk.lots.append(lot_row)
+        return None
+    if bulk is not None:
+        bulk.flush(db)
+    transaction = TalonLoyaltyTransaction(**transaction_row)
+    db.add(transaction)
+    db.add(TalonLoyaltyLot(**lot_row))
+    if ledger.debt > EPSILON:
+        db.flush()
+        settle_debt(db, tenant_id, owner, ledger, now)
     return PostResult(transaction, amount)
 
 
@@ -525,7 +655,7 @@ def deduct_points(
     if amount <= 0:
         raise LedgerInputError("the amount of points must be positive")
     ledger = ensure_ledger(db, tenant_id, owner, subledger, now)
-    transaction_id = next_value(db, tenant_id, "talonone.loyalty_transaction")
+    transaction_id = take_id(db, tenant_id, TRANSACTION_IDS)
     debt_before = ledger.debt
     taken, spends = consume(
         db, tenant_id, owner, ledger, transaction_id, amount, now, program.allow_negative_balance
@@ -591,7 +721,7 @@ def rollback_addition(
             TalonLoyaltyLot.transaction_id == original.id,
         )
     ).first()
-    transaction_id = next_value(db, tenant_id, "talonone.loyalty_transaction")
+    transaction_id = take_id(db, tenant_id, TRANSACTION_IDS)
     left = value
     if lot is not None:
         status = lot_status(lot, now)
@@ -706,7 +836,9 @@ def activate_lot_dates(lot: TalonLoyaltyLot, now: datetime) -> None:
     """An on_action lot becomes active now; its validity duration then sets its expiry."""
     lot.on_action = False
     lot.start_at = now
+    lot.start_ts = now.timestamp()
     lot.start_text = format_instant(now)
     if lot.validity_duration:
         lot.expiry_at = add_duration(now, lot.validity_duration)
+        lot.expiry_ts = lot.expiry_at.timestamp()
         lot.expiry_text = format_instant(lot.expiry_at)
