@@ -1,0 +1,162 @@
+"""Read-back calls: customer fields, campaigns, rewards, customer find/search, balances report.
+What a batch writes, these calls read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.clienttoolbox.helpers import as_json, post, xml
+
+
+def call(client: TestClient, **fields: Any) -> dict[str, Any]:
+    response = post(client, output="JSON", **fields)
+    return as_json(response) | {"_status": response.status_code}
+
+
+def test_manage_fields_list(client: TestClient) -> None:
+    body = xml(post(client, type="manage_fields", action="list"))
+    assert body["account"]["account_id"] == "sandbox"
+    fields = body["account"]["fields"]["field"]
+    names = [f["name"] for f in fields]
+    assert names[:2] == ["card_number", "code"]
+    assert names[-3:] == ["custom_field_1", "custom_field_2", "custom_field_3"]
+    marital = fields[-3]
+    assert marital["label"] == "Marital Status" and marital["type"] == "List"
+    assert marital["choices"]["choice"] == ["Single", "Married", "Divorced", "Widowed"]
+    assert fields[-1]["show"] == "N"
+    for action in ("", "delete"):
+        response = post(client, type="manage_fields", action=action)
+        assert response.status_code == 400
+        assert "action" in xml(response)["error"]
+
+
+def test_campaigns_list_filters_sort_and_paging(client: TestClient) -> None:
+    every = call(client, type="campaigns_list")["campaigns"]["campaign"]
+    assert len(every) == 8
+    points = every[[c["id"] for c in every].index("4638472975924871")]
+    assert points == {
+        "id": "4638472975924871",
+        "name": "Widget Points",
+        "type": "points",
+        "points_ratio": 5,
+        "reward_ratio": 15,
+        "currency": "EUR",
+        "glyph": "€",
+        "created_stamp": "2011-11-05 10:26:11",
+    }
+    restricted = call(client, type="campaigns_list", type_restrict="giftcard, buyx")
+    assert {c["type"] for c in restricted["campaigns"]["campaign"]} == {"giftcard", "buyx"}
+    searched = call(
+        client,
+        type="campaigns_list",
+        searchField="campaign_name",
+        searchOper="cn",
+        searchValue="points",
+        sortField="campaign_name",
+        sortOrder="DESC",
+    )
+    assert [c["name"] for c in searched["campaigns"]["campaign"]] == [
+        "Widget Points",
+        "Welcome Points",
+        "Classic Points",
+    ]
+    page = call(client, type="campaigns_list", sortField="campaign_id", offset=2, length=2)
+    assert [c["id"] for c in page["campaigns"]["campaign"]] == [c["id"] for c in every[2:4]]
+    for bad in (
+        {"type_restrict": "coupons"},
+        {"searchField": "owner"},
+        {"searchField": "campaign_id", "searchOper": "like"},
+        {"sortOrder": "UP"},
+        {"offset": "-1"},
+    ):
+        response = call(client, type="campaigns_list", **bad)
+        assert response["_status"] == 400 and response["status"] == "error", bad
+
+
+def test_campaign_rewards_needs_a_known_campaign(client: TestClient) -> None:
+    assert "Missing campaign_id" in xml(post(client, type="campaign_rewards"))["error"]
+    assert "Unknown" in xml(post(client, type="campaign_rewards", campaign_id="1"))["error"]
+    empty = xml(post(client, type="campaign_rewards", campaign_id="34534554"))
+    assert empty["rewards"] is None  # <rewards></rewards>
+
+
+def test_customer_find_and_or_partial(client: TestClient) -> None:
+    def codes(query: str) -> list[str]:
+        found = call(client, type="customer_find", find_customer=query)
+        return [c["code"] for c in found["customers"]["customer"]]
+
+    assert codes("amy 1234 main") == ["12121"]
+    assert codes("amy mcdoe") == []
+    assert codes("amy, MCDOE") == ["12121", "22334455"]
+    assert codes("1111") == ["12121"]  # partial card number
+    assert codes("married") == ["12121"]  # custom fields are searched too
+    assert codes("100%") == []
+    missing = post(client, type="customer_find")
+    assert missing.status_code == 400 and "find_customer" in xml(missing)["error"]
+
+
+def test_customer_search_and_balances_read_what_a_batch_wrote(client: TestClient) -> None:
+    post(
+        client,
+        type="customers_batch",
+        delimiter="comma",
+        overwrite_duplicates="update",
+        campaigns_to_include="898989889",
+        profiles_header_1="code",
+        profiles_header_2="first_name",
+        profiles_header_3="city",
+        profiles_header_4="auto_add",
+        Profiles_Data="N1,Johnny,Paris,30\nN2,John,paris,\n",
+    )
+
+    def codes(**filters: Any) -> list[str]:
+        found = call(client, type="customer_search", **filters)
+        return [c["code"] for c in found["customers"]["customer"]]
+
+    assert codes(first_name="john") == ["N1", "N2"]
+    assert codes(first_name="john", exact_match="insensitive") == ["N2"]
+    assert codes(city="paris", exact_match="sensitive") == ["N2"]
+    assert codes(custom_field_2="down") == ["22334455"]
+    assert len(codes()) == 4
+    with_balances = call(client, type="customer_search", first_name="Johnny", include_balances="Y")[
+        "customers"
+    ]["customer"][0]
+    assert with_balances["balances"]["balance"] == [{"campaign_id": "898989889", "balance": 30}]
+    assert (
+        "balances"
+        not in call(client, type="customer_search", first_name="Johnny")["customers"]["customer"][0]
+    )
+    bad = post(client, type="customer_search", exact_match="fuzzy")
+    assert bad.status_code == 400
+
+
+def test_customers_balances_report_pages(client: TestClient) -> None:
+    data = "".join(f"P{i}|{i}\n" for i in range(5))
+    post(
+        client,
+        type="customers_batch",
+        delimiter="pipe",
+        campaigns_to_include="898989889",
+        profiles_header_1="code",
+        profiles_header_2="auto_add",
+        Profiles_Data=data,
+    )
+    report = call(
+        client,
+        type="reports",
+        report="customers_balances",
+        campaign_id="898989889",
+        offset=2,  # after 22334455 and P0 (ordered by code)
+        limit=3,
+    )
+    assert report["campaign"] == {"id": "898989889", "type": "points"}
+    assert report["total"] == 6
+    assert [(c["code"], c["balance"]) for c in report["customers"]["customer"]] == [
+        ("P1", 1),
+        ("P2", 2),
+        ("P3", 3),
+    ]
+    for bad in ({"report": "customers_search"}, {}, {"report": "customers_balances"}):
+        assert call(client, type="reports", **bad)["_status"] == 400
