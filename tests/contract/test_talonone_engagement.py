@@ -16,6 +16,7 @@ from tests.contract.talon_spec import validate_response
 ENGAGEMENT_FIXTURES: dict[str, Any] = {
     "clock": {"now": "2030-01-01T12:00:00Z", "frozen": True},
     "talonone": {
+        "attributes": {"CustomerProfile": {"Segment": "string"}},
         "campaigns": [
             {"id": 1, "name": "Coupons", "features": ["coupons"]},
             {"id": 2, "name": "Refer a friend", "features": ["referrals"]},

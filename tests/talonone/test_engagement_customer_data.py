@@ -16,6 +16,7 @@ NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 WORLD = {
     "clock": {"now": "2030-01-01T12:00:00Z", "frozen": True},
     "talonone": {
+        "attributes": {"CustomerProfile": {"Tier": "string", "Score": "number"}},
         "campaigns": [
             {"id": 1, "name": "Coupons", "features": ["coupons"]},
             {"id": 2, "name": "Refer a friend", "features": ["referrals"]},
@@ -230,6 +231,24 @@ def test_attributes_of_every_member(client: TestClient, world: World) -> None:
     )
     body = inventory(client, world, "dora", "profile").json()
     assert body["profile"]["attributes"] == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "title", "pointer"),
+    [
+        ({"Colour": "red"}, "Unknown", "/Colour"),
+        ({"Score": "high"}, "Invalid type", "/Score"),
+    ],
+)
+def test_member_attributes_must_be_defined_and_typed(
+    client: TestClient, world: World, body: dict, title: str, pointer: str
+) -> None:
+    response = client.put("/v2/audience_customers/1/attributes", json=body, headers=world.headers)
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["title"] == title
+    assert error["source"] == {"pointer": pointer}
+    assert inventory(client, world, "amy", "profile").json()["profile"]["attributes"] == {}
 
 
 # --- DeleteCustomerData -----------------------------------------------------------------------

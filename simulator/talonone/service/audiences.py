@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from simulator.core.clock import format_instant
@@ -196,11 +197,16 @@ def update_members_attributes(
 ) -> int:
     """UpdateAudienceCustomersAttributes: merge these attributes into every member's profile.
 
-    Returns how many profiles were updated.
+    The attributes must be defined for customer profiles, with their types (as on
+    UpdateCustomerProfileV2). Returns how many profiles were updated.
     """
     require_audience(db, tenant_id, audience_id)
+    from simulator.talonone.schemas import check_attributes
+    from simulator.talonone.service.campaigns import attribute_definitions, load_config
     from simulator.talonone.service.profiles import get_profile
 
+    definitions = attribute_definitions(load_config(db, tenant_id), "CustomerProfile")
+    check_attributes(attributes, "", "CustomerProfile", definitions)
     updated = 0
     for profile_id in member_ids(db, tenant_id, audience_id):
         profile = get_profile(db, tenant_id, profile_id)
@@ -219,17 +225,17 @@ def update_members_attributes(
 def add_member(
     db: Session, tenant_id: str, now: datetime, audience_id: int, profile_id: str
 ) -> None:
-    key = (tenant_id, audience_id, profile_id)
-    if db.get(TalonAudienceMembership, key) is None:
-        db.add(
-            TalonAudienceMembership(
-                tenant_id=tenant_id,
-                audience_id=audience_id,
-                profile_integration_id=profile_id,
-                created=now,
-            )
-        )
-        db.flush()
+    """Idempotent, also when another request adds the same member at the same time."""
+    if db.get(TalonAudienceMembership, (tenant_id, audience_id, profile_id)) is not None:
+        return
+    membership = TalonAudienceMembership(
+        tenant_id=tenant_id, audience_id=audience_id, profile_integration_id=profile_id, created=now
+    )
+    try:
+        with db.begin_nested():
+            db.add(membership)
+    except IntegrityError:
+        pass
 
 
 def remove_member(db: Session, tenant_id: str, audience_id: int, profile_id: str) -> None:

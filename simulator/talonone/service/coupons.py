@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, delete, func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from simulator.core.clock import format_instant
@@ -190,16 +191,15 @@ def create_reservations(
         )
     for profile_id in new_ids:
         ensure_profile(db, tenant_id, profile_id, now)
-        db.add(
-            TalonCouponReservation(
-                tenant_id=tenant_id,
-                coupon_id=coupon.id,
-                profile_integration_id=profile_id,
-                created=now,
-            )
+        reservation = TalonCouponReservation(
+            tenant_id=tenant_id, coupon_id=coupon.id, profile_integration_id=profile_id, created=now
         )
-    db.flush()
-    return coupon_view(coupon, len(existing) + len(new_ids))
+        try:
+            with db.begin_nested():
+                db.add(reservation)
+        except IntegrityError:
+            pass  # reserved by a request running at the same time: the same outcome
+    return coupon_view(coupon, reservation_count(db, tenant_id, coupon.id))
 
 
 def delete_reservations(db: Session, tenant_id: str, code: str, integration_ids: list[str]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 from sqlalchemy import case, delete, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from simulator.core.clock import format_instant
@@ -233,16 +234,21 @@ def create_referral(
         raise TalonOneError(
             400, f"Referral code {code!r} already exists", title="Duplicate", pointer="/code"
         )
-    referral = new_referral_row(
-        db,
-        tenant_id,
-        now,
-        request,
-        code=code or generate_code(db, tenant_id, seed),
-        advocate=request.advocate_profile_integration_id,
-        friend=request.friend_profile_integration_id,
-    )
-    db.flush()
+    try:
+        with db.begin_nested():
+            referral = new_referral_row(
+                db,
+                tenant_id,
+                now,
+                request,
+                code=code or generate_code(db, tenant_id, seed),
+                advocate=request.advocate_profile_integration_id,
+                friend=request.friend_profile_integration_id,
+            )
+    except IntegrityError:  # the same code created by a request running at the same time
+        raise TalonOneError(
+            400, "Referral code already exists", title="Duplicate", pointer="/code"
+        ) from None
     return referral_view(referral)
 
 
