@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +33,7 @@ from simulator.customergauge.errors import (
     wants_xml,
 )
 from simulator.customergauge.models import LIST_BOUNCE, LIST_UNSUBSCRIBE, CgListEntry, CgUpload
+from simulator.customergauge.xmlinput import XML_FORM_FIELDS
 
 router = APIRouter(tags=["customergauge"])
 
@@ -107,18 +109,33 @@ async def stream_transactional(
     session: Session = Depends(get_session),
 ) -> Response:
     body = await request.body()
+    content_type = request.headers.get("content-type", "")
+    document = body
+    if content_type.lower().startswith("multipart/form-data"):
+        document = await multipart_document(request)
     upload = service.accept_upload(
-        session,
-        tenant,
-        body,
-        request.headers.get("content-type", ""),
-        tenant_now(tenant),
-        real_now(),
+        session, tenant, document, content_type, tenant_now(tenant), real_now(), len(body)
     )
     worker.wake(request.app)
     response = respond(request, True, "true")
     response.headers["X-Upload-Id"] = str(upload.number)
     return response
+
+
+async def multipart_document(request: Request) -> bytes:
+    """The XML of a multipart upload (`curl -F file=@records.xml`): the part named file, xml,
+    data, records or body, else the first part."""
+    try:
+        form = await request.form(max_files=5, max_fields=20)
+    except Exception:  # malformed multipart: a native 400, not the framework's
+        raise invalid("malformed multipart/form-data body") from None
+    parts = list(form.multi_items())
+    if not parts:
+        return b""
+    chosen = next((v for k, v in parts if k.lower() in XML_FORM_FIELDS), parts[0][1])
+    if isinstance(chosen, str):
+        return chosen.encode("utf-8")
+    return await chosen.read()
 
 
 # --- File: GET transactional (upload status) -----------------------------------------------
@@ -210,8 +227,19 @@ async def form_fields(request: Request) -> dict[str, str]:
     fields = dict(request.query_params)
     content_type = request.headers.get("content-type", "").lower()
     if content_type.startswith("multipart/form-data"):
-        form = await request.form()
+        try:
+            form = await request.form(max_files=5, max_fields=100)
+        except Exception:  # malformed multipart: a native 400, not the framework's
+            raise invalid("malformed multipart/form-data body") from None
         fields.update({k: v for k, v in form.items() if isinstance(v, str)})
+    elif content_type.startswith("application/json"):
+        try:
+            data = json.loads(await request.body())
+        except ValueError:
+            raise invalid("the body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise invalid("the JSON body must be an object")
+        fields.update({k: v for k, v in data.items() if isinstance(v, str)})
     else:
         body = await request.body()
         try:

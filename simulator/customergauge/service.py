@@ -113,21 +113,24 @@ def accept_upload(
     content_type: str,
     now: datetime,
     real_now: datetime,
+    body_bytes: int | None = None,
 ) -> CgUpload:
     """Validate the document and queue it (committed); never processes it here.
 
     Over the byte or record limit: refused in `enforce` mode, else accepted with a log line.
+    `body_bytes` is the size of the request body when `body` was taken out of it (multipart).
     """
     config = get_config(session, tenant.id)
     enforce = config.limits_mode == LIMITS_ENFORCE
     logs: list[str] = []
-    if len(body) > config.max_bytes:
+    size = len(body) if body_bytes is None else body_bytes
+    if size > config.max_bytes:
         if enforce:
             raise CustomerGaugeError(
                 413, f"Data larger than {limit_text(config.max_bytes)}", DATA_TOO_LARGE
             )
         logs.append(
-            f"Upload of {len(body):,} bytes is over the {limit_text(config.max_bytes)} limit:"
+            f"Upload of {size:,} bytes is over the {limit_text(config.max_bytes)} limit:"
             " accepted (limits mode accept_and_log)"
         )
     try:
@@ -145,7 +148,7 @@ def accept_upload(
         tenant_id=tenant.id,
         number=next_value(session, tenant.id, UPLOAD_SEQUENCE),
         status=UPLOAD_QUEUED,
-        body_bytes=len(body),
+        body_bytes=size,
         total_records=len(records),
         records_json=json.dumps(records, ensure_ascii=False, separators=(",", ":")),
         logs_json=json.dumps(logs, ensure_ascii=False),

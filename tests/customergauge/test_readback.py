@@ -137,3 +137,23 @@ def test_bounce_list_and_isolation(quiet: TestClient) -> None:
     response = quiet.post("/v4.1/lists/bounce.json", data={"email": "a@b.co"}, headers=AUTH)
     assert response.status_code == 405
     assert error_of(response)["Code"] == 300003
+
+
+def test_unsubscribe_accepts_json_and_multipart_bodies(quiet: TestClient) -> None:
+    response = quiet.post(
+        "/v4.1/lists/unsubscribe.json", json={"email": "j@example.com"}, headers=AUTH
+    )
+    assert response.json() == {"Data": {"Message": "Record added"}}
+    response = quiet.post(
+        "/v4.1/lists/unsubscribe.json", files={"email": (None, "m@example.com")}, headers=AUTH
+    )
+    assert response.json() == {"Data": {"Message": "Record added"}}
+    response = quiet.post(
+        "/v4.1/lists/unsubscribe.json",
+        content=b"[1]",
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert error_of(response)["Code"] == 300001
+    listed = quiet.get("/v4.1/lists/unsubscribe.json", headers=AUTH).json()["Data"]
+    assert [e["Email"] for e in listed][1:] == ["j@example.com", "m@example.com"]

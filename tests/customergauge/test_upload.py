@@ -178,3 +178,22 @@ def test_tenants_see_only_their_own_uploads(client: TestClient, new_tenant) -> N
     assert [s["id"] for s in file_status(client, auth=other_auth)] == ["1"]
     assert [m["email"] for m in mails(client, other["id"])] == ["theirs@example.com"]
     assert len(uploads(client)) == 1
+
+
+def test_a_multipart_file_upload_carries_the_xml(make_client) -> None:
+    client = make_client(run_worker=False)
+    document = records_xml({"Email": "file@example.com"})
+    response = client.post(
+        STREAM, files={"file": ("records.xml", document.encode(), "text/xml")}, headers=AUTH
+    )
+    assert response.json() == {"Data": True}
+    response = client.post(
+        STREAM,
+        content=b"--x\r\nContent-Disposition: form-data; name=file\r\n\r\n<records>",
+        headers={**AUTH, "Content-Type": "multipart/form-data; boundary=x"},
+    )
+    # A truncated multipart body has no complete part: nothing was provided.
+    assert response.status_code == 400
+    assert error_of(response)["Code"] == 400700
+    process(client)
+    assert [m["email"] for m in mails(client)] == ["file@example.com"]
