@@ -1,11 +1,14 @@
 """Campaign configuration of a tenant: the application, attribute definitions and campaigns.
 
-They are read once per request from one row (`TalonConfig`); a tenant without a `talonone`
+They live on one row (`TalonConfig`) that changes only when fixtures load; each process keeps
+it for CONFIG_TTL_SECONDS (and drops it at once when this process loads fixtures), so another
+process of a deployment sees a tenant reset within that time. A tenant without a `talonone`
 fixture section gets an application with no campaigns and no custom attributes.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -22,9 +25,30 @@ BUILTIN_ATTRIBUTES: dict[str, dict[str, str]] = {
 }
 
 
+CONFIG_TTL_SECONDS = 2.0
+_cache: dict[tuple[int, str], tuple[float, TalonConfig]] = {}
+
+
 def load_config(db: Session, tenant_id: str) -> TalonConfig:
+    """The tenant's configuration (read-only: a detached copy shared by requests)."""
+    key = (id(db.get_bind()), tenant_id)
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if hit is not None and now - hit[0] < CONFIG_TTL_SECONDS:
+        return hit[1]
     config = db.get(TalonConfig, tenant_id)
-    return config if config is not None else TalonConfig(tenant_id=tenant_id)
+    if config is None:
+        config = TalonConfig(tenant_id=tenant_id)
+    else:
+        db.expunge(config)
+    _cache[key] = (now, config)
+    return config
+
+
+def forget_config(tenant_id: str) -> None:
+    """Drop the cached configuration of a tenant (its fixtures are being loaded)."""
+    for key in [k for k in _cache if k[1] == tenant_id]:
+        _cache.pop(key, None)
 
 
 def attribute_definitions(config: TalonConfig, entity: str) -> dict[str, str]:

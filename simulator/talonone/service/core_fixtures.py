@@ -221,6 +221,9 @@ def campaign_document(campaign: Campaign, now: datetime) -> dict[str, Any]:
 
 def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContext) -> None:
     """Write this part's rows from the validated section (the caller commits)."""
+    from simulator.talonone.service.campaigns import forget_config
+
+    forget_config(tenant.id)
     application = fixture.application or Application()
     db.add(
         TalonConfig(

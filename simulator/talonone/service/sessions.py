@@ -215,8 +215,10 @@ class Totals:
         return self.cart_items + self.additional_costs + self.item_costs
 
 
-def enrich_cart(db: Session, tenant_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Positions, catalog prices/ids, and the attributes rules see (catalog + item)."""
+def enrich_cart(
+    db: Session, tenant_id: str, items: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Positions, catalog prices/ids; also the catalog items found (for rule attributes)."""
     catalog = catalogs.items_by_sku(db, tenant_id, {i["sku"] for i in items})
     enriched = []
     for position, item in enumerate(items):
@@ -232,11 +234,14 @@ def enrich_cart(db: Session, tenant_id: str, items: list[dict[str, Any]]) -> lis
         line.setdefault("returnedQuantity", 0)
         line["remainingQuantity"] = line["quantity"] - line["returnedQuantity"]
         enriched.append(line)
-    return enriched
+    return enriched, catalog
 
 
-def rule_items(items: list[dict[str, Any]], db: Session, tenant_id: str) -> list[dict[str, Any]]:
-    catalog = catalogs.items_by_sku(db, tenant_id, {i["sku"] for i in items})
+def rule_items(
+    items: list[dict[str, Any]], db: Session, tenant_id: str, catalog: dict | None = None
+) -> list[dict[str, Any]]:
+    if catalog is None:
+        catalog = catalogs.items_by_sku(db, tenant_id, {i["sku"] for i in items})
     views = []
     for item in items:
         known = catalog.get(item["sku"])
@@ -382,9 +387,10 @@ def evaluate_session(
     now: datetime,
     session: TalonSession,
     profile: TalonProfile | None,
+    catalog: dict | None = None,
 ) -> rules.Outcome:
     data = session.data
-    items = rule_items(data.get("cartItems", []), db, tenant_id)
+    items = rule_items(data.get("cartItems", []), db, tenant_id, catalog)
     sums = totals(data)
     cards = data.get("loyaltyCards") or []
     ctx = rules.Context(
@@ -438,8 +444,9 @@ def update_session(
         return update_finished_session(db, tenant, config, now, stored, sent, state, wanted, dry)
     base = {} if (stored is None or dry) else stored.data
     data = merge(base, sent)
+    catalog = None
     if "cartItems" in data:
-        data["cartItems"] = enrich_cart(db, tenant.id, data["cartItems"])
+        data["cartItems"], catalog = enrich_cart(db, tenant.id, data["cartItems"])
     profile_id = data.get("profileId", "") or ""
     session = TalonSession(
         tenant_id=tenant.id,
@@ -466,7 +473,7 @@ def update_session(
     if state == "cancelled":
         outcome = rules.Outcome()
     else:
-        outcome = evaluate_session(db, config, tenant.id, now, session, profile)
+        outcome = evaluate_session(db, config, tenant.id, now, session, profile, catalog)
     effects = list(outcome.effects)
     extra = hooks.on_session_change(
         db,
@@ -488,17 +495,18 @@ def update_session(
             profile.last_activity = now
             db.add(profile)
         save_session(db, session, stored)
-        event = events.record_event(
-            db,
-            tenant.id,
-            now,
-            event_type=session_event_type(previous, state),
-            profile_id=profile_id,
-            session_id=integration_id,
-            store_integration_id=data.get("storeIntegrationId"),
-            attributes={},
-            effects=effects + extra,
-        )
+        if "event" in wanted:  # no operation reads it otherwise: stored only when asked for
+            event = events.record_event(
+                db,
+                tenant.id,
+                now,
+                event_type=session_event_type(previous, state),
+                profile_id=profile_id,
+                session_id=integration_id,
+                store_integration_id=data.get("storeIntegrationId"),
+                attributes={},
+                effects=effects + extra,
+            )
         db.flush()
     return state_response(
         db, tenant, config, now, session, profile, effects + extra, wanted, outcome, event
