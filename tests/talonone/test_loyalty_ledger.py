@@ -412,3 +412,27 @@ def test_balances_always_reconcile_with_the_transactions(
             now = now + timedelta(days=step[1])
         db.commit()
         check_ledger(db, program, profile, now)
+
+
+def test_cached_totals_follow_the_clock_and_writes_from_other_sessions(app, db) -> None:
+    program = make_program(db, default_validity="5D")
+    add(db, program, "max", 10)
+    add(db, program, "max", 20, start="2D")
+    db.commit()
+    assert (balance(db, program, "max").active, balance(db, program, "max").pending) == (10, 20)
+    later = T0 + timedelta(days=3)
+    assert (
+        balance(db, program, "max", later).active,
+        balance(db, program, "max", later).pending,
+    ) == (
+        30,
+        0,
+    )
+    assert balance(db, program, "max", T0 + timedelta(days=6)).expired == 10
+    assert balance(db, program, "max").active == 10  # back before the boundaries
+    with new_session(app.state.engine) as other:  # another worker writes
+        other_program = other.get(TalonLoyaltyProgram, (TENANT, program.id))
+        add(other, other_program, "max", 5)
+        other.commit()
+    db.expire_all()
+    assert balance(db, program, "max").active == 15

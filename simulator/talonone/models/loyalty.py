@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
 from simulator.core.db import UTCDateTime
@@ -107,6 +107,7 @@ class TalonLoyaltyLedger(SQLModel, table=True):
     card_identifier: str = Field(primary_key=True, max_length=108)
     subledger_id: str = Field(primary_key=True, max_length=64)
     debt: float = 0.0
+    version: int = Field(default=0, sa_type=BigInteger)  # changed by every write (read caches)
     joined: datetime = Field(sa_type=UTCDateTime)
 
 

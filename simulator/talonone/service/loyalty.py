@@ -956,7 +956,8 @@ def on_session_change(
         store_tentative(db, tenant_id, now, session_id, profile_id, effects)
         db.flush()
         return extra
-    drop_tentative(db, tenant_id, session_id)
+    if previous_state is not None:  # a session created closed never had tentative figures
+        drop_tentative(db, tenant_id, session_id)
     if state == "closed" and not was_posted:
         post_session(db, tenant_id, now, session_id, profile_id, effects)
     elif state == "cancelled" and was_posted:

@@ -22,7 +22,6 @@ from simulator.talonone.models.loyalty import (
 )
 from simulator.talonone.service.loyalty_ledger import (
     DURATION,
-    LOT_IDS,
     TRANSACTION_IDS,
     BulkAdditions,
     LedgerInputError,
@@ -217,9 +216,7 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
                     )
                 )
         db.flush()
-        additions = sum(1 for entry in spec.transactions if entry.type == "addition")
         reserve_ids(db, tenant.id, TRANSACTION_IDS, len(spec.transactions))
-        reserve_ids(db, tenant.id, LOT_IDS, additions)
         bulk = BulkAdditions()
         for entry in spec.transactions:
             post_entry(db, tenant.id, program, entry, context.now, bulk)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 import uuid
 from calendar import monthrange
+from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, insert, select
@@ -98,7 +100,6 @@ def transaction_uuid(tenant_id: str, transaction_id: int) -> str:
 # --- ids ---------------------------------------------------------------------------------------
 
 TRANSACTION_IDS = "talonone.loyalty_transaction"
-LOT_IDS = "talonone.loyalty_lot"
 RESERVED = "talonone.loyalty_reserved_ids"
 LEDGERS = "talonone.loyalty_ledgers"
 
@@ -251,12 +252,24 @@ def lot_status(lot: TalonLoyaltyLot, at: datetime) -> str:
 # --- balances ----------------------------------------------------------------------------------
 
 
-def balances(
-    db: Session, tenant_id: str, owner: Owner, at: datetime, subledgers: list[str] | None = None
-) -> dict[str, Balance]:
-    """Balance per subledger at `at`: one aggregate over the owner's lots plus the debts."""
+@dataclass
+class LotTotals:
+    """What the lots of one owner add up to at an instant, valid for every instant of
+    [valid_from, valid_until): no lot starts or expires inside that window."""
+
+    per_subledger: dict[str, Balance]
+    valid_from: float
+    valid_until: float
+
+
+CACHE_SIZE = 4096
+_totals_cache: OrderedDict[tuple, tuple[tuple, LotTotals]] = OrderedDict()
+
+
+def lot_totals(db: Session, tenant_id: str, owner: Owner, ts: float) -> LotTotals:
+    """One aggregate over the owner's lots (a covering-index scan), with the window in which
+    the figures stay true: the nearest start or expiry boundary on either side of `ts`."""
     lot = TalonLoyaltyLot
-    ts = epoch(at)
     statement = (
         select(
             lot.subledger_id,
@@ -266,31 +279,73 @@ def balances(
             ),
             func.sum(lot.remaining),
             func.sum(lot.amount - lot.remaining - lot.revoked),
+            func.min(case((lot.start_ts > ts, lot.start_ts), else_=NEVER)),
+            func.min(case((lot.expiry_ts > ts, lot.expiry_ts), else_=NEVER)),
+            func.max(case((lot.start_ts <= ts, lot.start_ts), else_=NO_START)),
+            func.max(case((lot.expiry_ts <= ts, lot.expiry_ts), else_=NO_START)),
         )
         .where(lot.tenant_id == tenant_id, *owner.where(lot))
         .group_by(lot.subledger_id)
     )
-    if subledgers is not None:
-        statement = statement.where(lot.subledger_id.in_(subledgers))
-    result: dict[str, Balance] = {}
-    for subledger, pend, exp, total, spent in db.execute(statement):
+    totals = LotTotals({}, NO_START, NEVER)
+    for row in db.execute(statement):
+        subledger, pend, exp, total, spent, next_start, next_expiry, last_start, last_expiry = row
         pend, exp = pend or 0.0, exp or 0.0
-        result[subledger] = Balance(
+        totals.per_subledger[subledger] = Balance(
             active=max((total or 0.0) - pend - exp, 0.0),
             pending=pend,
             expired=exp,
             spent=spent or 0.0,
         )
-    debts = select(TalonLoyaltyLedger.subledger_id, TalonLoyaltyLedger.debt).where(
-        TalonLoyaltyLedger.tenant_id == tenant_id, *owner.where(TalonLoyaltyLedger)
-    )
-    for subledger, debt in db.execute(debts):
+        totals.valid_until = min(totals.valid_until, next_start, next_expiry)
+        totals.valid_from = max(totals.valid_from, last_start, last_expiry)
+    return totals
+
+
+def cached_lot_totals(
+    db: Session, tenant_id: str, owner: Owner, ts: float, versions: tuple
+) -> LotTotals:
+    """Lot totals, reused while the owner's ledgers keep their versions (every write gives its
+    ledger a new one) and `ts` stays inside the window. The versions are read from the store,
+    so this per-process cache is right with several workers too."""
+    key = (id(db.get_bind()), tenant_id, owner)
+    found = _totals_cache.get(key)
+    if (
+        found is not None
+        and found[0] == versions
+        and found[1].valid_from <= ts < found[1].valid_until
+    ):
+        _totals_cache.move_to_end(key)
+        return found[1]
+    totals = lot_totals(db, tenant_id, owner, ts)
+    _totals_cache[key] = (versions, totals)
+    if len(_totals_cache) > CACHE_SIZE:
+        _totals_cache.popitem(last=False)
+    return totals
+
+
+def balances(
+    db: Session, tenant_id: str, owner: Owner, at: datetime, subledgers: list[str] | None = None
+) -> dict[str, Balance]:
+    """Balance per subledger at `at`: the lots' totals, then each ledger's debt."""
+    ledger_rows = db.execute(
+        select(TalonLoyaltyLedger.subledger_id, TalonLoyaltyLedger.debt, TalonLoyaltyLedger.version)
+        .where(TalonLoyaltyLedger.tenant_id == tenant_id, *owner.where(TalonLoyaltyLedger))
+        .order_by(TalonLoyaltyLedger.subledger_id)
+    ).all()
+    if not ledger_rows:
+        return {}
+    versions = tuple((row[0], row[2]) for row in ledger_rows)
+    totals = cached_lot_totals(db, tenant_id, owner, epoch(at), versions)
+    result: dict[str, Balance] = {}
+    for subledger, debt, _version in ledger_rows:
         if subledgers is not None and subledger not in subledgers:
             continue
-        balance = result.setdefault(subledger, Balance())
+        balance = replace(totals.per_subledger.get(subledger, Balance()))
         if debt > EPSILON:
             net = balance.active - debt
             balance.active, balance.negative = (net, 0.0) if net >= 0 else (0.0, -net)
+        result[subledger] = balance
     return result
 
 
@@ -308,6 +363,12 @@ def ledger_exists(db: Session, tenant_id: str, owner: Owner) -> bool:
     return db.execute(statement).first() is not None
 
 
+def new_version() -> int:
+    """A fresh version for a ledger being written (random, so a ledger deleted and created
+    again never repeats a version a reader may have cached)."""
+    return secrets.randbits(62)
+
+
 def ensure_ledger(
     db: Session, tenant_id: str, owner: Owner, subledger: str, now: datetime
 ) -> TalonLoyaltyLedger:
@@ -317,6 +378,7 @@ def ensure_ledger(
     cache = db.info.setdefault(LEDGERS, {})
     ledger = cache.get(key)
     if ledger is not None and ledger in db:
+        ledger.version = new_version()
         return ledger
     ledger = db.get(TalonLoyaltyLedger, key)
     if ledger is None:
@@ -330,7 +392,8 @@ def ensure_ledger(
             joined=now,
         )
         db.add(ledger)
-        db.flush()
+    ledger.version = new_version()
+    db.flush()
     cache[key] = ledger
     return ledger
 
@@ -573,16 +636,10 @@ def add_points(
     if amount <= 0:
         raise LedgerInputError("the amount of points must be positive")
     ledger = ensure_ledger(db, tenant_id, owner, subledger, now)
+    transaction_id = take_id(db, tenant_id, TRANSACTION_IDS)
+    # A lot is its addition: it shares the transaction's number (one counter update, not two).
     transaction_row, lot_row = addition_rows(
-        tenant_id,
-        owner,
-        subledger,
-        amount,
-        now,
-        origin,
-        dates,
-        take_id(db, tenant_id, TRANSACTION_IDS),
-        take_id(db, tenant_id, LOT_IDS),
+        tenant_id, owner, subledger, amount, now, origin, dates, transaction_id, transaction_id
     )
     if bulk is not None and ledger.debt <= EPSILON:
         bulk.transactions.append(transaction_row)
