@@ -17,11 +17,13 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 
 from simulator.core.clock import real_now, tenant_now
 from simulator.core.db import new_session
@@ -106,6 +108,10 @@ async def _attempt(engine: Engine, upload_id: int, simulate_time: bool) -> str:
             return UPLOAD_FAILED
         service.run_attempt_hooks(tenant, upload)
         now = tenant_now(tenant)
+        fault = stream_fault(session, tenant.id, now)
+        if fault is not None:
+            session.commit()  # the fault rule's counters
+            raise ProcessingFault(fault)
         records: list[dict[str, str]] = json.loads(upload.records_json or "[]")
         keys = {service.email_key(service.field_value(r, "Email") or "") for r in records}
         blocked = service.blocked_addresses(session, upload.tenant_id, keys)
@@ -139,6 +145,17 @@ async def _attempt(engine: Engine, upload_id: int, simulate_time: bool) -> str:
         service.complete_upload(session, upload.id, evaluation, now)
         session.commit()
     return UPLOAD_PROCESSED
+
+
+class ProcessingFault(Exception):
+    """A processing attempt failed on purpose (a fault rule `operation: stream.process`)."""
+
+
+def stream_fault(session: Session, tenant_id: str, now: datetime) -> str | None:
+    """The failure reason when a stream fault rule fires for this attempt, else None."""
+    from simulator.core.faults import stream_processing_fault
+
+    return stream_processing_fault(session, tenant_id, now)
 
 
 def sweep(engine: Engine) -> None:

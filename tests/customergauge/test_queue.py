@@ -251,3 +251,20 @@ def test_simulated_processing_time_keeps_an_upload_processing(client: TestClient
     wait_until(lambda: file_status(client, auth=auth)[0]["status"] == "Processing")
     wait_until(lambda: file_status(client, auth=auth)[0]["status"] == "Processed")
     assert uploads(client, tenant)[0]["attempts"] == 1
+
+
+def test_a_stream_fault_rule_fails_attempts_until_it_is_spent(quiet: TestClient) -> None:
+    rule = {
+        "api": "customergauge",
+        "operation": "stream.process",
+        "tenant": "default",
+        "count": 1,
+        "error": {"status": 500, "message": "mail server unavailable"},
+    }
+    assert quiet.post("/__admin/faults", json=rule).status_code == 201
+    upload(quiet, {"Email": "f@example.com"})
+    assert process(quiet)["retrying"] == [1]
+    [first] = uploads(quiet)
+    assert (first["status"], first["lastError"]) == ("Queued", "mail server unavailable")
+    assert process(quiet)["processed"] == [1]
+    assert uploads(quiet)[0]["attempts"] == 2
