@@ -66,17 +66,14 @@ def blank_customer(tenant_id: str, code: str, now: datetime) -> dict[str, Any]:
     return row
 
 
-def to_json_row(row: dict[str, Any], columns: Iterable[str]) -> dict[str, Any]:
-    """The given columns of a customer row, JSON-ready (datetimes as ISO text)."""
-    values = {}
-    for name in columns:
-        value = row[name]
-        values[name] = value.isoformat() if isinstance(value, datetime) else value
-    return values
+def to_json_values(row: dict[str, Any], columns: list[str]) -> list[Any]:
+    """The given columns of a customer row as a JSON-ready list (datetimes as ISO text)."""
+    values = [row[name] for name in columns]
+    return [v.isoformat() if isinstance(v, datetime) else v for v in values]
 
 
-def from_json_row(row: dict[str, Any]) -> dict[str, Any]:
-    restored = dict(row)
+def from_json_values(columns: list[str], values: list[Any]) -> dict[str, Any]:
+    restored = dict(zip(columns, values, strict=True))
     for key in ("created_at", "updated_at"):
         if isinstance(restored.get(key), str):
             restored[key] = datetime.fromisoformat(restored[key])
@@ -112,7 +109,7 @@ class Ledger:
         self.by_card: dict[str, str] = {}
         self.created: set[str] = set()
         self.changed: set[str] = set()
-        self.customers_before: dict[str, dict[str, Any] | None] = {}
+        self.customers_before: dict[str, list[Any] | None] = {}
         self.balances: dict[BalanceKey, float] = {}
         self.balances_before: dict[BalanceKey, float | None] = {}
         self.balances_dirty: set[BalanceKey] = set()
@@ -173,7 +170,7 @@ class Ledger:
         """Record the before-image (first touch only) and mark the row as written by the batch."""
         code = row["code"]
         if self.keep_before and code not in self.created and code not in self.customers_before:
-            self.customers_before[code] = to_json_row(row, self.written_columns)
+            self.customers_before[code] = to_json_values(row, self.written_columns)
         if code not in self.created:
             self.changed.add(code)
         row["last_batch"] = self.batch_id
@@ -304,6 +301,7 @@ class Ledger:
     def before_image(self) -> str:
         return json.dumps(
             {
+                "columns": self.written_columns,
                 "customers": self.customers_before,
                 "balances": [[*key, value] for key, value in self.balances_before.items()],
             },

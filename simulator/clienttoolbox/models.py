@@ -142,7 +142,8 @@ class CtUndoState(SQLModel, table=True):
     batch_type: str = Field(max_length=32)
     lines: int = 0
     summary: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    # {"customers": {code: row-or-null}, "balances": [[code, campaign, item, balance-or-null]]}
+    # {"columns": [...], "customers": {code: [values] or null (created)},
+    #  "balances": [[code, campaign, item, balance or null (created)]]}
     before: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     status: str = Field(default="available", max_length=16)  # available | undone
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -20,7 +20,7 @@ from simulator.clienttoolbox.ledger import (
     CUSTOMERS,
     chunks,
     delete_batch_transactions,
-    from_json_row,
+    from_json_values,
 )
 from simulator.clienttoolbox.models import CtUndoState
 from simulator.core.clock import format_instant
@@ -102,7 +102,7 @@ def undo(session: Session, tenant: Tenant, state_id: int, now: datetime) -> dict
         )
     removed = delete_batch_transactions(session, tenant.id, state_id)
     restore_balances(session, tenant.id, before["balances"])
-    restored, deleted = restore_customers(session, tenant.id, customers)
+    restored, deleted = restore_customers(session, tenant.id, before["columns"], customers)
     state.status = "undone"
     state.undone_at = now
     session.add(state)
@@ -137,27 +137,23 @@ def restore_balances(session: Session, tenant_id: str, balances: list[list[Any]]
 
 
 def restore_customers(
-    session: Session, tenant_id: str, customers: dict[str, dict[str, Any] | None]
+    session: Session, tenant_id: str, columns: list[str], customers: dict[str, list[Any] | None]
 ) -> tuple[int, int]:
     t = CUSTOMERS.c
     created = [code for code, row in customers.items() if row is None]
     for part in chunks(created):
         session.execute(delete(CUSTOMERS).where(t.tenant_id == tenant_id, t.code.in_(part)))
-    # Each before-image holds the columns its batch could change; one statement per column set.
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for code, row in customers.items():
-        if row is None:
-            continue
-        restored = from_json_row(row)
-        columns = tuple(sorted(restored))
-        groups.setdefault(columns, []).append({"k_tenant": tenant_id, "k_code": code, **restored})
-    for columns, params in groups.items():
-        statement = (
-            update(CUSTOMERS)
-            .where(t.tenant_id == bindparam("k_tenant"), t.code == bindparam("k_code"))
-            .values({name: bindparam(name) for name in columns})
-        )
-        for part in chunks(params, 1000):
-            session.execute(statement, part)
-    restored_count = sum(len(p) for p in groups.values())
+    statement = (
+        update(CUSTOMERS)
+        .where(t.tenant_id == bindparam("k_tenant"), t.code == bindparam("k_code"))
+        .values({name: bindparam(name) for name in columns})
+    )
+    params = [
+        {"k_tenant": tenant_id, "k_code": code, **from_json_values(columns, values)}
+        for code, values in customers.items()
+        if values is not None
+    ]
+    for part in chunks(params, 1000):
+        session.execute(statement, part)
+    restored_count = len(params)
     return restored_count, len(created)
