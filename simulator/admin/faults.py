@@ -38,7 +38,10 @@ async def list_faults(
 
 
 @router.get("/faults/{rule_id}")
-async def get_fault(rule_id: int, session: Session = Depends(get_session)) -> Response:
+async def get_fault(
+    rule_id: int, request: Request, session: Session = Depends(get_session)
+) -> Response:
+    faults.flush_hits(request.app.state.engine)
     row = session.get(FaultRule, rule_id)
     if row is None:
         raise HTTPException(404, f"no fault rule {rule_id}")

@@ -421,6 +421,8 @@ def load_file(engine: Engine, path: str) -> int:
 
 
 def list_rules(session: Session, tenant_id: str | None = None) -> list[FaultRule]:
+    """Stored rules with up-to-date counts (this process's buffered ones added first)."""
+    flush_hits(session.get_bind())  # type: ignore[arg-type]
     statement = select(FaultRule).order_by(FaultRule.id)
     if tenant_id is not None:
         statement = statement.where(FaultRule.tenant_id == tenant_id)
@@ -537,6 +539,7 @@ def active_rules(engine: Engine) -> list[ActiveRule]:
     cached = _cache.get(key)
     if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
         return cached[1]
+    flush_hits(engine)
     with new_session(engine) as session:
         rows = session.execute(select(FaultRule).order_by(FaultRule.id)).scalars().all()
     rules = []
@@ -609,19 +612,83 @@ def _seed(rule: RuleDefinition, seed: int) -> int:
     return rule.seed if rule.seed is not None else seed
 
 
+def unconditional(rule: ActiveRule) -> bool:
+    """Fires on every match: no count, no `after`, certain, no ramp. Such a rule's counters
+    are kept in memory and added to the store in bulk (at most a second later), so a rule on a
+    busy path costs no write per request."""
+    definition = rule.rule
+    return (
+        definition.count is None
+        and definition.after == 0
+        and definition.probability >= 1.0
+        and definition.ramp is None
+    )
+
+
+# (engine id, rule id) -> matches not yet added to the store; rule id -> this process's draws
+_pending_hits: dict[tuple[int, int], int] = {}
+_local_draws: dict[tuple[int, int], int] = {}
+_last_flush = [time.monotonic()]
+FLUSH_SECONDS = 0.5
+
+
+def flush_hits(engine: Engine) -> None:
+    """Add the buffered counts of unconditional rules to the store (one UPDATE per rule)."""
+    key = id(engine)
+    with _cache_lock:
+        mine = {rule: n for (e, rule), n in _pending_hits.items() if e == key}
+        for rule in mine:
+            del _pending_hits[(key, rule)]
+        _last_flush[0] = time.monotonic()
+    if not mine:
+        return
+    with new_session(engine) as session:
+        for rule_id, count in sorted(mine.items()):
+            session.execute(
+                update(FaultRule)
+                .where(FaultRule.id == rule_id)
+                .values(matched=FaultRule.matched + count, hits=FaultRule.hits + count)
+            )
+        session.commit()
+
+
+def has_pending_hits() -> bool:
+    return bool(_pending_hits)
+
+
 def fire(
     engine: Engine, candidates: list[ActiveRule], tenant: Tenant | None, seed: int
 ) -> list[Fired]:
-    """Roll every candidate in one short transaction. Tenant rules run on the tenant's clock,
-    global rules on the real clock."""
+    """Roll every candidate. Tenant rules run on the tenant's clock, global rules on the real
+    clock. Conditional rules count in the store (one short transaction, shared by processes);
+    unconditional ones in memory, their draws numbered per process."""
     fired = []
-    with new_session(engine) as session:
-        for candidate in candidates:
-            now = tenant_now(tenant) if candidate.tenant_id and tenant else real_now()
-            result = roll(session, candidate, seed, now)
-            if result is not None:
-                fired.append(result)
-        session.commit()
+    conditional = []
+    engine_key = id(engine)
+    for candidate in candidates:
+        if not unconditional(candidate):
+            conditional.append(candidate)
+            continue
+        now = tenant_now(tenant) if candidate.tenant_id and tenant else real_now()
+        if not candidate.active_at(now):
+            continue
+        key = (engine_key, candidate.id)
+        with _cache_lock:
+            _pending_hits[key] = _pending_hits.get(key, 0) + 1
+            _local_draws[key] = draw = _local_draws.get(key, 0) + 1
+        rng = seeded_rng(_seed(candidate.rule, seed), "fault", candidate.id, draw)
+        fired.append(Fired(candidate, rng))
+    if conditional:
+        with new_session(engine) as session:
+            for candidate in conditional:
+                now = tenant_now(tenant) if candidate.tenant_id and tenant else real_now()
+                result = roll(session, candidate, seed, now)
+                if result is not None:
+                    fired.append(result)
+            session.commit()
+        fired.sort(key=lambda item: item.rule.id)
+    if time.monotonic() - _last_flush[0] > FLUSH_SECONDS:
+        flush_hits(engine)
     return fired
 
 

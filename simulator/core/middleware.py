@@ -159,6 +159,7 @@ class FaultApplier:
         self.app = app
         self.engine: Any = None
         self.settings: Any = None
+        self.flusher: asyncio.Task | None = None
 
     def bind(self, outer_app: Any) -> None:
         """Take engine and settings from the FastAPI app; store the --faults file's rules."""
@@ -198,6 +199,21 @@ class FaultApplier:
             await self.app(scope, receive, send)
             return
         await self.apply(plan, scope, api, receive, send, status_box)
+
+    def keep_flushing(self) -> None:
+        """Write buffered hit counts even when the traffic stops (a task per process)."""
+        if self.flusher is not None and not self.flusher.done():
+            return
+        if faults.has_pending_hits():
+            self.flusher = asyncio.get_running_loop().create_task(self.flush_forever())
+
+    async def flush_forever(self) -> None:
+        while faults.has_pending_hits():
+            await asyncio.sleep(faults.FLUSH_SECONDS)
+            try:
+                faults.flush_hits(self.engine)
+            except Exception:  # counting must never take requests down; retried next round
+                continue
 
     async def note_fault(self, scope: Scope, api: str, plan: Plan, receive: Receive) -> Receive:
         """Name the rules in the journal entry, and its tenant, so the tenant's journal shows
@@ -254,6 +270,7 @@ class FaultApplier:
             return plan, receive
         seed = self.settings.seed if self.settings is not None else 0
         fired = faults.fire(self.engine, candidates, tenant, seed)
+        self.keep_flushing()
         if not fired:
             return plan, receive
         return faults.plan_of(fired, plan), receive

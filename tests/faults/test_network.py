@@ -130,8 +130,10 @@ def test_a_reset_after_processing_keeps_the_write(
             },
         )
     body = {"mode": "AddOrUpdate", "matchBy": "Email", "data": [{"email": email}]}
-    with pytest.raises(httpx.ReadError):
-        http.post("/customers", json=body, headers=ECDP)
+    # A fresh connection; the reset may reach the client while it still sends the body, when
+    # it reads as an end of stream rather than a reset: either way, no answer.
+    with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError)):
+        httpx.post(f"{server.url}/customers", json=body, headers=ECDP, timeout=5)
     found = http.get(f"/customers/email/{email}", headers=ECDP)
     assert found.status_code == (200 if processed else 404)
 
