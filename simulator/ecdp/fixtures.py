@@ -27,6 +27,7 @@ AttributeType = Literal[
     "String", "Text", "Number", "Money", "Date", "DateTime", "SingleSelect", "Boolean", "Url"
 ]
 MatchBy = Literal["Email", "PhoneNumber", "CrmId", "GUID", "VisitorId"]
+INT32_MAX = 2**31 - 1  # ids and counts are 32-bit integer columns
 
 
 class Strict(BaseModel):
@@ -34,25 +35,25 @@ class Strict(BaseModel):
 
 
 class AttributeFixture(Strict):
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=INT32_MAX)
     name: str = Field(min_length=1, max_length=256)
     type: AttributeType
     options: list[str] = Field(default_factory=list)
 
 
 class ConsentFixture(Strict):
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=INT32_MAX)
     name: str = Field(min_length=1, max_length=256)
     type: Literal["General", "Email", "Sms"] = "General"
 
 
 class ConsentValueFixture(Strict):
-    id: int
+    id: int = Field(le=INT32_MAX)
     value: Literal["False", "AwaitingConfirmation", "True"]
 
 
 class CustomerFixture(Strict):
-    id: int | None = Field(default=None, ge=1)
+    id: int | None = Field(default=None, ge=1, le=INT32_MAX)
     guid: str | None = Field(default=None, max_length=38)
     email: str | None = None
     phone: str | None = None
@@ -65,13 +66,13 @@ class CustomerFixture(Strict):
     customAttributes: list[dict[str, Any]] = Field(default_factory=list)
     consents: list[ConsentValueFixture] = Field(default_factory=list)
     rfmSegment: str | None = Field(default=None, max_length=64)
-    totalSpent: float = 0
-    totalOrders: int = Field(default=0, ge=0)
-    totalOrderReturns: int = Field(default=0, ge=0)
-    avgOrder: float = 0
-    avgPricePoint: float = 0
+    totalSpent: float = Field(default=0, allow_inf_nan=False)
+    totalOrders: int = Field(default=0, ge=0, le=INT32_MAX)
+    totalOrderReturns: int = Field(default=0, ge=0, le=INT32_MAX)
+    avgOrder: float = Field(default=0, allow_inf_nan=False)
+    avgPricePoint: float = Field(default=0, allow_inf_nan=False)
     lastOrder: datetime | None = None
-    avgTimeBetweenOrdersInDays: float = 0
+    avgTimeBetweenOrdersInDays: float = Field(default=0, allow_inf_nan=False)
     currencySymbol: str | None = Field(default=None, max_length=8)
     createdAt: datetime | None = None
 
@@ -83,10 +84,10 @@ class CustomerFixture(Strict):
 
 
 class ConfirmationFixture(Strict):
-    id: int | None = Field(default=None, ge=1)
-    customerId: int
+    id: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    customerId: int = Field(le=INT32_MAX)
     consentIds: list[int]
-    confirmationMessageId: int | None = None
+    confirmationMessageId: int | None = Field(default=None, ge=-INT32_MAX, le=INT32_MAX)
     forced: bool = False
     confirmed: bool = False
     sentAt: datetime | None = None

@@ -20,7 +20,7 @@ from simulator.ecdp.errors import EcdpError
 
 # Chosen: the docs give no body limit; 5 MiB is ample for the 10,000-customer batch cap.
 MAX_BODY_BYTES = 5 * 1024 * 1024
-INT64_MAX = 2**63 - 1
+INT32_MAX = 2**31 - 1  # customer ids are stored as 32-bit integers
 
 router = APIRouter(tags=["ecdp"])
 
@@ -90,7 +90,7 @@ async def lookup(request: Request, kind: str, raw: str) -> Response:
     `request.path_params` (no per-request validation model: it is a plain string)."""
     key = service.lookup_key(kind, raw)
     api_key = request.headers.get("x-api-key", "").strip()
-    usable = key is not None and key != "" and not (isinstance(key, int) and abs(key) > INT64_MAX)
+    usable = key is not None and key != "" and not (isinstance(key, int) and abs(key) > INT32_MAX)
     row = None
     if api_key and usable:
         with request.app.state.engine.connect() as connection:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
+from simulator.core import fixtures
 from tests.ecdp.helpers import customer, post, problem
 
 
@@ -68,6 +70,8 @@ def test_bad_fixture_documents_are_refused_with_their_path(client: TestClient) -
     assert body["path"].startswith("ecdp.customers[0]")
     body = refused(client, {"defaultIdentificationField": "Name"})
     assert body["path"].startswith("ecdp.defaultIdentificationField")
+    body = refused(client, {"customers": [{"id": 2**31, "email": "a@x.com"}]})
+    assert body["path"] == "ecdp.customers[0].id"
     body = refused(client, {"unknown": 1})
     assert body["path"] == "ecdp.unknown"
 
@@ -113,3 +117,12 @@ def test_deleting_a_tenant_removes_its_customers(client: TestClient, new_tenant)
     assert client.delete(f"/__admin/tenants/{tenant['id']}").status_code == 204
     assert client.get("/customers/id/1", headers=key_of(tenant)).status_code == 401
     assert customer(client, "id", 1)["email"] == "adam@example.com"
+
+
+def test_a_yaml_infinity_in_figures_is_refused() -> None:
+    document = fixtures.parse_document(
+        "ecdp:\n  customers:\n    - {email: a@x.com, totalSpent: .inf}\n", "inline.yaml"
+    )
+    with pytest.raises(fixtures.FixtureError) as refused:
+        fixtures.validate(document, "inline.yaml")
+    assert refused.value.path == "ecdp.customers[0].totalSpent"

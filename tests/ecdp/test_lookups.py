@@ -99,6 +99,7 @@ def test_non_numeric_id_is_a_400_naming_the_id(client: TestClient) -> None:
     body = problem(get(client, "id", "abc"), 400)
     assert list(body["errors"]) == ["id"]
     problem(get(client, "id", "99999999999999999999999"), 404)
+    problem(get(client, "id", "9999999999"), 404)  # beyond int32: still a plain miss
 
 
 def test_missing_or_wrong_key_is_401_even_for_existing_customers(client: TestClient) -> None:
