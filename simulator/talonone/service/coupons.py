@@ -397,22 +397,6 @@ def coupon_state(coupon: TalonCoupon, now: datetime, profile_redemptions: int) -
     return "active"
 
 
-def grouped_counts(
-    db: Session, tenant_id: str, table: Any, coupon_ids: list[int], profile_id: str | None = None
-) -> dict[int, int]:
-    """Rows per coupon of a reservation or redemption table, in one query."""
-    if not coupon_ids:
-        return {}
-    statement = (
-        select(table.coupon_id, func.count())
-        .where(table.tenant_id == tenant_id, table.coupon_id.in_(coupon_ids))
-        .group_by(table.coupon_id)
-    )
-    if profile_id is not None:
-        statement = statement.where(table.profile_id == profile_id)
-    return {coupon_id: int(count) for coupon_id, count in db.exec(statement).all()}
-
-
 def profile_coupons(db: Session, tenant_id: str, now: datetime, profile_id: str) -> list[dict]:
     """The InventoryCoupon list: reserved (hard or soft), addressed to the profile, or visible
     to everyone (`implicitlyReserved`), redeemed ones included."""
@@ -420,8 +404,25 @@ def profile_coupons(db: Session, tenant_id: str, now: datetime, profile_id: str)
         TalonCouponReservation.tenant_id == tenant_id,
         TalonCouponReservation.profile_integration_id == profile_id,
     )
+    reservations = (
+        select(func.count())
+        .where(
+            TalonCouponReservation.tenant_id == TalonCoupon.tenant_id,
+            TalonCouponReservation.coupon_id == TalonCoupon.id,
+        )
+        .scalar_subquery()
+    )
+    redemptions = (
+        select(func.count())
+        .where(
+            TalonCouponRedemption.tenant_id == TalonCoupon.tenant_id,
+            TalonCouponRedemption.coupon_id == TalonCoupon.id,
+            TalonCouponRedemption.profile_id == profile_id,
+        )
+        .scalar_subquery()
+    )
     statement = (
-        select(TalonCoupon)
+        select(TalonCoupon, reservations, redemptions)
         .where(TalonCoupon.tenant_id == tenant_id)
         .where(
             TalonCoupon.id.in_(reserved)
@@ -430,16 +431,11 @@ def profile_coupons(db: Session, tenant_id: str, now: datetime, profile_id: str)
         )
         .order_by(TalonCoupon.id)
     )
-    coupons = db.exec(statement).all()
-    ids = [coupon.id for coupon in coupons]
-    reservations = grouped_counts(db, tenant_id, TalonCouponReservation, ids)
-    redemptions = grouped_counts(db, tenant_id, TalonCouponRedemption, ids, profile_id=profile_id)
     views = []
-    for coupon in coupons:
-        redeemed = redemptions.get(coupon.id, 0)
-        view = coupon_view(coupon, reservations.get(coupon.id, 0))
-        view["profileRedemptionCount"] = redeemed
-        view["state"] = coupon_state(coupon, now, redeemed)
+    for coupon, reserved_count, redeemed in db.exec(statement).all():
+        view = coupon_view(coupon, int(reserved_count))
+        view["profileRedemptionCount"] = int(redeemed)
+        view["state"] = coupon_state(coupon, now, int(redeemed))
         views.append(view)
     return views
 

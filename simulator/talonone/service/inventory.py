@@ -13,20 +13,26 @@ from simulator.talonone.service import coupons, referrals
 from simulator.talonone.service.customer_data import profile_not_found
 
 FLAGS = ("profile", "referrals", "coupons", "loyalty", "giveaways", "achievements")
+EXTRA_KINDS = {"giveaways": "giveaway", "achievements": "achievement"}
 
 
-def extras(db: Session, tenant_id: str, profile_id: str, kind: str) -> list[dict[str, Any]]:
-    """Giveaways or achievements that fixtures declared for this profile."""
+def extras(db: Session, tenant_id: str, profile_id: str, kinds: set[str]) -> dict[str, list]:
+    """Giveaways / achievements that fixtures declared for this profile, by kind (one query)."""
+    found: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+    if not kinds:
+        return found
     statement = (
-        select(TalonInventoryExtra.body)
+        select(TalonInventoryExtra.kind, TalonInventoryExtra.body)
         .where(
             TalonInventoryExtra.tenant_id == tenant_id,
             TalonInventoryExtra.profile_integration_id == profile_id,
-            TalonInventoryExtra.kind == kind,
+            TalonInventoryExtra.kind.in_(kinds),
         )
         .order_by(TalonInventoryExtra.pk)
     )
-    return [dict(body) for body in db.exec(statement).all()]
+    for kind, body in db.exec(statement).all():
+        found[kind].append(dict(body))
+    return found
 
 
 def customer_inventory(
@@ -47,8 +53,7 @@ def customer_inventory(
         inventory["referrals"] = referrals.profile_referrals(db, tenant.id, integration_id)
     if "coupons" in flags:
         inventory["coupons"] = coupons.profile_coupons(db, tenant.id, now, integration_id)
-    if "giveaways" in flags:
-        inventory["giveaways"] = extras(db, tenant.id, integration_id, "giveaway")
-    if "achievements" in flags:
-        inventory["achievements"] = extras(db, tenant.id, integration_id, "achievement")
+    kinds = {EXTRA_KINDS[flag] for flag in flags if flag in EXTRA_KINDS}
+    for kind, items in extras(db, tenant.id, integration_id, kinds).items():
+        inventory[f"{kind}s"] = items
     return inventory
