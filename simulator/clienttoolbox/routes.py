@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 from starlette.responses import Response
 
@@ -78,7 +79,15 @@ async def dispatch(
     handler = HANDLERS.get(call_type.lower())
     if handler is None:
         raise ClientToolboxError(400, f"Unknown type '{call_type}'")
-    content = await handler(request, session, tenant, fields)
+    try:
+        content = await handler(request, session, tenant, fields)
+    except (IntegrityError, OperationalError):
+        # Another process wrote the same customers at the same moment: nothing of this
+        # batch was written; the client may send it again.
+        session.rollback()
+        raise ClientToolboxError(
+            409, "Another batch changed the same records at the same time; nothing was imported"
+        ) from None
     return render(fields, "success", content)
 
 
