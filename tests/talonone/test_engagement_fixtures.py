@@ -141,3 +141,18 @@ def test_export_then_load_gives_the_same_state(client: TestClient, new_tenant) -
     ).json()
     assert inventory["referrals"][0]["referredCustomers"] == ["cid"]
     assert inventory["giveaways"][0]["code"] == "G-1"
+
+
+def test_instants_without_zone_are_utc(client: TestClient, new_tenant) -> None:
+    document = with_change(["coupons", 0, "startDate"], "2029-06-01T00:00:00")
+    document["talonone"]["coupons"][0]["expiryDate"] = "2031-01-01T00:00:00+02:00"
+    tenant = new_tenant(document)
+    exported = client.get(f"/__admin/tenants/{tenant['id']}/fixtures").json()
+    coupon = exported["talonone"]["coupons"][0]
+    assert coupon["startDate"] == "2029-06-01T00:00:00Z"
+    assert coupon["expiryDate"] == "2030-12-31T22:00:00Z"
+    bad = with_change(["coupons", 0, "startDate"], "2031-01-01T00:00:00")
+    bad["talonone"]["coupons"][0]["expiryDate"] = "2031-01-01T00:30:00+01:00"
+    response = client.post("/__admin/tenants", json={"fixtures": bad})
+    assert response.status_code == 400
+    assert response.json()["path"].startswith("talonone.coupons[0]")

@@ -374,3 +374,22 @@ def test_unlimited_code_never_reaches_a_limit(client: TestClient, world: World) 
             )
         session.commit()
     assert check(client, world, referral["code"], "f9") is None
+
+
+def test_an_instant_without_zone_is_utc(client: TestClient, world: World) -> None:
+    body = create(
+        client, world, startDate="2030-01-01T00:00:00", expiryDate="2030-01-02T01:00:00+01:00"
+    )
+    assert body["startDate"] == "2030-01-01T00:00:00Z"
+    assert body["expiryDate"] == "2030-01-02T00:00:00Z"
+    refused = client.post(
+        "/v1/referrals",
+        json={
+            "campaignId": 1,
+            "advocateProfileIntegrationId": "a",
+            "startDate": "2030-01-02T00:00:00",
+            "expiryDate": "2030-01-02T00:30:00+01:00",
+        },
+        headers=world.headers,
+    )
+    assert refused.status_code == 400

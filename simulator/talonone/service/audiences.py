@@ -19,6 +19,7 @@ from simulator.core.clock import format_instant
 from simulator.core.ids import next_value
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.engagement import TalonAudience, TalonAudienceMembership
+from simulator.talonone.service.referrals import UtcDateTime
 
 MAX_AUDIENCE_ACTIONS = 1000
 
@@ -36,7 +37,7 @@ class NewAudience(BaseModel):
         default=None, alias="integrationId", min_length=1, max_length=1000
     )
     created_in_3rd_party: StrictBool | None = Field(default=None, alias="createdIn3rdParty")
-    last_update: datetime | None = Field(default=None, alias="lastUpdate")
+    last_update: UtcDateTime | None = Field(default=None, alias="lastUpdate")
     sandbox: StrictBool | None = None
 
 

@@ -28,6 +28,7 @@ from simulator.talonone.models.engagement import (
     TalonReferral,
     TalonReferralRedemption,
 )
+from simulator.talonone.service.referrals import UtcDateTime
 
 LIMIT_ENTITIES = ("Coupon", "Referral", "Profile", "Identifier", "Store", "Session")
 
@@ -55,8 +56,8 @@ class CouponFixture(Item):
     usage_limit: StrictInt = Field(default=0, ge=0, le=999999)
     discount_limit: float | None = Field(default=None, ge=0)
     reservation_limit: StrictInt = Field(default=0, ge=0, le=999999)
-    start_date: datetime | None = None
-    expiry_date: datetime | None = None
+    start_date: UtcDateTime | None = None
+    expiry_date: UtcDateTime | None = None
     recipient_integration_id: StrictStr | None = Field(default=None, max_length=1000)
     is_reservation_mandatory: StrictBool = False
     implicitly_reserved: StrictBool = False
@@ -86,8 +87,8 @@ class ReferralFixture(Item):
     advocate_profile_integration_id: StrictStr = Field(min_length=1, max_length=1000)
     friend_profile_integration_id: StrictStr | None = Field(default=None, max_length=1000)
     usage_limit: StrictInt = Field(default=0, ge=0, le=999999)
-    start_date: datetime | None = None
-    expiry_date: datetime | None = None
+    start_date: UtcDateTime | None = None
+    expiry_date: UtcDateTime | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
     batch_id: StrictStr | None = None
     usage_counter: StrictInt | None = Field(default=None, ge=0)
@@ -108,7 +109,7 @@ class AudienceFixture(Item):
     integration: StrictStr | None = None
     integration_id: StrictStr | None = Field(default=None, min_length=1, max_length=1000)
     created_in_3rd_party: StrictBool | None = Field(default=None, alias="createdIn3rdParty")
-    last_update: datetime | None = None
+    last_update: UtcDateTime | None = None
     sandbox: StrictBool | None = None
     members: list[StrictStr] = Field(default_factory=list)
 
@@ -118,9 +119,9 @@ class GiveawayFixture(Item):
     id: StrictInt
     pool_id: StrictInt
     code: StrictStr = Field(min_length=1)
-    created: datetime | None = None
-    start_date: datetime | None = None
-    end_date: datetime | None = None
+    created: UtcDateTime | None = None
+    start_date: UtcDateTime | None = None
+    end_date: UtcDateTime | None = None
     attributes: dict[str, Any] | None = None
 
 
@@ -138,9 +139,9 @@ class AchievementFixture(Item):
         "no_recurrence"
     )
     achievement_activation_policy: Literal["user_action", "fixed_schedule"] = "user_action"
-    start_date: datetime | None = None
-    completion_date: datetime | None = None
-    end_date: datetime | None = None
+    start_date: UtcDateTime | None = None
+    completion_date: UtcDateTime | None = None
+    end_date: UtcDateTime | None = None
 
 
 class FixtureModel(BaseModel):

@@ -7,10 +7,18 @@ when a session closes and `release_referral` when it is cancelled (or reopened).
 from __future__ import annotations
 
 import string
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
 from sqlalchemy import case, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -19,6 +27,14 @@ from simulator.core.clock import format_instant
 from simulator.core.ids import next_value, seeded_rng
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.engagement import TalonReferral, TalonReferralRedemption
+
+
+def as_utc(value: datetime) -> datetime:
+    """An instant without zone is taken as UTC (as the API does); all become aware UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
 
 DEFAULT_CHARACTERS = list(string.ascii_uppercase + string.digits)
 DEFAULT_CODE_LENGTH = 8
@@ -43,8 +59,8 @@ class ReferralTerms(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     campaign_id: StrictInt = Field(alias="campaignId")
-    start_date: datetime | None = Field(default=None, alias="startDate")
-    expiry_date: datetime | None = Field(default=None, alias="expiryDate")
+    start_date: UtcDateTime | None = Field(default=None, alias="startDate")
+    expiry_date: UtcDateTime | None = Field(default=None, alias="expiryDate")
     usage_limit: StrictInt = Field(default=0, alias="usageLimit", ge=0, le=999999)
     attributes: dict[str, Any] | None = None
 
