@@ -494,9 +494,24 @@ def deliver_due(session: Session, tenant_id: str, now: datetime) -> dict[str, in
     return counts
 
 
-def tenants_with_queued_mail(session: Session) -> list[str]:
-    rows = session.execute(select(CgMail.tenant_id).where(CgMail.status == MAIL_QUEUED).distinct())
-    return [row[0] for row in rows]
+def tenants_with_mail_due(session: Session, now_of: Callable[[Tenant], datetime]) -> list[Tenant]:
+    """Tenants whose earliest queued mail is due on their own clock (one grouped query)."""
+    earliest = dict(
+        session.execute(
+            select(CgMail.tenant_id, func.min(CgMail.send_at, type_=UTCDateTime()))
+            .where(CgMail.status == MAIL_QUEUED)
+            .group_by(CgMail.tenant_id)
+        ).all()
+    )
+    if not earliest:
+        return []
+    tenants = session.execute(select(Tenant).where(Tenant.id.in_(list(earliest)))).scalars()
+    due = []
+    for tenant in tenants:
+        first = earliest[tenant.id]
+        if first is not None and first <= now_of(tenant):
+            due.append(tenant)
+    return due
 
 
 # --- read-back -----------------------------------------------------------------------------

@@ -162,10 +162,8 @@ def sweep(engine: Engine) -> None:
     """Send what is due on every tenant's clock; requeue uploads of vanished workers."""
     with new_session(engine) as session:
         service.recover_expired_leases(session, real_now())
-        for tenant_id in service.tenants_with_queued_mail(session):
-            tenant = session.get(Tenant, tenant_id)
-            if tenant is not None:
-                service.deliver_due(session, tenant_id, tenant_now(tenant))
+        for tenant in service.tenants_with_mail_due(session, tenant_now):
+            service.deliver_due(session, tenant.id, tenant_now(tenant))
 
 
 def deliver_for_tenant(engine: Engine, tenant_id: str) -> dict[str, int]:
