@@ -286,18 +286,33 @@ def one_campaign(session: Session, tenant: Tenant, fields: Mapping[str, str]) ->
 
 
 def campaign_rewards(session: Session, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
-    campaign = one_campaign(session, tenant, fields)
+    """`type=campaign_rewards`: two light Core queries (a hot read path)."""
+    campaign_id = (fields.get("campaign_id") or "").strip()
+    if not campaign_id:
+        raise bad_request("Missing campaign_id")
+    campaigns = CtCampaign.__table__.c
+    known = session.execute(
+        select(campaigns.id).where(campaigns.tenant_id == tenant.id, campaigns.id == campaign_id)
+    ).first()
+    if known is None:
+        raise bad_request(f"Unknown campaign_id '{campaign_id}'")
+    t = CtReward.__table__.c
+    rows = session.execute(
+        select(t.id, t.level, t.description, t.reward_id)
+        .where(t.tenant_id == tenant.id, t.campaign_id == campaign_id)
+        .order_by(t.id)
+    )
     rewards = []
-    for reward in campaign.rewards:
+    for reward_id, level, description, sku in rows:
         entry: dict[str, Any] = {
-            "id": reward.id,
-            "level": number(reward.level),
-            "description": reward.description,
+            "id": reward_id,
+            "level": number(level),
+            "description": description,
         }
-        if reward.reward_id:
-            entry["reward_id"] = reward.reward_id
+        if sku:
+            entry["reward_id"] = sku
         rewards.append(entry)
-    return {"campaign": {"id": campaign.id}, "rewards": {"reward": rewards}}
+    return {"campaign": {"id": campaign_id}, "rewards": {"reward": rewards}}
 
 
 # --- customers ---------------------------------------------------------------------------
