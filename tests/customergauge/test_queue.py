@@ -268,3 +268,29 @@ def test_a_stream_fault_rule_fails_attempts_until_it_is_spent(quiet: TestClient)
     assert (first["status"], first["lastError"]) == ("Queued", "mail server unavailable")
     assert process(quiet)["processed"] == [1]
     assert uploads(quiet)[0]["attempts"] == 2
+
+
+def test_run_worker_forever_is_a_worker_of_its_own(quiet: TestClient) -> None:
+    """What `simulator worker` runs: the same loop, outside any server."""
+    import asyncio
+    import contextlib
+
+    from simulator.customergauge.worker import run_worker_forever
+
+    upload(quiet, {"Email": "standalone@example.com"})
+    engine = quiet.app.state.engine
+
+    async def run_until_processed() -> None:
+        task = asyncio.create_task(run_worker_forever(engine, quiet.app.state.settings))
+        try:
+            deadline = time.monotonic() + 20
+            while file_status(quiet)[0]["status"] != "Processed":
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.02)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    asyncio.run(run_until_processed())
+    assert [m["email"] for m in mails(quiet)] == ["standalone@example.com"]
