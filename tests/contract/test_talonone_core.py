@@ -22,6 +22,8 @@ SESSION_CONTENT = [
     "event",
     "awardedGiveaways",
     "previousReturns",
+    "coupons",
+    "referral",
 ]
 
 
@@ -70,6 +72,7 @@ def test_update_session_open_close_and_read(api) -> None:
         additional_costs={"shipping": talon_one.AdditionalCost(price=5)},
         attributes={"Channel": "web"},
         coupon_codes=["WELCOME-5"],
+        referral_code="ADA-FRIENDS",
     )
     assert response.status_code == 200
     state = response.data
@@ -80,7 +83,10 @@ def test_update_session_open_close_and_read(api) -> None:
         "setDiscount",
         "addLoyaltyPoints",
         "acceptCoupon",
+        "acceptReferral",
     }
+    assert state.coupons[0].value == "WELCOME-5"
+    assert state.referral.code == "ADA-FRIENDS"
     validate_response("updateCustomerSessionV2", 200, raw(response))
 
     closed = put_session(api, "sdk-1", state="closed")

@@ -116,3 +116,39 @@ def apply_audience_changes(
         return False
     function(db, tenant_id, now, profile_id, adds=adds, deletes=deletes)
     return True
+
+
+def session_coupons(db: Session, tenant_id: str, codes: list[str], profile_id: str) -> list[dict]:
+    """The IntegrationCoupon list of a session's known coupon codes (responseContent coupons)."""
+    find = _function("coupons", "find_coupon")
+    view = _function("coupons", "coupon_view")
+    reservations = _function("coupons", "reservation_count")
+    redemptions = _function("coupons", "redemption_count")
+    if not (find and view and reservations and redemptions):
+        return []
+    found = []
+    for code in codes:
+        coupon = find(db, tenant_id, code)
+        if coupon is None:
+            continue
+        item = view(coupon, reservations(db, tenant_id, coupon.id))
+        item["profileRedemptionCount"] = (
+            redemptions(db, tenant_id, coupon.id, profile_id=profile_id) if profile_id else 0
+        )
+        found.append(item)
+    return found
+
+
+def session_referral(db: Session, tenant_id: str, code: str) -> dict | None:
+    """The InventoryReferral of a session's referral code (responseContent referral)."""
+    find = _function("referrals", "find_referral")
+    view = _function("referrals", "referral_view")
+    referred = _function("referrals", "referred_customers")
+    if not (find and view and referred) or not code:
+        return None
+    referral = find(db, tenant_id, code)
+    if referral is None:
+        return None
+    item = view(referral)
+    item["referredCustomers"] = referred(db, tenant_id, [referral.id]).get(referral.id, [])
+    return item

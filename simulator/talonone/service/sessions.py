@@ -693,6 +693,15 @@ def state_response(
         response["event"] = events.event_view(config.application_id, event)
     if "awardedGiveaways" in wanted:
         response["awardedGiveaways"] = []
+    data = session.data or {}
+    if "coupons" in wanted:
+        response["coupons"] = hooks.session_coupons(
+            db, tenant.id, data.get("couponCodes") or [], session.profile_id
+        )
+    if "referral" in wanted and data.get("referralCode"):
+        referral = hooks.session_referral(db, tenant.id, data["referralCode"])
+        if referral is not None:
+            response["referral"] = referral
     if "previousReturns" in wanted:
         response["previousReturns"] = [
             return_view(config, r) for r in previous_returns(db, tenant.id, session)
