@@ -655,13 +655,19 @@ def issue_token(
     if tenant is None:
         raise OAuthError(401, "invalid_client", "Client authentication failed")
     ttl = get_config(session, tenant.id).token_ttl_seconds
+    now = now_of(tenant)
+    session.execute(  # expired tokens are dropped as new ones are issued
+        delete(CgAccessToken).where(
+            CgAccessToken.tenant_id == tenant.id, CgAccessToken.expires_at <= now
+        )
+    )
     token = random_secret("cgat-", 24)
     session.add(
         CgAccessToken(
             tenant_id=tenant.id,
             token=token,
             client_id=client.client_id,
-            expires_at=now_of(tenant) + timedelta(seconds=ttl),
+            expires_at=now + timedelta(seconds=ttl),
         )
     )
     session.commit()
