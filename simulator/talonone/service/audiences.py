@@ -92,7 +92,14 @@ def account_id(db: Session, tenant_id: str) -> int:
     return load_config(db, tenant_id).account_id
 
 
+def storable(value: int) -> bool:
+    """Whether an id fits the store's 64-bit integers (a larger one matches nothing)."""
+    return -(2**63) <= value < 2**63
+
+
 def get_audience(db: Session, tenant_id: str, audience_id: int) -> TalonAudience | None:
+    if not storable(audience_id):
+        return None
     return db.get(TalonAudience, (tenant_id, audience_id))
 
 
@@ -250,7 +257,8 @@ def missing_audiences(db: Session, tenant_id: str, audience_ids: set[int]) -> li
     if not audience_ids:
         return []
     statement = select(TalonAudience.id).where(
-        TalonAudience.tenant_id == tenant_id, TalonAudience.id.in_(audience_ids)
+        TalonAudience.tenant_id == tenant_id,
+        TalonAudience.id.in_([i for i in audience_ids if storable(i)]),
     )
     known = set(db.exec(statement).all())
     return sorted(audience_ids - known)
