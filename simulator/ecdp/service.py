@@ -882,10 +882,40 @@ def lookup_key(kind: str, raw: str) -> str | int | None:
     return raw
 
 
+# What a GET answer needs (no keys, no timestamps: fewer values to convert per lookup).
+VIEW_COLUMNS = [
+    CUSTOMERS.c[name]
+    for name in (
+        "tenant_id",
+        "id",
+        "guid",
+        "email",
+        "phone",
+        "crm_id",
+        "visitor_id",
+        "first_name",
+        "last_name",
+        "date_of_birth",
+        "gender",
+        "attributes",
+        "consents",
+        "rfm_segment",
+        "total_spent",
+        "total_orders",
+        "total_order_returns",
+        "avg_order",
+        "avg_price_point",
+        "last_order",
+        "avg_time_between_orders_in_days",
+        "currency_symbol",
+    )
+]
+
+
 def _lookup_statement(column: str) -> Select:
     tenants = Tenant.__table__
     return (
-        select(CUSTOMERS)
+        select(*VIEW_COLUMNS)
         .select_from(CUSTOMERS.join(tenants, tenants.c.id == CUSTOMERS.c.tenant_id))
         .where(
             tenants.c.ecdp_api_key == bindparam("api_key"),
@@ -913,12 +943,14 @@ def number(value: float) -> int | float:
 
 
 def format_datetime(value: datetime | None) -> str | None:
+    """`2023-07-25T12:35:54.712Z`: UTC, fraction only when non-zero (as .NET prints)."""
     if value is None:
         return None
-    value = value.astimezone(UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    text = value.replace(tzinfo=None).isoformat()
     if value.microsecond:
-        text += f".{value.microsecond:06d}".rstrip("0")
+        text = text.rstrip("0")
     return text + "Z"
 
 

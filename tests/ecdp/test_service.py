@@ -8,12 +8,13 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from simulator.core.db import new_session
 from simulator.core.models import Tenant
 from simulator.ecdp import service
 from simulator.ecdp.errors import EcdpError
+from simulator.ecdp.models import EcdpCustomer
 from tests.ecdp.helpers import customer, post
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -71,8 +72,11 @@ def test_upsert_directly_uses_the_given_clock(session: Session) -> None:
     result = service.upsert_customers(session, tenant, body, NOW, seed=0)
     assert result.added == [4] and result.updated == []
     row = service.find_customer_for_key(session, "ecdp-sandbox-key", "crmId", "D-1")
-    assert row["created_at"] == NOW
     assert service.customer_view(row)["email"] == "d@x.com"
+    stored = session.exec(
+        select(EcdpCustomer).where(EcdpCustomer.tenant_id == "default", EcdpCustomer.id == 4)
+    ).one()
+    assert stored.created_at == NOW and stored.updated_at == NOW
     with pytest.raises(EcdpError) as refused:
         service.upsert_customers(session, tenant, body, NOW, seed=0)
     assert refused.value.status == 400
