@@ -144,3 +144,67 @@ def test_export_reproduces_campaigns_catalogs_and_profiles(client, new_tenant):
     ]
     assert twin.json()["customerSession"]["cartItemTotal"] == 140
     assert twin.json()["customerProfile"]["attributes"] == {"Age": 3}
+
+
+SCHEDULED = {
+    "clock": {"now": "2030-01-01T00:00:00Z", "frozen": True},
+    "talonone": {
+        "campaigns": [
+            {
+                "id": 1,
+                "name": "New year sale",
+                "startTime": "2030-06-01T00:00:00Z",
+                "rules": [
+                    {
+                        "title": "5 off",
+                        "conditions": [{"itemSku": "A"}],
+                        "effects": [{"setDiscount": {"name": "sale", "value": 5}}],
+                    }
+                ],
+            }
+        ]
+    },
+}
+
+
+def test_campaign_window_follows_the_tenant_clock_and_dry_now(client, new_tenant):
+    tenant = new_tenant(SCHEDULED)
+    headers = headers_for(tenant)
+    cart = {"cartItems": [{"sku": "A", "quantity": 1, "price": 10}]}
+    assert put(client, "w-1", cart, headers=headers).json()["effects"] == []
+    body = {"customerSession": cart}
+    later = client.put(
+        "/v2/customer_sessions/w-1",
+        json=body,
+        params={"dry": "true", "now": "2030-07-01T00:00:00Z"},
+        headers=headers,
+    )
+    assert [e["effectType"] for e in later.json()["effects"]] == ["setDiscount"]
+    moved = client.put(
+        f"/__admin/tenants/{tenant['id']}/clock", json={"now": "2030-06-02T00:00:00Z"}
+    )
+    assert moved.status_code == 200, moved.text
+    assert put(client, "w-1", cart, headers=headers).json()["effects"][0]["props"]["value"] == 5
+
+
+def test_a_bad_campaign_refuses_the_fixture_document_with_its_path(client):
+    document = {
+        "talonone": {
+            "campaigns": [
+                {
+                    "id": 1,
+                    "name": "Broken",
+                    "rules": [
+                        {"title": "r", "conditions": [{"cartTotal": {"gte": 1}, "event": "x"}]}
+                    ],
+                }
+            ]
+        }
+    }
+    response = client.post("/__admin/tenants", json={"fixtures": document})
+    assert response.status_code == 400, response.text
+    assert response.json()["path"].startswith("talonone.campaigns[0].rules[0].conditions[0]")
+    unknown = {"talonone": {"campaigns": [{"id": 1, "name": "x", "colour": "red"}]}}
+    response = client.post("/__admin/tenants", json={"fixtures": unknown})
+    assert response.status_code == 400
+    assert response.json()["path"] == "talonone.campaigns[0].colour"
