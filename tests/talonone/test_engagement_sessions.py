@@ -281,3 +281,27 @@ def test_delete_customer_data_removes_sessions_too(world: World) -> None:
     fresh = profile.json()["customerProfile"]
     assert fresh["closedSessions"] == 0
     assert fresh.get("audienceMemberships", []) == []
+
+
+def test_audience_changes_through_the_profile_update(world: World) -> None:
+    response = world.client.put(
+        "/v2/customer_profiles/bob",
+        json={"audiencesChanges": {"adds": [1], "deletes": []}},
+        headers=world.headers,
+    )
+    assert response.status_code == 200
+    assert response.json()["customerProfile"]["audienceMemberships"] == [{"id": 1, "name": "VIP"}]
+    state = world.session("s-bob", "bob")
+    assert any(e["props"].get("name") == "VIP" for e in state["effects"])
+    unknown = world.client.put(
+        "/v2/customer_profiles/bob",
+        json={"audiencesChanges": {"adds": [77], "deletes": []}},
+        headers=world.headers,
+    )
+    assert unknown.status_code == 404
+    removed = world.client.put(
+        "/v2/customer_profiles/bob",
+        json={"audiencesChanges": {"adds": [], "deletes": [1]}},
+        headers=world.headers,
+    )
+    assert removed.json()["customerProfile"]["audienceMemberships"] == []

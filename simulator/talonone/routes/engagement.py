@@ -149,14 +149,7 @@ async def get_reserved_customers(
     session: Session = Depends(get_session),
 ) -> Response:
     note(request, operation="GetReservedCustomers")
-    from simulator.talonone.service import profiles
-
-    coupon = coupons.require_coupon(session, tenant.id, couponValue)
-    data = []
-    for profile_id in coupons.reserved_profile_ids(session, tenant.id, coupon.id):
-        profile = profiles.get_profile(session, tenant.id, profile_id)
-        if profile is not None:
-            data.append(profiles.profile_view(session, tenant, profile))
+    data = coupons.reserved_customers(session, tenant, couponValue)
     return json_response({"totalResultSize": len(data), "data": data})
 
 

@@ -214,6 +214,22 @@ def delete_reservations(db: Session, tenant_id: str, code: str, integration_ids:
     )
 
 
+def reserved_customers(db: Session, tenant: Any, code: str) -> list[dict[str, Any]]:
+    """GetReservedCustomers: the CustomerProfile of every holder, in reservation order."""
+    from simulator.talonone.models.core import TalonProfile
+    from simulator.talonone.service.profiles import profile_view
+
+    coupon = require_coupon(db, tenant.id, code)
+    holders = reserved_profile_ids(db, tenant.id, coupon.id)
+    if not holders:
+        return []
+    statement = select(TalonProfile).where(
+        TalonProfile.tenant_id == tenant.id, TalonProfile.integration_id.in_(holders)
+    )
+    found = {profile.integration_id: profile for profile in db.exec(statement).all()}
+    return [profile_view(db, tenant, found[pid]) for pid in holders if pid in found]
+
+
 def has_reservation(db: Session, tenant_id: str, coupon_id: int, profile_id: str) -> bool:
     return db.get(TalonCouponReservation, (tenant_id, coupon_id, profile_id)) is not None
 
