@@ -120,6 +120,8 @@ def parse_records(document: bytes, max_records: int | None = None) -> list[dict[
     """Every `<record>` as a dict of its fields; XmlInputError for anything else."""
     if is_blank(document):
         raise XmlInputError("No data provided", NO_DATA)
+    # Leading blank lines before `<?xml …?>` are a common slip; expat would refuse them.
+    document = document.lstrip(b" \t\r\n")
     builder = _RecordsBuilder(max_records)
     parser = expat.ParserCreate()
     parser.buffer_text = True

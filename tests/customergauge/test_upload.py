@@ -66,10 +66,11 @@ def test_any_content_type_and_form_field_carry_the_xml(make_client) -> None:
         assert post_raw(client, document, content_type).json() == {"Data": True}
     encoded = urllib.parse.urlencode({"xml": document})
     assert post_raw(client, encoded, "application/x-www-form-urlencoded").json() == {"Data": True}
+    assert post_raw(client, "\n\n  " + document, "text/xml").json() == {"Data": True}
     bare = urllib.parse.quote(document)
     assert post_raw(client, bare, "application/x-www-form-urlencoded").json() == {"Data": True}
     process(client)
-    assert [m["fields"]["FirstName"] for m in mails(client)] == ["Zoë & Co"] * 6
+    assert [m["fields"]["FirstName"] for m in mails(client)] == ["Zoë & Co"] * 7
 
 
 def test_uploads_in_quick_succession_are_all_kept_in_order(make_client) -> None:
