@@ -4,7 +4,6 @@ amounts, dates and yes/no flags. No database here."""
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -91,22 +90,31 @@ def numbered_headers(fields: Mapping[str, str], prefix: str) -> dict[int, str]:
     return {number: headers[number].lower() for number in numbers}
 
 
+# One line with its ending (CRLF, CR or LF), or a last line without one.
+LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+$")
+
+
+def raw_lines(text: str) -> Iterator[str]:
+    """The lines of `text` with their endings, one at a time, without copying the text."""
+    for match in LINE.finditer(text):
+        yield match.group()
+
+
 def data_lines(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """(record number, trimmed values) for each non-blank line; CR, LF and CRLF all end a line.
 
     Quoted values (with the delimiter or line ends inside) are understood when the delimiter is
-    a comma. Lines are read one at a time from the text (no copy of the whole batch).
+    a comma. Lines are read one at a time from the text, so parsing needs no second copy of it.
     """
-    stream = io.StringIO(text, newline="")
     number = 0
     if delimiter == ",":
-        for values in csv.reader(stream, delimiter=",", quotechar='"', strict=False):
+        for values in csv.reader(raw_lines(text), delimiter=",", quotechar='"', strict=False):
             if not values or all(not v.strip() for v in values):
                 continue
             number += 1
             yield number, [v.strip() for v in values]
         return
-    for raw in stream:
+    for raw in raw_lines(text):
         line = raw.rstrip("\r\n")
         if not line.strip():
             continue
