@@ -306,3 +306,37 @@ def test_delete_unknown_customer_is_404(client: TestClient, world: World) -> Non
 def test_delete_customer_data_needs_credentials(client: TestClient, world: World) -> None:
     assert client.delete("/v1/customer_data/amy").status_code == 401
     assert inventory(client, world, "amy", "profile").status_code == 200
+
+
+def test_delete_customer_data_unlinks_loyalty_cards(client: TestClient, new_tenant) -> None:
+    document = {
+        "talonone": {
+            "profiles": [{"integrationId": "amy"}, {"integrationId": "bob"}],
+            "loyaltyPrograms": [
+                {
+                    "id": 3,
+                    "name": "cards",
+                    "cardBased": True,
+                    "usersPerCardLimit": 2,
+                    "cards": [{"identifier": "CARD-0001", "profiles": ["amy", "bob"]}],
+                    "transactions": [{"cardIdentifier": "CARD-0001", "amount": 100}],
+                },
+                {"id": 1, "name": "points", "transactions": [{"profileId": "amy", "amount": 5}]},
+            ],
+        }
+    }
+    world = World(new_tenant(document))
+    card = "/v1/loyalty_programs/3/cards/CARD-0001/balances"
+    linked = client.get(card, headers=world.headers).json()
+    assert [p["integrationId"] for p in linked["profiles"]] == ["amy", "bob"]
+    assert client.delete("/v1/customer_data/amy", headers=world.headers).status_code == 204
+    after = client.get(card, headers=world.headers).json()
+    assert [p["integrationId"] for p in after["profiles"]] == ["bob"]
+    assert after["balance"]["activePoints"] == 100  # the card's points are not amy's
+    for path in (
+        "/v1/loyalty_programs/1/profile/amy/balances",
+        "/v1/loyalty_programs/1/profile/amy/points",
+        "/v1/loyalty_programs/1/profile/amy/transactions",
+        "/v1/customer_profiles/amy/inventory?loyalty=true",
+    ):
+        assert client.get(path, headers=world.headers).status_code == 404, path
