@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from simulator.core.clock import format_instant, parse_instant
@@ -372,29 +373,41 @@ def new_version() -> int:
 def ensure_ledger(
     db: Session, tenant_id: str, owner: Owner, subledger: str, now: datetime
 ) -> TalonLoyaltyLedger:
-    """The ledger row, created on first use. Kept referenced by the session (its identity map
-    holds objects weakly), so a bulk load does not query and autoflush for every entry."""
+    """The ledger row, created on first use and locked for the rest of the transaction (on
+    PostgreSQL, FOR UPDATE: writers of one ledger take turns), with a new version.
+
+    Kept referenced for the transaction (the identity map holds objects weakly), so a bulk load
+    does not query and autoflush for every entry."""
     key = (tenant_id, owner.program_id, owner.profile_id, owner.card_identifier, subledger)
-    cache = db.info.setdefault(LEDGERS, {})
-    ledger = cache.get(key)
+    transaction = db.get_transaction()
+    cache = db.info.get(LEDGERS)
+    if cache is None or cache[0] is not transaction:
+        cache = (transaction, {})
+        db.info[LEDGERS] = cache
+    ledger = cache[1].get(key)
     if ledger is not None and ledger in db:
         ledger.version = new_version()
         return ledger
-    ledger = db.get(TalonLoyaltyLedger, key)
+    ledger = db.get(TalonLoyaltyLedger, key, with_for_update=True)
     if ledger is None:
-        ledger = TalonLoyaltyLedger(
-            tenant_id=tenant_id,
-            program_id=owner.program_id,
-            profile_id=owner.profile_id,
-            card_identifier=owner.card_identifier,
-            subledger_id=subledger,
-            debt=0.0,
-            joined=now,
-        )
-        db.add(ledger)
+        try:
+            with db.begin_nested():
+                ledger = TalonLoyaltyLedger(
+                    tenant_id=tenant_id,
+                    program_id=owner.program_id,
+                    profile_id=owner.profile_id,
+                    card_identifier=owner.card_identifier,
+                    subledger_id=subledger,
+                    debt=0.0,
+                    version=new_version(),
+                    joined=now,
+                )
+                db.add(ledger)
+        except IntegrityError:  # another request created it just now
+            ledger = db.get(TalonLoyaltyLedger, key, with_for_update=True, populate_existing=True)
+            assert ledger is not None
     ledger.version = new_version()
-    db.flush()
-    cache[key] = ledger
+    cache[1][key] = ledger
     return ledger
 
 
