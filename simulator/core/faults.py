@@ -472,6 +472,7 @@ class ActiveRule:
     headers: dict[str, str]
     operation: str | None
     stream: bool
+    dice: str  # the rule's own part of its dice seed: its tenant and definition, not its id
 
     def matches_request(self, api: str, method: str, path: str, headers: dict[str, str]) -> bool:
         rule = self.rule
@@ -520,7 +521,16 @@ def activate(row: FaultRule) -> ActiveRule:
         headers={k.lower(): v for k, v in rule.headers.items()},
         operation=operation,
         stream=operation == STREAM_OPERATION,
+        dice=dice_key(row.tenant_id, row.definition),
     )
+
+
+def dice_key(tenant_id: str | None, definition: str) -> str:
+    """Rules draw from (seed, tenant, definition, n): a run replays the same on a new store,
+    whatever ids its rules get. Two identical rules draw alike; a `seed` tells them apart."""
+    import hashlib
+
+    return hashlib.sha256(f"{tenant_id}|{definition}".encode()).hexdigest()[:16]
 
 
 _cache: dict[int, tuple[float, list[ActiveRule]]] = {}
@@ -587,7 +597,7 @@ def roll(session: Session, candidate: ActiveRule, seed: int, now: datetime) -> F
                 .values(matched=FaultRule.matched + 1)
             )
             return None
-        return Fired(candidate, seeded_rng(_seed(rule, seed), "fault", candidate.id, row[0]))
+        return Fired(candidate, seeded_rng(_seed(rule, seed), "fault", candidate.dice, row[0]))
     matched = session.execute(
         update(FaultRule)
         .where(FaultRule.id == candidate.id)
@@ -596,7 +606,7 @@ def roll(session: Session, candidate: ActiveRule, seed: int, now: datetime) -> F
     ).scalar_one_or_none()
     if matched is None or matched <= rule.after:
         return None
-    rng = seeded_rng(_seed(rule, seed), "fault", candidate.id, matched)
+    rng = seeded_rng(_seed(rule, seed), "fault", candidate.dice, matched)
     if rng.random() >= probability:
         return None
     hit = session.execute(
@@ -676,7 +686,7 @@ def fire(
         with _cache_lock:
             _pending_hits[key] = _pending_hits.get(key, 0) + 1
             _local_draws[key] = draw = _local_draws.get(key, 0) + 1
-        rng = seeded_rng(_seed(candidate.rule, seed), "fault", candidate.id, draw)
+        rng = seeded_rng(_seed(candidate.rule, seed), "fault", candidate.dice, draw)
         fired.append(Fired(candidate, rng))
     if conditional:
         with new_session(engine) as session:

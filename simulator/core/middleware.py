@@ -37,7 +37,8 @@ def noted(scope: Scope) -> dict[str, Any]:
 
 
 def _clip(data: bytes, limit: int) -> str:
-    text = data[:limit].decode("utf-8", errors="replace")
+    # NUL is replaced too: PostgreSQL text cannot hold it (a damaged body may contain one).
+    text = data[:limit].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     return text + ("…" if len(data) > limit else "")
 
 

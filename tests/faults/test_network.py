@@ -188,7 +188,7 @@ async def timed_requests(port: int, request: bytes, count: int) -> list[float]:
             started = time.perf_counter()
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
-            assert head.startswith(b"HTTP/1.1 200"), head
+            assert head.startswith(b"HTTP/1.1 404"), head
             length = next(
                 int(line.split(b":")[1])
                 for line in head.split(b"\r\n")
@@ -209,7 +209,8 @@ def test_lognormal_latency_median_over_500_samples(server: LiveServer) -> None:
         )
     port = int(server.url.rsplit(":", 1)[1])
     request = (
-        "GET /customers/id/1 HTTP/1.1\r\nHost: sim\r\n"
+        # A path no route answers: what is timed is the injected delay, not a lookup.
+        "GET /customers/nowhere HTTP/1.1\r\nHost: sim\r\n"
         f"x-api-key: {ECDP['x-api-key']}\r\nX-Chaos: lognormal\r\n\r\n"
     ).encode()
 
