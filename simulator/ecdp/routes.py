@@ -51,7 +51,7 @@ def parse_json(raw: bytes, content_type: str) -> object:
         raise service.validation_error({"$": ["A non-empty request body is required."]})
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise service.validation_error(
             {"$": [f"The request body is not valid JSON: {exc}."]}
         ) from None
@@ -63,7 +63,7 @@ async def post_customers(
     session: Session = Depends(get_session),
     tenant: Tenant = Depends(ecdp_tenant),
 ) -> Response:
-    note(request, operation="AddOrUpdateCustomers")
+    note(request, operation="PostCustomers")
     body = parse_json(await read_body(request), request.headers.get("content-type", ""))
     seed = request.app.state.settings.seed
     for attempt in range(2):

@@ -136,7 +136,19 @@ def test_a_large_body_without_content_length_is_refused_too(client: TestClient) 
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"   ", b"{not json", b'{"mode": "Add",', b"\xff\xfe", b"[]", b'"text"', b"42", b"null"],
+    [
+        b"",
+        b"   ",
+        b"{not json",
+        b'{"mode": "Add",',
+        b"\xff\xfe",
+        b"[]",
+        b'"text"',
+        b"42",
+        b"null",
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"mode": ' + b"9" * 5000 + b"}",
+    ],
 )
 def test_bodies_that_are_not_a_json_object(client: TestClient, raw: bytes) -> None:
     response = client.post(
