@@ -63,10 +63,11 @@ def ensure_profile(db: Session, tenant_id: str, integration_id: str, now: dateti
     if profile is not None:
         return profile
     profile = new_profile(db, tenant_id, integration_id, now)
+    db.add(profile)
     try:
-        with db.begin_nested():
-            db.add(profile)
-    except IntegrityError:
+        db.flush()
+    except IntegrityError:  # created meanwhile by another request: the caller's work is void
+        db.rollback()
         raise conflict() from None
     return profile
 

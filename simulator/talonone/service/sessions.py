@@ -461,15 +461,16 @@ def update_session(
         created=stored.created if stored else now,
         updated=now,
     )
+    profile = profiles.get_profile(db, tenant.id, profile_id) if profile_id else None
     if stored is None:
-        session.first_session = first_session_of(db, tenant.id, profile_id)
-    profile = None
-    if profile_id:
-        profile = (
-            profiles.get_profile(db, tenant.id, profile_id)
-            if dry
-            else profiles.ensure_profile(db, tenant.id, profile_id, now)
-        ) or profiles.new_profile_view_only(tenant.id, profile_id, now)
+        # A profile created by this very request has had no session before.
+        known = profile is not None
+        session.first_session = not known or first_session_of(db, tenant.id, profile_id)
+    if profile_id and profile is None:
+        if dry:
+            profile = profiles.new_profile_view_only(tenant.id, profile_id, now)
+        else:
+            profile = profiles.ensure_profile(db, tenant.id, profile_id, now)
     if state == "cancelled":
         outcome = rules.Outcome()
     else:
@@ -571,10 +572,11 @@ def save_session(db: Session, session: TalonSession, stored: TalonSession | None
     """Insert, or update only if nobody else updated the session since we read it (409)."""
     if stored is None:
         session.id = next_value(db, session.tenant_id, "talonone.session")
+        db.add(session)
         try:
-            with db.begin_nested():
-                db.add(session)
-        except IntegrityError:
+            db.flush()
+        except IntegrityError:  # another request created it meanwhile: nothing of ours stays
+            db.rollback()
             raise profiles.conflict() from None
         return
     values = {
