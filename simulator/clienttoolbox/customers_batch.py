@@ -6,7 +6,6 @@ Matching: a line's `code` finds an existing customer; a line without a code is m
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Mapping
@@ -23,11 +22,11 @@ from simulator.clienttoolbox.parsing import (
     LineProblem,
     amount_of,
     bad_request,
-    data_lines,
     delimiter_of,
     id_list,
     line_error_mode,
     numbered_headers,
+    read_rows,
     strict_iso_date,
 )
 from simulator.clienttoolbox.service import (
@@ -128,19 +127,8 @@ def customers_batch(
         raise bad_request("Missing profiles_data")
     with_undo = undo_wanted(fields, default=True)
 
-    rows: list[tuple[int, dict[str, str]]] = []
-    outcome = CustomersOutcome(ignored_headers=ignored)
-    try:
-        for line, values in data_lines(fields["profiles_data"], delimiter):
-            if any(values[width:]):
-                outcome.problems.append(
-                    LineProblem(line, f"{len(values)} values for {width} header(s)")
-                )
-                continue
-            row = {name: values[i - 1] for i, name in columns.items() if i <= len(values)}
-            rows.append((line, row))
-    except csv.Error as exc:
-        raise bad_request(f"Unreadable profiles_data: {exc}") from None
+    rows, problems = read_rows(fields["profiles_data"], delimiter, columns, width, "profiles_data")
+    outcome = CustomersOutcome(ignored_headers=ignored, problems=problems)
     outcome.lines = len(rows) + len(outcome.problems)
     if reject and outcome.problems:
         raise_rejected(outcome.problems)
@@ -154,16 +142,27 @@ def customers_batch(
         (r.get("code", "") for _, r in rows), (r.get("card_number", "") for _, r in rows)
     )
     ledger.load_balances(list(ledger.customers))
-    codes = UniqueDigits(ledger, seed, "ct_customer_code", 16, "code", ledger.customers)
+    # Generated values avoid the store, this batch's rows so far, and every value given below.
+    given_codes = {r["code"] for _, r in rows if r.get("code")}
+    given_cards = {r["card_number"] for _, r in rows if r.get("card_number")}
+    codes = UniqueDigits(
+        ledger, seed, "ct_customer_code", 16, "code", ledger.customers, given_codes
+    )
     cards = (
         UniqueDigits(
-            ledger, seed, f"ct_card_number_{digits}", digits, "card_number", ledger.by_card
+            ledger,
+            seed,
+            f"ct_card_number_{digits}",
+            digits,
+            "card_number",
+            ledger.by_card,
+            given_cards,
         )
         if digits
         else None
     )
     first = campaigns[0]
-    choices = {n: json.loads(f.choices) for n, f in custom.items() if json.loads(f.choices)}
+    choices = {n: c for n, f in custom.items() if (c := json.loads(f.choices))}
     for line, row in rows:
         try:
             apply_line(ledger, row, mode, choices, campaigns, first, codes, cards, outcome, line)

@@ -337,14 +337,14 @@ class UniqueDigits:
         purpose: str,
         length: int,
         column: str,
-        taken: Any,
+        *taken: Any,
     ) -> None:
         self.ledger = ledger
         self.seed = seed
         self.purpose = purpose
         self.length = length
         self.column = CUSTOMERS.c[column]
-        self.taken = taken  # a container of values already used in this batch
+        self.taken = taken  # containers of values this batch already uses or will use
         self.pool: list[str] = []
         self.attempts = 0
 
@@ -376,7 +376,8 @@ class UniqueDigits:
         )
         fresh = []
         for value in candidates:
-            if value not in found and value not in self.taken and value not in fresh:
+            used = value in found or any(value in container for container in self.taken)
+            if not used and value not in fresh:
                 fresh.append(value)
         fresh.reverse()
         self.pool = fresh

@@ -190,6 +190,27 @@ class LineProblem:
         return {"line": self.line, "message": self.message}
 
 
+def read_rows(
+    text: str, delimiter: str, columns: Mapping[int, str], width: int, field_name: str
+) -> tuple[list[tuple[int, dict[str, str]]], list[LineProblem]]:
+    """(line number, {field name: value}) per data line, and the lines with too many values.
+
+    `columns` maps a column number (1-based) to its field; `width` is the highest header number.
+    """
+    rows: list[tuple[int, dict[str, str]]] = []
+    problems: list[LineProblem] = []
+    try:
+        for line, values in data_lines(text, delimiter):
+            if any(values[width:]):
+                problems.append(LineProblem(line, f"{len(values)} values for {width} header(s)"))
+                continue
+            count = len(values)
+            rows.append((line, {name: values[i - 1] for i, name in columns.items() if i <= count}))
+    except csv.Error as exc:
+        raise bad_request(f"Unreadable {field_name}: {exc}") from None
+    return rows, problems
+
+
 def line_error_mode(fields: Mapping[str, str]) -> str:
     """`on_line_error`: `skip` (default: import the good lines, list the bad) or `reject`."""
     raw = (fields.get("on_line_error") or "skip").strip().lower()

@@ -7,7 +7,6 @@ on the campaign type and on `apply_ratio` (the table of the docs, see `line_valu
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Mapping
@@ -28,12 +27,12 @@ from simulator.clienttoolbox.parsing import (
     LineProblem,
     amount_of,
     bad_request,
-    data_lines,
     delimiter_of,
     flag,
     iso_date,
     line_error_mode,
     numbered_headers,
+    read_rows,
 )
 from simulator.clienttoolbox.service import Campaign, campaigns_by_id, undo_wanted
 from simulator.core.ids import next_value
@@ -108,20 +107,8 @@ def batch_transactions(
     # The 1.5 docs make undo opt-in (`allow-undo`); the older API recorded one unless `no-undo`.
     with_undo = undo_wanted(fields, default="api" not in fields)
 
-    outcome = TransactionsOutcome()
-    rows: list[tuple[int, dict[str, str]]] = []
-    try:
-        for line, values in data_lines(fields["visits_data"], delimiter):
-            if any(values[width:]):
-                outcome.problems.append(
-                    LineProblem(line, f"{len(values)} values for {width} header(s)")
-                )
-                continue
-            rows.append(
-                (line, {name: values[i - 1] for i, name in columns.items() if i <= len(values)})
-            )
-    except csv.Error as exc:
-        raise bad_request(f"Unreadable Visits_Data: {exc}") from None
+    rows, problems = read_rows(fields["visits_data"], delimiter, columns, width, "Visits_Data")
+    outcome = TransactionsOutcome(problems=problems)
     outcome.lines = len(rows) + len(outcome.problems)
     if reject and outcome.problems:
         raise_rejected(outcome.problems)
