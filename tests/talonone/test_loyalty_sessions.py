@@ -245,3 +245,15 @@ def test_an_open_session_shows_in_the_tentative_balances(client, headers) -> Non
     ledger = response.json()["loyalty"]["programs"]["1"]["ledger"]
     assert (ledger["currentBalance"], ledger["tentativeCurrentBalance"]) == (100, 200)
     assert balance(client, headers, "rich")["activePoints"] == 100
+
+
+def test_reopening_a_closed_session_rolls_back_and_closing_again_posts_again(
+    client, headers
+) -> None:
+    put_session(client, headers, "s9", profileId="gil", cartItems=SHOES, state="closed")
+    reopened = client.put("/v2/customer_sessions/s9/reopen", headers=headers)
+    assert reopened.status_code == 200, reopened.text
+    assert "rollbackAddedLoyaltyPoints" in effect_types(reopened.json())
+    assert balance(client, headers, "gil")["activePoints"] == 0
+    put_session(client, headers, "s9", profileId="gil", cartItems=SHOES, state="closed")
+    assert balance(client, headers, "gil")["activePoints"] == 100
