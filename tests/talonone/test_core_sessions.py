@@ -356,3 +356,10 @@ def test_sessions_are_isolated_between_tenants(client, new_tenant):
     other = new_tenant()
     headers = {"Authorization": f"ApiKey-v1 {other['credentials']['talonone']['api_key']}"}
     assert client.get("/v2/customer_sessions/iso-1", headers=headers).status_code == 404
+
+
+def test_idempotency_key_longer_than_255_is_400(client):
+    put_session(client, "ret-8", {"cartItems": CART, "state": "closed"})
+    response = returns(client, "ret-8", [{"position": 0}], headers={"Idempotency-Key": "k" * 256})
+    body = assert_error(response, 400)
+    assert body["errors"][0]["source"] == {"parameter": "Idempotency-Key"}

@@ -867,7 +867,13 @@ def return_items(
     """Return units of a closed session: rollback effects for their share, state
     partially_returned, the profile's totalSales reduced. Replays a stored answer for a key."""
     if idempotency_key is not None:
-        expect_str(idempotency_key, "Idempotency-Key", 1, 255)
+        if not 1 <= len(idempotency_key) <= 255:
+            raise TalonOneError(
+                400,
+                "Idempotency-Key must be 1 to 255 characters",
+                title="Invalid value",
+                parameter="Idempotency-Key",
+            )
         replay = db.get(TalonIdempotentResponse, (tenant.id, idempotency_key))
         if replay is not None and replay.created + IDEMPOTENCY_TTL > now:
             return replay.body
