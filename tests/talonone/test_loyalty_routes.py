@@ -353,3 +353,35 @@ def test_bad_fixtures_are_refused_with_their_path(client) -> None:
     response = client.post("/__admin/tenants", json={"fixtures": bad})
     assert response.status_code in (400, 422)
     assert "loyaltyPrograms" in response.text
+
+
+def test_points_awaiting_activation(client, new_tenant) -> None:
+    fixtures = {
+        "clock": {"now": "2030-01-01T12:00:00Z", "frozen": True},
+        "talonone": {
+            "loyaltyPrograms": [
+                {
+                    "id": 5,
+                    "name": "on action",
+                    "defaultPending": "on_action",
+                    "defaultValidity": "30D",
+                    "transactions": [
+                        {"profileId": "oa", "amount": 12},
+                        {"profileId": "oa", "amount": 3, "startDate": "immediate"},
+                    ],
+                }
+            ]
+        },
+    }
+    tenant = new_tenant(fixtures)
+    key = {"Authorization": f"ApiKey-v1 {tenant['credentials']['talonone']['api_key']}"}
+    base = "/v1/loyalty_programs/5/profile/oa"
+    waiting = get(client, key, f"{base}/transactions", awaitsActivation="true").json()["data"]
+    assert [(t["amount"], t["startDate"], t["validityDuration"]) for t in waiting] == [
+        (12, "on_action", "30D")
+    ]
+    assert len(get(client, key, f"{base}/transactions").json()["data"]) == 2
+    pending = get(client, key, f"{base}/points", status="pending").json()["data"]
+    assert [(p["amount"], p["startDate"]) for p in pending] == [(12, "on_action")]
+    balances = get(client, key, f"{base}/balances").json()["balance"]
+    assert (balances["activePoints"], balances["pendingPoints"]) == (3, 12)
