@@ -374,13 +374,11 @@ class UniqueDigits:
                 )
             ).scalars()
         )
-        fresh = []
+        fresh: dict[str, None] = {}  # ordered and unique
         for value in candidates:
-            used = value in found or any(value in container for container in self.taken)
-            if not used and value not in fresh:
-                fresh.append(value)
-        fresh.reverse()
-        self.pool = fresh
+            if value not in found and not any(value in container for container in self.taken):
+                fresh[value] = None
+        self.pool = list(reversed(fresh))
 
 
 def delete_batch_transactions(session: Session, tenant_id: str, batch_id: int) -> int:
