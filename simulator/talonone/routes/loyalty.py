@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session
 from starlette.responses import Response
 
+from simulator.admin.deps import path_tenant, require_admin
 from simulator.core.clock import parse_instant, tenant_now
 from simulator.core.db import get_session
 from simulator.core.formats import json_response
@@ -21,7 +23,7 @@ from simulator.core.middleware import note
 from simulator.core.models import Tenant
 from simulator.talonone.auth import talonone_tenant
 from simulator.talonone.errors import TalonOneError
-from simulator.talonone.service import loyalty
+from simulator.talonone.service import loyalty, loyalty_fixtures
 from simulator.talonone.service.loyalty import LoyaltyError, Page
 
 router = APIRouter(tags=["talonone"])
@@ -414,3 +416,74 @@ async def get_loyalty_card_transactions(
         return loyalty.transactions_list(session, tenant.id, owner, tenant_now(tenant), **filters)
 
     return json_response(run(session, action))
+
+
+# --- admin: inspection and manual points ---------------------------------------------------
+
+admin_router = APIRouter(
+    prefix="/__admin/tenants/{tenant_id}/talonone/loyalty",
+    tags=["admin: talonone"],
+    dependencies=[Depends(require_admin)],
+)
+
+
+@admin_router.get("/programs")
+async def admin_list_programs(
+    tenant: Tenant = Depends(path_tenant), session: Session = Depends(get_session)
+) -> Response:
+    """The tenant's loyalty programs as fixtures describe them, without their ledgers."""
+    programs = [
+        {key: value for key, value in document.items() if key != "transactions"}
+        for document in loyalty_fixtures.export_fixtures(session, tenant).get("loyaltyPrograms", [])
+    ]
+    return json_response({"loyaltyPrograms": programs})
+
+
+@admin_router.post("/programs/{program_id}/points")
+async def admin_post_points(
+    program_id: int,
+    request: Request,
+    tenant: Tenant = Depends(path_tenant),
+    session: Session = Depends(get_session),
+) -> Response:
+    """A manual addition or subtraction (`loyaltyTransactionType` manual), as the Management
+    API's add/deduct points do: `{profileId | cardIdentifier, subledgerId, type, amount, name,
+    startDate, expiryDate}`."""
+    try:
+        entry = ManualEntry.model_validate(await request.json())
+    except (ValueError, ValidationError) as error:
+        raise HTTPException(400, f"invalid body: {error}") from None
+    now = tenant_now(tenant)
+    try:
+        row = loyalty.manual_points(
+            session,
+            tenant.id,
+            now,
+            program_id=program_id,
+            profile_id=entry.profileId,
+            card_identifier=entry.cardIdentifier,
+            subledger=entry.subledgerId,
+            kind=entry.type,
+            amount=entry.amount,
+            name=entry.name,
+            start=entry.startDate,
+            expiry=entry.expiryDate,
+        )
+    except LoyaltyError as error:
+        session.rollback()
+        raise HTTPException(error.status, error.message) from None
+    session.commit()
+    return json_response(row)
+
+
+class ManualEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profileId: str | None = None
+    cardIdentifier: str | None = None
+    subledgerId: str = ""
+    type: Literal["addition", "subtraction"] = "addition"
+    amount: float = Field(gt=0)
+    name: str = "Manual points"
+    startDate: str | None = None
+    expiryDate: str | None = None
