@@ -19,6 +19,7 @@ import math
 import re
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -533,22 +534,43 @@ def dice_key(tenant_id: str | None, definition: str) -> str:
     return hashlib.sha256(f"{tenant_id}|{definition}".encode()).hexdigest()[:16]
 
 
-_cache: dict[int, tuple[float, list[ActiveRule]]] = {}
+@dataclass
+class EngineState:
+    """What this process keeps per store: the cached rule set, buffered hit counts and the
+    draw numbers of unconditional rules. Keyed by the engine object itself (weakly), so a new
+    store never sees another's cache."""
+
+    rules: list[ActiveRule] = field(default_factory=list)
+    loaded_at: float | None = None
+    pending: dict[int, int] = field(default_factory=dict)
+    draws: dict[int, int] = field(default_factory=dict)
+    last_flush: float = field(default_factory=time.monotonic)
+
+
+_states: weakref.WeakKeyDictionary[Engine, EngineState] = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
+
+
+def state_of(engine: Engine) -> EngineState:
+    with _cache_lock:
+        state = _states.get(engine)
+        if state is None:
+            state = _states[engine] = EngineState()
+        return state
 
 
 def invalidate() -> None:
     """Forget every cached rule set (this process); other processes reload within a second."""
     with _cache_lock:
-        _cache.clear()
+        for state in _states.values():
+            state.loaded_at = None
 
 
 def active_rules(engine: Engine) -> list[ActiveRule]:
     """The rule set, cached per process for CACHE_SECONDS."""
-    key = id(engine)
-    cached = _cache.get(key)
-    if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
-        return cached[1]
+    state = state_of(engine)
+    if state.loaded_at is not None and time.monotonic() - state.loaded_at < CACHE_SECONDS:
+        return state.rules
     flush_hits(engine)
     with new_session(engine) as session:
         rows = session.execute(select(FaultRule).order_by(FaultRule.id)).scalars().all()
@@ -558,8 +580,7 @@ def active_rules(engine: Engine) -> list[ActiveRule]:
             rules.append(activate(row))
         except ValidationError:  # a row written by another version: skip, never fail requests
             continue
-    with _cache_lock:
-        _cache[key] = (time.monotonic(), rules)
+    state.rules, state.loaded_at = rules, time.monotonic()
     return rules
 
 
@@ -635,21 +656,15 @@ def unconditional(rule: ActiveRule) -> bool:
     )
 
 
-# (engine id, rule id) -> matches not yet added to the store; rule id -> this process's draws
-_pending_hits: dict[tuple[int, int], int] = {}
-_local_draws: dict[tuple[int, int], int] = {}
-_last_flush = [time.monotonic()]
 FLUSH_SECONDS = 0.5
 
 
 def flush_hits(engine: Engine) -> None:
     """Add the buffered counts of unconditional rules to the store (one UPDATE per rule)."""
-    key = id(engine)
+    state = state_of(engine)
     with _cache_lock:
-        mine = {rule: n for (e, rule), n in _pending_hits.items() if e == key}
-        for rule in mine:
-            del _pending_hits[(key, rule)]
-        _last_flush[0] = time.monotonic()
+        mine, state.pending = state.pending, {}
+        state.last_flush = time.monotonic()
     if not mine:
         return
     with new_session(engine) as session:
@@ -662,8 +677,8 @@ def flush_hits(engine: Engine) -> None:
         session.commit()
 
 
-def has_pending_hits() -> bool:
-    return bool(_pending_hits)
+def has_pending_hits(engine: Engine) -> bool:
+    return bool(state_of(engine).pending)
 
 
 def fire(
@@ -674,7 +689,7 @@ def fire(
     unconditional ones in memory, their draws numbered per process."""
     fired = []
     conditional = []
-    engine_key = id(engine)
+    state = state_of(engine)
     for candidate in candidates:
         if not unconditional(candidate):
             conditional.append(candidate)
@@ -682,10 +697,9 @@ def fire(
         now = tenant_now(tenant) if candidate.tenant_id and tenant else real_now()
         if not candidate.active_at(now):
             continue
-        key = (engine_key, candidate.id)
         with _cache_lock:
-            _pending_hits[key] = _pending_hits.get(key, 0) + 1
-            _local_draws[key] = draw = _local_draws.get(key, 0) + 1
+            state.pending[candidate.id] = state.pending.get(candidate.id, 0) + 1
+            state.draws[candidate.id] = draw = state.draws.get(candidate.id, 0) + 1
         rng = seeded_rng(_seed(candidate.rule, seed), "fault", candidate.dice, draw)
         fired.append(Fired(candidate, rng))
     if conditional:
@@ -697,7 +711,7 @@ def fire(
                     fired.append(result)
             session.commit()
         fired.sort(key=lambda item: item.rule.id)
-    if time.monotonic() - _last_flush[0] > FLUSH_SECONDS:
+    if time.monotonic() - state.last_flush > FLUSH_SECONDS:
         flush_hits(engine)
     return fired
 

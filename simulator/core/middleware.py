@@ -205,11 +205,11 @@ class FaultApplier:
         """Write buffered hit counts even when the traffic stops (a task per process)."""
         if self.flusher is not None and not self.flusher.done():
             return
-        if faults.has_pending_hits():
+        if faults.has_pending_hits(self.engine):
             self.flusher = asyncio.get_running_loop().create_task(self.flush_forever())
 
     async def flush_forever(self) -> None:
-        while faults.has_pending_hits():
+        while faults.has_pending_hits(self.engine):
             await asyncio.sleep(faults.FLUSH_SECONDS)
             try:
                 faults.flush_hits(self.engine)
