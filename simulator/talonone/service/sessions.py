@@ -271,7 +271,7 @@ def totals(data: dict[str, Any]) -> Totals:
     )
 
 
-def session_view(config: TalonConfig, session: TalonSession) -> dict[str, Any]:
+def session_view(config: TalonConfig, session: Any) -> dict[str, Any]:
     """The CustomerSessionV2 JSON of the API."""
     data = session.data or {}
     sums = totals(data)
@@ -717,9 +717,16 @@ def state_response(
 
 
 def read_session(db: Session, tenant: Tenant, integration_id: str) -> dict[str, Any]:
+    """GetCustomerSession: one Core row read (no ORM object: this is the hot read path)."""
     config = campaigns.load_config(db, tenant.id)
-    session = require_session(db, tenant.id, integration_id)
-    return {"customerSession": session_view(config, session), "effects": session.effects or []}
+    table = TalonSession.__table__
+    statement = select(table).where(
+        table.c.tenant_id == tenant.id, table.c.integration_id == integration_id
+    )
+    row = db.execute(statement).first()
+    if row is None:
+        raise not_found(integration_id)
+    return {"customerSession": session_view(config, row), "effects": row.effects or []}
 
 
 def reopen_session(
