@@ -39,7 +39,7 @@ class Item(BaseModel):
 
 class LimitFixture(Item):
     action: StrictStr = Field(min_length=1)
-    limit: float = Field(ge=0)
+    limit: int | float = Field(ge=0)
     entities: list[Literal["Coupon", "Referral", "Profile", "Identifier", "Store", "Session"]]
     period: Literal["daily", "weekly", "monthly", "yearly"] | None = None
 
