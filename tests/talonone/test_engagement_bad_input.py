@@ -111,3 +111,45 @@ def test_ids_beyond_64_bits_match_nothing(client: TestClient) -> None:
     )
     assert response.status_code == 400
     check_answer(response)
+
+
+def test_the_journal_names_each_operation(client: TestClient) -> None:
+    calls = [
+        ("POST", "/v1/coupon_reservations/WALLET-5", {"integrationIDs": ["x1"]}),
+        ("DELETE", "/v1/coupon_reservations/WALLET-5", {"integrationIDs": ["x1"]}),
+        ("GET", "/v1/coupon_reservations/customerprofiles/WALLET-5", None),
+        ("POST", "/v1/referrals", {"campaignId": 5, "advocateProfileIntegrationId": "x1"}),
+        (
+            "POST",
+            "/v1/referrals_for_multiple_advocates",
+            {"campaignId": 5, "advocateProfileIntegrationIds": ["x1"]},
+        ),
+        ("POST", "/v2/audiences", {"name": "Journal"}),
+        ("PUT", "/v2/audiences/3", {"name": "Journal 2"}),
+        ("PUT", "/v2/audience_customers/3/attributes", {}),
+        ("POST", "/v2/customer_audiences", {"data": []}),
+        ("DELETE", "/v2/audiences/3/memberships", None),
+        ("DELETE", "/v2/audiences/3", None),
+        ("GET", "/v1/customer_profiles/x1/inventory", None),
+        ("DELETE", "/v1/customer_data/x1", None),
+    ]
+    for method, path, body in calls:
+        response = client.request(method, path, json=body, headers=HEADERS)
+        assert response.status_code < 300, (path, response.text)
+    entries = client.get("/__admin/requests?tenant=default&api=talonone").json()["requests"]
+    operations = {entry["operation"] for entry in entries}
+    assert operations >= {
+        "CreateCouponReservation",
+        "DeleteCouponReservation",
+        "GetReservedCustomers",
+        "CreateReferral",
+        "CreateReferralsForMultipleAdvocates",
+        "CreateAudienceV2",
+        "UpdateAudienceV2",
+        "UpdateAudienceCustomersAttributes",
+        "UpdateCustomerProfileAudiences",
+        "DeleteAudienceMembershipsV2",
+        "DeleteAudienceV2",
+        "GetCustomerInventory",
+        "DeleteCustomerData",
+    }
