@@ -156,3 +156,22 @@ def test_instants_without_zone_are_utc(client: TestClient, new_tenant) -> None:
     response = client.post("/__admin/tenants", json={"fixtures": bad})
     assert response.status_code == 400
     assert response.json()["path"].startswith("talonone.coupons[0]")
+
+
+def test_reset_brings_the_fixtures_back(client: TestClient) -> None:
+    headers = {"Authorization": "ApiKey-v1 talon-sandbox-key"}
+    client.post(
+        "/v1/coupon_reservations/WALLET-5", json={"integrationIDs": ["temp"]}, headers=headers
+    )
+    client.delete("/v2/audiences/1", headers=headers)
+    created = client.post("/v2/audiences", json={"name": "Temp"}, headers=headers).json()
+    assert created["id"] == 3
+    assert client.post("/__admin/tenants/default/reset").status_code == 200
+    reserved = client.get(
+        "/v1/coupon_reservations/customerprofiles/WALLET-5", headers=headers
+    ).json()
+    assert [p["integrationId"] for p in reserved["data"]] == ["customer-1", "customer-2"]
+    renamed = client.put("/v2/audiences/1", json={"name": "VIP"}, headers=headers)
+    assert renamed.status_code == 200
+    again = client.post("/v2/audiences", json={"name": "Temp"}, headers=headers).json()
+    assert again["id"] == 3
