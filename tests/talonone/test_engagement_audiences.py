@@ -102,8 +102,9 @@ def test_unknown_audience_is_404_everywhere(client: TestClient) -> None:
         assert response.json()["StatusCode"] == 404
 
 
-def test_non_numeric_audience_id_is_400(client: TestClient) -> None:
-    response = client.delete("/v2/audiences/abc", headers=HEADERS)
+@pytest.mark.parametrize("audience_id", ["abc", "1_0", "1.0", "%201"])
+def test_non_numeric_audience_id_is_400(client: TestClient, audience_id: str) -> None:
+    response = client.delete(f"/v2/audiences/{audience_id}", headers=HEADERS)
     assert response.status_code == 400
     assert response.json()["errors"][0]["source"] == {"parameter": "audienceId"}
 

@@ -4,6 +4,7 @@ customer inventory). HTTP only: parse, call the service, render the native respo
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
@@ -29,6 +30,7 @@ from simulator.talonone.service import (
 router = APIRouter(tags=["talonone"])
 
 Model = TypeVar("Model", bound=BaseModel)
+INTEGER = re.compile(r"-?[0-9]+")
 
 
 # --- parsing helpers --------------------------------------------------------------------------
@@ -71,12 +73,10 @@ def parse(model: type[Model], body: Any) -> Model:
 
 
 def path_int(value: str, name: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise TalonOneError(
-            400, f"{name} must be an integer", title="Invalid type", parameter=name
-        ) from None
+    """Plain ASCII digits only (Python's int() would also take `1_000` or ` 7`)."""
+    if not INTEGER.fullmatch(value):
+        raise TalonOneError(400, f"{name} must be an integer", title="Invalid type", parameter=name)
+    return int(value)
 
 
 def query_flag(request: Request, name: str) -> bool:
