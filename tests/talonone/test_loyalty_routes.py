@@ -385,3 +385,37 @@ def test_points_awaiting_activation(client, new_tenant) -> None:
     assert [(p["amount"], p["startDate"]) for p in pending] == [(12, "on_action")]
     balances = get(client, key, f"{base}/balances").json()["balance"]
     assert (balances["activePoints"], balances["pendingPoints"]) == (3, 12)
+
+
+def test_export_keeps_negative_balances_and_rolled_back_points(client, new_tenant) -> None:
+    fixtures = {
+        "clock": {"now": "2030-01-01T12:00:00Z", "frozen": True},
+        "talonone": {
+            "loyaltyPrograms": [
+                {
+                    "id": 6,
+                    "name": "negative",
+                    "allowNegativeBalance": True,
+                    "transactions": [
+                        {"profileId": "neg", "amount": 10},
+                        {"profileId": "neg", "amount": 25, "type": "subtraction"},
+                        {"profileId": "neg", "amount": 8, "startDate": "2030-02-01T00:00:00Z"},
+                    ],
+                }
+            ]
+        },
+    }
+    tenant = new_tenant(fixtures)
+    key = {"Authorization": f"ApiKey-v1 {tenant['credentials']['talonone']['api_key']}"}
+    path = "/v1/loyalty_programs/6/profile/neg/balances"
+    before = get(client, key, path).json()
+    assert before["balance"]["negativePoints"] == 15 and before["balance"]["pendingPoints"] == 8
+    document = client.get(f"/__admin/tenants/{tenant['id']}/fixtures").json()
+    assert document["talonone"]["loyaltyPrograms"][0]["debts"] == [
+        {"profileId": "neg", "subledgerId": "", "amount": 15}
+    ]
+    copy = new_tenant(document)
+    copy_key = {"Authorization": f"ApiKey-v1 {copy['credentials']['talonone']['api_key']}"}
+    assert get(client, copy_key, path).json() == before
+    later = get(client, copy_key, path, endDate="2030-03-01T00:00:00Z").json()["balance"]
+    assert (later["activePoints"], later["negativePoints"]) == (0, 7)

@@ -257,3 +257,47 @@ def test_reopening_a_closed_session_rolls_back_and_closing_again_posts_again(
     assert balance(client, headers, "gil")["activePoints"] == 0
     put_session(client, headers, "s9", profileId="gil", cartItems=SHOES, state="closed")
     assert balance(client, headers, "gil")["activePoints"] == 100
+
+
+def test_fixture_export_reproduces_the_ledger_after_sessions(client, tenant, headers, new_tenant):
+    redeem = [{"sku": "REDEEM", "quantity": 1}]
+    put_session(client, headers, "x1", profileId="rich", cartItems=SHOES, state="closed")
+    put_session(client, headers, "x2", profileId="rich", cartItems=redeem, state="closed")
+    put_session(client, headers, "x3", profileId="rich", cartItems=SHOES, state="closed")
+    put_session(client, headers, "x3", profileId="rich", cartItems=SHOES, state="cancelled")
+    put_session(client, headers, "x4", profileId="fay", cartItems=SHOES, state="closed")
+    put_session(
+        client,
+        headers,
+        "x5",
+        profileId="eve",
+        cartItems=SHOES,
+        loyaltyCards=["CARD-E2E1"],
+        state="closed",
+    )
+    exported = client.get(f"/__admin/tenants/{tenant['id']}/fixtures")
+    assert exported.status_code == 200
+    copy = new_tenant(exported.json())
+    copy_headers = {"Authorization": f"ApiKey-v1 {copy['credentials']['talonone']['api_key']}"}
+
+    def snapshot(auth: dict) -> list:
+        paths = [
+            "/v1/loyalty_programs/1/profile/rich/balances",
+            "/v1/loyalty_programs/3/profile/fay/balances?endDate=2030-01-04T00:00:00Z",
+            "/v1/loyalty_programs/1/profile/rich/points",
+            "/v1/loyalty_programs/2/cards/CARD-E2E1/balances",
+        ]
+        found = [client.get(path, headers=auth).json() for path in paths]
+        found[3].pop("profiles", None)
+        transactions = client.get(
+            "/v1/loyalty_programs/1/profile/rich/transactions", headers=auth
+        ).json()["data"]
+        found.append(
+            [
+                (t["type"], t["amount"], t["transactionUUID"], t.get("customerSessionId"))
+                for t in transactions
+            ]
+        )
+        return found
+
+    assert snapshot(copy_headers) == snapshot(headers)

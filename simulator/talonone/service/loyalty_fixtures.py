@@ -17,6 +17,8 @@ from simulator.core.models import Tenant
 from simulator.talonone.models.loyalty import (
     TalonLoyaltyCard,
     TalonLoyaltyCardProfile,
+    TalonLoyaltyLedger,
+    TalonLoyaltyLot,
     TalonLoyaltyProgram,
     TalonLoyaltyTransaction,
 )
@@ -29,7 +31,9 @@ from simulator.talonone.service.loyalty_ledger import (
     Owner,
     add_points,
     deduct_points,
+    ensure_ledger,
     lot_dates,
+    new_transaction,
     reserve_ids,
 )
 
@@ -70,6 +74,30 @@ class LedgerEntryFixture(Strict):
     expiryDate: str | None = None  # unlimited | a timestamp | a duration
     created: datetime | None = None
     loyaltyTransactionType: Literal["manual", "session", "import"] = "import"
+    customerSessionId: str | None = Field(default=None, max_length=255)
+    transactionUUID: str | None = Field(default=None, max_length=64)
+    # As exported: `applied: false` records the row without moving points (its effect is in the
+    # additions' `remaining` / `revoked` and the program's `debts`).
+    applied: bool = True
+    remaining: float | None = Field(default=None, ge=0)
+    revoked: float = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def amounts_fit(self) -> LedgerEntryFixture:
+        if self.type == "subtraction" and (self.remaining is not None or self.revoked):
+            raise ValueError("remaining and revoked belong to additions")
+        if (self.remaining or 0) + self.revoked > self.amount + 1e-9:
+            raise ValueError("remaining + revoked cannot exceed amount")
+        return self
+
+
+class DebtFixture(Strict):
+    """A negative balance carried over (exports of programs that allow negative balances)."""
+
+    profileId: str | None = None
+    cardIdentifier: str | None = None
+    subledgerId: str = ""
+    amount: float = Field(gt=0)
 
 
 def check_period(value: str | None, keywords: tuple[str, ...]) -> str | None:
@@ -103,6 +131,7 @@ class ProgramFixture(Strict):
     programJoinPolicy: Literal["not_join", "points_activated", "points_earned"] = "not_join"
     cards: list[CardFixture] = Field(default_factory=list)
     transactions: list[LedgerEntryFixture] = Field(default_factory=list)
+    debts: list[DebtFixture] = Field(default_factory=list)
 
     @field_validator("defaultPending")
     @classmethod
@@ -221,6 +250,17 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
         for entry in spec.transactions:
             post_entry(db, tenant.id, program, entry, context.now, bulk)
         bulk.flush(db)
+        for debt in spec.debts:
+            ledger = ensure_ledger(
+                db, tenant.id, entry_owner(program, debt), debt.subledgerId, context.now
+            )
+            ledger.debt += debt.amount
+
+
+def entry_owner(program: TalonLoyaltyProgram, entry: Any) -> Owner:
+    if program.card_based:
+        return Owner(program.id, card_identifier=entry.cardIdentifier)
+    return Owner(program.id, profile_id=entry.profileId)
 
 
 def post_entry(
@@ -231,13 +271,31 @@ def post_entry(
     now: datetime,
     bulk: BulkAdditions,
 ) -> None:
-    owner = (
-        Owner(program.id, card_identifier=entry.cardIdentifier)
-        if program.card_based
-        else Owner(program.id, profile_id=entry.profileId)
-    )
+    owner = entry_owner(program, entry)
     at = entry.created or now
-    origin = Origin(kind=entry.loyaltyTransactionType, name=entry.name, created=at)
+    origin = Origin(
+        kind=entry.loyaltyTransactionType,
+        name=entry.name,
+        created=at,
+        session_id=entry.customerSessionId,
+        uuid=entry.transactionUUID,
+    )
+    if not entry.applied:
+        ensure_ledger(db, tenant_id, owner, entry.subledgerId, at)
+        new_transaction(
+            db,
+            tenant_id,
+            owner,
+            entry.subledgerId,
+            at,
+            type_=entry.type,
+            action="history",
+            amount=entry.amount,
+            origin=origin,
+            start_text=entry.startDate or "immediate",
+            expiry_text=entry.expiryDate or "unlimited",
+        )
+        return
     if entry.type == "subtraction":
         bulk.flush(db)
         deduct_points(db, tenant_id, program, owner, entry.subledgerId, entry.amount, at, origin)
@@ -246,9 +304,18 @@ def post_entry(
         dates = lot_dates(program, at, entry.startDate, entry.expiryDate)
     except LedgerInputError:  # checked by the schema already
         dates = lot_dates(program, at)
-    add_points(
+    result = add_points(
         db, tenant_id, program, owner, entry.subledgerId, entry.amount, at, origin, dates, bulk
     )
+    if entry.remaining is None and not entry.revoked:
+        return
+    remaining = entry.amount - entry.revoked if entry.remaining is None else entry.remaining
+    if result is None:  # collected in bulk: adjust the row before it is written
+        bulk.lots[-1]["remaining"], bulk.lots[-1]["revoked"] = remaining, entry.revoked
+    else:
+        lot = db.get(TalonLoyaltyLot, (tenant_id, result.transaction.id))
+        if lot is not None:
+            lot.remaining, lot.revoked = remaining, entry.revoked
 
 
 def export_fixtures(db: Session, tenant: Tenant) -> dict[str, Any]:
@@ -326,11 +393,45 @@ def program_document(db: Session, tenant_id: str, program: TalonLoyaltyProgram) 
         )
         .order_by(TalonLoyaltyTransaction.id)
     )
-    document["transactions"] = [transaction_document(program, row) for row in rows]
+    lots = {
+        lot.transaction_id: lot
+        for lot in db.scalars(
+            select(TalonLoyaltyLot).where(
+                TalonLoyaltyLot.tenant_id == tenant_id, TalonLoyaltyLot.program_id == program.id
+            )
+        )
+    }
+    document["transactions"] = [
+        transaction_document(program, row, lots.get(row.id)) for row in rows
+    ]
+    debts = db.scalars(
+        select(TalonLoyaltyLedger)
+        .where(
+            TalonLoyaltyLedger.tenant_id == tenant_id,
+            TalonLoyaltyLedger.program_id == program.id,
+            TalonLoyaltyLedger.debt > 0,
+        )
+        .order_by(TalonLoyaltyLedger.profile_id, TalonLoyaltyLedger.card_identifier)
+    )
+    document["debts"] = [
+        {
+            ("cardIdentifier" if program.card_based else "profileId"): (
+                ledger.card_identifier if program.card_based else ledger.profile_id
+            ),
+            "subledgerId": ledger.subledger_id,
+            "amount": ledger.debt,
+        }
+        for ledger in debts
+    ]
     return document
 
 
-def transaction_document(program: TalonLoyaltyProgram, row: TalonLoyaltyTransaction) -> dict:
+def transaction_document(
+    program: TalonLoyaltyProgram, row: TalonLoyaltyTransaction, lot: TalonLoyaltyLot | None
+) -> dict:
+    """One ledger row as a fixture entry. Additions that made a lot carry its `remaining` and
+    `revoked`; every other row (deductions, rollbacks) is history (`applied: false`), its effect
+    being already in those amounts and the program's `debts`."""
     entry: dict[str, Any] = {
         "subledgerId": row.subledger_id,
         "type": row.type,
@@ -338,16 +439,23 @@ def transaction_document(program: TalonLoyaltyProgram, row: TalonLoyaltyTransact
         "name": row.name,
         "created": format_instant(row.created),
         "loyaltyTransactionType": row.kind,
+        "transactionUUID": row.uuid,
     }
+    if row.session_id:
+        entry["customerSessionId"] = row.session_id
     if program.card_based:
         entry["cardIdentifier"] = row.card_identifier
     else:
         entry["profileId"] = row.profile_id
-    if row.type == "addition":
-        entry["startDate"] = row.start_text
-        entry["expiryDate"] = (
-            row.validity_duration
-            if row.start_text == "on_action" and row.validity_duration
-            else row.expiry_text
-        )
+    if lot is None:
+        entry["applied"] = False
+        return entry
+    entry["startDate"] = lot.start_text
+    entry["expiryDate"] = (
+        lot.validity_duration
+        if lot.start_text == "on_action" and lot.validity_duration
+        else lot.expiry_text
+    )
+    entry["remaining"] = lot.remaining
+    entry["revoked"] = lot.revoked
     return entry
