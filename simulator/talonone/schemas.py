@@ -59,12 +59,17 @@ def invalid(pointer: str, details: str, title: str = "Invalid value") -> TalonOn
     return TalonOneError(400, details, pointer=pointer, title=title)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_body(raw: bytes) -> Any:
+    """Strict JSON: NaN / Infinity are refused like any other invalid JSON."""
     if not raw.strip():
         raise TalonOneError(400, "Request body is missing", title="Invalid body", pointer="")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        return json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise TalonOneError(
             400, "The request body is not valid JSON", title="Invalid body", pointer=""
         ) from None
@@ -161,7 +166,9 @@ def check_attribute(kind: str, value: Any, pointer: str, name: str) -> Any:
         return value
     if kind == "string" and not isinstance(value, str):
         raise wrong("a string")
-    if kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+    if kind == "number" and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+    ):
         raise wrong("a number")
     if kind == "boolean" and not isinstance(value, bool):
         raise wrong("a boolean")

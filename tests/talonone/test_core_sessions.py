@@ -363,3 +363,13 @@ def test_idempotency_key_longer_than_255_is_400(client):
     response = returns(client, "ret-8", [{"position": 0}], headers={"Idempotency-Key": "k" * 256})
     body = assert_error(response, 400)
     assert body["errors"][0]["source"] == {"parameter": "Idempotency-Key"}
+
+
+def test_non_json_numbers_and_long_ids_are_400(client):
+    raw = b'{"customerSession": {"cartItems": [{"sku": "A", "quantity": 1, "price": NaN}]}}'
+    assert_error(client.put("/v2/customer_sessions/nan", content=raw, headers=AUTH), 400)
+    deep = b"[" * 100000 + b"]" * 100000
+    assert_error(client.put("/v2/customer_sessions/deep", content=deep, headers=AUTH), 400)
+    response = put_session(client, "s" * 1001, {})
+    assert response.json()["errors"][0]["source"] == {"parameter": "customerSessionId"}
+    assert_error(response, 400)

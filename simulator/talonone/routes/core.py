@@ -42,6 +42,16 @@ def evaluation_instant(request: Request, tenant: Tenant, dry: bool) -> datetime:
     return instant
 
 
+def check_session_id(value: str) -> None:
+    if not 1 <= len(value) <= 1000:
+        raise TalonOneError(
+            400,
+            "customerSessionId must be 1 to 1000 characters",
+            title="Invalid value",
+            parameter="customerSessionId",
+        )
+
+
 def commit_or_rollback(db: Session, dry: bool) -> None:
     if dry:
         db.rollback()
@@ -57,6 +67,7 @@ async def update_customer_session_v2(
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
     note(request, operation="UpdateCustomerSessionV2")
+    check_session_id(customerSessionId)
     dry = query_bool(request.query_params.get("dry"), "dry")
     now = evaluation_instant(request, tenant, dry)
     body = parse_body(await request.body())
