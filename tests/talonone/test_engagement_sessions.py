@@ -49,6 +49,12 @@ WORLD = {
             {"value": "EXPIRED-5", "campaignId": 4, "expiryDate": "2029-01-01T00:00:00Z"},
             {"value": "FUTURE-5", "campaignId": 4, "startDate": "2031-01-01T00:00:00Z"},
             {
+                "value": "SPENT-GIFT",
+                "campaignId": 4,
+                "discountLimit": 10,
+                "redemptions": [{"sessionId": "old", "profileId": "bob", "discount": 10}],
+            },
+            {
                 "value": "PER-PROFILE",
                 "campaignId": 4,
                 "limits": [{"action": "redeemCoupon", "limit": 1, "entities": ["Profile"]}],
@@ -155,6 +161,7 @@ def test_a_valid_coupon_is_accepted(world: World) -> None:
         ("AMY-ONLY-5", "", "CouponRecipientDoesNotMatch"),
         ("VIP-HARD-5", "bob", "CouponReservationRequired"),
         ("VIP-HARD-5", "", "ProfileRequired"),
+        ("SPENT-GIFT", "amy", "EffectCouldNotBeApplied"),
     ],
 )
 def test_coupon_rejections(world: World, code: str, profile: str, reason: str) -> None:
