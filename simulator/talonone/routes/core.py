@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from starlette.responses import Response
 
+from simulator.admin.deps import path_tenant, require_admin
 from simulator.core.clock import tenant_now
 from simulator.core.db import get_session
 from simulator.core.formats import json_response
@@ -18,8 +19,10 @@ from simulator.core.middleware import note
 from simulator.core.models import Tenant
 from simulator.talonone.auth import talonone_tenant
 from simulator.talonone.errors import TalonOneError
+from simulator.talonone.models.core import TalonEvent, TalonSession
 from simulator.talonone.schemas import parse_body, query_bool, query_instant, query_silent
 from simulator.talonone.service import catalogs, events, profiles, sessions
+from simulator.talonone.service.campaigns import load_config
 
 router = APIRouter(tags=["talonone"])
 
@@ -201,3 +204,59 @@ async def sync_catalog(
     result = catalogs.sync_catalog(db, tenant.id, tenant_now(tenant), int(catalogId), body)
     db.commit()
     return json_response(result)
+
+
+# --- admin inspection (register with `admin_routers=[admin_router]` on the package SPEC) ------
+
+admin_router = APIRouter(
+    prefix="/__admin/tenants/{tenant_id}/talonone",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+)
+ADMIN_LIMIT = 100
+
+
+@admin_router.get("/sessions")
+async def admin_sessions(
+    request: Request,
+    db: Session = Depends(get_session),
+    tenant: Tenant = Depends(path_tenant),
+) -> Response:
+    """The tenant's newest sessions (filters: profileId, state), with their current effects."""
+    profile_id = request.query_params.get("profileId")
+    state = request.query_params.get("state")
+    config = load_config(db, tenant.id)
+    statement = select(TalonSession).where(TalonSession.tenant_id == tenant.id)
+    if profile_id is not None:
+        statement = statement.where(TalonSession.profile_id == profile_id)
+    if state is not None:
+        statement = statement.where(TalonSession.state == state)
+    rows = db.exec(statement.order_by(col(TalonSession.id).desc()).limit(ADMIN_LIMIT)).all()
+    return json_response(
+        [{"customerSession": sessions.session_view(config, s), "effects": s.effects} for s in rows]
+    )
+
+
+@admin_router.get("/events")
+async def admin_events(
+    request: Request,
+    db: Session = Depends(get_session),
+    tenant: Tenant = Depends(path_tenant),
+) -> Response:
+    """The tenant's newest stored events (filters: profileId, type)."""
+    config = load_config(db, tenant.id)
+    statement = select(TalonEvent).where(TalonEvent.tenant_id == tenant.id)
+    if request.query_params.get("profileId") is not None:
+        statement = statement.where(TalonEvent.profile_id == request.query_params["profileId"])
+    if request.query_params.get("type") is not None:
+        statement = statement.where(TalonEvent.type == request.query_params["type"])
+    rows = db.exec(statement.order_by(col(TalonEvent.id).desc()).limit(ADMIN_LIMIT)).all()
+    return json_response([events.event_view(config.application_id, e) for e in rows])
+
+
+@admin_router.get("/campaigns")
+async def admin_campaigns(
+    db: Session = Depends(get_session), tenant: Tenant = Depends(path_tenant)
+) -> Response:
+    """The campaigns the rule engine runs for this tenant, as loaded from its fixtures."""
+    return json_response(load_config(db, tenant.id).campaigns or [])
