@@ -27,7 +27,8 @@ TYPE_BY_STATUS = {
 
 
 class EcdpError(ApiError):
-    """`extra["errors"]` (field -> messages) and `extra["title"]` refine the problem."""
+    """`extra["errors"]` (field path -> messages, rendered as the tenant's setting asks) and
+    `extra["title"]` refine the problem."""
 
 
 def problem(
@@ -55,9 +56,30 @@ def render_error(request: Request, status: int, message: str) -> Response:
     return problem(request, status, message)
 
 
+def errors_as_list(errors: dict[str, list[str]]) -> list[str]:
+    """The documented shape: one string per failure, naming its field path."""
+    return [f"{path}: {message}" for path, messages in errors.items() for message in messages]
+
+
+def tenant_wants_map(request: Request) -> bool:
+    """Read only on the error path: the tenant's `validationErrors` fixture setting."""
+    from simulator.core.db import new_session
+    from simulator.core.middleware import SCOPE_KEY
+    from simulator.ecdp.models import EcdpSettings
+
+    tenant_id = request.scope.get(SCOPE_KEY, {}).get("tenant_id")
+    if tenant_id is None:
+        return False
+    with new_session(request.app.state.engine) as session:
+        settings = session.get(EcdpSettings, tenant_id)
+    return settings is not None and settings.validation_errors == "map"
+
+
 async def handle_ecdp_error(request: Request, exc: EcdpError) -> Response:
     extra = dict(exc.extra)
     headers = extra.pop("headers", None)
+    if isinstance(extra.get("errors"), dict) and not tenant_wants_map(request):
+        extra["errors"] = errors_as_list(extra["errors"])
     response = problem(request, exc.status, exc.message, **extra)
     if headers:
         response.headers.update(headers)

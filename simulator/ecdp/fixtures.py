@@ -95,6 +95,7 @@ class ConfirmationFixture(Strict):
 
 class EcdpFixture(Strict):
     defaultIdentificationField: MatchBy | None = None
+    validationErrors: Literal["list", "map"] = "list"
     attributes: list[AttributeFixture] = Field(default_factory=list)
     consents: list[ConsentFixture] = Field(default_factory=list)
     customers: list[CustomerFixture] = Field(default_factory=list)
@@ -207,10 +208,12 @@ def check_unique_identifiers(rows: list[dict[str, Any]], source: str) -> None:
 
 
 def load(session: Session, tenant: Tenant, model: EcdpFixture, context: LoadContext) -> None:
-    if model.defaultIdentificationField:
+    if model.defaultIdentificationField or model.validationErrors != "list":
         session.add(
             EcdpSettings(
-                tenant_id=tenant.id, default_identification_field=model.defaultIdentificationField
+                tenant_id=tenant.id,
+                default_identification_field=model.defaultIdentificationField,
+                validation_errors=model.validationErrors,
             )
         )
     for attribute in model.attributes:
@@ -285,6 +288,9 @@ def export(session: Session, tenant: Tenant) -> dict[str, Any]:
     section: dict[str, Any] = {}
     if definitions.default_identification_field:
         section["defaultIdentificationField"] = definitions.default_identification_field
+    settings = session.get(EcdpSettings, tenant.id)
+    if settings is not None and settings.validation_errors != "list":
+        section["validationErrors"] = settings.validation_errors
     section["attributes"] = [
         {"id": a.id, "name": a.name, "type": a.type, "options": a.options}
         for a in sorted(definitions.attributes.values(), key=lambda a: a.id)

@@ -19,6 +19,9 @@ class EcdpSettings(SQLModel, table=True):
     tenant_id: str = Field(primary_key=True, max_length=64)
     # Email | PhoneNumber | CrmId | GUID | VisitorId, or None (any matchBy accepted).
     default_identification_field: str | None = Field(default=None, max_length=16)
+    # Shape of `errors` in validation problems: "list" (the documented sample, strings
+    # "data[3].email: message") or "map" (ASP.NET ValidationProblemDetails, path -> messages).
+    validation_errors: str = Field(default="list", max_length=8)
 
 
 class EcdpAttribute(SQLModel, table=True):

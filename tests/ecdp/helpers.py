@@ -34,11 +34,18 @@ def problem(response: Any, status: int) -> dict:
     assert body["status"] == status
     for key in ("type", "title", "detail", "instance"):
         assert isinstance(body[key], str) and body[key], key
-    assert "detail" in body and "errors" not in body or isinstance(body["errors"], dict)
     return body
 
 
 def errors(response: Any) -> dict[str, list[str]]:
+    """The documented `errors` list (`"data[3].email: message"`) read back as path -> messages."""
     body = problem(response, 400)
     assert body["title"] == "One or more validation errors occurred."
-    return body["errors"]
+    assert isinstance(body["errors"], list) and body["errors"]
+    found: dict[str, list[str]] = {}
+    for entry in body["errors"]:
+        assert isinstance(entry, str)
+        path, separator, message = entry.partition(": ")
+        assert separator and message, entry
+        found.setdefault(path, []).append(message)
+    return found

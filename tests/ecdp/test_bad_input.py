@@ -181,3 +181,25 @@ def test_bad_request_writes_no_confirmation(client: TestClient) -> None:
     errors(send(client, body))
     assert client.get("/__admin/tenants/default/ecdp/confirmations").json() == {"confirmations": []}
     assert post(client, "Add", "Email", item).status_code == 201
+
+
+def test_errors_are_the_documented_list_of_strings(client: TestClient) -> None:
+    body = {"mode": "Add", "matchBy": "Email", "data": [{"email": "bad"}, {"email": 1}]}
+    response = send(client, body)
+    assert response.json()["errors"] == [
+        "data[0].email: 'bad' is not a valid e-mail address.",
+        "data[1].email: Expected a string, got number.",
+    ]
+
+
+def test_a_tenant_can_ask_for_the_asp_net_map_of_errors(client: TestClient, new_tenant) -> None:
+    tenant = new_tenant({"ecdp": {"validationErrors": "map"}})
+    key = {"x-api-key": tenant["credentials"]["ecdp"]["api_key"]}
+    body = {"mode": "Add", "matchBy": "Email", "data": [{"email": "bad"}, {"email": 1}]}
+    response = client.post("/customers", json=body, headers=key)
+    assert problem(response, 400)["errors"] == {
+        "data[0].email": ["'bad' is not a valid e-mail address."],
+        "data[1].email": ["Expected a string, got number."],
+    }
+    exported = client.get(f"/__admin/tenants/{tenant['id']}/fixtures").json()["ecdp"]
+    assert exported["validationErrors"] == "map"
