@@ -171,3 +171,41 @@ def test_inventory_states(db: Session) -> None:
     assert listed["VISIBLE-1"]["implicitlyReserved"] is True
     other = {c["value"] for c in coupons.profile_coupons(db, TENANT, NOW, "p2")}
     assert other == {"VISIBLE-1"}
+
+
+def test_inventory_state_follows_the_campaign(client: TestClient, new_tenant) -> None:
+    document = {
+        "clock": {"now": "2030-01-01T12:00:00Z", "frozen": True},
+        "talonone": {
+            "campaigns": [
+                {"id": 1, "name": "Running", "features": ["coupons"]},
+                {"id": 2, "name": "Off", "state": "disabled", "features": ["coupons"]},
+                {
+                    "id": 3,
+                    "name": "Later",
+                    "startTime": "2031-01-01T00:00:00Z",
+                    "features": ["coupons"],
+                },
+                {
+                    "id": 4,
+                    "name": "Over",
+                    "endTime": "2029-01-01T00:00:00Z",
+                    "features": ["coupons"],
+                },
+            ],
+            "coupons": [
+                {"value": f"CAMPAIGN-{n}", "campaignId": n, "reservedFor": ["amy"]}
+                for n in (1, 2, 3, 4)
+            ],
+        },
+    }
+    tenant = new_tenant(document)
+    with new_session(client.app.state.engine) as session:
+        listed = coupons.profile_coupons(session, tenant["id"], NOW, "amy")
+    states = {c["value"]: c["state"] for c in listed}
+    assert states == {
+        "CAMPAIGN-1": "active",
+        "CAMPAIGN-2": "disabled",
+        "CAMPAIGN-3": "active",  # documented: scheduled campaigns show active coupons
+        "CAMPAIGN-4": "disabled",
+    }

@@ -397,8 +397,24 @@ def release_coupons(db: Session, tenant_id: str, *, session_id: str) -> None:
 # --- the profile's coupons (inventory) ---------------------------------------------------------
 
 
-def coupon_state(coupon: TalonCoupon, now: datetime, profile_redemptions: int) -> str:
-    """active | used | expired | pending, as the inventory documents them."""
+INACTIVE_CAMPAIGN_STATES = ("disabled", "archived", "expired")
+
+
+def campaign_states(db: Session, tenant_id: str, now: datetime) -> dict[int, str]:
+    """Each campaign's frontend state (running, scheduled, expired, disabled, archived)."""
+    from simulator.talonone.service.campaigns import frontend_state, load_config
+
+    campaigns = load_config(db, tenant_id).campaigns or []
+    return {campaign["id"]: frontend_state(campaign, now) for campaign in campaigns}
+
+
+def coupon_state(
+    coupon: TalonCoupon, now: datetime, profile_redemptions: int, campaign_state: str | None
+) -> str:
+    """active | used | expired | pending | disabled, as the inventory documents them (a coupon
+    of a scheduled campaign is active, as documented)."""
+    if campaign_state is None or campaign_state in INACTIVE_CAMPAIGN_STATES:
+        return "disabled"
     if coupon.start_date is not None and coupon.start_date > now:
         return "pending"
     exhausted = coupon.usage_limit > 0 and coupon.usage_counter >= coupon.usage_limit
@@ -447,11 +463,12 @@ def profile_coupons(db: Session, tenant_id: str, now: datetime, profile_id: str)
         )
         .order_by(TalonCoupon.id)
     )
+    states = campaign_states(db, tenant_id, now)
     views = []
     for coupon, reserved_count, redeemed in db.exec(statement).all():
         view = coupon_view(coupon, int(reserved_count))
         view["profileRedemptionCount"] = int(redeemed)
-        view["state"] = coupon_state(coupon, now, int(redeemed))
+        view["state"] = coupon_state(coupon, now, int(redeemed), states.get(coupon.campaign_id))
         views.append(view)
     return views
 
