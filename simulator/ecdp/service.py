@@ -60,19 +60,6 @@ CONSENT_VALUES = {
     "awaitingconfirmation": "AwaitingConfirmation",
     "true": "True",
 }
-ATTRIBUTE_TYPES = (
-    "String",
-    "Text",
-    "Number",
-    "Money",
-    "Date",
-    "DateTime",
-    "SingleSelect",
-    "Boolean",
-    "Url",
-)
-CONSENT_TYPES = ("General", "Email", "Sms")
-
 # Item field -> (column, max length). `guid` is accepted only to match by GUID.
 STRING_FIELDS: dict[str, tuple[str, int]] = {
     "email": ("email", 320),
@@ -96,8 +83,13 @@ CONSENTS_DATA_FIELDS = {
 }
 CONSENT_FIELDS = {"id": "id", "value": "value"}
 # Identifier columns that are unique per tenant; key column -> item field.
-IDENTIFIERS = {"email_key": "email", "phone_key": "phone", "crm_id": "crmId", "guid": "guid"}
-IDENTIFIERS["visitor_id"] = "visitorId"
+IDENTIFIERS = {
+    "email_key": "email",
+    "phone_key": "phone",
+    "crm_id": "crmId",
+    "guid": "guid",
+    "visitor_id": "visitorId",
+}
 
 EMAIL_PATTERN = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
@@ -575,6 +567,10 @@ MATCH_KEY_COLUMN = {
 }
 
 
+# Normalised key column -> the column its value is derived from.
+KEY_SOURCE = {"email_key": "email", "phone_key": "phone"}
+
+
 def fetch_related(
     session: Session, tenant_id: str, inputs: list[CustomerInput]
 ) -> dict[int, dict[str, Any]]:
@@ -582,10 +578,7 @@ def fetch_related(
     values: dict[str, set[str]] = {column: set() for column in IDENTIFIERS}
     for parsed in inputs:
         for column in IDENTIFIERS:
-            source = (
-                "email" if column == "email_key" else "phone" if column == "phone_key" else column
-            )
-            raw = parsed.columns.get(source)
+            raw = parsed.columns.get(KEY_SOURCE.get(column, column))
             if raw:
                 values[column].add(key_of(column, raw))
     found: dict[int, dict[str, Any]] = {}
