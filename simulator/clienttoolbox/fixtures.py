@@ -288,7 +288,7 @@ def export(session: Session, tenant: Tenant) -> dict[str, Any]:
             "choices": json.loads(f.choices),
         }
         for f in session.execute(
-            select(CtCustomField).where(CtCustomField.tenant_id == tid)
+            select(CtCustomField).where(CtCustomField.tenant_id == tid).order_by(CtCustomField.name)
         ).scalars()
     ]
     rewards: dict[str, list[dict[str, Any]]] = {}
@@ -320,7 +320,9 @@ def export(session: Session, tenant: Tenant) -> dict[str, Any]:
     document["campaigns"] = campaigns
     balances: dict[str, list[dict[str, Any]]] = {}
     for b in session.execute(
-        select(CtBalance).where(CtBalance.tenant_id == tid).order_by(CtBalance.campaign_id)
+        select(CtBalance)
+        .where(CtBalance.tenant_id == tid)
+        .order_by(CtBalance.customer_code, CtBalance.campaign_id, CtBalance.item)
     ).scalars():
         entry = {"campaign": b.campaign_id, "balance": b.balance}
         if b.item:
