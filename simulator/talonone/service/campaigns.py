@@ -9,6 +9,7 @@ fixture section gets an application with no campaigns and no custom attributes.
 from __future__ import annotations
 
 import time
+import weakref
 from datetime import datetime
 from typing import Any
 
@@ -26,22 +27,27 @@ BUILTIN_ATTRIBUTES: dict[str, dict[str, str]] = {
 
 
 CONFIG_TTL_SECONDS = 2.0
-_cache: dict[tuple[int, str], tuple[float, TalonConfig]] = {}
+_cache: dict[tuple[int, str], tuple[float, weakref.ref, TalonConfig]] = {}
 
 
 def load_config(db: Session, tenant_id: str) -> TalonConfig:
-    """The tenant's configuration (read-only: a detached copy shared by requests)."""
-    key = (id(db.get_bind()), tenant_id)
+    """The tenant's configuration (read-only: a detached copy shared by requests).
+
+    Keyed by store and tenant; the weak reference makes sure a new store that happens to get
+    the address of a dropped one never sees its entries.
+    """
+    bind = db.get_bind()
+    key = (id(bind), tenant_id)
     now = time.monotonic()
     hit = _cache.get(key)
-    if hit is not None and now - hit[0] < CONFIG_TTL_SECONDS:
-        return hit[1]
+    if hit is not None and now - hit[0] < CONFIG_TTL_SECONDS and hit[1]() is bind:
+        return hit[2]
     config = db.get(TalonConfig, tenant_id)
     if config is None:
         config = TalonConfig(tenant_id=tenant_id)
     else:
         db.expunge(config)
-    _cache[key] = (now, config)
+    _cache[key] = (now, weakref.ref(bind), config)
     return config
 
 
