@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import Depends, Request
 from sqlmodel import Session
 
@@ -13,6 +15,8 @@ from simulator.core.models import Tenant
 
 # Larger than any batch we accept; the middleware's body ceiling stops worse first.
 MAX_FIELD_BYTES = 64 * 1024 * 1024
+# Characters XML 1.0 cannot carry (and PostgreSQL cannot store: NUL): refused in any field.
+INVALID_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 async def request_fields(request: Request) -> dict[str, str]:
@@ -32,6 +36,16 @@ async def request_fields(request: Request) -> dict[str, str]:
             else:  # an uploaded file part: its text
                 fields[key.lower()] = (await value.read()).decode("utf-8", errors="replace")
     request.state.clienttoolbox_fields = fields
+    for name, value in fields.items():
+        found = INVALID_CHARACTERS.search(value) or INVALID_CHARACTERS.search(name)
+        if found:
+            safe = {k: v for k, v in fields.items() if k in ("output", "callback", "condensed")}
+            request.state.clienttoolbox_fields = safe
+            raise ClientToolboxError(
+                400,
+                f"Invalid character U+{ord(found.group()):04X} in field "
+                f"'{INVALID_CHARACTERS.sub('?', name)}'",
+            )
     return fields
 
 

@@ -151,3 +151,24 @@ def test_requests_are_journaled_with_their_operation(client: TestClient) -> None
     entries = client.get("/__admin/requests", params={"api": "clienttoolbox"}).json()["requests"]
     assert entries[0]["operation"] == "campaign_rewards"
     assert entries[0]["tenant"] == "default"
+
+
+def test_characters_xml_cannot_carry_are_refused_and_nothing_is_written(client) -> None:
+    before = client.get("/__admin/tenants/default/fixtures").json()["clienttoolbox"]
+    fields = {
+        "type": "customers_batch",
+        "delimiter": "pipe",
+        "campaigns_to_include": "898989889",
+        "profiles_header_1": "code",
+        "profiles_header_2": "first_name",
+        "Profiles_Data": "NUL1|bad\x00name\n",
+    }
+    for extra in ({}, {"output": "JSON"}):
+        response = post(client, **fields, **extra)
+        assert response.status_code == 400
+        message = (as_json(response) if extra else xml(response))["error"]
+        assert message == "Invalid character U+0000 in field 'profiles_data'"
+    odd_name = client.post("/", data={**CREDENTIALS, "type\x01": "x"})
+    assert odd_name.status_code == 400
+    assert "field 'type?'" in xml(odd_name)["error"]
+    assert client.get("/__admin/tenants/default/fixtures").json()["clienttoolbox"] == before
