@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Path
 from sqlalchemy import select
 from sqlmodel import Session
 from starlette.responses import Response
@@ -18,6 +19,9 @@ from simulator.core.clock import format_instant, tenant_now
 from simulator.core.db import get_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
+
+# Undo state numbers are batch numbers: positive 32-bit integers.
+StateId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 router = APIRouter(
     prefix="/__admin/tenants/{tenant_id}/clienttoolbox",
@@ -35,7 +39,9 @@ async def list_undo_states(
 
 @router.get("/undo-states/{state_id}")
 async def get_undo_state(
-    state_id: int, tenant: Tenant = Depends(path_tenant), session: Session = Depends(get_session)
+    state_id: StateId,
+    tenant: Tenant = Depends(path_tenant),
+    session: Session = Depends(get_session),
 ) -> Response:
     state = session.get(CtUndoState, (tenant.id, state_id))
     if state is None:
@@ -45,7 +51,9 @@ async def get_undo_state(
 
 @router.post("/undo-states/{state_id}/undo")
 async def undo_state(
-    state_id: int, tenant: Tenant = Depends(path_tenant), session: Session = Depends(get_session)
+    state_id: StateId,
+    tenant: Tenant = Depends(path_tenant),
+    session: Session = Depends(get_session),
 ) -> Response:
     try:
         result = undo.undo(session, tenant, state_id, tenant_now(tenant))

@@ -125,7 +125,7 @@ def data_lines(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
 def amount_of(raw: str, what: str = "amount") -> float:
     """`14,95`, `.75`, `0,50`, `2.00`, `50` -> float; a comma or a dot marks the decimals."""
     text = raw.strip()
-    match = AMOUNT_PATTERN.match(text)
+    match = AMOUNT_PATTERN.match(text) if len(text) <= 32 else None
     if not text or not match or not (match.group(1) or match.group(2)):
         raise LineError(f"Invalid {what} '{raw}'")
     whole = match.group(1) or "0"

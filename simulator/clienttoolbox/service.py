@@ -410,7 +410,7 @@ def search_customers(session: Session, tenant: Tenant, fields: Mapping[str, str]
     custom_filters: dict[str, str] = {}
     for key, raw in fields.items():
         value = raw.strip()
-        name = "customer_pin" if key == "customer_pin" else key
+        name = key  # field names arrive lower-cased: customer_PIN -> customer_pin
         if not value:
             continue
         if name in SEARCH_FILTERS:

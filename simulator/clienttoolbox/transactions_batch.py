@@ -52,7 +52,7 @@ KNOWN_HEADERS = {
 }
 REQUIRED_HEADERS = ("campaign_id", "code", "redeemed")
 CUSTOM_FIELD = re.compile(r"^custom_field_[1-9]\d*$")
-LIMITS = {"authorization": 500, "promo_id": 255, "service_product": 255, "code": 64}
+LIMITS = {"authorization": 500, "promo_id": 255, "service_product": 255, "code": 64, "amount": 32}
 
 
 @dataclass
@@ -194,7 +194,7 @@ def apply_line(
             "customer_code": code,
             "campaign_id": campaign.id,
             "redeemed": redeemed,
-            "amount": row.get("amount", "")[:64],
+            "amount": row.get("amount", ""),
             "value": -value if redeemed else value,
             "item": item,
             "date": when,

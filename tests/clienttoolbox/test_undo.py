@@ -160,3 +160,10 @@ def test_admin_token_protects_undo(make_client) -> None:
     assert http.get(UNDO).status_code == 401
     ok = http.get(UNDO, headers={"Authorization": "Bearer s3cret"})
     assert ok.status_code == 200
+
+
+def test_undo_state_numbers_are_checked(client: TestClient) -> None:
+    for bad in ("abc", "0", str(2**63)):
+        response = client.post(f"{UNDO}/{bad}/undo")
+        assert response.status_code == 400
+        assert response.json()["status"] == 400
