@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlmodel import Session
 
 from simulator.core.db import UTCDateTime
@@ -155,9 +155,15 @@ def accept_upload(
         next_attempt_at=real_now,
         received_at=now,
     )
-    session.add(upload)
+    values = upload.model_dump(exclude={"id"})
+    session.execute(upload_insert_statement(), [values])
     session.commit()
     return upload
+
+
+@lru_cache(maxsize=1)
+def upload_insert_statement() -> Any:
+    return CgUpload.__table__.insert()
 
 
 def limit_text(max_bytes: int) -> str:
@@ -399,15 +405,20 @@ def blocked_addresses(session: Session, tenant_id: str, keys: set[str]) -> dict[
     ordered = sorted(k for k in keys if k)
     for start in range(0, len(ordered), 500):
         chunk = ordered[start : start + 500]
-        rows = session.execute(
-            select(CgListEntry.email_key, CgListEntry.kind).where(
-                CgListEntry.tenant_id == tenant_id, CgListEntry.email_key.in_(chunk)
-            )
-        )
+        rows = session.execute(blocked_statement(), {"tenant": tenant_id, "keys": chunk})
         for key, kind in rows:
             if found.get(key) != LIST_UNSUBSCRIBE:
                 found[key] = kind
     return found
+
+
+@lru_cache(maxsize=1)
+def blocked_statement() -> Any:
+    """Built once: building a statement costs more than running it (worker hot path)."""
+    return select(CgListEntry.email_key, CgListEntry.kind).where(
+        CgListEntry.tenant_id == bindparam("tenant"),
+        CgListEntry.email_key.in_(bindparam("keys", expanding=True)),
+    )
 
 
 def clear_mails(session: Session, tenant_id: str, upload_number: int) -> None:
@@ -419,25 +430,69 @@ def clear_mails(session: Session, tenant_id: str, upload_number: int) -> None:
 
 def insert_mails(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(CgMail), rows)
+        session.execute(mail_insert_statement(), rows)
+
+
+@lru_cache(maxsize=1)
+def mail_insert_statement() -> Any:
+    return CgMail.__table__.insert()
 
 
 def complete_upload(
-    session: Session, upload_id: int, evaluation: Evaluation, now: datetime
+    session: Session, upload: CgUpload, evaluation: Evaluation, now: datetime
 ) -> None:
-    upload = session.get(CgUpload, upload_id)
-    if upload is None:  # the tenant was deleted meanwhile
-        return
-    logs = json.loads(upload.logs_json or "[]") + evaluation.logs
-    upload.status = UPLOAD_PROCESSED
-    upload.successful_records = evaluation.successful
-    upload.unsuccessful_records = evaluation.unsuccessful
-    upload.logs_json = json.dumps(logs, ensure_ascii=False)
-    upload.processed_at = now
-    upload.lease_until = None
-    upload.claimed_by = None
-    upload.last_error = None
-    session.add(upload)
+    """Mark a processed upload (one UPDATE; a deleted tenant's upload simply matches nothing)."""
+    logs = upload_logs(upload) + evaluation.logs
+    session.execute(
+        complete_statement(),
+        {
+            "upload_id": upload.id,
+            "ok": evaluation.successful,
+            "not_ok": evaluation.unsuccessful,
+            "logs": json.dumps(logs, ensure_ascii=False),
+            "processed_at": now,
+        },
+    )
+
+
+@lru_cache(maxsize=1)
+def complete_statement() -> Any:
+    table = CgUpload.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("upload_id"))
+        .values(
+            status=UPLOAD_PROCESSED,
+            successful_records=bindparam("ok"),
+            unsuccessful_records=bindparam("not_ok"),
+            logs_json=bindparam("logs"),
+            processed_at=bindparam("processed_at", type_=UTCDateTime()),
+            lease_until=None,
+            claimed_by=None,
+            last_error=None,
+        )
+    )
+
+
+@lru_cache(maxsize=1)
+def load_statement() -> Any:
+    return (
+        select(CgUpload, Tenant, CgConfig)
+        .join(Tenant, Tenant.id == CgUpload.tenant_id)
+        .outerjoin(CgConfig, CgConfig.tenant_id == CgUpload.tenant_id)
+        .where(CgUpload.id == bindparam("upload_id"))
+    )
+
+
+def load_for_processing(
+    session: Session, upload_id: int
+) -> tuple[CgUpload, Tenant, CgConfig] | None:
+    """The upload, its tenant and the tenant's settings in one query."""
+    row = session.execute(load_statement(), {"upload_id": upload_id}).first()
+    if row is None:
+        return None
+    upload, tenant, config = row
+    return upload, tenant, config or CgConfig(tenant_id=tenant.id)
 
 
 def record_failure(

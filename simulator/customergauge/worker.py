@@ -94,18 +94,20 @@ async def process_upload(engine: Engine, upload_id: int, simulate_time: bool = T
 async def _attempt(engine: Engine, upload_id: int, simulate_time: bool) -> str:
     session = new_session(engine)
     try:
-        upload = session.get(CgUpload, upload_id)
-        if upload is None or upload.status != UPLOAD_PROCESSING:
-            return upload.status if upload else UPLOAD_FAILED
-        config = service.get_config(session, upload.tenant_id)
+        loaded = service.load_for_processing(session, upload_id)
+        if loaded is None:  # the tenant was deleted meanwhile
+            return UPLOAD_FAILED
+        upload, tenant, config = loaded
+        if upload.status != UPLOAD_PROCESSING:
+            return upload.status
         delay = service.processing_seconds(config, upload.total_records) if simulate_time else 0
         if delay > 0:
             service.extend_lease(session, upload_id, real_now(), delay)
             session.close()  # hold no connection (nor SQLite snapshot) while "processing"
             await asyncio.sleep(delay)
-        tenant = session.get(Tenant, upload.tenant_id)
-        if tenant is None:
-            return UPLOAD_FAILED
+            tenant = session.get(Tenant, upload.tenant_id)  # its clock may have moved
+            if tenant is None:
+                return UPLOAD_FAILED
         service.run_attempt_hooks(tenant, upload)
         now = tenant_now(tenant)
         fault = stream_fault(session, tenant.id, now)
@@ -130,7 +132,7 @@ async def _attempt(engine: Engine, upload_id: int, simulate_time: bool) -> str:
             if upload.attempts > 1:  # an earlier attempt may have left mails behind
                 service.clear_mails(session, upload.tenant_id, upload.number)
             service.insert_mails(session, evaluation.rows)
-            service.complete_upload(session, upload.id, evaluation, now)
+            service.complete_upload(session, upload, evaluation, now)
             session.commit()
         return UPLOAD_PROCESSED
     with new_session(engine) as session:
@@ -142,7 +144,7 @@ async def _attempt(engine: Engine, upload_id: int, simulate_time: bool) -> str:
             session.commit()
         await asyncio.sleep(0)
     with new_session(engine) as session:
-        service.complete_upload(session, upload.id, evaluation, now)
+        service.complete_upload(session, upload, evaluation, now)
         session.commit()
     return UPLOAD_PROCESSED
 

@@ -88,7 +88,7 @@ def test_racing_workers_claim_each_upload_exactly_once(engine: Engine, database_
                         continue
                     idle = 0
                     upload = session.get(CgUpload, upload_id)
-                    service.complete_upload(session, upload_id, service.Evaluation(), real_now())
+                    service.complete_upload(session, upload, service.Evaluation(), real_now())
                     session.commit()
                     with lock:
                         claimed.append((upload.tenant_id, upload.number))
