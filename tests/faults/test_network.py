@@ -230,3 +230,12 @@ def test_lognormal_latency_median_over_500_samples(server: LiveServer) -> None:
             if r.get("headers") == {"X-Chaos": "lognormal"}
         ]
     assert rule["hits"] == 500
+
+
+def test_serve_refuses_a_bad_faults_file(tmp_path) -> None:
+    bad = tmp_path / "faults.yaml"
+    bad.write_text("faults:\n  - {api: ecdp, latency: soon}\n")
+    database_url = live_database_url(tmp_path, "sim_faults_bad")
+    with pytest.raises(RuntimeError) as caught:
+        start_server(database_url, args=["--faults", str(bad)])
+    assert "cannot start: faults: faults[0].latency: not a duration" in str(caught.value)
