@@ -387,10 +387,12 @@ def parse_datetime(value: Any, path: str, problems: Problems) -> datetime | None
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except ValueError:
         problems.add(path, f"'{value}' is not a valid ISO-8601 date-time.")
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        problems.add(path, f"'{value}' is outside the supported range of dates.")
+    return None
 
 
 def parse_attributes(

@@ -6,6 +6,8 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from simulator.ecdp.routes import MAX_BODY_BYTES
 from simulator.ecdp.service import MAX_ITEMS
@@ -66,6 +68,8 @@ def test_envelope_errors_name_the_field(client: TestClient, body: dict, field: s
         ({"email": "ok@example.com", "dateOfBirth": "1990-13-01T00:00:00Z"}, "dateOfBirth"),
         ({"email": "ok@example.com", "dateOfBirth": "yesterday"}, "dateOfBirth"),
         ({"email": "ok@example.com", "dateOfBirth": 19900101}, "dateOfBirth"),
+        ({"email": "ok@example.com", "dateOfBirth": "0001-01-01T00:00:00+01:00"}, "dateOfBirth"),
+        ({"email": "ok@example.com", "dateOfBirth": "9999-12-31T23:59:59-01:00"}, "dateOfBirth"),
         ({"email": "ok@example.com", "gender": "Other"}, "gender"),
         ({"email": "ok@example.com", "gender": True}, "gender"),
         ({"email": "ok@example.com", "customAttributes": {"name": "vip"}}, "customAttributes"),
@@ -203,3 +207,51 @@ def test_a_tenant_can_ask_for_the_asp_net_map_of_errors(client: TestClient, new_
     }
     exported = client.get(f"/__admin/tenants/{tenant['id']}/fixtures").json()["ecdp"]
     assert exported["validationErrors"] == "map"
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**40), max_value=2**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+field_names = st.sampled_from(
+    [
+        "email",
+        "phone",
+        "crmId",
+        "visitorId",
+        "firstName",
+        "dateOfBirth",
+        "gender",
+        "customAttributes",
+        "consentsData",
+        "guid",
+        "Email",
+        "other",
+    ]
+)
+items = st.dictionaries(field_names, json_values, max_size=5) | json_values
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    mode=st.sampled_from(["Add", "Update", "AddOrUpdate", "add", "x", None, 1]),
+    match_by=st.sampled_from(["Email", "PhoneNumber", "CrmId", "GUID", "VisitorId", "?", None]),
+    data=st.lists(items, max_size=4) | json_values,
+)
+def test_arbitrary_bodies_never_fail_with_a_500(
+    client: TestClient, mode: object, match_by: object, data: object
+) -> None:
+    response = send(client, {"mode": mode, "matchBy": match_by, "data": data})
+    assert response.status_code in (201, 400), response.text
+    if response.status_code == 400:
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert isinstance(response.json()["errors"], list)
