@@ -4,6 +4,7 @@ from simulator.core.registry import ApiSpec
 from simulator.talonone.errors import TalonOneError, handle_talonone_error, render_error
 from simulator.talonone.fixtures import SECTION
 from simulator.talonone.routes import ROUTERS
+from simulator.talonone.routes.core import admin_router as core_admin_router
 from simulator.talonone.routes.loyalty import admin_router as loyalty_admin_router
 
 
@@ -16,7 +17,7 @@ SPEC = ApiSpec(
     owns_path=owns_path,
     render_error=render_error,
     routers=ROUTERS,
-    admin_routers=[loyalty_admin_router],
+    admin_routers=[core_admin_router, loyalty_admin_router],
     fixtures=SECTION,
     exception_handlers={TalonOneError: handle_talonone_error},
 )
