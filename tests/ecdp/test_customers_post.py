@@ -359,3 +359,19 @@ def test_a_concurrent_insert_of_the_same_customer_is_retried(
     assert len(calls) == 2
     assert customer(client, "id", 1)["firstName"] == "Ad"
     assert customer(client, "email", "adam@example.com")["id"] == 1
+
+
+def test_the_same_email_lives_separately_in_two_tenants(client: TestClient, new_tenant) -> None:
+    other = {"x-api-key": new_tenant()["credentials"]["ecdp"]["api_key"]}
+    assert (
+        post(client, "Add", "Email", {"email": "both@example.com", "firstName": "A"}).status_code
+        == 201
+    )
+    response = post(
+        client, "Add", "Email", {"email": "both@example.com", "firstName": "B"}, headers=other
+    )
+    assert response.status_code == 201
+    assert customer(client, "email", "both@example.com")["firstName"] == "A"
+    assert customer(client, "email", "both@example.com", headers=other)["firstName"] == "B"
+    entries = client.get("/__admin/requests", params={"api": "ecdp", "method": "POST"}).json()
+    assert {e["operation"] for e in entries["requests"]} == {"PostCustomers"}
