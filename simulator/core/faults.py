@@ -14,6 +14,7 @@ The middleware (core/middleware.py) applies the result; the CustomerGauge stream
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import json
 import math
 import re
@@ -780,10 +781,12 @@ def plan_of(fired: list[Fired], plan: Plan | None = None) -> Plan:
     return plan
 
 
+_header_draws = itertools.count(1)  # a range in the header draws anew each request, repeatably
+
 # --- the per-request header ------------------------------------------------------------------
 
 
-def parse_header(value: str) -> Plan:
+def parse_header(value: str, seed: int = 0) -> Plan:
     """`X-Simulator-Fault: error=503, latency=1500ms, reset` (items separated by `,` or `;`).
 
     Items: error=STATUS, retry-after=SECONDS, latency=DURATION|MIN-MAX, reset, empty,
@@ -796,7 +799,7 @@ def parse_header(value: str) -> Plan:
     items = [item.strip() for item in re.split(r"[;,]", value) if item.strip()]
     if not items:
         raise FaultError("X-Simulator-Fault", "empty")
-    rng = seeded_rng(0, "header", value)
+    rng = seeded_rng(seed, "header", value, next(_header_draws))
     for item in items:
         name, _, argument = item.partition("=")
         name, argument = name.strip().lower(), argument.strip()

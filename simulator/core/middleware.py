@@ -237,7 +237,7 @@ class FaultApplier:
         plan = None
         header = _header(scope, FAULT_HEADER)
         if header is not None and self.settings is not None and self.settings.allow_fault_header:
-            plan = faults.parse_header(header)
+            plan = faults.parse_header(header, getattr(self.settings, "seed", 0))
         rules = faults.active_rules(self.engine)
         if not rules:
             return plan, receive

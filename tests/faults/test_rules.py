@@ -69,6 +69,12 @@ def test_header_items_combine() -> None:
     assert parse_header("reset, error=503").drop is not None  # drop outranks the error
 
 
+def test_a_header_range_draws_anew_each_request() -> None:
+    delays = [parse_header("latency=100-500ms").delay for _ in range(20)]
+    assert all(0.1 <= d <= 0.5 for d in delays)
+    assert len(set(delays)) > 10
+
+
 @pytest.mark.parametrize(
     "value", ["", "bogus", "error=abc", "error=302", "latency=fast", "retry-after=3", "slow=x"]
 )
