@@ -90,3 +90,26 @@ def test_header_numbering() -> None:
     for bad in ({"h_1": "a", "h_4": "b"}, {"h_3": "a"}, {"h_0": "a"}, {}, {"h_1": " "}):
         with pytest.raises(ClientToolboxError):
             numbered_headers(bad, "h_")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"@status": "success", "batch": {"@status": "imported", "customers": {"new": 2}}},
+        {
+            "@status": "error",
+            "error": "a < b & c > \"d\" 'e'",
+            "errors": {"error": [{"line": 1, "message": "m"}, {"line": 2, "message": "n"}]},
+        },
+        {"@status": "success", "customers": {"customer": []}, "count": 0, "none": None},
+        {"@status": "success", "x": {"y": [1, 2.5, True, False]}, "empty": {}, "u": "€ ü"},
+        {"@status": "success", "a": {"b": {"c": {"d": "deep"}}}, "list": [{"k": 1}, {"k": 2}]},
+    ],
+)
+def test_xml_writer_matches_xmltodict(content: dict) -> None:
+    import xmltodict
+
+    from simulator.clienttoolbox.errors import xml_document
+
+    expected = xmltodict.unparse({"response": content}, pretty=True, indent="  ")
+    assert xml_document("response", content) == expected
