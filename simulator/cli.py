@@ -92,6 +92,33 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def worker(args: argparse.Namespace) -> int:
+    """The CustomerGauge stream worker as its own process (servers beside it: SIM_RUN_WORKER=false)."""
+    import asyncio
+
+    from simulator.core import logs
+    from simulator.core.db import make_engine
+    from simulator.customergauge.worker import run_worker_forever
+
+    export_env(args)
+    settings = Settings()
+    logs.configure(settings.log_format)
+    try:
+        prepare(settings)
+    except (RuntimeError, ValueError) as exc:
+        print(f"simulator: cannot start the worker: {exc}", file=sys.stderr)
+        return 2
+    engine = make_engine(settings.database_url)
+    print(f"stream worker on {settings.database_url}", flush=True)
+    try:
+        asyncio.run(run_worker_forever(engine, settings))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.dispose()
+    return 0
+
+
 def db_command(args: argparse.Namespace) -> int:
     from simulator.core import schema
     from simulator.core.db import make_engine
@@ -175,6 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int)
     run.add_argument("--workers", type=int)
     run.set_defaults(handler=serve)
+
+    work = commands.add_parser("worker", help="run the CustomerGauge stream worker on its own")
+    work.add_argument("--db", help="database URL")
+    work.add_argument("--seed", type=int)
+    work.set_defaults(handler=worker)
 
     db = commands.add_parser("db", help="database schema: upgrade to this version, or show it")
     db.add_argument("action", choices=["upgrade", "current"])
