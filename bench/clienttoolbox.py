@@ -83,7 +83,9 @@ async def timed(http: httpx.AsyncClient, name: str, body: bytes, target: str) ->
 async def run(port: int) -> list[dict]:
     rows = []
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=60) as http:
-        tenant = (await http.post("/__admin/tenants", json={"name": "bench-ct", "fixtures": "default"})).json()
+        tenant = (
+            await http.post("/__admin/tenants", json={"name": "bench-ct", "fixtures": "default"})
+        ).json()
         credentials = {"API": "1.5", **tenant["credentials"]["clienttoolbox"]}
         rows.append(
             await timed(
