@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from typing import Any
 
 from starlette.requests import Request
@@ -91,9 +92,16 @@ class ApiMiddleware:
                     request_body.extend(chunk[: keep - len(request_body)])
             return message
 
+        request_id = _header_value(scope, b"x-request-id") or uuid.uuid4().hex
+        noted(scope)["request_id"] = request_id
+
         async def send_recording(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_box[0] = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (REQUEST_ID, request_id.encode()),
+                ]
             elif (
                 message["type"] == "http.response.body" and journal_on and len(response_body) < keep
             ):
@@ -103,8 +111,9 @@ class ApiMiddleware:
         try:
             await self.faults.handle(scope, spec.name, receive_limited, send_recording, status_box)
         finally:
-            if journal_on:
-                self._record(scope, spec.name, status_box[0], started, request_body, response_body)
+            # Always: the journal also feeds the metrics and the access log (it skips its own
+            # storage when switched off).
+            self._record(scope, spec.name, status_box[0], started, request_body, response_body)
 
     def _record(
         self, scope: Scope, api: str, status: int, started: float, body: bytes, out: bytes
@@ -118,6 +127,7 @@ class ApiMiddleware:
         self.journal.record(
             {
                 "tenant_id": info.get("tenant_id"),
+                "request_id": info.get("request_id"),
                 "api": api,
                 "operation": info.get("operation", ""),
                 "method": scope["method"],
@@ -132,6 +142,16 @@ class ApiMiddleware:
                 "created_at": real_now(),
             }
         )
+
+
+REQUEST_ID = b"x-request-id"
+
+
+def _header_value(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")[:128]
+    return None
 
 
 def _content_length(scope: Scope) -> int | None:

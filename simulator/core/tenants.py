@@ -31,8 +31,9 @@ CREDENTIAL_COLUMNS = {
     "ecdp": Tenant.ecdp_api_key,
 }
 
-# Rows kept when a tenant is reset to its fixtures (the journal is history, not state).
-KEPT_ON_RESET = {"journal_entry"}
+# Rows kept when a tenant is reset to its fixtures: the journal is history and fault rules are
+# test set-up, not state.
+KEPT_ON_RESET = {"journal_entry", "fault_rule"}
 
 
 def by_credential(session: Session, api: str, value: str) -> Tenant | None:

@@ -113,3 +113,31 @@ def test_json_log_lines_carry_request_fields() -> None:
     assert line["request_id"] == "abc"
     assert line["tenant"] == "default"
     assert line["level"] == "info"
+
+
+def test_request_id_is_echoed_or_made(client: TestClient) -> None:
+    with_test_routes(client)
+    given = client.get(
+        "/v1/test/whoami", headers={**DEFAULT_CREDENTIALS["talonone"], "X-Request-Id": "req-42"}
+    )
+    assert given.headers["x-request-id"] == "req-42"
+    made = client.get("/v1/test/whoami", headers=DEFAULT_CREDENTIALS["talonone"])
+    assert len(made.headers["x-request-id"]) == 32
+
+
+def test_metrics_count_even_with_the_journal_off(make_client) -> None:
+    client = with_test_routes(make_client(journal_enabled=False))
+    client.get("/v1/test/whoami", headers=DEFAULT_CREDENTIALS["talonone"])
+    assert 'api="talonone",operation="",status="200"} 1' in client.get("/metrics").text
+
+
+def test_access_log_line_has_request_id_and_tenant(make_client, caplog) -> None:
+    client = with_test_routes(make_client(access_log=True))
+    with caplog.at_level(logging.INFO, logger="simulator.access"):
+        client.get(
+            "/v1/test/whoami", headers={**DEFAULT_CREDENTIALS["talonone"], "X-Request-Id": "r-1"}
+        )
+    records = [r for r in caplog.records if r.name == "simulator.access"]
+    assert records and records[-1].request_id == "r-1"
+    assert records[-1].tenant == "default"
+    assert records[-1].status == 200
