@@ -19,6 +19,7 @@ from pydantic import (
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
+from simulator.clienttoolbox.generate import generate
 from simulator.clienttoolbox.ledger import PROFILE_COLUMNS
 from simulator.clienttoolbox.models import (
     CtAccount,
@@ -368,4 +369,6 @@ def export(session: Session, tenant: Tenant) -> dict[str, Any]:
     return document
 
 
-SECTION = FixtureSection(name="clienttoolbox", schema=CheckedFixture, load=load, export=export)
+SECTION = FixtureSection(
+    name="clienttoolbox", schema=CheckedFixture, load=load, export=export, generate=generate
+)

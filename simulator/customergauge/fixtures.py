@@ -16,6 +16,7 @@ from simulator.core.fixtures import FixtureSection, LoadContext
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
 from simulator.customergauge import service
+from simulator.customergauge.generate import generate
 from simulator.customergauge.models import (
     LIST_BOUNCE,
     LIST_UNSUBSCRIBE,
@@ -310,5 +311,5 @@ def export_upload(upload: CgUpload) -> dict[str, Any]:
 
 
 SECTION = FixtureSection(
-    name="customergauge", schema=CustomerGaugeFixture, load=load, export=export
+    name="customergauge", schema=CustomerGaugeFixture, load=load, export=export, generate=generate
 )

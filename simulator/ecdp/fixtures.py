@@ -16,6 +16,7 @@ from simulator.core.fixtures import FixtureError, FixtureSection, LoadContext
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
 from simulator.ecdp import service
+from simulator.ecdp.generate import generate
 from simulator.ecdp.models import (
     EcdpAttribute,
     EcdpConfirmation,
@@ -328,4 +329,6 @@ def export_customer(row: Any) -> dict[str, Any]:
     return {key: value for key, value in view.items() if value is not None}
 
 
-SECTION = FixtureSection(name="ecdp", schema=EcdpFixture, load=load, export=export)
+SECTION = FixtureSection(
+    name="ecdp", schema=EcdpFixture, load=load, export=export, generate=generate
+)

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from simulator.core.fixtures import FixtureSection, LoadContext
 from simulator.core.models import Tenant
+from simulator.talonone.generate import generate
 from simulator.talonone.service import core_fixtures, engagement_fixtures, loyalty_fixtures
 
 PARTS = (core_fixtures, loyalty_fixtures, engagement_fixtures)  # load order
@@ -32,4 +33,6 @@ def export(db: Session, tenant: Tenant) -> dict[str, Any]:
     return document
 
 
-SECTION = FixtureSection(name="talonone", schema=TalonOneFixture, load=load, export=export)
+SECTION = FixtureSection(
+    name="talonone", schema=TalonOneFixture, load=load, export=export, generate=generate
+)

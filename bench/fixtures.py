@@ -1,0 +1,86 @@
+"""Fixture loading speed: a generated document (`generate: {customers: 50000}` plus the default
+world's configuration) expanded and loaded into a new tenant, in-process through
+`simulator.core.tenants.create` on a temporary SQLite store (the server on `port` is not used).
+
+Rows: generating the document text (`simulator fixtures generate`), expanding + validating it,
+and creating a tenant from it (expand, validate, write every section, commit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+CUSTOMERS = 50_000
+TARGET = "< 10 s"
+
+
+def generated_document(customers: int) -> dict[str, Any]:
+    from simulator.config import Settings
+    from simulator.core import fixtures
+
+    document, _ = fixtures.resolve("default", Settings().fixtures_dir)
+    return {**document, "generate": {"seed": 7, "customers": customers}}
+
+
+def measure(customers: int = CUSTOMERS) -> list[dict]:
+    import simulator.models_index  # noqa: F401
+    from simulator.config import Settings
+    from simulator.core import fixtures, tenants
+    from simulator.core.db import make_engine, new_session
+    from simulator.core.generate import generate_document
+    from simulator.core.schema import ensure_schema
+
+    rows = []
+    started = time.perf_counter()
+    text = generate_document(7, customers)
+    rows.append(
+        {
+            "name": f"fixtures generate --customers {customers} (YAML text)",
+            "ms": round((time.perf_counter() - started) * 1000),
+            "bytes": len(text),
+        }
+    )
+    document = generated_document(customers)
+    started = time.perf_counter()
+    fixtures.validate(document, "<bench>")
+    rows.append(
+        {
+            "name": f"expand + validate {customers} customers x 4 APIs",
+            "ms": round((time.perf_counter() - started) * 1000),
+        }
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'bench.db'}"
+        engine = make_engine(url)
+        try:
+            ensure_schema(engine, True)
+            settings = Settings(database_url=url, fixtures="none")
+            with new_session(engine) as session:
+                started = time.perf_counter()
+                tenants.create(session, settings, "bench", document)
+                elapsed = time.perf_counter() - started
+        finally:
+            engine.dispose()
+    rows.append(
+        {
+            "name": f"create tenant from {customers} generated customers x 4 APIs (SQLite)",
+            "ms": round(elapsed * 1000),
+            "target": TARGET,
+        }
+    )
+    return rows
+
+
+async def run(port: int) -> list[dict]:
+    return await asyncio.to_thread(measure)
+
+
+if __name__ == "__main__":
+    import sys
+
+    for row in measure(int(sys.argv[1]) if len(sys.argv) > 1 else CUSTOMERS):
+        print(row)
