@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -51,6 +52,84 @@ def new_profile_view_only(tenant_id: str, integration_id: str, now: datetime) ->
         attributes={},
         created=now,
         last_activity=now,
+    )
+
+
+PROFILES = TalonProfile.__table__
+# Built once (the session hot path): building a statement costs more than running it.
+PROFILE_BY_INTEGRATION_ID = select(PROFILES).where(
+    PROFILES.c.tenant_id == bindparam("tenant"),
+    PROFILES.c.integration_id == bindparam("integration_id"),
+)
+INSERT_PROFILE = insert(PROFILES)
+UPDATE_PROFILE_FIGURES = (
+    update(PROFILES)
+    .where(
+        PROFILES.c.tenant_id == bindparam("where_tenant"), PROFILES.c.id == bindparam("where_id")
+    )
+    .values(
+        last_activity=bindparam("new_last_activity"),
+        closed_sessions=bindparam("new_closed_sessions"),
+        total_sales=bindparam("new_total_sales"),
+    )
+)
+
+
+@dataclass
+class ProfileState:
+    """A profile as the session path works on it (a plain object: no ORM bookkeeping)."""
+
+    tenant_id: str
+    id: int
+    integration_id: str
+    attributes: dict[str, Any]
+    created: datetime
+    last_activity: datetime
+    closed_sessions: int = 0
+    total_sales: float = 0.0
+
+
+PROFILE_COLUMNS = tuple(f.name for f in fields(ProfileState))
+
+
+def profile_state(db: Session, tenant_id: str, integration_id: str) -> ProfileState | None:
+    parameters = {"tenant": tenant_id, "integration_id": integration_id}
+    row = db.execute(PROFILE_BY_INTEGRATION_ID, parameters).first()
+    if row is None:
+        return None
+    return ProfileState(**{name: getattr(row, name) for name in PROFILE_COLUMNS})
+
+
+def unsaved_profile_state(tenant_id: str, integration_id: str, now: datetime) -> ProfileState:
+    """An unsaved profile for dry runs (id 0: it does not exist yet)."""
+    return ProfileState(tenant_id, 0, integration_id, {}, now, now)
+
+
+def create_profile_state(
+    db: Session, tenant_id: str, integration_id: str, now: datetime
+) -> ProfileState:
+    """A new profile, inserted (not committed); a concurrent creator's loser gets the 409."""
+    profile_id = next_value(db, tenant_id, "talonone.profile")
+    profile = ProfileState(tenant_id, profile_id, integration_id, {}, now, now)
+    try:
+        db.execute(INSERT_PROFILE, {name: getattr(profile, name) for name in PROFILE_COLUMNS})
+    except IntegrityError:  # created meanwhile by another request: the caller's work is void
+        db.rollback()
+        raise conflict() from None
+    return profile
+
+
+def save_profile_figures(db: Session, profile: ProfileState) -> None:
+    """Write back what a session changes on its profile (activity, closed sessions, sales)."""
+    db.execute(
+        UPDATE_PROFILE_FIGURES,
+        {
+            "where_tenant": profile.tenant_id,
+            "where_id": profile.id,
+            "new_last_activity": profile.last_activity,
+            "new_closed_sessions": profile.closed_sessions,
+            "new_total_sales": profile.total_sales,
+        },
     )
 
 

@@ -7,11 +7,11 @@ read; a concurrent writer that lost the race gets the documented 409.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -304,6 +304,60 @@ def session_view(config: TalonConfig, session: Any) -> dict[str, Any]:
     return view
 
 
+SESSIONS = TalonSession.__table__
+# Built once (the hot paths): building a statement costs more than running it.
+SESSION_BY_INTEGRATION_ID = select(SESSIONS).where(
+    SESSIONS.c.tenant_id == bindparam("tenant"),
+    SESSIONS.c.integration_id == bindparam("integration_id"),
+)
+INSERT_SESSION = insert(SESSIONS)
+SAVED_COLUMNS = (
+    "profile_id",
+    "state",
+    "data",
+    "effects",
+    "update_count",
+    "counted_sales",
+    "updated",
+)
+UPDATE_SESSION = (
+    update(SESSIONS)
+    .where(
+        SESSIONS.c.tenant_id == bindparam("where_tenant"),
+        SESSIONS.c.id == bindparam("where_id"),
+        SESSIONS.c.update_count == bindparam("where_update_count"),
+    )
+    .values({name: bindparam(f"new_{name}") for name in SAVED_COLUMNS})
+)
+
+
+@dataclass
+class SessionState:
+    """A session as the update path works on it (a plain object: no ORM bookkeeping)."""
+
+    tenant_id: str
+    id: int
+    integration_id: str
+    profile_id: str
+    state: str
+    data: dict[str, Any]
+    effects: list[Any]
+    first_session: bool
+    update_count: int
+    counted_sales: float
+    created: datetime
+    updated: datetime
+
+
+SESSION_COLUMNS = tuple(f.name for f in fields(SessionState))
+
+
+def session_row(db: Session, tenant_id: str, integration_id: str) -> Any:
+    """The stored session as a Core row (read-only), or None."""
+    parameters = {"tenant": tenant_id, "integration_id": integration_id}
+    return db.execute(SESSION_BY_INTEGRATION_ID, parameters).first()
+
+
 def get_session(db: Session, tenant_id: str, integration_id: str) -> TalonSession | None:
     statement = select(TalonSession).where(
         TalonSession.tenant_id == tenant_id, TalonSession.integration_id == integration_id
@@ -437,10 +491,11 @@ def update_session(
     config = campaigns.load_config(db, tenant.id)
     sent, wanted = check_session_request(body, config)
     state = sent.get("state", "open")
-    stored = get_session(db, tenant.id, integration_id)
+    stored = session_row(db, tenant.id, integration_id)
     previous = stored.state if stored is not None else None
     check_transition(previous, state)
     if stored is not None and previous != "open":
+        stored = require_session(db, tenant.id, integration_id)
         return update_finished_session(db, tenant, config, now, stored, sent, state, wanted, dry)
     base = {} if (stored is None or dry) else stored.data
     data = merge(base, sent)
@@ -448,29 +503,30 @@ def update_session(
     if "cartItems" in data:
         data["cartItems"], catalog = enrich_cart(db, tenant.id, data["cartItems"])
     profile_id = data.get("profileId", "") or ""
-    session = TalonSession(
+    session = SessionState(
         tenant_id=tenant.id,
         id=stored.id if stored else 0,
         integration_id=integration_id,
         profile_id=profile_id,
         state=state,
         data=data,
+        effects=[],
         first_session=stored.first_session if stored else True,
         update_count=(stored.update_count + 1) if stored else 1,
         counted_sales=0.0,
         created=stored.created if stored else now,
         updated=now,
     )
-    profile = profiles.get_profile(db, tenant.id, profile_id) if profile_id else None
+    profile = profiles.profile_state(db, tenant.id, profile_id) if profile_id else None
     if stored is None:
         # A profile created by this very request has had no session before.
         known = profile is not None
         session.first_session = not known or first_session_of(db, tenant.id, profile_id)
     if profile_id and profile is None:
         if dry:
-            profile = profiles.new_profile_view_only(tenant.id, profile_id, now)
+            profile = profiles.unsaved_profile_state(tenant.id, profile_id, now)
         else:
-            profile = profiles.ensure_profile(db, tenant.id, profile_id, now)
+            profile = profiles.create_profile_state(db, tenant.id, profile_id, now)
     if state == "cancelled":
         outcome = rules.Outcome()
     else:
@@ -494,7 +550,7 @@ def update_session(
             close_session(db, tenant.id, now, session, profile, outcome)
         if profile is not None and profile.id:
             profile.last_activity = now
-            db.add(profile)
+            profiles.save_profile_figures(db, profile)
         save_session(db, session, stored)
         if "event" in wanted:  # no operation reads it otherwise: stored only when asked for
             event = events.record_event(
@@ -568,39 +624,30 @@ def uncount_session(
     session.counted_sales = 0.0
 
 
-def save_session(db: Session, session: TalonSession, stored: TalonSession | None) -> None:
-    """Insert, or update only if nobody else updated the session since we read it (409)."""
+def save_session(db: Session, session: Any, stored: Any) -> None:
+    """Insert, or update only if nobody else updated the session since we read it (409).
+
+    `session` is a SessionState or a TalonSession, `stored` the ORM object or Core row read
+    (None for a new session); Core statements either way.
+    """
     if stored is None:
         session.id = next_value(db, session.tenant_id, "talonone.session")
-        db.add(session)
+        values = {name: getattr(session, name) for name in SESSION_COLUMNS}
         try:
-            db.flush()
+            db.execute(INSERT_SESSION, values)
         except IntegrityError:  # another request created it meanwhile: nothing of ours stays
             db.rollback()
             raise profiles.conflict() from None
         return
-    values = {
-        "profile_id": session.profile_id,
-        "state": session.state,
-        "data": session.data,
-        "effects": session.effects,
-        "update_count": session.update_count,
-        "counted_sales": session.counted_sales,
-        "updated": session.updated,
-    }
-    result = db.execute(
-        update(TalonSession)
-        .where(
-            col(TalonSession.tenant_id) == session.tenant_id,
-            col(TalonSession.id) == stored.id,
-            col(TalonSession.update_count) == stored.update_count,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    parameters = {f"new_{name}": getattr(session, name) for name in SAVED_COLUMNS}
+    parameters["where_tenant"] = session.tenant_id
+    parameters["where_id"] = stored.id
+    parameters["where_update_count"] = stored.update_count
+    result = db.execute(UPDATE_SESSION, parameters)
     if result.rowcount != 1:
         raise profiles.conflict()
-    db.expire(stored)
+    if isinstance(stored, TalonSession):
+        db.expire(stored)
 
 
 def update_finished_session(
@@ -719,11 +766,7 @@ def state_response(
 def read_session(db: Session, tenant: Tenant, integration_id: str) -> dict[str, Any]:
     """GetCustomerSession: one Core row read (no ORM object: this is the hot read path)."""
     config = campaigns.load_config(db, tenant.id)
-    table = TalonSession.__table__
-    statement = select(table).where(
-        table.c.tenant_id == tenant.id, table.c.integration_id == integration_id
-    )
-    row = db.execute(statement).first()
+    row = session_row(db, tenant.id, integration_id)
     if row is None:
         raise not_found(integration_id)
     return {"customerSession": session_view(config, row), "effects": row.effects or []}
