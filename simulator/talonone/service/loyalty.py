@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlmodel import Session
 
 from simulator.core.clock import format_instant
@@ -897,6 +897,28 @@ def rollback_session(db: Session, tenant_id: str, now: datetime, session_id: str
     return effects
 
 
+# The session hot path stores the tentative figures on every update: Core statements built
+# once (no ORM object, no flush).
+TENTATIVES = TalonLoyaltyTentative.__table__
+_TENTATIVE_KEY = (
+    TENTATIVES.c.tenant_id == bindparam("key_tenant"),
+    TENTATIVES.c.session_id == bindparam("key_session"),
+)
+TENTATIVE_EXISTS = select(TENTATIVES.c.session_id).where(*_TENTATIVE_KEY)
+INSERT_TENTATIVE = insert(TENTATIVES)
+UPDATE_TENTATIVE = (
+    update(TENTATIVES)
+    .where(*_TENTATIVE_KEY)
+    .values(
+        profile_id=bindparam("new_profile_id"),
+        card_identifier=bindparam("new_card_identifier"),
+        effects=bindparam("new_effects"),
+        updated=bindparam("new_updated"),
+    )
+)
+DELETE_TENTATIVE = delete(TENTATIVES).where(*_TENTATIVE_KEY)
+
+
 def store_tentative(
     db: Session,
     tenant_id: str,
@@ -906,20 +928,25 @@ def store_tentative(
     effects: list[dict],
 ) -> None:
     found = loyalty_effects(effects)
-    row = db.get(TalonLoyaltyTentative, (tenant_id, session_id))
+    key = {"key_tenant": tenant_id, "key_session": session_id}
+    loaded = db.identity_map.get(db.identity_key(TalonLoyaltyTentative, (tenant_id, session_id)))
+    if loaded is not None:  # read earlier in this request: a later read sees what we write
+        db.expunge(loaded)
+    exists = db.execute(TENTATIVE_EXISTS, key).first() is not None
     if not found:
-        if row is not None:
-            db.delete(row)
+        if exists:
+            db.execute(DELETE_TENTATIVE, key)
         return
     cards = [loyalty_effect_props(e)[1].get("cardIdentifier") for e in found]
     card = next((c for c in cards if c), "")
-    if row is None:
-        row = TalonLoyaltyTentative(tenant_id=tenant_id, session_id=session_id, updated=now)
-    row.profile_id = profile_id or ""
-    row.card_identifier = card
-    row.effects = found
-    row.updated = now
-    db.add(row)
+    if exists:
+        values = {"new_profile_id": profile_id or "", "new_card_identifier": card}
+        db.execute(UPDATE_TENTATIVE, {**key, **values, "new_effects": found, "new_updated": now})
+        return
+    values = {"tenant_id": tenant_id, "session_id": session_id, "profile_id": profile_id or ""}
+    db.execute(
+        INSERT_TENTATIVE, {**values, "card_identifier": card, "effects": found, "updated": now}
+    )
 
 
 def drop_tentative(db: Session, tenant_id: str, session_id: str) -> None:
