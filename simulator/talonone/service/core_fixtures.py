@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from simulator.core.clock import format_instant
@@ -264,20 +265,35 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
             )
     if item_id:
         next_value(db, tenant.id, "talonone.catalog_item", item_id)
-    for profile in fixture.profiles:
+    load_profiles(db, tenant, fixture.profiles, context)
+
+
+def load_profiles(
+    db: Session, tenant: Tenant, profiles: list[Profile], context: LoadContext
+) -> None:
+    """One counter update and one multi-row INSERT, however many profiles (generated fixtures
+    bring tens of thousands); ids 1, 2, ... in document order as before."""
+    if not profiles:
+        return
+    last = next_value(db, tenant.id, "talonone.profile", len(profiles))
+    first = last - len(profiles) + 1
+    rows = []
+    for number, profile in enumerate(profiles, start=first):
         created = profile.created or context.now
-        db.add(
-            TalonProfile(
-                tenant_id=tenant.id,
-                id=next_value(db, tenant.id, "talonone.profile"),
-                integration_id=profile.integrationId,
-                attributes=profile.attributes,
-                created=created,
-                last_activity=created,
-                closed_sessions=profile.closedSessions,
-                total_sales=profile.totalSales,
-            )
+        rows.append(
+            {
+                "tenant_id": tenant.id,
+                "id": number,
+                "integration_id": profile.integrationId,
+                "attributes": profile.attributes,
+                "created": created,
+                "last_activity": created,
+                "closed_sessions": profile.closedSessions,
+                "total_sales": profile.totalSales,
+            }
         )
+    db.flush()
+    db.execute(insert(TalonProfile.__table__), rows)
 
 
 def export_fixtures(db: Session, tenant: Tenant) -> dict[str, Any]:

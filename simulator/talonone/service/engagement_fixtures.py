@@ -186,9 +186,17 @@ def ensure_profiles(db: Session, tenant: Tenant, ids: set[str], now: datetime) -
         ensure_profile(db, tenant.id, profile_id, now)
 
 
+def reserved_ids(db: Session, tenant: Tenant, counter: str, count: int) -> range:
+    """`count` ids of a counter taken with one statement (generated fixtures bring thousands)."""
+    if count <= 0:
+        return range(0)
+    last = next_value(db, tenant.id, counter, count)
+    return range(last - count + 1, last + 1)
+
+
 def load_coupons(db: Session, tenant: Tenant, items: list[CouponFixture], now: datetime) -> None:
-    for item in items:
-        coupon_id = next_value(db, tenant.id, "talonone.coupon")
+    ids = reserved_ids(db, tenant, "talonone.coupon", len(items))
+    for coupon_id, item in zip(ids, items, strict=True):
         db.add(
             TalonCoupon(
                 tenant_id=tenant.id,
@@ -239,8 +247,8 @@ def load_coupons(db: Session, tenant: Tenant, items: list[CouponFixture], now: d
 def load_referrals(
     db: Session, tenant: Tenant, items: list[ReferralFixture], now: datetime
 ) -> None:
-    for item in items:
-        referral_id = next_value(db, tenant.id, "talonone.referral")
+    ids = reserved_ids(db, tenant, "talonone.referral", len(items))
+    for referral_id, item in zip(ids, items, strict=True):
         db.add(
             TalonReferral(
                 tenant_id=tenant.id,
@@ -275,8 +283,8 @@ def load_referrals(
 def load_audiences(
     db: Session, tenant: Tenant, items: list[AudienceFixture], now: datetime
 ) -> None:
-    for item in items:
-        audience_id = next_value(db, tenant.id, "talonone.audience")
+    ids = reserved_ids(db, tenant, "talonone.audience", len(items))
+    for audience_id, item in zip(ids, items, strict=True):
         db.add(
             TalonAudience(
                 tenant_id=tenant.id,
@@ -362,7 +370,8 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
     check_unique([r.code for r in fixture.referrals], "referrals", "code", context.source)
     check_campaigns(db, tenant, fixture, context.source)
     now = context.now
-    ensure_profiles(db, tenant, referenced_profiles(fixture), now)
+    declared = {profile.integrationId for profile in getattr(fixture, "profiles", [])}
+    ensure_profiles(db, tenant, referenced_profiles(fixture) - declared, now)
     load_coupons(db, tenant, fixture.coupons, now)
     load_referrals(db, tenant, fixture.referrals, now)
     load_audiences(db, tenant, fixture.audiences, now)

@@ -24,6 +24,8 @@ from simulator.talonone.models.loyalty import (
 )
 from simulator.talonone.service.loyalty_ledger import (
     DURATION,
+    LEDGERS,
+    RESERVED,
     TRANSACTION_IDS,
     BulkAdditions,
     LedgerInputError,
@@ -34,6 +36,7 @@ from simulator.talonone.service.loyalty_ledger import (
     ensure_ledger,
     lot_dates,
     new_transaction,
+    new_version,
     reserve_ids,
 )
 
@@ -61,6 +64,7 @@ class CardFixture(Strict):
     blockReason: str | None = None
     profiles: list[str] = Field(default_factory=list)
     batchId: str | None = None
+    modified: datetime | None = None  # as exported: the last change of status or profiles
 
 
 class LedgerEntryFixture(Strict):
@@ -76,6 +80,12 @@ class LedgerEntryFixture(Strict):
     loyaltyTransactionType: Literal["manual", "session", "import"] = "import"
     customerSessionId: str | None = Field(default=None, max_length=255)
     transactionUUID: str | None = Field(default=None, max_length=64)
+    # As exported: the row's id and the rule that made it, so a loaded export reads the same.
+    id: int | None = Field(default=None, ge=1)
+    campaignId: int | None = None
+    rulesetId: int | None = None
+    ruleIndex: int | None = None
+    ruleName: str | None = None
     # As exported: `applied: false` records the row without moving points (its effect is in the
     # additions' `remaining` / `revoked` and the program's `debts`).
     applied: bool = True
@@ -195,8 +205,17 @@ class FixtureModel(BaseModel):
         return value
 
 
+def skip_given_ids(db: Session, tenant_id: str, programs: list[ProgramFixture]) -> None:
+    """Move the transaction counter past every id the document gives, so rows without one
+    (and later API calls) never take an id an exported row keeps."""
+    highest = max((e.id or 0 for p in programs for e in p.transactions), default=0)
+    if highest:
+        next_value(db, tenant_id, TRANSACTION_IDS, highest)
+
+
 def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContext) -> None:
     """Write this part's rows from the validated section (the caller commits)."""
+    skip_given_ids(db, tenant.id, getattr(fixture, "loyaltyPrograms", []) or [])
     for spec in getattr(fixture, "loyaltyPrograms", []) or []:
         program = TalonLoyaltyProgram(
             tenant_id=tenant.id,
@@ -233,6 +252,7 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
                     block_reason=card_spec.blockReason,
                     batch_id=card_spec.batchId,
                     created=context.now,
+                    modified=card_spec.modified,
                 )
             )
             for profile_id in dict.fromkeys(card_spec.profiles):
@@ -245,7 +265,13 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
                     )
                 )
         db.flush()
-        reserve_ids(db, tenant.id, TRANSACTION_IDS, len(spec.transactions))
+        given = [entry.id for entry in spec.transactions]
+        if given and all(given):
+            # Exported rows keep their ids (ids run across programs in posting order).
+            db.info.setdefault(RESERVED, {})[(tenant.id, TRANSACTION_IDS)] = iter(given)
+        else:
+            reserve_ids(db, tenant.id, TRANSACTION_IDS, len(spec.transactions))
+        prepare_ledgers(db, tenant.id, program, spec.transactions, context.now)
         bulk = BulkAdditions()
         for entry in spec.transactions:
             post_entry(db, tenant.id, program, entry, context.now, bulk)
@@ -255,6 +281,42 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
                 db, tenant.id, entry_owner(program, debt), debt.subledgerId, context.now
             )
             ledger.debt += debt.amount
+
+
+def prepare_ledgers(
+    db: Session, tenant_id: str, program: TalonLoyaltyProgram, entries: list[Any], now: datetime
+) -> None:
+    """Create the ledger rows of a new program's entries in one flush and hand them to
+    `ensure_ledger`'s per-transaction cache, so posting tens of thousands of entries (generated
+    fixtures) does not query once per owner. Each joins at its first entry's time, as before."""
+    joined: dict[tuple[Any, ...], datetime] = {}
+    for entry in entries:
+        owner = entry_owner(program, entry)
+        key = (tenant_id, owner.program_id, owner.profile_id, owner.card_identifier)
+        joined.setdefault((*key, entry.subledgerId), entry.created or now)
+    if not joined:
+        return
+    ledgers = {
+        key: TalonLoyaltyLedger(
+            tenant_id=key[0],
+            program_id=key[1],
+            profile_id=key[2],
+            card_identifier=key[3],
+            subledger_id=key[4],
+            debt=0.0,
+            version=new_version(),
+            joined=at,
+        )
+        for key, at in joined.items()
+    }
+    db.add_all(ledgers.values())
+    db.flush()
+    transaction = db.get_transaction()
+    cache = db.info.get(LEDGERS)
+    if cache is None or cache[0] is not transaction:
+        cache = (transaction, {})
+        db.info[LEDGERS] = cache
+    cache[1].update(ledgers)
 
 
 def entry_owner(program: TalonLoyaltyProgram, entry: Any) -> Owner:
@@ -279,6 +341,10 @@ def post_entry(
         created=at,
         session_id=entry.customerSessionId,
         uuid=entry.transactionUUID,
+        campaign_id=entry.campaignId,
+        ruleset_id=entry.rulesetId,
+        rule_index=entry.ruleIndex,
+        rule_name=entry.ruleName,
     )
     if not entry.applied:
         ensure_ledger(db, tenant_id, owner, entry.subledgerId, at)
@@ -383,6 +449,8 @@ def program_document(db: Session, tenant_id: str, program: TalonLoyaltyProgram) 
             card_document["blockReason"] = card.block_reason
         if card.batch_id:
             card_document["batchId"] = card.batch_id
+        if card.modified is not None:
+            card_document["modified"] = format_instant(card.modified)
         card_documents.append(card_document)
     document["cards"] = card_documents
     rows = db.scalars(
@@ -440,7 +508,16 @@ def transaction_document(
         "created": format_instant(row.created),
         "loyaltyTransactionType": row.kind,
         "transactionUUID": row.uuid,
+        "id": row.id,
     }
+    for key, value in (
+        ("campaignId", row.campaign_id),
+        ("rulesetId", row.ruleset_id),
+        ("ruleIndex", row.rule_index),
+        ("ruleName", row.rule_name),
+    ):
+        if value is not None:
+            entry[key] = value
     if row.session_id:
         entry["customerSessionId"] = row.session_id
     if program.card_based:
