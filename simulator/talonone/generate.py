@@ -92,6 +92,7 @@ def profiles_part(
     context: GenerateContext, section: dict[str, Any], count: int
 ) -> tuple[list[dict[str, Any]], list[str]]:
     profiles = list(section.get("profiles") or [])
+    # Sorted: the stored document (what a reset reloads) has its keys sorted.
     declared = dict((section.get("attributes") or {}).get("CustomerProfile") or {})
     ids = Counter({str(p.get("integrationId")) for p in profiles if isinstance(p, dict)})
     pools = FakePools.build(context, "talonone.people")
@@ -106,7 +107,7 @@ def profiles_part(
         }
         attributes = {
             name: attribute_value(rng, name, str(kind), person, pools)
-            for name, kind in declared.items()
+            for name, kind in sorted(declared.items())
             if rng.random() < 0.8
         }
         sessions = rng.randint(0, 20)
