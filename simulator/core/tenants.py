@@ -53,7 +53,7 @@ def by_credential(session: Session, api: str, value: str) -> Tenant | None:
     """The tenant a credential selects (shared and detached: read it, never change it)."""
     if not value:
         return None
-    row = session.execute(_BY_CREDENTIAL[api], {"credential": value}).first()
+    row = session.connection().execute(_BY_CREDENTIAL[api], {"credential": value}).first()
     if row is None:
         return None
     key = (api, value)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
+from sqlalchemy import select as core_select
 from sqlmodel import Session, select
 
 from simulator.core.clock import format_instant
@@ -29,14 +30,22 @@ FILTER_OPS = ("EQ", "LT", "LE", "GT", "GE", "IN")
 MAX_ACTIONS = 1000
 
 
-def items_by_sku(db: Session, tenant_id: str, skus: set[str]) -> dict[str, TalonCatalogItem]:
-    """Catalog items of the application for these SKUs (one indexed query)."""
+ITEMS = TalonCatalogItem.__table__
+# Built once: every session update looks its SKUs up.
+ITEMS_BY_SKU = core_select(
+    ITEMS.c.sku, ITEMS.c.id, ITEMS.c.price, ITEMS.c.product_name, ITEMS.c.attributes
+).where(
+    ITEMS.c.tenant_id == bindparam("tenant"), ITEMS.c.sku.in_(bindparam("skus", expanding=True))
+)
+
+
+def items_by_sku(db: Session, tenant_id: str, skus: set[str]) -> dict[str, Any]:
+    """Catalog items of the application for these SKUs (one indexed query; read-only rows with
+    sku, id, price, product_name and attributes)."""
     if not skus:
         return {}
-    statement = select(TalonCatalogItem).where(
-        TalonCatalogItem.tenant_id == tenant_id, TalonCatalogItem.sku.in_(skus)
-    )
-    return {item.sku: item for item in db.exec(statement).all()}
+    rows = db.connection().execute(ITEMS_BY_SKU, {"tenant": tenant_id, "skus": sorted(skus)})
+    return {row.sku: row for row in rows}
 
 
 def catalog_view(db: Session, tenant_id: str, catalog: TalonCatalog) -> dict[str, Any]:

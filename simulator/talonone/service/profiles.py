@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -57,7 +58,7 @@ def new_profile_view_only(tenant_id: str, integration_id: str, now: datetime) ->
 
 PROFILES = TalonProfile.__table__
 # Built once (the session hot path): building a statement costs more than running it.
-PROFILE_BY_INTEGRATION_ID = select(PROFILES).where(
+PROFILE_BY_INTEGRATION_ID = core_select(PROFILES).where(
     PROFILES.c.tenant_id == bindparam("tenant"),
     PROFILES.c.integration_id == bindparam("integration_id"),
 )
@@ -94,9 +95,11 @@ PROFILE_COLUMNS = tuple(f.name for f in fields(ProfileState))
 
 def profile_state(db: Session, tenant_id: str, integration_id: str) -> ProfileState | None:
     parameters = {"tenant": tenant_id, "integration_id": integration_id}
-    row = db.execute(PROFILE_BY_INTEGRATION_ID, parameters).first()
-    if row is None:
-        return None
+    row = db.connection().execute(PROFILE_BY_INTEGRATION_ID, parameters).first()
+    return None if row is None else state_of(row)
+
+
+def state_of(row: Any) -> ProfileState:
     return ProfileState(**{name: getattr(row, name) for name in PROFILE_COLUMNS})
 
 
@@ -112,7 +115,9 @@ def create_profile_state(
     profile_id = next_value(db, tenant_id, "talonone.profile")
     profile = ProfileState(tenant_id, profile_id, integration_id, {}, now, now)
     try:
-        db.execute(INSERT_PROFILE, {name: getattr(profile, name) for name in PROFILE_COLUMNS})
+        db.connection().execute(
+            INSERT_PROFILE, {name: getattr(profile, name) for name in PROFILE_COLUMNS}
+        )
     except IntegrityError:  # created meanwhile by another request: the caller's work is void
         db.rollback()
         raise conflict() from None
@@ -121,7 +126,7 @@ def create_profile_state(
 
 def save_profile_figures(db: Session, profile: ProfileState) -> None:
     """Write back what a session changes on its profile (activity, closed sessions, sales)."""
-    db.execute(
+    db.connection().execute(
         UPDATE_PROFILE_FIGURES,
         {
             "where_tenant": profile.tenant_id,

@@ -11,7 +11,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, exists, insert, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -306,7 +307,7 @@ def session_view(config: TalonConfig, session: Any) -> dict[str, Any]:
 
 SESSIONS = TalonSession.__table__
 # Built once (the hot paths): building a statement costs more than running it.
-SESSION_BY_INTEGRATION_ID = select(SESSIONS).where(
+SESSION_BY_INTEGRATION_ID = core_select(SESSIONS).where(
     SESSIONS.c.tenant_id == bindparam("tenant"),
     SESSIONS.c.integration_id == bindparam("integration_id"),
 )
@@ -352,10 +353,37 @@ class SessionState:
 SESSION_COLUMNS = tuple(f.name for f in fields(SessionState))
 
 
+_PROFILES = profiles.PROFILES
+# A new session's profile and whether it had a session before, in one query.
+PROFILE_AND_HISTORY = core_select(
+    _PROFILES,
+    exists()
+    .where(
+        SESSIONS.c.tenant_id == _PROFILES.c.tenant_id,
+        SESSIONS.c.profile_id == _PROFILES.c.integration_id,
+    )
+    .label("had_session"),
+).where(
+    _PROFILES.c.tenant_id == bindparam("tenant"),
+    _PROFILES.c.integration_id == bindparam("integration_id"),
+)
+
+
+def profile_and_history(
+    db: Session, tenant_id: str, profile_id: str
+) -> tuple[profiles.ProfileState | None, bool]:
+    """(the stored profile or None, whether it already has a session)."""
+    parameters = {"tenant": tenant_id, "integration_id": profile_id}
+    row = db.connection().execute(PROFILE_AND_HISTORY, parameters).first()
+    if row is None:
+        return None, False
+    return profiles.state_of(row), bool(row.had_session)
+
+
 def session_row(db: Session, tenant_id: str, integration_id: str) -> Any:
     """The stored session as a Core row (read-only), or None."""
     parameters = {"tenant": tenant_id, "integration_id": integration_id}
-    return db.execute(SESSION_BY_INTEGRATION_ID, parameters).first()
+    return db.connection().execute(SESSION_BY_INTEGRATION_ID, parameters).first()
 
 
 def get_session(db: Session, tenant_id: str, integration_id: str) -> TalonSession | None:
@@ -517,11 +545,14 @@ def update_session(
         created=stored.created if stored else now,
         updated=now,
     )
-    profile = profiles.profile_state(db, tenant.id, profile_id) if profile_id else None
     if stored is None:
         # A profile created by this very request has had no session before.
-        known = profile is not None
-        session.first_session = not known or first_session_of(db, tenant.id, profile_id)
+        profile, had_session = (
+            profile_and_history(db, tenant.id, profile_id) if profile_id else (None, False)
+        )
+        session.first_session = not had_session
+    else:
+        profile = profiles.profile_state(db, tenant.id, profile_id) if profile_id else None
     if profile_id and profile is None:
         if dry:
             profile = profiles.unsaved_profile_state(tenant.id, profile_id, now)
@@ -634,7 +665,7 @@ def save_session(db: Session, session: Any, stored: Any) -> None:
         session.id = next_value(db, session.tenant_id, "talonone.session")
         values = {name: getattr(session, name) for name in SESSION_COLUMNS}
         try:
-            db.execute(INSERT_SESSION, values)
+            db.connection().execute(INSERT_SESSION, values)
         except IntegrityError:  # another request created it meanwhile: nothing of ours stays
             db.rollback()
             raise profiles.conflict() from None
@@ -643,7 +674,7 @@ def save_session(db: Session, session: Any, stored: Any) -> None:
     parameters["where_tenant"] = session.tenant_id
     parameters["where_id"] = stored.id
     parameters["where_update_count"] = stored.update_count
-    result = db.execute(UPDATE_SESSION, parameters)
+    result = db.connection().execute(UPDATE_SESSION, parameters)
     if result.rowcount != 1:
         raise profiles.conflict()
     if isinstance(stored, TalonSession):
