@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from simulator.core.clock import format_instant
@@ -904,19 +905,23 @@ _TENTATIVE_KEY = (
     TENTATIVES.c.tenant_id == bindparam("key_tenant"),
     TENTATIVES.c.session_id == bindparam("key_session"),
 )
-TENTATIVE_EXISTS = select(TENTATIVES.c.session_id).where(*_TENTATIVE_KEY)
-INSERT_TENTATIVE = insert(TENTATIVES)
-UPDATE_TENTATIVE = (
-    update(TENTATIVES)
-    .where(*_TENTATIVE_KEY)
-    .values(
-        profile_id=bindparam("new_profile_id"),
-        card_identifier=bindparam("new_card_identifier"),
-        effects=bindparam("new_effects"),
-        updated=bindparam("new_updated"),
-    )
-)
 DELETE_TENTATIVE = delete(TENTATIVES).where(*_TENTATIVE_KEY)
+
+
+def _upsert_tentative(dialect: Any) -> Any:
+    """INSERT ... ON CONFLICT (tenant_id, session_id) DO UPDATE: one statement either way."""
+    statement = dialect.insert(TENTATIVES)
+    replaced = ("profile_id", "card_identifier", "effects", "updated")
+    return statement.on_conflict_do_update(
+        index_elements=[TENTATIVES.c.tenant_id, TENTATIVES.c.session_id],
+        set_={name: statement.excluded[name] for name in replaced},
+    )
+
+
+UPSERT_TENTATIVE = {
+    "sqlite": _upsert_tentative(sqlite),
+    "postgresql": _upsert_tentative(postgresql),
+}
 
 
 def store_tentative(
@@ -932,20 +937,16 @@ def store_tentative(
     loaded = db.identity_map.get(db.identity_key(TalonLoyaltyTentative, (tenant_id, session_id)))
     if loaded is not None:  # read earlier in this request: a later read sees what we write
         db.expunge(loaded)
-    exists = db.execute(TENTATIVE_EXISTS, key).first() is not None
+    connection = db.connection()
     if not found:
-        if exists:
-            db.execute(DELETE_TENTATIVE, key)
+        connection.execute(DELETE_TENTATIVE, key)
         return
     cards = [loyalty_effect_props(e)[1].get("cardIdentifier") for e in found]
     card = next((c for c in cards if c), "")
-    if exists:
-        values = {"new_profile_id": profile_id or "", "new_card_identifier": card}
-        db.execute(UPDATE_TENTATIVE, {**key, **values, "new_effects": found, "new_updated": now})
-        return
     values = {"tenant_id": tenant_id, "session_id": session_id, "profile_id": profile_id or ""}
-    db.execute(
-        INSERT_TENTATIVE, {**values, "card_identifier": card, "effects": found, "updated": now}
+    connection.execute(
+        UPSERT_TENTATIVE[connection.dialect.name],
+        {**values, "card_identifier": card, "effects": found, "updated": now},
     )
 
 
