@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
@@ -96,7 +103,12 @@ class MailFixture(BaseModel):
     fields: dict[str, str] = Field(default_factory=dict)
 
 
-ListItem = str | ListEntryFixture
+def _entry_of(value: Any) -> Any:
+    """A bare address is short for `{email: address}` (so errors name the entry's field)."""
+    return {"email": value} if isinstance(value, str) else value
+
+
+ListItem = Annotated[ListEntryFixture, BeforeValidator(_entry_of)]
 
 
 class CustomerGaugeFixture(BaseModel):
@@ -123,7 +135,7 @@ class CustomerGaugeFixture(BaseModel):
     @field_validator("unsubscribe", "bounce")
     @classmethod
     def _entries(cls, items: list[ListItem]) -> list[ListItem]:
-        entries = [ListEntryFixture(email=i) if isinstance(i, str) else i for i in items]
+        entries = list(items)
         keys = [service.email_key(e.email) for e in entries]
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
         if duplicates:
