@@ -183,20 +183,23 @@ def load(db: Session, tenant: Tenant, fixture: CustomerGaugeFixture, context: Lo
                 client_secret=client.client_secret.replace(TENANT_PLACEHOLDER, tenant.id),
             )
         )
-    for kind, items in ((LIST_UNSUBSCRIBE, fixture.unsubscribe), (LIST_BOUNCE, fixture.bounce)):
-        for item in items:
-            assert isinstance(item, ListEntryFixture)
-            db.add(
-                CgListEntry(
-                    tenant_id=tenant.id,
-                    kind=kind,
-                    email=item.email,
-                    email_key=service.email_key(item.email),
-                    user=item.user,
-                    reason=item.reason,
-                    created_at=_aware(item.date) or context.now,
-                )
-            )
+    # One multi-row INSERT: generated fixtures bring tens of thousands of entries.
+    entries = [
+        {
+            "tenant_id": tenant.id,
+            "kind": kind,
+            "email": item.email,
+            "email_key": service.email_key(item.email),
+            "user": item.user,
+            "reason": item.reason,
+            "created_at": _aware(item.date) or context.now,
+        }
+        for kind, items in ((LIST_UNSUBSCRIBE, fixture.unsubscribe), (LIST_BOUNCE, fixture.bounce))
+        for item in items
+    ]
+    if entries:
+        db.flush()
+        db.execute(insert(CgListEntry), entries)
     load_uploads(db, tenant, fixture, context)
 
 

@@ -240,8 +240,11 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
             created=context.now,
         )
         db.add(program)
-        for card_spec in spec.cards:
-            card_id = next_value(db, tenant.id, "talonone.loyalty_card")
+        first_card = 1
+        if spec.cards:  # one counter update for all the program's cards
+            first_card = next_value(db, tenant.id, "talonone.loyalty_card", len(spec.cards))
+            first_card -= len(spec.cards) - 1
+        for card_id, card_spec in enumerate(spec.cards, start=first_card):
             db.add(
                 TalonLoyaltyCard(
                     tenant_id=tenant.id,
