@@ -36,7 +36,7 @@ def next_value(session: Session, tenant_id: str, name: str, step: int = 1) -> in
     Runs in the caller's transaction, so a rolled-back batch gives its numbers back.
     """
     parameters = {"sequence_tenant": tenant_id, "sequence_name": name, "sequence_step": step}
-    value = session.execute(_TAKE, parameters).scalar_one_or_none()
+    value = session.connection().execute(_TAKE, parameters).scalar_one_or_none()
     if value is not None:
         return value
     try:
@@ -44,7 +44,7 @@ def next_value(session: Session, tenant_id: str, name: str, step: int = 1) -> in
             session.add(IdSequence(tenant_id=tenant_id, name=name, value=step))
         return step
     except IntegrityError:
-        return session.execute(_TAKE, parameters).scalar_one()
+        return session.connection().execute(_TAKE, parameters).scalar_one()
 
 
 def seeded_rng(seed: int, *parts: object) -> random.Random:

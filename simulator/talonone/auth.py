@@ -12,6 +12,11 @@ from simulator.talonone.errors import TalonOneError
 
 
 async def talonone_tenant(request: Request, session: Session = Depends(get_session)) -> Tenant:
+    return talonone_tenant_of(request, session)
+
+
+def talonone_tenant_of(request: Request, session: Session) -> Tenant:
+    """The tenant of the request's API key (the native 401 without one), quotas checked."""
     scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
     tenant = None
     if scheme.lower() == "apikey-v1":
