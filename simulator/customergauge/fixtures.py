@@ -4,6 +4,7 @@ lists, and (on export) the uploads and mail queue, so an exported tenant loads b
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -136,8 +137,8 @@ class CustomerGaugeFixture(BaseModel):
     @classmethod
     def _entries(cls, items: list[ListItem]) -> list[ListItem]:
         entries = list(items)
-        keys = [service.email_key(e.email) for e in entries]
-        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        counted = Counter(service.email_key(e.email) for e in entries)
+        duplicates = sorted(key for key, times in counted.items() if times > 1)
         if duplicates:
             raise ValueError(f"listed more than once: {', '.join(duplicates)}")
         return entries

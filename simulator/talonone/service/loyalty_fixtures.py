@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from simulator.core.clock import format_instant
@@ -244,29 +244,35 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
         if spec.cards:  # one counter update for all the program's cards
             first_card = next_value(db, tenant.id, "talonone.loyalty_card", len(spec.cards))
             first_card -= len(spec.cards) - 1
+        cards, links = [], []
         for card_id, card_spec in enumerate(spec.cards, start=first_card):
-            db.add(
-                TalonLoyaltyCard(
-                    tenant_id=tenant.id,
-                    id=card_id,
-                    program_id=spec.id,
-                    identifier=card_spec.identifier,
-                    status=card_spec.status,
-                    block_reason=card_spec.blockReason,
-                    batch_id=card_spec.batchId,
-                    created=context.now,
-                    modified=card_spec.modified,
-                )
+            cards.append(
+                {
+                    "tenant_id": tenant.id,
+                    "id": card_id,
+                    "program_id": spec.id,
+                    "identifier": card_spec.identifier,
+                    "status": card_spec.status,
+                    "block_reason": card_spec.blockReason,
+                    "batch_id": card_spec.batchId,
+                    "created": context.now,
+                    "modified": card_spec.modified,
+                }
             )
-            for profile_id in dict.fromkeys(card_spec.profiles):
-                db.add(
-                    TalonLoyaltyCardProfile(
-                        tenant_id=tenant.id,
-                        card_id=card_id,
-                        profile_id=profile_id,
-                        timestamp=context.now,
-                    )
-                )
+            links.extend(
+                {
+                    "tenant_id": tenant.id,
+                    "card_id": card_id,
+                    "profile_id": profile_id,
+                    "timestamp": context.now,
+                }
+                for profile_id in dict.fromkeys(card_spec.profiles)
+            )
+        db.flush()
+        if cards:
+            db.execute(insert(TalonLoyaltyCard.__table__), cards)
+        if links:
+            db.execute(insert(TalonLoyaltyCardProfile.__table__), links)
         db.flush()
         given = [entry.id for entry in spec.transactions]
         if given and all(given):
@@ -299,21 +305,38 @@ def prepare_ledgers(
         joined.setdefault((*key, entry.subledgerId), entry.created or now)
     if not joined:
         return
-    ledgers = {
-        key: TalonLoyaltyLedger(
-            tenant_id=key[0],
-            program_id=key[1],
-            profile_id=key[2],
-            card_identifier=key[3],
-            subledger_id=key[4],
-            debt=0.0,
-            version=new_version(),
-            joined=at,
-        )
+    rows = [
+        {
+            "tenant_id": key[0],
+            "program_id": key[1],
+            "profile_id": key[2],
+            "card_identifier": key[3],
+            "subledger_id": key[4],
+            "debt": 0.0,
+            "version": new_version(),
+            "joined": at,
+        }
         for key, at in joined.items()
-    }
-    db.add_all(ledgers.values())
+    ]
     db.flush()
+    db.execute(insert(TalonLoyaltyLedger.__table__), rows)
+    # Loaded back as ORM objects (far cheaper than constructing them), held by the cache.
+    loaded = db.scalars(
+        select(TalonLoyaltyLedger).where(
+            TalonLoyaltyLedger.tenant_id == tenant_id,
+            TalonLoyaltyLedger.program_id == program.id,
+        )
+    )
+    ledgers = {
+        (
+            ledger.tenant_id,
+            ledger.program_id,
+            ledger.profile_id,
+            ledger.card_identifier,
+            ledger.subledger_id,
+        ): ledger
+        for ledger in loaded
+    }
     transaction = db.get_transaction()
     cache = db.info.get(LEDGERS)
     if cache is None or cache[0] is not transaction:
