@@ -86,7 +86,15 @@ def expand(document: dict[str, Any], source: str) -> dict[str, Any]:
         raise FixtureError(source, "generate.locale", f"unknown locale {block.locale!r}") from None
     expanded = {key: value for key, value in document.items() if key != "generate"}
     for name, generate in generators().items():
-        expanded[name] = generate(context, dict(expanded.get(name) or {}))
+        section = expanded.get(name) or {}
+        if not isinstance(section, dict):
+            continue  # refused with its path by the validation that follows
+        try:
+            expanded[name] = generate(context, dict(section))
+        except (TypeError, AttributeError, ValueError, KeyError, IndexError):
+            # A malformed section as written: left as it is, so that validation names the
+            # bad value's path instead of the generator failing on it.
+            continue
     return expanded
 
 
