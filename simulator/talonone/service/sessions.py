@@ -495,17 +495,6 @@ def evaluate_session(
     return rules.evaluate(db, config, ctx)
 
 
-def first_session_of(db: Session, tenant_id: str, profile_id: str) -> bool:
-    if not profile_id:
-        return True
-    statement = (
-        select(TalonSession.id)
-        .where(TalonSession.tenant_id == tenant_id, TalonSession.profile_id == profile_id)
-        .limit(1)
-    )
-    return db.exec(statement).first() is None
-
-
 def update_session(
     db: Session,
     tenant: Tenant,
