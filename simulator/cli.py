@@ -149,7 +149,8 @@ def fixtures_command(args: argparse.Namespace) -> int:
     settings = Settings()
     try:
         if args.action == "generate":
-            text = generate_document(args.seed, args.customers, args.locale)
+            counts = dict(parse_count(item) for item in args.count)
+            text = generate_document(args.seed, args.customers, args.locale, **counts)
         elif args.action == "validate":
             document, source = fixtures.resolve(args.source, settings.fixtures_dir)
             fixtures.validate(document, source)
@@ -165,6 +166,15 @@ def fixtures_command(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def parse_count(item: str) -> tuple[str, int]:
+    """`talonone.coupons=200` -> ("talonone.coupons", 200)."""
+    name, _, value = item.partition("=")
+    try:
+        return name.strip(), int(value)
+    except ValueError:
+        raise SystemExit(f"simulator: --count wants NAME=N, not {item!r}") from None
 
 
 def export_text(args: argparse.Namespace, settings: Settings, json: object, yaml: object) -> str:
@@ -219,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--customers", type=int, default=100)
     generate.add_argument("--locale", default="en_US")
+    generate.add_argument(
+        "--count", action="append", default=[], help="per-entity count NAME=N (repeatable)"
+    )
     generate.add_argument("--out", help="file to write (default: standard output)")
     check = fx_actions.add_parser("validate", help="check a document (set name or path)")
     check.add_argument("source")

@@ -7,6 +7,7 @@ A document is validated whole before anything is written: a document with an err
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,10 +77,21 @@ def error_path(prefix: str, loc: tuple[Any, ...]) -> str:
     return path
 
 
+# A section-wide check may name where inside the section it failed: "customers[0].campaign: ...".
+SUB_PATH = re.compile(
+    r"^(?:Value error, )?([A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*): (.+)$", re.S
+)
+
+
 def first_validation_error(prefix: str, source: str, error: ValidationError) -> FixtureError:
     detail = error.errors()[0]
     loc = tuple(p for p in detail["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    return FixtureError(source, error_path(prefix, loc), detail["msg"])
+    path, message = error_path(prefix, loc), detail["msg"]
+    named = SUB_PATH.match(message)
+    if named is not None:
+        sub_path, message = named.groups()
+        path = f"{path}.{sub_path}" if path else sub_path
+    return FixtureError(source, path, message)
 
 
 def parse_document(text: str | bytes, source: str) -> dict[str, Any]:

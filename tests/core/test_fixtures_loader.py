@@ -96,3 +96,58 @@ def test_export_round_trip_of_the_foundation_sections(client: TestClient, new_te
     assert client.get(f"/__admin/tenants/{copy['id']}/clock").json()["now"] == (
         "2030-03-03T00:00:00Z"
     )
+
+
+def test_a_section_wide_check_reports_the_path_it_names() -> None:
+    from pydantic import BaseModel, model_validator
+
+    class Section(BaseModel):
+        items: list[int] = []
+
+        @model_validator(mode="after")
+        def check(self):
+            raise ValueError("items[1].campaign: unknown campaign")
+
+    try:
+        Section.model_validate({"items": [1, 2]})
+    except Exception as exc:
+        error = fixtures.first_validation_error("clienttoolbox", "doc.yaml", exc)
+    assert error.path == "clienttoolbox.items[1].campaign"
+    assert error.reason == "unknown campaign"
+
+
+def test_generate_cli_takes_per_entity_counts(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    out = tmp_path / "world.yaml"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "simulator",
+            "fixtures",
+            "generate",
+            "--seed",
+            "3",
+            "--customers",
+            "2",
+            "--count",
+            "customergauge.bounce=5",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    document = yaml.safe_load(out.read_text())
+    assert len(document["customergauge"]["bounce"]) == 5
+    bad = subprocess.run(
+        [sys.executable, "-m", "simulator", "fixtures", "generate", "--count", "x"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode != 0 and "NAME=N" in bad.stderr
