@@ -45,7 +45,7 @@ CampaignType = Literal["points", "giftcard", "events", "earned", "buyx"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
 
 class AccountFixture(Strict):

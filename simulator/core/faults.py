@@ -84,7 +84,7 @@ class FaultRule(SQLModel, table=True):
 
 # --- the rule document ---------------------------------------------------------------------
 
-Strict = ConfigDict(extra="forbid")
+Strict = ConfigDict(defer_build=True, extra="forbid")
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
 RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*-\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
 

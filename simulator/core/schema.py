@@ -9,17 +9,48 @@
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+REVISION_LINE = re.compile(
+    r"^(down_revision|revision)(?::[^=]+)?=\s*(?:['\"]([^'\"]+)['\"]|None)", re.M
+)
+
+
+@lru_cache
+def code_revisions() -> tuple[frozenset[str], str | None]:
+    """(every revision of this code, the newest) read from the version files.
+
+    Read without Alembic, so a start on a current store does not pay Alembic's import.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = dict((m.group(1), m.group(2)) for m in REVISION_LINE.finditer(path.read_text()))
+        if found.get("revision"):
+            revisions.add(found["revision"])
+            if found.get("down_revision"):
+                parents.add(found["down_revision"])
+    heads = revisions - parents
+    return frozenset(revisions), (next(iter(heads)) if len(heads) == 1 else None)
+
+
+def recorded_revision(engine: Engine) -> str | None:
+    """The revision written in the store's alembic_version table (None if unversioned)."""
+    if not inspect(engine).has_table("alembic_version"):
+        return None
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 class SchemaTooNew(RuntimeError):
@@ -27,6 +58,8 @@ class SchemaTooNew(RuntimeError):
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     # The engine's URL may hold '%' (e.g. options=-csearch_path%3D...): escape for configparser.
@@ -36,15 +69,21 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def head_revision(engine: Engine) -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def known_revisions(engine: Engine) -> set[str]:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config(engine))
     return {revision.revision for revision in script.walk_revisions()}
 
@@ -55,6 +94,8 @@ def is_empty(engine: Engine) -> bool:
 
 
 def upgrade(engine: Engine) -> None:
+    from alembic import command
+
     with engine.begin() as connection:
         config = alembic_config(engine)
         config.attributes["connection"] = connection
@@ -62,6 +103,8 @@ def upgrade(engine: Engine) -> None:
 
 
 def stamp_head(engine: Engine) -> None:
+    from alembic import command
+
     with engine.begin() as connection:
         config = alembic_config(engine)
         config.attributes["connection"] = connection
@@ -76,11 +119,11 @@ def ensure_schema(engine: Engine, auto_migrate: bool = True) -> str:
         SQLModel.metadata.create_all(engine)
         stamp_head(engine)
         return "created"
-    current = current_revision(engine)
-    head = head_revision(engine)
+    current = recorded_revision(engine)
+    revisions, head = code_revisions()
     if current == head:
         return "current"
-    if current is not None and current not in known_revisions(engine):
+    if current is not None and current not in revisions:
         raise SchemaTooNew(
             f"the database is at schema revision {current}, which this version of the simulator "
             f"does not know (its newest is {head}): it was written by a newer simulator. "

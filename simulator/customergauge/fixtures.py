@@ -52,14 +52,14 @@ class OAuthClientFixture(BaseModel):
     """`{tenant}` in either value is replaced by the tenant id, so one fixture set gives each
     tenant its own client (a client id must name exactly one tenant)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     client_id: str = Field(min_length=1, max_length=150)
     client_secret: str = Field(min_length=1, max_length=150)
 
 
 class ListEntryFixture(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     email: str = Field(min_length=3, max_length=320)
     date: datetime | None = None
@@ -75,7 +75,7 @@ class ListEntryFixture(BaseModel):
 
 
 class UploadFixture(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     id: int = Field(ge=1)
     status: Literal["Queued", "Processed", "Failed"] = UPLOAD_QUEUED
@@ -91,7 +91,7 @@ class UploadFixture(BaseModel):
 
 
 class MailFixture(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     upload: int = Field(ge=1)
     record: int = Field(ge=1)
@@ -113,7 +113,7 @@ ListItem = Annotated[ListEntryFixture, BeforeValidator(_entry_of)]
 
 
 class CustomerGaugeFixture(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     limits: Literal["enforce", "accept_and_log"] = "enforce"
     max_bytes: int = Field(default=2 * 1024 * 1024, ge=1)

@@ -32,7 +32,7 @@ INT32_MAX = 2**31 - 1  # ids and counts are 32-bit integer columns
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
 
 class AttributeFixture(Strict):

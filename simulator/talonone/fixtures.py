@@ -18,7 +18,7 @@ PARTS = (core_fixtures, loyalty_fixtures, engagement_fixtures)  # load order
 class TalonOneFixture(
     core_fixtures.FixtureModel, loyalty_fixtures.FixtureModel, engagement_fixtures.FixtureModel
 ):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
 
 def load(db: Session, tenant: Tenant, fixture: TalonOneFixture, context: LoadContext) -> None:

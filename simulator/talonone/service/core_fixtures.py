@@ -21,7 +21,7 @@ ENTITIES = ("CustomerSession", "CustomerProfile", "Event", "CartItem")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
 
 class Comparison(Strict):
@@ -190,7 +190,7 @@ class Profile(Strict):
 
 
 class FixtureModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
     application: Application | None = None
     attributes: dict[

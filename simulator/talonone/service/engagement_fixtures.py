@@ -34,7 +34,7 @@ LIMIT_ENTITIES = ("Coupon", "Referral", "Profile", "Identifier", "Store", "Sessi
 
 
 class Item(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=to_camel)
+    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True, alias_generator=to_camel)
 
 
 class LimitFixture(Item):
@@ -145,7 +145,7 @@ class AchievementFixture(Item):
 
 
 class FixtureModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
     coupons: list[CouponFixture] = Field(default_factory=list)
     referrals: list[ReferralFixture] = Field(default_factory=list)

@@ -44,7 +44,7 @@ CARD_PATTERN = r"^[A-Za-z0-9_-]{4,108}$"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
 
 class TierFixture(Strict):
@@ -192,7 +192,7 @@ class ProgramFixture(Strict):
 
 
 class FixtureModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
     loyaltyPrograms: list[ProgramFixture] = Field(default_factory=list)
 
