@@ -136,11 +136,37 @@ def sections() -> dict[str, FixtureSection]:
     return {spec.fixtures.name: spec.fixtures for spec in api_specs() if spec.fixtures}
 
 
+def apply_extends(document: dict[str, Any], source: str, depth: int = 0) -> dict[str, Any]:
+    """`extends: <set name or path>`: the named document, with this one's sections merged in.
+
+    Within a section, this document's keys replace the base's (lists are not concatenated).
+    """
+    if "extends" not in document:
+        return document
+    if depth >= 5:
+        raise FixtureError(source, "extends", "more than 5 levels of extends")
+    reference = document["extends"]
+    if not isinstance(reference, str) or not reference:
+        raise FixtureError(source, "extends", "must name a fixture set or file")
+    from simulator.config import get_settings
+
+    base, base_source = resolve(reference, get_settings().fixtures_dir)
+    merged = dict(apply_extends(base, base_source, depth + 1))
+    for key, value in document.items():
+        if key == "extends":
+            continue
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
 def validate(document: dict[str, Any], source: str) -> dict[str, Any]:
-    """Check every section (after expanding a `generate:` block); returns the models by name."""
+    """Check every section (after `extends:` and a `generate:` block); returns the models."""
     from simulator.core.generate import expand
 
-    document = expand(document, source)
+    document = expand(apply_extends(document, source), source)
     known = sections()
     validated: dict[str, Any] = {}
     for key, value in document.items():

@@ -151,3 +151,18 @@ def test_generate_cli_takes_per_entity_counts(tmp_path: Path) -> None:
         text=True,
     )
     assert bad.returncode != 0 and "NAME=N" in bad.stderr
+
+
+def test_extends_merges_a_named_set_under_the_document(client: TestClient, new_tenant) -> None:
+    document = {"extends": "default", "clock": {"now": "2031-01-01T00:00:00Z", "frozen": True}}
+    tenant = new_tenant(fixtures=document)
+    assert client.get(f"/__admin/tenants/{tenant['id']}/clock").json()["frozen"] is True
+    key = tenant["credentials"]["ecdp"]["api_key"]
+    attributes = client.get("/customerattributes", headers={"x-api-key": key}).json()["data"]
+    assert attributes  # the default world's ECDP definitions came with it
+    with pytest.raises(FixtureError) as error:
+        fixtures.validate({"extends": "no-such-set"}, "doc.yaml")
+    assert error.value.source == "no-such-set"
+    with pytest.raises(FixtureError) as error:
+        fixtures.validate({"extends": 5}, "doc.yaml")
+    assert error.value.path == "extends"
