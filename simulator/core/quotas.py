@@ -99,6 +99,28 @@ def admit(session: Session, tenant: Tenant, method: str) -> None:
             )
 
 
+def admit_light(engine: Engine, tenant_id: str, requests_per_second: int | None) -> None:
+    """`admit` for read paths that found their tenant without loading it (one joined query):
+    opens a session only when the tenant is due a touch or has a rate quota."""
+    due = time.monotonic() - _last_touch.get(tenant_id, -TOUCH_EVERY_SECONDS) >= TOUCH_EVERY_SECONDS
+    if not due and requests_per_second is None:
+        return
+    with new_session(engine) as session:
+        if due:
+            _last_touch[tenant_id] = time.monotonic()
+            session.execute(
+                update(Tenant).where(Tenant.id == tenant_id).values(last_seen_at=real_now())
+            )
+            session.commit()
+        if requests_per_second is not None:
+            second = int(time.time())
+            if count_request(session, tenant_id, second) > requests_per_second:
+                raise QuotaExceeded(
+                    f"Rate limit of {requests_per_second} requests per second exceeded",
+                    retry_after=1,
+                )
+
+
 def touch(session: Session, tenant: Tenant) -> None:
     """Record activity for idle expiry, at most once a minute per tenant and process."""
     now = time.monotonic()

@@ -910,7 +910,7 @@ VIEW_COLUMNS = [
 def _lookup_statement(column: str) -> Select:
     tenants = Tenant.__table__
     return (
-        select(*VIEW_COLUMNS)
+        select(*VIEW_COLUMNS, tenants.c.quota_requests_per_second)
         .select_from(CUSTOMERS.join(tenants, tenants.c.id == CUSTOMERS.c.tenant_id))
         .where(
             tenants.c.ecdp_api_key == bindparam("api_key"),

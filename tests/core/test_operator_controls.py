@@ -141,3 +141,14 @@ def test_access_log_line_has_request_id_and_tenant(make_client, caplog) -> None:
     assert records and records[-1].request_id == "r-1"
     assert records[-1].tenant == "default"
     assert records[-1].status == 200
+
+
+def test_ecdp_lookups_count_towards_the_rate_quota(client: TestClient, new_tenant) -> None:
+    tenant = new_tenant()
+    client.put(f"/__admin/tenants/{tenant['id']}/quotas", json={"requestsPerSecond": 2})
+    headers = {"x-api-key": tenant["credentials"]["ecdp"]["api_key"]}
+    statuses = [
+        client.get("/customers/email/adam@example.com", headers=headers).status_code
+        for _ in range(6)
+    ]
+    assert statuses.count(200) >= 2 and 429 in statuses
