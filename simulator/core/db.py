@@ -47,12 +47,20 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Handlers run their queries on the event loop: a checkout that had to wait for a
+        # connection would stall every request, so the pools are sized above the concurrency
+        # this server is expected to see (SQLite connections are cheap).
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=10
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=32,
+            max_overflow=64,
+            pool_timeout=10,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # Two replicas x (10 + 30) stay under PostgreSQL's default 100 connections.
+    return create_engine(url, pool_size=10, max_overflow=30, pool_timeout=10, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

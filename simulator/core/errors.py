@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -75,6 +76,16 @@ def validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "Invalid request"
 
 
+# Deadlock, serialization failure, lock not available (PostgreSQL); a lock wait that timed out
+# (SQLite). Each means "another request wrote the same rows first": a retry succeeds.
+CONFLICT_SQLSTATES = {"40P01", "40001", "55P03"}
+
+
+def is_write_conflict(exc: DBAPIError) -> bool:
+    state = getattr(exc.orig, "sqlstate", None)
+    return state in CONFLICT_SQLSTATES or "database is locked" in str(exc.orig)
+
+
 def install_generic_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_exception(request: Request, exc: StarletteHTTPException) -> Response:
@@ -98,6 +109,15 @@ def install_generic_handlers(app: FastAPI) -> None:
         if exc.retry_after is not None:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        if is_write_conflict(exc):
+            return render_for_path(
+                request, 409, "Conflict with a concurrent request on the same data; retry it"
+            )
+        log.exception("database error on %s %s", request.method, request.url.path)
+        return render_for_path(request, 500, "Internal server error")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

@@ -79,6 +79,10 @@ def admit(request: Any, session: Session, tenant: Tenant) -> Tenant:
 
     note(request, tenant_id=tenant.id)
     check_quotas(session, tenant, request.method)
+    if session.in_transaction():
+        # Hand the connection back to the pool: handlers await (bodies, sleeps) before their
+        # next query, and a request must not hold a connection while it waits.
+        session.commit()
     return tenant
 
 

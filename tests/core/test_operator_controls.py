@@ -152,3 +152,21 @@ def test_ecdp_lookups_count_towards_the_rate_quota(client: TestClient, new_tenan
         for _ in range(6)
     ]
     assert statuses.count(200) >= 2 and 429 in statuses
+
+
+def test_a_database_write_conflict_is_a_native_409(client: TestClient) -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from tests.core.routers import router as test_router
+
+    @test_router.get("/v1/test/conflict")
+    async def conflict():
+        raise OperationalError("UPDATE x", {}, sqlite3.OperationalError("database is locked"))
+
+    with_test_routes(client)
+    response = client.get("/v1/test/conflict", headers=DEFAULT_CREDENTIALS["talonone"])
+    assert response.status_code == 409
+    assert response.json()["StatusCode"] == 409
+    test_router.routes.pop()
