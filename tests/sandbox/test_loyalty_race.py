@@ -14,11 +14,8 @@ PER_SERVER = 50
 START_POINTS = 700
 DEDUCTION = 10
 PROFILE = "racer-1"
-# The 100 requests are all in flight at once, over at most 25 connections to each process: a
-# process's database pool holds 20 (SQLite) or 30 (PostgreSQL) connections, a request keeps its
-# own across awaits, and a checkout that waits blocks the event loop, so 50 connections to one
-# process starve the pool for 30 s (reported to the lead).
-CONNECTIONS_PER_SERVER = 25
+# The 100 requests are all in flight at once: 50 connections to each process.
+CONNECTIONS_PER_SERVER = 50
 
 DOCUMENT = {
     "talonone": {

@@ -12,9 +12,8 @@ from tests.conftest import LiveServer
 
 UPLOADS = 200
 RECORDS = 2
-# Connections open at once to each process (see test_loyalty_race: a process's database pool
-# must not be starved by requests waiting on its own event loop).
-CONNECTIONS_PER_SERVER = 25
+# Connections open at once to each process.
+CONNECTIONS_PER_SERVER = 50
 
 
 def document(n: int) -> bytes:
