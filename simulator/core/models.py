@@ -63,7 +63,8 @@ class JournalEntry(SQLModel, table=True):
     request_headers: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     request_body: str = Field(default="", sa_column=Column(Text, nullable=False))
     response_body: str = Field(default="", sa_column=Column(Text, nullable=False))
-    created_at: datetime = Field(sa_type=UTCDateTime)
+    # Indexed for `GET /__admin/requests?since=` (schema revision 0002).
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
 class IdSequence(SQLModel, table=True):
