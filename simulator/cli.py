@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -111,9 +112,8 @@ def worker(args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
     print(f"stream worker on {settings.database_url}", flush=True)
     try:
-        asyncio.run(run_worker_forever(engine, settings))
-    except KeyboardInterrupt:
-        pass
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop it
+            asyncio.run(run_worker_forever(engine, settings))
     finally:
         engine.dispose()
     return 0

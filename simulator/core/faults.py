@@ -935,21 +935,28 @@ def talon_routes() -> tuple[tuple[str, re.Pattern[str], str], ...]:
     """Built-in templates first, then any the OpenAPI document adds (loaded once, if present)."""
     routes = [(m, template_pattern(t), op) for m, t, op in TALONONE_OPERATIONS]
     known = {(m, t) for m, t, _ in TALONONE_OPERATIONS}
+    return tuple(routes + spec_routes(known))
+
+
+def spec_routes(known: set[tuple[str, str]]) -> list[tuple[str, re.Pattern[str], str]]:
+    """The OpenAPI document's operations not in `known`; none when it cannot be read."""
     try:
         spec = json.loads(talon_spec_path().read_text(encoding="utf-8"))
-        for template, item in spec.get("paths", {}).items():
-            for method, operation in item.items():
-                if not isinstance(operation, dict) or "operationId" not in operation:
-                    continue
-                if (method.upper(), template) in known:
-                    continue
-                op_id = operation["operationId"]
-                routes.append(
-                    (method.upper(), template_pattern(template), op_id[:1].upper() + op_id[1:])
-                )
+        paths = spec.get("paths", {})
     except (OSError, ValueError, AttributeError):
-        pass
-    return tuple(routes)
+        return []
+    routes = []
+    for template, item in paths.items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "operationId" not in operation:
+                continue
+            if (method.upper(), template) in known:
+                continue
+            op_id = operation["operationId"]
+            routes.append(
+                (method.upper(), template_pattern(template), op_id[:1].upper() + op_id[1:])
+            )
+    return routes
 
 
 @lru_cache(maxsize=1)

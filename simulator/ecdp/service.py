@@ -7,6 +7,7 @@ ASP.NET's ValidationProblemDetails: every failing field is listed under its path
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
@@ -454,12 +455,10 @@ def check_attribute_value(definition: AttributeDefinition, value: str) -> str | 
             return value
         return Invalid(f"{label} (an amount with at most 2 decimals).")
     if kind == "Date":
-        try:
+        with contextlib.suppress(ValueError):  # not a real date: the message below
             if DATE_PATTERN.match(value):
                 date.fromisoformat(value)
                 return value
-        except ValueError:
-            pass
         return Invalid(f"{label} (YYYY-MM-DD).")
     if kind == "DateTime":
         try:

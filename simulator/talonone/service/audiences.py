@@ -7,6 +7,7 @@ the CustomerProfile JSON, and applies UpdateCustomerProfileV2's `audiencesChange
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any, Literal
 
@@ -239,11 +240,9 @@ def add_member(
     membership = TalonAudienceMembership(
         tenant_id=tenant_id, audience_id=audience_id, profile_integration_id=profile_id, created=now
     )
-    try:
-        with db.begin_nested():
-            db.add(membership)
-    except IntegrityError:
-        pass
+    # A request running at the same time added the same membership: the same outcome.
+    with contextlib.suppress(IntegrityError), db.begin_nested():
+        db.add(membership)
 
 
 def remove_member(db: Session, tenant_id: str, audience_id: int, profile_id: str) -> None:

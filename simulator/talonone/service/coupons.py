@@ -6,6 +6,7 @@ session closes and `release_coupons` when it is cancelled (or reopened).
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -194,11 +195,9 @@ def create_reservations(
         reservation = TalonCouponReservation(
             tenant_id=tenant_id, coupon_id=coupon.id, profile_integration_id=profile_id, created=now
         )
-        try:
-            with db.begin_nested():
-                db.add(reservation)
-        except IntegrityError:
-            pass  # reserved by a request running at the same time: the same outcome
+        # Reserved by a request running at the same time: the same outcome.
+        with contextlib.suppress(IntegrityError), db.begin_nested():
+            db.add(reservation)
     return coupon_view(coupon, reservation_count(db, tenant_id, coupon.id))
 
 

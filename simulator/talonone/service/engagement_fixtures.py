@@ -34,7 +34,9 @@ LIMIT_ENTITIES = ("Coupon", "Referral", "Profile", "Identifier", "Store", "Sessi
 
 
 class Item(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True, alias_generator=to_camel)
+    model_config = ConfigDict(
+        defer_build=True, extra="forbid", populate_by_name=True, alias_generator=to_camel
+    )
 
 
 class LimitFixture(Item):
