@@ -147,6 +147,24 @@ def run(db: Session, action: Any) -> Any:
 # --- profile-based programs ------------------------------------------------------------------
 
 
+def points_of(
+    session: Session, tenant: Tenant, owner: Any, query: Any, status: Any, sort: Any, page: Any
+) -> dict:
+    """The points list of a profile or a card: the same filters for both endpoints."""
+    return loyalty.points_list(
+        session,
+        tenant.id,
+        owner,
+        tenant_now(tenant),
+        status=status or "active",
+        subledgers=query.many("subledgerId"),
+        session_ids=query.many("customerSessionIDs"),
+        transaction_uuids=query.many("transactionUUIDs"),
+        sort=sort,
+        page=page,
+    )
+
+
 @router.get("/v1/loyalty_programs/{loyaltyProgramId}/profile/{integrationId}/balances")
 async def get_loyalty_balances(
     loyaltyProgramId: str,
@@ -197,18 +215,7 @@ async def get_loyalty_program_profile_points(
     def action() -> dict:
         loyalty.require_program(session, tenant.id, program_id, card_based=False)
         owner = loyalty.require_profile(session, tenant.id, program_id, integrationId)
-        return loyalty.points_list(
-            session,
-            tenant.id,
-            owner,
-            tenant_now(tenant),
-            status=status or "active",
-            subledgers=query.many("subledgerId"),
-            session_ids=query.many("customerSessionIDs"),
-            transaction_uuids=query.many("transactionUUIDs"),
-            sort=sort,
-            page=page,
-        )
+        return points_of(session, tenant, owner, query, status, sort, page)
 
     return json_response(run(session, action))
 
@@ -380,18 +387,7 @@ async def get_loyalty_card_points(
     def action() -> dict:
         _program, card = loyalty.require_card(session, tenant.id, program_id, identifier)
         owner = loyalty.Owner(program_id, card_identifier=card.identifier)
-        return loyalty.points_list(
-            session,
-            tenant.id,
-            owner,
-            tenant_now(tenant),
-            status=status or "active",
-            subledgers=query.many("subledgerId"),
-            session_ids=query.many("customerSessionIDs"),
-            transaction_uuids=query.many("transactionUUIDs"),
-            sort=sort,
-            page=page,
-        )
+        return points_of(session, tenant, owner, query, status, sort, page)
 
     return json_response(run(session, action))
 
