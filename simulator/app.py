@@ -89,6 +89,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         docs_url="/__admin/docs",
         openapi_url="/__admin/openapi.json",
         redoc_url=None,
+        # The simulator reports through its own /metrics and logs; FastAPI's OpenTelemetry
+        # hooks would cost every request a provider check.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -109,6 +112,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         for exc_type, handler in spec.exception_handlers.items():
             app.add_exception_handler(exc_type, handler)
     install_generic_handlers(app)
+    app.state.route_count = len(app.router.routes)  # the fast lane steps aside if this changes
     app.add_middleware(
         ApiMiddleware,
         journal=journal,

@@ -17,6 +17,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
+from simulator.core.formats import load_json, store_json
+
 
 class UTCDateTime(TypeDecorator):
     """Stores naive UTC, always returns timezone-aware UTC, on SQLite and PostgreSQL alike."""
@@ -56,11 +58,21 @@ def make_engine(url: str) -> Engine:
             pool_size=32,
             max_overflow=64,
             pool_timeout=10,
+            json_serializer=store_json,
+            json_deserializer=load_json,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # Two replicas x (10 + 30) stay under PostgreSQL's default 100 connections.
-    return create_engine(url, pool_size=10, max_overflow=30, pool_timeout=10, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=30,
+        pool_timeout=10,
+        pool_pre_ping=True,
+        json_serializer=store_json,
+        json_deserializer=load_json,
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

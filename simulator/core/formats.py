@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import orjson
 import xmltodict
 from starlette.responses import Response
 
@@ -18,9 +19,29 @@ CALLBACK_PATTERN = re.compile(r"^[A-Za-z_$][\w$]{0,127}(\.[A-Za-z_$][\w$]{0,127}
 
 
 def dump_json(data: Any, pretty: bool = False) -> bytes:
+    """Compact UTF-8 JSON. orjson writes it about twenty times faster than the standard library;
+    what orjson refuses (integers beyond 64 bits, keys that are not strings) is written by the
+    standard library, as before."""
     if pretty:
         return json.dumps(data, ensure_ascii=False, indent=2).encode()
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        return orjson.dumps(data)
+    except TypeError:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def store_json(data: Any) -> str:
+    """The text of a JSON column (the engine's serializer)."""
+    return dump_json(data).decode()
+
+
+def load_json(text: str | bytes) -> Any:
+    """A JSON column's value (the engine's deserializer); the standard library reads what orjson
+    does not (integers beyond 64 bits)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def json_response(

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from simulator.core import fastsql
 from simulator.core.models import IdSequence
 
 ALPHANUMERIC = string.ascii_uppercase + string.digits
@@ -19,7 +20,7 @@ ALPHANUMERIC = string.ascii_uppercase + string.digits
 # Built once: the hot paths of every API take ids, and building the statement costs more than
 # running it.
 _sequences = IdSequence.__table__
-_TAKE = (
+_TAKE = fastsql.prepared(
     update(_sequences)
     .where(
         _sequences.c.tenant_id == bindparam("sequence_tenant"),
@@ -36,7 +37,7 @@ def next_value(session: Session, tenant_id: str, name: str, step: int = 1) -> in
     Runs in the caller's transaction, so a rolled-back batch gives its numbers back.
     """
     parameters = {"sequence_tenant": tenant_id, "sequence_name": name, "sequence_step": step}
-    value = session.connection().execute(_TAKE, parameters).scalar_one_or_none()
+    value = fastsql.execute(session, _TAKE, parameters).scalar_one_or_none()
     if value is not None:
         return value
     try:
@@ -44,7 +45,7 @@ def next_value(session: Session, tenant_id: str, name: str, step: int = 1) -> in
             session.add(IdSequence(tenant_id=tenant_id, name=name, value=step))
         return step
     except IntegrityError:
-        return session.connection().execute(_TAKE, parameters).scalar_one()
+        return fastsql.execute(session, _TAKE, parameters).scalar_one()
 
 
 def seeded_rng(seed: int, *parts: object) -> random.Random:

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simulator.core import faults
 from simulator.core.clock import real_now
+from simulator.core.dispatch import FastLane
 from simulator.core.errors import BodyTooLarge, render_for_path
 from simulator.core.faults import FaultError, Plan
 from simulator.core.journal import KEPT_HEADERS, Journal
@@ -49,7 +50,8 @@ class ApiMiddleware:
         self.journal = journal
         self.max_body = max_body
         self.body_limit = body_limit
-        self.faults = FaultApplier(app)
+        # Plain endpoints are awaited directly, the rest goes through FastAPI (core/dispatch).
+        self.faults = FaultApplier(FastLane(app))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

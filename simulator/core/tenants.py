@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from simulator.config import Settings
-from simulator.core import fixtures
+from simulator.core import fastsql, fixtures
 from simulator.core.clock import real_now, tenant_now
 from simulator.core.db import new_session, tenant_tables
 from simulator.core.ids import random_secret
@@ -36,24 +36,27 @@ CREDENTIAL_COLUMNS = {
 KEPT_ON_RESET = {"journal_entry", "fault_rule"}
 
 
-# The hot path of every API request: one Core row (no fixture document, no ORM object) compared
-# with the row this process saw last for the credential; the same row gives back the same
-# detached, read-only Tenant, so a request pays one indexed SELECT and nothing else. Any change
-# to the row (clock, quotas, keys) builds a fresh object, so every process sees it at once.
+# The hot path of every API request: one row (no fixture document, no ORM object) compared with
+# the row this process saw last for the credential; the same row gives back the same detached,
+# read-only Tenant, so a request pays one indexed SELECT and nothing else. Any change to the row
+# (clock, quotas, keys) builds a fresh object, so every process sees it at once.
 _LOOKUP_COLUMNS = [c for c in Tenant.__table__.c if c.name != "fixtures_document"]
 _BY_CREDENTIAL = {
-    api: select(*_LOOKUP_COLUMNS).where(column == bindparam("credential"))
+    api: fastsql.prepared(select(*_LOOKUP_COLUMNS).where(column == bindparam("credential")))
     for api, column in CREDENTIAL_COLUMNS.items()
 }
 _TENANT_CACHE_LIMIT = 10_000
 _tenant_cache: dict[tuple[str, str], tuple[tuple, Tenant]] = {}
 
 
-def by_credential(session: Session, api: str, value: str) -> Tenant | None:
-    """The tenant a credential selects (shared and detached: read it, never change it)."""
+def by_credential(db: Session | fastsql.Lease, api: str, value: str) -> Tenant | None:
+    """The tenant a credential selects (shared and detached: read it, never change it).
+
+    Its `fixtures_document` is not loaded: what resets a tenant reads the tenant row itself.
+    """
     if not value:
         return None
-    row = session.connection().execute(_BY_CREDENTIAL[api], {"credential": value}).first()
+    row = fastsql.execute(db, _BY_CREDENTIAL[api], {"credential": value}).first()
     if row is None:
         return None
     key = (api, value)
@@ -61,28 +64,40 @@ def by_credential(session: Session, api: str, value: str) -> Tenant | None:
     hit = _tenant_cache.get(key)
     if hit is not None and hit[0] == values:
         return hit[1]
-    tenant = session.get(Tenant, row.id, populate_existing=True)
-    if tenant is None:  # deleted between the two reads
-        return None
-    session.expunge(tenant)
+    tenant = Tenant(**row._asdict())
     if len(_tenant_cache) >= _TENANT_CACHE_LIMIT:
         _tenant_cache.clear()
     _tenant_cache[key] = (values, tenant)
     return tenant
 
 
-def admit(request: Any, session: Session, tenant: Tenant) -> Tenant:
-    """What every API's auth dependency does once it has found the tenant: tell the journal,
-    and check the tenant's quotas (QuotaExceeded is answered 429 in the API's own shape)."""
+def admit(
+    request: Any, db: Session | fastsql.Lease, tenant: Tenant, release: bool = True
+) -> Tenant:
+    """What every API's auth does once it has found the tenant: tell the journal, and check the
+    tenant's quotas (QuotaExceeded is answered 429 in the API's own shape).
+
+    `release=False`: the caller goes on with the same transaction without awaiting anything
+    first, so the connection need not go back to the pool in between.
+    """
     from simulator.core.middleware import note
     from simulator.core.quotas import admit as check_quotas
+    from simulator.core.quotas import admit_light
 
     note(request, tenant_id=tenant.id)
-    check_quotas(session, tenant, request.method)
-    if session.in_transaction():
+    if isinstance(db, fastsql.Lease):
+        # A lease serves reads: the request-rate quota and the idle-expiry touch apply to them,
+        # the stored-records quota only to writes.
+        admit_light(db.engine, tenant.id, tenant.quota_requests_per_second)
+        if tenant.quota_records is not None and request.method not in ("GET", "HEAD"):
+            with new_session(db.engine) as session:
+                check_quotas(session, tenant, request.method)
+        return tenant
+    check_quotas(db, tenant, request.method)
+    if release and db.in_transaction():
         # Hand the connection back to the pool: handlers await (bodies, sleeps) before their
         # next query, and a request must not hold a connection while it waits.
-        session.commit()
+        db.commit()
     return tenant
 
 

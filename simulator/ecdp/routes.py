@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from starlette.responses import Response
 
-from simulator.core import quotas
+from simulator.core import fastsql, quotas
 from simulator.core.clock import tenant_now
 from simulator.core.db import get_session, new_session
 from simulator.core.formats import json_response
@@ -94,8 +94,8 @@ async def lookup(request: Request, kind: str, raw: str) -> Response:
     usable = key is not None and key != "" and not (isinstance(key, int) and abs(key) > INT32_MAX)
     row = None
     if api_key and usable:
-        with request.app.state.engine.connect() as connection:
-            row = service.find_customer_for_key(connection, api_key, kind, key)
+        with fastsql.lease(request.app.state.engine) as db:
+            row = service.find_customer_for_key(db, api_key, kind, key)
     if row is None:
         with new_session(request.app.state.engine) as session:
             await ecdp_tenant(request, session)  # 401 when the key is wrong

@@ -20,6 +20,7 @@ from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlmodel import Session
 
+from simulator.core import fastsql
 from simulator.core.ids import next_value, seeded_rng
 from simulator.core.models import Tenant
 from simulator.ecdp.errors import EcdpError
@@ -920,15 +921,17 @@ def _lookup_statement(column: str) -> Select:
 
 
 # Built once: each lookup is one prepared, cached statement (customer joined to its tenant).
-LOOKUP_STATEMENTS = {kind: _lookup_statement(column) for kind, column in LOOKUP_COLUMNS.items()}
+LOOKUP_STATEMENTS = {
+    kind: fastsql.prepared(_lookup_statement(column)) for kind, column in LOOKUP_COLUMNS.items()
+}
 
 
 def find_customer_for_key(
-    connection: Connection | Session, api_key: str, kind: str, value: str | int
+    connection: Connection | Session | fastsql.Lease, api_key: str, kind: str, value: str | int
 ) -> RowMapping | None:
     """The customer and its tenant in one indexed query, joined on the tenant's API key."""
-    result = connection.execute(LOOKUP_STATEMENTS[kind], {"api_key": api_key, "value": value})
-    return result.mappings().first()
+    parameters = {"api_key": api_key, "value": value}
+    return fastsql.execute(connection, LOOKUP_STATEMENTS[kind], parameters).mappings().first()
 
 
 def number(value: float) -> int | float:

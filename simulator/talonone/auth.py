@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, Request
 from sqlmodel import Session
 
-from simulator.core import tenants
+from simulator.core import fastsql, tenants
 from simulator.core.db import get_session
 from simulator.core.models import Tenant
 from simulator.talonone.errors import TalonOneError
@@ -15,7 +15,9 @@ async def talonone_tenant(request: Request, session: Session = Depends(get_sessi
     return talonone_tenant_of(request, session)
 
 
-def talonone_tenant_of(request: Request, session: Session) -> Tenant:
+def talonone_tenant_of(
+    request: Request, session: Session | fastsql.Lease, release: bool = True
+) -> Tenant:
     """The tenant of the request's API key (the native 401 without one), quotas checked."""
     scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
     tenant = None
@@ -28,4 +30,4 @@ def talonone_tenant_of(request: Request, session: Session) -> Tenant:
             title="Unauthorized",
             parameter="Authorization",
         )
-    return tenants.admit(request, session, tenant)
+    return tenants.admit(request, session, tenant, release)

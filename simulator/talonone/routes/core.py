@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from simulator.admin.deps import path_tenant, require_admin
+from simulator.core import fastsql
 from simulator.core.clock import tenant_now
 from simulator.core.db import get_session, new_session
 from simulator.core.formats import json_response
@@ -69,13 +70,16 @@ def commit_or_rollback(db: Session, dry: bool) -> None:
 
 @router.put("/v2/customer_sessions/{customerSessionId}")
 async def update_customer_session_v2(customerSessionId: str, request: Request) -> Response:
+    # The body is read (not parsed) first: from the key check to the commit nothing awaits, so
+    # the request keeps one connection and one transaction.
+    raw = await request.body()
     with new_session(request.app.state.engine) as db:
-        tenant = talonone_tenant_of(request, db)
+        tenant = talonone_tenant_of(request, db, release=False)
         note(request, operation="UpdateCustomerSessionV2")
         check_session_id(customerSessionId)
         dry = query_bool(request.query_params.get("dry"), "dry")
         now = evaluation_instant(request, tenant, dry)
-        body = parse_body(await request.body())
+        body = parse_body(raw)
         result = sessions.update_session(db, tenant, now, customerSessionId, body, dry=dry)
         commit_or_rollback(db, dry)
     return json_response(result)
@@ -83,7 +87,7 @@ async def update_customer_session_v2(customerSessionId: str, request: Request) -
 
 @router.get("/v2/customer_sessions/{customerSessionId}")
 async def get_customer_session(customerSessionId: str, request: Request) -> Response:
-    with new_session(request.app.state.engine) as db:
+    with fastsql.lease(request.app.state.engine) as db:
         tenant = talonone_tenant_of(request, db)
         note(request, operation="GetCustomerSession")
         result = sessions.read_session(db, tenant, customerSessionId)

@@ -15,7 +15,9 @@ from typing import Any
 
 from sqlmodel import Session
 
+from simulator.core import fastsql
 from simulator.core.clock import format_instant, parse_instant
+from simulator.core.db import new_session
 from simulator.talonone.models.core import TalonConfig
 
 BUILTIN_ATTRIBUTES: dict[str, dict[str, str]] = {
@@ -30,24 +32,33 @@ CONFIG_TTL_SECONDS = 2.0
 _cache: dict[tuple[int, str], tuple[float, weakref.ref, TalonConfig]] = {}
 
 
-def load_config(db: Session, tenant_id: str) -> TalonConfig:
+def load_config(db: Session | fastsql.Lease, tenant_id: str) -> TalonConfig:
     """The tenant's configuration (read-only: a detached copy shared by requests).
 
     Keyed by store and tenant; the weak reference makes sure a new store that happens to get
-    the address of a dropped one never sees its entries.
+    the address of a dropped one never sees its entries. A lease (a read path without an ORM
+    Session) reads a missing entry through a session of its own.
     """
-    bind = db.get_bind()
+    bind = db.engine if isinstance(db, fastsql.Lease) else db.get_bind()
     key = (id(bind), tenant_id)
     now = time.monotonic()
     hit = _cache.get(key)
     if hit is not None and now - hit[0] < CONFIG_TTL_SECONDS and hit[1]() is bind:
         return hit[2]
+    if isinstance(db, fastsql.Lease):
+        with new_session(db.engine) as session:
+            config = read_config(session, tenant_id)
+    else:
+        config = read_config(db, tenant_id)
+    _cache[key] = (now, weakref.ref(bind), config)
+    return config
+
+
+def read_config(db: Session, tenant_id: str) -> TalonConfig:
     config = db.get(TalonConfig, tenant_id)
     if config is None:
-        config = TalonConfig(tenant_id=tenant_id)
-    else:
-        db.expunge(config)
-    _cache[key] = (now, weakref.ref(bind), config)
+        return TalonConfig(tenant_id=tenant_id)
+    db.expunge(config)
     return config
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, delete
 from sqlalchemy import select as core_select
 from sqlmodel import Session, select
 
+from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.ids import next_value
 from simulator.talonone.errors import TalonOneError
@@ -32,10 +33,12 @@ MAX_ACTIONS = 1000
 
 ITEMS = TalonCatalogItem.__table__
 # Built once: every session update looks its SKUs up.
-ITEMS_BY_SKU = core_select(
-    ITEMS.c.sku, ITEMS.c.id, ITEMS.c.price, ITEMS.c.product_name, ITEMS.c.attributes
-).where(
-    ITEMS.c.tenant_id == bindparam("tenant"), ITEMS.c.sku.in_(bindparam("skus", expanding=True))
+ITEMS_BY_SKU = fastsql.prepared(
+    core_select(
+        ITEMS.c.sku, ITEMS.c.id, ITEMS.c.price, ITEMS.c.product_name, ITEMS.c.attributes
+    ).where(
+        ITEMS.c.tenant_id == bindparam("tenant"), ITEMS.c.sku.in_(bindparam("skus", expanding=True))
+    )
 )
 
 
@@ -44,7 +47,7 @@ def items_by_sku(db: Session, tenant_id: str, skus: set[str]) -> dict[str, Any]:
     sku, id, price, product_name and attributes)."""
     if not skus:
         return {}
-    rows = db.connection().execute(ITEMS_BY_SKU, {"tenant": tenant_id, "skus": sorted(skus)})
+    rows = fastsql.execute(db, ITEMS_BY_SKU, {"tenant": tenant_id, "skus": sorted(skus)})
     return {row.sku: row for row in rows}
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
@@ -58,15 +59,18 @@ def new_profile_view_only(tenant_id: str, integration_id: str, now: datetime) ->
 
 PROFILES = TalonProfile.__table__
 # Built once (the session hot path): building a statement costs more than running it.
-PROFILE_BY_INTEGRATION_ID = core_select(PROFILES).where(
-    PROFILES.c.tenant_id == bindparam("tenant"),
-    PROFILES.c.integration_id == bindparam("integration_id"),
+PROFILE_BY_INTEGRATION_ID = fastsql.prepared(
+    core_select(PROFILES).where(
+        PROFILES.c.tenant_id == bindparam("tenant"),
+        PROFILES.c.integration_id == bindparam("integration_id"),
+    )
 )
-INSERT_PROFILE = insert(PROFILES)
-UPDATE_PROFILE_FIGURES = (
+INSERT_PROFILE = fastsql.prepared(insert(PROFILES))
+UPDATE_PROFILE_FIGURES = fastsql.prepared(
     update(PROFILES)
     .where(
-        PROFILES.c.tenant_id == bindparam("where_tenant"), PROFILES.c.id == bindparam("where_id")
+        PROFILES.c.tenant_id == bindparam("where_tenant"),
+        PROFILES.c.id == bindparam("where_id"),
     )
     .values(
         last_activity=bindparam("new_last_activity"),
@@ -95,7 +99,7 @@ PROFILE_COLUMNS = tuple(f.name for f in fields(ProfileState))
 
 def profile_state(db: Session, tenant_id: str, integration_id: str) -> ProfileState | None:
     parameters = {"tenant": tenant_id, "integration_id": integration_id}
-    row = db.connection().execute(PROFILE_BY_INTEGRATION_ID, parameters).first()
+    row = fastsql.execute(db, PROFILE_BY_INTEGRATION_ID, parameters).first()
     return None if row is None else state_of(row)
 
 
@@ -115,8 +119,8 @@ def create_profile_state(
     profile_id = next_value(db, tenant_id, "talonone.profile")
     profile = ProfileState(tenant_id, profile_id, integration_id, {}, now, now)
     try:
-        db.connection().execute(
-            INSERT_PROFILE, {name: getattr(profile, name) for name in PROFILE_COLUMNS}
+        fastsql.execute(
+            db, INSERT_PROFILE, {name: getattr(profile, name) for name in PROFILE_COLUMNS}
         )
     except IntegrityError:  # created meanwhile by another request: the caller's work is void
         db.rollback()
@@ -126,7 +130,8 @@ def create_profile_state(
 
 def save_profile_figures(db: Session, profile: ProfileState) -> None:
     """Write back what a session changes on its profile (activity, closed sessions, sales)."""
-    db.connection().execute(
+    fastsql.execute(
+        db,
         UPDATE_PROFILE_FIGURES,
         {
             "where_tenant": profile.tenant_id,

@@ -16,6 +16,7 @@ from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
@@ -307,11 +308,13 @@ def session_view(config: TalonConfig, session: Any) -> dict[str, Any]:
 
 SESSIONS = TalonSession.__table__
 # Built once (the hot paths): building a statement costs more than running it.
-SESSION_BY_INTEGRATION_ID = core_select(SESSIONS).where(
-    SESSIONS.c.tenant_id == bindparam("tenant"),
-    SESSIONS.c.integration_id == bindparam("integration_id"),
+SESSION_BY_INTEGRATION_ID = fastsql.prepared(
+    core_select(SESSIONS).where(
+        SESSIONS.c.tenant_id == bindparam("tenant"),
+        SESSIONS.c.integration_id == bindparam("integration_id"),
+    )
 )
-INSERT_SESSION = insert(SESSIONS)
+INSERT_SESSION = fastsql.prepared(insert(SESSIONS))
 SAVED_COLUMNS = (
     "profile_id",
     "state",
@@ -321,7 +324,7 @@ SAVED_COLUMNS = (
     "counted_sales",
     "updated",
 )
-UPDATE_SESSION = (
+UPDATE_SESSION = fastsql.prepared(
     update(SESSIONS)
     .where(
         SESSIONS.c.tenant_id == bindparam("where_tenant"),
@@ -355,17 +358,19 @@ SESSION_COLUMNS = tuple(f.name for f in fields(SessionState))
 
 _PROFILES = profiles.PROFILES
 # A new session's profile and whether it had a session before, in one query.
-PROFILE_AND_HISTORY = core_select(
-    _PROFILES,
-    exists()
-    .where(
-        SESSIONS.c.tenant_id == _PROFILES.c.tenant_id,
-        SESSIONS.c.profile_id == _PROFILES.c.integration_id,
+PROFILE_AND_HISTORY = fastsql.prepared(
+    core_select(
+        _PROFILES,
+        exists()
+        .where(
+            SESSIONS.c.tenant_id == _PROFILES.c.tenant_id,
+            SESSIONS.c.profile_id == _PROFILES.c.integration_id,
+        )
+        .label("had_session"),
+    ).where(
+        _PROFILES.c.tenant_id == bindparam("tenant"),
+        _PROFILES.c.integration_id == bindparam("integration_id"),
     )
-    .label("had_session"),
-).where(
-    _PROFILES.c.tenant_id == bindparam("tenant"),
-    _PROFILES.c.integration_id == bindparam("integration_id"),
 )
 
 
@@ -374,16 +379,16 @@ def profile_and_history(
 ) -> tuple[profiles.ProfileState | None, bool]:
     """(the stored profile or None, whether it already has a session)."""
     parameters = {"tenant": tenant_id, "integration_id": profile_id}
-    row = db.connection().execute(PROFILE_AND_HISTORY, parameters).first()
+    row = fastsql.execute(db, PROFILE_AND_HISTORY, parameters).first()
     if row is None:
         return None, False
     return profiles.state_of(row), bool(row.had_session)
 
 
-def session_row(db: Session, tenant_id: str, integration_id: str) -> Any:
+def session_row(db: Session | fastsql.Lease, tenant_id: str, integration_id: str) -> Any:
     """The stored session as a Core row (read-only), or None."""
     parameters = {"tenant": tenant_id, "integration_id": integration_id}
-    return db.connection().execute(SESSION_BY_INTEGRATION_ID, parameters).first()
+    return fastsql.execute(db, SESSION_BY_INTEGRATION_ID, parameters).first()
 
 
 def get_session(db: Session, tenant_id: str, integration_id: str) -> TalonSession | None:
@@ -654,7 +659,7 @@ def save_session(db: Session, session: Any, stored: Any) -> None:
         session.id = next_value(db, session.tenant_id, "talonone.session")
         values = {name: getattr(session, name) for name in SESSION_COLUMNS}
         try:
-            db.connection().execute(INSERT_SESSION, values)
+            fastsql.execute(db, INSERT_SESSION, values)
         except IntegrityError:  # another request created it meanwhile: nothing of ours stays
             db.rollback()
             raise profiles.conflict() from None
@@ -663,7 +668,7 @@ def save_session(db: Session, session: Any, stored: Any) -> None:
     parameters["where_tenant"] = session.tenant_id
     parameters["where_id"] = stored.id
     parameters["where_update_count"] = stored.update_count
-    result = db.connection().execute(UPDATE_SESSION, parameters)
+    result = fastsql.execute(db, UPDATE_SESSION, parameters)
     if result.rowcount != 1:
         raise profiles.conflict()
     if isinstance(stored, TalonSession):
@@ -783,7 +788,9 @@ def state_response(
 # --- GetCustomerSession / ReopenCustomerSession -----------------------------------------------
 
 
-def read_session(db: Session, tenant: Tenant, integration_id: str) -> dict[str, Any]:
+def read_session(
+    db: Session | fastsql.Lease, tenant: Tenant, integration_id: str
+) -> dict[str, Any]:
     """GetCustomerSession: one Core row read (no ORM object: this is the hot read path)."""
     config = campaigns.load_config(db, tenant.id)
     row = session_row(db, tenant.id, integration_id)

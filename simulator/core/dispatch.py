@@ -1,0 +1,174 @@
+"""The fast lane: an API request whose route is a plain endpoint is called directly.
+
+FastAPI 0.16x tries every route of every included router in turn, then solves each endpoint's
+dependencies, wraps it in two exit stacks and an exception layer: on this stack that costs more
+than the hot handlers' own work. A *plain* endpoint — `async def f(request: Request, <str path
+parameters>) -> Response`, with no dependencies — needs none of it, so `FastLane` matches the
+path against the owning API's routes only (in FastAPI's own order) and awaits the endpoint
+itself, rendering its exceptions with the app's own exception handlers. Every other request
+(dependencies, a method that does not match, a path no route has) goes on to FastAPI unchanged,
+so the answer is the same either way; only the cost differs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from re import Pattern
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from simulator.core.registry import ApiSpec, api_for_path, api_specs
+
+log = logging.getLogger("simulator.dispatch")
+
+Endpoint = Callable[..., Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class PlainRoute:
+    """A route whose endpoint can be awaited with the request and its path parameters."""
+
+    methods: frozenset[str]
+    path_regex: Pattern[str]
+    convertors: dict[str, Any]
+    endpoint: Endpoint
+    request_name: str
+    argument_names: tuple[str, ...]  # the path parameters the endpoint takes as arguments
+    route: Any
+
+    def match(self, path: str) -> dict[str, Any] | None:
+        found = self.path_regex.match(path)
+        if found is None:
+            return None
+        return {k: self.convertors[k].convert(v) for k, v in found.groupdict().items()}
+
+
+def plain_route(route: Any) -> PlainRoute | None:
+    """The route as a PlainRoute, or None when only FastAPI can call its endpoint."""
+    endpoint = getattr(route, "endpoint", None)
+    methods = getattr(route, "methods", None)
+    if endpoint is None or not methods or not inspect.iscoroutinefunction(endpoint):
+        return None
+    if getattr(route, "dependencies", None):
+        return None
+    try:
+        hints = typing.get_type_hints(endpoint)
+    except Exception:  # an annotation that does not resolve: let FastAPI deal with it
+        return None
+    if hints.get("return") is not Response:
+        return None
+    path_names = set(route.param_convertors)
+    request_name = None
+    arguments = []
+    for name, parameter in inspect.signature(endpoint).parameters.items():
+        annotation = hints.get(name)
+        if annotation is Request and request_name is None:
+            request_name = name
+        elif name in path_names and annotation is str and parameter.default is parameter.empty:
+            arguments.append(name)
+        else:
+            return None
+    if request_name is None:
+        return None
+    return PlainRoute(
+        methods=frozenset(methods),
+        path_regex=route.path_regex,
+        convertors=dict(route.param_convertors),
+        endpoint=endpoint,
+        request_name=request_name,
+        argument_names=tuple(arguments),
+        route=route,
+    )
+
+
+class RouteTable:
+    """Each API's routes in FastAPI's order: a PlainRoute, or None for "FastAPI's to call"."""
+
+    def __init__(self, specs: list[ApiSpec]) -> None:
+        self.by_api: dict[str, list[tuple[Any, PlainRoute | None]]] = {
+            spec.name: [
+                (route, plain_route(route)) for router in spec.routers for route in router.routes
+            ]
+            for spec in specs
+        }
+
+    def find(self, api: str, method: str, path: str) -> tuple[PlainRoute, dict[str, Any]] | None:
+        """The plain route FastAPI would pick, with its path parameters; None otherwise."""
+        for route, plain in self.by_api.get(api, ()):
+            if plain is None:
+                found = route.path_regex.match(path)
+                if found is not None and method in (route.methods or ()):
+                    return None  # FastAPI's own route: it answers
+                continue
+            params = plain.match(path)
+            if params is not None and method in plain.methods:
+                return plain, params
+        return None  # no route, or only for other methods (405): FastAPI answers
+
+
+class FastLane:
+    """ASGI app for API paths: plain endpoints directly, everything else through `app`.
+
+    It steps aside once the app's route list is no longer the one `create_app` built (a test
+    that adds routes of its own), so FastAPI's matching stays the reference.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.table: RouteTable | None = None
+        self.fastapi_app: Any = None
+        self.route_count = -1
+
+    def bind(self, fastapi_app: Any) -> None:
+        """Index the API routes; `create_app` records how many routes it built."""
+        self.fastapi_app = fastapi_app
+        self.table = RouteTable(api_specs())
+        self.route_count = getattr(fastapi_app.state, "route_count", -1)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = self.lookup(scope)
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        plain, params = found
+        scope["path_params"] = params
+        scope["route"] = plain.route
+        scope["endpoint"] = plain.endpoint
+        request = Request(scope, receive, send)
+        try:
+            arguments = {name: params[name] for name in plain.argument_names}
+            arguments[plain.request_name] = request
+            response = await plain.endpoint(**arguments)
+        except Exception as exc:
+            response = await self.handle_error(request, exc)
+        await response(scope, receive, send)
+
+    def lookup(self, scope: Scope) -> tuple[PlainRoute, dict[str, Any]] | None:
+        fastapi_app = scope.get("app")
+        spec = api_for_path(scope["path"])
+        if fastapi_app is None or spec is None:
+            return None
+        if self.fastapi_app is not fastapi_app:
+            self.bind(fastapi_app)
+        if len(fastapi_app.router.routes) != self.route_count or self.table is None:
+            return None
+        return self.table.find(spec.name, scope["method"], scope["path"])
+
+    async def handle_error(self, request: Request, exc: Exception) -> Response:
+        """The app's exception handler for the nearest class of `exc` (as Starlette looks)."""
+        handlers = self.fastapi_app.exception_handlers
+        for cls in type(exc).__mro__:
+            handler = handlers.get(cls)
+            if handler is not None:
+                response = handler(request, exc)
+                if inspect.isawaitable(response):
+                    response = await response
+                return response
+        raise exc

@@ -1,0 +1,341 @@
+"""Core statements run on the DBAPI cursor: SQLAlchemy compiles, the hot paths execute.
+
+SQLAlchemy's execute costs about 40 µs a statement on this stack (execution context, result
+metadata, row processing), several times what SQLite itself needs for an indexed read or a
+one-row write. The hot paths build their statements once at import (`prepared(...)`); `execute` compiles each
+once per dialect (and per set of parameter names) and keeps what SQLAlchemy would
+work out on every call: the SQL text, the order of the parameters, each bind's and each result
+column's type processor (so UTCDateTime, JSON and booleans come back exactly as SQLAlchemy
+gives them, on SQLite and PostgreSQL alike), the literals written into the statement and the
+Python-side column defaults of an INSERT. What it does not know (a statement with a
+`literal_execute` bind, a non-scalar default) runs through SQLAlchemy as before.
+
+It runs in the caller's transaction: on the DBAPI connection of the given ORM Session or Core
+Connection, so what it writes is committed or rolled back with the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import namedtuple
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.dml import Insert, UpdateBase
+from sqlmodel import Session
+
+POSTCOMPILE = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
+
+
+class NotFast(Exception):
+    """The statement needs SQLAlchemy's own execution."""
+
+
+class Result:
+    """The part of SQLAlchemy's Result the hot paths use: rows, first, scalar, rowcount."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+    def all(self) -> list[Any]:
+        return self._rows
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+    def scalar_one_or_none(self) -> Any:
+        if len(self._rows) > 1:
+            raise ValueError("more than one row")
+        return self.scalar()
+
+    def scalar_one(self) -> Any:
+        if len(self._rows) != 1:
+            raise ValueError(f"expected one row, got {len(self._rows)}")
+        return self._rows[0][0]
+
+    def scalars(self) -> list[Any]:
+        return [row[0] for row in self._rows]
+
+    def mappings(self) -> Result:
+        """The rows as dicts (column name -> value)."""
+        return Result([row._asdict() for row in self._rows], self.rowcount)
+
+
+class Plan:
+    """One statement compiled for one dialect and one set of parameter names."""
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect, keys: Sequence[str]) -> None:
+        is_dml = isinstance(statement, UpdateBase)
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys) if is_dml else None)
+        self.sql: str = compiled.string
+        self.positional = dialect.paramstyle in ("qmark", "numeric", "format")
+        if dialect.paramstyle not in ("qmark", "pyformat", "named"):
+            raise NotFast(f"paramstyle {dialect.paramstyle}")
+        order = list(compiled.positiontup or ()) if self.positional else list(compiled.binds)
+        self.order: list[str] = order
+        self.expanding: set[str] = set()
+        self.literals: dict[str, Any] = {}
+        self.processors: dict[str, Callable[[Any], Any]] = {}
+        defaults = _insert_defaults(statement) if isinstance(statement, Insert) else {}
+        self.defaults: dict[str, Callable[[], Any]] = {}
+        for name, bind in compiled.binds.items():
+            if bind.literal_execute:
+                raise NotFast(f"literal_execute bind {name}")
+            if bind.expanding:
+                self.expanding.add(name)
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                self.processors[name] = processor
+            if name in keys:
+                continue
+            if name in defaults:
+                self.defaults[name] = defaults[name]
+            elif bind.callable is not None or bind.value is not None or not bind.required:
+                self.literals[name] = bind.effective_value
+        columns = list(getattr(statement, "exported_columns", ()) or ())
+        # A DML statement's exported columns are its RETURNING ones.
+        self.returns_rows = bool(columns)
+        self.row_type = None
+        self.columns = columns
+        self.dialect = dialect
+        # Built at the first execution: PostgreSQL's processors depend on the cursor's types.
+        self.result_processors: list[Callable[[Any], Any] | None] | None = None
+        if self.returns_rows:
+            names = [_column_name(c, i) for i, c in enumerate(columns)]
+            self.row_type = namedtuple("Row", names, rename=True)  # type: ignore[misc]
+        self.expanded_sql: dict[tuple[int, ...], tuple[str, list[str]]] = {}
+
+    def values(self, params: dict[str, Any]) -> dict[str, Any]:
+        values = dict(self.literals)
+        for name, make in self.defaults.items():
+            values[name] = make()
+        values.update(params)
+        for name, processor in self.processors.items():
+            if name in values:
+                value = values[name]
+                if name in self.expanding:
+                    values[name] = [processor(v) for v in value]
+                else:
+                    values[name] = processor(value)
+        return values
+
+    def empty_list_in(self, params: dict[str, Any]) -> bool:
+        """An expanding bind given no values: SQLAlchemy renders that case its own way."""
+        return any(not params.get(name) for name in self.expanding)
+
+    def bound(self, params: dict[str, Any]) -> tuple[str, Any]:
+        """(SQL, DBAPI parameters) for one execution."""
+        values = self.values(params)
+        sql, order = self.sql, self.order
+        if self.expanding:
+            sql, order = self.expand(values)
+        if self.positional:
+            return sql, tuple(_flatten(values, order, self.expanding))
+        if self.expanding:
+            flat: dict[str, Any] = {}
+            for name in order:
+                if name in self.expanding:
+                    for i, v in enumerate(values[name]):
+                        flat[f"{name}_{i + 1}"] = v
+                else:
+                    flat[name] = values[name]
+            return sql, flat
+        return sql, values
+
+    def expand(self, values: dict[str, Any]) -> tuple[str, list[str]]:
+        sizes = tuple(len(values[name]) for name in sorted(self.expanding))
+        cached = self.expanded_sql.get(sizes)
+        if cached is not None:
+            return cached
+
+        def render(found: re.Match[str]) -> str:
+            name = found.group(1)
+            count = len(values[name])
+            if self.positional:
+                return ", ".join(["?"] * count)
+            return ", ".join(f"%({name}_{i + 1})s" for i in range(count))
+
+        sql = POSTCOMPILE.sub(render, self.sql)
+        result = (sql, self.order)
+        self.expanded_sql[sizes] = result
+        return result
+
+    def rows(self, raw_rows: list[tuple], description: Sequence[Any]) -> list[Any]:
+        make = self.row_type._make  # type: ignore[union-attr]
+        processors = self.result_processors
+        if processors is None:
+            processors = self.result_processors = [
+                column.type.dialect_impl(self.dialect).result_processor(self.dialect, d[1])
+                for column, d in zip(self.columns, description, strict=True)
+            ]
+        if not any(processors):
+            return [make(row) for row in raw_rows]
+        return [
+            make(
+                [value if p is None else p(value) for p, value in zip(processors, row, strict=True)]
+            )
+            for row in raw_rows
+        ]
+
+
+def _flatten(values: dict[str, Any], order: list[str], expanding: set[str]) -> Iterator[Any]:
+    for name in order:
+        if name in expanding:
+            yield from values[name]
+        else:
+            yield values[name]
+
+
+def _column_name(column: Any, index: int) -> str:
+    name = getattr(column, "key", None) or getattr(column, "name", None)
+    return str(name) if name else f"c{index}"
+
+
+def _insert_defaults(statement: Insert) -> dict[str, Callable[[], Any]]:
+    """Python-side defaults of the table's columns, as zero-argument makers."""
+    makers: dict[str, Callable[[], Any]] = {}
+    for column in statement.table.columns:
+        default = column.default
+        if default is None:
+            continue
+        if getattr(default, "is_scalar", False):
+            makers[column.key] = lambda value=default.arg: value
+        elif getattr(default, "is_callable", False):
+            makers[column.key] = lambda make=default.arg: make(None)
+        else:
+            raise NotFast(f"default of {column.key}")
+    return makers
+
+
+class Prepared:
+    """A statement built once (at import) for `execute`, with its plans per dialect and set of
+    parameter names. Only prepared statements take the fast path: compiling costs far more than
+    running, so a statement built per call must stay with SQLAlchemy (whose cache handles it)."""
+
+    __slots__ = ("statement", "plans")
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self.plans: dict[tuple[str, tuple[str, ...]], Plan | None] = {}
+
+    def plan(self, dialect: Dialect, keys: tuple[str, ...]) -> Plan | None:
+        key = (dialect.name, keys)
+        try:
+            return self.plans[key]
+        except KeyError:
+            pass
+        try:
+            plan: Plan | None = Plan(self.statement, dialect, keys)
+        except NotFast:
+            plan = None
+        self.plans[key] = plan
+        return plan
+
+
+def prepared(statement: ClauseElement) -> Prepared:
+    return Prepared(statement)
+
+
+class Lease:
+    """One pooled DBAPI connection for one request's statements, without an ORM Session.
+
+    The cheapest way to the store (about a fifth of a Session's cost): `execute` runs on it,
+    `commit()` makes its writes stay, leaving (or `close()`) rolls back whatever was not
+    committed and hands the connection back to the pool. `connection` gives SQLAlchemy's Core
+    Connection over the same DBAPI connection (same transaction), for what only SQLAlchemy runs.
+    """
+
+    __slots__ = ("engine", "dialect", "raw", "_core")
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        self.raw = engine.raw_connection()
+        self._core: Connection | None = None
+
+    @property
+    def connection(self) -> Connection:
+        if self._core is None:
+            self._core = Connection(self.engine, connection=self.raw)
+        return self._core
+
+    def execute(self, statement: ClauseElement, params: Any = None) -> Result | Any:
+        return execute(self, statement, params)
+
+    def commit(self) -> None:
+        if self._core is not None and self._core.in_transaction():
+            self._core.commit()
+        self.raw.commit()
+
+    def close(self) -> None:
+        if self._core is not None:
+            self._core.close()  # hands `raw` back to the pool too
+        else:
+            self.raw.close()
+
+    def __enter__(self) -> Lease:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def lease(engine: Engine) -> Lease:
+    return Lease(engine)
+
+
+def connection_of(target: Session | Connection | Lease) -> Connection:
+    if isinstance(target, Session):
+        return target.connection()
+    if isinstance(target, Lease):
+        return target.connection
+    return target
+
+
+def execute(
+    target: Session | Connection | Lease,
+    statement: Prepared | ClauseElement,
+    params: dict[str, Any] | list[dict[str, Any]] | None = None,
+) -> Result | Any:
+    """Run a statement in the transaction of `target`: a Prepared one on the DBAPI cursor,
+    any other through SQLAlchemy.
+
+    A list of parameter sets runs as one executemany (no rows come back).
+    """
+    if not isinstance(statement, Prepared):
+        return connection_of(target).execute(statement, params)
+    many = isinstance(params, list)
+    first = (params[0] if params else {}) if many else (params or {})
+    if isinstance(target, Lease):
+        dialect, dbapi = target.dialect, target.raw.dbapi_connection
+    else:
+        connection = connection_of(target)
+        dialect, dbapi = connection.dialect, connection.connection.dbapi_connection
+    plan = statement.plan(dialect, tuple(first))
+    if plan is None or (plan.expanding and not many and plan.empty_list_in(first)):
+        return connection_of(target).execute(statement.statement, params)
+    cursor = dbapi.cursor()  # type: ignore[union-attr]
+    try:
+        if many:
+            if not params:
+                return Result([], 0)
+            bound = [plan.bound(p) for p in params]  # type: ignore[union-attr]
+            cursor.executemany(bound[0][0], [b[1] for b in bound])
+            return Result([], cursor.rowcount)
+        sql, values = plan.bound(first)
+        cursor.execute(sql, values)
+        rows = plan.rows(cursor.fetchall(), cursor.description) if plan.returns_rows else []
+        return Result(rows, cursor.rowcount)
+    finally:
+        cursor.close()

@@ -1,0 +1,129 @@
+"""The fast lane (core.dispatch) answers exactly what FastAPI's own routing answers."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from fastapi import APIRouter, Request
+from fastapi.testclient import TestClient
+from starlette.responses import Response
+
+from simulator.core.dispatch import RouteTable, plain_route
+from simulator.core.formats import json_response
+from simulator.core.registry import api_specs
+from tests.conftest import DEFAULT_CREDENTIALS
+
+TALON = {**DEFAULT_CREDENTIALS["talonone"], "Content-Type": "application/json"}
+ECDP = DEFAULT_CREDENTIALS["ecdp"]
+ITEM = {"name": "Shoe", "sku": "SKU-SHOE-1", "quantity": 1, "price": 20}
+SESSION = {"customerSession": {"profileId": "lane-1", "cartItems": [ITEM]}}
+
+REQUESTS = [
+    ("PUT", "/v2/customer_sessions/lane-1", TALON, SESSION),
+    ("GET", "/v2/customer_sessions/lane-1", TALON, None),
+    ("GET", "/v2/customer_sessions/missing", TALON, None),
+    ("GET", "/v2/customer_sessions/lane-1", {"Authorization": "ApiKey-v1 nope"}, None),
+    ("PUT", "/v2/customer_sessions/lane-1", TALON, {"customerSession": {"state": "bogus"}}),
+    ("DELETE", "/v2/customer_sessions/lane-1", TALON, None),  # no such method: 405
+    ("GET", "/customers/email/nobody@example.com", ECDP, None),
+    ("GET", "/customers/id/notanumber", ECDP, None),
+    ("GET", "/customers/email/x@example.com", {"x-api-key": "wrong"}, None),
+    ("POST", "/customers/email/x@example.com", ECDP, None),  # 405
+]
+
+
+def answers(client: TestClient, run: str) -> list[tuple[int, str, bytes]]:
+    """The answers to REQUESTS, each session id suffixed with `run` (both apps share a store)."""
+    result = []
+    for method, path, headers, body in REQUESTS:
+        path = path.replace("lane-1", f"lane-1-{run}")
+        if body is not None:
+            body = json.loads(json.dumps(body).replace("lane-1", f"lane-1-{run}"))
+        response = client.request(method, path, headers=headers, json=body)
+        result.append(
+            (response.status_code, response.headers.get("content-type", ""), response.content)
+        )
+    return result
+
+
+def without_volatile(answer: list[tuple[int, str, bytes]]) -> list:
+    """Without what differs between the runs: instants, store ids, ids drawn from the session."""
+    cleaned = []
+    for status, content_type, body in answer:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            cleaned.append((status, content_type, body))
+            continue
+        text = json.dumps(data)
+        for run in ("fast", "slow"):
+            text = text.replace(f"lane-1-{run}", "lane-1")
+        text = re.sub(r'"transactionUUID":"[^"]*"', '"transactionUUID":""', text.replace(" ", ""))
+        data = json.loads(text)
+        if isinstance(data, dict) and "customerSession" in data:
+            session = data["customerSession"]
+            for key in ("created", "updated", "id"):
+                session.pop(key, None)
+        cleaned.append((status, content_type, data))
+    return cleaned
+
+
+def test_fast_lane_and_fastapi_give_the_same_answers(make_client) -> None:
+    fast = make_client()
+    slow = make_client()
+    slow.app.state.route_count = -1  # the lane steps aside: every request goes through FastAPI
+    fast_answers = answers(fast, "fast")
+    assert without_volatile(fast_answers) == without_volatile(answers(slow, "slow"))
+    statuses = [status for status, _, _ in fast_answers]
+    assert statuses == [200, 200, 404, 401, 400, 405, 404, 400, 401, 405]
+
+
+def test_hot_endpoints_take_the_fast_lane() -> None:
+    table = RouteTable(api_specs())
+    assert table.find("talonone", "GET", "/v2/customer_sessions/abc") is not None
+    assert table.find("talonone", "PUT", "/v2/customer_sessions/abc") is not None
+    plain, params = table.find("ecdp", "GET", "/customers/email/a/b@example.com")
+    assert params == {"email": "a/b@example.com"}
+    # a route with dependencies, and the reopen path, stay with FastAPI
+    assert table.find("talonone", "PUT", "/v2/customer_sessions/abc/reopen") is None
+    assert table.find("ecdp", "POST", "/customers") is None
+    assert table.find("talonone", "DELETE", "/v2/customer_sessions/abc") is None
+
+
+def test_only_plain_endpoints_qualify() -> None:
+    router = APIRouter()
+
+    @router.get("/a/{x}")
+    async def plain(x: str, request: Request) -> Response:
+        return json_response({"x": x})
+
+    @router.get("/b/{x}")
+    async def typed(x: int, request: Request) -> Response:
+        return json_response({"x": x})
+
+    @router.get("/c")
+    async def untyped(request: Request):
+        return {"x": 1}
+
+    @router.get("/d")
+    def blocking(request: Request) -> Response:
+        return json_response({})
+
+    plain_one, typed_one, untyped_one, blocking_one = router.routes
+    assert plain_route(plain_one) is not None
+    assert plain_route(typed_one) is None  # FastAPI validates the int
+    assert plain_route(untyped_one) is None  # FastAPI serialises the return value
+    assert plain_route(blocking_one) is None  # FastAPI runs it in its threadpool
+
+
+def test_a_route_added_after_start_wins_as_in_fastapi(client: TestClient) -> None:
+    router = APIRouter()
+
+    @router.get("/v2/customer_sessions/{customerSessionId}")
+    async def shadow(customerSessionId: str, request: Request) -> Response:
+        return json_response({"shadowed": customerSessionId})
+
+    client.app.router.routes[:0] = router.routes
+    response = client.get("/v2/customer_sessions/x", headers=TALON)
+    assert response.json() == {"shadowed": "x"}

@@ -1,0 +1,183 @@
+"""core.fastsql runs a Core statement on the DBAPI cursor with SQLAlchemy's own types: every
+statement here gives the same rows, and writes the same values, as SQLAlchemy's execute."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Integer, bindparam, insert, select, update
+from sqlalchemy.engine import Engine
+
+from simulator.core import fastsql
+from simulator.core.db import make_engine, new_session
+from simulator.core.models import IdSequence, Tenant
+from simulator.talonone.models.core import TalonSession
+
+SESSIONS = TalonSession.__table__
+SEQUENCES = IdSequence.__table__
+BY_ID = select(SESSIONS).where(
+    SESSIONS.c.tenant_id == bindparam("tenant"), SESSIONS.c.integration_id == bindparam("sid")
+)
+FAST_BY_ID = fastsql.prepared(BY_ID)
+BY_IDS = select(SESSIONS.c.integration_id, SESSIONS.c.state).where(
+    SESSIONS.c.tenant_id == bindparam("tenant"),
+    SESSIONS.c.integration_id.in_(bindparam("sids", expanding=True)),
+)
+FAST_BY_IDS = fastsql.prepared(BY_IDS)
+OPEN_ONES = fastsql.prepared(
+    select(SESSIONS.c.integration_id).where(
+        SESSIONS.c.tenant_id == bindparam("tenant"), SESSIONS.c.state == "open"
+    )
+)
+INSERT = insert(SESSIONS)
+FAST_INSERT = fastsql.prepared(INSERT)
+UPDATE = fastsql.prepared(
+    update(SESSIONS)
+    .where(SESSIONS.c.tenant_id == bindparam("t"), SESSIONS.c.id == bindparam("i"))
+    .values(state=bindparam("new_state"), effects=bindparam("new_effects"))
+)
+TAKE = fastsql.prepared(
+    update(SEQUENCES)
+    .where(SEQUENCES.c.tenant_id == bindparam("t"), SEQUENCES.c.name == bindparam("n"))
+    .values(value=SEQUENCES.c.value + bindparam("step"))
+    .returning(SEQUENCES.c.value)
+)
+NOW = datetime(2030, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(client) -> Engine:
+    return client.app.state.engine
+
+
+def session_values(n: int, **changes) -> dict:
+    values = {
+        "tenant_id": "default",
+        "id": 9000 + n,
+        "integration_id": f"fast-{n}",
+        "profile_id": f"p-{n}",
+        "state": "open",
+        "data": {"cartItems": [{"sku": "A", "price": 1.5, "quantity": 2}], "n": n},
+        "effects": [{"effectType": "setDiscount", "props": {"value": 2.5}}],
+        "first_session": n % 2 == 0,
+        "update_count": 1,
+        "counted_sales": 0.0,
+        "created": NOW,
+        "updated": NOW + timedelta(seconds=n),
+    }
+    values.update(changes)
+    return values
+
+
+def test_fast_rows_equal_sqlalchemy_rows(engine: Engine) -> None:
+    with new_session(engine) as db:
+        fastsql.execute(db, FAST_INSERT, session_values(1))
+        db.connection().execute(INSERT, session_values(2))
+        db.commit()
+    with new_session(engine) as db:
+        for sid in ("fast-1", "fast-2", "missing"):
+            params = {"tenant": "default", "sid": sid}
+            ours = fastsql.execute(db, FAST_BY_ID, params).first()
+            theirs = db.connection().execute(BY_ID, params).first()
+            assert (ours is None) == (theirs is None)
+            if ours is not None:
+                assert tuple(ours) == tuple(theirs)
+                assert ours.data == theirs.data and ours.updated == theirs.updated
+                assert ours.created.tzinfo is not None and isinstance(ours.first_session, bool)
+
+
+def test_expanding_and_literal_binds(engine: Engine) -> None:
+    with new_session(engine) as db:
+        fastsql.execute(db, FAST_INSERT, [session_values(n) for n in range(3, 7)])
+        fastsql.execute(db, FAST_INSERT, session_values(7, state="closed"))
+        db.commit()
+    with new_session(engine) as db:
+        for sids in (["fast-3", "fast-5", "nope"], ["fast-4"], []):
+            params = {"tenant": "default", "sids": sids}
+            ours = sorted(tuple(r) for r in fastsql.execute(db, FAST_BY_IDS, params))
+            theirs = sorted(tuple(r) for r in db.connection().execute(BY_IDS, params))
+            assert ours == theirs
+        opened = fastsql.execute(db, OPEN_ONES, {"tenant": "default"}).scalars()
+        assert sorted(opened) == ["fast-3", "fast-4", "fast-5", "fast-6"]
+
+
+def test_update_and_returning_count_and_roll_back(engine: Engine) -> None:
+    with new_session(engine) as db:
+        fastsql.execute(db, FAST_INSERT, session_values(8))
+        db.commit()
+    with new_session(engine) as db:
+        changed = fastsql.execute(
+            db, UPDATE, {"t": "default", "i": 9008, "new_state": "closed", "new_effects": []}
+        )
+        assert changed.rowcount == 1
+        missing = fastsql.execute(
+            db, UPDATE, {"t": "default", "i": 1, "new_state": "closed", "new_effects": []}
+        )
+        assert missing.rowcount == 0
+        db.rollback()  # a rolled-back fast write leaves nothing
+    with new_session(engine) as db:
+        row = fastsql.execute(db, FAST_BY_ID, {"tenant": "default", "sid": "fast-8"}).first()
+        assert row.state == "open" and row.effects == session_values(8)["effects"]
+    with new_session(engine) as db:
+        db.add(IdSequence(tenant_id="default", name="fast.test", value=5))
+        db.commit()
+        taken = fastsql.execute(db, TAKE, {"t": "default", "n": "fast.test", "step": 3})
+        assert taken.scalar_one() == 8
+        db.commit()
+        assert db.get(IdSequence, ("default", "fast.test")).value == 8
+
+
+def test_insert_fills_python_defaults(engine: Engine) -> None:
+    """Columns left out of an INSERT get their column defaults, as with SQLAlchemy."""
+    statement = insert(Tenant.__table__)
+    fast_statement = fastsql.prepared(statement)
+
+    def values(name: str) -> dict:
+        return {
+            "id": name,
+            "customergauge_api_key": f"cg-{name}",
+            "clienttoolbox_user_id": "u",
+            "clienttoolbox_user_api_key": f"ct-{name}",
+            "clienttoolbox_account_id": "a",
+            "talonone_api_key": f"talon-{name}",
+            "ecdp_api_key": f"ecdp-{name}",
+            "fixtures_document": "{}",
+            "created_at": NOW,
+        }
+
+    with new_session(engine) as db:
+        fastsql.execute(db, fast_statement, values("fast"))
+        db.connection().execute(statement, values("slow"))
+        db.commit()
+        rows = db.connection().execute(
+            select(Tenant.__table__).where(Tenant.id.in_(["fast", "slow"])).order_by(Tenant.id)
+        )
+    fast, slow = ({k: v for k, v in r._mapping.items() if not k.endswith("_key")} for r in rows)
+    assert fast.pop("id") == "fast" and slow.pop("id") == "slow"
+    assert fast == slow
+    assert fast["clock_frozen"] is False and fast["clock_offset_seconds"] == 0.0
+
+
+def test_statements_it_cannot_plan_run_through_sqlalchemy(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    literal = fastsql.prepared(select(bindparam("x", type_=Integer(), literal_execute=True)))
+    with engine.connect() as connection:
+        assert fastsql.execute(connection, literal, {"x": 5}).scalar() == 5
+        # a statement that was not prepared runs through SQLAlchemy too
+        assert fastsql.execute(connection, select(bindparam("y", 7))).scalar() == 7
+    engine.dispose()
+
+
+def test_a_lease_commits_or_rolls_back(engine: Engine) -> None:
+    with fastsql.lease(engine) as lease:
+        fastsql.execute(lease, FAST_INSERT, session_values(10))
+        lease.commit()
+        fastsql.execute(lease, FAST_INSERT, session_values(11))
+    with fastsql.lease(engine) as lease:
+        found = fastsql.execute(
+            lease, FAST_BY_IDS, {"tenant": "default", "sids": ["fast-10", "fast-11"]}
+        )
+        assert [tuple(r) for r in found] == [("fast-10", "open")]
+        # empty IN lists run through SQLAlchemy's Core connection over the same DBAPI connection
+        assert fastsql.execute(lease, FAST_BY_IDS, {"tenant": "default", "sids": []}).all() == []
