@@ -1,5 +1,12 @@
 """The `clienttoolbox:` section of a fixture document: account, campaigns (with rewards and
-buyx items), custom fields, customers with balances, and transactions."""
+buyx items), custom fields, customers with balances, transactions, and undo states.
+
+Customers carry the batch that last wrote them (`last_batch`) and transactions their `batch`;
+each undo state keeps its batch's before-image: every customer it touched with the columns the
+batch may write, as they were (null: the batch created the customer), and every balance it
+touched (balance null: created by the batch). So an exported batch can still be undone in the
+copy, restoring what it would have restored in the original, and the undo order rule holds.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -20,7 +28,7 @@ from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from simulator.clienttoolbox.generate import generate
-from simulator.clienttoolbox.ledger import PROFILE_COLUMNS
+from simulator.clienttoolbox.ledger import CUSTOMERS, PROFILE_COLUMNS, from_json_values
 from simulator.clienttoolbox.models import (
     CtAccount,
     CtBalance,
@@ -29,8 +37,10 @@ from simulator.clienttoolbox.models import (
     CtCustomField,
     CtReward,
     CtTransaction,
+    CtUndoState,
 )
-from simulator.core.fixtures import FixtureSection, LoadContext
+from simulator.core.clock import format_instant
+from simulator.core.fixtures import FixtureSection, LoadContext, raise_to
 from simulator.core.models import Tenant
 
 
@@ -115,6 +125,7 @@ class CustomerFixture(Strict):
     customer_pin: Text = ""
     custom_fields: dict[str, Text] = {}
     balances: list[BalanceFixture] = []
+    last_batch: int = Field(default=0, ge=0)  # the batch that last wrote it (0: fixtures)
 
     @field_validator("custom_fields")
     @classmethod
@@ -137,6 +148,117 @@ class TransactionFixture(Strict):
     promo_id: Text = ""
     send_email: bool = False
     custom_fields: dict[str, Text] = {}
+    batch: int = Field(default=0, ge=0)  # the batch that wrote it (0: fixtures)
+
+
+def as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Instant = Annotated[datetime, AfterValidator(as_utc)]
+
+
+# --- undo states: a batch's before-image, so an exported batch can be undone in a copy -------
+
+
+class CustomerImage(Strict):
+    """The columns a batch may write, as they were before it; only the given ones are restored
+    (an export gives them all)."""
+
+    card_number: Id | None = None
+    first_name: Text = ""
+    last_name: Text = ""
+    email: Text = ""
+    phone: Text = ""
+    custom_date: Text = ""
+    street1: Text = ""
+    street2: Text = ""
+    city: Text = ""
+    state: Text = ""
+    postal_code: Text = ""
+    country: Text = ""
+    customer_username: Text = ""
+    customer_password: Text = ""
+    customer_pin: Text = ""
+    custom_fields: dict[str, Text] = Field(default_factory=dict)
+    last_batch: int = Field(default=0, ge=0)
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
+
+    def columns(self) -> list[str]:
+        """The given columns, in the table's order."""
+        return [c.name for c in CUSTOMERS.c if c.name in self.model_fields_set]
+
+    def values(self, columns: list[str]) -> list[Any]:
+        """The stored form of the before-image row (JSON text, ISO instants)."""
+        values = []
+        for name in columns:
+            value = getattr(self, name)
+            if name == "custom_fields":
+                value = json.dumps(value, sort_keys=True)
+            elif isinstance(value, datetime):
+                value = value.isoformat()
+            values.append(value)
+        return values
+
+
+class BalanceImage(Strict):
+    code: Id
+    campaign: Id
+    item: Text = ""
+    balance: float | None  # null: created by the batch
+
+
+class BeforeImage(Strict):
+    customers: dict[Id, CustomerImage | None] = Field(default_factory=dict)
+    balances: list[BalanceImage] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def same_columns(self) -> BeforeImage:
+        """One batch writes the same columns of every customer it touches."""
+        first: list[str] | None = None
+        for code, image in self.customers.items():
+            if image is None:
+                continue
+            if first is None:
+                first = image.columns()
+            elif image.columns() != first:
+                raise ValueError(
+                    f"customers.{code}: gives other columns than the first customer of this "
+                    f"state ({', '.join(first)})"
+                )
+        return self
+
+    def stored(self) -> str:
+        columns = next((c.columns() for c in self.customers.values() if c is not None), [])
+        return json.dumps(
+            {
+                "columns": columns,
+                "customers": {
+                    code: image.values(columns) if image is not None else None
+                    for code, image in self.customers.items()
+                },
+                "balances": [[b.code, b.campaign, b.item, b.balance] for b in self.balances],
+            },
+            separators=(",", ":"),
+        )
+
+
+class UndoStateFixture(Strict):
+    id: int = Field(ge=1, le=2**31 - 1)  # the batch number
+    type: Literal["customers_batch", "batch_transactions"]
+    lines: int = Field(default=0, ge=0)
+    summary: dict[str, Any] = Field(default_factory=dict)
+    status: Literal["available", "undone"] = "available"
+    created: Instant | None = None
+    undone: Instant | None = None
+    before: BeforeImage = Field(default_factory=BeforeImage)
+
+    @model_validator(mode="after")
+    def undone_time(self) -> UndoStateFixture:
+        if self.undone is not None and self.status != "undone":
+            raise ValueError("undone: only a state with status undone has an undo time")
+        return self
 
 
 class ClientToolboxFixture(Strict):
@@ -145,6 +267,7 @@ class ClientToolboxFixture(Strict):
     campaigns: list[CampaignFixture] = []
     customers: list[CustomerFixture] = []
     transactions: list[TransactionFixture] = []
+    undo_states: list[UndoStateFixture] = []
 
 
 def check_references(model: ClientToolboxFixture) -> None:
@@ -178,6 +301,21 @@ def check_references(model: ClientToolboxFixture) -> None:
             raise ValueError(f"transactions[{i}].campaign: unknown campaign")
         if transaction.code not in codes:
             raise ValueError(f"transactions[{i}].code: unknown customer")
+    check_undo_states(model.undo_states, campaigns)
+
+
+def check_undo_states(states: list[UndoStateFixture], campaigns: set[str]) -> None:
+    """Unique batch numbers, and balances of declared campaigns; ValueError naming the path."""
+    seen: set[int] = set()
+    for i, state in enumerate(states):
+        if state.id in seen:
+            raise ValueError(f"undo_states[{i}].id: duplicate undo state {state.id}")
+        seen.add(state.id)
+        for j, balance in enumerate(state.before.balances):
+            if balance.campaign not in campaigns:
+                raise ValueError(
+                    f"undo_states[{i}].before.balances[{j}].campaign: unknown campaign"
+                )
 
 
 class CheckedFixture(ClientToolboxFixture):
@@ -235,7 +373,6 @@ def load(session: Session, tenant: Tenant, model: ClientToolboxFixture, ctx: Loa
         row.update(
             tenant_id=tid,
             custom_fields=json.dumps(customer.custom_fields, sort_keys=True),
-            last_batch=0,
             created_at=ctx.now,
             updated_at=ctx.now,
         )
@@ -256,18 +393,30 @@ def load(session: Session, tenant: Tenant, model: ClientToolboxFixture, ctx: Loa
         session.execute(insert(CtBalance.__table__), balances)
     transactions = []
     for transaction in model.transactions:
-        row = transaction.model_dump(exclude={"campaign", "code", "custom_fields"})
+        row = transaction.model_dump(exclude={"campaign", "code", "custom_fields", "batch"})
         row.update(
             tenant_id=tid,
             customer_code=transaction.code,
             campaign_id=transaction.campaign,
             custom_fields=json.dumps(transaction.custom_fields, sort_keys=True),
-            batch_id=0,
+            batch_id=transaction.batch,
             created_at=ctx.now,
         )
         transactions.append(row)
     if transactions:
         session.execute(insert(CtTransaction.__table__), transactions)
+    load_undo_states(session, tid, model.undo_states, ctx.now)
+    # The next batch is numbered after every batch the document names.
+    raise_to(session, tid, "ct_batch", highest_batch(model))
+
+
+def highest_batch(model: ClientToolboxFixture) -> int:
+    return max(
+        [0]
+        + [state.id for state in model.undo_states]
+        + [customer.last_batch for customer in model.customers]
+        + [transaction.batch for transaction in model.transactions]
+    )
 
 
 def export(session: Session, tenant: Tenant) -> dict[str, Any]:
@@ -343,6 +492,8 @@ def export(session: Session, tenant: Tenant) -> dict[str, Any]:
         if custom:
             entry["custom_fields"] = custom
         entry["balances"] = balances.get(c.code, [])
+        if c.last_batch:
+            entry["last_batch"] = c.last_batch
         customers.append(entry)
     document["customers"] = customers
     transactions = []
@@ -364,9 +515,79 @@ def export(session: Session, tenant: Tenant) -> dict[str, Any]:
         custom = json.loads(t.custom_fields)
         if custom:
             entry["custom_fields"] = custom
+        if t.batch_id:
+            entry["batch"] = t.batch_id
         transactions.append(entry)
     document["transactions"] = transactions
+    document["undo_states"] = export_undo_states(session, tid)
     return document
+
+
+def load_undo_states(
+    session: Session, tenant_id: str, states: list[UndoStateFixture], now: datetime
+) -> None:
+    if not states:
+        return
+    session.execute(
+        insert(CtUndoState.__table__),
+        [
+            {
+                "tenant_id": tenant_id,
+                "id": state.id,
+                "batch_type": state.type,
+                "lines": state.lines,
+                "summary": json.dumps(state.summary),
+                "before": state.before.stored(),
+                "status": state.status,
+                "created_at": state.created or now,
+                "undone_at": state.undone,
+            }
+            for state in states
+        ],
+    )
+
+
+def export_undo_states(session: Session, tenant_id: str) -> list[dict[str, Any]]:
+    states = session.execute(
+        select(CtUndoState).where(CtUndoState.tenant_id == tenant_id).order_by(CtUndoState.id)
+    ).scalars()
+    return [state_document(state) for state in states]
+
+
+def state_document(state: CtUndoState) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "id": state.id,
+        "type": state.batch_type,
+        "lines": state.lines,
+        "summary": json.loads(state.summary),
+        "status": state.status,
+        "created": format_instant(state.created_at),
+    }
+    if state.undone_at is not None:
+        document["undone"] = format_instant(state.undone_at)
+    before = json.loads(state.before)
+    columns = before.get("columns", [])
+    document["before"] = {
+        "customers": {
+            code: image_document(columns, values) if values is not None else None
+            for code, values in before.get("customers", {}).items()
+        },
+        "balances": [
+            {"code": code, "campaign": campaign, "item": item, "balance": balance}
+            for code, campaign, item, balance in before.get("balances", [])
+        ],
+    }
+    return document
+
+
+def image_document(columns: list[str], values: list[Any]) -> dict[str, Any]:
+    image = from_json_values(columns, values)
+    if "custom_fields" in image:
+        image["custom_fields"] = json.loads(image["custom_fields"])
+    for key in ("created_at", "updated_at"):
+        if isinstance(image.get(key), datetime):
+            image[key] = format_instant(image[key])
+    return image
 
 
 SECTION = FixtureSection(

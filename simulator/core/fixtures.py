@@ -10,14 +10,15 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from sqlmodel import Session
 
+from simulator.core.ids import next_value
 from simulator.core.models import Tenant
 
 
@@ -54,16 +55,53 @@ class FixtureSection:
 
 
 class ClockFixture(BaseModel):
+    """`{now, frozen}`, or `{offsetSeconds}`: an unfrozen clock running that far from real time
+    (what an export of an unfrozen, shifted clock writes: a copy runs at the same offset
+    whenever it is loaded)."""
+
     model_config = ConfigDict(extra="forbid")
 
     now: datetime | None = None
     frozen: bool = False
+    offsetSeconds: float | None = None
+
+    @model_validator(mode="after")
+    def one_setting(self) -> ClockFixture:
+        if self.offsetSeconds is not None and self.frozen:
+            raise ValueError("offsetSeconds: a frozen clock has no offset (give now)")
+        if self.offsetSeconds is not None and self.now is not None:
+            raise ValueError("offsetSeconds: give now or offsetSeconds, not both")
+        return self
 
 
 class TenantFixture(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = None
+
+
+# --- ids given by a document ------------------------------------------------------------------
+
+
+def raise_to(session: Session, tenant_id: str, name: str, value: int) -> None:
+    """Move a counter up to `value` (never down), so the next id taken follows the ids a fixture
+    document gave explicitly (exported rows keep theirs)."""
+    current = next_value(session, tenant_id, name, step=0)
+    if value > current:
+        next_value(session, tenant_id, name, step=value - current)
+
+
+def numbered(given: list[int | None]) -> list[int]:
+    """The ids a document gives, and for rows without one the numbers after the highest given
+    (so a loaded export keeps its ids and hand-written rows are numbered 1, 2, ...)."""
+    last = max((i for i in given if i is not None), default=0)
+    ids = []
+    for value in given:
+        if value is None:
+            last += 1
+            value = last
+        ids.append(value)
+    return ids
 
 
 def error_path(prefix: str, loc: tuple[Any, ...]) -> str:
@@ -77,9 +115,10 @@ def error_path(prefix: str, loc: tuple[Any, ...]) -> str:
     return path
 
 
-# A section-wide check may name where inside the section it failed: "customers[0].campaign: ...".
+# A section-wide check may name where inside the section it failed: "customers[0].campaign: ...",
+# also by a mapping's key ("before.customers.12121: ...").
 SUB_PATH = re.compile(
-    r"^(?:Value error, )?([A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*): (.+)$", re.S
+    r"^(?:Value error, )?([A-Za-z_]\w*(?:\[\d+\])*(?:\.\w+(?:\[\d+\])*)*): (.+)$", re.S
 )
 
 
@@ -200,6 +239,9 @@ def apply(
         tenant.clock_frozen_at = now if clock.frozen else None
         tenant.clock_offset_seconds = 0.0 if clock.frozen else (now - context.now).total_seconds()
         context.now = now
+    elif clock is not None and clock.offsetSeconds is not None:
+        tenant.clock_offset_seconds = clock.offsetSeconds
+        context.now = context.now + timedelta(seconds=clock.offsetSeconds)
     session.add(tenant)
     session.flush()
     for name, section in sections().items():
@@ -214,6 +256,8 @@ def export(session: Session, tenant: Tenant) -> dict[str, Any]:
     document: dict[str, Any] = {"tenant": {"name": tenant.name}}
     if tenant.clock_frozen:
         document["clock"] = {"now": format_instant(tenant_now(tenant)), "frozen": True}
+    elif tenant.clock_offset_seconds:
+        document["clock"] = {"frozen": False, "offsetSeconds": tenant.clock_offset_seconds}
     for name, section in sections().items():
         if section.export is not None:
             document[name] = section.export(session, tenant)

@@ -1,4 +1,4 @@
-"""The `talonone` fixture section: the three parts' fields side by side in one mapping."""
+"""The `talonone` fixture section: the parts' fields side by side in one mapping."""
 
 from __future__ import annotations
 
@@ -10,13 +10,21 @@ from sqlmodel import Session
 from simulator.core.fixtures import FixtureSection, LoadContext
 from simulator.core.models import Tenant
 from simulator.talonone.generate import generate
-from simulator.talonone.service import core_fixtures, engagement_fixtures, loyalty_fixtures
+from simulator.talonone.service import (
+    core_fixtures,
+    engagement_fixtures,
+    loyalty_fixtures,
+    session_fixtures,
+)
 
-PARTS = (core_fixtures, loyalty_fixtures, engagement_fixtures)  # load order
+PARTS = (core_fixtures, loyalty_fixtures, engagement_fixtures, session_fixtures)  # load order
 
 
 class TalonOneFixture(
-    core_fixtures.FixtureModel, loyalty_fixtures.FixtureModel, engagement_fixtures.FixtureModel
+    core_fixtures.FixtureModel,
+    loyalty_fixtures.FixtureModel,
+    engagement_fixtures.FixtureModel,
+    session_fixtures.FixtureModel,
 ):
     model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 

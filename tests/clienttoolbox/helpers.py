@@ -49,11 +49,16 @@ def missing(http: Any, code: str, tenant_id: str = "default") -> bool:
     return response.status_code == 404
 
 
-def snapshot(http: Any, tenant_id: str = "default") -> dict[str, Any]:
-    """The tenant's ClientToolbox state (its fixture export)."""
+def snapshot(http: Any, tenant_id: str = "default", undo_log: bool = False) -> dict[str, Any]:
+    """The tenant's ClientToolbox state (its fixture export); without the undo states unless
+    asked for: they are the log of the batches, which an undo does not take back (an undone
+    state stays listed)."""
     response = http.get(f"/__admin/tenants/{tenant_id}/fixtures")
     assert response.status_code == 200
-    return response.json()["clienttoolbox"]
+    state = response.json()["clienttoolbox"]
+    if not undo_log:
+        state.pop("undo_states", None)
+    return state
 
 
 def lines(*rows: str, end: str = "\n") -> str:

@@ -8,10 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from simulator.core.clock import format_instant
-from simulator.core.fixtures import LoadContext
+from simulator.core.fixtures import LoadContext, numbered, raise_to
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
 from simulator.talonone.models.core import TalonCatalog, TalonCatalogItem, TalonConfig, TalonProfile
@@ -167,6 +167,9 @@ class Application(Strict):
 
 
 class CatalogItem(Strict):
+    # As exported: the item's id (sessions name it as catalogItemID); else numbered after the
+    # highest given one, in document order.
+    id: int | None = Field(default=None, ge=1)
     sku: str = Field(min_length=1)
     price: float | None = None
     product: dict[str, str] | None = None
@@ -185,6 +188,7 @@ class Profile(Strict):
     integrationId: str = Field(min_length=1, max_length=1000)
     attributes: dict[str, Any] = Field(default_factory=dict)
     created: datetime | None = None
+    lastActivity: datetime | None = None  # as exported; else `created`
     closedSessions: int = Field(default=0, ge=0)
     totalSales: float = Field(default=0, ge=0)
 
@@ -205,6 +209,7 @@ class FixtureModel(BaseModel):
         for label, values in (
             ("campaign id", [c.id for c in self.campaigns]),
             ("catalog id", [c.id for c in self.catalogs]),
+            ("catalog item id", [i.id for c in self.catalogs for i in c.items if i.id]),
             ("profile integrationId", [p.integrationId for p in self.profiles]),
         ):
             if len(values) != len(set(values)):
@@ -237,7 +242,8 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
             campaigns=[campaign_document(c, context.now) for c in fixture.campaigns],
         )
     )
-    item_id = 0
+    highest = 0
+    item_ids = iter(numbered([i.id for c in fixture.catalogs for i in c.items]))
     for catalog in fixture.catalogs:
         db.add(
             TalonCatalog(
@@ -251,7 +257,8 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
             )
         )
         for item in catalog.items:
-            item_id += 1
+            item_id = next(item_ids)
+            highest = max(highest, item_id)
             db.add(
                 TalonCatalogItem(
                     tenant_id=tenant.id,
@@ -263,8 +270,7 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
                     attributes=item.attributes,
                 )
             )
-    if item_id:
-        next_value(db, tenant.id, "talonone.catalog_item", item_id)
+    raise_to(db, tenant.id, "talonone.catalog_item", highest)
     load_profiles(db, tenant, fixture.profiles, context)
 
 
@@ -287,7 +293,7 @@ def load_profiles(
                 "integration_id": profile.integrationId,
                 "attributes": profile.attributes,
                 "created": created,
-                "last_activity": created,
+                "last_activity": profile.lastActivity or created,
                 "closed_sessions": profile.closedSessions,
                 "total_sales": profile.totalSales,
             }
@@ -311,7 +317,11 @@ def export_fixtures(db: Session, tenant: Tenant) -> dict[str, Any]:
         "campaigns": config.campaigns,
     }
     catalogs = db.exec(select(TalonCatalog).where(TalonCatalog.tenant_id == tenant.id)).all()
-    items = db.exec(select(TalonCatalogItem).where(TalonCatalogItem.tenant_id == tenant.id)).all()
+    items = db.exec(
+        select(TalonCatalogItem)
+        .where(TalonCatalogItem.tenant_id == tenant.id)
+        .order_by(col(TalonCatalogItem.id))
+    ).all()
     document["catalogs"] = [
         {
             "id": catalog.id,
@@ -320,6 +330,7 @@ def export_fixtures(db: Session, tenant: Tenant) -> dict[str, Any]:
             "version": catalog.version,
             "items": [
                 {
+                    "id": item.id,
                     "sku": item.sku,
                     **({"price": item.price} if item.price is not None else {}),
                     **({"product": {"name": item.product_name}} if item.product_name else {}),
@@ -337,6 +348,7 @@ def export_fixtures(db: Session, tenant: Tenant) -> dict[str, Any]:
             "integrationId": p.integration_id,
             "attributes": p.attributes,
             "created": format_instant(p.created),
+            "lastActivity": format_instant(p.last_activity),
             "closedSessions": p.closed_sessions,
             "totalSales": p.total_sales,
         }

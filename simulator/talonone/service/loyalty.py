@@ -932,22 +932,37 @@ def store_tentative(
     profile_id: str | None,
     effects: list[dict],
 ) -> None:
-    found = loyalty_effects(effects)
+    values = tentative_values(tenant_id, now, session_id, profile_id, effects)
     key = {"key_tenant": tenant_id, "key_session": session_id}
     loaded = db.identity_map.get(db.identity_key(TalonLoyaltyTentative, (tenant_id, session_id)))
     if loaded is not None:  # read earlier in this request: a later read sees what we write
         db.expunge(loaded)
     connection = db.connection()
-    if not found:
+    if values is None:
         connection.execute(DELETE_TENTATIVE, key)
         return
+    connection.execute(UPSERT_TENTATIVE[connection.dialect.name], values)
+
+
+def tentative_values(
+    tenant_id: str, now: datetime, session_id: str, profile_id: str | None, effects: list[dict]
+) -> dict[str, Any] | None:
+    """The tentative row of an open session with these effects (None: no loyalty effect).
+
+    Also what a fixture load writes for an open session, whose figures are derived, not stored.
+    """
+    found = loyalty_effects(effects)
+    if not found:
+        return None
     cards = [loyalty_effect_props(e)[1].get("cardIdentifier") for e in found]
-    card = next((c for c in cards if c), "")
-    values = {"tenant_id": tenant_id, "session_id": session_id, "profile_id": profile_id or ""}
-    connection.execute(
-        UPSERT_TENTATIVE[connection.dialect.name],
-        {**values, "card_identifier": card, "effects": found, "updated": now},
-    )
+    return {
+        "tenant_id": tenant_id,
+        "session_id": session_id,
+        "profile_id": profile_id or "",
+        "card_identifier": next((c for c in cards if c), ""),
+        "effects": found,
+        "updated": now,
+    }
 
 
 def drop_tentative(db: Session, tenant_id: str, session_id: str) -> None:

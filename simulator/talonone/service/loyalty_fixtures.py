@@ -20,10 +20,12 @@ from simulator.talonone.models.loyalty import (
     TalonLoyaltyLedger,
     TalonLoyaltyLot,
     TalonLoyaltyProgram,
+    TalonLoyaltySpend,
     TalonLoyaltyTransaction,
 )
 from simulator.talonone.service.loyalty_ledger import (
     DURATION,
+    EPSILON,
     LEDGERS,
     RESERVED,
     TRANSACTION_IDS,
@@ -67,6 +69,13 @@ class CardFixture(Strict):
     modified: datetime | None = None  # as exported: the last change of status or profiles
 
 
+class SpendFixture(Strict):
+    """Which lot (the addition's id) a subtraction took points from; none: the debt part."""
+
+    lotId: int | None = Field(default=None, ge=1)
+    amount: float = Field(gt=0)
+
+
 class LedgerEntryFixture(Strict):
     profileId: str | None = None
     cardIdentifier: str | None = None
@@ -91,6 +100,11 @@ class LedgerEntryFixture(Strict):
     applied: bool = True
     remaining: float | None = Field(default=None, ge=0)
     revoked: float = Field(default=0, ge=0)
+    # As exported, for rows recorded as history: the row a rollback undid (its transactionUUID),
+    # the lots a subtraction spent (so a cancel gives them back) and the negative-balance flag.
+    rollbackOf: str | None = Field(default=None, min_length=1, max_length=64)
+    spends: list[SpendFixture] = Field(default_factory=list)
+    createsNegativeBalance: bool = False
 
     @model_validator(mode="after")
     def amounts_fit(self) -> LedgerEntryFixture:
@@ -98,7 +112,20 @@ class LedgerEntryFixture(Strict):
             raise ValueError("remaining and revoked belong to additions")
         if (self.remaining or 0) + self.revoked > self.amount + 1e-9:
             raise ValueError("remaining + revoked cannot exceed amount")
+        if self.applied and (self.rollbackOf or self.spends or self.createsNegativeBalance):
+            raise ValueError(
+                "rollbackOf, spends and createsNegativeBalance describe rows recorded as "
+                "history (applied: false); an applied row computes them"
+            )
+        if self.spends and (self.type != "subtraction" or self.id is None):
+            raise ValueError("spends: only a subtraction with its id spends points")
         return self
+
+    def history_action(self) -> str:
+        """What a row recorded as history did, so cancels and returns find what to undo."""
+        if self.rollbackOf:
+            return "rollback_add" if self.type == "subtraction" else "rollback_deduct"
+        return "deduct" if self.type == "subtraction" else "history"
 
 
 class DebtFixture(Strict):
@@ -178,6 +205,7 @@ class ProgramFixture(Strict):
         for card in self.cards:
             if limit and len(card.profiles) > limit:
                 raise ValueError(f"card {card.identifier} has more profiles than usersPerCardLimit")
+        check_spends(self.transactions)
         for entry in self.transactions:
             check_period(entry.startDate, ("immediate", "on_action"))
             check_period(entry.expiryDate, ("unlimited",))
@@ -189,6 +217,25 @@ class ProgramFixture(Strict):
             elif not entry.profileId:
                 raise ValueError("transactions of a profile-based program need profileId")
         return self
+
+
+def check_spends(entries: list[LedgerEntryFixture]) -> None:
+    """Spends name rows by id: they need a program whose rows all keep their ids (an export's),
+    and each lot they name is an addition of the program."""
+    lots = {e.id for e in entries if e.type == "addition" and e.applied and e.id}
+    all_given = all(e.id for e in entries)
+    for index, entry in enumerate(entries):
+        if entry.spends and not all_given:
+            raise ValueError(
+                f"transactions[{index}].spends: spends need an id on every transaction of the "
+                "program"
+            )
+        for number, spend in enumerate(entry.spends):
+            if spend.lotId is not None and spend.lotId not in lots:
+                raise ValueError(
+                    f"transactions[{index}].spends[{number}].lotId: no addition with id "
+                    f"{spend.lotId} in this program"
+                )
 
 
 class FixtureModel(BaseModel):
@@ -285,6 +332,7 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
         for entry in spec.transactions:
             post_entry(db, tenant.id, program, entry, context.now, bulk)
         bulk.flush(db)
+        load_spends(db, tenant.id, spec.transactions)
         for debt in spec.debts:
             ledger = ensure_ledger(
                 db, tenant.id, entry_owner(program, debt), debt.subledgerId, context.now
@@ -374,19 +422,21 @@ def post_entry(
     )
     if not entry.applied:
         ensure_ledger(db, tenant_id, owner, entry.subledgerId, at)
-        new_transaction(
+        row = new_transaction(
             db,
             tenant_id,
             owner,
             entry.subledgerId,
             at,
             type_=entry.type,
-            action="history",
+            action=entry.history_action(),
             amount=entry.amount,
             origin=origin,
             start_text=entry.startDate or "immediate",
             expiry_text=entry.expiryDate or "unlimited",
+            related_uuid=entry.rollbackOf,
         )
+        row.creates_negative = entry.createsNegativeBalance
         return
     if entry.type == "subtraction":
         bulk.flush(db)
@@ -408,6 +458,24 @@ def post_entry(
         lot = db.get(TalonLoyaltyLot, (tenant_id, result.transaction.id))
         if lot is not None:
             lot.remaining, lot.revoked = remaining, entry.revoked
+
+
+def load_spends(db: Session, tenant_id: str, entries: list[LedgerEntryFixture]) -> None:
+    """The exported spends of history rows, in their order (a rollback gives the latest back
+    first): one multi-row INSERT per program."""
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "transaction_id": entry.id,
+            "lot_id": spend.lotId,
+            "amount": spend.amount,
+        }
+        for entry in entries
+        for spend in entry.spends
+    ]
+    if rows:
+        db.flush()
+        db.execute(insert(TalonLoyaltySpend.__table__), rows)
 
 
 def export_fixtures(db: Session, tenant: Tenant) -> dict[str, Any]:
@@ -495,8 +563,9 @@ def program_document(db: Session, tenant_id: str, program: TalonLoyaltyProgram) 
             )
         )
     }
+    spends = program_spends(db, tenant_id, program.id)
     document["transactions"] = [
-        transaction_document(program, row, lots.get(row.id)) for row in rows
+        transaction_document(program, row, lots.get(row.id), spends.get(row.id, [])) for row in rows
     ]
     debts = db.scalars(
         select(TalonLoyaltyLedger)
@@ -520,12 +589,41 @@ def program_document(db: Session, tenant_id: str, program: TalonLoyaltyProgram) 
     return document
 
 
+def program_spends(db: Session, tenant_id: str, program_id: int) -> dict[int, list[dict]]:
+    """{transaction id: its spends still holding points, oldest first}."""
+    spends: dict[int, list[dict]] = {}
+    rows = db.execute(
+        select(TalonLoyaltySpend.transaction_id, TalonLoyaltySpend.lot_id, TalonLoyaltySpend.amount)
+        .join(
+            TalonLoyaltyTransaction,
+            (TalonLoyaltyTransaction.tenant_id == TalonLoyaltySpend.tenant_id)
+            & (TalonLoyaltyTransaction.id == TalonLoyaltySpend.transaction_id),
+        )
+        .where(
+            TalonLoyaltySpend.tenant_id == tenant_id,
+            TalonLoyaltyTransaction.program_id == program_id,
+            TalonLoyaltySpend.amount > EPSILON,
+        )
+        .order_by(TalonLoyaltySpend.pk)
+    )
+    for transaction_id, lot_id, amount in rows:
+        spend: dict[str, Any] = {"amount": amount}
+        if lot_id is not None:
+            spend["lotId"] = lot_id
+        spends.setdefault(transaction_id, []).append(spend)
+    return spends
+
+
 def transaction_document(
-    program: TalonLoyaltyProgram, row: TalonLoyaltyTransaction, lot: TalonLoyaltyLot | None
+    program: TalonLoyaltyProgram,
+    row: TalonLoyaltyTransaction,
+    lot: TalonLoyaltyLot | None,
+    spends: list[dict[str, Any]],
 ) -> dict:
     """One ledger row as a fixture entry. Additions that made a lot carry its `remaining` and
     `revoked`; every other row (deductions, rollbacks) is history (`applied: false`), its effect
-    being already in those amounts and the program's `debts`."""
+    being already in those amounts and the program's `debts`, with what a later rollback of it
+    reads: the row it rolled back, the lots it spent, its negative-balance flag."""
     entry: dict[str, Any] = {
         "subledgerId": row.subledger_id,
         "type": row.type,
@@ -552,6 +650,12 @@ def transaction_document(
         entry["profileId"] = row.profile_id
     if lot is None:
         entry["applied"] = False
+        if row.related_uuid:
+            entry["rollbackOf"] = row.related_uuid
+        if spends:
+            entry["spends"] = spends
+        if row.creates_negative:
+            entry["createsNegativeBalance"] = True
         return entry
     entry["startDate"] = lot.start_text
     entry["expiryDate"] = (
