@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
+from simulator.core.checkpoint import SAFETY_PAGES, checkpointer
 from simulator.core.formats import load_json, store_json
 
 
@@ -62,6 +63,8 @@ def make_engine(url: str) -> Engine:
             json_deserializer=load_json,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        if path and path != ":memory:":
+            checkpointer.watch(path, engine)
         return engine
     # Two replicas x (10 + 30) stay under PostgreSQL's default 100 connections.
     return create_engine(
@@ -81,6 +84,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Checkpoints run in core.checkpoint's thread; a request's commit only if that falls behind.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={SAFETY_PAGES}")
     cursor.close()
 
 

@@ -60,7 +60,7 @@ def commit_or_rollback(db: Session, dry: bool) -> None:
     if dry:
         db.rollback()
     else:
-        db.commit()
+        fastsql.commit(db)
 
 
 # The two hot endpoints open their store session and check the API key themselves (the same

@@ -2,7 +2,8 @@
 
 They live on one row (`TalonConfig`) that changes only when fixtures load; each process keeps
 it for CONFIG_TTL_SECONDS (and drops it at once when this process loads fixtures), so another
-process of a deployment sees a tenant reset within that time. A tenant without a `talonone`
+process of a deployment sees a tenant reset within that time. Loyalty programs are kept the
+same way. A tenant without a `talonone`
 fixture section gets an application with no campaigns and no custom attributes.
 """
 
@@ -19,6 +20,7 @@ from simulator.core import fastsql
 from simulator.core.clock import format_instant, parse_instant
 from simulator.core.db import new_session
 from simulator.talonone.models.core import TalonConfig
+from simulator.talonone.models.loyalty import TalonLoyaltyProgram
 
 BUILTIN_ATTRIBUTES: dict[str, dict[str, str]] = {
     "CustomerSession": {},
@@ -66,6 +68,27 @@ def forget_config(tenant_id: str) -> None:
     """Drop the cached configuration of a tenant (its fixtures are being loaded)."""
     for key in [k for k in _cache if k[1] == tenant_id]:
         _cache.pop(key, None)
+    for key in [k for k in _programs if k[1] == tenant_id]:
+        _programs.pop(key, None)
+
+
+# Loyalty programs, like the configuration, change only when fixtures load: kept the same way.
+_programs: dict[tuple[int, str, int], tuple[float, weakref.ref, TalonLoyaltyProgram | None]] = {}
+
+
+def loyalty_program(db: Session, tenant_id: str, program_id: int) -> TalonLoyaltyProgram | None:
+    """The tenant's program (read-only: a detached copy shared by requests), or None."""
+    bind = db.get_bind()
+    key = (id(bind), tenant_id, program_id)
+    now = time.monotonic()
+    hit = _programs.get(key)
+    if hit is not None and now - hit[0] < CONFIG_TTL_SECONDS and hit[1]() is bind:
+        return hit[2]
+    program = db.get(TalonLoyaltyProgram, (tenant_id, program_id))
+    if program is not None:
+        db.expunge(program)
+    _programs[key] = (now, weakref.ref(bind), program)
+    return program
 
 
 def attribute_definitions(config: TalonConfig, entity: str) -> dict[str, str]:

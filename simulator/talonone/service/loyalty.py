@@ -16,6 +16,7 @@ from sqlalchemy import and_, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.ids import ALPHANUMERIC, next_value, seeded_rng
 from simulator.talonone.models.loyalty import (
@@ -28,6 +29,7 @@ from simulator.talonone.models.loyalty import (
     TalonLoyaltyTentative,
     TalonLoyaltyTransaction,
 )
+from simulator.talonone.service.campaigns import loyalty_program
 from simulator.talonone.service.loyalty_ledger import (
     EPSILON,
     Balance,
@@ -71,7 +73,8 @@ class LoyaltyError(Exception):
 
 
 def get_program(db: Session, tenant_id: str, program_id: int) -> TalonLoyaltyProgram | None:
-    return db.get(TalonLoyaltyProgram, (tenant_id, program_id))
+    """The program, read-only (shared by requests: see campaigns.loyalty_program)."""
+    return loyalty_program(db, tenant_id, program_id)
 
 
 def program_ids(db: Session, tenant_id: str) -> set[int]:
@@ -905,7 +908,7 @@ _TENTATIVE_KEY = (
     TENTATIVES.c.tenant_id == bindparam("key_tenant"),
     TENTATIVES.c.session_id == bindparam("key_session"),
 )
-DELETE_TENTATIVE = delete(TENTATIVES).where(*_TENTATIVE_KEY)
+DELETE_TENTATIVE = fastsql.prepared(delete(TENTATIVES).where(*_TENTATIVE_KEY))
 
 
 def _upsert_tentative(dialect: Any) -> Any:
@@ -919,8 +922,8 @@ def _upsert_tentative(dialect: Any) -> Any:
 
 
 UPSERT_TENTATIVE = {
-    "sqlite": _upsert_tentative(sqlite),
-    "postgresql": _upsert_tentative(postgresql),
+    "sqlite": fastsql.prepared(_upsert_tentative(sqlite)),
+    "postgresql": fastsql.prepared(_upsert_tentative(postgresql)),
 }
 
 
@@ -937,11 +940,10 @@ def store_tentative(
     loaded = db.identity_map.get(db.identity_key(TalonLoyaltyTentative, (tenant_id, session_id)))
     if loaded is not None:  # read earlier in this request: a later read sees what we write
         db.expunge(loaded)
-    connection = db.connection()
     if values is None:
-        connection.execute(DELETE_TENTATIVE, key)
+        fastsql.execute(db, DELETE_TENTATIVE, key)
         return
-    connection.execute(UPSERT_TENTATIVE[connection.dialect.name], values)
+    fastsql.execute(db, UPSERT_TENTATIVE[db.get_bind().dialect.name], values)
 
 
 def tentative_values(
@@ -966,12 +968,10 @@ def tentative_values(
 
 
 def drop_tentative(db: Session, tenant_id: str, session_id: str) -> None:
-    db.execute(
-        delete(TalonLoyaltyTentative).where(
-            TalonLoyaltyTentative.tenant_id == tenant_id,
-            TalonLoyaltyTentative.session_id == session_id,
-        )
-    )
+    loaded = db.identity_map.get(db.identity_key(TalonLoyaltyTentative, (tenant_id, session_id)))
+    if loaded is not None:  # read earlier in this request: it is gone now
+        db.expunge(loaded)
+    fastsql.execute(db, DELETE_TENTATIVE, {"key_tenant": tenant_id, "key_session": session_id})
 
 
 POSTED_STATES = ("closed", "partially_returned")

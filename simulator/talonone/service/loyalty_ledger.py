@@ -18,11 +18,13 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
-from sqlalchemy import and_, case, func, insert, select
+from sqlalchemy import and_, bindparam, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from simulator.core import fastsql
 from simulator.core.clock import format_instant, parse_instant
 from simulator.core.ids import next_value
 from simulator.talonone.models.loyalty import (
@@ -79,7 +81,8 @@ class Balance:
 
 @dataclass
 class PostResult:
-    transaction: TalonLoyaltyTransaction
+    # The transaction posted: its ORM object, or (written by Core) its row's values by name.
+    transaction: TalonLoyaltyTransaction | SimpleNamespace
     amount: float  # what was actually posted (a deduction may be capped)
     spends: list[TalonLoyaltySpend] = field(default_factory=list)
 
@@ -632,6 +635,43 @@ def addition_rows(
     return transaction, lot
 
 
+# The addition of a session close, written by Core statements on the DBAPI cursor (no ORM
+# object, no flush) when the ledger already exists and owes nothing.
+_LEDGER_ROWS = TalonLoyaltyLedger.__table__
+BUMP_LEDGER = fastsql.prepared(
+    update(_LEDGER_ROWS)
+    .where(
+        _LEDGER_ROWS.c.tenant_id == bindparam("key_tenant"),
+        _LEDGER_ROWS.c.program_id == bindparam("key_program"),
+        _LEDGER_ROWS.c.profile_id == bindparam("key_profile"),
+        _LEDGER_ROWS.c.card_identifier == bindparam("key_card"),
+        _LEDGER_ROWS.c.subledger_id == bindparam("key_subledger"),
+    )
+    .values(version=bindparam("new_version"))
+    .returning(_LEDGER_ROWS.c.debt)
+)
+INSERT_TRANSACTION = fastsql.prepared(insert(TalonLoyaltyTransaction.__table__))
+INSERT_LOT = fastsql.prepared(insert(TalonLoyaltyLot.__table__))
+
+
+def bump_ledger(db: Session, tenant_id: str, owner: Owner, subledger: str) -> float | None:
+    """Give a stored ledger a new version (the write lock on PostgreSQL, as ensure_ledger's
+    FOR UPDATE) and return its debt; None when only the ORM path can tell: the ledger does not
+    exist yet, or this transaction holds it as an object that may have unflushed changes."""
+    cache = db.info.get(LEDGERS)
+    if cache is not None and cache[0] is db.get_transaction():
+        return None
+    key = {
+        "key_tenant": tenant_id,
+        "key_program": owner.program_id,
+        "key_profile": owner.profile_id,
+        "key_card": owner.card_identifier,
+        "key_subledger": subledger,
+        "new_version": new_version(),
+    }
+    return fastsql.execute(db, BUMP_LEDGER, key).scalar()
+
+
 def add_points(
     db: Session,
     tenant_id: str,
@@ -648,6 +688,24 @@ def add_points(
     None is returned."""
     if amount <= 0:
         raise LedgerInputError("the amount of points must be positive")
+    if bulk is None:
+        debt = bump_ledger(db, tenant_id, owner, subledger)
+        if debt is not None and debt <= EPSILON:
+            transaction_id = take_id(db, tenant_id, TRANSACTION_IDS)
+            transaction_row, lot_row = addition_rows(
+                tenant_id,
+                owner,
+                subledger,
+                amount,
+                now,
+                origin,
+                dates,
+                transaction_id,
+                transaction_id,
+            )
+            fastsql.execute(db, INSERT_TRANSACTION, transaction_row)
+            fastsql.execute(db, INSERT_LOT, lot_row)
+            return PostResult(SimpleNamespace(**transaction_row), amount)
     ledger = ensure_ledger(db, tenant_id, owner, subledger, now)
     transaction_id = take_id(db, tenant_id, TRANSACTION_IDS)
     # A lot is its addition: it shares the transaction's number (one counter update, not two).
