@@ -19,12 +19,15 @@ from __future__ import annotations
 import re
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.dml import Insert, UpdateBase
 from sqlmodel import Session
+
+from simulator.core.db import UTCDateTime
 
 POSTCOMPILE = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
 
@@ -72,6 +75,35 @@ class Result:
         return Result([row._asdict() for row in self._rows], self.rowcount)
 
 
+def sqlite_utc_text(value: datetime | None) -> str | None:
+    """UTCDateTime's SQLite text, as SQLAlchemy writes it ("YYYY-MM-DD HH:MM:SS.ffffff",
+    naive UTC), without its per-call formatting dictionary."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
+
+
+def sqlite_utc_value(value: str | None) -> datetime | None:
+    """UTCDateTime read back from SQLite text: aware UTC, as SQLAlchemy gives it."""
+    if value is None:
+        return None
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def bind_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
+        return sqlite_utc_text
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def result_processor(type_: Any, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+    if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
+        return sqlite_utc_value
+    return type_.dialect_impl(dialect).result_processor(dialect, coltype)
+
+
 class Plan:
     """One statement compiled for one dialect and one set of parameter names."""
 
@@ -94,7 +126,7 @@ class Plan:
                 raise NotFast(f"literal_execute bind {name}")
             if bind.expanding:
                 self.expanding.add(name)
-            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            processor = bind_processor(bind.type, dialect)
             if processor is not None:
                 self.processors[name] = processor
             if name in keys:
@@ -210,7 +242,7 @@ class Plan:
         processors = self.result_processors
         if processors is None:
             processors = self.result_processors = [
-                column.type.dialect_impl(self.dialect).result_processor(self.dialect, d[1])
+                result_processor(column.type, self.dialect, d[1])
                 for column, d in zip(self.columns, description, strict=True)
             ]
         if not any(processors):
@@ -383,11 +415,14 @@ def execute(
     target: Session | Connection | Lease,
     statement: Prepared | ClauseElement,
     params: dict[str, Any] | list[dict[str, Any]] | None = None,
+    raw: bool = False,
 ) -> Result | Any:
     """Run a statement in the transaction of `target`: a Prepared one on the DBAPI cursor,
     any other through SQLAlchemy.
 
-    A list of parameter sets runs as one executemany (no rows come back).
+    A list of parameter sets runs as one executemany (no rows come back). `raw=True`: a
+    Prepared statement's rows as the DBAPI gives them (no type processing), e.g. to compare
+    with a row seen before.
     """
     if not isinstance(statement, Prepared):
         return connection_of(target).execute(statement, params)
@@ -412,7 +447,12 @@ def execute(
             return Result([], cursor.rowcount)
         sql, values = plan.bound(first)
         cursor.execute(sql, values)
-        rows = plan.rows(cursor.fetchall(), cursor.description) if plan.returns_rows else []
+        if not plan.returns_rows:
+            rows = []
+        elif raw:
+            rows = [plan.row_type._make(row) for row in cursor.fetchall()]  # type: ignore[union-attr]
+        else:
+            rows = plan.rows(cursor.fetchall(), cursor.description)
         return Result(rows, cursor.rowcount)
     finally:
         cursor.close()

@@ -6,9 +6,8 @@ Handlers tell it which tenant and operation a request was for through `note()`.
 from __future__ import annotations
 
 import asyncio
-import json
+import secrets
 import time
-import uuid
 from typing import Any
 
 from starlette.requests import Request
@@ -19,6 +18,7 @@ from simulator.core.clock import real_now
 from simulator.core.dispatch import FastLane
 from simulator.core.errors import BodyTooLarge, render_for_path
 from simulator.core.faults import FaultError, Plan
+from simulator.core.formats import dump_json
 from simulator.core.journal import KEPT_HEADERS, Journal
 from simulator.core.registry import api_for_path
 
@@ -94,7 +94,7 @@ class ApiMiddleware:
                     request_body.extend(chunk[: keep - len(request_body)])
             return message
 
-        request_id = _header_value(scope, b"x-request-id") or uuid.uuid4().hex
+        request_id = _header_value(scope, b"x-request-id") or secrets.token_hex(16)
         noted(scope)["request_id"] = request_id
 
         async def send_recording(message: Message) -> None:
@@ -138,7 +138,7 @@ class ApiMiddleware:
                 "status": status,
                 "duration_ms": (time.perf_counter() - started) * 1000,
                 "fault": info.get("fault"),
-                "request_headers": json.dumps(headers),
+                "request_headers": dump_json(headers).decode(),
                 "request_body": _clip(bytes(body), self.body_limit),
                 "response_body": _clip(bytes(out), self.body_limit),
                 "created_at": real_now(),

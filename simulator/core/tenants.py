@@ -56,14 +56,18 @@ def by_credential(db: Session | fastsql.Lease, api: str, value: str) -> Tenant |
     """
     if not value:
         return None
-    row = fastsql.execute(db, _BY_CREDENTIAL[api], {"credential": value}).first()
-    if row is None:
+    statement, parameters = _BY_CREDENTIAL[api], {"credential": value}
+    stored = fastsql.execute(db, statement, parameters, raw=True).first()
+    if stored is None:
         return None
     key = (api, value)
-    values = tuple(row)
+    values = tuple(stored)  # as stored: compared without converting a column
     hit = _tenant_cache.get(key)
     if hit is not None and hit[0] == values:
         return hit[1]
+    row = fastsql.execute(db, statement, parameters).first()
+    if row is None:  # deleted between the two reads
+        return None
     tenant = Tenant(**row._asdict())
     if len(_tenant_cache) >= _TENANT_CACHE_LIMIT:
         _tenant_cache.clear()

@@ -3,7 +3,7 @@ statement here gives the same rows, and writes the same values, as SQLAlchemy's 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Integer, bindparam, insert, select, update
@@ -181,3 +181,27 @@ def test_a_lease_commits_or_rolls_back(engine: Engine) -> None:
         assert [tuple(r) for r in found] == [("fast-10", "open")]
         # empty IN lists run through SQLAlchemy's Core connection over the same DBAPI connection
         assert fastsql.execute(lease, FAST_BY_IDS, {"tenant": "default", "sids": []}).all() == []
+
+
+def test_sqlite_datetime_text_is_sqlalchemys(tmp_path) -> None:
+    """The fast UTCDateTime processors write and read exactly what SQLAlchemy's do."""
+    from sqlalchemy.dialects import sqlite
+
+    from simulator.core.db import UTCDateTime
+
+    dialect = sqlite.dialect()
+    theirs_in = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    theirs_out = UTCDateTime().dialect_impl(dialect).result_processor(dialect, None)
+    samples = [
+        NOW,
+        NOW.replace(microsecond=0),
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2030, 5, 6, 9, 8, 9, 5, tzinfo=timezone(timedelta(hours=2))),
+        datetime(2030, 5, 6, 9, 8, 9),  # naive: taken as UTC
+        None,
+    ]
+    for value in samples:
+        assert fastsql.sqlite_utc_text(value) == theirs_in(value)
+        text = theirs_in(value)
+        assert fastsql.sqlite_utc_value(text) == theirs_out(text)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
 TRANSACTION_NAMESPACE = uuid.UUID("6f1d3c52-8a47-4f0e-9b1e-3c2a5d7e9f10")
+_NAMESPACE_BYTES = TRANSACTION_NAMESPACE.bytes
 LOYALTY_EFFECTS = ("addLoyaltyPoints", "deductLoyaltyPoints")
 
 
@@ -29,9 +31,16 @@ def effect(
 
 
 def transaction_uuid(tenant_id: str, owner: str, *parts: object) -> str:
-    """Stable per session/event, campaign, rule and effect: the ledger can key on it."""
+    """Stable per session/event, campaign, rule and effect: the ledger can key on it.
+
+    The text of `uuid.uuid5(TRANSACTION_NAMESPACE, key)`, built without the UUID object (this
+    runs for every loyalty effect of every session update)."""
     key = ":".join(str(p) for p in (tenant_id, owner, *parts))
-    return str(uuid.uuid5(TRANSACTION_NAMESPACE, key))
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + key.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def rollback_of(item: dict[str, Any], share: float = 1.0) -> dict[str, Any] | None:
