@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from sqlalchemy import and_, bindparam, case, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -652,12 +653,23 @@ BUMP_LEDGER = fastsql.prepared(
 )
 INSERT_TRANSACTION = fastsql.prepared(insert(TalonLoyaltyTransaction.__table__))
 INSERT_LOT = fastsql.prepared(insert(TalonLoyaltyLot.__table__))
+# A new ledger row, unless another request created it meanwhile (then that one is used).
+CREATE_LEDGER = {
+    name: fastsql.prepared(
+        dialect.insert(_LEDGER_ROWS).on_conflict_do_nothing(
+            index_elements=[c for c in _LEDGER_ROWS.primary_key.columns]
+        )
+    )
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
 
 
-def bump_ledger(db: Session, tenant_id: str, owner: Owner, subledger: str) -> float | None:
-    """Give a stored ledger a new version (the write lock on PostgreSQL, as ensure_ledger's
-    FOR UPDATE) and return its debt; None when only the ORM path can tell: the ledger does not
-    exist yet, or this transaction holds it as an object that may have unflushed changes."""
+def claim_ledger(
+    db: Session, tenant_id: str, owner: Owner, subledger: str, now: datetime
+) -> float | None:
+    """Create the ledger if it is new, give it a new version (the write lock on PostgreSQL, as
+    ensure_ledger's FOR UPDATE) and return its debt; None when this transaction already holds
+    the ledger as an ORM object that may have unflushed changes (only the ORM path can tell)."""
     cache = db.info.get(LEDGERS)
     if cache is not None and cache[0] is db.get_transaction():
         return None
@@ -669,6 +681,20 @@ def bump_ledger(db: Session, tenant_id: str, owner: Owner, subledger: str) -> fl
         "key_subledger": subledger,
         "new_version": new_version(),
     }
+    debt = fastsql.execute(db, BUMP_LEDGER, key).scalar()
+    if debt is not None:
+        return debt
+    row = {
+        "tenant_id": tenant_id,
+        "program_id": owner.program_id,
+        "profile_id": owner.profile_id,
+        "card_identifier": owner.card_identifier,
+        "subledger_id": subledger,
+        "debt": 0.0,
+        "version": key["new_version"],
+        "joined": now,
+    }
+    fastsql.execute(db, CREATE_LEDGER[db.get_bind().dialect.name], row)
     return fastsql.execute(db, BUMP_LEDGER, key).scalar()
 
 
@@ -689,7 +715,7 @@ def add_points(
     if amount <= 0:
         raise LedgerInputError("the amount of points must be positive")
     if bulk is None:
-        debt = bump_ledger(db, tenant_id, owner, subledger)
+        debt = claim_ledger(db, tenant_id, owner, subledger, now)
         if debt is not None and debt <= EPSILON:
             transaction_id = take_id(db, tenant_id, TRANSACTION_IDS)
             transaction_row, lot_row = addition_rows(
