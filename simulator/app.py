@@ -43,10 +43,14 @@ def prepare_store(engine: Engine, settings: Settings) -> None:
     tenants.ensure_default(engine, settings)
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, engine: Engine | None = None, prepared: bool = False
+) -> FastAPI:
+    """The app on `engine`; `prepared`: `prepare_store` has already run on it (`simulator serve`)."""
     settings = settings or get_settings()
     engine = engine or make_engine(settings.database_url)
-    prepare_store(engine, settings)
+    if not prepared:
+        prepare_store(engine, settings)
     metrics = Metrics()
     journal = Journal(
         engine,

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from simulator.config import Settings
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from simulator.config import Settings
 
 
 def banner(settings: Settings) -> str:
@@ -56,31 +62,56 @@ def prepare(settings: Settings) -> None:
         engine.dispose()
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the code is imported; what it built is frozen after.
+
+    Importing the server creates some 200,000 objects that live as long as the process
+    (modules, classes, tables, routes, schemas) and almost no garbage, and every collection on
+    the way scans them all again: about a sixth of a second of a start. Frozen (`gc.freeze`),
+    later collections skip them. The few cycles dropped meanwhile stay allocated, so this
+    covers imports only: what loading fixtures drops (a generated document may be large) is
+    collected as usual.
+    """
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
+def load_code() -> None:
+    """Import what serving needs: every API package (tables, routes, handlers) and uvicorn.
+
+    Not the fixture modules: they are imported when a document is loaded (a new store's).
+    """
+    import uvicorn  # noqa: F401
+
+    import simulator.app  # noqa: F401
+    import simulator.models_index  # noqa: F401
+    import simulator.server  # noqa: F401
+    from simulator.core.registry import api_specs
+
+    api_specs()
+
+
 def serve(args: argparse.Namespace) -> int:
+    export_env(args)
+    with collector_paused():
+        settings = fresh_settings()
+        load_code()
+    app = start(settings)
+    if isinstance(app, int):
+        return app
     import uvicorn
 
-    from simulator.core import logs
-    from simulator.core.fixtures import FixtureError
-    from simulator.core.schema import SchemaTooNew
-    from simulator.server import http_protocol, load_faults
+    from simulator.server import http_protocol
 
-    export_env(args)
-    settings = Settings()
-    logs.configure(settings.log_format)
-    try:
-        prepare(settings)
-    except (FixtureError, SchemaTooNew, RuntimeError) as exc:
-        print(f"simulator: cannot start: {exc}", file=sys.stderr)
-        return 2
-    try:
-        load_faults(settings.faults, settings.database_url)
-    except (OSError, ValueError) as exc:
-        print(f"simulator: cannot start: faults: {exc}", file=sys.stderr)
-        return 2
     print(banner(settings), flush=True)
     uvicorn.run(
-        "simulator.app:create_app_from_env",
-        factory=True,
+        app,
+        factory=isinstance(app, str),
         host=settings.host,
         port=settings.port,
         workers=settings.workers if settings.workers > 1 else None,
@@ -93,6 +124,51 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def fresh_settings() -> Settings:
+    """The settings `create_app` reads (`get_settings`), from the SIM_* variables as they are now."""
+    from simulator.config import get_settings
+
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def start(settings: Settings) -> FastAPI | str | int:
+    """Prepare the store and load the --faults rules; then the app to serve, or an exit code.
+
+    With one worker the app is built here, on the engine that prepared the store (so nothing
+    is done twice), and served by this process. Several workers each build theirs (uvicorn's
+    factory, in processes of their own).
+    """
+    from simulator.app import create_app, prepare_store
+    from simulator.core import logs
+    from simulator.core.db import make_engine
+    from simulator.core.fixtures import FixtureError
+    from simulator.core.schema import SchemaTooNew
+    from simulator.server import load_faults
+
+    logs.configure(settings.log_format)
+    engine = make_engine(settings.database_url)
+    try:
+        prepare_store(engine, settings)
+    except (FixtureError, SchemaTooNew, RuntimeError) as exc:
+        engine.dispose()
+        return refuse(str(exc))
+    try:
+        load_faults(settings.faults, settings.database_url)
+    except (OSError, ValueError) as exc:
+        engine.dispose()
+        return refuse(f"faults: {exc}")
+    if settings.workers > 1:
+        engine.dispose()
+        return "simulator.app:create_app_from_env"
+    return create_app(settings, engine, prepared=True)
+
+
+def refuse(reason: str) -> int:
+    print(f"simulator: cannot start: {reason}", file=sys.stderr)
+    return 2
+
+
 def worker(args: argparse.Namespace) -> int:
     """The CustomerGauge stream worker as its own process (servers beside it: SIM_RUN_WORKER=false)."""
     import asyncio
@@ -102,7 +178,7 @@ def worker(args: argparse.Namespace) -> int:
     from simulator.customergauge.worker import run_worker_forever
 
     export_env(args)
-    settings = Settings()
+    settings = fresh_settings()
     logs.configure(settings.log_format)
     try:
         prepare(settings)
@@ -124,7 +200,7 @@ def db_command(args: argparse.Namespace) -> int:
     from simulator.core.db import make_engine
 
     export_env(args)
-    engine = make_engine(Settings().database_url)
+    engine = make_engine(fresh_settings().database_url)
     try:
         if args.action == "upgrade":
             print(f"schema: {schema.ensure_schema(engine, auto_migrate=True)}")
@@ -146,7 +222,7 @@ def fixtures_command(args: argparse.Namespace) -> int:
     from simulator.core.fixtures import FixtureError
     from simulator.core.generate import generate_document
 
-    settings = Settings()
+    settings = fresh_settings()
     try:
         if args.action == "generate":
             counts = dict(parse_count(item) for item in args.count)

@@ -6,7 +6,6 @@ from simulator.clienttoolbox.errors import (
     handle_clienttoolbox_error,
     render_error,
 )
-from simulator.clienttoolbox.fixtures import SECTION
 from simulator.clienttoolbox.routes import router
 from simulator.core.registry import ApiSpec
 
@@ -21,6 +20,6 @@ SPEC = ApiSpec(
     render_error=render_error,
     routers=[router],
     admin_routers=[admin_router],
-    fixtures=SECTION,
+    fixtures_module="simulator.clienttoolbox.fixtures",
     exception_handlers={ClientToolboxError: handle_clienttoolbox_error},
 )

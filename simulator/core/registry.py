@@ -29,7 +29,10 @@ class ApiSpec:
     render_error: ErrorRenderer
     routers: list[APIRouter] = field(default_factory=list)
     admin_routers: list[APIRouter] = field(default_factory=list)
-    fixtures: FixtureSection | None = None
+    # The module whose `SECTION` is this API's part of a fixture document. It is imported on the
+    # first use of `fixtures`: a start on a store whose `default` tenant exists loads no
+    # document, so it need not pay for the fixture schemas, loaders and generators.
+    fixtures_module: str | None = None
     # Called with the app at start-up and shut-down (e.g. the stream worker).
     on_startup: list[Callable[[FastAPI], Awaitable[Any]]] = field(default_factory=list)
     on_shutdown: list[Callable[[FastAPI], Awaitable[Any]]] = field(default_factory=list)
@@ -37,6 +40,15 @@ class ApiSpec:
     gauges: list[Callable[[Any], dict[str, float]]] = field(default_factory=list)
     # Exceptions of this API rendered by its own handler.
     exception_handlers: dict[type[BaseException], Callable[..., Any]] = field(default_factory=dict)
+
+    @property
+    def fixtures(self) -> FixtureSection | None:
+        """This API's fixture section (its module imported on first use)."""
+        if self.fixtures_module is None:
+            return None
+        import importlib
+
+        return importlib.import_module(self.fixtures_module).SECTION
 
 
 _specs: list[ApiSpec] | None = None

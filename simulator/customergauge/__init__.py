@@ -7,7 +7,6 @@ from simulator.customergauge.errors import (
     handle_customergauge_error,
     render_error,
 )
-from simulator.customergauge.fixtures import SECTION
 from simulator.customergauge.routes import router
 from simulator.customergauge.worker import on_shutdown, on_startup
 
@@ -22,7 +21,7 @@ SPEC = ApiSpec(
     render_error=render_error,
     routers=[router],
     admin_routers=[admin_router],
-    fixtures=SECTION,
+    fixtures_module="simulator.customergauge.fixtures",
     on_startup=[on_startup],
     on_shutdown=[on_shutdown],
     exception_handlers={CustomerGaugeError: handle_customergauge_error},

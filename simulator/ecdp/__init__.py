@@ -28,7 +28,6 @@ async def match_ecdp_routes_first(app: FastAPI) -> None:
 
 def _spec() -> ApiSpec:
     from simulator.ecdp import admin, routes
-    from simulator.ecdp.fixtures import SECTION
 
     return ApiSpec(
         name="ecdp",
@@ -36,7 +35,7 @@ def _spec() -> ApiSpec:
         render_error=render_error,
         routers=[routes.router],
         admin_routers=[admin.router],
-        fixtures=SECTION,
+        fixtures_module="simulator.ecdp.fixtures",
         exception_handlers={EcdpError: handle_ecdp_error},
         on_startup=[match_ecdp_routes_first],
     )

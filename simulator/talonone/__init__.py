@@ -2,7 +2,6 @@
 
 from simulator.core.registry import ApiSpec
 from simulator.talonone.errors import TalonOneError, handle_talonone_error, render_error
-from simulator.talonone.fixtures import SECTION
 from simulator.talonone.routes import ROUTERS
 from simulator.talonone.routes.core import admin_router as core_admin_router
 from simulator.talonone.routes.loyalty import admin_router as loyalty_admin_router
@@ -18,6 +17,6 @@ SPEC = ApiSpec(
     render_error=render_error,
     routers=ROUTERS,
     admin_routers=[core_admin_router, loyalty_admin_router],
-    fixtures=SECTION,
+    fixtures_module="simulator.talonone.fixtures",
     exception_handlers={TalonOneError: handle_talonone_error},
 )

@@ -49,6 +49,30 @@ def test_new_store_is_created_and_stamped_with_the_newest_revision(store) -> Non
     assert schema.ensure_schema(engine) == "current"
 
 
+def version_table(engine) -> tuple:
+    """alembic_version as the database describes it: columns, primary key, rows."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(engine)
+    columns = [
+        (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns("alembic_version")
+    ]
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    return columns, inspector.get_pk_constraint("alembic_version"), rows
+
+
+def test_a_new_store_is_stamped_exactly_as_alembic_stamps_it(store) -> None:
+    _url, engine = store
+    assert schema.ensure_schema(engine) == "created"  # stamped without Alembic
+    ours = version_table(engine)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE alembic_version"))
+    schema.stamp_head_with_alembic(engine)
+    assert version_table(engine) == ours
+    assert ours[2] == [(schema.head_revision(engine),)]
+
+
 def test_migrations_build_exactly_the_schema_of_the_models(store) -> None:
     _url, engine = store
     migrate(engine, "head")

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import yaml
 
-from tests.conftest import live_database_url, start_server, stop_server
+from tests.conftest import (
+    DEFAULT_CREDENTIALS,
+    ROOT,
+    live_database_url,
+    start_server,
+    stop_server,
+)
 
 
 def test_live_server_answers_health_and_creates_tenants(live_server) -> None:
@@ -45,3 +53,63 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         assert response.json()["name"] == "persist"
     finally:
         stop_server(server)
+
+
+def default_document() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "fixtures" / "default.yaml").read_text(encoding="utf-8"))
+
+
+def assert_default_tenant_serves(url: str, document: dict[str, Any]) -> None:
+    """One call per API with the default credentials, each answering from the default fixtures."""
+    with httpx.Client(base_url=url, timeout=10) as http:
+        customer = document["ecdp"]["customers"][0]
+        response = http.get(
+            f"/customers/email/{customer['email']}", headers=DEFAULT_CREDENTIALS["ecdp"]
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["data"]["firstName"] == customer["firstName"]
+
+        response = http.post(
+            "/api.php",
+            data={
+                **DEFAULT_CREDENTIALS["clienttoolbox"],
+                "type": "campaigns_list",
+                "output": "JSON",
+            },
+        )
+        assert response.status_code == 200, response.text
+        listed = {campaign["id"] for campaign in response.json()["campaigns"]["campaign"]}
+        assert document["clienttoolbox"]["campaigns"][0]["id"] in listed
+
+        response = http.get(
+            "/v4.1/lists/unsubscribe.json", headers=DEFAULT_CREDENTIALS["customergauge"]
+        )
+        assert response.status_code == 200, response.text
+        unsubscribed = {entry["Email"] for entry in response.json()["Data"]}
+        assert document["customergauge"]["unsubscribe"][0]["email"] in unsubscribed
+
+        program = document["talonone"]["loyaltyPrograms"][0]
+        profile = program["transactions"][0]["profileId"]
+        response = http.get(
+            f"/v1/loyalty_programs/{program['id']}/profile/{profile}/balances",
+            headers=DEFAULT_CREDENTIALS["talonone"],
+        )
+        assert response.status_code == 200, response.text
+        points = sum(
+            entry["amount"]
+            for entry in program["transactions"]
+            if entry["profileId"] == profile and not entry.get("subledgerId")
+        )
+        assert response.json()["balance"]["activePoints"] == points
+
+
+def test_the_default_tenant_serves_every_api_as_soon_as_health_answers(tmp_path: Path) -> None:
+    """On a new store (schema and default tenant created at start) and again on the same store."""
+    database_url = live_database_url(tmp_path, "sim_e2e_ready")
+    document = default_document()
+    for _store in ("new", "existing"):
+        server = start_server(database_url)  # returns at the first 200 from /__admin/health
+        try:
+            assert_default_tenant_serves(server.url, document)
+        finally:
+            stop_server(server)
