@@ -27,6 +27,7 @@ from pydantic import (
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
+from simulator.clienttoolbox import undo
 from simulator.clienttoolbox.generate import generate
 from simulator.clienttoolbox.ledger import CUSTOMERS, PROFILE_COLUMNS, from_json_values
 from simulator.clienttoolbox.models import (
@@ -555,16 +556,8 @@ def export_undo_states(session: Session, tenant_id: str) -> list[dict[str, Any]]
 
 
 def state_document(state: CtUndoState) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "id": state.id,
-        "type": state.batch_type,
-        "lines": state.lines,
-        "summary": json.loads(state.summary),
-        "status": state.status,
-        "created": format_instant(state.created_at),
-    }
-    if state.undone_at is not None:
-        document["undone"] = format_instant(state.undone_at)
+    """The admin view of the state (without a null `undone`) and its batch's before-image."""
+    document = {k: v for k, v in undo.state_view(state).items() if v is not None}
     before = json.loads(state.before)
     columns = before.get("columns", [])
     document["before"] = {
