@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.dml import Insert, UpdateBase
 from sqlmodel import Session
@@ -342,7 +343,10 @@ class Lease:
     def commit(self) -> None:
         if self._core is not None and self._core.in_transaction():
             self._core.commit()
-        self.raw.commit()
+        try:
+            self.raw.commit()
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise as_sqlalchemy_error(self.dialect, exc, "COMMIT", None) from exc
 
     def close(self) -> None:
         if self._core is not None:
@@ -407,7 +411,11 @@ def commit(session: Session) -> None:
         session.commit()
         session.close()
         return
-    kept[2].commit()
+    try:
+        kept[2].commit()
+    except kept[1].loaded_dbapi.Error as exc:  # e.g. a serialization failure found at commit
+        session.rollback()
+        raise as_sqlalchemy_error(kept[1], exc, "COMMIT", None) from exc
     session.close()  # hands the connection back; the pool's reset finds nothing left to undo
 
 
@@ -437,11 +445,12 @@ def execute(
     plan = statement.plan(dialect, tuple(first))
     if plan is None or (plan.expanding and not many and plan.empty_list_in(first)):
         return connection_of(target).execute(statement.statement, params)
+    if many and not params:
+        return Result([], 0)
     cursor = dbapi.cursor()  # type: ignore[union-attr]
+    sql, values = plan.sql, None
     try:
         if many:
-            if not params:
-                return Result([], 0)
             bound = [plan.bound(p) for p in params]  # type: ignore[union-attr]
             cursor.executemany(bound[0][0], [b[1] for b in bound])
             return Result([], cursor.rowcount)
@@ -454,5 +463,13 @@ def execute(
         else:
             rows = plan.rows(cursor.fetchall(), cursor.description)
         return Result(rows, cursor.rowcount)
+    except dialect.loaded_dbapi.Error as exc:
+        raise as_sqlalchemy_error(dialect, exc, sql, values) from exc
     finally:
         cursor.close()
+
+
+def as_sqlalchemy_error(dialect: Dialect, exc: Exception, sql: str, params: Any) -> Exception:
+    """The DBAPI's exception as SQLAlchemy would raise it (IntegrityError, OperationalError,
+    ...), so callers catch the same classes whichever way the statement ran."""
+    return DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error)

@@ -205,3 +205,20 @@ def test_sqlite_datetime_text_is_sqlalchemys(tmp_path) -> None:
         assert fastsql.sqlite_utc_text(value) == theirs_in(value)
         text = theirs_in(value)
         assert fastsql.sqlite_utc_value(text) == theirs_out(text)
+
+
+def test_database_errors_are_sqlalchemys(engine: Engine) -> None:
+    """A unique-key clash raises SQLAlchemy's IntegrityError, as through SQLAlchemy, so the
+    callers' `except IntegrityError` (a concurrent create: 409 or retry) catches it."""
+    from sqlalchemy.exc import IntegrityError
+
+    with new_session(engine) as db:
+        fastsql.execute(db, FAST_INSERT, session_values(20))
+        db.commit()
+    with new_session(engine) as db:
+        with pytest.raises(IntegrityError) as raised:
+            fastsql.execute(db, FAST_INSERT, session_values(20))
+        assert "talonone_session" in str(raised.value) or "UNIQUE" in str(raised.value).upper()
+        db.rollback()
+        # the session is usable again after its rollback
+        assert fastsql.execute(db, FAST_BY_ID, {"tenant": "default", "sid": "fast-20"}).first()
