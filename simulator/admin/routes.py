@@ -168,7 +168,7 @@ async def list_requests(
     since: datetime | None = None,
     limit: int = Query(default=100, ge=1, le=10_000),
 ) -> Response:
-    request.app.state.journal.flush()
+    request.app.state.journal.settle({tenant} if tenant is not None else None)
     if since is not None and since.tzinfo is None:
         since = clock.parse_instant(since.isoformat())
     entries = journal.search(

@@ -57,6 +57,8 @@ class Journal:
         self.access_log = access_log
         self.pending: list[dict[str, Any]] = []
         self._task: asyncio.Task | None = None
+        # Entries this process wrote per tenant since it last trimmed that tenant's journal.
+        self.untrimmed: dict[str | None, int] = {}
 
     def record(self, entry: dict[str, Any]) -> None:
         if self.metrics is not None:
@@ -92,20 +94,45 @@ class Journal:
             self.flush()
 
     def flush(self) -> None:
-        """Write what is buffered, then drop each touched tenant's oldest beyond the bound."""
+        """Write what is buffered. A tenant's oldest entries beyond its bound are dropped once
+        this process has added a tenth of the bound since it last trimmed them (a trim costs a
+        walk over the bound's worth of index), and always before a read (`settle`)."""
         if not self.pending:
             return
         batch, self.pending = self.pending, []
-        tenants = {entry["tenant_id"] for entry in batch}
+        for entry in batch:
+            tenant_id = entry["tenant_id"]
+            self.untrimmed[tenant_id] = self.untrimmed.get(tenant_id, 0) + 1
         try:
             with new_session(self.engine) as session:
                 fastsql.execute(session, INSERT_ENTRIES, batch)
-                limits = self._limits(session, tenants)
-                for tenant_id in tenants:
-                    self._trim(session, tenant_id, limits.get(tenant_id) or self.max_entries)
+                limits = self._limits(session, set(self.untrimmed))
+                for tenant_id, written in list(self.untrimmed.items()):
+                    limit = limits.get(tenant_id) or self.max_entries
+                    if written >= max(1, limit // 10):
+                        self._trim(session, tenant_id, limit)
+                        del self.untrimmed[tenant_id]
                 session.commit()
         except Exception:  # the journal must never take the API down
             log.exception("could not write %d journal entries", len(batch))
+
+    def settle(self, tenant_ids: set[str | None] | None = None) -> None:
+        """Before a read: everything buffered written, and the tenants read (default: those
+        this process wrote for) trimmed to their bound, whichever process wrote the entries."""
+        self.flush()
+        tenant_ids = set(self.untrimmed) if tenant_ids is None else tenant_ids
+        if not tenant_ids:
+            return
+        try:
+            with new_session(self.engine) as session:
+                limits = self._limits(session, tenant_ids)
+                for tenant_id in tenant_ids:
+                    self._trim(session, tenant_id, limits.get(tenant_id) or self.max_entries)
+                session.commit()
+            for tenant_id in tenant_ids:
+                self.untrimmed.pop(tenant_id, None)
+        except Exception:  # a read shows the entries as they are
+            log.exception("could not trim the journal")
 
     def _limits(self, session: Any, tenant_ids: set[str | None]) -> dict[str, int | None]:
         """Tenants' own journal quotas, where an operator set one."""

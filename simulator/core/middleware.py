@@ -6,6 +6,7 @@ Handlers tell it which tenant and operation a request was for through `note()`.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 import time
 from typing import Any
@@ -94,7 +95,7 @@ class ApiMiddleware:
                     request_body.extend(chunk[: keep - len(request_body)])
             return message
 
-        request_id = _header_value(scope, b"x-request-id") or secrets.token_hex(16)
+        request_id = _header_value(scope, b"x-request-id") or new_request_id()
         noted(scope)["request_id"] = request_id
 
         async def send_recording(message: Message) -> None:
@@ -147,6 +148,14 @@ class ApiMiddleware:
 
 
 REQUEST_ID = b"x-request-id"
+# A request id the caller did not send: 16 random hex characters drawn once per process, then a
+# counter (unique without asking the system for randomness on every request).
+_ID_PREFIX = secrets.token_hex(8)
+_id_counter = itertools.count(1)
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_id_counter):016x}"
 
 
 def _header_value(scope: Scope, name: bytes) -> str | None:

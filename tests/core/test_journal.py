@@ -62,6 +62,17 @@ def test_bounded_per_tenant_oldest_dropped(make_client) -> None:
     assert [e["query"] for e in entries] == [f"i={i}" for i in range(11, 6, -1)]
 
 
+def test_the_bound_holds_at_every_read_however_the_entries_were_flushed(make_client) -> None:
+    """Writes trim lazily (every tenth of the bound); a read always sees the bound exactly."""
+    client = with_test_routes(make_client(journal_max_entries=20))
+    for i in range(45):
+        client.get(f"/v1/test/whoami?i={i}", headers=TALON)
+        if i % 7 == 0:
+            client.app.state.journal.flush()  # many small batches, as under load
+    entries = journal(client, tenant="default", limit=100)
+    assert [e["query"] for e in entries] == [f"i={i}" for i in range(44, 24, -1)]
+
+
 def test_bodies_are_truncated(make_client) -> None:
     client = with_test_routes(make_client(journal_body_bytes=10))
     client.post("/v1/test/counter", headers=TALON, content=b"0123456789abcdef")
