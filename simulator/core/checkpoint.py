@@ -18,6 +18,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from typing import Any
 
@@ -26,6 +27,7 @@ log = logging.getLogger("simulator.checkpoint")
 CHECKPOINT_BYTES = 4 * 1024 * 1024  # about 1,000 pages: SQLite's own default threshold
 SAFETY_PAGES = 20_000  # the pool's connections checkpoint only if the thread falls far behind
 INTERVAL_SECONDS = 0.05
+BACKOFF_SECONDS = 0.5
 
 
 class Checkpointer:
@@ -36,6 +38,7 @@ class Checkpointer:
         self._connections: dict[str, sqlite3.Connection] = {}
         # The log's (size, mtime) after the last checkpoint: a log left as it was needs none.
         self._seen: dict[str, tuple[int, int]] = {}
+        self._not_before: dict[str, float] = {}  # monotonic time of a store's next attempt
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.checkpoints = 0
@@ -84,7 +87,13 @@ class Checkpointer:
                 return False
             connection = sqlite3.connect(path, timeout=0.1, check_same_thread=False)
             self._connections[path] = connection
-        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        if time.monotonic() < self._not_before.get(path, 0.0):
+            return False
+        busy, _log_frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if busy or copied <= 0:
+            # Nothing could be copied (a long write transaction holds the new frames): let it
+            # finish instead of trying again every round.
+            self._not_before[path] = time.monotonic() + BACKOFF_SECONDS
         with contextlib.suppress(OSError):
             stat = os.stat(f"{path}-wal")
             self._seen[path] = (stat.st_size, stat.st_mtime_ns)
