@@ -81,7 +81,9 @@ def sqlite_utc_text(value: datetime | None) -> str | None:
     naive UTC), without its per-call formatting dictionary."""
     if value is None:
         return None
-    if value.tzinfo is not None:
+    if value.tzinfo is UTC:
+        value = value.replace(tzinfo=None)
+    elif value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.isoformat(" ", "microseconds")
 

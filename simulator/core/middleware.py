@@ -125,7 +125,7 @@ class ApiMiddleware:
         headers = {
             k.decode("latin-1"): v.decode("latin-1")
             for k, v in scope.get("headers", [])
-            if k.decode("latin-1") in KEPT_HEADERS
+            if k in _KEPT_HEADER_NAMES
         }
         self.journal.record(
             {
@@ -148,6 +148,7 @@ class ApiMiddleware:
 
 
 REQUEST_ID = b"x-request-id"
+_KEPT_HEADER_NAMES = frozenset(name.encode("latin-1") for name in KEPT_HEADERS)
 # A request id the caller did not send: 16 random hex characters drawn once per process, then a
 # counter (unique without asking the system for randomness on every request).
 _ID_PREFIX = secrets.token_hex(8)

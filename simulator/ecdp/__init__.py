@@ -8,8 +8,11 @@ from simulator.ecdp.errors import EcdpError, handle_ecdp_error, render_error
 PREFIXES = ("/customers", "/customerattributes", "/customerconsents")
 
 
+_UNDER = tuple(p + "/" for p in PREFIXES)
+
+
 def owns_path(path: str) -> bool:
-    return any(path == p or path.startswith(p + "/") for p in PREFIXES)
+    return path in PREFIXES or path.startswith(_UNDER)
 
 
 async def match_ecdp_routes_first(app: FastAPI) -> None:
