@@ -107,14 +107,15 @@ class BalanceFixture(Strict):
     item: Text = ""
 
 
-class CustomerFixture(Strict):
-    code: Id
+class ProfileColumns(Strict):
+    """The customer columns a batch may write."""
+
     card_number: Id | None = None
     first_name: Text = ""
     last_name: Text = ""
     email: Text = ""
     phone: Text = ""
-    custom_date: str = Field(default="", pattern=r"^(\d{4}-\d{2}-\d{2})?$")
+    custom_date: Text = ""
     street1: Text = ""
     street2: Text = ""
     city: Text = ""
@@ -124,9 +125,14 @@ class CustomerFixture(Strict):
     customer_username: Text = ""
     customer_password: Text = ""
     customer_pin: Text = ""
-    custom_fields: dict[str, Text] = {}
-    balances: list[BalanceFixture] = []
+    custom_fields: dict[str, Text] = Field(default_factory=dict)
     last_batch: int = Field(default=0, ge=0)  # the batch that last wrote it (0: fixtures)
+
+
+class CustomerFixture(ProfileColumns):
+    code: Id
+    custom_date: str = Field(default="", pattern=r"^(\d{4}-\d{2}-\d{2})?$")
+    balances: list[BalanceFixture] = []
 
     @field_validator("custom_fields")
     @classmethod
@@ -162,27 +168,10 @@ Instant = Annotated[datetime, AfterValidator(as_utc)]
 # --- undo states: a batch's before-image, so an exported batch can be undone in a copy -------
 
 
-class CustomerImage(Strict):
+class CustomerImage(ProfileColumns):
     """The columns a batch may write, as they were before it; only the given ones are restored
     (an export gives them all)."""
 
-    card_number: Id | None = None
-    first_name: Text = ""
-    last_name: Text = ""
-    email: Text = ""
-    phone: Text = ""
-    custom_date: Text = ""
-    street1: Text = ""
-    street2: Text = ""
-    city: Text = ""
-    state: Text = ""
-    postal_code: Text = ""
-    country: Text = ""
-    customer_username: Text = ""
-    customer_password: Text = ""
-    customer_pin: Text = ""
-    custom_fields: dict[str, Text] = Field(default_factory=dict)
-    last_batch: int = Field(default=0, ge=0)
     created_at: Instant | None = None
     updated_at: Instant | None = None
 
