@@ -13,7 +13,6 @@ so the answer is the same either way; only the cost differs.
 from __future__ import annotations
 
 import inspect
-import logging
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,8 +24,6 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simulator.core.registry import ApiSpec, api_for_path, api_specs
-
-log = logging.getLogger("simulator.dispatch")
 
 Endpoint = Callable[..., Awaitable[Response]]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import namedtuple
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -290,29 +290,35 @@ def _insert_defaults(statement: Insert) -> dict[str, Callable[[], Any]]:
 class Prepared:
     """A statement built once (at import) for `execute`, with its plans per dialect and set of
     parameter names. Only prepared statements take the fast path: compiling costs far more than
-    running, so a statement built per call must stay with SQLAlchemy (whose cache handles it)."""
+    running, so a statement built per call must stay with SQLAlchemy (whose cache handles it).
 
-    __slots__ = ("statement", "plans")
+    A statement only some dialects can express (an upsert) is given per dialect name."""
 
-    def __init__(self, statement: ClauseElement) -> None:
-        self.statement = statement
+    __slots__ = ("statements", "plans")
+
+    def __init__(self, statement: ClauseElement | Mapping[str, ClauseElement]) -> None:
+        self.statements = dict(statement) if isinstance(statement, Mapping) else {"": statement}
         self.plans: dict[tuple[str, tuple[str, ...]], Plan | None] = {}
+
+    def statement_for(self, dialect: Dialect) -> ClauseElement:
+        found = self.statements.get(dialect.name, self.statements.get(""))
+        if found is None:
+            raise NotFast(f"no statement for the {dialect.name} dialect")
+        return found
 
     def plan(self, dialect: Dialect, keys: tuple[str, ...]) -> Plan | None:
         key = (dialect.name, keys)
-        try:
+        if key in self.plans:
             return self.plans[key]
-        except KeyError:
-            pass
         try:
-            plan: Plan | None = Plan(self.statement, dialect, keys)
+            plan: Plan | None = Plan(self.statement_for(dialect), dialect, keys)
         except NotFast:
             plan = None
         self.plans[key] = plan
         return plan
 
 
-def prepared(statement: ClauseElement) -> Prepared:
+def prepared(statement: ClauseElement | Mapping[str, ClauseElement]) -> Prepared:
     return Prepared(statement)
 
 
@@ -446,7 +452,7 @@ def execute(
         dialect, dbapi = target.dialect, target.connection.dbapi_connection
     plan = statement.plan(dialect, tuple(first))
     if plan is None or (plan.expanding and not many and plan.empty_list_in(first)):
-        return connection_of(target).execute(statement.statement, params)
+        return connection_of(target).execute(statement.statement_for(dialect), params)
     if many and not params:
         return Result([], 0)
     cursor = dbapi.cursor()  # type: ignore[union-attr]

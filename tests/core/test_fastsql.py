@@ -222,3 +222,22 @@ def test_database_errors_are_sqlalchemys(engine: Engine) -> None:
         db.rollback()
         # the session is usable again after its rollback
         assert fastsql.execute(db, FAST_BY_ID, {"tenant": "default", "sid": "fast-20"}).first()
+
+
+def test_a_statement_given_per_dialect_runs_the_dialects_own(engine: Engine) -> None:
+    """An upsert is written per dialect; `execute` picks the one of the store it runs on."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    def upsert(dialect):
+        statement = dialect.insert(SEQUENCES)
+        return statement.on_conflict_do_update(
+            index_elements=[SEQUENCES.c.tenant_id, SEQUENCES.c.name],
+            set_={"value": statement.excluded.value},
+        )
+
+    statement = fastsql.prepared({"sqlite": upsert(sqlite), "postgresql": upsert(postgresql)})
+    with new_session(engine) as db:
+        for value in (3, 9):
+            fastsql.execute(db, statement, {"tenant_id": "default", "name": "both", "value": value})
+        db.commit()
+        assert db.get(IdSequence, ("default", "both")).value == 9

@@ -921,10 +921,9 @@ def _upsert_tentative(dialect: Any) -> Any:
     )
 
 
-UPSERT_TENTATIVE = {
-    "sqlite": fastsql.prepared(_upsert_tentative(sqlite)),
-    "postgresql": fastsql.prepared(_upsert_tentative(postgresql)),
-}
+UPSERT_TENTATIVE = fastsql.prepared(
+    {"sqlite": _upsert_tentative(sqlite), "postgresql": _upsert_tentative(postgresql)}
+)
 
 
 def store_tentative(
@@ -943,7 +942,7 @@ def store_tentative(
     if values is None:
         fastsql.execute(db, DELETE_TENTATIVE, key)
         return
-    fastsql.execute(db, UPSERT_TENTATIVE[db.get_bind().dialect.name], values)
+    fastsql.execute(db, UPSERT_TENTATIVE, values)
 
 
 def tentative_values(

@@ -639,29 +639,22 @@ def addition_rows(
 # The addition of a session close, written by Core statements on the DBAPI cursor (no ORM
 # object, no flush) when the ledger already exists and owes nothing.
 _LEDGER_ROWS = TalonLoyaltyLedger.__table__
+_LEDGER_KEY = [c.name for c in _LEDGER_ROWS.primary_key.columns]
 BUMP_LEDGER = fastsql.prepared(
     update(_LEDGER_ROWS)
-    .where(
-        _LEDGER_ROWS.c.tenant_id == bindparam("key_tenant"),
-        _LEDGER_ROWS.c.program_id == bindparam("key_program"),
-        _LEDGER_ROWS.c.profile_id == bindparam("key_profile"),
-        _LEDGER_ROWS.c.card_identifier == bindparam("key_card"),
-        _LEDGER_ROWS.c.subledger_id == bindparam("key_subledger"),
-    )
+    .where(*(_LEDGER_ROWS.c[name] == bindparam(f"key_{name}") for name in _LEDGER_KEY))
     .values(version=bindparam("new_version"))
     .returning(_LEDGER_ROWS.c.debt)
 )
 INSERT_TRANSACTION = fastsql.prepared(insert(TalonLoyaltyTransaction.__table__))
 INSERT_LOT = fastsql.prepared(insert(TalonLoyaltyLot.__table__))
 # A new ledger row, unless another request created it meanwhile (then that one is used).
-CREATE_LEDGER = {
-    name: fastsql.prepared(
-        dialect.insert(_LEDGER_ROWS).on_conflict_do_nothing(
-            index_elements=[c for c in _LEDGER_ROWS.primary_key.columns]
-        )
-    )
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
-}
+CREATE_LEDGER = fastsql.prepared(
+    {
+        name: dialect.insert(_LEDGER_ROWS).on_conflict_do_nothing(index_elements=_LEDGER_KEY)
+        for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+    }
+)
 
 
 def claim_ledger(
@@ -673,29 +666,20 @@ def claim_ledger(
     cache = db.info.get(LEDGERS)
     if cache is not None and cache[0] is db.get_transaction():
         return None
-    key = {
-        "key_tenant": tenant_id,
-        "key_program": owner.program_id,
-        "key_profile": owner.profile_id,
-        "key_card": owner.card_identifier,
-        "key_subledger": subledger,
-        "new_version": new_version(),
-    }
-    debt = fastsql.execute(db, BUMP_LEDGER, key).scalar()
-    if debt is not None:
-        return debt
-    row = {
+    ledger = {
         "tenant_id": tenant_id,
         "program_id": owner.program_id,
         "profile_id": owner.profile_id,
         "card_identifier": owner.card_identifier,
         "subledger_id": subledger,
-        "debt": 0.0,
-        "version": key["new_version"],
-        "joined": now,
     }
-    fastsql.execute(db, CREATE_LEDGER[db.get_bind().dialect.name], row)
-    return fastsql.execute(db, BUMP_LEDGER, key).scalar()
+    version = new_version()
+    bump = {**{f"key_{name}": value for name, value in ledger.items()}, "new_version": version}
+    debt = fastsql.execute(db, BUMP_LEDGER, bump).scalar()
+    if debt is not None:
+        return debt
+    fastsql.execute(db, CREATE_LEDGER, {**ledger, "debt": 0.0, "version": version, "joined": now})
+    return fastsql.execute(db, BUMP_LEDGER, bump).scalar()
 
 
 def add_points(
