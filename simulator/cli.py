@@ -101,9 +101,11 @@ def serve(args: argparse.Namespace) -> int:
     with collector_paused():
         settings = fresh_settings()
         load_code()
-    app = start(settings)
-    if isinstance(app, int):
-        return app
+    try:
+        app = start(settings)
+    except CannotStart as exc:
+        print(f"simulator: cannot start: {exc}", file=sys.stderr)
+        return 2
     import uvicorn
 
     from simulator.server import http_protocol
@@ -132,8 +134,13 @@ def fresh_settings() -> Settings:
     return get_settings()
 
 
-def start(settings: Settings) -> FastAPI | str | int:
-    """Prepare the store and load the --faults rules; then the app to serve, or an exit code.
+class CannotStart(Exception):
+    """The store or the --faults file refuses the start (the message says why)."""
+
+
+def start(settings: Settings) -> FastAPI | str:
+    """Prepare the store and load the --faults rules; then the app to serve (or the factory's
+    import path, for several workers). Raises CannotStart.
 
     With one worker the app is built here, on the engine that prepared the store (so nothing
     is done twice), and served by this process. Several workers each build theirs (uvicorn's
@@ -152,21 +159,16 @@ def start(settings: Settings) -> FastAPI | str | int:
         prepare_store(engine, settings)
     except (FixtureError, SchemaTooNew, RuntimeError) as exc:
         engine.dispose()
-        return refuse(str(exc))
+        raise CannotStart(str(exc)) from exc
     try:
         load_faults(settings.faults, settings.database_url)
     except (OSError, ValueError) as exc:
         engine.dispose()
-        return refuse(f"faults: {exc}")
+        raise CannotStart(f"faults: {exc}") from exc
     if settings.workers > 1:
         engine.dispose()
         return "simulator.app:create_app_from_env"
     return create_app(settings, engine, prepared=True)
-
-
-def refuse(reason: str) -> int:
-    print(f"simulator: cannot start: {reason}", file=sys.stderr)
-    return 2
 
 
 def worker(args: argparse.Namespace) -> int:
