@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from simulator.core.registry import ApiSpec, api_for_path, api_specs
+from simulator.core.registry import SPEC_SCOPE_KEY, ApiSpec, api_for_path, api_specs
 
 Endpoint = Callable[..., Awaitable[Response]]
 
@@ -149,7 +149,7 @@ class FastLane:
 
     def lookup(self, scope: Scope) -> tuple[PlainRoute, dict[str, Any]] | None:
         fastapi_app = scope.get("app")
-        spec = api_for_path(scope["path"])
+        spec = scope.get(SPEC_SCOPE_KEY) or api_for_path(scope["path"])
         if fastapi_app is None or spec is None:
             return None
         if self.fastapi_app is not fastapi_app:

@@ -21,7 +21,7 @@ from simulator.core.errors import BodyTooLarge, render_for_path
 from simulator.core.faults import FaultError, Plan
 from simulator.core.formats import dump_json
 from simulator.core.journal import KEPT_HEADERS, Journal
-from simulator.core.registry import api_for_path
+from simulator.core.registry import SPEC_SCOPE_KEY, api_for_path
 
 SCOPE_KEY = "simulator"
 
@@ -67,6 +67,7 @@ class ApiMiddleware:
             await self.app(scope, receive, send)
             return
         scope[SCOPE_KEY] = {}
+        scope[SPEC_SCOPE_KEY] = spec
         started = time.perf_counter()
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body:

@@ -64,6 +64,10 @@ def api_specs() -> list[ApiSpec]:
     return _specs
 
 
+# Where the API middleware leaves the ApiSpec it found for a request's path (scope key).
+SPEC_SCOPE_KEY = "simulator.api"
+
+
 def api_for_path(path: str) -> ApiSpec | None:
     for spec in api_specs():
         if spec.owns_path(path):

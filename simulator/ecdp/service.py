@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlmodel import Session
 
 from simulator.core import fastsql
+from simulator.core.formats import load_json
 from simulator.core.ids import next_value, seeded_rng
 from simulator.core.models import Tenant
 from simulator.ecdp.errors import EcdpError
@@ -943,9 +944,11 @@ def format_datetime(value: datetime | None) -> str | None:
     """`2023-07-25T12:35:54.712Z`: UTC, fraction only when non-zero (as .NET prints)."""
     if value is None:
         return None
-    if value.utcoffset():
+    if value.tzinfo is not None and value.tzinfo is not UTC and value.utcoffset():
         value = value.astimezone(UTC)
-    text = value.replace(tzinfo=None).isoformat()
+    text = value.isoformat()
+    if value.tzinfo is not None:
+        text = text[:-6]  # "+00:00"
     if value.microsecond:
         text = text.rstrip("0")
     return text + "Z"
@@ -955,10 +958,10 @@ def customer_view(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
     """The documented GET shape, plus id, guid and visitorId."""
     attributes = row["attributes"]
     if isinstance(attributes, str):
-        attributes = json.loads(attributes)
+        attributes = load_json(attributes)
     consents = row["consents"]
     if isinstance(consents, str):
-        consents = json.loads(consents)
+        consents = load_json(consents)
     return {
         "id": row["id"],
         "guid": row["guid"],
