@@ -241,3 +241,46 @@ def test_a_statement_given_per_dialect_runs_the_dialects_own(engine: Engine) -> 
             fastsql.execute(db, statement, {"tenant_id": "default", "name": "both", "value": value})
         db.commit()
         assert db.get(IdSequence, ("default", "both")).value == 9
+
+
+def test_a_sqlite_lease_reuses_its_threads_pinned_connection(tmp_path) -> None:
+    """Back-to-back leases share one connection; one taken while it is busy, or in another
+    thread, gets its own; a lease never leaves a transaction open on the pinned one."""
+    import threading
+
+    from simulator.core.schema import ensure_schema
+
+    engine = make_engine(f"sqlite:///{tmp_path}/pin.db")
+    ensure_schema(engine, True)
+    by_id = {"tenant": "t", "sids": ["fast-1", "fast-2"]}
+    with fastsql.lease(engine) as first:
+        pinned = first.raw.dbapi_connection
+        with fastsql.lease(engine) as nested:  # the pin is busy: a pooled connection
+            assert nested.raw.dbapi_connection is not pinned
+            fastsql.execute(nested, FAST_INSERT, session_values(1, tenant_id="t"))
+            nested.commit()
+        # what another connection committed is seen at once
+        assert len(fastsql.execute(first, FAST_BY_IDS, by_id).all()) == 1
+        fastsql.execute(first, FAST_INSERT, session_values(2, tenant_id="t"))  # not committed
+    assert not pinned.in_transaction
+    with fastsql.lease(engine) as again:
+        assert again.raw.dbapi_connection is pinned
+        assert [r.integration_id for r in fastsql.execute(again, FAST_BY_IDS, by_id)] == ["fast-1"]
+    seen = []
+
+    def other_thread() -> None:
+        with fastsql.lease(engine) as lease:
+            seen.append(lease.raw.dbapi_connection)
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert seen and seen[0] is not pinned
+    # a lease that needed SQLAlchemy's own Connection hands that connection back to the pool;
+    # the next lease pins another
+    with fastsql.lease(engine) as core_user:
+        assert fastsql.execute(core_user, FAST_BY_IDS, {"tenant": "t", "sids": []}).all() == []
+    with fastsql.lease(engine) as after:
+        assert len(fastsql.execute(after, FAST_BY_IDS, by_id).all()) == 1
+        assert after.raw.dbapi_connection is not None
+    engine.dispose()
