@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.load import build_request, run_load
+from bench.load import BASELINE_PORT, build_request, run_load
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_MODULES = (
@@ -105,7 +105,7 @@ def machine() -> str:
 
 def print_rows(rows: list[dict], baseline_rps: float) -> None:
     for row in rows:
-        if "req/s" in row and baseline_rps:
+        if "req/s" in row and baseline_rps and "vs baseline" not in row:
             row["vs baseline"] = f"{100 * row['req/s'] / baseline_rps:.0f}%"
         print(json.dumps(row), flush=True)
 
@@ -123,6 +123,7 @@ async def main() -> None:
     try:
         baseline, baseline_start = start_timed(lambda: start_baseline(base_port), base_url)
         running.append(baseline)
+        BASELINE_PORT.append(base_port)
         simulator, new_store = start_timed(lambda: start_simulator(sim_port, database_url), sim_url)
         stop(simulator)
         simulator, existing_store = start_timed(
@@ -161,8 +162,17 @@ async def main() -> None:
                 module = importlib.import_module(f"bench.{name}")
             except ModuleNotFoundError:
                 continue
+            # The machine's speed drifts within a run: each scenario is compared with a
+            # baseline measured just before it.
+            adjacent = await run_load(
+                f"baseline before {name}",
+                base_port,
+                build_request("GET", "/health", base_port),
+                seconds=2,
+            )
+            print(json.dumps(adjacent.row()), flush=True)
             try:
-                print_rows(await module.run(sim_port), baseline_rps)
+                print_rows(await module.run(sim_port), adjacent.rps or baseline_rps)
             except Exception as exc:  # one broken scenario must not hide the others
                 print(json.dumps({"name": f"{name}: failed", "error": repr(exc)}), flush=True)
     finally:

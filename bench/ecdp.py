@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from bench.load import HOST, build_request, run_load
+from bench.load import HOST, build_request, compared_load
 
 KEY = {"x-api-key": "ecdp-sandbox-key"}
 BATCH = 1_000
@@ -57,7 +57,7 @@ async def time_batches(port: int) -> list[dict]:
 
 async def run(port: int) -> list[dict]:
     rows = await time_batches(port)
-    by_email = await run_load(
+    by_email = await compared_load(
         "ecdp: GET /customers/email/{email}",
         port,
         build_request("GET", "/customers/email/adam@example.com", port, KEY),
@@ -68,7 +68,7 @@ async def run(port: int) -> list[dict]:
     by_email_row["target"] = ">= 35% of baseline"
     rows.append(by_email_row)
     emails = [f"/customers/email/bench{i}@example.com" for i in range(BATCH)]
-    varied = await run_load(
+    varied = await compared_load(
         "ecdp: GET /customers/email/{email} (1,000 different customers)",
         port,
         lambda i: build_request("GET", emails[i % BATCH], port, KEY),
@@ -76,7 +76,7 @@ async def run(port: int) -> list[dict]:
         seconds=3,
     )
     rows.append(varied.row())
-    missing = await run_load(
+    missing = await compared_load(
         "ecdp: GET /customers/email/{email} (404)",
         port,
         build_request("GET", "/customers/email/nobody@example.com", port, KEY),

@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from bench.load import HOST, _read_response, build_request, run_load
+from bench.load import HOST, _read_response, build_request, compared_load
 
 ECDP_KEY = {"x-api-key": "ecdp-sandbox-key"}
 LOOKUP = "/customers/id/1"
@@ -69,20 +69,20 @@ async def run(port: int) -> list[dict]:
         plain = build_request("GET", LOOKUP, port, ECDP_KEY)
         admin.delete(f"/__admin/faults/{added.pop()}")
         await asyncio.sleep(1.1)  # other processes' caches
-        result = await run_load("faults: ECDP GET, no rules", port, plain, seconds=3)
+        result = await compared_load("faults: ECDP GET, no rules", port, plain, seconds=3)
         rows.append(result.row())
         for index in range(10):
             added.append(
                 add_rule(admin, {"api": "talonone", "path": f"/v9/{index}/*", "error": 503})
             )
         await asyncio.sleep(1.1)
-        result = await run_load(
+        result = await compared_load(
             "faults: ECDP GET, 10 rules that do not match it", port, plain, seconds=3
         )
         rows.append(result.row())
         added.append(add_rule(admin, {"api": "ecdp", "latency": "0ms"}))
         await asyncio.sleep(1.1)
-        result = await run_load(
+        result = await compared_load(
             "faults: ECDP GET, a matching 0 ms rule (hit counted in the store)",
             port,
             plain,

@@ -37,6 +37,8 @@ class Result:
     seconds: float
     latencies_ms: list[float] = field(repr=False)
     statuses: Counter
+    issued: int = 0  # requests sent, warm-up included
+    baseline_rps: float | None = None  # the baseline measured alongside (compared_load)
 
     @property
     def rps(self) -> float:
@@ -56,6 +58,15 @@ class Result:
             "p99 ms": round(self.percentile(0.99), 2),
             "requests": self.requests,
             "statuses": dict(self.statuses),
+            **self.comparison(),
+        }
+
+    def comparison(self) -> dict:
+        if not self.baseline_rps:
+            return {}
+        return {
+            "paired baseline req/s": round(self.baseline_rps),
+            "vs baseline": f"{100 * self.rps / self.baseline_rps:.0f}%",
         }
 
 
@@ -120,7 +131,76 @@ async def run_load(
     began = time.perf_counter()
     await asyncio.gather(*tasks, return_exceptions=False)
     elapsed = time.perf_counter() - began
-    return Result(name, len(latencies), elapsed, latencies, statuses)
+    return Result(name, len(latencies), elapsed, latencies, statuses, issued=counter[0])
+
+
+# The baseline's port, once `bench.__main__` has it serving: what compared_load measures beside.
+BASELINE_PORT: list[int] = []
+
+
+async def compared_load(
+    name: str,
+    port: int,
+    request: bytes | Callable[[int], bytes],
+    connections: int = 32,
+    seconds: float = 3.0,
+    slices: int = 4,
+) -> Result:
+    """The scenario in `slices` parts, each next to a baseline part as long (in the order
+    baseline, scenario, scenario, baseline, ...), so that the machine's speed drifting during a
+    run (on these shared machines by half within a minute) moves both alike. The Result carries
+    the paired baseline's req/s; `request(i)` numbers run on across the parts."""
+    if not BASELINE_PORT:
+        return await run_load(name, port, request, connections, seconds)
+    base_port = BASELINE_PORT[0]
+    base_request = build_request("GET", "/health", base_port)
+    make = request if callable(request) else (lambda _i, r=request: r)
+    sent = [0]
+
+    def numbered(i: int) -> bytes:
+        return make(sent[0] + i)
+
+    parts: list[Result] = []
+    bases: list[Result] = []
+    part_seconds = seconds / slices
+    for index in range(slices):
+        order = ("base", "sim") if index % 2 == 0 else ("sim", "base")
+        for which in order:
+            if which == "base":
+                bases.append(
+                    await run_load(
+                        "baseline",
+                        base_port,
+                        base_request,
+                        connections,
+                        part_seconds,
+                        warmup_seconds=0.2,
+                    )
+                )
+            else:
+                part = await run_load(
+                    name,
+                    port,
+                    numbered,
+                    connections,
+                    part_seconds,
+                    warmup_seconds=0.5 if not parts else 0.2,
+                )
+                sent[0] += part.issued
+                parts.append(part)
+    statuses: Counter = Counter()
+    for part in parts:
+        statuses.update(part.statuses)
+    base_seconds = sum(b.seconds for b in bases)
+    return Result(
+        name,
+        sum(p.requests for p in parts),
+        sum(p.seconds for p in parts),
+        [ms for p in parts for ms in p.latencies_ms],
+        statuses,
+        issued=sent[0],
+        baseline_rps=sum(b.requests for b in bases) / base_seconds if base_seconds else None,
+    )
 
 
 def median(values: list[float]) -> float:

@@ -8,7 +8,7 @@ import json
 
 import httpx
 
-from bench.load import HOST, build_request, run_load
+from bench.load import HOST, build_request, compared_load
 
 AUTH = {"Authorization": "ApiKey-v1 talon-sandbox-key", "Content-Type": "application/json"}
 SKUS = ["SKU-SHOE-1", "SKU-SHOE-2", "SKU-SHIRT-1", "SKU-SOCK-1", "SKU-OTHER"]
@@ -36,7 +36,7 @@ async def run(port: int) -> list[dict]:
     def update(i: int) -> bytes:
         return build_request("PUT", f"/v2/customer_sessions/bench-{i}", port, AUTH, session_body(i))
 
-    result = await run_load(
+    result = await compared_load(
         "talonone: PUT /v2/customer_sessions/{id} (10 items, 3 campaigns)",
         port,
         update,
@@ -47,7 +47,7 @@ async def run(port: int) -> list[dict]:
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=10) as http:
         await http.put("/v2/customer_sessions/bench-read", content=session_body(0), headers=AUTH)
     read = build_request("GET", "/v2/customer_sessions/bench-read", port, AUTH)
-    result = await run_load(
+    result = await compared_load(
         "talonone: GET /v2/customer_sessions/{id}", port, read, connections=32, seconds=3
     )
     rows.append({**result.row(), "target": ">= 35% of baseline req/s"})

@@ -13,7 +13,7 @@ import time
 
 import httpx
 
-from bench.load import HOST, build_request, run_load
+from bench.load import HOST, build_request, compared_load
 
 HEAVY_ROWS = 10_000
 PROFILES = 100
@@ -103,7 +103,7 @@ async def heavy_balances(http: httpx.AsyncClient, port: int) -> list[dict]:
             "target": "< 20 ms",
         },
     ]
-    load = await run_load(
+    load = await compared_load(
         f"talonone: GetLoyaltyBalances, {HEAVY_ROWS} rows, 32 connections",
         port,
         build_request("GET", path, port, headers),
@@ -132,7 +132,7 @@ async def session_closes(http: httpx.AsyncClient, port: int) -> list[dict]:
             "PUT", f"/v2/customer_sessions/close-{i}", port, headers, json.dumps(body)
         )
 
-    result = await run_load(
+    result = await compared_load(
         "talonone: UpdateCustomerSessionV2 closing a session that adds points",
         port,
         request,
