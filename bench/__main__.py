@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.load import BASELINE_PORT, build_request, run_load
+from bench.load import BASELINE_PORT, baseline_request, build_request, run_load
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_MODULES = (
@@ -144,7 +144,7 @@ async def main() -> None:
         base = await run_load(
             "baseline: bare FastAPI GET (same bytes as /__admin/health)",
             base_port,
-            build_request("GET", "/health", base_port),
+            baseline_request(base_port),
         )
         baseline_rps = base.rps
         rows = [base.row()]
@@ -167,7 +167,7 @@ async def main() -> None:
             adjacent = await run_load(
                 f"baseline before {name}",
                 base_port,
-                build_request("GET", "/health", base_port),
+                baseline_request(base_port),
                 seconds=2,
             )
             print(json.dumps(adjacent.row()), flush=True)

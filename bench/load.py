@@ -93,6 +93,11 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
+def request_maker(request: bytes | Callable[[int], bytes]) -> Callable[[int], bytes]:
+    """`request(i)` for a factory, the same bytes every time otherwise."""
+    return request if callable(request) else (lambda _i: request)
+
+
 async def run_load(
     name: str,
     port: int,
@@ -103,7 +108,7 @@ async def run_load(
     warmup_seconds: float = 0.5,
 ) -> Result:
     """Keep `connections` connections busy for `seconds`; `request(i)` may vary each request."""
-    make = request if callable(request) else (lambda _i, r=request: r)
+    make = request_maker(request)
     latencies: list[float] = []
     statuses: Counter = Counter()
     counter = [0]
@@ -134,8 +139,28 @@ async def run_load(
     return Result(name, len(latencies), elapsed, latencies, statuses, issued=counter[0])
 
 
+def combined(name: str, parts: list[Result]) -> Result:
+    """Several runs of one scenario as one: their requests, time and latencies added up."""
+    statuses: Counter = Counter()
+    for part in parts:
+        statuses.update(part.statuses)
+    return Result(
+        name,
+        sum(p.requests for p in parts),
+        sum(p.seconds for p in parts),
+        [ms for p in parts for ms in p.latencies_ms],
+        statuses,
+        issued=sum(p.issued for p in parts),
+    )
+
+
 # The baseline's port, once `bench.__main__` has it serving: what compared_load measures beside.
 BASELINE_PORT: list[int] = []
+
+
+def baseline_request(port: int) -> bytes:
+    """The baseline's request: the same bytes as `/__admin/health` answers (bench/baseline.py)."""
+    return build_request("GET", "/health", port)
 
 
 async def compared_load(
@@ -153,54 +178,43 @@ async def compared_load(
     if not BASELINE_PORT:
         return await run_load(name, port, request, connections, seconds)
     base_port = BASELINE_PORT[0]
-    base_request = build_request("GET", "/health", base_port)
-    make = request if callable(request) else (lambda _i, r=request: r)
-    sent = [0]
-
-    def numbered(i: int) -> bytes:
-        return make(sent[0] + i)
-
+    make = request_maker(request)
     parts: list[Result] = []
     bases: list[Result] = []
     part_seconds = seconds / slices
+
+    async def baseline_part() -> None:
+        bases.append(
+            await run_load(
+                "baseline",
+                base_port,
+                baseline_request(base_port),
+                connections,
+                part_seconds,
+                warmup_seconds=0.2,
+            )
+        )
+
+    async def scenario_part() -> None:
+        sent = sum(p.issued for p in parts)
+        parts.append(
+            await run_load(
+                name,
+                port,
+                lambda i: make(sent + i),
+                connections,
+                part_seconds,
+                warmup_seconds=0.2 if parts else 0.5,
+            )
+        )
+
     for index in range(slices):
-        order = ("base", "sim") if index % 2 == 0 else ("sim", "base")
-        for which in order:
-            if which == "base":
-                bases.append(
-                    await run_load(
-                        "baseline",
-                        base_port,
-                        base_request,
-                        connections,
-                        part_seconds,
-                        warmup_seconds=0.2,
-                    )
-                )
-            else:
-                part = await run_load(
-                    name,
-                    port,
-                    numbered,
-                    connections,
-                    part_seconds,
-                    warmup_seconds=0.5 if not parts else 0.2,
-                )
-                sent[0] += part.issued
-                parts.append(part)
-    statuses: Counter = Counter()
-    for part in parts:
-        statuses.update(part.statuses)
-    base_seconds = sum(b.seconds for b in bases)
-    return Result(
-        name,
-        sum(p.requests for p in parts),
-        sum(p.seconds for p in parts),
-        [ms for p in parts for ms in p.latencies_ms],
-        statuses,
-        issued=sent[0],
-        baseline_rps=sum(b.requests for b in bases) / base_seconds if base_seconds else None,
-    )
+        steps = (baseline_part, scenario_part) if index % 2 == 0 else (scenario_part, baseline_part)
+        for step in steps:
+            await step()
+    result = combined(name, parts)
+    result.baseline_rps = combined("baseline", bases).rps or None
+    return result
 
 
 def median(values: list[float]) -> float:
