@@ -91,12 +91,31 @@ def admit(session: Session, tenant: Tenant, method: str) -> None:
                 f"Rate limit of {tenant.quota_requests_per_second} requests per second exceeded",
                 retry_after=1,
             )
-    if tenant.quota_records is not None and method not in ("GET", "HEAD"):
-        stored = cached_record_count(session, tenant.id)
-        if stored >= tenant.quota_records:
-            raise QuotaExceeded(
-                f"Storage quota of {tenant.quota_records} records reached ({stored} stored)"
-            )
+    check_records(session, tenant, method)
+
+
+def records_quota_applies(tenant: Tenant, method: str) -> bool:
+    """The stored-records quota limits writes only."""
+    return tenant.quota_records is not None and method not in ("GET", "HEAD")
+
+
+def check_records(session: Session, tenant: Tenant, method: str) -> None:
+    if not records_quota_applies(tenant, method):
+        return
+    stored = cached_record_count(session, tenant.id)
+    if stored >= tenant.quota_records:
+        raise QuotaExceeded(
+            f"Storage quota of {tenant.quota_records} records reached ({stored} stored)"
+        )
+
+
+def admit_without_session(engine: Engine, tenant: Tenant, method: str) -> None:
+    """`admit` for a caller holding no ORM Session (a read on a lease): a session of its own
+    is opened only for what applies (a due touch, a rate quota, a write's records quota)."""
+    admit_light(engine, tenant.id, tenant.quota_requests_per_second)
+    if records_quota_applies(tenant, method):
+        with new_session(engine) as session:
+            check_records(session, tenant, method)
 
 
 def admit_light(engine: Engine, tenant_id: str, requests_per_second: int | None) -> None:

@@ -86,16 +86,11 @@ def admit(
     """
     from simulator.core.middleware import note
     from simulator.core.quotas import admit as check_quotas
-    from simulator.core.quotas import admit_light
+    from simulator.core.quotas import admit_without_session
 
     note(request, tenant_id=tenant.id)
     if isinstance(db, fastsql.Lease):
-        # A lease serves reads: the request-rate quota and the idle-expiry touch apply to them,
-        # the stored-records quota only to writes.
-        admit_light(db.engine, tenant.id, tenant.quota_requests_per_second)
-        if tenant.quota_records is not None and request.method not in ("GET", "HEAD"):
-            with new_session(db.engine) as session:
-                check_quotas(session, tenant, request.method)
+        admit_without_session(db.engine, tenant, request.method)
         return tenant
     check_quotas(db, tenant, request.method)
     if release and db.in_transaction():
