@@ -108,7 +108,7 @@ class Journal:
                 fastsql.execute(session, INSERT_ENTRIES, batch)
                 limits = self._limits(session, set(self.untrimmed))
                 for tenant_id, written in list(self.untrimmed.items()):
-                    limit = limits.get(tenant_id) or self.max_entries
+                    limit = limits[tenant_id]
                     if written >= max(1, limit // 10):
                         self._trim(session, tenant_id, limit)
                         del self.untrimmed[tenant_id]
@@ -125,24 +125,25 @@ class Journal:
             return
         try:
             with new_session(self.engine) as session:
-                limits = self._limits(session, tenant_ids)
-                for tenant_id in tenant_ids:
-                    self._trim(session, tenant_id, limits.get(tenant_id) or self.max_entries)
+                for tenant_id, limit in self._limits(session, tenant_ids).items():
+                    self._trim(session, tenant_id, limit)
                 session.commit()
             for tenant_id in tenant_ids:
                 self.untrimmed.pop(tenant_id, None)
         except Exception:  # a read shows the entries as they are
             log.exception("could not trim the journal")
 
-    def _limits(self, session: Any, tenant_ids: set[str | None]) -> dict[str, int | None]:
-        """Tenants' own journal quotas, where an operator set one."""
+    def _limits(self, session: Any, tenant_ids: set[str | None]) -> dict[str | None, int]:
+        """Each tenant's bound: its own journal quota where an operator set one, else the
+        journal's (entries of no tenant have the journal's)."""
         ids = [t for t in tenant_ids if t is not None]
-        if not ids:
-            return {}
-        rows = session.execute(
-            select(Tenant.id, Tenant.quota_journal_entries).where(Tenant.id.in_(ids))
-        )
-        return dict(rows.all())
+        quotas: dict[str | None, int | None] = {}
+        if ids:
+            rows = session.execute(
+                select(Tenant.id, Tenant.quota_journal_entries).where(Tenant.id.in_(ids))
+            )
+            quotas = dict(rows.all())
+        return {t: quotas.get(t) or self.max_entries for t in tenant_ids}
 
     def _trim(self, session: Any, tenant_id: str | None, max_entries: int) -> None:
         same_tenant = (
