@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import Session
 
@@ -31,29 +32,42 @@ BUILTIN_ATTRIBUTES: dict[str, dict[str, str]] = {
 
 
 CONFIG_TTL_SECONDS = 2.0
-_cache: dict[tuple[int, str], tuple[float, weakref.ref, TalonConfig]] = {}
+T = TypeVar("T")
+
+# (id of the engine, tenant id, ...) -> (monotonic time read, the engine, what was read)
+_cache: dict[tuple, tuple[float, weakref.ref, TalonConfig]] = {}
+
+
+def kept(
+    store: dict[tuple, tuple[float, weakref.ref, T]], bind: Any, key: tuple, read: Callable[[], T]
+) -> T:
+    """What `read()` gave for `key` on this store within the last CONFIG_TTL_SECONDS, else
+    read now. Keyed by store; the weak reference makes sure a new store that happens to get
+    the address of a dropped one never sees its entries."""
+    full_key = (id(bind), *key)
+    now = time.monotonic()
+    hit = store.get(full_key)
+    if hit is not None and now - hit[0] < CONFIG_TTL_SECONDS and hit[1]() is bind:
+        return hit[2]
+    value = read()
+    store[full_key] = (now, weakref.ref(bind), value)
+    return value
 
 
 def load_config(db: Session | fastsql.Lease, tenant_id: str) -> TalonConfig:
     """The tenant's configuration (read-only: a detached copy shared by requests).
 
-    Keyed by store and tenant; the weak reference makes sure a new store that happens to get
-    the address of a dropped one never sees its entries. A lease (a read path without an ORM
-    Session) reads a missing entry through a session of its own.
+    A lease (a read path without an ORM Session) reads a missing entry through a session of
+    its own.
     """
-    bind = db.engine if isinstance(db, fastsql.Lease) else db.get_bind()
-    key = (id(bind), tenant_id)
-    now = time.monotonic()
-    hit = _cache.get(key)
-    if hit is not None and now - hit[0] < CONFIG_TTL_SECONDS and hit[1]() is bind:
-        return hit[2]
     if isinstance(db, fastsql.Lease):
-        with new_session(db.engine) as session:
-            config = read_config(session, tenant_id)
-    else:
-        config = read_config(db, tenant_id)
-    _cache[key] = (now, weakref.ref(bind), config)
-    return config
+
+        def read() -> TalonConfig:
+            with new_session(db.engine) as session:
+                return read_config(session, tenant_id)
+
+        return kept(_cache, db.engine, (tenant_id,), read)
+    return kept(_cache, db.get_bind(), (tenant_id,), lambda: read_config(db, tenant_id))
 
 
 def read_config(db: Session, tenant_id: str) -> TalonConfig:
@@ -65,30 +79,26 @@ def read_config(db: Session, tenant_id: str) -> TalonConfig:
 
 
 def forget_config(tenant_id: str) -> None:
-    """Drop the cached configuration of a tenant (its fixtures are being loaded)."""
-    for key in [k for k in _cache if k[1] == tenant_id]:
-        _cache.pop(key, None)
-    for key in [k for k in _programs if k[1] == tenant_id]:
-        _programs.pop(key, None)
+    """Drop the cached configuration and programs of a tenant (its fixtures are being loaded)."""
+    for store in (_cache, _programs):
+        for key in [k for k in store if k[1] == tenant_id]:
+            store.pop(key, None)
 
 
 # Loyalty programs, like the configuration, change only when fixtures load: kept the same way.
-_programs: dict[tuple[int, str, int], tuple[float, weakref.ref, TalonLoyaltyProgram | None]] = {}
+_programs: dict[tuple, tuple[float, weakref.ref, TalonLoyaltyProgram | None]] = {}
 
 
 def loyalty_program(db: Session, tenant_id: str, program_id: int) -> TalonLoyaltyProgram | None:
     """The tenant's program (read-only: a detached copy shared by requests), or None."""
-    bind = db.get_bind()
-    key = (id(bind), tenant_id, program_id)
-    now = time.monotonic()
-    hit = _programs.get(key)
-    if hit is not None and now - hit[0] < CONFIG_TTL_SECONDS and hit[1]() is bind:
-        return hit[2]
-    program = db.get(TalonLoyaltyProgram, (tenant_id, program_id))
-    if program is not None:
-        db.expunge(program)
-    _programs[key] = (now, weakref.ref(bind), program)
-    return program
+
+    def read() -> TalonLoyaltyProgram | None:
+        program = db.get(TalonLoyaltyProgram, (tenant_id, program_id))
+        if program is not None:
+            db.expunge(program)
+        return program
+
+    return kept(_programs, db.get_bind(), (tenant_id, program_id), read)
 
 
 def attribute_definitions(config: TalonConfig, entity: str) -> dict[str, str]:
