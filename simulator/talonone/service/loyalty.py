@@ -935,13 +935,10 @@ def store_tentative(
     effects: list[dict],
 ) -> None:
     values = tentative_values(tenant_id, now, session_id, profile_id, effects)
-    key = {"key_tenant": tenant_id, "key_session": session_id}
-    loaded = db.identity_map.get(db.identity_key(TalonLoyaltyTentative, (tenant_id, session_id)))
-    if loaded is not None:  # read earlier in this request: a later read sees what we write
-        db.expunge(loaded)
     if values is None:
-        fastsql.execute(db, DELETE_TENTATIVE, key)
+        drop_tentative(db, tenant_id, session_id)
         return
+    forget_loaded_tentative(db, tenant_id, session_id)
     fastsql.execute(db, UPSERT_TENTATIVE, values)
 
 
@@ -967,10 +964,16 @@ def tentative_values(
 
 
 def drop_tentative(db: Session, tenant_id: str, session_id: str) -> None:
-    loaded = db.identity_map.get(db.identity_key(TalonLoyaltyTentative, (tenant_id, session_id)))
-    if loaded is not None:  # read earlier in this request: it is gone now
-        db.expunge(loaded)
+    forget_loaded_tentative(db, tenant_id, session_id)
     fastsql.execute(db, DELETE_TENTATIVE, {"key_tenant": tenant_id, "key_session": session_id})
+
+
+def forget_loaded_tentative(db: Session, tenant_id: str, session_id: str) -> None:
+    """The row is written by Core: an ORM copy read earlier in this request is dropped, so a
+    later read in it sees what was written."""
+    loaded = db.identity_map.get(db.identity_key(TalonLoyaltyTentative, (tenant_id, session_id)))
+    if loaded is not None:
+        db.expunge(loaded)
 
 
 POSTED_STATES = ("closed", "partially_returned")
