@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -40,7 +39,7 @@ from simulator.clienttoolbox.models import (
     CtTransaction,
     CtUndoState,
 )
-from simulator.core.clock import format_instant
+from simulator.core.clock import UtcDateTime, format_instant
 from simulator.core.fixtures import FixtureSection, LoadContext, raise_to
 from simulator.core.models import Tenant
 
@@ -158,13 +157,6 @@ class TransactionFixture(Strict):
     batch: int = Field(default=0, ge=0)  # the batch that wrote it (0: fixtures)
 
 
-def as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-Instant = Annotated[datetime, AfterValidator(as_utc)]
-
-
 # --- undo states: a batch's before-image, so an exported batch can be undone in a copy -------
 
 
@@ -172,8 +164,8 @@ class CustomerImage(ProfileColumns):
     """The columns a batch may write, as they were before it; only the given ones are restored
     (an export gives them all)."""
 
-    created_at: Instant | None = None
-    updated_at: Instant | None = None
+    created_at: UtcDateTime | None = None
+    updated_at: UtcDateTime | None = None
 
     def columns(self) -> list[str]:
         """The given columns, in the table's order."""
@@ -240,8 +232,8 @@ class UndoStateFixture(Strict):
     lines: int = Field(default=0, ge=0)
     summary: dict[str, Any] = Field(default_factory=dict)
     status: Literal["available", "undone"] = "available"
-    created: Instant | None = None
-    undone: Instant | None = None
+    created: UtcDateTime | None = None
+    undone: UtcDateTime | None = None
     before: BeforeImage = Field(default_factory=BeforeImage)
 
     @model_validator(mode="after")

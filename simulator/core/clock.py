@@ -7,7 +7,9 @@ on the tenant row, so every process of a deployment reads the same time.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
+from pydantic import AfterValidator
 from sqlmodel import Session
 
 from simulator.core.models import Tenant
@@ -58,10 +60,18 @@ def reset_clock(tenant: Tenant) -> None:
     tenant.clock_offset_seconds = 0.0
 
 
+def as_utc(value: datetime) -> datetime:
+    """Aware UTC; an instant without zone is taken as UTC (as the real APIs do)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# A pydantic field of that kind: any ISO 8601 instant, held as aware UTC.
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
+
+
 def parse_instant(value: str) -> datetime:
     """RFC 3339 / ISO 8601 to aware UTC (a value without zone is taken as UTC)."""
-    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return as_utc(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
 
 
 def format_instant(value: datetime) -> str:

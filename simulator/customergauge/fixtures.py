@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -19,7 +19,7 @@ from pydantic import (
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from simulator.core.clock import format_instant
+from simulator.core.clock import as_utc, format_instant
 from simulator.core.fixtures import FixtureSection, LoadContext
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
@@ -45,7 +45,7 @@ TENANT_PLACEHOLDER = "{tenant}"
 def _aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return as_utc(value)
 
 
 class OAuthClientFixture(BaseModel):

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlmodel import Session
 
 from simulator.core import fastsql
+from simulator.core.clock import as_utc
 from simulator.core.formats import load_json
 from simulator.core.ids import next_value, seeded_rng
 from simulator.core.models import Tenant
@@ -390,7 +391,7 @@ def parse_datetime(value: Any, path: str, problems: Problems) -> datetime | None
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return as_utc(parsed)
     except ValueError:
         problems.add(path, f"'{value}' is not a valid ISO-8601 date-time.")
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC

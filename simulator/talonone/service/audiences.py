@@ -16,11 +16,10 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from simulator.core.clock import format_instant
+from simulator.core.clock import UtcDateTime, format_instant
 from simulator.core.ids import next_value
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.engagement import TalonAudience, TalonAudienceMembership
-from simulator.talonone.service.referrals import UtcDateTime
 
 MAX_AUDIENCE_ACTIONS = 1000
 

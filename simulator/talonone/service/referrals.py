@@ -7,11 +7,10 @@ when a session closes and `release_referral` when it is cancelled (or reopened).
 from __future__ import annotations
 
 import string
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Any
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -23,18 +22,10 @@ from sqlalchemy import case, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from simulator.core.clock import format_instant
+from simulator.core.clock import UtcDateTime, format_instant
 from simulator.core.ids import next_value, seeded_rng
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.engagement import TalonReferral, TalonReferralRedemption
-
-
-def as_utc(value: datetime) -> datetime:
-    """An instant without zone is taken as UTC (as the API does); all become aware UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
 
 DEFAULT_CHARACTERS = list(string.ascii_uppercase + string.digits)
 DEFAULT_CODE_LENGTH = 8
