@@ -42,6 +42,13 @@ class LoadContext:
     source: str
 
 
+class Strict(BaseModel):
+    """A fixture model: unknown keys refused, fields given by name or alias, its schema built
+    on first use (a start that loads no document does not pay for it)."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
+
+
 @dataclass
 class FixtureSection:
     """One API's part of a fixture document."""

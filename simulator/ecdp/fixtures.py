@@ -8,11 +8,11 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from simulator.core.fixtures import FixtureError, FixtureSection, LoadContext
+from simulator.core.fixtures import FixtureError, FixtureSection, LoadContext, Strict
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
 from simulator.ecdp import service
@@ -29,10 +29,6 @@ AttributeType = Literal[
 ]
 MatchBy = Literal["Email", "PhoneNumber", "CrmId", "GUID", "VisitorId"]
 INT32_MAX = 2**31 - 1  # ids and counts are 32-bit integer columns
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
 
 class AttributeFixture(Strict):

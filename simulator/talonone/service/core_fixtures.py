@@ -6,22 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from simulator.core.clock import format_instant
-from simulator.core.fixtures import LoadContext, numbered, raise_to
+from simulator.core.fixtures import LoadContext, Strict, numbered, raise_to
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
 from simulator.talonone.models.core import TalonCatalog, TalonCatalogItem, TalonConfig, TalonProfile
 
 AttributeType = Literal["string", "number", "boolean", "time", "list", "map", "any"]
 ENTITIES = ("CustomerSession", "CustomerProfile", "Event", "CartItem")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
 
 class Comparison(Strict):
@@ -193,9 +189,7 @@ class Profile(Strict):
     totalSales: float = Field(default=0, ge=0)
 
 
-class FixtureModel(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
-
+class FixtureModel(Strict):
     application: Application | None = None
     attributes: dict[
         Literal["CustomerSession", "CustomerProfile", "Event", "CartItem"], dict[str, AttributeType]

@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 from pydantic.alias_generators import to_camel
 from sqlmodel import Session, select
 
 from simulator.core.clock import format_instant
-from simulator.core.fixtures import FixtureError, LoadContext
+from simulator.core.fixtures import FixtureError, LoadContext, Strict
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
 from simulator.talonone.models.engagement import (
@@ -33,10 +33,8 @@ from simulator.talonone.service.referrals import UtcDateTime
 LIMIT_ENTITIES = ("Coupon", "Referral", "Profile", "Identifier", "Store", "Session")
 
 
-class Item(BaseModel):
-    model_config = ConfigDict(
-        defer_build=True, extra="forbid", populate_by_name=True, alias_generator=to_camel
-    )
+class Item(Strict):
+    model_config = ConfigDict(alias_generator=to_camel)
 
 
 class LimitFixture(Item):
@@ -146,9 +144,7 @@ class AchievementFixture(Item):
     end_date: UtcDateTime | None = None
 
 
-class FixtureModel(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
-
+class FixtureModel(Strict):
     coupons: list[CouponFixture] = Field(default_factory=list)
     referrals: list[ReferralFixture] = Field(default_factory=list)
     audiences: list[AudienceFixture] = Field(default_factory=list)

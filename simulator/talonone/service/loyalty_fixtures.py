@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from simulator.core.clock import format_instant
-from simulator.core.fixtures import LoadContext
+from simulator.core.fixtures import LoadContext, Strict
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
 from simulator.talonone.models.loyalty import (
@@ -43,10 +43,6 @@ from simulator.talonone.service.loyalty_ledger import (
 )
 
 CARD_PATTERN = r"^[A-Za-z0-9_-]{4,108}$"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
 
 class TierFixture(Strict):
@@ -238,9 +234,7 @@ def check_spends(entries: list[LedgerEntryFixture]) -> None:
                 )
 
 
-class FixtureModel(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
-
+class FixtureModel(Strict):
     loyaltyPrograms: list[ProgramFixture] = Field(default_factory=list)
 
     @field_validator("loyaltyPrograms")

@@ -28,7 +28,7 @@ from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from simulator.core.clock import format_instant
-from simulator.core.fixtures import LoadContext, numbered, raise_to
+from simulator.core.fixtures import LoadContext, Strict, numbered, raise_to
 from simulator.core.models import Tenant
 from simulator.talonone.models.core import TalonEvent, TalonReturn, TalonSession
 from simulator.talonone.models.loyalty import TalonLoyaltyTentative
@@ -57,10 +57,6 @@ REQUIRED_PROPS: dict[str, dict[str, str]] = {
     "addLoyaltyPoints": {"programId": "integer", "value": "number"},
     "deductLoyaltyPoints": {"programId": "integer", "value": "number"},
 }
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
 
 def of_type(value: Any, kind: str) -> bool:
@@ -249,9 +245,7 @@ def first_duplicate(values: Iterable[Any]) -> tuple[int, Any] | None:
     return None
 
 
-class FixtureModel(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
-
+class FixtureModel(Strict):
     sessions: list[SessionFixture] = Field(default_factory=list)
     events: list[EventFixture] = Field(default_factory=list)
 
