@@ -284,3 +284,53 @@ def test_a_sqlite_lease_reuses_its_threads_pinned_connection(tmp_path) -> None:
         assert len(fastsql.execute(after, FAST_BY_IDS, by_id).all()) == 1
         assert after.raw.dbapi_connection is not None
     engine.dispose()
+
+
+def test_a_write_lease_commits_its_statements_and_orm_objects_together(engine: Engine) -> None:
+    """Prepared statements and what is delegated to the ORM share one transaction: both stay
+    on commit, neither on rollback or on leaving without a commit."""
+    sids = {"tenant": "default", "sids": ["fast-30", "fast-31", "fast-32", "fast-33"]}
+    with fastsql.write_lease(engine) as lease:
+        fastsql.execute(lease, FAST_INSERT, session_values(30))
+        added = TalonSession(**session_values(31))
+        lease.add(added)  # a Session's method: the ORM's
+        lease.flush()
+        orm_copy = lease.get(TalonSession, ("default", 9030))
+        assert orm_copy.integration_id == "fast-30"  # the ORM sees the statement's row
+        assert fastsql.loaded(lease, TalonSession, ("default", 9031)) is added
+        fastsql.commit(lease)
+    with fastsql.write_lease(engine) as lease:
+        fastsql.execute(lease, FAST_INSERT, session_values(32))
+        lease.add(TalonSession(**session_values(33)))
+        lease.rollback()
+    with fastsql.write_lease(engine) as lease:
+        fastsql.execute(lease, FAST_INSERT, session_values(32))
+        lease.add(TalonSession(**session_values(33)))
+        lease.flush()  # written, never committed
+    with fastsql.lease(engine) as lease:
+        found = sorted(r.integration_id for r in fastsql.execute(lease, FAST_BY_IDS, sids))
+    assert found == ["fast-30", "fast-31"]
+
+
+def test_a_write_lease_without_orm_work_keeps_the_pinned_connection(tmp_path) -> None:
+    """A request whose statements are all prepared ones opens no Session: on SQLite its lease
+    writes on the pinned connection and hands it back with no transaction open."""
+    from simulator.core.schema import ensure_schema
+
+    engine = make_engine(f"sqlite:///{tmp_path}/write.db")
+    ensure_schema(engine, True)
+    with fastsql.lease(engine) as first:
+        pinned = first.raw.dbapi_connection
+    with fastsql.write_lease(engine) as lease:
+        assert lease.raw.dbapi_connection is pinned
+        assert fastsql.loaded(lease, TalonSession, ("t", 9001)) is None
+        assert lease.get_bind() is engine  # what per-store caches key on, as a Session's
+        fastsql.execute(lease, FAST_INSERT, session_values(1, tenant_id="t"))
+        fastsql.commit(lease)
+        fastsql.execute(lease, FAST_INSERT, session_values(2, tenant_id="t"))  # left open
+    assert not pinned.in_transaction
+    with fastsql.lease(engine) as again:
+        assert again.raw.dbapi_connection is pinned
+        found = fastsql.execute(again, FAST_BY_IDS, {"tenant": "t", "sids": ["fast-1", "fast-2"]})
+        assert [r.integration_id for r in found] == ["fast-1"]
+    engine.dispose()

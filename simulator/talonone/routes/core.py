@@ -14,7 +14,7 @@ from starlette.responses import Response
 from simulator.admin.deps import path_tenant, require_admin
 from simulator.core import fastsql
 from simulator.core.clock import tenant_now
-from simulator.core.db import get_session, new_session
+from simulator.core.db import get_session
 from simulator.core.formats import json_response
 from simulator.core.middleware import note
 from simulator.core.models import Tenant
@@ -56,14 +56,14 @@ def check_session_id(value: str) -> None:
         )
 
 
-def commit_or_rollback(db: Session, dry: bool) -> None:
+def commit_or_rollback(db: Session | fastsql.Lease, dry: bool) -> None:
     if dry:
         db.rollback()
     else:
         fastsql.commit(db)
 
 
-# The two hot endpoints open their store session and check the API key themselves (the same
+# The two hot endpoints open their lease on the store and check the API key themselves (the same
 # `talonone_tenant` checks, in the same order) instead of through FastAPI dependencies, whose
 # solving costs about as much as the request's SQL.
 
@@ -73,7 +73,7 @@ async def update_customer_session_v2(customerSessionId: str, request: Request) -
     # The body is read (not parsed) first: from the key check to the commit nothing awaits, so
     # the request keeps one connection and one transaction.
     raw = await request.body()
-    with new_session(request.app.state.engine) as db:
+    with fastsql.write_lease(request.app.state.engine) as db:
         tenant = talonone_tenant_of(request, db, release=False)
         note(request, operation="UpdateCustomerSessionV2")
         check_session_id(customerSessionId)

@@ -971,7 +971,7 @@ def drop_tentative(db: Session, tenant_id: str, session_id: str) -> None:
 def forget_loaded_tentative(db: Session, tenant_id: str, session_id: str) -> None:
     """The row is written by Core: an ORM copy read earlier in this request is dropped, so a
     later read in it sees what was written."""
-    loaded = db.identity_map.get(db.identity_key(TalonLoyaltyTentative, (tenant_id, session_id)))
+    loaded = fastsql.loaded(db, TalonLoyaltyTentative, (tenant_id, session_id))
     if loaded is not None:
         db.expunge(loaded)
 
