@@ -459,6 +459,13 @@ class WriteLease(Lease):
         # Only names the lease itself lacks: the rest of Session's interface.
         return getattr(self.orm, name)
 
+    def __contains__(self, instance: object) -> bool:
+        # Dunders skip __getattr__: `row in db` asks the Session, if the request made one.
+        return self._orm is not None and instance in self._orm
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._orm) if self._orm is not None else iter(())
+
     def get_bind(self, *args: Any, **kwargs: Any) -> Engine:
         """The engine, as a Session on it answers (per-store caches key on it)."""
         return self.engine
