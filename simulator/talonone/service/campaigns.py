@@ -9,6 +9,7 @@ fixture section gets an application with no campaigns and no custom attributes.
 
 from __future__ import annotations
 
+import functools
 import time
 import weakref
 from collections.abc import Callable
@@ -113,7 +114,10 @@ def get_campaign(db: Session, tenant_id: str, campaign_id: int) -> dict[str, Any
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def _instant(value: str | None) -> datetime | None:
+    """A campaign's start or end; the few distinct texts are parsed once (every session update
+    asks each campaign whether it is running)."""
     return parse_instant(value) if value else None
 
 
