@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from simulator.talonone.service import sessions
 from tests.conftest import DEFAULT_CREDENTIALS
 
 AUTH = DEFAULT_CREDENTIALS["talonone"]
@@ -179,6 +182,25 @@ def test_closed_session_repeat_is_idempotent_but_changes_are_refused(client):
             {"cartItems": [{"sku": "A", "quantity": 1, "price": "9"}]},
             "/customerSession/cartItems/0/price",
         ),
+        ({"cartItems": [{"sku": "A", "quantity": True}]}, "/customerSession/cartItems/0/quantity"),
+        (
+            {"cartItems": [{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": 1, "price": -1}]},
+            "/customerSession/cartItems/1/price",
+        ),
+        (
+            {"cartItems": [{"sku": "A", "quantity": 1, "weight": False}]},
+            "/customerSession/cartItems/0/weight",
+        ),
+        (
+            {"cartItems": [{"sku": "A", "quantity": 1, "name": 5}]},
+            "/customerSession/cartItems/0/name",
+        ),
+        ({"cartItems": [{"sku": 7, "quantity": 1}]}, "/customerSession/cartItems/0/sku"),
+        (
+            {"cartItems": [{"sku": "A", "quantity": 1, "colour": "red"}]},
+            "/customerSession/cartItems/0/colour",
+        ),
+        ({"cartItems": ["SKU-1"]}, "/customerSession/cartItems/0"),
         ({"attributes": {"Unknown": 1}}, "/customerSession/attributes/Unknown"),
         ({"attributes": {"GiftWrap": "yes"}}, "/customerSession/attributes/GiftWrap"),
         ({"couponCodes": ["x" * 101]}, "/customerSession/couponCodes/0"),
@@ -373,3 +395,25 @@ def test_non_json_numbers_and_long_ids_are_400(client):
     response = put_session(client, "s" * 1001, {})
     assert response.json()["errors"][0]["source"] == {"parameter": "customerSessionId"}
     assert_error(response, 400)
+
+
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=3),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["sku", "quantity", "price", "weight", "name", "category", "colour"]),
+        SCALARS,
+    )
+)
+def test_the_quick_cart_item_check_passes_only_what_the_full_check_passes(item):
+    """The hot path's pointer-free check never lets through an item the full check refuses."""
+    if sessions.plain_cart_item(item):
+        sessions.check_cart_item_scalars(item, "/customerSession/cartItems/0")

@@ -7,6 +7,7 @@ read; a concurrent writer that lost the race gets the documented 409.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -117,7 +118,42 @@ def check_costs(value: Any, pointer: str) -> dict[str, dict[str, float | int]]:
     return {name: {"price": cost["price"]} for name, cost in costs.items()}
 
 
-def check_cart_item(item: Any, pointer: str, definitions: dict[str, str]) -> dict[str, Any]:
+# What the simulator computes for an item: sent values are dropped.
+COMPUTED_ITEM_FIELDS = frozenset(
+    ("returnedQuantity", "remainingQuantity", "position", "catalogItemID")
+)
+CART_ITEM_NUMBERS = ("price", "weight", "height", "width", "length")
+CART_ITEM_TEXTS = ("name", "category", "selectedPriceType")
+CART_ITEM_SCALARS = {key: float for key in CART_ITEM_NUMBERS} | {
+    key: str for key in CART_ITEM_TEXTS
+}
+
+
+def plain_cart_item(item: Any) -> bool:
+    """True for the usual item: known fields only, sku, quantity and the other scalars of the
+    right type and range. It builds no pointer; `check_cart_item_scalars` names what is wrong
+    (a session update checks every field of every item, so this is on the hot path)."""
+    if type(item) is not dict:
+        return False
+    sku, quantity = item.get("sku"), item.get("quantity")
+    if type(sku) is not str or not sku or type(quantity) is not int or quantity < 1:
+        return False
+    for key, value in item.items():
+        kind = CART_ITEM_SCALARS.get(key)
+        if kind is None:
+            if key not in CART_ITEM_FIELDS:
+                return False
+        elif value is None:
+            continue
+        elif kind is float:
+            if not (type(value) in (int, float) and 0 <= value < math.inf):
+                return False  # a bool, a string, NaN, an infinity or a negative number
+        elif type(value) is not str:
+            return False
+    return True
+
+
+def check_cart_item_scalars(item: Any, pointer: str) -> dict[str, Any]:
     item = expect_object(item, pointer)
     check_keys(item, pointer, CART_ITEM_FIELDS)
     if "sku" not in item:
@@ -126,12 +162,18 @@ def check_cart_item(item: Any, pointer: str, definitions: dict[str, str]) -> dic
     if "quantity" not in item:
         raise invalid(f"{pointer}/quantity", "quantity is required", "required")
     expect_int(item["quantity"], f"{pointer}/quantity", minimum=1)
-    for key in ("price", "weight", "height", "width", "length"):
+    for key in CART_ITEM_NUMBERS:
         if item.get(key) is not None:
             expect_number(item[key], f"{pointer}/{key}", minimum=0)
-    for key in ("name", "category", "selectedPriceType"):
+    for key in CART_ITEM_TEXTS:
         if item.get(key) is not None:
             expect_str(item[key], f"{pointer}/{key}")
+    return item
+
+
+def check_cart_item(item: Any, pointer: str, definitions: dict[str, str]) -> dict[str, Any]:
+    if not plain_cart_item(item):
+        item = check_cart_item_scalars(item, pointer)
     if item.get("product") is not None:
         product = expect_object(item["product"], f"{pointer}/product")
         expect_str(product.get("name"), f"{pointer}/product/name")
@@ -139,10 +181,7 @@ def check_cart_item(item: Any, pointer: str, definitions: dict[str, str]) -> dic
         check_attributes(item["attributes"], f"{pointer}/attributes", "CartItem", definitions)
     if item.get("additionalCosts") is not None:
         check_costs(item["additionalCosts"], f"{pointer}/additionalCosts")
-    clean = {k: v for k, v in item.items() if v is not None}
-    for key in ("returnedQuantity", "remainingQuantity", "position", "catalogItemID"):
-        clean.pop(key, None)
-    return clean
+    return {k: v for k, v in item.items() if v is not None and k not in COMPUTED_ITEM_FIELDS}
 
 
 def check_session_request(body: Any, config: TalonConfig) -> tuple[dict[str, Any], set[str]]:
@@ -446,11 +485,7 @@ def content_of(data: dict[str, Any]) -> dict[str, Any]:
     """The comparable content (cart items without computed fields)."""
     content = {k: v for k, v in data.items() if k in CONTENT_KEYS and k != "profileId"}
     content["cartItems"] = [
-        {
-            k: v
-            for k, v in item.items()
-            if k not in ("position", "catalogItemID", "returnedQuantity", "remainingQuantity")
-        }
+        {k: v for k, v in item.items() if k not in COMPUTED_ITEM_FIELDS}
         for item in data.get("cartItems", [])
     ]
     return content
