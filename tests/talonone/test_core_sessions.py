@@ -183,6 +183,10 @@ def test_closed_session_repeat_is_idempotent_but_changes_are_refused(client):
             "/customerSession/cartItems/0/price",
         ),
         ({"cartItems": [{"sku": "A", "quantity": True}]}, "/customerSession/cartItems/0/quantity"),
+        (  # beyond the real API's int64
+            {"cartItems": [{"sku": "A", "quantity": 10**30}]},
+            "/customerSession/cartItems/0/quantity",
+        ),
         (
             {"cartItems": [{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": 1, "price": -1}]},
             "/customerSession/cartItems/1/price",
@@ -390,6 +394,9 @@ def test_idempotency_key_longer_than_255_is_400(client):
 def test_non_json_numbers_and_long_ids_are_400(client):
     raw = b'{"customerSession": {"cartItems": [{"sku": "A", "quantity": 1, "price": NaN}]}}'
     assert_error(client.put("/v2/customer_sessions/nan", content=raw, headers=AUTH), 400)
+    huge = raw.replace(b"NaN", b"1e400")  # read by the standard library: infinite, refused
+    response = client.put("/v2/customer_sessions/huge", content=huge, headers=AUTH)
+    assert_error(response, 400, "/customerSession/cartItems/0/price")
     deep = b"[" * 100000 + b"]" * 100000
     assert_error(client.put("/v2/customer_sessions/deep", content=deep, headers=AUTH), 400)
     response = put_session(client, "s" * 1001, {})
