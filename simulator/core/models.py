@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import BigInteger, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from simulator.core.db import UTCDateTime
+
+
+def new_cache_revision() -> int:
+    """A fresh value for `Tenant.cache_revision`: random, so a revision never comes back, not
+    after a reset, not for a new tenant given the id of a removed one."""
+    return secrets.randbits(62)
 
 
 class Tenant(SQLModel, table=True):
@@ -34,6 +41,14 @@ class Tenant(SQLModel, table=True):
     quota_records: int | None = None
     quota_journal_entries: int | None = None
     last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Changes with every write to what processes keep in memory between requests (a Talon.One
+    # catalog, a fixtures load). The tenant row is read on every request anyway, so a process
+    # knows at no cost whether what it keeps is still the store's (schema revision 0003).
+    cache_revision: int = Field(
+        default_factory=new_cache_revision,
+        sa_type=BigInteger,
+        sa_column_kwargs={"server_default": "0"},
+    )
 
 
 class TenantRate(SQLModel, table=True):

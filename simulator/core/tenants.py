@@ -7,7 +7,7 @@ import logging
 import secrets
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -17,7 +17,7 @@ from simulator.core import fastsql, fixtures
 from simulator.core.clock import real_now, tenant_now
 from simulator.core.db import new_session, tenant_tables
 from simulator.core.ids import random_secret
-from simulator.core.models import Tenant
+from simulator.core.models import Tenant, new_cache_revision
 
 log = logging.getLogger("simulator.tenants")
 
@@ -73,6 +73,13 @@ def by_credential(db: Session | fastsql.Lease, api: str, value: str) -> Tenant |
         _tenant_cache.clear()
     _tenant_cache[key] = (values, tenant)
     return tenant
+
+
+def renew_cache_revision(db: Session | fastsql.Lease, tenant_id: str) -> None:
+    """Tell every process that what it keeps of this tenant between requests is out of date
+    (in the caller's transaction: the change and the new revision commit together)."""
+    statement = update(Tenant).where(Tenant.id == tenant_id)
+    fastsql.execute(db, statement.values(cache_revision=new_cache_revision()))
 
 
 def admit(

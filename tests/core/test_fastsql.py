@@ -155,6 +155,9 @@ def test_insert_fills_python_defaults(engine: Engine) -> None:
         )
     fast, slow = ({k: v for k, v in r._mapping.items() if not k.endswith("_key")} for r in rows)
     assert fast.pop("id") == "fast" and slow.pop("id") == "slow"
+    # A callable default runs for each row: both get a fresh random revision.
+    revisions = fast.pop("cache_revision"), slow.pop("cache_revision")
+    assert all(isinstance(r, int) and r > 0 for r in revisions) and revisions[0] != revisions[1]
     assert fast == slow
     assert fast["clock_frozen"] is False and fast["clock_offset_seconds"] == 0.0
 

@@ -312,3 +312,45 @@ def test_a_lost_write_race_is_409(client):
         with pytest.raises(sessions.TalonOneError) as raised:
             sessions.save_session(db, stale, stored)
     assert raised.value.status == 409
+
+
+def catalog_price(client, session_id, sku):
+    line = session(client, session_id, [{"sku": sku, "quantity": 1}]).json()["customerSession"]
+    return line["cartItems"][0].get("price")
+
+
+def test_a_catalog_change_by_another_process_is_seen_at_once(make_client):
+    """Two apps on one store stand for two processes: each keeps what it read of the catalog,
+    and a sync through either is seen by the other's next session update."""
+    first, second = make_client(), make_client()
+    before = catalog_price(first, "p-1", "SKU-SHOE-1")
+    assert isinstance(before, int | float)
+    assert catalog_price(first, "p-2", "LATER-1") is None  # known to be missing
+    patched = sync(second, [{"type": "PATCH", "payload": {"sku": "SKU-SHOE-1", "price": 77}}])
+    assert patched.status_code == 200, patched.text
+    assert catalog_price(first, "p-3", "SKU-SHOE-1") == 77
+    added = sync(second, [{"type": "ADD", "payload": {"sku": "LATER-1", "price": 5}}])
+    assert added.status_code == 200, added.text
+    assert catalog_price(first, "p-4", "LATER-1") == 5
+    assert catalog_price(second, "p-5", "LATER-1") == 5
+
+
+def test_a_failed_sync_leaves_what_processes_keep_valid(make_client):
+    first, second = make_client(), make_client()
+    before = catalog_price(first, "f-1", "SKU-SHOE-1")
+    refused = sync(second, [{"type": "PATCH", "payload": {"sku": "NOT-THERE", "price": 1}}])
+    assert_error(refused, 400, "/actions/0/payload/sku")
+    assert catalog_price(first, "f-2", "SKU-SHOE-1") == before
+
+
+def test_reset_brings_back_the_fixture_catalog_after_a_change_was_read(make_client):
+    first, second = make_client(), make_client()
+    before = catalog_price(first, "r-1", "SKU-SHOE-1")
+    assert sync(
+        first, [{"type": "PATCH", "payload": {"sku": "SKU-SHOE-1", "price": 99}}]
+    ).is_success
+    assert catalog_price(first, "r-2", "SKU-SHOE-1") == 99
+    assert catalog_price(second, "r-3", "SKU-SHOE-1") == 99
+    assert second.post("/__admin/tenants/default/reset").status_code in (200, 204)
+    assert catalog_price(first, "r-4", "SKU-SHOE-1") == before
+    assert catalog_price(second, "r-5", "SKU-SHOE-1") == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlmodel import Session, select
 from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.ids import next_value
+from simulator.core.tenants import renew_cache_revision
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonCatalog, TalonCatalogItem
 from simulator.talonone.schemas import (
@@ -42,11 +44,47 @@ ITEMS_BY_SKU = fastsql.prepared(
 )
 
 
-def items_by_sku(db: Session, tenant_id: str, skus: set[str]) -> dict[str, Any]:
-    """Catalog items of the application for these SKUs (one indexed query; read-only rows with
-    sku, id, price, product_name and attributes)."""
+# What this process has read of each tenant's catalog: (id(engine), tenant) -> (the tenant's
+# cache revision then, the engine, {sku: item, or None for a SKU no catalog has}).
+_known: dict[tuple[int, str], tuple[int, weakref.ref, dict[str, Any]]] = {}
+KNOWN_TENANTS = 1_000
+KNOWN_SKUS = 10_000  # per tenant
+
+
+def items_by_sku(
+    db: Session | fastsql.Lease, tenant_id: str, skus: set[str], revision: int | None = None
+) -> dict[str, Any]:
+    """Catalog items of the application for these SKUs (read-only rows with sku, id, price,
+    product_name and attributes; shared between requests: never change them).
+
+    With the tenant's `cache_revision` (read with the tenant on this request), what this
+    process read before under the same revision is used: every catalog write renews the
+    revision, so the store is asked only for SKUs not seen since. Without it, one query."""
     if not skus:
         return {}
+    if revision is None:
+        return read_items(db, tenant_id, skus)
+    engine = db.engine if isinstance(db, fastsql.Lease) else db.get_bind()
+    key = (id(engine), tenant_id)
+    entry = _known.get(key)
+    if entry is None or entry[0] != revision or entry[1]() is not engine:
+        if len(_known) >= KNOWN_TENANTS:
+            _known.clear()
+        entry = _known[key] = (revision, weakref.ref(engine), {})
+    known = entry[2]
+    missing = {sku for sku in skus if sku not in known}
+    found = read_items(db, tenant_id, missing) if missing else {}
+    result = {sku: known[sku] for sku in skus if sku not in missing and known[sku] is not None}
+    result.update(found)
+    if len(known) + len(missing) > KNOWN_SKUS:
+        known.clear()
+    for sku in missing:
+        known[sku] = found.get(sku)
+    return result
+
+
+def read_items(db: Session | fastsql.Lease, tenant_id: str, skus: set[str]) -> dict[str, Any]:
+    """One indexed query."""
     rows = fastsql.execute(db, ITEMS_BY_SKU, {"tenant": tenant_id, "skus": sorted(skus)})
     return {row.sku: row for row in rows}
 
@@ -254,6 +292,7 @@ def sync_catalog(
     catalog.modified = now
     db.add(catalog)
     db.flush()
+    renew_cache_revision(db, tenant_id)
     return catalog_view(db, tenant_id, catalog)
 
 

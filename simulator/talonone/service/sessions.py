@@ -257,10 +257,11 @@ class Totals:
 
 
 def enrich_cart(
-    db: Session, tenant_id: str, items: list[dict[str, Any]]
+    db: Session, tenant: Tenant, items: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Positions, catalog prices/ids; also the catalog items found (for rule attributes)."""
-    catalog = catalogs.items_by_sku(db, tenant_id, {i["sku"] for i in items})
+    skus = {i["sku"] for i in items}
+    catalog = catalogs.items_by_sku(db, tenant.id, skus, tenant.cache_revision)
     enriched = []
     for position, item in enumerate(items):
         line = dict(item)
@@ -558,7 +559,7 @@ def update_session(
     data = merge(base, sent)
     catalog = None
     if "cartItems" in data:
-        data["cartItems"], catalog = enrich_cart(db, tenant.id, data["cartItems"])
+        data["cartItems"], catalog = enrich_cart(db, tenant, data["cartItems"])
     profile_id = data.get("profileId", "") or ""
     session = SessionState(
         tenant_id=tenant.id,
