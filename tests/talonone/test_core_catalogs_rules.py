@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from simulator.talonone.models.core import TalonConfig
 from simulator.talonone.service import rules
@@ -354,3 +356,50 @@ def test_reset_brings_back_the_fixture_catalog_after_a_change_was_read(make_clie
     assert second.post("/__admin/tenants/default/reset").status_code in (200, 204)
     assert catalog_price(first, "r-4", "SKU-SHOE-1") == before
     assert catalog_price(second, "r-5", "SKU-SHOE-1") == before
+
+
+def reference_compare(actual, test):
+    """The comparison as docs/campaigns.md states it, written plainly: every test given holds."""
+    checks = {
+        "exists": lambda: (actual is not None) == test["exists"],
+        "eq": lambda: actual == test["eq"],
+        "ne": lambda: actual != test["ne"],
+        "in": lambda: any(
+            v in test["in"] for v in (actual if isinstance(actual, list) else [actual])
+        ),
+    }
+    number = isinstance(actual, int | float) and not isinstance(actual, bool)
+    bounds = {
+        "gt": lambda b: number and actual > b,
+        "gte": lambda b: number and actual >= b,
+        "lt": lambda b: number and actual < b,
+        "lte": lambda b: number and actual <= b,
+    }
+    return all(checks[k]() for k in checks if k in test) and all(
+        bounds[k](test[k]) for k in bounds if k in test
+    )
+
+
+values = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 5), st.floats(-5, 5), st.sampled_from(["a", "b"])
+)
+numbers = st.one_of(st.integers(-5, 5), st.floats(-5, 5, allow_nan=False))
+tests_of_a_condition = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.just("Color"),
+        "eq": values,
+        "ne": values,
+        "gt": numbers,
+        "gte": numbers,
+        "lt": numbers,
+        "lte": numbers,
+        "in": st.lists(values, max_size=3),
+        "exists": st.booleans(),
+    },
+)
+
+
+@given(actual=st.one_of(values, st.lists(values, max_size=3)), test=tests_of_a_condition)
+def test_comparisons_hold_exactly_when_every_given_test_holds(actual, test):
+    assert rules.compare(actual, test) == reference_compare(actual, test)

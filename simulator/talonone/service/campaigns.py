@@ -146,7 +146,7 @@ def running_campaigns(
     return [
         campaign
         for campaign in config.campaigns or []
-        if is_running(campaign, now) and (allowed is None or campaign["id"] in allowed)
+        if (allowed is None or campaign["id"] in allowed) and is_running(campaign, now)
     ]
 
 
