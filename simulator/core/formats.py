@@ -18,16 +18,40 @@ JS_TYPE = "application/javascript"
 CALLBACK_PATTERN = re.compile(r"^[A-Za-z_$][\w$]{0,127}(\.[A-Za-z_$][\w$]{0,127}){0,4}$")
 
 
+class JsonText:
+    """JSON text that goes into a body as it is, e.g. a stored JSON column answered unchanged:
+    neither parsed on the way out of the store nor serialized again."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str | bytes) -> None:
+        self.text = text
+
+
+def _as_fragment(value: Any) -> Any:
+    if isinstance(value, JsonText):
+        return orjson.Fragment(value.text)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _as_parsed(value: Any) -> Any:
+    if isinstance(value, JsonText):
+        return load_json(value.text)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def dump_json(data: Any, pretty: bool = False) -> bytes:
     """Compact UTF-8 JSON. orjson writes it about twenty times faster than the standard library;
     what orjson refuses (integers beyond 64 bits, keys that are not strings) is written by the
     standard library, as before."""
     if pretty:
-        return json.dumps(data, ensure_ascii=False, indent=2).encode()
+        return json.dumps(data, ensure_ascii=False, indent=2, default=_as_parsed).encode()
     try:
-        return orjson.dumps(data)
+        return orjson.dumps(data, default=_as_fragment)
     except TypeError:
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        return json.dumps(
+            data, ensure_ascii=False, separators=(",", ":"), default=_as_parsed
+        ).encode()
 
 
 def store_json(data: Any) -> str:

@@ -12,13 +12,14 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, exists, insert, update
+from sqlalchemy import Text, bindparam, cast, exists, insert, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from simulator.core import fastsql
 from simulator.core.clock import format_instant
+from simulator.core.formats import JsonText
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
 from simulator.talonone.errors import TalonOneError
@@ -350,6 +351,16 @@ SESSIONS = TalonSession.__table__
 # Built once (the hot paths): building a statement costs more than running it.
 SESSION_BY_INTEGRATION_ID = fastsql.prepared(
     core_select(SESSIONS).where(
+        SESSIONS.c.tenant_id == bindparam("tenant"),
+        SESSIONS.c.integration_id == bindparam("integration_id"),
+    )
+)
+# GetCustomerSession answers the stored effects unchanged: read as text, never parsed.
+SESSION_TO_ANSWER = fastsql.prepared(
+    core_select(
+        *[column for column in SESSIONS.c if column.name != "effects"],
+        cast(SESSIONS.c.effects, Text).label("effects"),
+    ).where(
         SESSIONS.c.tenant_id == bindparam("tenant"),
         SESSIONS.c.integration_id == bindparam("integration_id"),
     )
@@ -829,10 +840,12 @@ def read_session(
 ) -> dict[str, Any]:
     """GetCustomerSession: one Core row read (no ORM object: this is the hot read path)."""
     config = campaigns.load_config(db, tenant.id)
-    row = session_row(db, tenant.id, integration_id)
+    parameters = {"tenant": tenant.id, "integration_id": integration_id}
+    row = fastsql.execute(db, SESSION_TO_ANSWER, parameters).first()
     if row is None:
         raise not_found(integration_id)
-    return {"customerSession": session_view(config, row), "effects": row.effects or []}
+    effects = row.effects if row.effects not in (None, "null") else "[]"
+    return {"customerSession": session_view(config, row), "effects": JsonText(effects)}
 
 
 def reopen_session(
