@@ -16,6 +16,7 @@ Connection, so what it writes is committed or rolled back with the rest.
 
 from __future__ import annotations
 
+import operator
 import re
 import threading
 import weakref
@@ -156,8 +157,21 @@ class Plan:
         # fixed by the plan: (name, processor, kind, extra) with kind 0 = the caller's value,
         # 1 = a literal (already processed), 2 = a column default's maker.
         self.slots: list[tuple[str, Callable[[Any], Any] | None, int, Any]] | None = None
+        # When every parameter is the caller's (the usual case), one C call takes them all in
+        # order and only the few with a processor are touched afterwards.
+        self.take: Callable[[dict[str, Any]], Any] | None = None
+        self.processed: list[tuple[int, Callable[[Any], Any]]] = []
         if not self.expanding:
             self.slots = [self.slot(name, set(keys)) for name in order]
+            if self.slots and all(kind == 0 for _n, _p, kind, _e in self.slots):
+                names = [name for name, _p, _k, _e in self.slots]
+                getter = operator.itemgetter(*names)
+                self.take = getter if len(names) > 1 else (lambda params: (getter(params),))
+                self.processed = [
+                    (index, processor)
+                    for index, (_n, processor, _k, _e) in enumerate(self.slots)
+                    if processor is not None
+                ]
 
     def slot(self, name: str, keys: set[str]) -> tuple[str, Callable[[Any], Any] | None, int, Any]:
         processor = self.processors.get(name)
@@ -171,7 +185,12 @@ class Plan:
         return name, processor, 0, None  # required and not given: the caller's KeyError
 
     def slot_values(self, params: dict[str, Any]) -> list[Any]:
-        """The parameters in statement order (a plain loop: this runs for every statement)."""
+        """The parameters in statement order (this runs for every statement)."""
+        if self.take is not None:
+            values = list(self.take(params))
+            for index, processor in self.processed:
+                values[index] = processor(values[index])
+            return values
         out: list[Any] = []
         append = out.append
         for _name, processor, kind, extra in self.slots:  # type: ignore[union-attr]

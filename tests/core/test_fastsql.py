@@ -339,3 +339,26 @@ def test_a_write_lease_without_orm_work_keeps_the_pinned_connection(tmp_path) ->
         found = fastsql.execute(again, FAST_BY_IDS, {"tenant": "t", "sids": ["fast-1", "fast-2"]})
         assert [r.integration_id for r in found] == ["fast-1"]
     engine.dispose()
+
+
+def test_parameters_are_bound_in_statement_order_with_their_processors(engine: Engine) -> None:
+    """The caller's values go in the statement's order, each through its column's processor
+    (JSON, datetime), whether a statement takes one parameter or many."""
+    one = fastsql.prepared(select(SEQUENCES.c.value).where(SEQUENCES.c.name == bindparam("n")))
+    with new_session(engine) as db:
+        fastsql.execute(db, FAST_INSERT, session_values(7))
+        fastsql.execute(db, FAST_INSERT, [session_values(8), session_values(9)])
+        changed = {"t": "default", "i": 9008, "new_state": "closed", "new_effects": [{"a": 1}]}
+        assert fastsql.execute(db, UPDATE, changed).rowcount == 1
+        db.commit()
+        fast = {
+            r.integration_id: r
+            for r in fastsql.execute(db, FAST_BY_ID, {"tenant": "default", "sid": "fast-8"})
+        }
+        slow = db.connection().execute(BY_ID, {"tenant": "default", "sid": "fast-8"}).all()
+        assert [tuple(fast["fast-8"])] == [tuple(row) for row in slow]
+        assert fast["fast-8"].state == "closed" and fast["fast-8"].effects == [{"a": 1}]
+        assert fast["fast-8"].updated == NOW + timedelta(seconds=8)
+        assert fastsql.execute(db, one, {"n": "no such counter"}).first() is None
+        with pytest.raises(KeyError):
+            fastsql.execute(db, UPDATE, {"t": "default", "i": 9008, "new_state": "open"})
