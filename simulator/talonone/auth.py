@@ -19,10 +19,8 @@ def talonone_tenant_of(
     request: Request, session: Session | fastsql.Lease, release: bool = True
 ) -> Tenant:
     """The tenant of the request's API key (the native 401 without one), quotas checked."""
-    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
-    tenant = None
-    if scheme.lower() == "apikey-v1":
-        tenant = tenants.by_credential(session, "talonone", value.strip())
+    key = api_key_of(request)
+    tenant = tenants.by_credential(session, "talonone", key) if key else None
     if tenant is None:
         raise TalonOneError(
             401,
@@ -31,3 +29,11 @@ def talonone_tenant_of(
             parameter="Authorization",
         )
     return tenants.admit(request, session, tenant, release)
+
+
+def api_key_of(request: Request) -> str | None:
+    """The key of `Authorization: ApiKey-v1 KEY` (the scheme in any case), or None."""
+    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() != "apikey-v1":
+        return None
+    return value.strip() or None

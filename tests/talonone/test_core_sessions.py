@@ -424,3 +424,24 @@ def test_the_quick_cart_item_check_passes_only_what_the_full_check_passes(item):
     """The hot path's pointer-free check never lets through an item the full check refuses."""
     if sessions.plain_cart_item(item):
         sessions.check_cart_item_scalars(item, "/customerSession/cartItems/0")
+
+
+def test_get_answers_the_session_and_effects_the_update_answered(client):
+    updated = put_session(client, "g-1", {"profileId": "customer-1", "cartItems": CART})
+    assert updated.status_code == 200, updated.text
+    read = client.get("/v2/customer_sessions/g-1", headers=AUTH)
+    assert read.status_code == 200, read.text
+    assert read.json()["customerSession"] == updated.json()["customerSession"]
+    assert read.json()["effects"] == updated.json()["effects"] and read.json()["effects"]
+    lower = {"Authorization": AUTH["Authorization"].replace("ApiKey-v1", "apikey-v1")}
+    assert client.get("/v2/customer_sessions/g-1", headers=lower).json() == read.json()
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["ApiKey-v1 wrong", "ApiKey-v1", "Bearer talon-sandbox-key", "talon-sandbox-key", ""],
+)
+def test_get_of_a_stored_session_with_a_bad_key_is_401(client, authorization):
+    assert put_session(client, "g-2", {"cartItems": CART}).status_code == 200
+    response = client.get("/v2/customer_sessions/g-2", headers={"Authorization": authorization})
+    assert_error(response, 401)

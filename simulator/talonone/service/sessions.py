@@ -365,6 +365,21 @@ SESSION_TO_ANSWER = fastsql.prepared(
         SESSIONS.c.integration_id == bindparam("integration_id"),
     )
 )
+_TENANTS = Tenant.__table__
+# GetCustomerSession in one query: the session joined to the tenant of the API key. A wrong key
+# or an unknown session finds no row; the usual path then answers 401 or 404.
+SESSION_FOR_KEY = fastsql.prepared(
+    core_select(
+        *[column for column in SESSIONS.c if column.name != "effects"],
+        cast(SESSIONS.c.effects, Text).label("effects"),
+        _TENANTS.c.quota_requests_per_second,
+    )
+    .select_from(SESSIONS.join(_TENANTS, _TENANTS.c.id == SESSIONS.c.tenant_id))
+    .where(
+        _TENANTS.c.talonone_api_key == bindparam("api_key"),
+        SESSIONS.c.integration_id == bindparam("integration_id"),
+    )
+)
 INSERT_SESSION = fastsql.prepared(insert(SESSIONS))
 SAVED_COLUMNS = (
     "profile_id",
@@ -839,11 +854,22 @@ def read_session(
     db: Session | fastsql.Lease, tenant: Tenant, integration_id: str
 ) -> dict[str, Any]:
     """GetCustomerSession: one Core row read (no ORM object: this is the hot read path)."""
-    config = campaigns.load_config(db, tenant.id)
     parameters = {"tenant": tenant.id, "integration_id": integration_id}
     row = fastsql.execute(db, SESSION_TO_ANSWER, parameters).first()
     if row is None:
         raise not_found(integration_id)
+    return session_answer(campaigns.load_config(db, tenant.id), row)
+
+
+def session_for_key(db: fastsql.Lease, api_key: str, integration_id: str) -> Any:
+    """The session with its tenant's id and rate quota, found by the tenant's API key; None
+    when the key or the session is unknown."""
+    parameters = {"api_key": api_key, "integration_id": integration_id}
+    return fastsql.execute(db, SESSION_FOR_KEY, parameters).first()
+
+
+def session_answer(config: TalonConfig, row: Any) -> dict[str, Any]:
+    """The GetCustomerSession body of a row read as text (its effects answered as stored)."""
     effects = row.effects if row.effects not in (None, "null") else "[]"
     return {"customerSession": session_view(config, row), "effects": JsonText(effects)}
 
