@@ -87,20 +87,19 @@ async def update_customer_session_v2(customerSessionId: str, request: Request) -
 
 @router.get("/v2/customer_sessions/{customerSessionId}")
 async def get_customer_session(customerSessionId: str, request: Request) -> Response:
-    """One query when key and session are right (as ECDP's lookups); otherwise the usual
-    checks, in their order, give the 401 or the 404."""
+    """One query finds key and session together (as ECDP's lookups); without a row, the key
+    check answers 401 for a wrong key, and a right key means the session is unknown: 404."""
     engine = request.app.state.engine
     with fastsql.lease(engine) as db:
         key = api_key_of(request)
         row = sessions.session_for_key(db, key, customerSessionId) if key else None
         if row is None:
-            tenant = talonone_tenant_of(request, db)
+            talonone_tenant_of(request, db)
             note(request, operation="GetCustomerSession")
-            result = sessions.read_session(db, tenant, customerSessionId)
-        else:
-            note(request, tenant_id=row.tenant_id, operation="GetCustomerSession")
-            quotas.admit_light(engine, row.tenant_id, row.quota_requests_per_second)
-            result = sessions.session_answer(load_config(db, row.tenant_id), row)
+            raise sessions.not_found(customerSessionId)
+        note(request, tenant_id=row.tenant_id, operation="GetCustomerSession")
+        quotas.admit_light(engine, row.tenant_id, row.quota_requests_per_second)
+        result = sessions.session_answer(db, row)
     return json_response(result)
 
 

@@ -355,19 +355,10 @@ SESSION_BY_INTEGRATION_ID = fastsql.prepared(
         SESSIONS.c.integration_id == bindparam("integration_id"),
     )
 )
-# GetCustomerSession answers the stored effects unchanged: read as text, never parsed.
-SESSION_TO_ANSWER = fastsql.prepared(
-    core_select(
-        *[column for column in SESSIONS.c if column.name != "effects"],
-        cast(SESSIONS.c.effects, Text).label("effects"),
-    ).where(
-        SESSIONS.c.tenant_id == bindparam("tenant"),
-        SESSIONS.c.integration_id == bindparam("integration_id"),
-    )
-)
 _TENANTS = Tenant.__table__
-# GetCustomerSession in one query: the session joined to the tenant of the API key. A wrong key
-# or an unknown session finds no row; the usual path then answers 401 or 404.
+# GetCustomerSession in one query: the session joined to the tenant of the API key, its effects
+# read as text (answered as stored, never parsed). A wrong key or an unknown session finds no
+# row.
 SESSION_FOR_KEY = fastsql.prepared(
     core_select(
         *[column for column in SESSIONS.c if column.name != "effects"],
@@ -850,26 +841,17 @@ def state_response(
 # --- GetCustomerSession / ReopenCustomerSession -----------------------------------------------
 
 
-def read_session(
-    db: Session | fastsql.Lease, tenant: Tenant, integration_id: str
-) -> dict[str, Any]:
-    """GetCustomerSession: one Core row read (no ORM object: this is the hot read path)."""
-    parameters = {"tenant": tenant.id, "integration_id": integration_id}
-    row = fastsql.execute(db, SESSION_TO_ANSWER, parameters).first()
-    if row is None:
-        raise not_found(integration_id)
-    return session_answer(campaigns.load_config(db, tenant.id), row)
-
-
 def session_for_key(db: fastsql.Lease, api_key: str, integration_id: str) -> Any:
-    """The session with its tenant's id and rate quota, found by the tenant's API key; None
-    when the key or the session is unknown."""
+    """GetCustomerSession's row: the session with its tenant's id and rate quota, found by the
+    tenant's API key (one Core read, no ORM object: the hot read path); None when the key or
+    the session is unknown."""
     parameters = {"api_key": api_key, "integration_id": integration_id}
     return fastsql.execute(db, SESSION_FOR_KEY, parameters).first()
 
 
-def session_answer(config: TalonConfig, row: Any) -> dict[str, Any]:
-    """The GetCustomerSession body of a row read as text (its effects answered as stored)."""
+def session_answer(db: fastsql.Lease, row: Any) -> dict[str, Any]:
+    """The GetCustomerSession body of that row (its effects answered as stored)."""
+    config = campaigns.load_config(db, row.tenant_id)
     effects = row.effects if row.effects not in (None, "null") else "[]"
     return {"customerSession": session_view(config, row), "effects": JsonText(effects)}
 
