@@ -107,6 +107,17 @@ def admit(
     return tenant
 
 
+def admit_found(request: Any, tenant_id: str, requests_per_second: int | None) -> None:
+    """`admit` for a read that found its tenant inside its own query (the row carries the
+    tenant's id and rate quota): tell the journal, check the rate quota. Reads only: the
+    stored-records quota limits writes."""
+    from simulator.core.middleware import note
+    from simulator.core.quotas import admit_light
+
+    note(request, tenant_id=tenant_id)
+    admit_light(request.app.state.engine, tenant_id, requests_per_second)
+
+
 def credentials(tenant: Tenant) -> dict[str, dict[str, str]]:
     return {
         "customergauge": {"api_key": tenant.customergauge_api_key},

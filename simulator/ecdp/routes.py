@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from starlette.responses import Response
 
-from simulator.core import fastsql, quotas
+from simulator.core import fastsql, tenants
 from simulator.core.clock import tenant_now
 from simulator.core.db import get_session, new_session
 from simulator.core.formats import json_response
@@ -102,8 +102,7 @@ async def lookup(request: Request, kind: str, raw: str) -> Response:
         if key is None:
             raise service.validation_error({"id": [f"The value '{raw}' is not valid."]})
         raise EcdpError(404, f"Customer with {kind} '{raw}' was not found.")
-    note(request, tenant_id=row["tenant_id"])
-    quotas.admit_light(request.app.state.engine, row["tenant_id"], row["quota_requests_per_second"])
+    tenants.admit_found(request, row["tenant_id"], row["quota_requests_per_second"])
     return json_response({"status": 0, "data": service.customer_view(row)})
 
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from simulator.admin.deps import path_tenant, require_admin
-from simulator.core import fastsql, quotas
+from simulator.core import fastsql, tenants
 from simulator.core.clock import tenant_now
 from simulator.core.db import get_session
 from simulator.core.formats import json_response
@@ -89,16 +89,15 @@ async def update_customer_session_v2(customerSessionId: str, request: Request) -
 async def get_customer_session(customerSessionId: str, request: Request) -> Response:
     """One query finds key and session together (as ECDP's lookups); without a row, the key
     check answers 401 for a wrong key, and a right key means the session is unknown: 404."""
-    engine = request.app.state.engine
-    with fastsql.lease(engine) as db:
+    with fastsql.lease(request.app.state.engine) as db:
         key = api_key_of(request)
         row = sessions.session_for_key(db, key, customerSessionId) if key else None
         if row is None:
             talonone_tenant_of(request, db)
             note(request, operation="GetCustomerSession")
             raise sessions.not_found(customerSessionId)
-        note(request, tenant_id=row.tenant_id, operation="GetCustomerSession")
-        quotas.admit_light(engine, row.tenant_id, row.quota_requests_per_second)
+        note(request, operation="GetCustomerSession")
+        tenants.admit_found(request, row.tenant_id, row.quota_requests_per_second)
         result = sessions.session_answer(db, row)
     return json_response(result)
 
