@@ -412,6 +412,10 @@ class Lease:
     def execute(self, statement: ClauseElement, params: Any = None) -> Result | Any:
         return execute(self, statement, params)
 
+    def get_bind(self, *args: Any, **kwargs: Any) -> Engine:
+        """The engine, as a Session on it answers (per-store caches key on it)."""
+        return self.engine
+
     def commit(self) -> None:
         if self._core is not None and self._core.in_transaction():
             self._core.commit()
@@ -484,10 +488,6 @@ class WriteLease(Lease):
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._orm) if self._orm is not None else iter(())
-
-    def get_bind(self, *args: Any, **kwargs: Any) -> Engine:
-        """The engine, as a Session on it answers (per-store caches key on it)."""
-        return self.engine
 
     def loaded(self, model: type, key: tuple) -> Any:
         """The ORM copy of this row the request holds, or None (no Session: none)."""

@@ -64,7 +64,7 @@ def items_by_sku(
         return {}
     if revision is None:
         return read_items(db, tenant_id, skus)
-    engine = db.engine if isinstance(db, fastsql.Lease) else db.get_bind()
+    engine = db.get_bind()
     key = (id(engine), tenant_id)
     entry = _known.get(key)
     if entry is None or entry[0] != revision or entry[1]() is not engine:
