@@ -15,7 +15,7 @@ from simulator import __version__
 from simulator.admin import faults as admin_faults
 from simulator.admin import routes as admin_routes
 from simulator.config import Settings, get_settings
-from simulator.core import quotas, tenants
+from simulator.core import groupcommit, quotas, tenants
 from simulator.core.db import make_engine
 from simulator.core.errors import install_generic_handlers
 from simulator.core.journal import Journal
@@ -51,6 +51,8 @@ def create_app(
     engine = engine or make_engine(settings.database_url)
     if not prepared:
         prepare_store(engine, settings)
+    if settings.group_commit:
+        groupcommit.enable(engine)
     metrics = Metrics()
     journal = Journal(
         engine,

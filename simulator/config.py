@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     workers: int = 1
     # Upgrade an older database schema at start (else refuse and ask for `simulator db upgrade`).
     auto_migrate: bool = True
+    # SQLite: the session updates one event-loop turn serves share one commit (core/groupcommit).
+    group_commit: bool = True
 
     # Control plane
     admin_token: str | None = None

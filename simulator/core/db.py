@@ -19,6 +19,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from simulator.core.checkpoint import SAFETY_PAGES, checkpointer
 from simulator.core.formats import load_json, store_json
+from simulator.core.groupcommit import StoreConnection
 
 
 class UTCDateTime(TypeDecorator):
@@ -55,7 +56,7 @@ def make_engine(url: str) -> Engine:
         # this server is expected to see (SQLite connections are cheap).
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": 30, "factory": StoreConnection},
             pool_size=32,
             max_overflow=64,
             pool_timeout=10,

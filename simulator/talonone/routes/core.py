@@ -73,7 +73,7 @@ async def update_customer_session_v2(customerSessionId: str, request: Request) -
     # The body is read (not parsed) first: from the key check to the commit nothing awaits, so
     # the request keeps one connection and one transaction.
     raw = await request.body()
-    with fastsql.write_lease(request.app.state.engine) as db:
+    with fastsql.write_lease(request.app.state.engine, grouped=True) as db:
         tenant = talonone_tenant_of(request, db, release=False)
         note(request, operation="UpdateCustomerSessionV2")
         check_session_id(customerSessionId)
@@ -82,6 +82,7 @@ async def update_customer_session_v2(customerSessionId: str, request: Request) -
         body = parse_body(raw)
         result = sessions.update_session(db, tenant, now, customerSessionId, body, dry=dry)
         commit_or_rollback(db, dry)
+    await db.committed()
     return json_response(result)
 
 

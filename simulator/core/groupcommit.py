@@ -1,0 +1,288 @@
+"""Group commit on SQLite: the writes of the requests one event-loop turn serves, committed once.
+
+A SQLite commit writes every page the transaction changed to the log, two system calls a page,
+whatever else is going on: about half of a session update's own SQL time here. Requests that
+arrive together mostly touch the same pages (the ends of the tables and their indexes, the
+counters, the tenant's rows), so the requests an event-loop turn runs share one transaction on
+one connection kept for the purpose, each inside a savepoint of its own:
+
+- a request's `commit()` keeps its work in the group (RELEASE, then a fresh SAVEPOINT), its
+  `rollback()` undoes what it did since (ROLLBACK TO), and whatever it leaves uncommitted is
+  undone when its lease closes, so a rejected request leaves no trace and never disturbs the
+  others;
+- the group commits in a callback scheduled when its first request finishes, which the loop runs
+  after every request that was ready in the same turn; each request answers only once that
+  commit is done (`await lease.committed()`), so no client hears of a write that is not stored;
+- a writer on any other connection of this process and thread (an ORM Session, the journal, an
+  admin call) first commits the open group (the pool's checkout hook), and a group that failed to
+  commit fails every request in it: none answers success.
+
+The requests of one group are serialised on its connection, so each sees what the earlier ones
+wrote, exactly as if each had committed on its own. Only SQLite stores group; PostgreSQL commits
+each request as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import threading
+import weakref
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger("simulator.groupcommit")
+
+SAVEPOINT = "simulator_request"
+
+
+class StoreConnection(sqlite3.Connection):
+    """The DBAPI connection of every SQLite store (`make_engine` passes it as the factory).
+
+    While a grouped lease uses it (`group` is set), `commit()` keeps the lease's work in the open
+    group and `rollback()` undoes what the lease did since it last committed, whoever calls them:
+    the lease itself, an ORM Session over it, SQLAlchemy's pool. Otherwise they are SQLite's own.
+    """
+
+    group: Group | None = None
+
+    def commit(self) -> None:
+        group = self.group
+        if group is None:
+            super().commit()
+        else:
+            group.keep()
+
+    def rollback(self) -> None:
+        group = self.group
+        if group is None:
+            super().rollback()
+        else:
+            group.undo()
+
+
+class Group:
+    """The writes of the grouped leases of one engine and one event loop.
+
+    At most one lease is active at a time (a lease never awaits while it is open); `enter` gives
+    it the group's connection inside a savepoint, `leave` ends it and returns a future to await
+    when the lease kept some work (its commit), or None.
+    """
+
+    def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop) -> None:
+        self.engine = engine
+        self.loop = loop
+        self.thread = threading.current_thread()
+        self.raw: Any = None  # the pooled connection the group keeps checked out
+        self.dbapi: StoreConnection | None = None
+        self.open = False  # a transaction of the group is open on the connection
+        self.active: object | None = None  # the lease using the connection now
+        self.kept = False  # the active lease committed some work
+        self.changes = 0  # the connection's total_changes when the active lease last saved
+        self.waiting: list[asyncio.Future] = []
+        self.scheduled = False
+        self.commits = 0  # groups committed (for tests and figures)
+
+    # --- one lease ------------------------------------------------------------------------
+
+    def enter(self, lease: object) -> Any | None:
+        """The connection for `lease`, inside a fresh savepoint; None when another lease is
+        active (the caller takes a connection of its own)."""
+        if self.active is not None:
+            return None
+        if self.raw is None:
+            self.raw = self.engine.raw_connection()
+            self.dbapi = self.raw.dbapi_connection
+        dbapi = self.dbapi
+        assert dbapi is not None
+        if not self.open:
+            # IMMEDIATE: the write lock from the start, so no other writer can commit between
+            # a request's reads and its writes (a deferred transaction would then fail to write).
+            dbapi.execute("BEGIN IMMEDIATE")
+            self.open = True
+        dbapi.execute(f"SAVEPOINT {SAVEPOINT}")
+        self.active = lease
+        self.kept = False
+        self.changes = dbapi.total_changes
+        dbapi.group = self
+        return self.raw
+
+    def keep(self) -> None:
+        """The active lease's commit: its work so far belongs to the group."""
+        dbapi = self.dbapi
+        assert dbapi is not None
+        dbapi.execute(f"RELEASE {SAVEPOINT}")
+        dbapi.execute(f"SAVEPOINT {SAVEPOINT}")
+        self.kept = True
+        self.changes = dbapi.total_changes
+
+    def undo(self) -> None:
+        """The active lease's rollback: what it did since it last committed is undone."""
+        assert self.dbapi is not None
+        self.dbapi.execute(f"ROLLBACK TO {SAVEPOINT}")
+        self.changes = self.dbapi.total_changes
+
+    def leave(self, lease: object) -> asyncio.Future | None:
+        """End `lease`: what it did not commit is undone; a future when it kept work."""
+        if self.active is not lease:
+            return None
+        dbapi = self.dbapi
+        assert dbapi is not None
+        dbapi.group = None
+        self.active = None
+        try:
+            if dbapi.total_changes != self.changes:
+                dbapi.execute(f"ROLLBACK TO {SAVEPOINT}")
+            dbapi.execute(f"RELEASE {SAVEPOINT}")
+        except sqlite3.Error:
+            log.exception("a grouped request could not be ended; its group is rolled back")
+            self.fail(RuntimeError("the group's transaction was lost"))
+            return None
+        if not self.kept:
+            if not self.waiting and not self.scheduled:
+                self.end_empty()
+            return None
+        future = self.loop.create_future()
+        self.waiting.append(future)
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon(self.commit_scheduled)
+        return future
+
+    # --- the whole group ------------------------------------------------------------------
+
+    def commit_scheduled(self) -> None:
+        self.scheduled = False
+        self.commit()
+
+    def commit(self) -> None:
+        """Commit what the group kept and wake its requests. Called with a lease active (a
+        pooled connection checked out in the middle of a grouped request), the lease's work so
+        far is committed too and it goes on in a new deferred transaction."""
+        if not self.open:
+            return
+        dbapi = self.dbapi
+        assert dbapi is not None
+        waiting, self.waiting = self.waiting, []
+        active = self.active
+        dbapi.group = None
+        try:
+            sqlite3.Connection.commit(dbapi)
+        except sqlite3.Error as exc:
+            self.waiting = waiting
+            self.fail(exc)
+            return
+        self.open = False
+        self.commits += 1
+        for future in waiting:
+            if not future.done():
+                future.set_result(None)
+        if active is not None:
+            if dbapi.total_changes != self.changes:
+                log.warning("a grouped request was committed before it finished")
+            # Deferred: the writer that asked for this commit must be able to take the lock.
+            dbapi.execute("BEGIN")
+            dbapi.execute(f"SAVEPOINT {SAVEPOINT}")
+            self.open = True
+            self.changes = dbapi.total_changes
+            dbapi.group = self
+
+    def end_empty(self) -> None:
+        """No request kept anything: end the transaction (it holds the write lock)."""
+        assert self.dbapi is not None
+        sqlite3.Connection.rollback(self.dbapi)
+        self.open = False
+
+    def fail(self, exc: BaseException) -> None:
+        """The group's transaction is lost: roll it back and fail every request waiting."""
+        waiting, self.waiting = self.waiting, []
+        if self.dbapi is not None:
+            self.dbapi.group = None
+            try:
+                sqlite3.Connection.rollback(self.dbapi)
+            except sqlite3.Error:
+                log.exception("rolling back a failed group")
+        self.open = False
+        self.active = None
+        for future in waiting:
+            if not future.done():
+                future.set_exception(exc)
+
+    def commit_before_other_writer(self, dbapi_connection: Any) -> None:
+        """The pool hands out another connection in the group's thread: commit first, or that
+        connection would wait for the group's write lock with the loop (and the commit) stuck."""
+        if (
+            self.open
+            and dbapi_connection is not self.dbapi
+            and threading.current_thread() is self.thread
+        ):
+            self.commit()
+
+    def close(self) -> None:
+        """A group whose loop is gone: nothing in it can be committed any more."""
+        if self.open and self.dbapi is not None:
+            self.dbapi.group = None
+            with contextlib.suppress(sqlite3.Error):
+                sqlite3.Connection.rollback(self.dbapi)
+        self.open = False
+        if self.raw is not None:
+            with contextlib.suppress(Exception):  # its pool may be gone with its engine
+                self.raw.close()
+            self.raw = None
+            self.dbapi = None
+
+
+# Per engine, dropped with it. A group belongs to the loop (and thread) that made it; a lease of
+# another loop takes no group while that thread lives.
+_groups: weakref.WeakKeyDictionary[Engine, Group] = weakref.WeakKeyDictionary()
+_grouping: weakref.WeakSet[Engine] = weakref.WeakSet()  # the engines `enable` was called on
+
+
+def enable(engine: Engine) -> None:
+    """Group the commits of `engine`'s grouped leases (SQLite only)."""
+    if engine.dialect.name != "sqlite" or engine in _grouping:
+        return
+    _grouping.add(engine)
+    engine_ref = weakref.ref(engine)
+
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        group = _groups.get(engine_ref())  # type: ignore[arg-type]
+        if group is not None:
+            group.commit_before_other_writer(dbapi_connection)
+
+    event.listen(engine, "checkout", on_checkout)
+
+
+def group_for(engine: Engine) -> Group | None:
+    """The group of `engine` for the running loop, made on first use; None when the store does
+    not group (PostgreSQL, grouping off), outside a running loop, or in the thread of another
+    loop's group while that loop lives."""
+    if engine not in _grouping:
+        return None
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    group = _groups.get(engine)
+    if group is not None:
+        if group.loop is loop:
+            return group
+        elsewhere = group.thread is not threading.current_thread()
+        if elsewhere and group.thread.is_alive() and not group.loop.is_closed():
+            return None  # another loop's, still serving
+        group.close()
+    group = Group(engine, loop)
+    _groups[engine] = group
+    return group
+
+
+def commit_open_group(engine: Engine) -> None:
+    """Commit `engine`'s open group now, when called in its thread: before this thread writes
+    on another connection, or waits for a thread that does."""
+    group = _groups.get(engine)
+    if group is not None:
+        group.commit_before_other_writer(None)
