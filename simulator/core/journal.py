@@ -1,7 +1,14 @@
 """The request journal: every request on an API path, bounded per tenant.
 
-Entries are buffered in memory and written in bulk a few times a second (and before every
-read), so recording a request costs the hot path a list append, not a database write.
+Recording a request costs the hot path a list append. A writer thread stores the entries in bulk
+a few times a second (and before every read), so the event loop never waits for the journal's
+writes:
+
+- on an SQLite store the journal has a file of its own beside it (`<store>.requests.db`), so
+  its writes never wait for the store's write lock nor hold it; each batch is one INSERT whose
+  rows SQLite reads from one JSON parameter, so the thread spends its time inside SQLite (the
+  GIL released, on the other core) rather than binding rows in Python;
+- on PostgreSQL the entries stay in the store's own table, written the usual way.
 """
 
 from __future__ import annotations
@@ -10,15 +17,23 @@ import asyncio
 import contextlib
 import json
 import logging
+import queue
+import sqlite3
+import threading
+import weakref
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import SQLModel
 
-from simulator.core import fastsql
+from simulator.core import fastsql, groupcommit
 from simulator.core.clock import format_instant
-from simulator.core.db import new_session
+from simulator.core.db import make_engine, new_session
 from simulator.core.metrics import Metrics
 from simulator.core.models import JournalEntry, Tenant
 
@@ -34,9 +49,82 @@ KEPT_HEADERS = (
     "x-simulator-fault",
 )
 
+# Batches are handed to the writer at this size, or every `journal_flush_seconds`.
+BATCH = 500
 
 # One executemany on the DBAPI cursor a flush (an ORM bulk insert costs several times more).
 INSERT_ENTRIES = fastsql.prepared(insert(JournalEntry.__table__))
+_COLUMNS = (
+    "tenant_id",
+    "api",
+    "operation",
+    "method",
+    "path",
+    "query",
+    "status",
+    "duration_ms",
+    "fault",
+    "request_headers",
+    "request_body",
+    "response_body",
+    "created_at",
+)
+# SQLite: a whole batch in one statement, its rows read from one JSON array of arrays.
+INSERT_JSON = "INSERT INTO journal_entry ({}) SELECT {} FROM json_each(?)".format(
+    ", ".join(_COLUMNS),
+    ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_COLUMNS))),
+)
+
+
+# --- where the entries live -------------------------------------------------------------------
+
+_stores: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_stores_lock = threading.Lock()
+
+
+def journal_path(engine: Engine) -> Path | None:
+    """The journal's own file beside an SQLite store's file; None for any other store."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = Path(database)
+    return path.with_name(f"{path.stem}.requests{path.suffix}")
+
+
+def store_of(engine: Engine) -> Engine:
+    """The engine holding the journal of the store `engine`: the journal's own SQLite file
+    (created with its table on first use), or `engine` itself."""
+    with _stores_lock:
+        found = _stores.get(engine)
+        if found is not None:
+            return found
+        path = journal_path(engine)
+        store = engine if path is None else make_engine(f"sqlite:///{path}")
+        if store is not engine:
+            _create_table(store)
+        _stores[engine] = store
+        return store
+
+
+def _create_table(store: Engine) -> None:
+    for attempt in range(3):
+        try:
+            SQLModel.metadata.create_all(store, tables=[JournalEntry.__table__])
+            return
+        except OperationalError:  # another process created it meanwhile
+            if attempt == 2:
+                raise
+
+
+def close_store(engine: Engine) -> None:
+    """Let go of the journal's own file of `engine` (its connections closed)."""
+    with _stores_lock:
+        store = _stores.pop(engine, None)
+    if store is not None and store is not engine:
+        store.dispose()
+
+
+# --- the journal ------------------------------------------------------------------------------
 
 
 class Journal:
@@ -57,8 +145,16 @@ class Journal:
         self.access_log = access_log
         self.pending: list[dict[str, Any]] = []
         self._task: asyncio.Task | None = None
-        # Entries this process wrote per tenant since it last trimmed that tenant's journal.
+        # The writer thread and what it is handed: ("write", entries), ("settle", tenants),
+        # ("done", event), ("stop", None). Without it, whoever flushes writes.
+        self._writer: threading.Thread | None = None
+        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        # Entries written per tenant since its journal was last trimmed (the writer's).
         self.untrimmed: dict[str | None, int] = {}
+
+    @property
+    def store(self) -> Engine:
+        return store_of(self.engine)
 
     def record(self, entry: dict[str, Any]) -> None:
         if self.metrics is not None:
@@ -90,23 +186,53 @@ class Journal:
             return
         entry.pop("request_id", None)
         self.pending.append(entry)
-        if len(self.pending) >= 500:
-            self.flush()
+        if len(self.pending) >= BATCH:
+            self.flush(wait=False)
 
-    def flush(self) -> None:
-        """Write what is buffered. A tenant's oldest entries beyond its bound are dropped once
-        this process has added a tenth of the bound since it last trimmed them (a trim costs a
-        walk over the bound's worth of index), and always before a read (`settle`)."""
-        if not self.pending:
-            return
+    def flush(self, wait: bool = True) -> None:
+        """Write what is buffered: hand it to the writer, and with `wait` return once it (and
+        everything handed over before) is stored."""
         batch, self.pending = self.pending, []
+        if self._writer is None:
+            if batch:
+                self._write(batch)
+            return
+        if batch:
+            self._queue.put(("write", batch))
+        if wait:
+            self._wait()
+
+    def settle(self, tenant_ids: set[str | None] | None = None) -> None:
+        """Before a read: everything buffered written, and the tenants read (default: those
+        this process wrote for) trimmed to their bound, whichever process wrote the entries."""
+        self.flush(wait=False)
+        if self._writer is None:
+            self._settle(tenant_ids)
+            return
+        self._queue.put(("settle", tenant_ids))
+        self._wait()
+
+    def _wait(self) -> None:
+        # The writer may need a write lock the caller's open group holds (a store without a
+        # journal file of its own): commit it before blocking on the writer.
+        groupcommit.commit_open_group(self.engine)
+        done = threading.Event()
+        self._queue.put(("done", done))
+        done.wait()
+
+    # --- writing (the writer thread, or the flushing caller) ----------------------------------
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
+        """Store a batch. A tenant's oldest entries beyond its bound are dropped once this
+        process has added a tenth of the bound since it last trimmed them (a trim costs a walk
+        over the bound's worth of index), and always before a read (`settle`)."""
         for entry in batch:
             tenant_id = entry["tenant_id"]
             self.untrimmed[tenant_id] = self.untrimmed.get(tenant_id, 0) + 1
         try:
-            with new_session(self.engine) as session:
-                fastsql.execute(session, INSERT_ENTRIES, batch)
-                limits = self._limits(session, set(self.untrimmed))
+            with new_session(self.store) as session:
+                insert_entries(session, batch)
+                limits = self._limits(set(self.untrimmed))
                 for tenant_id, written in list(self.untrimmed.items()):
                     limit = limits[tenant_id]
                     if written >= max(1, limit // 10):
@@ -116,16 +242,13 @@ class Journal:
         except Exception:  # the journal must never take the API down
             log.exception("could not write %d journal entries", len(batch))
 
-    def settle(self, tenant_ids: set[str | None] | None = None) -> None:
-        """Before a read: everything buffered written, and the tenants read (default: those
-        this process wrote for) trimmed to their bound, whichever process wrote the entries."""
-        self.flush()
+    def _settle(self, tenant_ids: set[str | None] | None) -> None:
         tenant_ids = set(self.untrimmed) if tenant_ids is None else tenant_ids
         if not tenant_ids:
             return
         try:
-            with new_session(self.engine) as session:
-                for tenant_id, limit in self._limits(session, tenant_ids).items():
+            with new_session(self.store) as session:
+                for tenant_id, limit in self._limits(tenant_ids).items():
                     self._trim(session, tenant_id, limit)
                 session.commit()
             for tenant_id in tenant_ids:
@@ -133,16 +256,17 @@ class Journal:
         except Exception:  # a read shows the entries as they are
             log.exception("could not trim the journal")
 
-    def _limits(self, session: Any, tenant_ids: set[str | None]) -> dict[str | None, int]:
+    def _limits(self, tenant_ids: set[str | None]) -> dict[str | None, int]:
         """Each tenant's bound: its own journal quota where an operator set one, else the
         journal's (entries of no tenant have the journal's)."""
         ids = [t for t in tenant_ids if t is not None]
         quotas: dict[str | None, int | None] = {}
         if ids:
-            rows = session.execute(
-                select(Tenant.id, Tenant.quota_journal_entries).where(Tenant.id.in_(ids))
-            )
-            quotas = dict(rows.all())
+            with new_session(self.engine) as session:
+                rows = session.execute(
+                    select(Tenant.id, Tenant.quota_journal_entries).where(Tenant.id.in_(ids))
+                )
+                quotas = dict(rows.all())
         return {t: quotas.get(t) or self.max_entries for t in tenant_ids}
 
     def _trim(self, session: Any, tenant_id: str | None, max_entries: int) -> None:
@@ -161,14 +285,39 @@ class Journal:
         if cutoff is not None:
             session.execute(delete(JournalEntry).where(same_tenant, JournalEntry.id <= cutoff))
 
-    async def run(self, interval: float) -> None:
+    def _run(self) -> None:
+        """The writer: whatever is waiting, taken together; settles after the writes handed
+        over before them; a waiter is woken once everything before it is done."""
+        while True:
+            items = [self._queue.get()]
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    items.append(self._queue.get_nowait())
+            batch = [entry for kind, arg in items if kind == "write" for entry in arg]
+            if batch:
+                self._write(batch)
+            for kind, arg in items:
+                if kind == "settle":
+                    self._settle(arg)
+            for kind, arg in items:
+                if kind == "done":
+                    arg.set()
+            if any(kind == "stop" for kind, _ in items):
+                return
+
+    # --- life ---------------------------------------------------------------------------------
+
+    async def _flush_every(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            self.flush()
+            self.flush(wait=False)
 
     def start(self, interval: float) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._run, name="journal-writer", daemon=True)
+            self._writer.start()
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.run(interval))
+            self._task = asyncio.get_running_loop().create_task(self._flush_every(interval))
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -176,7 +325,43 @@ class Journal:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self.flush(wait=False)
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            groupcommit.commit_open_group(self.engine)
+            self._queue.put(("stop", None))
+            writer.join()
         self.flush()
+        close_store(self.engine)
+
+
+def insert_entries(session: Any, batch: list[dict[str, Any]]) -> None:
+    """One statement on SQLite (the rows as one JSON parameter); executemany elsewhere, or
+    when the batch cannot be written as JSON."""
+    dialect, dbapi = fastsql.session_dbapi(session)
+    if dialect.name == "sqlite":
+        try:
+            rows = orjson.dumps(
+                [
+                    [
+                        *(entry[name] for name in _COLUMNS[:-1]),
+                        fastsql.sqlite_utc_text(entry["created_at"]),
+                    ]
+                    for entry in batch
+                ]
+            )
+        except TypeError:
+            pass
+        else:
+            cursor = dbapi.cursor()
+            try:
+                cursor.execute(INSERT_JSON, (rows,))
+                return
+            except sqlite3.OperationalError:  # an SQLite without its JSON functions
+                pass
+            finally:
+                cursor.close()
+    fastsql.execute(session, INSERT_ENTRIES, batch)
 
 
 def entry_view(entry: JournalEntry) -> dict[str, Any]:
@@ -225,7 +410,7 @@ def search(
     if since is not None:
         statement = statement.where(JournalEntry.created_at >= since)
     statement = statement.order_by(JournalEntry.id.desc()).limit(limit)
-    with new_session(engine) as session:
+    with new_session(store_of(engine)) as session:
         return [entry_view(e) for e in session.execute(statement).scalars()]
 
 
@@ -233,7 +418,7 @@ def clear(engine: Engine, tenant: str | None = None) -> int:
     statement = delete(JournalEntry)
     if tenant is not None:
         statement = statement.where(JournalEntry.tenant_id == tenant)
-    with new_session(engine) as session:
+    with new_session(store_of(engine)) as session:
         count = session.execute(statement).rowcount
         session.commit()
     return count

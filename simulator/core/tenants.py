@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from simulator.config import Settings
-from simulator.core import fastsql, fixtures
+from simulator.core import fastsql, fixtures, journal
 from simulator.core.clock import real_now, tenant_now
 from simulator.core.db import new_session, tenant_tables
 from simulator.core.ids import random_secret
@@ -224,6 +224,7 @@ def remove(session: Session, tenant: Tenant) -> None:
     delete_data(session, tenant.id)
     session.delete(tenant)
     session.commit()
+    journal.clear(session.get_bind(), tenant.id)  # where the journal has a file of its own
 
 
 def reset(session: Session, tenant: Tenant, settings: Settings) -> None:

@@ -98,3 +98,38 @@ def test_deleting_a_tenant_removes_its_journal(client: TestClient, new_tenant) -
     assert len(journal(client, tenant=tenant["id"])) == 1
     client.delete(f"/__admin/tenants/{tenant['id']}")
     assert journal(client, tenant=tenant["id"]) == []
+
+
+def test_entries_are_stored_as_recorded_whatever_they_hold(client: TestClient) -> None:
+    """The writer stores a batch in one statement (SQLite reads its rows from JSON): every
+    column comes back as it was recorded, odd text and numbers included."""
+    with_test_routes(client)
+    body = 'é "quoted" \\ back\nline 😀 \x01'
+    client.post("/v1/test/counter?a=%C3%A9&b=1", headers=TALON, content=body.encode())
+    entry = journal(client, tenant="default")[0]
+    assert entry["requestBody"] == body
+    assert entry["query"] == "a=%C3%A9&b=1"
+    assert entry["path"] == "/v1/test/counter"
+    assert entry["fault"] is None
+    assert isinstance(entry["status"], int) and isinstance(entry["durationMs"], float)
+    assert entry["time"].endswith("Z")
+
+
+def test_on_sqlite_the_journal_has_a_file_of_its_own(client: TestClient, new_tenant) -> None:
+    """Its writes never wait for the store's write lock; deleting a tenant clears it there."""
+    from simulator.core import journal as journal_module
+
+    engine = client.app.state.engine
+    path = journal_module.journal_path(engine)
+    if engine.dialect.name != "sqlite":
+        assert path is None and journal_module.store_of(engine) is engine
+        return
+    with_test_routes(client)
+    tenant = new_tenant()
+    key = tenant["credentials"]["talonone"]["api_key"]
+    client.get("/v1/test/whoami", headers={"Authorization": f"ApiKey-v1 {key}"})
+    assert len(journal(client, tenant=tenant["id"])) == 1
+    assert path.name == "simulator.requests.db" and path.exists()
+    assert journal_module.store_of(engine) is not engine
+    client.delete(f"/__admin/tenants/{tenant['id']}")
+    assert journal(client, tenant=tenant["id"]) == []
