@@ -563,6 +563,11 @@ class WriteLease(Lease):
         self._core = None  # dropped unclosed: the connection stays the group's
         self._waiter = group.leave(self)
 
+    def store_version(self) -> Any | None:
+        """A token equal between two grouped leases only if nothing else was committed to the
+        store in between (what a per-process cache of rows can trust); None when not grouped."""
+        return self._group.version() if self._group is not None else None
+
     async def committed(self) -> None:
         """Once the lease is closed: wait until what it committed is stored (a grouped lease's
         group commit; at once otherwise). A group that failed to commit raises here."""

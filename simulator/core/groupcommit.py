@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import sqlite3
 import threading
@@ -38,6 +39,7 @@ from sqlalchemy.engine import Engine
 log = logging.getLogger("simulator.groupcommit")
 
 SAVEPOINT = "simulator_request"
+_serials = itertools.count(1)
 
 
 class StoreConnection(sqlite3.Connection):
@@ -49,6 +51,10 @@ class StoreConnection(sqlite3.Connection):
     """
 
     group: Group | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.serial = next(_serials)  # tells this connection from any later one at its address
 
     def commit(self) -> None:
         group = self.group
@@ -110,6 +116,14 @@ class Group:
         self.changes = dbapi.total_changes
         dbapi.group = self
         return self.raw
+
+    def version(self) -> tuple[int, int]:
+        """What the active lease's reads rest on: changes whenever another connection has
+        committed to the store since (SQLite's data_version; the group's own writes do not
+        count, and no grouped request writes a tenant row)."""
+        dbapi = self.dbapi
+        assert dbapi is not None
+        return dbapi.serial, dbapi.execute("PRAGMA data_version").fetchone()[0]
 
     def keep(self) -> None:
         """The active lease's commit: its work so far belongs to the group."""

@@ -192,3 +192,30 @@ def test_concurrent_session_updates_are_all_stored_and_readable(tmp_path) -> Non
     app.state.engine.dispose()
     assert statuses == [200] * 20 and reads == [200] * 20
     assert commits < 20
+
+
+def test_a_session_update_sees_tenant_changes_made_in_between(client, new_tenant) -> None:
+    """The tenant row a grouped request skips reading (the store said nothing changed) is
+    read again once anything else committed: a clock set and a deletion count at once."""
+    tenant = new_tenant()
+    headers = {"Authorization": f"ApiKey-v1 {tenant['credentials']['talonone']['api_key']}"}
+    body = {"customerSession": {"profileId": "p"}}
+    for i in range(2):
+        assert (
+            client.put(f"/v2/customer_sessions/warm-{i}", json=body, headers=headers).status_code
+            == 200
+        )
+    clock = client.put(
+        f"/__admin/tenants/{tenant['id']}/clock",
+        json={"now": "2031-02-03T04:05:06Z", "frozen": True},
+    )
+    assert clock.status_code == 200
+    updated = client.put(
+        "/v2/customer_sessions/after-clock",
+        json={**body, "responseContent": ["customerSession"]},
+        headers=headers,
+    )
+    assert updated.json()["customerSession"]["created"] == "2031-02-03T04:05:06Z"
+    assert client.delete(f"/__admin/tenants/{tenant['id']}").status_code == 204
+    gone = client.put("/v2/customer_sessions/after-delete", json=body, headers=headers)
+    assert gone.status_code == 401
