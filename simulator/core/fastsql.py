@@ -580,6 +580,11 @@ def write_lease(engine: Engine, grouped: bool = False) -> WriteLease:
     return WriteLease(engine, grouped)
 
 
+def group_of(db: Any) -> groupcommit.Group | None:
+    """The commit group `db` writes in (a grouped write lease's), or None."""
+    return db._group if isinstance(db, WriteLease) else None
+
+
 def loaded(db: Session | Lease, model: type, key: tuple) -> Any:
     """The ORM copy of a row `db` holds (its identity map), or None; asks no lease to create
     a Session for it."""

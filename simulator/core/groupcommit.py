@@ -31,6 +31,8 @@ import logging
 import sqlite3
 import threading
 import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
@@ -71,6 +73,16 @@ class StoreConnection(sqlite3.Connection):
             group.undo()
 
 
+@dataclass
+class HeldCounter:
+    """A counter row the open group has written (so it holds it locked until its commit):
+    further values are handed out in memory and the last one written back at the commit."""
+
+    stored: int  # what the row holds in the group's transaction
+    value: int  # the last value handed out
+    store: Callable[[StoreConnection, int], None]  # writes a value back to the row
+
+
 class Group:
     """The writes of the grouped leases of one engine and one event loop.
 
@@ -89,6 +101,9 @@ class Group:
         self.active: object | None = None  # the lease using the connection now
         self.kept = False  # the active lease committed some work
         self.changes = 0  # the connection's total_changes when the active lease last saved
+        # Counters the group holds (`hold`), and their values when the active lease last saved.
+        self.counters: dict[Any, HeldCounter] = {}
+        self.saved_counters: dict[Any, tuple[int, int]] = {}
         self.waiting: list[asyncio.Future] = []
         self.scheduled = False
         self.commits = 0  # groups committed (for tests and figures)
@@ -113,7 +128,7 @@ class Group:
         dbapi.execute(f"SAVEPOINT {SAVEPOINT}")
         self.active = lease
         self.kept = False
-        self.changes = dbapi.total_changes
+        self.saved()
         dbapi.group = self
         return self.raw
 
@@ -132,13 +147,49 @@ class Group:
         dbapi.execute(f"RELEASE {SAVEPOINT}")
         dbapi.execute(f"SAVEPOINT {SAVEPOINT}")
         self.kept = True
-        self.changes = dbapi.total_changes
+        self.saved()
 
     def undo(self) -> None:
         """The active lease's rollback: what it did since it last committed is undone."""
         assert self.dbapi is not None
         self.dbapi.execute(f"ROLLBACK TO {SAVEPOINT}")
+        self.restore_counters()
         self.changes = self.dbapi.total_changes
+
+    def saved(self) -> None:
+        """The active lease's savepoint was (re)made: what to come back to."""
+        assert self.dbapi is not None
+        self.changes = self.dbapi.total_changes
+        if self.counters or self.saved_counters:
+            self.saved_counters = {k: (c.stored, c.value) for k, c in self.counters.items()}
+
+    def restore_counters(self) -> None:
+        """Back to the counters as they were at the savepoint (the rows were rolled back)."""
+        if not self.counters and not self.saved_counters:
+            return
+        for key in list(self.counters):
+            if key not in self.saved_counters:
+                del self.counters[key]
+        for key, (stored, value) in self.saved_counters.items():
+            self.counters[key].stored, self.counters[key].value = stored, value
+
+    def hold(self, key: Any, counter: HeldCounter) -> None:
+        """The active lease wrote a counter row: further values of it come from memory until
+        the group commits."""
+        self.counters[key] = counter
+
+    def store_counters(self) -> None:
+        """Write back what was handed out in memory (before any commit)."""
+        assert self.dbapi is not None
+        for counter in self.counters.values():
+            if counter.value != counter.stored:
+                counter.store(self.dbapi, counter.value)
+                counter.stored = counter.value
+
+    def forget_counters(self) -> None:
+        """After a commit: another writer may change the rows before the group writes again."""
+        self.counters.clear()
+        self.saved_counters.clear()
 
     def leave(self, lease: object) -> asyncio.Future | None:
         """End `lease`: what it did not commit is undone; a future when it kept work."""
@@ -152,6 +203,7 @@ class Group:
             if dbapi.total_changes != self.changes:
                 dbapi.execute(f"ROLLBACK TO {SAVEPOINT}")
             dbapi.execute(f"RELEASE {SAVEPOINT}")
+            self.restore_counters()
         except sqlite3.Error:
             log.exception("a grouped request could not be ended; its group is rolled back")
             self.fail(RuntimeError("the group's transaction was lost"))
@@ -185,6 +237,7 @@ class Group:
         active = self.active
         dbapi.group = None
         try:
+            self.store_counters()
             sqlite3.Connection.commit(dbapi)
         except sqlite3.Error as exc:
             self.waiting = waiting
@@ -192,6 +245,7 @@ class Group:
             return
         self.open = False
         self.commits += 1
+        self.forget_counters()
         for future in waiting:
             if not future.done():
                 future.set_result(None)
@@ -202,7 +256,7 @@ class Group:
             dbapi.execute("BEGIN")
             dbapi.execute(f"SAVEPOINT {SAVEPOINT}")
             self.open = True
-            self.changes = dbapi.total_changes
+            self.saved()
             dbapi.group = self
 
     def end_empty(self) -> None:
@@ -210,6 +264,7 @@ class Group:
         assert self.dbapi is not None
         sqlite3.Connection.rollback(self.dbapi)
         self.open = False
+        self.forget_counters()
 
     def fail(self, exc: BaseException) -> None:
         """The group's transaction is lost: roll it back and fail every request waiting."""
@@ -222,6 +277,7 @@ class Group:
                 log.exception("rolling back a failed group")
         self.open = False
         self.active = None
+        self.forget_counters()
         for future in waiting:
             if not future.done():
                 future.set_exception(exc)

@@ -6,12 +6,15 @@ import hashlib
 import random
 import secrets
 import string
+from functools import partial
+from typing import Any
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from simulator.core import fastsql
+from simulator.core.groupcommit import HeldCounter
 from simulator.core.models import IdSequence
 
 ALPHANUMERIC = string.ascii_uppercase + string.digits
@@ -34,18 +37,37 @@ _TAKE = fastsql.prepared(
 def next_value(session: Session, tenant_id: str, name: str, step: int = 1) -> int:
     """Atomically take the next value(s) of a per-tenant counter; returns the last one taken.
 
-    Runs in the caller's transaction, so a rolled-back batch gives its numbers back.
+    Runs in the caller's transaction, so a rolled-back batch gives its numbers back. In a
+    commit group (core/groupcommit) the row is written once: the group then holds it locked
+    until it commits, so later values come from memory and the last is written back then.
     """
+    group = fastsql.group_of(session)
+    key = (_sequences.name, tenant_id, name)
+    if group is not None:
+        held = group.counters.get(key)
+        if held is not None:
+            held.value += step
+            return held.value
     parameters = {"sequence_tenant": tenant_id, "sequence_name": name, "sequence_step": step}
     value = fastsql.execute(session, _TAKE, parameters).scalar_one_or_none()
-    if value is not None:
-        return value
-    try:
-        with session.begin_nested():
-            session.add(IdSequence(tenant_id=tenant_id, name=name, value=step))
-        return step
-    except IntegrityError:
-        return fastsql.execute(session, _TAKE, parameters).scalar_one()
+    if value is None:
+        try:
+            with session.begin_nested():
+                session.add(IdSequence(tenant_id=tenant_id, name=name, value=step))
+            value = step
+        except IntegrityError:
+            value = fastsql.execute(session, _TAKE, parameters).scalar_one()
+    if group is not None:
+        group.hold(key, HeldCounter(value, value, partial(_store, tenant_id, name)))
+    return value
+
+
+_STORE = f"UPDATE {_sequences.name} SET value = ? WHERE tenant_id = ? AND name = ?"
+
+
+def _store(tenant_id: str, name: str, connection: Any, value: int) -> None:
+    """A held counter's last value written back (SQLite: grouped leases are SQLite's)."""
+    connection.execute(_STORE, (value, tenant_id, name))
 
 
 def seeded_rng(seed: int, *parts: object) -> random.Random:

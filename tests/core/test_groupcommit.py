@@ -99,17 +99,44 @@ def test_nothing_is_visible_to_others_before_the_group_commits(engine) -> None:
 
 def test_a_writer_on_another_connection_commits_the_group_first(engine) -> None:
     """An ORM Session of the same thread must not wait for the group's write lock (it would
-    wait for a commit that only this thread can run): the group commits at its checkout."""
+    wait for a commit that only this thread can run): the group commits at its checkout,
+    numbers handed out from memory included."""
 
     async def turn() -> int | None:
-        lease = take(engine, "c")
+        first = take(engine, "c")
+        second = take(engine, "c")  # from memory: the group holds the counter's row
         with new_session(engine) as session:  # would block for its 30 s busy timeout otherwise
             session.execute(text("UPDATE id_sequence SET value = value + 10 WHERE name = 'c'"))
             session.commit()
-        await lease.committed()
+        await first.committed()
+        await second.committed()
         return counter(engine, "c")
 
-    assert asyncio.run(turn()) == 11
+    assert asyncio.run(turn()) == 12
+
+
+def test_numbers_taken_in_a_group_are_dense_and_stored(engine) -> None:
+    async def turn() -> list[int]:
+        taken = []
+        for fail in (False, True, False, False, True, False):
+            lease = fastsql.write_lease(engine, grouped=True)
+            try:
+                with lease:
+                    taken.append(next_value(lease, "t", "dense"))
+                    if fail:
+                        raise_in_lease()
+                    fastsql.commit(lease)
+            except ValueError:
+                taken.pop()  # a failed request's number is given back
+                await asyncio.sleep(0)  # the loop turns: the group so far commits
+        await lease.committed()
+        return taken
+
+    assert asyncio.run(turn()) == [1, 2, 3, 4]
+    assert counter(engine, "dense") == 4
+    with fastsql.write_lease(engine) as lease:  # the next group or writer goes on from there
+        assert next_value(lease, "t", "dense") == 5
+        fastsql.commit(lease)
 
 
 def test_orm_work_in_a_grouped_request_commits_with_it(engine) -> None:
