@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 import secrets
 from datetime import datetime
 
@@ -10,11 +12,22 @@ from sqlmodel import Field, SQLModel
 
 from simulator.core.db import UTCDateTime
 
+# Drawn from the system's entropy once per process (and again in a forked child): as unique as
+# a system draw each time, without the system call (ledger versions are drawn on every
+# loyalty write).
+_tokens = random.Random(secrets.randbits(128))
+os.register_at_fork(after_in_child=lambda: _tokens.seed(secrets.randbits(128)))
+
+
+def fresh_token() -> int:
+    """A random 62-bit value, for versions a reader may have cached: one never comes back, not
+    after a reset, not for a row deleted and created again."""
+    return _tokens.getrandbits(62)
+
 
 def new_cache_revision() -> int:
-    """A fresh value for `Tenant.cache_revision`: random, so a revision never comes back, not
-    after a reset, not for a new tenant given the id of a removed one."""
-    return secrets.randbits(62)
+    """A fresh value for `Tenant.cache_revision`."""
+    return fresh_token()
 
 
 class Tenant(SQLModel, table=True):

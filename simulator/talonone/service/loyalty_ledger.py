@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 import uuid
 from calendar import monthrange
 from collections import OrderedDict
@@ -28,6 +27,7 @@ from sqlmodel import Session
 from simulator.core import fastsql
 from simulator.core.clock import format_instant, parse_instant
 from simulator.core.ids import next_value
+from simulator.core.models import fresh_token
 from simulator.talonone.models.loyalty import (
     NEVER,
     NO_START,
@@ -369,9 +369,8 @@ def ledger_exists(db: Session, tenant_id: str, owner: Owner) -> bool:
 
 
 def new_version() -> int:
-    """A fresh version for a ledger being written (random, so a ledger deleted and created
-    again never repeats a version a reader may have cached)."""
-    return secrets.randbits(62)
+    """A fresh version for a ledger being written."""
+    return fresh_token()
 
 
 def ensure_ledger(
