@@ -144,7 +144,7 @@ class FastLane:
             arguments[plain.request_name] = request
             response = await plain.endpoint(**arguments)
         except Exception as exc:
-            response = await self.handle_error(request, exc)
+            response = await error_response(request, exc)
         await response(scope, receive, send)
 
     def lookup(self, scope: Scope) -> tuple[PlainRoute, dict[str, Any]] | None:
@@ -158,14 +158,15 @@ class FastLane:
             return None
         return self.table.find(spec.name, scope["method"], scope["path"])
 
-    async def handle_error(self, request: Request, exc: Exception) -> Response:
-        """The app's exception handler for the nearest class of `exc` (as Starlette looks)."""
-        handlers = self.fastapi_app.exception_handlers
-        for cls in type(exc).__mro__:
-            handler = handlers.get(cls)
-            if handler is not None:
-                response = handler(request, exc)
-                if inspect.isawaitable(response):
-                    response = await response
-                return response
-        raise exc
+
+async def error_response(request: Request, exc: Exception) -> Response:
+    """The app's exception handler for the nearest class of `exc` (as Starlette looks)."""
+    handlers = request.app.exception_handlers
+    for cls in type(exc).__mro__:
+        handler = handlers.get(cls)
+        if handler is not None:
+            response = handler(request, exc)
+            if inspect.isawaitable(response):
+                response = await response
+            return response
+    raise exc

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simulator.core import faults
 from simulator.core.clock import real_now
-from simulator.core.dispatch import FastLane
+from simulator.core.dispatch import FastLane, error_response
 from simulator.core.errors import BodyTooLarge, render_for_path
 from simulator.core.faults import FaultError, Plan
 from simulator.core.formats import dump_json
@@ -81,6 +81,7 @@ class ApiMiddleware:
         request_body = bytearray()
         response_body = bytearray()
         status_box = [500]
+        answering = [False]  # the response has started
         total = [0]
         journal_on = self.journal.enabled
         keep = self.body_limit + 1  # one byte more tells _clip that the body was cut
@@ -102,6 +103,7 @@ class ApiMiddleware:
         async def send_recording(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_box[0] = message["status"]
+                answering[0] = True
                 message["headers"] = [
                     *message.get("headers", []),
                     (REQUEST_ID, request_id.encode()),
@@ -114,6 +116,13 @@ class ApiMiddleware:
 
         try:
             await self.faults.handle(scope, spec.name, receive_limited, send_recording, status_box)
+        except Exception as exc:
+            # This middleware runs in front of FastAPI's own (core/app): what its error
+            # middleware would do, it does (the app's handler answers, in the API's shape).
+            if answering[0]:
+                raise
+            response = await error_response(Request(scope), exc)
+            await response(scope, receive, send_recording)
         finally:
             # Always: the journal also feeds the metrics and the access log (it skips its own
             # storage when switched off).
