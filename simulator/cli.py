@@ -111,6 +111,10 @@ def serve(args: argparse.Namespace) -> int:
     from simulator.server import http_protocol
 
     print(banner(settings), flush=True)
+    if not isinstance(app, str):  # several workers set theirs in the factory
+        from simulator.app import collect_for_serving
+
+        collect_for_serving()
     uvicorn.run(
         app,
         factory=isinstance(app, str),
