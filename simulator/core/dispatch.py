@@ -170,3 +170,11 @@ async def error_response(request: Request, exc: Exception) -> Response:
                 response = await response
             return response
     raise exc
+
+
+def query_param(request: Request, name: str) -> str | None:
+    """`request.query_params.get(name)`, without parsing an empty query string (the hot
+    endpoints ask for their optional parameters on every request)."""
+    if not request.scope.get("query_string"):
+        return None
+    return request.query_params.get(name)

@@ -40,7 +40,8 @@ from sqlalchemy.engine import Engine
 
 log = logging.getLogger("simulator.groupcommit")
 
-SAVEPOINT = "simulator_request"
+SAVEPOINT = "simulator_request"  # around each request
+KEPT = "simulator_kept"  # inside it, where the request last committed
 _serials = itertools.count(1)
 
 
@@ -97,6 +98,7 @@ class Group:
         self.thread = threading.current_thread()
         self.raw: Any = None  # the pooled connection the group keeps checked out
         self.dbapi: StoreConnection | None = None
+        self.cursor: sqlite3.Cursor | None = None  # for the group's own statements
         self.open = False  # a transaction of the group is open on the connection
         self.active: object | None = None  # the lease using the connection now
         self.kept = False  # the active lease committed some work
@@ -118,14 +120,15 @@ class Group:
         if self.raw is None:
             self.raw = self.engine.raw_connection()
             self.dbapi = self.raw.dbapi_connection
-        dbapi = self.dbapi
-        assert dbapi is not None
+            self.cursor = self.dbapi.cursor()
+        dbapi, cursor = self.dbapi, self.cursor
+        assert dbapi is not None and cursor is not None
         if not self.open:
             # IMMEDIATE: the write lock from the start, so no other writer can commit between
             # a request's reads and its writes (a deferred transaction would then fail to write).
-            dbapi.execute("BEGIN IMMEDIATE")
+            cursor.execute("BEGIN IMMEDIATE")
             self.open = True
-        dbapi.execute(f"SAVEPOINT {SAVEPOINT}")
+        cursor.execute(f"SAVEPOINT {SAVEPOINT}")
         self.active = lease
         self.kept = False
         self.saved()
@@ -141,25 +144,27 @@ class Group:
         return dbapi.serial, dbapi.execute("PRAGMA data_version").fetchone()[0]
 
     def keep(self) -> None:
-        """The active lease's commit: its work so far belongs to the group."""
-        dbapi = self.dbapi
-        assert dbapi is not None
-        dbapi.execute(f"RELEASE {SAVEPOINT}")
-        dbapi.execute(f"SAVEPOINT {SAVEPOINT}")
+        """The active lease's commit: its work so far belongs to the group (a savepoint
+        inside its own marks where a later rollback goes back to)."""
+        assert self.cursor is not None
+        self.cursor.execute(f"SAVEPOINT {KEPT}")
         self.kept = True
         self.saved()
 
     def undo(self) -> None:
         """The active lease's rollback: what it did since it last committed is undone."""
-        assert self.dbapi is not None
-        self.dbapi.execute(f"ROLLBACK TO {SAVEPOINT}")
+        assert self.cursor is not None
+        self.cursor.execute(f"ROLLBACK TO {KEPT if self.kept else SAVEPOINT}")
         self.restore_counters()
-        self.changes = self.dbapi.total_changes
+        self.changes = self.total_changes()
+
+    def total_changes(self) -> int:
+        assert self.dbapi is not None
+        return self.dbapi.total_changes
 
     def saved(self) -> None:
         """The active lease's savepoint was (re)made: what to come back to."""
-        assert self.dbapi is not None
-        self.changes = self.dbapi.total_changes
+        self.changes = self.total_changes()
         if self.counters or self.saved_counters:
             self.saved_counters = {k: (c.stored, c.value) for k, c in self.counters.items()}
 
@@ -195,14 +200,14 @@ class Group:
         """End `lease`: what it did not commit is undone; a future when it kept work."""
         if self.active is not lease:
             return None
-        dbapi = self.dbapi
-        assert dbapi is not None
+        dbapi, cursor = self.dbapi, self.cursor
+        assert dbapi is not None and cursor is not None
         dbapi.group = None
         self.active = None
         try:
             if dbapi.total_changes != self.changes:
-                dbapi.execute(f"ROLLBACK TO {SAVEPOINT}")
-            dbapi.execute(f"RELEASE {SAVEPOINT}")
+                cursor.execute(f"ROLLBACK TO {KEPT if self.kept else SAVEPOINT}")
+            cursor.execute(f"RELEASE {SAVEPOINT}")  # and every savepoint inside it
             self.restore_counters()
         except sqlite3.Error:
             log.exception("a grouped request could not be ended; its group is rolled back")
@@ -256,6 +261,7 @@ class Group:
             dbapi.execute("BEGIN")
             dbapi.execute(f"SAVEPOINT {SAVEPOINT}")
             self.open = True
+            self.kept = False  # what it kept is committed: a rollback now goes back to here
             self.saved()
             dbapi.group = self
 
@@ -304,6 +310,7 @@ class Group:
                 self.raw.close()
             self.raw = None
             self.dbapi = None
+            self.cursor = None
 
 
 # Per engine, dropped with it. A group belongs to the loop (and thread) that made it; a lease of

@@ -84,6 +84,26 @@ def test_requests_of_one_turn_share_one_commit_and_a_failed_one_leaves_no_trace(
     assert value == 2  # the first and the last request; the failed and the dry one undid theirs
 
 
+def test_a_rollback_after_a_commit_undoes_only_what_came_after(engine) -> None:
+    async def turn() -> None:
+        lease = fastsql.write_lease(engine, grouped=True)
+        with lease:
+            connection = lease.raw.dbapi_connection
+            connection.execute("INSERT INTO parent VALUES (1)")
+            fastsql.commit(lease)
+            connection.execute("INSERT INTO parent VALUES (2)")
+            lease.rollback()
+            connection.execute("INSERT INTO parent VALUES (3)")
+            fastsql.commit(lease)
+            connection.execute("INSERT INTO parent VALUES (4)")  # never committed
+        await lease.committed()
+
+    asyncio.run(turn())
+    with new_session(engine) as session:
+        stored = session.execute(text("SELECT id FROM parent ORDER BY id")).scalars().all()
+    assert stored == [1, 3]
+
+
 def test_nothing_is_visible_to_others_before_the_group_commits(engine) -> None:
     async def turn() -> list[int | None]:
         seen = []

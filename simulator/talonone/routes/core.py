@@ -15,6 +15,7 @@ from simulator.admin.deps import path_tenant, require_admin
 from simulator.core import fastsql, tenants
 from simulator.core.clock import tenant_now
 from simulator.core.db import get_session
+from simulator.core.dispatch import query_param
 from simulator.core.formats import json_response
 from simulator.core.middleware import note
 from simulator.core.models import Tenant
@@ -31,7 +32,7 @@ router = APIRouter(tags=["talonone"])
 def evaluation_instant(request: Request, tenant: Tenant, dry: bool) -> datetime:
     """The tenant's clock, or `now` (future only, dry only) as documented."""
     now = tenant_now(tenant)
-    given = request.query_params.get("now")
+    given = query_param(request, "now")
     if given is None:
         return now
     if not dry:
@@ -77,7 +78,7 @@ async def update_customer_session_v2(customerSessionId: str, request: Request) -
         tenant = talonone_tenant_of(request, db, release=False)
         note(request, operation="UpdateCustomerSessionV2")
         check_session_id(customerSessionId)
-        dry = query_bool(request.query_params.get("dry"), "dry")
+        dry = query_bool(query_param(request, "dry"), "dry")
         now = evaluation_instant(request, tenant, dry)
         body = parse_body(raw)
         result = sessions.update_session(db, tenant, now, customerSessionId, body, dry=dry)
@@ -124,8 +125,8 @@ async def return_cart_items(
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
     note(request, operation="ReturnCartItems")
-    dry = query_bool(request.query_params.get("dry"), "dry")
-    query_bool(request.query_params.get("runRuleEngine"), "runRuleEngine")
+    dry = query_bool(query_param(request, "dry"), "dry")
+    query_bool(query_param(request, "runRuleEngine"), "runRuleEngine")
     body = parse_body(await request.body())
     result = sessions.return_items(
         db,
@@ -148,8 +149,8 @@ async def update_customer_profile_v2(
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
     note(request, operation="UpdateCustomerProfileV2")
-    run = query_bool(request.query_params.get("runRuleEngine"), "runRuleEngine")
-    dry = query_bool(request.query_params.get("dry"), "dry")
+    run = query_bool(query_param(request, "runRuleEngine"), "runRuleEngine")
+    dry = query_bool(query_param(request, "dry"), "dry")
     body = parse_body(await request.body())
     result = profiles.update_profile(
         db, tenant, tenant_now(tenant), integrationId, body, run_rule_engine=run, dry=dry
@@ -165,7 +166,7 @@ async def update_customer_profiles_v2(
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
     note(request, operation="UpdateCustomerProfilesV2")
-    silent = query_silent(request.query_params.get("silent"))
+    silent = query_silent(query_param(request, "silent"))
     body = parse_body(await request.body())
     states = profiles.update_profiles(db, tenant, tenant_now(tenant), body)
     db.commit()
@@ -181,10 +182,10 @@ async def track_event_v2(
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
     note(request, operation="TrackEventV2")
-    silent = query_silent(request.query_params.get("silent"))
-    dry = query_bool(request.query_params.get("dry"), "dry")
+    silent = query_silent(query_param(request, "silent"))
+    dry = query_bool(query_param(request, "dry"), "dry")
     if (
-        query_bool(request.query_params.get("forceCompleteEvaluation"), "forceCompleteEvaluation")
+        query_bool(query_param(request, "forceCompleteEvaluation"), "forceCompleteEvaluation")
         and not dry
     ):
         raise TalonOneError(
@@ -236,8 +237,8 @@ async def admin_sessions(
     tenant: Tenant = Depends(path_tenant),
 ) -> Response:
     """The tenant's newest sessions (filters: profileId, state), with their current effects."""
-    profile_id = request.query_params.get("profileId")
-    state = request.query_params.get("state")
+    profile_id = query_param(request, "profileId")
+    state = query_param(request, "state")
     config = load_config(db, tenant.id)
     statement = select(TalonSession).where(TalonSession.tenant_id == tenant.id)
     if profile_id is not None:
@@ -259,9 +260,9 @@ async def admin_events(
     """The tenant's newest stored events (filters: profileId, type)."""
     config = load_config(db, tenant.id)
     statement = select(TalonEvent).where(TalonEvent.tenant_id == tenant.id)
-    if request.query_params.get("profileId") is not None:
+    if query_param(request, "profileId") is not None:
         statement = statement.where(TalonEvent.profile_id == request.query_params["profileId"])
-    if request.query_params.get("type") is not None:
+    if query_param(request, "type") is not None:
         statement = statement.where(TalonEvent.type == request.query_params["type"])
     rows = db.exec(statement.order_by(col(TalonEvent.id).desc()).limit(ADMIN_LIMIT)).all()
     return json_response([events.event_view(config.application_id, e) for e in rows])

@@ -1,11 +1,13 @@
 """The core part's calls into the loyalty and engagement parts.
 
 Those parts are built alongside; each call degrades to a neutral answer while a module or a
-function is missing, so the core works (and is tested) on its own.
+function is missing, so the core works (and is tested) on its own. A function is looked up once
+per process (the session hot path makes several of these calls).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 from datetime import datetime
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 from sqlmodel import Session
 
 
+@functools.cache
 def _function(module: str, name: str) -> Any:
     try:
         return getattr(importlib.import_module(f"simulator.talonone.service.{module}"), name)
