@@ -121,6 +121,18 @@ def test_first_session_only_for_the_first_session_of_a_profile(client):
     assert anonymous["firstSession"] is True and anonymous["profileId"] == ""
 
 
+def test_an_update_naming_another_profile_moves_the_session_to_it(client):
+    """The session and the profile an update names are read together; a profile named by a
+    later update is the one the session answers with (created when unknown)."""
+    put_session(client, "moving", {"profileId": "first-owner"})
+    moved = put_session(client, "moving", {"profileId": "second-owner"}).json()
+    assert moved["customerSession"]["profileId"] == "second-owner"
+    assert moved["customerSession"]["firstSession"] is True  # as when it was created
+    assert moved["customerProfile"]["integrationId"] == "second-owner"
+    again = put_session(client, "moving", {"cartItems": CART}).json()
+    assert again["customerProfile"]["integrationId"] == "second-owner"
+
+
 def test_close_counts_in_profile_and_cancel_rolls_back(client):
     put_session(client, "s-3", {"profileId": "customer-2", "cartItems": CART})
     closed = put_session(client, "s-3", {"state": "closed"}).json()

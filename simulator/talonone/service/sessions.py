@@ -8,11 +8,12 @@ read; a concurrent writer that lost the race gets the documented 409.
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, exists, insert, update
+from sqlalchemy import Text, and_, bindparam, cast, exists, insert, literal, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -431,6 +432,59 @@ PROFILE_AND_HISTORY = fastsql.prepared(
 )
 
 
+# An update naming its profile: the stored session (if any), the profile (if any) and whether
+# the profile had a session before, in one query (a row even when neither exists).
+_STORED = SESSIONS.alias("stored")
+_NAMED = _PROFILES.alias("named")
+_HAD_SESSION = (
+    exists()
+    .where(
+        SESSIONS.c.tenant_id == _NAMED.c.tenant_id, SESSIONS.c.profile_id == _NAMED.c.integration_id
+    )
+    .label("had_session")
+)
+SESSION_AND_PROFILE = fastsql.prepared(
+    core_select(
+        *[column.label(f"s_{column.name}") for column in _STORED.c],
+        *[column.label(f"p_{column.name}") for column in _NAMED.c],
+        _HAD_SESSION,
+    ).select_from(
+        core_select(literal(1).label("one"))
+        .subquery("one")
+        .outerjoin(
+            _STORED,
+            and_(
+                _STORED.c.tenant_id == bindparam("tenant"),
+                _STORED.c.integration_id == bindparam("integration_id"),
+            ),
+        )
+        .outerjoin(
+            _NAMED,
+            and_(
+                _NAMED.c.tenant_id == bindparam("tenant"),
+                _NAMED.c.integration_id == bindparam("profile_id"),
+            ),
+        )
+    )
+)
+_STORED_ROW = namedtuple("StoredSession", [column.name for column in SESSIONS.c])  # type: ignore[misc]
+_SESSION_WIDTH = len(SESSIONS.c)
+
+
+def session_and_profile(
+    db: Session | fastsql.Lease, tenant_id: str, integration_id: str, profile_id: str
+) -> tuple[Any, profiles.ProfileState | None, bool]:
+    """(the stored session as a Core row or None, its named profile or None, whether that
+    profile had a session before)."""
+    parameters = {"tenant": tenant_id, "integration_id": integration_id, "profile_id": profile_id}
+    row = fastsql.execute(db, SESSION_AND_PROFILE, parameters).first()
+    stored = _STORED_ROW._make(row[:_SESSION_WIDTH]) if row.s_tenant_id is not None else None
+    if row.p_tenant_id is None:
+        return stored, None, False
+    values = {name: getattr(row, f"p_{name}") for name in profiles.PROFILE_COLUMNS}
+    return stored, profiles.ProfileState(**values), bool(row.had_session)
+
+
 def profile_and_history(
     db: Session, tenant_id: str, profile_id: str
 ) -> tuple[profiles.ProfileState | None, bool]:
@@ -566,7 +620,13 @@ def update_session(
     config = campaigns.load_config(db, tenant.id)
     sent, wanted = check_session_request(body, config)
     state = sent.get("state", "open")
-    stored = session_row(db, tenant.id, integration_id)
+    named = sent.get("profileId") or ""
+    if named:  # the usual update: session and profile in one read
+        stored, named_profile, named_had_session = session_and_profile(
+            db, tenant.id, integration_id, named
+        )
+    else:
+        stored = session_row(db, tenant.id, integration_id)
     previous = stored.state if stored is not None else None
     check_transition(previous, state)
     if stored is not None and previous != "open":
@@ -592,7 +652,11 @@ def update_session(
         created=stored.created if stored else now,
         updated=now,
     )
-    if stored is None:
+    if named and profile_id == named:  # read with the session
+        profile = named_profile
+        if stored is None:
+            session.first_session = not named_had_session
+    elif stored is None:
         # A profile created by this very request has had no session before.
         profile, had_session = (
             profile_and_history(db, tenant.id, profile_id) if profile_id else (None, False)
