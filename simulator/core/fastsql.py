@@ -680,7 +680,10 @@ def execute(
         return connection_of(target).execute(statement.statement_for(dialect), params)
     if many and not params:
         return Result([], 0)
-    cursor = dbapi.cursor()  # type: ignore[union-attr]
+    # SQLite's connection (ours) lends one cursor for every statement (each is read to the end
+    # before the next); other drivers' cursors are made and closed per statement.
+    kept = getattr(dbapi, "statement_cursor", None)
+    cursor = kept if kept is not None else dbapi.cursor()  # type: ignore[union-attr]
     sql, values = plan.sql, None
     try:
         if many:
@@ -699,7 +702,8 @@ def execute(
     except dialect.loaded_dbapi.Error as exc:
         raise as_sqlalchemy_error(dialect, exc, sql, values) from exc
     finally:
-        cursor.close()
+        if kept is None:
+            cursor.close()
 
 
 def as_sqlalchemy_error(dialect: Dialect, exc: Exception, sql: str, params: Any) -> Exception:

@@ -58,6 +58,7 @@ class StoreConnection(sqlite3.Connection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.serial = next(_serials)  # tells this connection from any later one at its address
+        self.statement_cursor = self.cursor()  # lent to core.fastsql's statements
 
     def commit(self) -> None:
         group = self.group

@@ -617,20 +617,21 @@ def update_session(
     dry: bool,
 ) -> dict[str, Any]:
     """Create or update a session; the IntegrationStateV2 response dict (the caller commits)."""
-    config = campaigns.load_config(db, tenant.id)
+    tenant_id = tenant.id  # read once: a Tenant's attributes go through the ORM's descriptors
+    config = campaigns.load_config(db, tenant_id)
     sent, wanted = check_session_request(body, config)
     state = sent.get("state", "open")
     named = sent.get("profileId") or ""
     if named:  # the usual update: session and profile in one read
         stored, named_profile, named_had_session = session_and_profile(
-            db, tenant.id, integration_id, named
+            db, tenant_id, integration_id, named
         )
     else:
-        stored = session_row(db, tenant.id, integration_id)
+        stored = session_row(db, tenant_id, integration_id)
     previous = stored.state if stored is not None else None
     check_transition(previous, state)
     if stored is not None and previous != "open":
-        stored = require_session(db, tenant.id, integration_id)
+        stored = require_session(db, tenant_id, integration_id)
         return update_finished_session(db, tenant, config, now, stored, sent, state, wanted, dry)
     base = {} if (stored is None or dry) else stored.data
     data = merge(base, sent)
@@ -639,7 +640,7 @@ def update_session(
         data["cartItems"], catalog = enrich_cart(db, tenant, data["cartItems"])
     profile_id = data.get("profileId", "") or ""
     session = SessionState(
-        tenant_id=tenant.id,
+        tenant_id=tenant_id,
         id=stored.id if stored else 0,
         integration_id=integration_id,
         profile_id=profile_id,
@@ -659,24 +660,24 @@ def update_session(
     elif stored is None:
         # A profile created by this very request has had no session before.
         profile, had_session = (
-            profile_and_history(db, tenant.id, profile_id) if profile_id else (None, False)
+            profile_and_history(db, tenant_id, profile_id) if profile_id else (None, False)
         )
         session.first_session = not had_session
     else:
-        profile = profiles.profile_state(db, tenant.id, profile_id) if profile_id else None
+        profile = profiles.profile_state(db, tenant_id, profile_id) if profile_id else None
     if profile_id and profile is None:
         if dry:
-            profile = profiles.unsaved_profile_state(tenant.id, profile_id, now)
+            profile = profiles.unsaved_profile_state(tenant_id, profile_id, now)
         else:
-            profile = profiles.create_profile_state(db, tenant.id, profile_id, now)
+            profile = profiles.create_profile_state(db, tenant_id, profile_id, now)
     if state == "cancelled":
         outcome = rules.Outcome()
     else:
-        outcome = evaluate_session(db, config, tenant.id, now, session, profile, catalog)
+        outcome = evaluate_session(db, config, tenant_id, now, session, profile, catalog)
     effects = list(outcome.effects)
     extra = hooks.on_session_change(
         db,
-        tenant.id,
+        tenant_id,
         now,
         session_id=integration_id,
         profile_id=profile_id or None,
@@ -689,7 +690,7 @@ def update_session(
     event = None
     if not dry:
         if state == "closed":
-            close_session(db, tenant.id, now, session, profile, outcome)
+            close_session(db, tenant_id, now, session, profile, outcome)
         if profile is not None and profile.id:
             profile.last_activity = now
             profiles.save_profile_figures(db, profile)
@@ -697,7 +698,7 @@ def update_session(
         if "event" in wanted:  # no operation reads it otherwise: stored only when asked for
             event = events.record_event(
                 db,
-                tenant.id,
+                tenant_id,
                 now,
                 event_type=session_event_type(previous, state),
                 profile_id=profile_id,
