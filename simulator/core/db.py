@@ -84,6 +84,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Savepoints keep the pages they change in a statement journal: in memory, not in a temp
+    # file written page by page (every grouped request runs inside savepoints, core/groupcommit).
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.execute("PRAGMA busy_timeout=30000")
     # Checkpoints run in core.checkpoint's thread; a request's commit only if that falls behind.
     cursor.execute(f"PRAGMA wal_autocheckpoint={SAFETY_PAGES}")
