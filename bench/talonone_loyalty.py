@@ -120,16 +120,23 @@ async def session_closes(http: httpx.AsyncClient, port: int) -> list[dict]:
     )
     headers = {"Authorization": f"ApiKey-v1 {key}", "Content-Type": "application/json"}
 
-    def request(i: int) -> bytes:
-        body = {
-            "customerSession": {
-                "profileId": f"bench-{i % PROFILES}",
-                "state": "closed",
-                "cartItems": [{"name": "Widget", "sku": "W-1", "quantity": 1, "price": 10}],
+    # One body per profile, built before the run (the load generator shares the server's cores).
+    bodies = [
+        json.dumps(
+            {
+                "customerSession": {
+                    "profileId": f"bench-{n}",
+                    "state": "closed",
+                    "cartItems": [{"name": "Widget", "sku": "W-1", "quantity": 1, "price": 10}],
+                }
             }
-        }
+        )
+        for n in range(PROFILES)
+    ]
+
+    def request(i: int) -> bytes:
         return build_request(
-            "PUT", f"/v2/customer_sessions/close-{i}", port, headers, json.dumps(body)
+            "PUT", f"/v2/customer_sessions/close-{i}", port, headers, bodies[i % PROFILES]
         )
 
     result = await compared_load(
