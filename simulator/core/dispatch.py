@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from re import Pattern
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -178,3 +178,24 @@ def query_param(request: Request, name: str) -> str | None:
     if not request.scope.get("query_string"):
         return None
     return request.query_params.get(name)
+
+
+async def read_body(request: Request) -> bytes:
+    """`await request.body()` without Starlette's async generator and its closing context (the
+    hot endpoints read every body); later `request.body()` calls get the same bytes."""
+    body = getattr(request, "_body", None)
+    if body is not None:
+        return body
+    chunks: list[bytes] = []
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    request._body = body  # as Request.body() keeps it
+    request._stream_consumed = True
+    return body

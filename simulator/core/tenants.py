@@ -13,10 +13,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from simulator.config import Settings
-from simulator.core import fastsql, fixtures, journal
+from simulator.core import fastsql, fixtures, journal, quotas
 from simulator.core.clock import real_now, tenant_now
 from simulator.core.db import new_session, tenant_tables
 from simulator.core.ids import random_secret
+from simulator.core.middleware import note
 from simulator.core.models import Tenant, new_cache_revision
 
 log = logging.getLogger("simulator.tenants")
@@ -98,15 +99,11 @@ def admit(
     `release=False`: the caller goes on with the same transaction without awaiting anything
     first, so the connection need not go back to the pool in between.
     """
-    from simulator.core.middleware import note
-    from simulator.core.quotas import admit as check_quotas
-    from simulator.core.quotas import admit_without_session
-
     note(request, tenant_id=tenant.id)
     if isinstance(db, fastsql.Lease):
-        admit_without_session(db.engine, tenant, request.method)
+        quotas.admit_without_session(db.engine, tenant, request.method)
         return tenant
-    check_quotas(db, tenant, request.method)
+    quotas.admit(db, tenant, request.method)
     if release and db.in_transaction():
         # Hand the connection back to the pool: handlers await (bodies, sleeps) before their
         # next query, and a request must not hold a connection while it waits.
@@ -118,11 +115,8 @@ def admit_found(request: Any, tenant_id: str, requests_per_second: int | None) -
     """`admit` for a read that found its tenant inside its own query (the row carries the
     tenant's id and rate quota): tell the journal, check the rate quota. Reads only: the
     stored-records quota limits writes."""
-    from simulator.core.middleware import note
-    from simulator.core.quotas import admit_light
-
     note(request, tenant_id=tenant_id)
-    admit_light(request.app.state.engine, tenant_id, requests_per_second)
+    quotas.admit_light(request.app.state.engine, tenant_id, requests_per_second)
 
 
 def credentials(tenant: Tenant) -> dict[str, dict[str, str]]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
+import pytest
 from fastapi import APIRouter, Request
 from fastapi.testclient import TestClient
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from simulator.core.dispatch import RouteTable, plain_route
+from simulator.core.dispatch import RouteTable, plain_route, read_body
 from simulator.core.formats import json_response
 from simulator.core.registry import api_specs
 from tests.conftest import DEFAULT_CREDENTIALS
@@ -127,3 +130,31 @@ def test_a_route_added_after_start_wins_as_in_fastapi(client: TestClient) -> Non
     client.app.router.routes[:0] = router.routes
     response = client.get("/v2/customer_sessions/x", headers=TALON)
     assert response.json() == {"shadowed": "x"}
+
+
+def test_read_body_joins_the_chunks_and_keeps_them_for_later_reads() -> None:
+    def request_of(messages: list[dict]) -> Request:
+        queue = list(messages)
+
+        async def receive() -> dict:
+            return queue.pop(0)
+
+        return Request({"type": "http", "method": "PUT", "headers": []}, receive)
+
+    async def scenario() -> tuple[bytes, bytes, bytes]:
+        chunked = request_of(
+            [
+                {"type": "http.request", "body": b"ab", "more_body": True},
+                {"type": "http.request", "body": b"", "more_body": True},
+                {"type": "http.request", "body": b"cd", "more_body": False},
+            ]
+        )
+        whole = await read_body(chunked)
+        again = await chunked.body()  # Starlette's own read sees the same bytes
+        single = await read_body(request_of([{"type": "http.request", "body": b"x"}]))
+        return whole, again, single
+
+    assert asyncio.run(scenario()) == (b"abcd", b"abcd", b"x")
+    gone = request_of([{"type": "http.disconnect"}])
+    with pytest.raises(ClientDisconnect):
+        asyncio.run(read_body(gone))

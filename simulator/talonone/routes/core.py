@@ -15,7 +15,7 @@ from simulator.admin.deps import path_tenant, require_admin
 from simulator.core import fastsql, tenants
 from simulator.core.clock import tenant_now
 from simulator.core.db import get_session
-from simulator.core.dispatch import query_param
+from simulator.core.dispatch import query_param, read_body
 from simulator.core.formats import json_response
 from simulator.core.middleware import note
 from simulator.core.models import Tenant
@@ -73,7 +73,7 @@ def commit_or_rollback(db: Session | fastsql.Lease, dry: bool) -> None:
 async def update_customer_session_v2(customerSessionId: str, request: Request) -> Response:
     # The body is read (not parsed) first: from the key check to the commit nothing awaits, so
     # the request keeps one connection and one transaction.
-    raw = await request.body()
+    raw = await read_body(request)
     with fastsql.write_lease(request.app.state.engine, grouped=True) as db:
         tenant = talonone_tenant_of(request, db, release=False)
         note(request, operation="UpdateCustomerSessionV2")
