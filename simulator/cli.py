@@ -126,6 +126,7 @@ def serve(args: argparse.Namespace) -> int:
         access_log=False,
         loop="auto",
         http=http_protocol(),
+        ws="none",  # no API speaks WebSocket: its protocol module is not even imported
     )
     return 0
 

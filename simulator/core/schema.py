@@ -142,7 +142,7 @@ def ensure_schema(engine: Engine, auto_migrate: bool = True) -> str:
     import simulator.models_index  # noqa: F401
 
     if is_empty(engine):
-        SQLModel.metadata.create_all(engine)
+        SQLModel.metadata.create_all(engine, checkfirst=False)  # nothing there to look for
         stamp_head(engine)
         return "created"
     current = recorded_revision(engine)
