@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 TRANSACTION_NAMESPACE = uuid.UUID("6f1d3c52-8a47-4f0e-9b1e-3c2a5d7e9f10")
-_NAMESPACE_BYTES = TRANSACTION_NAMESPACE.bytes
+_NAMESPACE_SHA1 = hashlib.sha1(TRANSACTION_NAMESPACE.bytes)
 LOYALTY_EFFECTS = ("addLoyaltyPoints", "deductLoyaltyPoints")
 
 
@@ -33,10 +33,13 @@ def effect(
 def transaction_uuid(tenant_id: str, owner: str, *parts: object) -> str:
     """Stable per session/event, campaign, rule and effect: the ledger can key on it.
 
-    The text of `uuid.uuid5(TRANSACTION_NAMESPACE, key)`, built without the UUID object (this
-    runs for every loyalty effect of every session update)."""
-    key = ":".join(str(p) for p in (tenant_id, owner, *parts))
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + key.encode()).digest()[:16])
+    The text of `uuid.uuid5(TRANSACTION_NAMESPACE, key)`, built without the UUID object and
+    from a hash already fed the namespace (this runs for every loyalty effect of every session
+    update)."""
+    key = ":".join([tenant_id, owner, *map(str, parts)])
+    hashed = _NAMESPACE_SHA1.copy()
+    hashed.update(key.encode())
+    digest = bytearray(hashed.digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     text = digest.hex()

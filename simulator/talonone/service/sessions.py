@@ -289,7 +289,11 @@ def rule_items(
     views = []
     for item in items:
         known = catalog.get(item["sku"])
-        attributes = {**(known.attributes if known else {}), **(item.get("attributes") or {})}
+        own = item.get("attributes")
+        if not own:  # the catalog's attributes as they are (rules only read them)
+            attributes = known.attributes if known is not None and known.attributes else {}
+        else:
+            attributes = {**(known.attributes if known else {}), **own}
         views.append(
             {
                 "sku": item["sku"],
@@ -303,16 +307,18 @@ def rule_items(
 
 
 def totals(data: dict[str, Any]) -> Totals:
-    items = data.get("cartItems") or []
-    return Totals(
-        cart_items=sum((i.get("price") or 0) * i["quantity"] for i in items),
-        additional_costs=sum(c["price"] for c in (data.get("additionalCosts") or {}).values()),
-        item_costs=sum(
-            c["price"] * i["quantity"]
-            for i in items
-            for c in (i.get("additionalCosts") or {}).values()
-        ),
-    )
+    """Cart items, additional costs and the items' own costs, in one pass over the items."""
+    cart_items: float = 0
+    item_costs: float = 0
+    for item in data.get("cartItems") or ():
+        quantity = item["quantity"]
+        cart_items += (item.get("price") or 0) * quantity
+        costs = item.get("additionalCosts")
+        if costs:
+            for cost in costs.values():
+                item_costs += cost["price"] * quantity
+    additional = sum(c["price"] for c in (data.get("additionalCosts") or {}).values())
+    return Totals(cart_items=cart_items, additional_costs=additional, item_costs=item_costs)
 
 
 def session_view(config: TalonConfig, session: Any) -> dict[str, Any]:
