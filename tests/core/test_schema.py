@@ -115,6 +115,44 @@ def test_upgrade_keeps_every_tenant_and_its_credentials(store, make_settings) ->
         assert response.status_code == 404  # authenticated as the old tenant; no such customer
 
 
+def test_upgrade_moves_open_sessions_tentative_figures_onto_their_rows(store) -> None:
+    """Revision 0004: the tentative rows of open sessions become their sessions' mark (the card,
+    "" for the profile's ledgers); other sessions are unmarked, and the old table is gone."""
+    _url, engine = store
+    migrate(engine, "0003")
+    session = (
+        "INSERT INTO talonone_session (tenant_id, id, integration_id, profile_id, state, data,"
+        " effects, first_session, update_count, counted_sales, created, updated) VALUES"
+        " ('t', :id, :sid, 'p', :state, '{}', '[]', :yes, 1, 0, :at, :at)"
+    )
+    tentative = (
+        "INSERT INTO talonone_loyalty_tentative (tenant_id, session_id, profile_id,"
+        " card_identifier, effects, updated) VALUES ('t', :sid, 'p', :card, '[]', :at)"
+    )
+    at = datetime(2030, 1, 1)
+    with engine.begin() as connection:
+        for number, (sid, state) in enumerate(
+            [("by-profile", "open"), ("by-card", "open"), ("plain", "open"), ("done", "closed")]
+        ):
+            connection.execute(
+                text(session), {"id": number, "sid": sid, "state": state, "yes": True, "at": at}
+            )
+        connection.execute(text(tentative), {"sid": "by-profile", "card": "", "at": at})
+        connection.execute(text(tentative), {"sid": "by-card", "card": "CARD-1", "at": at})
+    migrate(engine, "head")
+    with engine.connect() as connection:
+        marks = dict(
+            connection.execute(
+                text("SELECT integration_id, tentative_card FROM talonone_session")
+            ).all()
+        )
+        from sqlalchemy import inspect
+
+        tables = inspect(connection).get_table_names()
+    assert marks == {"by-profile": "", "by-card": "CARD-1", "plain": None, "done": None}
+    assert "talonone_loyalty_tentative" not in tables
+
+
 def test_a_store_from_a_newer_version_is_refused(store) -> None:
     url, engine = store
     schema.ensure_schema(engine)

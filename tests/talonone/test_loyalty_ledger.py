@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from simulator.core.db import new_session
+from simulator.talonone.models.core import TalonSession
 from simulator.talonone.models.loyalty import (
     TalonLoyaltyLot,
     TalonLoyaltyProgram,
@@ -115,6 +116,8 @@ def deduct_effect(program_id, value, **props) -> dict:
 
 
 def change(db, session_id, profile, previous, state, effects, now=T0, dry=False):
+    """The loyalty part's side of a session changing state, then the session saved as the
+    core saves it (an open session's row marks its loyalty effects as tentative figures)."""
     result = loyalty.on_session_change(
         db,
         TENANT,
@@ -126,8 +129,30 @@ def change(db, session_id, profile, previous, state, effects, now=T0, dry=False)
         effects=effects,
         dry=dry,
     )
+    if not dry:
+        save_session_row(db, session_id, profile, state, effects, now)
     db.commit()
     return result
+
+
+def save_session_row(db, session_id, profile, state, effects, now) -> None:
+    row = db.scalars(
+        select(TalonSession).where(
+            TalonSession.tenant_id == TENANT, TalonSession.integration_id == session_id
+        )
+    ).first()
+    if row is None:
+        row = TalonSession(
+            tenant_id=TENANT,
+            id=100_000 + next(COUNTER),
+            integration_id=session_id,
+            profile_id=profile or "",
+            created=now,
+            updated=now,
+        )
+    row.state, row.effects, row.updated = state, effects, now
+    row.tentative_card = loyalty.tentative_card(effects) if state == "open" else None
+    db.add(row)
 
 
 # --- examples --------------------------------------------------------------------------------

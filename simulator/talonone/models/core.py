@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, text
 from sqlmodel import Field, SQLModel
 
 from simulator.core.db import UTCDateTime
@@ -65,6 +65,23 @@ class TalonSession(SQLModel, table=True):
     __table_args__ = (
         Index("ux_talonone_session_integration", "tenant_id", "integration_id", unique=True),
         Index("ix_talonone_session_profile", "tenant_id", "profile_id"),
+        # Open sessions with loyalty effects (their tentative figures), by profile and by card.
+        Index(
+            "ix_talonone_session_tentative_profile",
+            "tenant_id",
+            "profile_id",
+            "updated",
+            sqlite_where=text("tentative_card IS NOT NULL"),
+            postgresql_where=text("tentative_card IS NOT NULL"),
+        ),
+        Index(
+            "ix_talonone_session_tentative_card",
+            "tenant_id",
+            "tentative_card",
+            "updated",
+            sqlite_where=text("tentative_card != ''"),
+            postgresql_where=text("tentative_card != ''"),
+        ),
     )
 
     tenant_id: str = Field(primary_key=True, max_length=64)
@@ -79,6 +96,9 @@ class TalonSession(SQLModel, table=True):
     counted_sales: float = 0.0
     created: datetime = Field(sa_type=UTCDateTime)
     updated: datetime = Field(sa_type=UTCDateTime)
+    # An open session with loyalty effects: the card they name ("" for the profile's ledgers),
+    # so its tentative figures are found by profile or card; None otherwise.
+    tentative_card: str | None = Field(default=None, max_length=108)
 
 
 class TalonEvent(SQLModel, table=True):

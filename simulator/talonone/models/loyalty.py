@@ -10,7 +10,6 @@ the instant asked for, comparing each lot's dates with that instant (no backgrou
 - `TalonLoyaltyTransaction`: every change, as the API lists it (addition / subtraction).
 - `TalonLoyaltySpend`: which lots a subtraction consumed, so a rollback restores exactly them.
 - `TalonLoyaltyLedger`: per ledger, the debt (negative balance) and the join date.
-- `TalonLoyaltyTentative`: the loyalty effects of a still-open session (tentative balances).
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ __all__ = [
     "TalonLoyaltyLot",
     "TalonLoyaltyProgram",
     "TalonLoyaltySpend",
-    "TalonLoyaltyTentative",
     "TalonLoyaltyTransaction",
 ]
 
@@ -206,19 +204,3 @@ class TalonLoyaltySpend(SQLModel, table=True):
     transaction_id: int
     lot_id: int | None = None  # None = the part that became debt
     amount: float
-
-
-class TalonLoyaltyTentative(SQLModel, table=True):
-    """The loyalty effects of one open session, kept until it closes or is cancelled."""
-
-    __tablename__ = "talonone_loyalty_tentative"
-    __table_args__ = (Index("ix_talonone_loyalty_tentative_profile", "tenant_id", "profile_id"),)
-
-    tenant_id: str = Field(primary_key=True, max_length=64)
-    session_id: str = Field(primary_key=True, max_length=255)
-    profile_id: str = Field(default="", max_length=1000)
-    card_identifier: str = Field(default="", max_length=108)
-    effects: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False)
-    )
-    updated: datetime = Field(sa_type=UTCDateTime)

@@ -31,6 +31,13 @@ def on_session_change(db: Session, tenant_id: str, now: datetime, **kwargs: Any)
     return list(function(db, tenant_id, now, **kwargs) or []) if function else []
 
 
+def tentative_card(effects: list[dict]) -> str | None:
+    """What an open session with these effects records for its tentative loyalty figures (the
+    card its loyalty effects name, "" for the profile's), None without loyalty effects."""
+    function = _function("loyalty", "tentative_card")
+    return function(effects) if function else None
+
+
 def on_session_return(db: Session, tenant_id: str, now: datetime, **kwargs: Any) -> list[dict]:
     function = _function("loyalty", "on_session_return")
     return list(function(db, tenant_id, now, **kwargs) or []) if function else []

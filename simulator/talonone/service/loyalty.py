@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, delete, func, select
 from sqlmodel import Session
 
-from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.ids import ALPHANUMERIC, next_value, seeded_rng
+from simulator.talonone.models.core import TalonSession
 from simulator.talonone.models.loyalty import (
     TalonLoyaltyCard,
     TalonLoyaltyCardProfile,
@@ -26,7 +25,6 @@ from simulator.talonone.models.loyalty import (
     TalonLoyaltyLot,
     TalonLoyaltyProgram,
     TalonLoyaltySpend,
-    TalonLoyaltyTentative,
     TalonLoyaltyTransaction,
 )
 from simulator.talonone.service.campaigns import loyalty_program
@@ -165,26 +163,28 @@ def loyalty_effect_props(effect: dict[str, Any]) -> tuple[str | None, dict[str, 
     return effect.get("effectType"), effect
 
 
-def latest_tentative(db: Session, tenant_id: str, owner: Owner) -> TalonLoyaltyTentative | None:
-    table = TalonLoyaltyTentative
+def latest_tentative(db: Session, tenant_id: str, owner: Owner) -> Any:
+    """The owner's most recently updated open session with loyalty effects (its `effects`
+    give the tentative figures), or None."""
+    sessions = TalonSession.__table__.c
     condition = (
-        table.card_identifier == owner.card_identifier
+        and_(sessions.tentative_card == owner.card_identifier, sessions.tentative_card != "")
         if owner.card_identifier
-        else table.profile_id == owner.profile_id
+        else and_(sessions.profile_id == owner.profile_id, sessions.tentative_card.is_not(None))
     )
     statement = (
-        select(table)
-        .where(table.tenant_id == tenant_id, condition)
-        .order_by(table.updated.desc())
+        select(sessions.effects)
+        .where(sessions.tenant_id == tenant_id, condition)
+        .order_by(sessions.updated.desc())
         .limit(1)
     )
-    return db.scalars(statement).first()
+    return db.execute(statement).first()
 
 
 def tentative_changes(
     program: TalonLoyaltyProgram,
     owner: Owner,
-    tentative: TalonLoyaltyTentative | None,
+    tentative: Any,
     now: datetime,
 ) -> dict[str, tuple[float, float, float]]:
     """Per subledger: (active added, pending added, deducted) by the open session's effects."""
@@ -378,7 +378,7 @@ def profile_loyalty_block(db: Session, tenant_id: str, now: datetime, profile_id
 
 
 def delete_profile_data(db: Session, tenant_id: str, profile_id: str) -> None:
-    """Remove the profile's ledgers, lots, transactions, card links and open-session figures."""
+    """Remove the profile's ledgers, lots, transactions and card links."""
     transaction_ids = select(TalonLoyaltyTransaction.id).where(
         TalonLoyaltyTransaction.tenant_id == tenant_id,
         TalonLoyaltyTransaction.profile_id == profile_id,
@@ -398,10 +398,13 @@ def delete_profile_data(db: Session, tenant_id: str, profile_id: str) -> None:
                 table.card_identifier == "",
             )
         )
-    for table in (TalonLoyaltyCardProfile, TalonLoyaltyTentative):
-        db.execute(
-            delete(table).where(table.tenant_id == tenant_id, table.profile_id == profile_id)
+    # The profile's open sessions, and with them their tentative figures, go with the profile.
+    db.execute(
+        delete(TalonLoyaltyCardProfile).where(
+            TalonLoyaltyCardProfile.tenant_id == tenant_id,
+            TalonLoyaltyCardProfile.profile_id == profile_id,
         )
+    )
 
 
 # --- lists -----------------------------------------------------------------------------------
@@ -901,79 +904,14 @@ def rollback_session(db: Session, tenant_id: str, now: datetime, session_id: str
     return effects
 
 
-# The session hot path stores the tentative figures on every update: Core statements built
-# once (no ORM object, no flush).
-TENTATIVES = TalonLoyaltyTentative.__table__
-_TENTATIVE_KEY = (
-    TENTATIVES.c.tenant_id == bindparam("key_tenant"),
-    TENTATIVES.c.session_id == bindparam("key_session"),
-)
-DELETE_TENTATIVE = fastsql.prepared(delete(TENTATIVES).where(*_TENTATIVE_KEY))
-
-
-def _upsert_tentative(dialect: Any) -> Any:
-    """INSERT ... ON CONFLICT (tenant_id, session_id) DO UPDATE: one statement either way."""
-    statement = dialect.insert(TENTATIVES)
-    replaced = ("profile_id", "card_identifier", "effects", "updated")
-    return statement.on_conflict_do_update(
-        index_elements=[TENTATIVES.c.tenant_id, TENTATIVES.c.session_id],
-        set_={name: statement.excluded[name] for name in replaced},
-    )
-
-
-UPSERT_TENTATIVE = fastsql.prepared(
-    {"sqlite": _upsert_tentative(sqlite), "postgresql": _upsert_tentative(postgresql)}
-)
-
-
-def store_tentative(
-    db: Session,
-    tenant_id: str,
-    now: datetime,
-    session_id: str,
-    profile_id: str | None,
-    effects: list[dict],
-) -> None:
-    values = tentative_values(tenant_id, now, session_id, profile_id, effects)
-    if values is None:
-        drop_tentative(db, tenant_id, session_id)
-        return
-    forget_loaded_tentative(db, tenant_id, session_id)
-    fastsql.execute(db, UPSERT_TENTATIVE, values)
-
-
-def tentative_values(
-    tenant_id: str, now: datetime, session_id: str, profile_id: str | None, effects: list[dict]
-) -> dict[str, Any] | None:
-    """The tentative row of an open session with these effects (None: no loyalty effect).
-
-    Also what a fixture load writes for an open session, whose figures are derived, not stored.
-    """
+def tentative_card(effects: list[dict]) -> str | None:
+    """What an open session with these effects records for its tentative figures: the card
+    its loyalty effects name ("" for the profile's own ledgers), None without any."""
     found = loyalty_effects(effects)
     if not found:
         return None
     cards = [loyalty_effect_props(e)[1].get("cardIdentifier") for e in found]
-    return {
-        "tenant_id": tenant_id,
-        "session_id": session_id,
-        "profile_id": profile_id or "",
-        "card_identifier": next((c for c in cards if c), ""),
-        "effects": found,
-        "updated": now,
-    }
-
-
-def drop_tentative(db: Session, tenant_id: str, session_id: str) -> None:
-    forget_loaded_tentative(db, tenant_id, session_id)
-    fastsql.execute(db, DELETE_TENTATIVE, {"key_tenant": tenant_id, "key_session": session_id})
-
-
-def forget_loaded_tentative(db: Session, tenant_id: str, session_id: str) -> None:
-    """The row is written by Core: an ORM copy read earlier in this request is dropped, so a
-    later read in it sees what was written."""
-    loaded = fastsql.loaded(db, TalonLoyaltyTentative, (tenant_id, session_id))
-    if loaded is not None:
-        db.expunge(loaded)
+    return next((c for c in cards if c), "")
 
 
 POSTED_STATES = ("closed", "partially_returned")
@@ -991,18 +929,17 @@ def on_session_change(
     effects: list[dict],
     dry: bool,
 ) -> list[dict]:
-    """open: keep the tentative figures; → closed: post; closed → cancelled or reopened (open):
-    roll back what the session posted, returning the rollback effects. dry writes nothing."""
+    """→ closed: post; closed → cancelled or reopened (open): roll back what the session
+    posted, returning the rollback effects. dry writes nothing. (An open session's tentative
+    figures are its effects, marked on its row when it is saved: `tentative_card`.)"""
     if dry:
         return []
     was_posted = previous_state in POSTED_STATES
     if state == "open":
+        # Its tentative figures are its own effects (the session row marks them).
         extra = rollback_session(db, tenant_id, now, session_id) if was_posted else []
-        store_tentative(db, tenant_id, now, session_id, profile_id, effects)
         db.flush()
         return extra
-    if previous_state is not None:  # a session created closed never had tentative figures
-        drop_tentative(db, tenant_id, session_id)
     if state == "closed" and not was_posted:
         post_session(db, tenant_id, now, session_id, profile_id, effects)
     elif state == "cancelled" and was_posted:

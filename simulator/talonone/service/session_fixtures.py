@@ -31,7 +31,7 @@ from simulator.core.clock import format_instant
 from simulator.core.fixtures import LoadContext, Strict, numbered, raise_to
 from simulator.core.models import Tenant
 from simulator.talonone.models.core import TalonEvent, TalonReturn, TalonSession
-from simulator.talonone.models.loyalty import TalonLoyaltyTentative
+from simulator.talonone.service.hooks import tentative_card
 from simulator.talonone.service.referrals import UtcDateTime
 
 Number = StrictInt | StrictFloat
@@ -345,12 +345,12 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
 def load_sessions(
     db: Session, tenant_id: str, sessions: list[SessionFixture], now: datetime
 ) -> None:
-    """Sessions, their returns and the tentative rows of the open ones: one INSERT each."""
+    """Sessions and their returns: one INSERT each."""
     if not sessions:
         return
     session_ids = numbered([s.id for s in sessions])
     return_ids = numbered([r.id for s in sessions for r in s.returns])
-    rows, returns, tentatives = [], [], []
+    rows, returns = [], []
     taken = iter(return_ids)
     for number, session in zip(session_ids, sessions, strict=True):
         returned = returned_quantities(session.returns, session.cartItems or [])
@@ -359,15 +359,9 @@ def load_sessions(
         rows.append(row)
         for item in session.returns:
             returns.append(return_row(tenant_id, next(taken), row, item, now))
-        if session.state == "open":
-            tentative = open_session_tentative(tenant_id, row)
-            if tentative is not None:
-                tentatives.append(tentative)
     db.execute(insert(TalonSession.__table__), rows)
     if returns:
         db.execute(insert(TalonReturn.__table__), returns)
-    if tentatives:
-        db.execute(insert(TalonLoyaltyTentative.__table__), tentatives)
     raise_to(db, tenant_id, "talonone.session", max(session_ids))
     raise_to(db, tenant_id, "talonone.return", max(return_ids, default=0))
 
@@ -376,6 +370,7 @@ def session_row(
     tenant_id: str, number: int, session: SessionFixture, data: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
     created = session.created or now
+    effects = [effect.model_dump() for effect in session.effects]
     return {
         "tenant_id": tenant_id,
         "id": number,
@@ -383,12 +378,14 @@ def session_row(
         "profile_id": session.profileId,
         "state": session.state,
         "data": data,
-        "effects": [effect.model_dump() for effect in session.effects],
+        "effects": effects,
         "first_session": session.firstSession,
         "update_count": session.updateCount,
         "counted_sales": counted_sales(session, data),
         "created": created,
         "updated": session.updated or created,
+        # An open session's loyalty effects are its tentative figures (derived, not stored).
+        "tentative_card": tentative_card(effects) if session.state == "open" else None,
     }
 
 
@@ -405,18 +402,6 @@ def return_row(
         "items": [line.model_dump() for line in item.returnedCartItems],
         "created": item.created or now,
     }
-
-
-def open_session_tentative(tenant_id: str, session: dict[str, Any]) -> dict[str, Any] | None:
-    from simulator.talonone.service.loyalty import tentative_values
-
-    return tentative_values(
-        tenant_id,
-        session["updated"],
-        session["integration_id"],
-        session["profile_id"],
-        session["effects"],
-    )
 
 
 def event_row(tenant_id: str, number: int, event: EventFixture, now: datetime) -> dict[str, Any]:

@@ -387,6 +387,7 @@ SAVED_COLUMNS = (
     "update_count",
     "counted_sales",
     "updated",
+    "tentative_card",
 )
 UPDATE_SESSION = fastsql.prepared(
     update(SESSIONS)
@@ -415,6 +416,7 @@ class SessionState:
     counted_sales: float
     created: datetime
     updated: datetime
+    tentative_card: str | None = None
 
 
 SESSION_COLUMNS = tuple(f.name for f in fields(SessionState))
@@ -777,8 +779,12 @@ def save_session(db: Session, session: Any, stored: Any) -> None:
     """Insert, or update only if nobody else updated the session since we read it (409).
 
     `session` is a SessionState or a TalonSession, `stored` the ORM object or Core row read
-    (None for a new session); Core statements either way.
+    (None for a new session); Core statements either way. An open session's row marks its
+    loyalty effects as its tentative figures (`tentative_card`, read by the loyalty part).
     """
+    session.tentative_card = (
+        hooks.tentative_card(session.effects or []) if session.state == "open" else None
+    )
     if stored is None:
         session.id = next_value(db, session.tenant_id, "talonone.session")
         values = {name: getattr(session, name) for name in SESSION_COLUMNS}
