@@ -14,7 +14,7 @@ LOYALTY_EFFECTS = ("addLoyaltyPoints", "deductLoyaltyPoints")
 def money(value: float) -> float | int:
     """Round to cents; whole amounts print as JSON integers (both are valid numbers)."""
     rounded = round(value + 0.0, 2)
-    return int(rounded) if rounded == int(rounded) else rounded
+    return int(rounded) if rounded.is_integer() else rounded
 
 
 def effect(

@@ -199,6 +199,7 @@ def build_effects(
                 line = item["price"] * item["quantity"]
                 value = min(discount_value(props, line, item["quantity"]), remaining[0])
                 remaining[0] -= value
+                amount = money(value)
                 built.append(
                     effect(
                         campaign,
@@ -207,9 +208,9 @@ def build_effects(
                         kind,
                         {
                             "name": f"{props['name']}#{item['position']}",
-                            "value": money(value),
+                            "value": amount,
                             "position": item["position"],
-                            "totalDiscount": money(value),
+                            "totalDiscount": amount,
                         },
                     )
                 )

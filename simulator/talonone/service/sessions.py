@@ -135,24 +135,33 @@ def plain_cart_item(item: Any) -> bool:
     """True for the usual item: known fields only, sku, quantity and the other scalars of the
     right type and range. It builds no pointer; `check_cart_item_scalars` names what is wrong
     (a session update checks every field of every item, so this is on the hot path)."""
+    return _plain_item(item) is not None
+
+
+def _plain_item(item: Any) -> bool | None:
+    """None unless the item is plain; else whether it is also kept as sent (no null value, no
+    field the simulator computes), so that no copy of it need be made."""
     if type(item) is not dict:
-        return False
+        return None
     sku, quantity = item.get("sku"), item.get("quantity")
     if type(sku) is not str or not sku or type(quantity) is not int or quantity < 1:
-        return False
+        return None
+    as_sent = True
     for key, value in item.items():
         kind = CART_ITEM_SCALARS.get(key)
+        if value is None or key in COMPUTED_ITEM_FIELDS:
+            as_sent = False
         if kind is None:
             if key not in CART_ITEM_FIELDS:
-                return False
+                return None
         elif value is None:
             continue
         elif kind is float:
             if not (type(value) in (int, float) and 0 <= value < math.inf):
-                return False  # a bool, a string, NaN, an infinity or a negative number
+                return None  # a bool, a string, NaN, an infinity or a negative number
         elif type(value) is not str:
-            return False
-    return True
+            return None
+    return as_sent
 
 
 def check_cart_item_scalars(item: Any, pointer: str) -> dict[str, Any]:
@@ -174,7 +183,8 @@ def check_cart_item_scalars(item: Any, pointer: str) -> dict[str, Any]:
 
 
 def check_cart_item(item: Any, pointer: str, definitions: dict[str, str]) -> dict[str, Any]:
-    if not plain_cart_item(item):
+    as_sent = _plain_item(item)
+    if as_sent is None:
         item = check_cart_item_scalars(item, pointer)
     if item.get("product") is not None:
         product = expect_object(item["product"], f"{pointer}/product")
@@ -183,6 +193,8 @@ def check_cart_item(item: Any, pointer: str, definitions: dict[str, str]) -> dic
         check_attributes(item["attributes"], f"{pointer}/attributes", "CartItem", definitions)
     if item.get("additionalCosts") is not None:
         check_costs(item["additionalCosts"], f"{pointer}/additionalCosts")
+    if as_sent:  # the body's own dict (this request's; enrich_cart copies it)
+        return item
     return {k: v for k, v in item.items() if v is not None and k not in COMPUTED_ITEM_FIELDS}
 
 
