@@ -248,6 +248,8 @@ class Group:
         except sqlite3.Error as exc:
             self.waiting = waiting
             self.fail(exc)
+            if active is not None:  # the request that asked for it fails too, undone with it
+                raise
             return
         self.open = False
         self.commits += 1

@@ -203,6 +203,36 @@ def test_a_group_that_cannot_commit_fails_every_request_in_it(engine) -> None:
     assert counter(engine, "d") == 1
 
 
+def test_a_failing_commit_asked_for_in_the_middle_of_a_request_fails_that_request(engine) -> None:
+    """Another connection checked out inside a grouped request commits the group first; when
+    that commit fails, the request fails too, and nothing of the group is stored."""
+
+    async def turn() -> tuple[str, str]:
+        broken = fastsql.write_lease(engine, grouped=True)
+        with broken:
+            broken.raw.dbapi_connection.execute("INSERT INTO child VALUES (999)")
+            fastsql.commit(broken)
+        active = fastsql.write_lease(engine, grouped=True)
+        try:
+            with active:
+                next_value(active, "t", "mid")
+                with new_session(engine) as other:  # its checkout commits the group: that fails
+                    other.execute(text("SELECT 1"))
+                fastsql.commit(active)
+            request = "answered"
+        except Exception as exc:
+            request = type(exc).__name__
+        try:
+            await broken.committed()
+            earlier = "stored"
+        except Exception as exc:
+            earlier = type(exc).__name__
+        return request, earlier
+
+    assert asyncio.run(turn()) == ("IntegrityError", "IntegrityError")
+    assert counter(engine, "mid") is None
+
+
 def test_outside_a_running_loop_a_write_lease_commits_on_its_own(engine) -> None:
     lease = take(engine, "e")
     assert counter(engine, "e") == 1
