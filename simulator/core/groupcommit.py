@@ -13,9 +13,12 @@ one connection kept for the purpose, each inside a savepoint of its own:
 - the group commits in a callback scheduled when its first request finishes, which the loop runs
   after every request that was ready in the same turn; each request answers only once that
   commit is done (`await lease.committed()`), so no client hears of a write that is not stored;
-- a writer on any other connection of this process and thread (an ORM Session, the journal, an
-  admin call) first commits the open group (the pool's checkout hook), and a group that failed to
-  commit fails every request in it: none answers success.
+- a writer on any other connection of this process and thread (an ORM Session, an admin call,
+  the stream worker) first commits the open group (the pool's checkout hook), and a group that
+  failed to commit fails every request in it: none answers success;
+- a counter row (core.ids) is written by the first request of the group that takes a number;
+  the others take theirs in memory while the group holds the row locked, a rejected request
+  gives its numbers back, and the last number is written before the commit.
 
 The requests of one group are serialised on its connection, so each sees what the earlier ones
 wrote, exactly as if each had committed on its own. Only SQLite stores group; PostgreSQL commits
