@@ -339,29 +339,35 @@ def insert_entries(session: Any, batch: list[dict[str, Any]]) -> None:
     """One statement on SQLite (the rows as one JSON parameter); executemany elsewhere, or
     when the batch cannot be written as JSON."""
     dialect, dbapi = fastsql.session_dbapi(session)
-    if dialect.name == "sqlite":
-        try:
-            rows = orjson.dumps(
-                [
-                    [
-                        *(entry[name] for name in _COLUMNS[:-1]),
-                        fastsql.sqlite_utc_text(entry["created_at"]),
-                    ]
-                    for entry in batch
-                ]
-            )
-        except TypeError:
-            pass
-        else:
-            cursor = dbapi.cursor()
-            try:
-                cursor.execute(INSERT_JSON, (rows,))
-                return
-            except sqlite3.OperationalError:  # an SQLite without its JSON functions
-                pass
-            finally:
-                cursor.close()
+    if dialect.name == "sqlite" and insert_as_json(dbapi, batch):
+        return
     fastsql.execute(session, INSERT_ENTRIES, batch)
+
+
+def insert_as_json(dbapi: Any, batch: list[dict[str, Any]]) -> bool:
+    """The batch written by one INSERT reading its rows from JSON; False when it cannot be
+    (text orjson refuses, such as a lone surrogate, or an SQLite without its JSON functions),
+    and then nothing was written."""
+    try:
+        rows = orjson.dumps(
+            [
+                [
+                    *(entry[name] for name in _COLUMNS[:-1]),
+                    fastsql.sqlite_utc_text(entry["created_at"]),
+                ]
+                for entry in batch
+            ]
+        )
+    except TypeError:
+        return False
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute(INSERT_JSON, (rows,))
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        cursor.close()
+    return True
 
 
 def entry_view(entry: JournalEntry) -> dict[str, Any]:
