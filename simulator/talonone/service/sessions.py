@@ -434,28 +434,10 @@ class SessionState:
 SESSION_COLUMNS = tuple(f.name for f in fields(SessionState))
 
 
-_PROFILES = profiles.PROFILES
-# A new session's profile and whether it had a session before, in one query.
-PROFILE_AND_HISTORY = fastsql.prepared(
-    core_select(
-        _PROFILES,
-        exists()
-        .where(
-            SESSIONS.c.tenant_id == _PROFILES.c.tenant_id,
-            SESSIONS.c.profile_id == _PROFILES.c.integration_id,
-        )
-        .label("had_session"),
-    ).where(
-        _PROFILES.c.tenant_id == bindparam("tenant"),
-        _PROFILES.c.integration_id == bindparam("integration_id"),
-    )
-)
-
-
 # An update naming its profile: the stored session (if any), the profile (if any) and whether
 # the profile had a session before, in one query (a row even when neither exists).
 _STORED = SESSIONS.alias("stored")
-_NAMED = _PROFILES.alias("named")
+_NAMED = profiles.PROFILES.alias("named")
 _HAD_SESSION = (
     exists()
     .where(
@@ -503,17 +485,6 @@ def session_and_profile(
         return stored, None, False
     values = {name: getattr(row, f"p_{name}") for name in profiles.PROFILE_COLUMNS}
     return stored, profiles.ProfileState(**values), bool(row.had_session)
-
-
-def profile_and_history(
-    db: Session, tenant_id: str, profile_id: str
-) -> tuple[profiles.ProfileState | None, bool]:
-    """(the stored profile or None, whether it already has a session)."""
-    parameters = {"tenant": tenant_id, "integration_id": profile_id}
-    row = fastsql.execute(db, PROFILE_AND_HISTORY, parameters).first()
-    if row is None:
-        return None, False
-    return profiles.state_of(row), bool(row.had_session)
 
 
 def session_row(db: Session | fastsql.Lease, tenant_id: str, integration_id: str) -> Any:
@@ -676,14 +647,9 @@ def update_session(
     if named and profile_id == named:  # read with the session
         profile = named_profile
         if stored is None:
+            # A profile created by this very request has had no session before.
             session.first_session = not named_had_session
-    elif stored is None:
-        # A profile created by this very request has had no session before.
-        profile, had_session = (
-            profile_and_history(db, tenant_id, profile_id) if profile_id else (None, False)
-        )
-        session.first_session = not had_session
-    else:
+    else:  # the stored session's own profile (a new session names one, or has none)
         profile = profiles.profile_state(db, tenant_id, profile_id) if profile_id else None
     if profile_id and profile is None:
         if dry:
