@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from sqlmodel import Session
 
 from simulator.core.ids import next_value
-from simulator.core.models import Tenant, new_cache_revision
+from simulator.core.models import Tenant, fresh_token
 
 
 class FixtureError(Exception):
@@ -256,7 +256,7 @@ def apply(
 
     clock: ClockFixture | None = validated.get("clock")
     reset_clock(tenant)
-    tenant.cache_revision = new_cache_revision()  # what processes keep of it is out of date
+    tenant.cache_revision = fresh_token()  # what processes keep of it is out of date
     if clock is not None and clock.now is not None:
         now = clock.now if clock.now.tzinfo else clock.now.replace(tzinfo=context.now.tzinfo)
         tenant.clock_frozen = clock.frozen

@@ -20,14 +20,10 @@ os.register_at_fork(after_in_child=lambda: _tokens.seed(secrets.randbits(128)))
 
 
 def fresh_token() -> int:
-    """A random 62-bit value, for versions a reader may have cached: one never comes back, not
-    after a reset, not for a row deleted and created again."""
+    """A random 62-bit value, for versions a reader may have cached (a tenant's cache revision,
+    a ledger's version): one never comes back, not after a reset, not for a row deleted and
+    created again."""
     return _tokens.getrandbits(62)
-
-
-def new_cache_revision() -> int:
-    """A fresh value for `Tenant.cache_revision`."""
-    return fresh_token()
 
 
 class Tenant(SQLModel, table=True):
@@ -58,7 +54,7 @@ class Tenant(SQLModel, table=True):
     # catalog, a fixtures load). The tenant row is read on every request anyway, so a process
     # knows at no cost whether what it keeps is still the store's (schema revision 0003).
     cache_revision: int = Field(
-        default_factory=new_cache_revision,
+        default_factory=fresh_token,
         sa_type=BigInteger,
         sa_column_kwargs={"server_default": "0"},
     )

@@ -18,7 +18,7 @@ from simulator.core.clock import real_now, tenant_now
 from simulator.core.db import new_session, tenant_tables
 from simulator.core.ids import random_secret
 from simulator.core.middleware import note
-from simulator.core.models import Tenant, new_cache_revision
+from simulator.core.models import Tenant, fresh_token
 
 log = logging.getLogger("simulator.tenants")
 
@@ -87,7 +87,7 @@ def renew_cache_revision(db: Session | fastsql.Lease, tenant_id: str) -> None:
     """Tell every process that what it keeps of this tenant between requests is out of date
     (in the caller's transaction: the change and the new revision commit together)."""
     statement = update(Tenant).where(Tenant.id == tenant_id)
-    fastsql.execute(db, statement.values(cache_revision=new_cache_revision()))
+    fastsql.execute(db, statement.values(cache_revision=fresh_token()))
 
 
 def admit(

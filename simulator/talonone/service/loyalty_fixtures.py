@@ -13,7 +13,7 @@ from sqlmodel import Session
 from simulator.core.clock import format_instant
 from simulator.core.fixtures import LoadContext, Strict
 from simulator.core.ids import next_value
-from simulator.core.models import Tenant
+from simulator.core.models import Tenant, fresh_token
 from simulator.talonone.models.loyalty import (
     TalonLoyaltyCard,
     TalonLoyaltyCardProfile,
@@ -38,7 +38,6 @@ from simulator.talonone.service.loyalty_ledger import (
     ensure_ledger,
     lot_dates,
     new_transaction,
-    new_version,
     reserve_ids,
 )
 
@@ -355,7 +354,7 @@ def prepare_ledgers(
             "card_identifier": key[3],
             "subledger_id": key[4],
             "debt": 0.0,
-            "version": new_version(),
+            "version": fresh_token(),
             "joined": at,
         }
         for key, at in joined.items()

@@ -368,11 +368,6 @@ def ledger_exists(db: Session, tenant_id: str, owner: Owner) -> bool:
     return db.execute(statement).first() is not None
 
 
-def new_version() -> int:
-    """A fresh version for a ledger being written."""
-    return fresh_token()
-
-
 def ensure_ledger(
     db: Session, tenant_id: str, owner: Owner, subledger: str, now: datetime
 ) -> TalonLoyaltyLedger:
@@ -389,7 +384,7 @@ def ensure_ledger(
         db.info[LEDGERS] = cache
     ledger = cache[1].get(key)
     if ledger is not None and ledger in db:
-        ledger.version = new_version()
+        ledger.version = fresh_token()
         return ledger
     ledger = db.get(TalonLoyaltyLedger, key, with_for_update=True)
     if ledger is None:
@@ -402,14 +397,14 @@ def ensure_ledger(
                     card_identifier=owner.card_identifier,
                     subledger_id=subledger,
                     debt=0.0,
-                    version=new_version(),
+                    version=fresh_token(),
                     joined=now,
                 )
                 db.add(ledger)
         except IntegrityError:  # another request created it just now
             ledger = db.get(TalonLoyaltyLedger, key, with_for_update=True, populate_existing=True)
             assert ledger is not None
-    ledger.version = new_version()
+    ledger.version = fresh_token()
     cache[1][key] = ledger
     return ledger
 
@@ -672,7 +667,7 @@ def claim_ledger(
         "card_identifier": owner.card_identifier,
         "subledger_id": subledger,
     }
-    version = new_version()
+    version = fresh_token()
     bump = {**{f"key_{name}": value for name, value in ledger.items()}, "new_version": version}
     debt = fastsql.execute(db, BUMP_LEDGER, bump).scalar()
     if debt is not None:
