@@ -49,7 +49,8 @@ _serials = itertools.count(1)
 
 
 class StoreConnection(sqlite3.Connection):
-    """The DBAPI connection of every SQLite store (`make_engine` passes it as the factory).
+    """The DBAPI connection of every SQLite store (`make_engine` passes it as the factory); it
+    also lends core.fastsql one cursor for its statements (`statement_cursor`).
 
     While a grouped lease uses it (`group` is set), `commit()` keeps the lease's work in the open
     group and `rollback()` undoes what the lease did since it last committed, whoever calls them:

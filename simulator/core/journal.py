@@ -54,21 +54,7 @@ BATCH = 500
 
 # One executemany on the DBAPI cursor a flush (an ORM bulk insert costs several times more).
 INSERT_ENTRIES = fastsql.prepared(insert(JournalEntry.__table__))
-_COLUMNS = (
-    "tenant_id",
-    "api",
-    "operation",
-    "method",
-    "path",
-    "query",
-    "status",
-    "duration_ms",
-    "fault",
-    "request_headers",
-    "request_body",
-    "response_body",
-    "created_at",
-)
+_COLUMNS = tuple(column.name for column in JournalEntry.__table__.c if column.name != "id")
 # SQLite: a whole batch in one statement, its rows read from one JSON array of arrays.
 INSERT_JSON = "INSERT INTO journal_entry ({}) SELECT {} FROM json_each(?)".format(
     ", ".join(_COLUMNS),
@@ -352,8 +338,8 @@ def insert_as_json(dbapi: Any, batch: list[dict[str, Any]]) -> bool:
         rows = orjson.dumps(
             [
                 [
-                    *(entry[name] for name in _COLUMNS[:-1]),
-                    fastsql.sqlite_utc_text(entry["created_at"]),
+                    fastsql.sqlite_utc_text(entry[name]) if name == "created_at" else entry[name]
+                    for name in _COLUMNS
                 ]
                 for entry in batch
             ]
