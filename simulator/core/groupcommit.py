@@ -50,7 +50,8 @@ _serials = itertools.count(1)
 
 class StoreConnection(sqlite3.Connection):
     """The DBAPI connection of every SQLite store (`make_engine` passes it as the factory); it
-    also lends core.fastsql one cursor for its statements (`statement_cursor`).
+    also lends one cursor for the statements of core.fastsql and of the commit group
+    (`statement_cursor`: each is read to its end before the next).
 
     While a grouped lease uses it (`group` is set), `commit()` keeps the lease's work in the open
     group and `rollback()` undoes what the lease did since it last committed, whoever calls them:
@@ -62,7 +63,7 @@ class StoreConnection(sqlite3.Connection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.serial = next(_serials)  # tells this connection from any later one at its address
-        self.statement_cursor = self.cursor()  # lent to core.fastsql's statements
+        self.statement_cursor = self.cursor()  # lent to fastsql and the commit group
 
     def commit(self) -> None:
         group = self.group
@@ -103,7 +104,6 @@ class Group:
         self.thread = threading.current_thread()
         self.raw: Any = None  # the pooled connection the group keeps checked out
         self.dbapi: StoreConnection | None = None
-        self.cursor: sqlite3.Cursor | None = None  # for the group's own statements
         self.open = False  # a transaction of the group is open on the connection
         self.active: object | None = None  # the lease using the connection now
         self.kept = False  # the active lease committed some work
@@ -125,9 +125,9 @@ class Group:
         if self.raw is None:
             self.raw = self.engine.raw_connection()
             self.dbapi = self.raw.dbapi_connection
-            self.cursor = self.dbapi.cursor()
-        dbapi, cursor = self.dbapi, self.cursor
-        assert dbapi is not None and cursor is not None
+        dbapi = self.dbapi
+        assert dbapi is not None
+        cursor = dbapi.statement_cursor
         if not self.open:
             # IMMEDIATE: the write lock from the start, so no other writer can commit between
             # a request's reads and its writes (a deferred transaction would then fail to write).
@@ -146,20 +146,21 @@ class Group:
         count, and no grouped request writes a tenant row)."""
         dbapi = self.dbapi
         assert dbapi is not None
-        return dbapi.serial, dbapi.execute("PRAGMA data_version").fetchone()[0]
+        cursor = dbapi.statement_cursor
+        return dbapi.serial, cursor.execute("PRAGMA data_version").fetchone()[0]
 
     def keep(self) -> None:
         """The active lease's commit: its work so far belongs to the group (a savepoint
         inside its own marks where a later rollback goes back to)."""
-        assert self.cursor is not None
-        self.cursor.execute(f"SAVEPOINT {KEPT}")
+        assert self.dbapi is not None
+        self.dbapi.statement_cursor.execute(f"SAVEPOINT {KEPT}")
         self.kept = True
         self.saved()
 
     def undo(self) -> None:
         """The active lease's rollback: what it did since it last committed is undone."""
-        assert self.cursor is not None
-        self.cursor.execute(f"ROLLBACK TO {KEPT if self.kept else SAVEPOINT}")
+        assert self.dbapi is not None
+        self.dbapi.statement_cursor.execute(f"ROLLBACK TO {KEPT if self.kept else SAVEPOINT}")
         self.restore_counters()
         self.changes = self.total_changes()
 
@@ -205,8 +206,9 @@ class Group:
         """End `lease`: what it did not commit is undone; a future when it kept work."""
         if self.active is not lease:
             return None
-        dbapi, cursor = self.dbapi, self.cursor
-        assert dbapi is not None and cursor is not None
+        dbapi = self.dbapi
+        assert dbapi is not None
+        cursor = dbapi.statement_cursor
         dbapi.group = None
         self.active = None
         try:
@@ -265,8 +267,8 @@ class Group:
             if dbapi.total_changes != self.changes:
                 log.warning("a grouped request was committed before it finished")
             # Deferred: the writer that asked for this commit must be able to take the lock.
-            dbapi.execute("BEGIN")
-            dbapi.execute(f"SAVEPOINT {SAVEPOINT}")
+            dbapi.statement_cursor.execute("BEGIN")
+            dbapi.statement_cursor.execute(f"SAVEPOINT {SAVEPOINT}")
             self.open = True
             self.kept = False  # what it kept is committed: a rollback now goes back to here
             self.saved()
@@ -317,7 +319,6 @@ class Group:
                 self.raw.close()
             self.raw = None
             self.dbapi = None
-            self.cursor = None
 
 
 # Per engine, dropped with it. A group belongs to the loop (and thread) that made it; a lease of
