@@ -260,10 +260,12 @@ async def admin_events(
     """The tenant's newest stored events (filters: profileId, type)."""
     config = load_config(db, tenant.id)
     statement = select(TalonEvent).where(TalonEvent.tenant_id == tenant.id)
-    if query_param(request, "profileId") is not None:
-        statement = statement.where(TalonEvent.profile_id == request.query_params["profileId"])
-    if query_param(request, "type") is not None:
-        statement = statement.where(TalonEvent.type == request.query_params["type"])
+    profile_id = query_param(request, "profileId")
+    if profile_id is not None:
+        statement = statement.where(TalonEvent.profile_id == profile_id)
+    event_type = query_param(request, "type")
+    if event_type is not None:
+        statement = statement.where(TalonEvent.type == event_type)
     rows = db.exec(statement.order_by(col(TalonEvent.id).desc()).limit(ADMIN_LIMIT)).all()
     return json_response([events.event_view(config.application_id, e) for e in rows])
 
