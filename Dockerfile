@@ -1,5 +1,7 @@
 # The simulator: SQLite in /app/var by default, PostgreSQL with SIM_DATABASE_URL.
-FROM python:3.12-slim
+# Python 3.11: the version CI tests. `pip install .` (not editable) carries the named fixture
+# sets inside the package (tests/e2e/test_wheel.py serves from such an install).
+FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

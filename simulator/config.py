@@ -8,6 +8,9 @@ from pathlib import Path
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The named fixture sets, inside the package (a link to the top-level `fixtures/` in a checkout,
+# the files themselves in an installed wheel).
+PACKAGED_FIXTURES = Path(__file__).resolve().parent / "fixture_sets"
 
 
 class Settings(BaseSettings):
@@ -17,7 +20,7 @@ class Settings(BaseSettings):
     port: int = 8000
     database_url: str = "sqlite:///./var/simulator.db"
     fixtures: str = "default"
-    fixtures_dir: Path = PROJECT_ROOT / "fixtures"
+    fixtures_dir: Path = PACKAGED_FIXTURES
     faults: str | None = None
     seed: int = 0
     workers: int = 1
