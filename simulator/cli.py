@@ -236,7 +236,7 @@ def fixtures_command(args: argparse.Namespace) -> int:
             text = generate_document(args.seed, args.customers, args.locale, **counts)
         elif args.action == "validate":
             document, source = fixtures.resolve(args.source, settings.fixtures_dir)
-            fixtures.validate(document, source)
+            fixtures.validate(document, source, settings.fixtures_dir)
             text = f"{source}: valid\n"
         else:  # export
             text = export_text(args, settings, json, yaml)

@@ -48,7 +48,8 @@ async def create_tenant(
 ) -> Response:
     settings = request.app.state.settings
     try:
-        tenant = tenants.create(session, settings, body.name, body.fixtures)
+        # A request names a set or sends the document: files are the operator's.
+        tenant = tenants.create(session, settings, body.name, body.fixtures, allow_paths=False)
     except FixtureError as exc:
         return json_response({"error": "fixtures refused", **exc.as_dict()}, status=400)
     return json_response(tenants.describe(tenant), status=201)
