@@ -11,8 +11,10 @@ from sqlalchemy import select
 from sqlmodel import Session
 from starlette.responses import Response
 
+from simulator.admin import signup
 from simulator.admin.deps import path_tenant
-from simulator.core import clock, fixtures, journal, tenants
+from simulator.admin.guard import caller_of
+from simulator.core import clock, fixtures, journal, quotas, tenants
 from simulator.core.db import get_session, ping
 from simulator.core.fixtures import FixtureError
 from simulator.core.formats import json_response
@@ -46,12 +48,29 @@ class TenantCreate(BaseModel):
 async def create_tenant(
     body: TenantCreate, request: Request, session: Session = Depends(get_session)
 ) -> Response:
+    """The operator's, or (open sign-up, no token) a sign-up within the sign-up limits."""
     settings = request.app.state.settings
+    signed_up = caller_of(request) == "signup"
+    if signed_up:
+        try:
+            signup.admit(session, settings, signup.client_address(request))
+        except signup.SignupRefused as exc:
+            headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+            return json_response({"error": exc.message, "status": 429}, 429, headers=headers)
     try:
         # A request names a set or sends the document: files are the operator's.
-        tenant = tenants.create(session, settings, body.name, body.fixtures, allow_paths=False)
+        tenant = tenants.create(
+            session,
+            settings,
+            body.name,
+            body.fixtures,
+            allow_paths=False,
+            records_quota=settings.signup_max_records if signed_up else None,
+        )
     except FixtureError as exc:
         return json_response({"error": "fixtures refused", **exc.as_dict()}, status=400)
+    except quotas.TooManyRecords as exc:
+        return json_response({"error": str(exc), "status": 413}, status=413)
     return json_response(tenants.describe(tenant), status=201)
 
 

@@ -200,17 +200,32 @@ def create(
     fixture_reference: str | dict | None = None,
     tenant: Tenant | None = None,
     allow_paths: bool = True,
+    records_quota: int | None = None,
 ) -> Tenant:
     """Create a tenant and load its fixtures in one transaction (raises FixtureError).
 
     `allow_paths=False` for a reference sent in a request: a set's name or a document only.
+    `records_quota`: the tenant's stored-records quota, which its fixtures must fit too
+    (quotas.TooManyRecords, nothing written; a `generate:` block is judged before it runs).
     """
     document, source = fixtures.resolve(fixture_reference, settings.fixtures_dir, allow_paths)
+    if records_quota is not None:
+        from simulator.core.generate import estimated_rows
+
+        asked = estimated_rows(document)
+        if asked > records_quota:
+            raise quotas.TooManyRecords(asked, records_quota, estimated=True)
     tenant = tenant or fresh_tenant(None, name)
+    tenant.quota_records = records_quota
     session.add(tenant)
     try:
         session.flush()
         load_fixtures(session, tenant, document, source, settings)
+        if records_quota is not None:
+            session.flush()
+            stored = quotas.stored_records(session, tenant.id)
+            if stored > records_quota:
+                raise quotas.TooManyRecords(stored, records_quota)
         session.commit()
     except Exception:
         session.rollback()
