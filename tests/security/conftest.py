@@ -72,6 +72,12 @@ class RouteCall:
     path: str  # with its parameters filled in
 
     @property
+    def api(self) -> str | None:
+        """The API that owns the path (None: the control plane)."""
+        spec = api_for_path(self.path)
+        return spec.name if spec is not None else None
+
+    @property
     def body(self) -> Any:
         return ADMIN_BODIES.get((self.method, self.template))
 
