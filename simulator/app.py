@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 from simulator import __version__
 from simulator.admin import faults as admin_faults
 from simulator.admin import routes as admin_routes
+from simulator.admin import signup
 from simulator.admin.guard import AdminGuard
 from simulator.config import Settings, get_settings
 from simulator.core import groupcommit, quotas, tenants
@@ -131,6 +132,7 @@ def create_app(
         token=settings.admin_token,
         open_signup=settings.open_signup,
         max_body=settings.max_body_bytes,
+        admit_signup=partial(signup.admit_request, engine, settings),
     )
     app.api_entry = ApiMiddleware(
         control_plane,

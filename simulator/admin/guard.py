@@ -3,7 +3,8 @@
 Every path under `/__admin` and `/metrics` passes through it before FastAPI routes it, so a route
 added later is covered without anyone remembering to add a dependency: `GET /__admin/health` is
 open; `POST /__admin/tenants` is open to callers without credentials when sign-up is open
-(`SIM_OPEN_SIGNUP`); everything else needs `Authorization: Bearer <SIM_ADMIN_TOKEN>` when a
+(`SIM_OPEN_SIGNUP`), within the sign-up limits (admin/signup.py), checked here before the body
+is read; everything else needs `Authorization: Bearer <SIM_ADMIN_TOKEN>` when a
 token is set. A request that gets through then meets the APIs' limits: the body ceiling
 (`SIM_MAX_BODY_BYTES`, 413) and a nesting limit for JSON (400), checked before any handler parses
 the body. API paths never reach this class (ApiMiddleware serves them), and the path prefix is
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import Literal
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from simulator.admin.signup import SignupRefused
 from simulator.core.errors import render_for_path
 from simulator.core.nesting import MAX_JSON_NESTING, json_deeper_than
 
@@ -47,8 +50,11 @@ class AdminGuard:
         open_signup: bool,
         max_body: int,
         max_nesting: int = MAX_JSON_NESTING,
+        admit_signup: Callable[[Scope], None] | None = None,
     ) -> None:
+        """`admit_signup(scope)`: raises admin.signup.SignupRefused over the sign-up limits."""
         self.app = app
+        self.admit_signup = admit_signup
         # Compared as digests: equal length whatever was sent, and any bytes at all (a header
         # that is not ASCII must be refused, not make `compare_digest` raise).
         self.token_digest = _digest(token.encode()) if token else None
@@ -70,6 +76,12 @@ class AdminGuard:
             await unauthorized(scope, problem)(scope, receive, send)
             return
         scope[CALLER_SCOPE_KEY] = "signup" if signup else "operator"
+        if signup and self.admit_signup is not None:
+            try:
+                self.admit_signup(scope)
+            except SignupRefused as exc:
+                await too_many(scope, exc)(scope, receive, send)
+                return
         refusal, body = await self.read_body(scope, receive)
         if refusal is not None:
             status, message = refusal
@@ -145,6 +157,13 @@ def unauthorized(scope: Scope, problem: Problem) -> Response:
         challenge = 'Bearer realm="simulator admin", error="invalid_token"'
     response = render_for_path(Request(scope), 401, message)
     response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
+def too_many(scope: Scope, refused: SignupRefused) -> Response:
+    response = render_for_path(Request(scope), 429, refused.message)
+    if refused.retry_after is not None:
+        response.headers["Retry-After"] = str(refused.retry_after)
     return response
 
 

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlmodel import Session
 from starlette.responses import Response
 
-from simulator.admin import signup
 from simulator.admin.deps import path_tenant
 from simulator.admin.guard import caller_of
 from simulator.core import clock, fixtures, journal, quotas, tenants
@@ -48,15 +47,10 @@ class TenantCreate(BaseModel):
 async def create_tenant(
     body: TenantCreate, request: Request, session: Session = Depends(get_session)
 ) -> Response:
-    """The operator's, or (open sign-up, no token) a sign-up within the sign-up limits."""
+    """The operator's, or (open sign-up, no token) a sign-up the guard has let through: its
+    tenant gets the sign-up records quota."""
     settings = request.app.state.settings
     signed_up = caller_of(request) == "signup"
-    if signed_up:
-        try:
-            signup.admit(session, settings, signup.client_address(request))
-        except signup.SignupRefused as exc:
-            headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-            return json_response({"error": exc.message, "status": 429}, 429, headers=headers)
     try:
         # A request names a set or sends the document: files are the operator's.
         tenant = tenants.create(

@@ -8,6 +8,9 @@ create. The operator (the token) is not limited; the guard (admin/guard.py) says
   `SIM_FORWARDED_ALLOW_IPS` (uvicorn resolves it before the app sees the request).
 - `SIM_SIGNUP_MAX_RECORDS`: the stored-records quota of a signed-up tenant, its fixtures
   included (tenants.create refuses a document over it with quotas.TooManyRecords).
+
+The first two are checked by the guard before the request's body is read; both answer 429 in
+the admin error shape.
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
-from starlette.requests import Request
+from starlette.types import Scope
 
 from simulator.config import Settings
 from simulator.core import quotas
+from simulator.core.db import new_session
 from simulator.core.models import Tenant, TenantRate
 
 RATE_KEY_PREFIX = "signup:"
@@ -35,8 +40,16 @@ class SignupRefused(Exception):
         self.retry_after = retry_after
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client is not None else "unknown"
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+def admit_request(engine: Engine, settings: Settings, scope: Scope) -> None:
+    """`admit` for the sign-up a request asks for, before its body is read (the guard calls
+    it: an attempt over the limits costs no parsing)."""
+    with new_session(engine) as session:
+        admit(session, settings, client_address(scope))
 
 
 def admit(session: Session, settings: Settings, client: str, now: float | None = None) -> None:

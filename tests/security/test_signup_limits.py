@@ -55,6 +55,14 @@ def test_sign_up_rate_is_per_client_address(make_client: Any) -> None:
     assert client.post("/__admin/tenants", json={}, headers=BEARER).status_code == 201
 
 
+def test_sign_up_limits_are_checked_before_the_body_is_read(make_client: Any) -> None:
+    client = signup_client(make_client, signups_per_hour=1)
+    assert client.post("/__admin/tenants", json={"fixtures": "empty"}).status_code == 201
+    deep = b"[" * 100_000 + b"]" * 100_000  # would be a 400 if it were read
+    refused = client.post("/__admin/tenants", content=deep, headers={"content-type": "x"})
+    assert refused.status_code == 429
+
+
 def test_a_signed_up_tenant_gets_the_records_cap(make_client: Any) -> None:
     client = signup_client(make_client, signup_max_records=5)
     tenant = client.post("/__admin/tenants", json={"fixtures": "empty"}).json()
