@@ -1,15 +1,18 @@
 """AdminGuard: the one place where the control plane is protected.
 
 Every path under `/__admin` and `/metrics` passes through it before FastAPI routes it, so a route
-added later is covered without anyone remembering to add a dependency: `GET /__admin/health` is
-open; `POST /__admin/tenants` is open to callers without credentials when sign-up is open
-(`SIM_OPEN_SIGNUP`), within the sign-up limits (admin/signup.py), checked here before the body
-is read; everything else needs `Authorization: Bearer <SIM_ADMIN_TOKEN>` when a
-token is set. A request that gets through then meets the APIs' limits: the body ceiling
-(`SIM_MAX_BODY_BYTES`, 413) and a nesting limit for JSON (400), checked before any handler parses
-the body. API paths never reach this class (ApiMiddleware serves them), and the path prefix is
-the first thing looked at.
-"""
+added later is covered without anyone remembering to add a dependency:
+
+- `GET /__admin/health` is open;
+- `POST /__admin/tenants` is open to callers without credentials when sign-up is open
+  (`SIM_OPEN_SIGNUP`), within the sign-up limits (admin/signup.py), checked here before the
+  body is read;
+- everything else needs `Authorization: Bearer <SIM_ADMIN_TOKEN>` when a token is set.
+
+A request that gets through then meets the APIs' limits before any handler parses its body: the
+ceiling (`SIM_MAX_BODY_BYTES`, 413) and a nesting limit for JSON (400). It sits behind
+ApiMiddleware: a request of the APIs' fast lane never reaches it, another API request meets
+only the path-prefix check."""
 
 from __future__ import annotations
 
