@@ -17,6 +17,8 @@ from starlette.types import Receive, Scope, Send
 from simulator import __version__
 from simulator.admin import faults as admin_faults
 from simulator.admin import routes as admin_routes
+from simulator.admin import signup
+from simulator.admin.guard import AdminGuard
 from simulator.config import Settings, get_settings
 from simulator.core import groupcommit, quotas, tenants
 from simulator.core.db import make_engine
@@ -98,6 +100,8 @@ def create_app(
         docs_url="/__admin/docs",
         openapi_url="/__admin/openapi.json",
         redoc_url=None,
+        # No admin route uses OAuth2: the page would only be one more path outside /__admin.
+        swagger_ui_oauth2_redirect_url=None,
         # The simulator reports through its own /metrics and logs; FastAPI's OpenTelemetry
         # hooks would cost every request a provider check.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -111,7 +115,6 @@ def create_app(
     for spec in specs:
         for router in spec.routers:
             app.include_router(router)
-    app.include_router(admin_routes.public)
     app.include_router(admin_routes.router)
     app.include_router(admin_routes.metrics_router)
     app.include_router(admin_faults.router)
@@ -122,8 +125,17 @@ def create_app(
             app.add_exception_handler(exc_type, handler)
     install_generic_handlers(app)
     app.state.route_count = len(app.router.routes)  # the fast lane steps aside if this changes
-    app.api_entry = ApiMiddleware(
+    # The control plane's token and limits (admin/guard), behind ApiMiddleware: a request of the
+    # fast lane never meets it, another API request only its path-prefix check.
+    control_plane = AdminGuard(
         partial(FastAPI.__call__, app),
+        token=settings.admin_token,
+        open_signup=settings.open_signup,
+        max_body=settings.max_body_bytes,
+        admit_signup=partial(signup.admit_request, engine, settings),
+    )
+    app.api_entry = ApiMiddleware(
+        control_plane,
         journal=journal,
         max_body=settings.max_body_bytes,
         body_limit=settings.journal_body_bytes,

@@ -22,6 +22,7 @@ def banner(settings: Settings) -> str:
         [
             f"API simulator listening on {base}  (store: {settings.database_url})",
             f"  admin:          {base}/__admin/health",
+            f"  {admin_protection(settings)}",
             "  default tenant credentials:",
             f"    CustomerGauge  Authorization: api_key {settings.default_customergauge_api_key}",
             f"    ClientToolbox  user_id={settings.default_clienttoolbox_user_id}"
@@ -31,6 +32,29 @@ def banner(settings: Settings) -> str:
             f"    ECDP           x-api-key: {settings.default_ecdp_api_key}",
         ]
     )
+
+
+def admin_protection(settings: Settings) -> str:
+    """One line: who may use the admin API (never the token itself)."""
+    if not settings.admin_token:
+        return (
+            "admin API: OPEN (no SIM_ADMIN_TOKEN): whoever reaches this port may create, "
+            "read, reset and delete every tenant"
+        )
+    line = "admin API: protected by SIM_ADMIN_TOKEN (Authorization: Bearer <token>)"
+    if settings.open_signup:
+        line += "; open sign-up: POST /__admin/tenants without it"
+    return line
+
+
+def refusal(settings: Settings) -> str | None:
+    """Why these settings must not serve, in one line (or None)."""
+    if settings.open_signup and not settings.admin_token:
+        return (
+            "SIM_OPEN_SIGNUP=true needs SIM_ADMIN_TOKEN: without a token the whole admin API "
+            "would be open to whoever signs up"
+        )
+    return None
 
 
 def export_env(args: argparse.Namespace) -> None:
@@ -126,6 +150,9 @@ def serve(args: argparse.Namespace) -> int:
         access_log=False,
         loop="auto",
         http=http_protocol(),
+        # X-Forwarded-For names the client only behind the proxies the operator lists.
+        proxy_headers=settings.forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         ws="none",  # no API speaks WebSocket: its protocol module is not even imported
     )
     return 0
@@ -140,7 +167,7 @@ def fresh_settings() -> Settings:
 
 
 class CannotStart(Exception):
-    """The store or the --faults file refuses the start (the message says why)."""
+    """The settings, the store or the --faults file refuse the start (the message says why)."""
 
 
 def start(settings: Settings) -> FastAPI | str:
@@ -158,6 +185,9 @@ def start(settings: Settings) -> FastAPI | str:
     from simulator.core.schema import SchemaTooNew
     from simulator.server import load_faults
 
+    reason = refusal(settings)
+    if reason is not None:
+        raise CannotStart(reason)
     logs.configure(settings.log_format)
     engine = make_engine(settings.database_url)
     try:
@@ -236,7 +266,7 @@ def fixtures_command(args: argparse.Namespace) -> int:
             text = generate_document(args.seed, args.customers, args.locale, **counts)
         elif args.action == "validate":
             document, source = fixtures.resolve(args.source, settings.fixtures_dir)
-            fixtures.validate(document, source)
+            fixtures.validate(document, source, settings.fixtures_dir)
             text = f"{source}: valid\n"
         else:  # export
             text = export_text(args, settings, json, yaml)

@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     admin_token: str | None = None
     open_signup: bool = False
     allow_fault_header: bool = True
+    # Limits of open sign-up (callers without the token; the operator is not limited): tenants
+    # in the store, sign-up attempts per client address and clock hour, and the stored-records
+    # quota each signed-up tenant gets (its fixtures included).
+    max_tenants: int = 1_000
+    signups_per_hour: int = 60
+    signup_max_records: int = 50_000
+    # Proxies whose X-Forwarded-For names the client (uvicorn's forwarded_allow_ips: addresses,
+    # networks or "*"); unset: the peer's address is the client's.
+    forwarded_allow_ips: str | None = None
 
     # Request journal
     journal_enabled: bool = True

@@ -11,22 +11,23 @@ from sqlalchemy import select
 from sqlmodel import Session
 from starlette.responses import Response
 
-from simulator.admin.deps import path_tenant, require_admin, token_ok
-from simulator.core import clock, fixtures, journal, tenants
+from simulator.admin.deps import path_tenant
+from simulator.admin.guard import caller_of
+from simulator.core import clock, fixtures, journal, quotas, tenants
 from simulator.core.db import get_session, ping
 from simulator.core.fixtures import FixtureError
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 
-public = APIRouter(prefix="/__admin", tags=["admin"])
-router = APIRouter(prefix="/__admin", tags=["admin"], dependencies=[Depends(require_admin)])
+# Who may call what is decided in front of every route, in one place (admin/guard.py).
+router = APIRouter(prefix="/__admin", tags=["admin"])
 
 
 def fixture_error(exc: FixtureError) -> HTTPException:
     return HTTPException(400, f"fixtures refused: {exc}")
 
 
-@public.get("/health")
+@router.get("/health")
 async def health(request: Request) -> Response:
     try:
         ping(request.app.state.engine)
@@ -42,17 +43,28 @@ class TenantCreate(BaseModel):
     fixtures: str | dict[str, Any] | None = None
 
 
-@public.post("/tenants", status_code=201)
+@router.post("/tenants", status_code=201)
 async def create_tenant(
     body: TenantCreate, request: Request, session: Session = Depends(get_session)
 ) -> Response:
+    """The operator's, or (open sign-up, no token) a sign-up the guard has let through: its
+    tenant gets the sign-up records quota."""
     settings = request.app.state.settings
-    if not (settings.open_signup or token_ok(request)):
-        raise HTTPException(401, "admin token required", headers={"WWW-Authenticate": "Bearer"})
+    signed_up = caller_of(request) == "signup"
     try:
-        tenant = tenants.create(session, settings, body.name, body.fixtures)
+        # A request names a set or sends the document: files are the operator's.
+        tenant = tenants.create(
+            session,
+            settings,
+            body.name,
+            body.fixtures,
+            allow_paths=False,
+            records_quota=settings.signup_max_records if signed_up else None,
+        )
     except FixtureError as exc:
         return json_response({"error": "fixtures refused", **exc.as_dict()}, status=400)
+    except quotas.TooManyRecords as exc:
+        return json_response({"error": str(exc), "status": 413}, status=413)
     return json_response(tenants.describe(tenant), status=201)
 
 
@@ -231,7 +243,7 @@ async def put_quotas(
     return json_response(quota_view(tenant))
 
 
-metrics_router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)])
+metrics_router = APIRouter(tags=["admin"])
 
 
 @metrics_router.get("/metrics")

@@ -30,7 +30,8 @@ class FixtureError(Exception):
         super().__init__(f"{source}: {path or '<document>'}: {reason}")
 
     def as_dict(self) -> dict[str, str]:
-        return {"file": self.source, "path": self.path, "reason": self.reason}
+        """What an HTTP answer says: where, without the directory of an operator's file."""
+        return {"file": public_label(self.source), "path": self.path, "reason": self.reason}
 
 
 @dataclass
@@ -171,22 +172,77 @@ def parse_document(text: str | bytes, source: str) -> dict[str, Any]:
     return document
 
 
+# Where a document came from, as stored on its tenant and named in errors: a set's name, a file
+# path (the operator's), or one of these.
+INLINE = "inline"
+NO_FIXTURES = "none"
+# Documents sent in a request (and, before this label, stored as "<inline>"): the only ones
+# whose `extends` is held to set names.
+SENT_IN_A_REQUEST = frozenset({INLINE, "<inline>"})
+
+# A set's name: what `fixtures` and `extends` may say through HTTP. No separator, no dot (so
+# no `..`), short enough for any file system.
+SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+SET_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def public_label(source: str) -> str:
+    """`source` as a response may show it: a file's name without its directory."""
+    return re.split(r"[\\/]", source)[-1]
+
+
 def find_named_set(name: str, fixtures_dir: Path) -> Path | None:
-    for suffix in (".yaml", ".yml", ".json"):
+    if SET_NAME.fullmatch(name) is None:
+        return None
+    for suffix in SET_SUFFIXES:
         candidate = fixtures_dir / f"{name}{suffix}"
         if candidate.is_file():
             return candidate
     return None
 
 
-def resolve(reference: str | dict | None, fixtures_dir: Path) -> tuple[dict[str, Any], str]:
-    """A set's name, a file path, an inline document, or none -> (document, source label)."""
-    if reference is None or reference == "" or reference == "none":
-        return {}, "none"
+def set_names(fixtures_dir: Path) -> list[str]:
+    """The sets a request may name (the fixtures directory's documents)."""
+    found = {
+        path.stem
+        for path in fixtures_dir.iterdir()
+        if path.suffix in SET_SUFFIXES and SET_NAME.fullmatch(path.stem) and path.is_file()
+    }
+    return sorted(found)
+
+
+def refused_reference(reference: str, fixtures_dir: Path, source: str, where: str) -> FixtureError:
+    """A reference that is no set's name. Nothing outside the fixtures directory was looked
+    at, so every path gets this same answer (it echoes no part of it)."""
+    sets = ", ".join(set_names(fixtures_dir))
+    if SET_NAME.fullmatch(reference) is not None:
+        return FixtureError(reference, where, f"no fixture set of that name (sets: {sets})")
+    return FixtureError(
+        source,
+        where,
+        f"must be a fixture set's name (sets: {sets}) or a document sent inline; files are "
+        "loaded by the operator only (--fixtures, SIM_FIXTURES)",
+    )
+
+
+def resolve(
+    reference: str | dict | None, fixtures_dir: Path, allow_paths: bool = True
+) -> tuple[dict[str, Any], str]:
+    """A set's name, a file path, an inline document, or none -> (document, source label).
+
+    `allow_paths=False` (a reference sent over HTTP): a set's name or a document only; a file
+    of the server is never opened, whether or not it exists.
+    """
+    if reference is None or reference == "" or reference == NO_FIXTURES:
+        return {}, NO_FIXTURES
     if isinstance(reference, dict):
-        return reference, "<inline>"
+        return reference, INLINE
     named = find_named_set(reference, fixtures_dir)
-    path = named or Path(reference)
+    if named is not None:
+        return parse_document(named.read_text(encoding="utf-8"), reference), reference
+    if not allow_paths:
+        raise refused_reference(reference, fixtures_dir, "request", "fixtures")
+    path = Path(reference)
     if not path.is_file():
         raise FixtureError(reference, "", "no fixture set or file of that name")
     return parse_document(path.read_text(encoding="utf-8"), str(path)), str(path)
@@ -198,10 +254,14 @@ def sections() -> dict[str, FixtureSection]:
     return {spec.fixtures.name: spec.fixtures for spec in api_specs() if spec.fixtures}
 
 
-def apply_extends(document: dict[str, Any], source: str, depth: int = 0) -> dict[str, Any]:
+def apply_extends(
+    document: dict[str, Any], source: str, fixtures_dir: Path, depth: int = 0
+) -> dict[str, Any]:
     """`extends: <set name or path>`: the named document, with this one's sections merged in.
 
     Within a section, this document's keys replace the base's (lists are not concatenated).
+    A document sent in a request may only extend a set (by name); the operator's documents
+    (sets, files) may also name a file.
     """
     if "extends" not in document:
         return document
@@ -210,10 +270,10 @@ def apply_extends(document: dict[str, Any], source: str, depth: int = 0) -> dict
     reference = document["extends"]
     if not isinstance(reference, str) or not reference:
         raise FixtureError(source, "extends", "must name a fixture set or file")
-    from simulator.config import get_settings
-
-    base, base_source = resolve(reference, get_settings().fixtures_dir)
-    merged = dict(apply_extends(base, base_source, depth + 1))
+    if source in SENT_IN_A_REQUEST and find_named_set(reference, fixtures_dir) is None:
+        raise refused_reference(reference, fixtures_dir, source, "extends")
+    base, base_source = resolve(reference, fixtures_dir)
+    merged = dict(apply_extends(base, base_source, fixtures_dir, depth + 1))
     for key, value in document.items():
         if key == "extends":
             continue
@@ -224,11 +284,20 @@ def apply_extends(document: dict[str, Any], source: str, depth: int = 0) -> dict
     return merged
 
 
-def validate(document: dict[str, Any], source: str) -> dict[str, Any]:
-    """Check every section (after `extends:` and a `generate:` block); returns the models."""
+def validate(
+    document: dict[str, Any], source: str, fixtures_dir: Path | None = None
+) -> dict[str, Any]:
+    """Check every section (after `extends:` and a `generate:` block); returns the models.
+
+    `fixtures_dir`: where `extends` finds sets (default: the configured directory).
+    """
     from simulator.core.generate import expand
 
-    document = expand(apply_extends(document, source), source)
+    if fixtures_dir is None:
+        from simulator.config import get_settings
+
+        fixtures_dir = get_settings().fixtures_dir
+    document = expand(apply_extends(document, source, fixtures_dir), source)
     known = sections()
     validated: dict[str, Any] = {}
     for key, value in document.items():

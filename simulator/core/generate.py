@@ -98,6 +98,21 @@ def expand(document: dict[str, Any], source: str) -> dict[str, Any]:
     return expanded
 
 
+def estimated_rows(document: dict[str, Any]) -> int:
+    """How many records a document's `generate:` block asks for, at least: every generator
+    makes `customers` of its kind, and each explicit count is that many of one kind. Read
+    before anything is generated (0 when the block is malformed: validation refuses it)."""
+    block = document.get("generate")
+    if not isinstance(block, dict):
+        return 0
+    try:
+        parsed = GenerateBlock.model_validate(block)
+    except Exception:
+        return 0
+    explicit = sum(v for k, v in parsed.counts.items() if v > 0 and not k.endswith("_percent"))
+    return max(parsed.customers * len(generators()), explicit)
+
+
 def generate_document(seed: int, customers: int, locale: str = "en_US", **counts: int) -> str:
     """The YAML text of a generated document (`simulator fixtures generate`)."""
     document = {"generate": {"seed": seed, "locale": locale, "customers": customers}}

@@ -38,6 +38,17 @@ class QuotaExceeded(Exception):
         self.retry_after = retry_after
 
 
+class TooManyRecords(Exception):
+    """A fixture document that would store more than the tenant's records quota (413)."""
+
+    def __init__(self, records: int, limit: int, estimated: bool = False) -> None:
+        about = "about " if estimated else ""
+        super().__init__(
+            f"fixtures too large for this tenant: {about}{records} records, at most {limit} records"
+        )
+        self.records, self.limit = records, limit
+
+
 def stored_records(session: Session, tenant_id: str) -> int:
     total = 0
     for table in tenant_tables():

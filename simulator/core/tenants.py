@@ -139,7 +139,7 @@ def describe(tenant: Tenant) -> dict[str, Any]:
         "id": tenant.id,
         "name": tenant.name,
         "credentials": credentials(tenant),
-        "fixtures": tenant.fixtures_source,
+        "fixtures": fixtures.public_label(tenant.fixtures_source),
         "clock": {"now": format_instant(tenant_now(tenant)), "frozen": tenant.clock_frozen},
         "created": format_instant(tenant.created_at),
         "quotas": {
@@ -183,7 +183,7 @@ def load_fixtures(
     session: Session, tenant: Tenant, document: dict[str, Any], source: str, settings: Settings
 ) -> None:
     """Validate the whole document, then write it (no commit: the caller owns the transaction)."""
-    validated = fixtures.validate(document, source)
+    validated = fixtures.validate(document, source, settings.fixtures_dir)
     tenant.fixtures_document = fixtures.dump_json(document)
     tenant.fixtures_source = source
     name = validated.get("tenant")
@@ -199,14 +199,33 @@ def create(
     name: str | None = None,
     fixture_reference: str | dict | None = None,
     tenant: Tenant | None = None,
+    allow_paths: bool = True,
+    records_quota: int | None = None,
 ) -> Tenant:
-    """Create a tenant and load its fixtures in one transaction (raises FixtureError)."""
-    document, source = fixtures.resolve(fixture_reference, settings.fixtures_dir)
+    """Create a tenant and load its fixtures in one transaction (raises FixtureError).
+
+    `allow_paths=False` for a reference sent in a request: a set's name or a document only.
+    `records_quota`: the tenant's stored-records quota, which its fixtures must fit too
+    (quotas.TooManyRecords, nothing written; a `generate:` block is judged before it runs).
+    """
+    document, source = fixtures.resolve(fixture_reference, settings.fixtures_dir, allow_paths)
+    if records_quota is not None:
+        from simulator.core.generate import estimated_rows
+
+        asked = estimated_rows(document)
+        if asked > records_quota:
+            raise quotas.TooManyRecords(asked, records_quota, estimated=True)
     tenant = tenant or fresh_tenant(None, name)
+    tenant.quota_records = records_quota
     session.add(tenant)
     try:
         session.flush()
         load_fixtures(session, tenant, document, source, settings)
+        if records_quota is not None:
+            session.flush()
+            stored = quotas.stored_records(session, tenant.id)
+            if stored > records_quota:
+                raise quotas.TooManyRecords(stored, records_quota)
         session.commit()
     except Exception:
         session.rollback()

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 from starlette.responses import Response
 
-from simulator.admin.deps import path_tenant, require_admin
+from simulator.admin.deps import path_tenant
 from simulator.core.clock import format_instant, tenant_now
 from simulator.core.db import get_session
 from simulator.core.formats import json_response
@@ -21,7 +21,6 @@ from simulator.customergauge.models import LIST_BOUNCE, CgMail, CgUpload
 router = APIRouter(
     prefix="/__admin/tenants/{tenant_id}/customergauge",
     tags=["admin: customergauge"],
-    dependencies=[Depends(require_admin)],
 )
 
 UploadStatus = Literal["Queued", "Processing", "Processed", "Failed"]

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from sqlmodel import Session
 from starlette.responses import Response
 
-from simulator.admin.deps import path_tenant, require_admin
+from simulator.admin.deps import path_tenant
 from simulator.core.clock import tenant_now
 from simulator.core.db import get_session
 from simulator.core.formats import json_response
@@ -16,7 +16,6 @@ from simulator.ecdp import service
 router = APIRouter(
     prefix="/__admin/tenants/{tenant_id}/ecdp",
     tags=["admin: ecdp"],
-    dependencies=[Depends(require_admin)],
 )
 
 

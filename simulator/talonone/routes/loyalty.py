@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session
 from starlette.responses import Response
 
-from simulator.admin.deps import path_tenant, require_admin
+from simulator.admin.deps import path_tenant
 from simulator.core.clock import parse_instant, tenant_now
 from simulator.core.db import get_session
 from simulator.core.formats import json_response
@@ -419,7 +419,6 @@ async def get_loyalty_card_transactions(
 admin_router = APIRouter(
     prefix="/__admin/tenants/{tenant_id}/talonone/loyalty",
     tags=["admin: talonone"],
-    dependencies=[Depends(require_admin)],
 )
 
 
