@@ -296,6 +296,8 @@ def update_profile(
     if not run_rule_engine:
         response["customerProfile"] = profile_view(db, tenant, profile)
         return response
+    if not dry:  # before the event's number: the order every ledger writer locks in
+        hooks.lock_loyalty(db, tenant.id, integration_id, "")
     event_id = 0 if dry else events.new_event_id(db, tenant.id)
     ctx = rules.Context(
         tenant_id=tenant.id,
@@ -305,6 +307,8 @@ def update_profile(
         event_type="talon_customer_profile_updated",
         profile_attributes=profile.attributes,
         evaluable_campaign_ids=evaluable,
+        dry=dry,
+        ledgers_locked=not dry,
     )
     outcome = rules.evaluate(db, config, ctx)
     effects = outcome.effects + hooks.on_session_change(

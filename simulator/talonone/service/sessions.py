@@ -573,6 +573,7 @@ def evaluate_session(
     session: TalonSession,
     profile: TalonProfile | None,
     catalog: dict | None = None,
+    dry: bool = False,
 ) -> rules.Outcome:
     data = session.data
     items = rule_items(data.get("cartItems", []), db, tenant_id, catalog)
@@ -594,6 +595,7 @@ def evaluate_session(
         loyalty_card=cards[0] if cards else None,
         first_session=session.first_session,
         evaluable_campaign_ids=data.get("evaluableCampaignIds"),
+        dry=dry,
     )
     return rules.evaluate(db, config, ctx)
 
@@ -659,7 +661,7 @@ def update_session(
     if state == "cancelled":
         outcome = rules.Outcome()
     else:
-        outcome = evaluate_session(db, config, tenant_id, now, session, profile, catalog)
+        outcome = evaluate_session(db, config, tenant_id, now, session, profile, catalog, dry)
     effects = list(outcome.effects)
     extra = hooks.on_session_change(
         db,
