@@ -180,6 +180,13 @@ def test_concurrent_closes_deduct_exactly_what_they_answer(
         balance = check_ledger(second, tenant, path, answered, START)
         # Every close that got no deduction found the balance spent.
         assert len(answered) == START // COST and balance == 0, (round_, len(answered))
+        # And each close counts in the profile's figures, none lost.
+        profile = httpx.get(
+            f"{first.url}/v1/customer_profiles/{PROFILE}/inventory",
+            params={"profile": "true"},
+            headers=headers,
+        ).json()["profile"]
+        assert (profile["closedSessions"], profile["totalSales"]) == (RACERS, RACERS * 10)
 
 
 def test_concurrent_events_deduct_exactly_what_they_answer(two_servers: Servers) -> None:
@@ -215,12 +222,13 @@ def test_returns_and_cancellations_racing_deductions(two_servers: Servers) -> No
         answered = []
         earners = [f"earn-{round_}-{i}" for i in range(10)]
         spenders = [f"spend-{round_}-{i}" for i in range(5)]
-        for session_id, call in [(s, close(s, "SKU-EARN", 2)) for s in earners] + [
-            (s, close(s, "SKU-REDEEM")) for s in spenders
-        ]:
-            response = httpx.put(f"{first.url}{call.path}", json=call.json, headers=headers)
-            assert response.status_code == 200, response.text
-            answered += answered_loyalty(response, session_id)
+        for sessions, sku, quantity in ((earners, "SKU-EARN", 2), (spenders, "SKU-REDEEM", 1)):
+            calls = [close(s, sku, quantity) for s in sessions]
+            for call in calls:
+                call.headers = headers
+            for session_id, response in zip(sessions, race(two_servers, calls), strict=True):
+                assert response.status_code == 200, response.text
+                answered += answered_loyalty(response, session_id)
         assert active_points(first, tenant, path) == 10 * EARNED - 5 * COST
         cancel = {"customerSession": {"state": "cancelled"}}
         give_back = {"return": {"returnedCartItems": [{"position": 0, "quantity": 1}]}}
