@@ -67,6 +67,15 @@ PROFILE_BY_INTEGRATION_ID = fastsql.prepared(
     )
 )
 INSERT_PROFILE = fastsql.prepared(insert(PROFILES))
+# An update that changes no figure (most session updates) writes the activity alone.
+TOUCH_PROFILE = fastsql.prepared(
+    update(PROFILES)
+    .where(
+        PROFILES.c.tenant_id == bindparam("where_tenant"),
+        PROFILES.c.id == bindparam("where_id"),
+    )
+    .values(last_activity=bindparam("new_last_activity"))
+)
 _CLOSED = PROFILES.c.closed_sessions + bindparam("add_closed_sessions")
 _SALES = PROFILES.c.total_sales + bindparam("add_total_sales")
 # Added to what the row holds when it is written, never below zero: another request may have
@@ -148,6 +157,15 @@ def save_profile_figures(
     and the closed sessions and sales it adds (or takes back) to what the row holds then (two
     closes of one profile at once both count). The profile then holds the row's figures (an
     ORM profile without becoming dirty)."""
+    if not closed_sessions and not total_sales:
+        if active:
+            where = {"where_tenant": profile.tenant_id, "where_id": profile.id}
+            fastsql.execute(
+                db, TOUCH_PROFILE, {**where, "new_last_activity": profile.last_activity}
+            )
+            if isinstance(profile, TalonProfile):
+                set_committed_value(profile, "last_activity", profile.last_activity)
+        return
     row = fastsql.execute(
         db,
         UPDATE_PROFILE_FIGURES,
