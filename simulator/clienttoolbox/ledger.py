@@ -129,13 +129,20 @@ class Ledger:
         )
 
     def _load(self, column: Any, values: set[str]) -> None:
-        """Only the columns the batch reads or may write (created_at never changes)."""
+        """Only the columns the batch reads or may write (created_at never changes).
+
+        The rows are locked for the rest of the batch (PostgreSQL: FOR UPDATE, in the order of
+        the column, as an undo locks them): what the batch writes rests on what it read here.
+        On SQLite the batch holds the store's write lock already (its number was taken)."""
         t = CUSTOMERS.c
         names = {"code", "card_number", *self.written_columns}
         selected = [c for c in CUSTOMERS.c if c.name in names]
-        for part in chunks(values):
+        for part in chunks(sorted(values)):
             rows = self.session.execute(
-                select(*selected).where(t.tenant_id == self.tenant_id, column.in_(part))
+                select(*selected)
+                .where(t.tenant_id == self.tenant_id, column.in_(part))
+                .order_by(column)
+                .with_for_update()
             ).mappings()
             for row in rows:
                 if row["code"] not in self.customers:

@@ -23,6 +23,7 @@ from simulator.clienttoolbox.ledger import (
     from_json_values,
 )
 from simulator.clienttoolbox.models import CtUndoState
+from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.models import Tenant
 
@@ -72,15 +73,35 @@ def blocking_batches(
     return sorted(later)
 
 
+def lock_customers(session: Session, tenant_id: str, codes: list[str]) -> None:
+    """Lock the customers an undo restores before it checks who wrote them last (PostgreSQL:
+    FOR UPDATE, in code order, as a batch locks the customers it loads): a batch writing one
+    of them waits for the undo, or the undo for it and then sees it."""
+    t = CUSTOMERS.c
+    for part in chunks(sorted(codes)):
+        session.execute(
+            select(t.code)
+            .where(t.tenant_id == tenant_id, t.code.in_(part))
+            .order_by(t.code)
+            .with_for_update()
+        ).all()
+
+
 def undo(session: Session, tenant: Tenant, state_id: int, now: datetime) -> dict[str, Any]:
-    """Restore exactly the state before batch `state_id`; one transaction (caller commits)."""
-    state = session.get(CtUndoState, (tenant.id, state_id))
+    """Restore exactly the state before batch `state_id`; one transaction (caller commits).
+
+    Everything it checks is read under the locks of what it restores (SQLite: the store's
+    write lock; PostgreSQL: the undo state's row, then its customers'), so no batch can write
+    a customer between the check and the restore."""
+    fastsql.hold_write_lock(session)
+    state = session.get(CtUndoState, (tenant.id, state_id), with_for_update=True)
     if state is None:
         raise UndoRefused(404, f"no undo state {state_id}")
     if state.status != "available":
         raise UndoRefused(409, f"undo state {state_id} was already undone")
     before = json.loads(state.before)
     customers: dict[str, dict[str, Any] | None] = before["customers"]
+    lock_customers(session, tenant.id, list(customers))
     blockers = blocking_batches(session, tenant.id, state_id, list(customers))
     if blockers:
         states = {

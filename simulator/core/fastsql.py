@@ -619,6 +619,35 @@ def session_dbapi(session: Session) -> tuple[Dialect, Any]:
     return kept[1], kept[2]
 
 
+def hold_write_lock(target: Session | Lease) -> None:
+    """SQLite: make the transaction of `target` hold the store's write lock before it reads
+    what it is about to write from (a balance it deducts from, a before-image it restores).
+
+    The driver opens a transaction only at the first write, so reads before it see the store
+    outside any transaction: another process may commit in between, and the write would rest
+    on what it no longer holds. A transaction not open yet is opened with BEGIN IMMEDIATE (it
+    waits for the lock like any write); an open one holds the lock already (opened by a write,
+    or a commit group's own IMMEDIATE), or, deferred after a group committed mid-request,
+    SQLite refuses its first write if anything was committed since it read (a 409, never a
+    lost update). PostgreSQL: nothing here; callers lock the rows they read (FOR UPDATE).
+    """
+    if isinstance(target, Lease):
+        dialect, dbapi = target.dialect, target.raw.dbapi_connection
+    else:
+        dialect, dbapi = session_dbapi(target)
+    if dialect.name != "sqlite" or dbapi.in_transaction:
+        return
+    kept = getattr(dbapi, "statement_cursor", None)
+    cursor = kept if kept is not None else dbapi.cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+    except dialect.loaded_dbapi.Error as exc:
+        raise as_sqlalchemy_error(dialect, exc, "BEGIN IMMEDIATE", None) from exc
+    finally:
+        if kept is None:
+            cursor.close()
+
+
 def commit(session: Session | Lease) -> None:
     """Commit the session's work and end it (the session is closed: its objects stay readable,
     detached). A lease commits its own way.

@@ -120,20 +120,34 @@ def check_records(session: Session, tenant: Tenant, method: str) -> None:
         )
 
 
-def admit_without_session(engine: Engine, tenant: Tenant, method: str) -> None:
+def admit_without_session(
+    engine: Engine, tenant: Tenant, method: str, in_group: bool = False
+) -> None:
     """`admit` for a caller holding no ORM Session (a read on a lease): a session of its own
-    is opened only for what applies (a due touch, a rate quota, a write's records quota)."""
-    admit_light(engine, tenant.id, tenant.quota_requests_per_second)
+    is opened only for what applies (a due touch, a rate quota, a write's records quota).
+    `in_group`: the caller is a request of a commit group (see `admit_light`)."""
+    admit_light(engine, tenant.id, tenant.quota_requests_per_second, in_group)
     if records_quota_applies(tenant, method):
         with new_session(engine) as session:
             check_records(session, tenant, method)
 
 
-def admit_light(engine: Engine, tenant_id: str, requests_per_second: int | None) -> None:
+def admit_light(
+    engine: Engine, tenant_id: str, requests_per_second: int | None, in_group: bool = False
+) -> None:
     """`admit` for read paths that found their tenant without loading it (one joined query):
-    opens a session only when the tenant is due a touch or has a rate quota."""
+    opens a session only when the tenant is due a touch or has a rate quota.
+
+    `in_group`: the caller is a request of a commit group (core/groupcommit). A session
+    opened now would commit the group under it, and the request would go on in a deferred
+    transaction whose first write SQLite refuses if another process wrote since it read (a
+    409 for nothing): its touch runs once the request has left the loop instead."""
     due = time.monotonic() - _last_touch.get(tenant_id, -TOUCH_EVERY_SECONDS) >= TOUCH_EVERY_SECONDS
     if not due and requests_per_second is None:
+        return
+    if in_group and requests_per_second is None:
+        _last_touch[tenant_id] = time.monotonic()
+        asyncio.get_running_loop().call_soon(touch_later, engine, tenant_id)
         return
     with new_session(engine) as session:
         if due:
@@ -149,6 +163,18 @@ def admit_light(engine: Engine, tenant_id: str, requests_per_second: int | None)
                     f"Rate limit of {requests_per_second} requests per second exceeded",
                     retry_after=1,
                 )
+
+
+def touch_later(engine: Engine, tenant_id: str) -> None:
+    """A touch postponed by `admit_light` (a loop callback: it must not raise)."""
+    try:
+        with new_session(engine) as session:
+            session.execute(
+                update(Tenant).where(Tenant.id == tenant_id).values(last_seen_at=real_now())
+            )
+            session.commit()
+    except Exception:
+        log.exception("could not record the activity of tenant %s", tenant_id)
 
 
 def touch(session: Session, tenant: Tenant) -> None:

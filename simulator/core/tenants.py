@@ -101,7 +101,8 @@ def admit(
     """
     note(request, tenant_id=tenant.id)
     if isinstance(db, fastsql.Lease):
-        quotas.admit_without_session(db.engine, tenant, request.method)
+        in_group = fastsql.group_of(db) is not None
+        quotas.admit_without_session(db.engine, tenant, request.method, in_group)
         return tenant
     quotas.admit(db, tenant, request.method)
     if release and db.in_transaction():

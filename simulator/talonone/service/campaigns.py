@@ -58,10 +58,11 @@ def kept(
 def load_config(db: Session | fastsql.Lease, tenant_id: str) -> TalonConfig:
     """The tenant's configuration (read-only: a detached copy shared by requests).
 
-    A lease (a read path without an ORM Session) reads a missing entry through a session of
-    its own.
+    A read-only lease (a read path without an ORM Session) reads a missing entry through a
+    session of its own; a write lease reads it in its own transaction (another connection
+    would make a commit group commit under it: core/groupcommit).
     """
-    if isinstance(db, fastsql.Lease):
+    if isinstance(db, fastsql.Lease) and not isinstance(db, fastsql.WriteLease):
 
         def read() -> TalonConfig:
             with new_session(db.engine) as session:

@@ -138,8 +138,10 @@ def track_event(
         profile = profiles.ensure_profile(db, tenant.id, profile_id, now)
         profile.last_activity = now
         db.add(profile)
-    event_id = new_event_id(db, tenant.id) if not dry else 0
     cards = request.get("loyaltyCards") or []
+    if not dry:  # before the event's number: the order every ledger writer locks in
+        hooks.lock_loyalty(db, tenant.id, profile_id, cards[0] if cards else "")
+    event_id = new_event_id(db, tenant.id) if not dry else 0
     ctx = rules.Context(
         tenant_id=tenant.id,
         now=now,
@@ -150,6 +152,8 @@ def track_event(
         profile_attributes=profile.attributes or {},
         loyalty_card=cards[0] if cards else None,
         evaluable_campaign_ids=request.get("evaluableCampaignIds"),
+        dry=dry,
+        ledgers_locked=not dry,
     )
     outcome = rules.evaluate(db, config, ctx)
     effects = outcome.effects

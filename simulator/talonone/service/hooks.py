@@ -49,6 +49,15 @@ def available_points(db: Session, tenant_id: str, now: datetime, **kwargs: Any) 
     return function(db, tenant_id, now, **kwargs) if function else None
 
 
+def lock_loyalty(db: Session, tenant_id: str, profile_id: str, card_identifier: str) -> None:
+    """Lock the profile and its ledgers (and the card's) for the rest of the transaction,
+    before the request takes anything else a ledger writer takes after them (an event's id):
+    see loyalty_ledger.lock_ledgers. Nothing while the loyalty part is absent."""
+    function = _function("loyalty_ledger", "lock_ledgers")
+    if function:
+        function(db, tenant_id, profile_id, card_identifier)
+
+
 def profile_loyalty_block(db: Session, tenant_id: str, now: datetime, profile_id: str) -> dict:
     function = _function("loyalty", "profile_loyalty_block")
     return function(db, tenant_id, now, profile_id) if function else {"programs": {}}

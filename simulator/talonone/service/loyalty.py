@@ -41,12 +41,14 @@ from simulator.talonone.service.loyalty_ledger import (
     deduct_points,
     expired_condition,
     ledger_exists,
+    lock_ledgers,
     lot_dates,
     number,
     pending_condition,
     rollback_addition,
     rollback_deduction,
 )
+from simulator.talonone.service.profiles import conflict
 
 CARD_IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{4,108}$")
 CARD_STATUSES = ("active", "inactive")
@@ -332,12 +334,23 @@ def available_points(
     profile_id: str | None = None,
     card_identifier: str | None = None,
     subledger: str = "",
+    lock: bool = False,
 ) -> float:
-    """Active points minus any negative balance, for rule conditions and deductions."""
-    if card_identifier:
-        owner = Owner(program_id, card_identifier=card_identifier)
-    else:
-        owner = Owner(program_id, profile_id=profile_id or "")
+    """Active points minus any negative balance in the ledger a deduction of this program
+    takes from (the card's in a card-based program, else the profile's, as `post_session`
+    posts it), for a rule's deduction; 0 when there is none.
+
+    `lock`: the profile and its ledgers and the card's are locked first, for the rest of the
+    transaction, so that the deduction posted when the session closes finds what was read
+    here (no other writer takes those points in between)."""
+    if lock:
+        lock_ledgers(db, tenant_id, profile_id or "", card_identifier or "")
+    program = get_program(db, tenant_id, program_id)
+    if program is None:
+        return 0.0
+    owner = effect_owner(program, {"cardIdentifier": card_identifier}, profile_id)
+    if owner is None:
+        return 0.0
     return available(db, tenant_id, owner, now, subledger)
 
 
@@ -840,7 +853,12 @@ def post_session(
                 dates = lot_dates(program, now)
             add_points(db, tenant_id, program, owner, subledger, value, now, origin, dates)
         else:
-            deduct_points(db, tenant_id, program, owner, subledger, value, now, origin)
+            result = deduct_points(db, tenant_id, program, owner, subledger, value, now, origin)
+            if result is None or result.amount < value - EPSILON:
+                # The rule read the balance under the ledger's lock (rules.loyalty_effect), so
+                # this cannot happen; should it, the close is refused whole rather than answer
+                # points the ledger did not take.
+                raise conflict()
 
 
 def session_transactions(
@@ -893,10 +911,28 @@ def rollback_one(
     return rollback_effect(original, result.amount) if result is not None else None
 
 
-def rollback_session(db: Session, tenant_id: str, now: datetime, session_id: str) -> list[dict]:
+def lock_session_ledgers(
+    db: Session,
+    tenant_id: str,
+    profile_id: str | None,
+    originals: list[TalonLoyaltyTransaction],
+) -> None:
+    """Before a rollback reads what is left to take back: lock the ledgers the session wrote
+    (its profile's, its card's) the way a deduction does (`lock_ledgers`)."""
+    if not originals:
+        return
+    card = next((o.card_identifier for o in originals if o.card_identifier), "")
+    lock_ledgers(db, tenant_id, profile_id or "", card)
+
+
+def rollback_session(
+    db: Session, tenant_id: str, now: datetime, session_id: str, profile_id: str | None
+) -> list[dict]:
     """Cancel or reopen: take back everything the session still holds, newest first."""
     effects = []
-    for original in reversed(session_transactions(db, tenant_id, session_id)):
+    originals = session_transactions(db, tenant_id, session_id)
+    lock_session_ledgers(db, tenant_id, profile_id, originals)
+    for original in reversed(originals):
         effect = rollback_one(db, tenant_id, now, original, original.amount)
         if effect is not None:
             effects.append(effect)
@@ -937,13 +973,13 @@ def on_session_change(
     was_posted = previous_state in POSTED_STATES
     if state == "open":
         # Its tentative figures are its own effects (the session row marks them).
-        extra = rollback_session(db, tenant_id, now, session_id) if was_posted else []
+        extra = rollback_session(db, tenant_id, now, session_id, profile_id) if was_posted else []
         db.flush()
         return extra
     if state == "closed" and not was_posted:
         post_session(db, tenant_id, now, session_id, profile_id, effects)
     elif state == "cancelled" and was_posted:
-        extra = rollback_session(db, tenant_id, now, session_id)
+        extra = rollback_session(db, tenant_id, now, session_id, profile_id)
         db.flush()
         return extra
     db.flush()
@@ -964,6 +1000,7 @@ def on_session_return(
     Each item names the original by `transactionUUID` (or by program, subledger and effect type)
     and carries `value`, the points to take back (an addition) or give back (a deduction)."""
     originals = session_transactions(db, tenant_id, session_id)
+    lock_session_ledgers(db, tenant_id, profile_id, originals)
     effects: list[dict] = []
     for item in rollbacks:
         kind, props = loyalty_effect_props(item)

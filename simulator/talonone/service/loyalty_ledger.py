@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import and_, bindparam, case, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -28,6 +28,7 @@ from simulator.core import fastsql
 from simulator.core.clock import format_instant, parse_instant
 from simulator.core.ids import next_value
 from simulator.core.models import fresh_token
+from simulator.talonone.models.core import TalonProfile
 from simulator.talonone.models.loyalty import (
     NEVER,
     NO_START,
@@ -377,6 +378,7 @@ def ensure_ledger(
     Kept referenced for the transaction (the identity map holds objects weakly), so a bulk load
     does not query and autoflush for every entry."""
     key = (tenant_id, owner.program_id, owner.profile_id, owner.card_identifier, subledger)
+    fastsql.hold_write_lock(db)  # SQLite: what is read next is read under the write lock
     transaction = db.get_transaction()
     cache = db.info.get(LEDGERS)
     if cache is None or cache[0] is not transaction:
@@ -407,6 +409,60 @@ def ensure_ledger(
     ledger.version = fresh_token()
     cache[1][key] = ledger
     return ledger
+
+
+# --- locks ---------------------------------------------------------------------------------
+
+_PROFILE_ROWS = TalonProfile.__table__
+LOCK_PROFILE = fastsql.prepared(
+    select(_PROFILE_ROWS.c.id)
+    .where(
+        _PROFILE_ROWS.c.tenant_id == bindparam("tenant"),
+        _PROFILE_ROWS.c.integration_id == bindparam("profile"),
+    )
+    .with_for_update()
+)
+_LEDGER_TABLE = TalonLoyaltyLedger.__table__
+# The profile's own ledgers and the card's, in key order (every locker takes them in this
+# order, so two of them never wait for each other in a circle).
+LOCK_LEDGERS = fastsql.prepared(
+    select(_LEDGER_TABLE.c.program_id)
+    .where(
+        _LEDGER_TABLE.c.tenant_id == bindparam("tenant"),
+        or_(
+            and_(
+                _LEDGER_TABLE.c.profile_id == bindparam("profile"),
+                _LEDGER_TABLE.c.profile_id != "",
+                _LEDGER_TABLE.c.card_identifier == "",
+            ),
+            and_(
+                _LEDGER_TABLE.c.card_identifier == bindparam("card"),
+                _LEDGER_TABLE.c.card_identifier != "",
+            ),
+        ),
+    )
+    .order_by(*_LEDGER_TABLE.primary_key.columns)
+    .with_for_update()
+)
+
+
+def lock_ledgers(db: Session, tenant_id: str, profile_id: str, card_identifier: str) -> None:
+    """Lock, for the rest of the transaction, the profile's row and ledgers and the card's
+    ledgers, before reading a balance that a write of the same transaction rests on (a rule's
+    deduction, a rollback): another writer of them waits until this one commits, and what it
+    reads then includes what this one wrote.
+
+    PostgreSQL: the rows FOR UPDATE, the profile first, then the ledgers in key order (the
+    order every path takes them in; a ledger created later is created under the profile's
+    lock). SQLite: the store's write lock (one writer at a time, across processes too).
+    """
+    if db.get_bind().dialect.name == "sqlite":
+        fastsql.hold_write_lock(db)
+        return
+    if profile_id:
+        fastsql.execute(db, LOCK_PROFILE, {"tenant": tenant_id, "profile": profile_id})
+    parameters = {"tenant": tenant_id, "profile": profile_id, "card": card_identifier}
+    fastsql.execute(db, LOCK_LEDGERS, parameters)
 
 
 # --- writes --------------------------------------------------------------------------------
@@ -841,12 +897,14 @@ def rollback_addition(
 ) -> PostResult | None:
     """Take back up to `value` of an addition: from its own lot first (pending points always,
     active points only when the program deducts active points), then, when the lot was spent
-    already, from other active points (or as debt where negative balances are allowed)."""
+    already, from other active points (or as debt where negative balances are allowed).
+    What is left to take back is read under the ledger's lock (two rollbacks of one row
+    never both take it)."""
+    owner = Owner(original.program_id, original.profile_id, original.card_identifier)
+    ledger = ensure_ledger(db, tenant_id, owner, original.subledger_id, now)
     value = min(value, original.amount - rolled_back(db, tenant_id, original))
     if value <= EPSILON:
         return None
-    owner = Owner(original.program_id, original.profile_id, original.card_identifier)
-    ledger = ensure_ledger(db, tenant_id, owner, original.subledger_id, now)
     lot = db.scalars(
         select(TalonLoyaltyLot).where(
             TalonLoyaltyLot.tenant_id == tenant_id,
@@ -907,12 +965,13 @@ def rollback_deduction(
     origin: Origin,
 ) -> PostResult | None:
     """Give back up to `value` of a deduction: its debt part first, then the lots it consumed
-    (most recently consumed first), each returning with its own dates."""
+    (most recently consumed first), each returning with its own dates. What is left to give
+    back is read under the ledger's lock."""
+    owner = Owner(original.program_id, original.profile_id, original.card_identifier)
+    ledger = ensure_ledger(db, tenant_id, owner, original.subledger_id, now)
     value = min(value, original.amount - rolled_back(db, tenant_id, original))
     if value <= EPSILON:
         return None
-    owner = Owner(original.program_id, original.profile_id, original.card_identifier)
-    ledger = ensure_ledger(db, tenant_id, owner, original.subledger_id, now)
     spends = list(
         db.scalars(
             select(TalonLoyaltySpend)

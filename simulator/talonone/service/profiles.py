@@ -6,9 +6,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import bindparam, case, delete, func, insert, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from simulator.core import fastsql
@@ -66,6 +67,19 @@ PROFILE_BY_INTEGRATION_ID = fastsql.prepared(
     )
 )
 INSERT_PROFILE = fastsql.prepared(insert(PROFILES))
+# An update that changes no figure (most session updates) writes the activity alone.
+TOUCH_PROFILE = fastsql.prepared(
+    update(PROFILES)
+    .where(
+        PROFILES.c.tenant_id == bindparam("where_tenant"),
+        PROFILES.c.id == bindparam("where_id"),
+    )
+    .values(last_activity=bindparam("new_last_activity"))
+)
+_CLOSED = PROFILES.c.closed_sessions + bindparam("add_closed_sessions")
+_SALES = PROFILES.c.total_sales + bindparam("add_total_sales")
+# Added to what the row holds when it is written, never below zero: another request may have
+# counted a session since this one read the profile.
 UPDATE_PROFILE_FIGURES = fastsql.prepared(
     update(PROFILES)
     .where(
@@ -73,10 +87,14 @@ UPDATE_PROFILE_FIGURES = fastsql.prepared(
         PROFILES.c.id == bindparam("where_id"),
     )
     .values(
-        last_activity=bindparam("new_last_activity"),
-        closed_sessions=bindparam("new_closed_sessions"),
-        total_sales=bindparam("new_total_sales"),
+        last_activity=func.coalesce(
+            bindparam("new_last_activity", type_=PROFILES.c.last_activity.type),
+            PROFILES.c.last_activity,
+        ),
+        closed_sessions=case((_CLOSED < 0, 0), else_=_CLOSED),
+        total_sales=case((_SALES < 0, 0.0), else_=_SALES),
     )
+    .returning(PROFILES.c.closed_sessions, PROFILES.c.total_sales)
 )
 
 
@@ -128,19 +146,47 @@ def create_profile_state(
     return profile
 
 
-def save_profile_figures(db: Session, profile: ProfileState) -> None:
-    """Write back what a session changes on its profile (activity, closed sessions, sales)."""
-    fastsql.execute(
+def save_profile_figures(
+    db: Session,
+    profile: ProfileState | TalonProfile,
+    closed_sessions: int = 0,
+    total_sales: float = 0.0,
+    active: bool = True,
+) -> None:
+    """Write what a request changes on its profile: its `last_activity` (unless not `active`),
+    and the closed sessions and sales it adds (or takes back) to what the row holds then (two
+    closes of one profile at once both count). The profile then holds the row's figures (an
+    ORM profile without becoming dirty)."""
+    if not closed_sessions and not total_sales:
+        if active:
+            where = {"where_tenant": profile.tenant_id, "where_id": profile.id}
+            fastsql.execute(
+                db, TOUCH_PROFILE, {**where, "new_last_activity": profile.last_activity}
+            )
+            if isinstance(profile, TalonProfile):
+                set_committed_value(profile, "last_activity", profile.last_activity)
+        return
+    row = fastsql.execute(
         db,
         UPDATE_PROFILE_FIGURES,
         {
             "where_tenant": profile.tenant_id,
             "where_id": profile.id,
-            "new_last_activity": profile.last_activity,
-            "new_closed_sessions": profile.closed_sessions,
-            "new_total_sales": profile.total_sales,
+            "new_last_activity": profile.last_activity if active else None,
+            "add_closed_sessions": closed_sessions,
+            "add_total_sales": total_sales,
         },
-    )
+    ).first()
+    if row is None:
+        return
+    if isinstance(profile, TalonProfile):
+        written = {"closed_sessions": row[0], "total_sales": row[1]}
+        if active:
+            written["last_activity"] = profile.last_activity
+        for name, value in written.items():
+            set_committed_value(profile, name, value)
+    else:
+        profile.closed_sessions, profile.total_sales = row[0], row[1]
 
 
 def ensure_profile(db: Session, tenant_id: str, integration_id: str, now: datetime) -> TalonProfile:
@@ -296,6 +342,8 @@ def update_profile(
     if not run_rule_engine:
         response["customerProfile"] = profile_view(db, tenant, profile)
         return response
+    if not dry:  # before the event's number: the order every ledger writer locks in
+        hooks.lock_loyalty(db, tenant.id, integration_id, "")
     event_id = 0 if dry else events.new_event_id(db, tenant.id)
     ctx = rules.Context(
         tenant_id=tenant.id,
@@ -305,6 +353,8 @@ def update_profile(
         event_type="talon_customer_profile_updated",
         profile_attributes=profile.attributes,
         evaluable_campaign_ids=evaluable,
+        dry=dry,
+        ledgers_locked=not dry,
     )
     outcome = rules.evaluate(db, config, ctx)
     effects = outcome.effects + hooks.on_session_change(

@@ -45,7 +45,14 @@ class Context:
     loyalty_card: str | None = None
     first_session: bool = False
     evaluable_campaign_ids: list[int] | None = None
+    dry: bool = False  # nothing will be written: no ledger is locked for a deduction
     _audiences: set[int] | None = None
+    # Deductions: the ledgers are locked once per evaluation, before the first balance is read
+    # (or by the caller, before anything else: `ledgers_locked`); the points earlier effects
+    # of this evaluation already deduct, per (programId, subLedgerId), are not available to
+    # the next one.
+    ledgers_locked: bool = False
+    _deducting: dict[tuple[int, str], float] = field(default_factory=dict)
 
 
 @dataclass
@@ -147,6 +154,8 @@ def condition_holds(
 
 # --- effects ----------------------------------------------------------------------------------
 
+POINTS_EPSILON = 1e-9  # as the ledger's: a shortfall below it is none
+
 
 def discount_value(spec: dict[str, Any], base: float, quantity: int = 1) -> float:
     if "percent" in spec:
@@ -174,6 +183,7 @@ def build_effects(
     """The effects of one firing rule; None when an effect cannot apply (the rule fails)."""
     title = rule["title"]
     built: list[dict[str, Any]] = []
+    deducting = ctx._deducting  # what this rule's deductions hold back, if the rule fails
     for effect_index, spec in enumerate(rule.get("effects", [])):
         ((kind, props),) = spec.items()
         if kind == "setDiscount":
@@ -219,6 +229,7 @@ def build_effects(
                 db, ctx, campaign, rule_index, title, effect_index, kind, props
             )
             if loyalty is None:
+                ctx._deducting = deducting
                 return None
             built.append(loyalty)
         elif kind == "showNotification" or kind == "customEffect":
@@ -263,6 +274,7 @@ def loyalty_effect(
                 props[key] = stamp
     else:
         points = spec["value"]
+        lock = not ctx.dry and not ctx.ledgers_locked
         available = hooks.available_points(
             db,
             ctx.tenant_id,
@@ -271,9 +283,15 @@ def loyalty_effect(
             profile_id=ctx.profile_id or None,
             card_identifier=ctx.loyalty_card,
             subledger=subledger,
+            lock=lock,
         )
-        if available is not None and available < points:
-            return None
+        ctx.ledgers_locked = ctx.ledgers_locked or lock
+        if available is not None:
+            key = (spec["programId"], subledger)
+            held = ctx._deducting.get(key, 0.0)
+            if available - held < points - POINTS_EPSILON:
+                return None
+            ctx._deducting = {**ctx._deducting, key: held + points}
         props = {
             "ruleTitle": title,
             "programId": spec["programId"],

@@ -573,6 +573,7 @@ def evaluate_session(
     session: TalonSession,
     profile: TalonProfile | None,
     catalog: dict | None = None,
+    dry: bool = False,
 ) -> rules.Outcome:
     data = session.data
     items = rule_items(data.get("cartItems", []), db, tenant_id, catalog)
@@ -594,6 +595,7 @@ def evaluate_session(
         loyalty_card=cards[0] if cards else None,
         first_session=session.first_session,
         evaluable_campaign_ids=data.get("evaluableCampaignIds"),
+        dry=dry,
     )
     return rules.evaluate(db, config, ctx)
 
@@ -659,8 +661,19 @@ def update_session(
     if state == "cancelled":
         outcome = rules.Outcome()
     else:
-        outcome = evaluate_session(db, config, tenant_id, now, session, profile, catalog)
+        outcome = evaluate_session(db, config, tenant_id, now, session, profile, catalog, dry)
     effects = list(outcome.effects)
+    if not dry:
+        # The profile's row before its ledgers, as every writer of both takes them (a
+        # deduction's check locks the profile first: loyalty_ledger.lock_ledgers).
+        closing = state == "closed"
+        if closing:
+            session.counted_sales = totals(session.data).total
+        if profile is not None and profile.id:
+            profile.last_activity = now
+            profiles.save_profile_figures(
+                db, profile, int(closing), session.counted_sales if closing else 0.0
+            )
     extra = hooks.on_session_change(
         db,
         tenant_id,
@@ -676,10 +689,7 @@ def update_session(
     event = None
     if not dry:
         if state == "closed":
-            close_session(db, tenant_id, now, session, profile, outcome)
-        if profile is not None and profile.id:
-            profile.last_activity = now
-            profiles.save_profile_figures(db, profile)
+            redeem_codes(db, tenant_id, now, session, outcome)
         save_session(db, session, stored)
         if "event" in wanted:  # no operation reads it otherwise: stored only when asked for
             event = events.record_event(
@@ -709,16 +719,10 @@ def session_event_type(previous: str | None, state: str) -> str:
     }.get(state, "talon_session_updated")
 
 
-def close_session(
-    db: Session,
-    tenant_id: str,
-    now: datetime,
-    session: TalonSession,
-    profile: TalonProfile | None,
-    outcome: rules.Outcome,
+def redeem_codes(
+    db: Session, tenant_id: str, now: datetime, session: TalonSession, outcome: rules.Outcome
 ) -> None:
-    """Closing redeems the accepted codes and counts the session in the profile's figures."""
-    session.counted_sales = totals(session.data).total
+    """Closing redeems the accepted coupon and referral codes."""
     hooks.redeem_coupons(
         db,
         tenant_id,
@@ -735,9 +739,6 @@ def close_session(
         profile_id=session.profile_id or None,
         code=outcome.accepted_referral,
     )
-    if profile is not None and profile.id:
-        profile.closed_sessions += 1
-        profile.total_sales += session.counted_sales
 
 
 def uncount_session(
@@ -747,9 +748,7 @@ def uncount_session(
     hooks.release_coupons(db, tenant_id, session_id=session.integration_id)
     hooks.release_referral(db, tenant_id, session_id=session.integration_id)
     if profile is not None and profile.id:
-        profile.closed_sessions = max(0, profile.closed_sessions - 1)
-        profile.total_sales = max(0.0, profile.total_sales - session.counted_sales)
-        db.add(profile)
+        profiles.save_profile_figures(db, profile, -1, -session.counted_sales, active=False)
     session.counted_sales = 0.0
 
 
@@ -1123,9 +1122,8 @@ def return_items(
     event = None
     if not dry:
         if profile is not None:
-            profile.total_sales = max(0.0, profile.total_sales - value_back)
             profile.last_activity = now
-            db.add(profile)
+            profiles.save_profile_figures(db, profile, 0, -value_back)
         save_session(db, session, stored)
         event = events.record_event(
             db,
