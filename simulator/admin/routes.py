@@ -115,15 +115,26 @@ class ClockSet(BaseModel):
 
 
 class ClockAdvance(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     seconds: float = Field(default=0, ge=0)
     minutes: float = Field(default=0, ge=0)
     hours: float = Field(default=0, ge=0)
     days: float = Field(default=0, ge=0)
 
-    def total_seconds(self) -> float:
-        return self.seconds + 60 * self.minutes + 3600 * self.hours + 86400 * self.days
+    def parts(self) -> dict[str, float]:
+        """Each field as seconds (1e308 days overflows to inf, which the clock refuses)."""
+        return {
+            "days": 86400 * self.days,
+            "hours": 3600 * self.hours,
+            "minutes": 60 * self.minutes,
+            "seconds": self.seconds,
+        }
+
+    def largest_field(self) -> str:
+        """The field that moves the clock furthest: the one an out-of-range error names."""
+        parts = self.parts()
+        return max(parts, key=lambda name: parts[name])
 
 
 @router.get("/tenants/{tenant_id}/clock")
@@ -137,10 +148,10 @@ async def put_clock(
     tenant: Tenant = Depends(path_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    now = body.now
-    if now is not None and now.tzinfo is None:
-        now = clock.parse_instant(now.isoformat())
-    clock.set_clock(session, tenant, now, body.frozen)
+    try:
+        clock.set_clock(session, tenant, body.now, body.frozen)
+    except clock.ClockOutOfRange as exc:
+        raise HTTPException(400, str(exc)) from None
     return json_response(clock_view(tenant))
 
 
@@ -150,7 +161,10 @@ async def advance_clock(
     tenant: Tenant = Depends(path_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    clock.advance_clock(session, tenant, body.total_seconds())
+    try:
+        clock.advance_clock(session, tenant, sum(body.parts().values()), body.largest_field())
+    except clock.ClockOutOfRange as exc:
+        raise HTTPException(400, str(exc)) from None
     return json_response(clock_view(tenant))
 
 
