@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from simulator.core.db import new_session
+from simulator.core.formats import clean_text
 from simulator.core.models import Tenant
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -25,6 +26,8 @@ class Metrics:
         self.faults: Counter[tuple[str, str]] = Counter()
         self.bucket_counts: dict[str, list[int]] = defaultdict(lambda: [0] * (len(BUCKETS) + 1))
         self.latency_sum: Counter[str] = Counter()
+        # Journal entries the store refused even once made storable (the journal's writer).
+        self.journal_dropped = 0
 
     def observe(
         self, api: str, operation: str, status: int, seconds: float, fault: str | None
@@ -67,6 +70,12 @@ class Metrics:
             lines.append(
                 f'simulator_faults_injected_total{{api="{api}",rule="{_escape(fault)}"}} {count}'
             )
+        lines += [
+            "# HELP simulator_journal_entries_dropped_total Request journal entries the store"
+            " refused (each batch is stored around them).",
+            "# TYPE simulator_journal_entries_dropped_total counter",
+            f"simulator_journal_entries_dropped_total {self.journal_dropped}",
+        ]
         with new_session(engine) as session:
             tenants = session.execute(select(func.count()).select_from(Tenant)).scalar_one()
             lines += [
@@ -81,4 +90,5 @@ class Metrics:
 
 
 def _escape(value: str) -> str:
+    value = clean_text(value)  # a label may come from a request (ClientToolbox's `type`)
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
