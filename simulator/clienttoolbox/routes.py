@@ -70,7 +70,9 @@ async def dispatch(
 ) -> Response:
     fields = await request_fields(request)
     call_type = (fields.get("type") or "").strip()
-    note(request, operation=call_type.lower() or "unknown")
+    # A type this API does not have is "unknown": the operation is a metrics label, which a
+    # client's made-up values must not grow without bound.
+    note(request, operation=call_type.lower() if call_type.lower() in HANDLERS else "unknown")
     version = (fields.get("api") or "").strip()
     if version and version not in SUPPORTED_API_VERSIONS:
         raise ClientToolboxError(400, f"Unsupported API version '{version}'")
