@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import secrets
 import time
 from typing import Any
@@ -97,7 +98,7 @@ class ApiMiddleware:
                     request_body.extend(chunk[: keep - len(request_body)])
             return message
 
-        request_id = _header_value(scope, b"x-request-id") or new_request_id()
+        request_id = caller_request_id(scope) or new_request_id()
         noted(scope)["request_id"] = request_id
 
         async def send_recording(message: Message) -> None:
@@ -169,10 +170,15 @@ def new_request_id() -> str:
     return f"{_ID_PREFIX}{next(_id_counter):016x}"
 
 
-def _header_value(scope: Scope, name: bytes) -> str | None:
+# A request id the caller sends is echoed when it is 1 to 128 visible ASCII characters; any
+# other (longer, spaces, other bytes) is replaced by a new one rather than cut or re-encoded.
+_CALLER_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
+
+
+def caller_request_id(scope: Scope) -> str | None:
     for key, value in scope.get("headers", []):
-        if key == name:
-            return value.decode("latin-1")[:128]
+        if key == REQUEST_ID:
+            return value.decode("ascii") if _CALLER_REQUEST_ID.fullmatch(value) else None
     return None
 
 
