@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -16,6 +18,7 @@ from simulator.core import clock, fixtures, journal, tenants
 from simulator.core.db import get_session, ping
 from simulator.core.fixtures import FixtureError
 from simulator.core.formats import json_response
+from simulator.core.metrics import read_gauges
 from simulator.core.models import Tenant
 
 public = APIRouter(prefix="/__admin", tags=["admin"])
@@ -253,5 +256,8 @@ async def metrics(request: Request) -> Response:
     from simulator.core.registry import api_specs
 
     gauges = [gauge for spec in api_specs() for gauge in spec.gauges]
-    text = request.app.state.metrics.render(request.app.state.engine, gauges)
+    counters = request.app.state.metrics.render_counters()
+    # The gauges count rows (a mail queue may hold millions): off the event loop.
+    read = partial(read_gauges, request.app.state.engine, gauges)
+    text = counters + await anyio.to_thread.run_sync(read)
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
