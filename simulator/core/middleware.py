@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from simulator.core import faults
+from simulator.core import faults, offloop
 from simulator.core.clock import real_now
 from simulator.core.dispatch import FastLane, error_response
 from simulator.core.errors import BodyTooLarge, render_for_path
@@ -52,6 +52,9 @@ class ApiMiddleware:
         self.journal = journal
         self.max_body = max_body
         self.body_limit = body_limit
+        # SQLite: a request that may write waits (off the loop) for this process's worker
+        # threads in a write phase, rather than for their lock on the loop (core/offloop).
+        self.gate = offloop.gate_of(journal.engine)
         # Plain endpoints are awaited directly, the rest goes through FastAPI (core/dispatch).
         self.faults = FaultApplier(FastLane(app))
 
@@ -115,6 +118,9 @@ class ApiMiddleware:
                 response_body.extend(message.get("body", b"")[: keep - len(response_body)])
             await send(message)
 
+        gate = self.gate
+        if gate is not None and gate.writers and scope["method"] not in offloop.READ_METHODS:
+            await gate.wait()
         try:
             await self.faults.handle(scope, spec.name, receive_limited, send_recording, status_box)
         except Exception as exc:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from simulator.core import offloop
 from simulator.core.clock import real_now
 from simulator.core.db import new_session, tenant_tables
 from simulator.core.models import Tenant, TenantRate
@@ -122,6 +123,8 @@ def admit_light(engine: Engine, tenant_id: str, requests_per_second: int | None)
     """`admit` for read paths that found their tenant without loading it (one joined query):
     opens a session only when the tenant is due a touch or has a rate quota."""
     due = time.monotonic() - _last_touch.get(tenant_id, -TOUCH_EVERY_SECONDS) >= TOUCH_EVERY_SECONDS
+    # A worker thread writing holds the store (SQLite): the note waits for a later request.
+    due = due and not offloop.thread_writing(engine)
     if not due and requests_per_second is None:
         return
     with new_session(engine) as session:
@@ -144,6 +147,8 @@ def touch(session: Session, tenant: Tenant) -> None:
     """Record activity for idle expiry, at most once a minute per tenant and process."""
     now = time.monotonic()
     if now - _last_touch.get(tenant.id, -TOUCH_EVERY_SECONDS) < TOUCH_EVERY_SECONDS:
+        return
+    if offloop.thread_writing(session.get_bind()):  # noted by a later request (admit_light)
         return
     _last_touch[tenant.id] = now
     session.execute(update(Tenant).where(Tenant.id == tenant.id).values(last_seen_at=real_now()))
