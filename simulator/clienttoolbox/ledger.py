@@ -1,9 +1,11 @@
 """The in-memory view of what one batch touches, written back with bulk statements.
 
 A batch loads the customers and balances it needs with a few `IN` queries, changes them in
-memory line by line, then writes everything at once (inserts, updates by key, new transactions)
-in the caller's transaction. The same object keeps the before-image of every customer and
-balance it touched, which is the undo state of the batch.
+memory line by line, then writes everything at once (`write`: inserts, updates by key, new
+transactions, its undo state) in the caller's transaction. The same object keeps the
+before-image of every customer and balance it touched, which is the undo state of the batch.
+Until `write`, a batch has only read: it can be prepared outside a write transaction
+(clienttoolbox/writes), its counters taken from a CounterPlan.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlmodel import Session
 
 from simulator.clienttoolbox.errors import ClientToolboxError
 from simulator.clienttoolbox.models import CtBalance, CtCustomer, CtTransaction, CtUndoState
-from simulator.core.ids import next_value, seeded_rng
+from simulator.core.ids import CounterPlan, DirectCounters, seeded_rng
 
 CUSTOMERS = CtCustomer.__table__
 BALANCES = CtBalance.__table__
@@ -89,10 +91,15 @@ class Ledger:
         now: datetime,
         keep_before: bool = True,
         written_columns: Iterable[str] | None = None,
+        counters: CounterPlan | DirectCounters | None = None,
     ) -> None:
         """`keep_before`: keep before-images (for an undo state); `written_columns`: the
-        customer columns this batch may change (None: all of them)."""
+        customer columns this batch may change (None: all of them); `counters`: where the
+        batch takes numbers (default: the session's counters, in its transaction)."""
         self.session = session
+        self.counters = counters or DirectCounters(session)
+        # (batch type, lines, summary) of the undo state `write` records, if any.
+        self.undo_record: tuple[str, int, dict[str, Any]] | None = None
         self.keep_before = keep_before
         self.written_columns = [
             c.name
@@ -221,6 +228,16 @@ class Ledger:
         self.transactions.append(values)
 
     # --- writing ---------------------------------------------------------------------------
+
+    def keep_undo_state(self, batch_type: str, lines: int, summary: dict[str, Any]) -> None:
+        """Have `write` record this batch's undo state."""
+        self.undo_record = (batch_type, lines, summary)
+
+    def write(self) -> None:
+        """Everything the batch changed, and its undo state, in the session's transaction."""
+        self.flush()
+        if self.undo_record is not None:
+            self.record_undo_state(*self.undo_record)
 
     def flush(self) -> None:
         session = self.session
@@ -361,7 +378,7 @@ class UniqueDigits:
                 f"Cannot generate more unique {self.length}-digit values for {self.column.name}",
             )
         session, tenant_id = self.ledger.session, self.ledger.tenant_id
-        last = next_value(session, tenant_id, self.purpose, step=block)
+        last = self.ledger.counters.next_value(tenant_id, self.purpose, step=block)
         candidates = []
         for n in range(last - block + 1, last + 1):
             rng = seeded_rng(self.seed, tenant_id, self.purpose, n)
