@@ -14,8 +14,8 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from simulator.admin.deps import path_tenant, require_admin, token_ok
-from simulator.core import clock, fixtures, journal, tenants
-from simulator.core.db import get_session, ping
+from simulator.core import clock, fixtures, journal, offloop, tenants
+from simulator.core.db import get_session, new_session, ping
 from simulator.core.fixtures import FixtureError
 from simulator.core.formats import json_response
 from simulator.core.metrics import read_gauges
@@ -46,17 +46,34 @@ class TenantCreate(BaseModel):
 
 
 @public.post("/tenants", status_code=201)
-async def create_tenant(
-    body: TenantCreate, request: Request, session: Session = Depends(get_session)
-) -> Response:
+async def create_tenant(body: TenantCreate, request: Request) -> Response:
     settings = request.app.state.settings
     if not (settings.open_signup or token_ok(request)):
         raise HTTPException(401, "admin token required", headers={"WWW-Authenticate": "Bearer"})
+    engine = request.app.state.engine
     try:
-        tenant = tenants.create(session, settings, body.name, body.fixtures)
+        tenant = await offloop.run(create_tenant_call, engine, settings, body.name, body.fixtures)
     except FixtureError as exc:
         return json_response({"error": "fixtures refused", **exc.as_dict()}, status=400)
     return json_response(tenants.describe(tenant), status=201)
+
+
+# A fixture load (50,000 generated customers: seconds) runs in a worker thread (core/offloop).
+
+
+def create_tenant_call(
+    engine: Any, settings: Any, name: str | None, fixtures: str | dict | None
+) -> Tenant:
+    with new_session(engine) as session:
+        return tenants.create(session, settings, name, fixtures)
+
+
+def reset_tenant_call(engine: Any, settings: Any, tenant_id: str) -> Tenant | None:
+    with new_session(engine) as session:
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is not None:
+            tenants.reset(session, tenant, settings)
+        return tenant
 
 
 @router.get("/tenants")
@@ -72,10 +89,22 @@ async def get_tenant(tenant: Tenant = Depends(path_tenant)) -> Response:
 
 @router.delete("/tenants/{tenant_id}", status_code=204)
 async def delete_tenant(
-    tenant: Tenant = Depends(path_tenant), session: Session = Depends(get_session)
+    request: Request,
+    tenant: Tenant = Depends(path_tenant),
+    session: Session = Depends(get_session),
 ) -> Response:
-    tenants.remove(session, tenant)
+    tenant_id = tenant.id
+    session.commit()  # no connection held while the worker thread deletes
+    await offloop.run(delete_tenant_call, request.app.state.engine, tenant_id)
     return Response(status_code=204)
+
+
+def delete_tenant_call(engine: Any, tenant_id: str) -> None:
+    """All of a tenant's rows (hundreds of thousands for a large one) in a worker thread."""
+    with new_session(engine) as session, offloop.writing(engine):
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is not None:
+            tenants.remove(session, tenant)
 
 
 @router.post("/tenants/{tenant_id}/reset")
@@ -84,11 +113,16 @@ async def reset_tenant(
     tenant: Tenant = Depends(path_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
+    tenant_id = tenant.id
+    session.commit()  # no connection held while the worker thread loads
+    engine, settings = request.app.state.engine, request.app.state.settings
     try:
-        tenants.reset(session, tenant, request.app.state.settings)
+        reset = await offloop.run(reset_tenant_call, engine, settings, tenant_id)
     except FixtureError as exc:
         return json_response({"error": "fixtures refused", **exc.as_dict()}, status=400)
-    return json_response(tenants.describe(tenant))
+    if reset is None:  # deleted meanwhile
+        raise HTTPException(404, f"no tenant {tenant_id!r}")
+    return json_response(tenants.describe(reset))
 
 
 @router.get("/tenants/{tenant_id}/fixtures")

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from simulator.config import Settings
-from simulator.core import fastsql, fixtures, journal, quotas
+from simulator.core import fastsql, fixtures, journal, offloop, quotas
 from simulator.core.clock import real_now, tenant_now
 from simulator.core.db import new_session, tenant_tables
 from simulator.core.ids import random_secret
@@ -180,10 +180,17 @@ def default_tenant(settings: Settings) -> Tenant:
 
 
 def load_fixtures(
-    session: Session, tenant: Tenant, document: dict[str, Any], source: str, settings: Settings
+    session: Session,
+    tenant: Tenant,
+    document: dict[str, Any],
+    source: str,
+    settings: Settings,
+    validated: dict[str, Any] | None = None,
 ) -> None:
-    """Validate the whole document, then write it (no commit: the caller owns the transaction)."""
-    validated = fixtures.validate(document, source)
+    """Validate the whole document (unless given `validated`), then write it (no commit: the
+    caller owns the transaction)."""
+    if validated is None:
+        validated = fixtures.validate(document, source)
     tenant.fixtures_document = fixtures.dump_json(document)
     tenant.fixtures_source = source
     name = validated.get("tenant")
@@ -200,17 +207,22 @@ def create(
     fixture_reference: str | dict | None = None,
     tenant: Tenant | None = None,
 ) -> Tenant:
-    """Create a tenant and load its fixtures in one transaction (raises FixtureError)."""
+    """Create a tenant and load its fixtures in one transaction (raises FixtureError).
+
+    The document is validated (and a `generate:` block expanded) before the transaction, so a
+    store's write lock is held only to write it (core/offloop: run it in a worker thread)."""
     document, source = fixtures.resolve(fixture_reference, settings.fixtures_dir)
+    validated = fixtures.validate(document, source)
     tenant = tenant or fresh_tenant(None, name)
-    session.add(tenant)
-    try:
-        session.flush()
-        load_fixtures(session, tenant, document, source, settings)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
+    with offloop.writing(session.get_bind()):
+        session.add(tenant)
+        try:
+            session.flush()
+            load_fixtures(session, tenant, document, source, settings, validated)
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
     return tenant
 
 
@@ -229,15 +241,19 @@ def remove(session: Session, tenant: Tenant) -> None:
 
 
 def reset(session: Session, tenant: Tenant, settings: Settings) -> None:
-    """Back to exactly the fixtures the tenant was created with, clock included."""
+    """Back to exactly the fixtures the tenant was created with, clock included (validated
+    before the transaction, as in `create`)."""
     document = json.loads(tenant.fixtures_document or "{}")
-    delete_data(session, tenant.id, keep=KEPT_ON_RESET)
-    try:
-        load_fixtures(session, tenant, document, tenant.fixtures_source or "<stored>", settings)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
+    source = tenant.fixtures_source or "<stored>"
+    validated = fixtures.validate(document, source)
+    with offloop.writing(session.get_bind()):
+        delete_data(session, tenant.id, keep=KEPT_ON_RESET)
+        try:
+            load_fixtures(session, tenant, document, source, settings, validated)
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
 
 
 def ensure_default(engine: Engine, settings: Settings) -> None:
