@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlmodel import Session
 
@@ -316,14 +317,18 @@ class Ledger:
                 self.session.execute(statement, part)
 
     def before_image(self) -> str:
-        return json.dumps(
-            {
-                "columns": self.written_columns,
-                "customers": self.customers_before,
-                "balances": [[*key, value] for key, value in self.balances_before.items()],
-            },
-            separators=(",", ":"),
-        )
+        """As JSON text, written by orjson: the standard library's encoder holds the
+        interpreter lock for the whole document (~40 ms for 10,000 customers), and the event
+        loop's thread waits for it (core/offloop); orjson takes a tenth of that."""
+        image = {
+            "columns": self.written_columns,
+            "customers": self.customers_before,
+            "balances": [[*key, value] for key, value in self.balances_before.items()],
+        }
+        try:
+            return orjson.dumps(image).decode()
+        except TypeError:  # what orjson refuses (a lone surrogate, an integer past 64 bits)
+            return json.dumps(image, separators=(",", ":"))
 
     def record_undo_state(self, batch_type: str, lines: int, summary: dict[str, Any]) -> None:
         self.session.add(
