@@ -11,21 +11,25 @@ Until `write`, a batch has only read: it can be prepared outside a write transac
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from functools import lru_cache, partial
 from typing import Any
 
 import orjson
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.engine import Dialect
 from sqlmodel import Session
 
 from simulator.clienttoolbox.errors import ClientToolboxError
 from simulator.clienttoolbox.models import CtBalance, CtCustomer, CtTransaction, CtUndoState
+from simulator.core import fastsql
 from simulator.core.ids import CounterPlan, DirectCounters, seeded_rng
 
 CUSTOMERS = CtCustomer.__table__
 BALANCES = CtBalance.__table__
 TRANSACTIONS = CtTransaction.__table__
+UNDO_STATES = CtUndoState.__table__
 CHUNK = 500
 DIGITS = "0123456789"
 
@@ -41,6 +45,53 @@ def chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
             batch = []
     if batch:
         yield batch
+
+
+# A batch's writes (Ledger.bind): each runs in the write transaction on the session.
+Step = Callable[[Session], Any]
+INSERT_CUSTOMERS = fastsql.prepared(insert(CUSTOMERS))
+INSERT_BALANCES = fastsql.prepared(insert(BALANCES))
+INSERT_TRANSACTIONS = fastsql.prepared(insert(TRANSACTIONS))
+INSERT_UNDO_STATE = fastsql.prepared(insert(UNDO_STATES))
+UPDATE_BALANCE = fastsql.prepared(
+    update(BALANCES)
+    .where(
+        BALANCES.c.tenant_id == bindparam("k_tenant"),
+        BALANCES.c.customer_code == bindparam("k_code"),
+        BALANCES.c.campaign_id == bindparam("k_campaign"),
+        BALANCES.c.item == bindparam("k_item"),
+    )
+    .values(balance=bindparam("k_balance"))
+)
+
+
+@lru_cache(maxsize=16)
+def update_customers(columns: tuple[str, ...]) -> fastsql.Prepared:
+    """UPDATE of the given customer columns by key (one per set of columns a batch writes)."""
+    t = CUSTOMERS.c
+    return fastsql.prepared(
+        update(CUSTOMERS)
+        .where(t.tenant_id == bindparam("k_tenant"), t.code == bindparam("k_code"))
+        .values({name: bindparam(name) for name in columns})
+    )
+
+
+def bound(dialect: Dialect, statement: fastsql.Prepared, rows: list[dict[str, Any]]) -> list[Step]:
+    """`rows` for `statement`, bound now and run later on the DBAPI cursor (or, for what only
+    SQLAlchemy runs, executed by it then)."""
+    if not rows:
+        return []
+    try:
+        return [partial(_run_bound, part) for part in fastsql.bind_many(dialect, statement, rows)]
+    except fastsql.NotFast:
+        core = statement.statement_for(dialect)
+        return [
+            partial(Session.execute, statement=core, params=part) for part in chunks(rows, 1000)
+        ]
+
+
+def _run_bound(part: fastsql.Bound, session: Session) -> Any:
+    return fastsql.run_bound(session, part)
 
 
 # The profile columns a customers_batch may write (header name = column name).
@@ -101,6 +152,7 @@ class Ledger:
         self.counters = counters or DirectCounters(session)
         # (batch type, lines, summary) of the undo state `write` records, if any.
         self.undo_record: tuple[str, int, dict[str, Any]] | None = None
+        self.steps: list[Step] | None = None  # what `write` runs, once bound
         self.keep_before = keep_before
         self.written_columns = [
             c.name
@@ -236,85 +288,94 @@ class Ledger:
 
     def write(self) -> None:
         """Everything the batch changed, and its undo state, in the session's transaction."""
-        self.flush()
-        if self.undo_record is not None:
-            self.record_undo_state(*self.undo_record)
+        for step in self.bind():
+            step(self.session)
 
-    def flush(self) -> None:
-        session = self.session
-        if self.created:
-            rows = [self.customers[c] for c in self.created]
-            for part in chunks(rows, 1000):
-                session.execute(insert(CUSTOMERS), part)
-        if self.changed:
-            self.flush_changed_customers()
-        self.flush_balances()
-        for part in chunks(self.transactions, 1000):
-            session.execute(insert(TRANSACTIONS), part)
+    def bind(self) -> list[Step]:
+        """The batch's writes, their parameters bound for the DBAPI (once; a second call gives
+        the same): SQLAlchemy's handling of 10,000 rows' parameters costs as much as SQLite's
+        inserts, so clienttoolbox/writes binds before it takes the store's lock."""
+        if self.steps is None:
+            dialect = self.session.get_bind().dialect
+            inserted_balances, updated_balances = self.balance_rows()
+            created = [self.customers[code] for code in self.created]
+            self.steps = [
+                *bound(dialect, INSERT_CUSTOMERS, created),
+                *self.changed_customer_steps(dialect),
+                *bound(dialect, INSERT_BALANCES, inserted_balances),
+                *bound(dialect, UPDATE_BALANCE, updated_balances),
+                *bound(dialect, INSERT_TRANSACTIONS, self.transactions),
+                *bound(dialect, INSERT_UNDO_STATE, self.undo_state_rows()),
+            ]
+        return self.steps
 
-    def flush_changed_customers(self) -> None:
+    def changed_customer_steps(self, dialect: Dialect) -> list[Step]:
+        if not self.changed:
+            return []
         t = CUSTOMERS.c
         columns = self.written_columns
         if set(columns) == {"last_batch", "updated_at"}:
-            for part in chunks(self.changed):
-                self.session.execute(
-                    update(CUSTOMERS)
+            return [
+                partial(
+                    Session.execute,
+                    statement=update(CUSTOMERS)
                     .where(t.tenant_id == self.tenant_id, t.code.in_(part))
-                    .values(last_batch=self.batch_id, updated_at=self.now)
+                    .values(last_batch=self.batch_id, updated_at=self.now),
                 )
-            return
-        statement = (
-            update(CUSTOMERS)
-            .where(t.tenant_id == bindparam("k_tenant"), t.code == bindparam("k_code"))
-            .values({name: bindparam(name) for name in columns})
-        )
-        params = []
+                for part in chunks(self.changed)
+            ]
+        rows = []
         for code in self.changed:
             row = self.customers[code]
-            params.append(
+            rows.append(
                 {"k_tenant": self.tenant_id, "k_code": code, **{n: row[n] for n in columns}}
             )
-        for part in chunks(params, 1000):
-            self.session.execute(statement, part)
+        return bound(dialect, update_customers(tuple(columns)), rows)
 
-    def flush_balances(self) -> None:
+    def balance_rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(balances to insert, balances to update, as UPDATE_BALANCE takes them)."""
         inserts, updates = [], []
         for key in self.balances_dirty:
             code, campaign, item = key
-            values = {
-                "tenant_id": self.tenant_id,
-                "customer_code": code,
-                "campaign_id": campaign,
-                "item": item,
-                "balance": self.balances[key],
-            }
-            (inserts if self.balances_before.get(key) is None else updates).append(values)
-        for part in chunks(inserts, 1000):
-            self.session.execute(insert(BALANCES), part)
-        if updates:
-            t = BALANCES.c
-            statement = (
-                update(BALANCES)
-                .where(
-                    t.tenant_id == bindparam("k_tenant"),
-                    t.customer_code == bindparam("k_code"),
-                    t.campaign_id == bindparam("k_campaign"),
-                    t.item == bindparam("k_item"),
+            if self.balances_before.get(key) is None:
+                inserts.append(
+                    {
+                        "tenant_id": self.tenant_id,
+                        "customer_code": code,
+                        "campaign_id": campaign,
+                        "item": item,
+                        "balance": self.balances[key],
+                    }
                 )
-                .values(balance=bindparam("k_balance"))
-            )
-            params = [
-                {
-                    "k_tenant": v["tenant_id"],
-                    "k_code": v["customer_code"],
-                    "k_campaign": v["campaign_id"],
-                    "k_item": v["item"],
-                    "k_balance": v["balance"],
-                }
-                for v in updates
-            ]
-            for part in chunks(params, 1000):
-                self.session.execute(statement, part)
+            else:
+                updates.append(
+                    {
+                        "k_tenant": self.tenant_id,
+                        "k_code": code,
+                        "k_campaign": campaign,
+                        "k_item": item,
+                        "k_balance": self.balances[key],
+                    }
+                )
+        return inserts, updates
+
+    def undo_state_rows(self) -> list[dict[str, Any]]:
+        if self.undo_record is None:
+            return []
+        batch_type, lines, summary = self.undo_record
+        return [
+            {
+                "tenant_id": self.tenant_id,
+                "id": self.batch_id,
+                "batch_type": batch_type,
+                "lines": lines,
+                "summary": json.dumps(summary),
+                "before": self.before_image(),
+                "status": "available",
+                "created_at": self.now,
+                "undone_at": None,
+            }
+        ]
 
     def before_image(self) -> str:
         """As JSON text, written by orjson: the standard library's encoder holds the
@@ -329,19 +390,6 @@ class Ledger:
             return orjson.dumps(image).decode()
         except TypeError:  # what orjson refuses (a lone surrogate, an integer past 64 bits)
             return json.dumps(image, separators=(",", ":"))
-
-    def record_undo_state(self, batch_type: str, lines: int, summary: dict[str, Any]) -> None:
-        self.session.add(
-            CtUndoState(
-                tenant_id=self.tenant_id,
-                id=self.batch_id,
-                batch_type=batch_type,
-                lines=lines,
-                summary=json.dumps(summary),
-                before=self.before_image(),
-                created_at=self.now,
-            )
-        )
 
 
 class UniqueDigits:

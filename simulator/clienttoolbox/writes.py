@@ -4,8 +4,9 @@ A 10,000-line batch spends most of its time parsing, checking and working out it
 event loop that would hold every other request of the process (core/offloop). So a batch runs in
 a worker thread, in two steps on one session of its own:
 
-1. prepared: everything read and worked out, nothing written (its counters from a CounterPlan);
-   a batch refused whole raises here and leaves no trace;
+1. prepared: everything read and worked out, its statements' parameters bound, nothing
+   written (its counters from a CounterPlan); a batch refused whole raises here and leaves no
+   trace;
 2. written: in one short write transaction, the tenant's ClientToolbox guard (a counter every
    ClientToolbox write moves) is moved on from the value the preparation started from, then the
    counters and the batch's rows are written, then one commit.
@@ -98,6 +99,7 @@ def run_prepared(engine: Engine, tenant_id: str, prepare: Prepare) -> Any:
             raise ClientToolboxError(401, "Invalid user_id or user_api_key")
         counters = CounterPlan(session)
         outcome, ledger = prepare(session, counters)
+        ledger.bind()  # its parameters too, before the lock
         with offloop.writing(engine):
             if move_guard(session, tenant_id, seen):
                 counters.write(session)
