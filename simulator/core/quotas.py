@@ -166,7 +166,8 @@ def expire_idle(engine: Engine, idle_seconds: float, keep: set[str]) -> list[str
         for tenant in rows:
             last = tenant.last_seen_at or tenant.created_at
             if last < cutoff:
-                tenants.remove(session, tenant)
+                with offloop.writing(engine):
+                    tenants.remove(session, tenant)
                 removed.append(tenant.id)
     for tenant_id in removed:
         log.info("expired idle tenant %s", tenant_id)
@@ -177,5 +178,5 @@ async def expire_idle_forever(engine: Engine, idle_seconds: float, keep: set[str
     interval = max(1.0, min(60.0, idle_seconds / 4))
     while True:
         await asyncio.sleep(interval)
-        with contextlib.suppress(Exception):
-            expire_idle(engine, idle_seconds, keep)
+        with contextlib.suppress(Exception):  # a large tenant's delete: off the event loop
+            await offloop.run(expire_idle, engine, idle_seconds, keep)
