@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_MODULES = (
     "customergauge",
     "clienttoolbox",
+    "blocking",
     "ecdp",
     "talonone",
     "talonone_loyalty",

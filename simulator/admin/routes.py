@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -13,10 +15,11 @@ from starlette.responses import Response
 
 from simulator.admin.deps import path_tenant
 from simulator.admin.guard import caller_of
-from simulator.core import clock, fixtures, journal, quotas, tenants
-from simulator.core.db import get_session, ping
+from simulator.core import clock, fixtures, journal, offloop, quotas, tenants
+from simulator.core.db import get_session, new_session, ping
 from simulator.core.fixtures import FixtureError
 from simulator.core.formats import json_response
+from simulator.core.metrics import read_gauges
 from simulator.core.models import Tenant
 
 # Who may call what is decided in front of every route, in one place (admin/guard.py).
@@ -44,28 +47,46 @@ class TenantCreate(BaseModel):
 
 
 @router.post("/tenants", status_code=201)
-async def create_tenant(
-    body: TenantCreate, request: Request, session: Session = Depends(get_session)
-) -> Response:
+async def create_tenant(body: TenantCreate, request: Request) -> Response:
     """The operator's, or (open sign-up, no token) a sign-up the guard has let through: its
     tenant gets the sign-up records quota."""
     settings = request.app.state.settings
-    signed_up = caller_of(request) == "signup"
+    records_quota = settings.signup_max_records if caller_of(request) == "signup" else None
+    engine = request.app.state.engine
     try:
-        # A request names a set or sends the document: files are the operator's.
-        tenant = tenants.create(
-            session,
-            settings,
-            body.name,
-            body.fixtures,
-            allow_paths=False,
-            records_quota=settings.signup_max_records if signed_up else None,
+        tenant = await offloop.run(
+            create_tenant_call, engine, settings, body.name, body.fixtures, records_quota
         )
     except FixtureError as exc:
         return json_response({"error": "fixtures refused", **exc.as_dict()}, status=400)
     except quotas.TooManyRecords as exc:
         return json_response({"error": str(exc), "status": 413}, status=413)
     return json_response(tenants.describe(tenant), status=201)
+
+
+# A fixture load (50,000 generated customers: seconds) runs in a worker thread (core/offloop).
+
+
+def create_tenant_call(
+    engine: Any,
+    settings: Any,
+    name: str | None,
+    fixtures: str | dict | None,
+    records_quota: int | None,
+) -> Tenant:
+    """A request names a set or sends the document: files are the operator's."""
+    with new_session(engine) as session:
+        return tenants.create(
+            session, settings, name, fixtures, allow_paths=False, records_quota=records_quota
+        )
+
+
+def reset_tenant_call(engine: Any, settings: Any, tenant_id: str) -> Tenant | None:
+    with new_session(engine) as session:
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is not None:
+            tenants.reset(session, tenant, settings)
+        return tenant
 
 
 @router.get("/tenants")
@@ -81,10 +102,22 @@ async def get_tenant(tenant: Tenant = Depends(path_tenant)) -> Response:
 
 @router.delete("/tenants/{tenant_id}", status_code=204)
 async def delete_tenant(
-    tenant: Tenant = Depends(path_tenant), session: Session = Depends(get_session)
+    request: Request,
+    tenant: Tenant = Depends(path_tenant),
+    session: Session = Depends(get_session),
 ) -> Response:
-    tenants.remove(session, tenant)
+    tenant_id = tenant.id
+    session.commit()  # no connection held while the worker thread deletes
+    await offloop.run(delete_tenant_call, request.app.state.engine, tenant_id)
     return Response(status_code=204)
+
+
+def delete_tenant_call(engine: Any, tenant_id: str) -> None:
+    """All of a tenant's rows (hundreds of thousands for a large one) in a worker thread."""
+    with new_session(engine) as session, offloop.writing(engine):
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is not None:
+            tenants.remove(session, tenant)
 
 
 @router.post("/tenants/{tenant_id}/reset")
@@ -93,11 +126,16 @@ async def reset_tenant(
     tenant: Tenant = Depends(path_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
+    tenant_id = tenant.id
+    session.commit()  # no connection held while the worker thread loads
+    engine, settings = request.app.state.engine, request.app.state.settings
     try:
-        tenants.reset(session, tenant, request.app.state.settings)
+        reset = await offloop.run(reset_tenant_call, engine, settings, tenant_id)
     except FixtureError as exc:
         return json_response({"error": "fixtures refused", **exc.as_dict()}, status=400)
-    return json_response(tenants.describe(tenant))
+    if reset is None:  # deleted meanwhile
+        raise HTTPException(404, f"no tenant {tenant_id!r}")
+    return json_response(tenants.describe(reset))
 
 
 @router.get("/tenants/{tenant_id}/fixtures")
@@ -127,15 +165,26 @@ class ClockSet(BaseModel):
 
 
 class ClockAdvance(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     seconds: float = Field(default=0, ge=0)
     minutes: float = Field(default=0, ge=0)
     hours: float = Field(default=0, ge=0)
     days: float = Field(default=0, ge=0)
 
-    def total_seconds(self) -> float:
-        return self.seconds + 60 * self.minutes + 3600 * self.hours + 86400 * self.days
+    def parts(self) -> dict[str, float]:
+        """Each field as seconds (1e308 days overflows to inf, which the clock refuses)."""
+        return {
+            "days": 86400 * self.days,
+            "hours": 3600 * self.hours,
+            "minutes": 60 * self.minutes,
+            "seconds": self.seconds,
+        }
+
+    def largest_field(self) -> str:
+        """The field that moves the clock furthest: the one an out-of-range error names."""
+        parts = self.parts()
+        return max(parts, key=lambda name: parts[name])
 
 
 @router.get("/tenants/{tenant_id}/clock")
@@ -149,10 +198,10 @@ async def put_clock(
     tenant: Tenant = Depends(path_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    now = body.now
-    if now is not None and now.tzinfo is None:
-        now = clock.parse_instant(now.isoformat())
-    clock.set_clock(session, tenant, now, body.frozen)
+    try:
+        clock.set_clock(session, tenant, body.now, body.frozen)
+    except clock.ClockOutOfRange as exc:
+        raise HTTPException(400, str(exc)) from None
     return json_response(clock_view(tenant))
 
 
@@ -162,7 +211,10 @@ async def advance_clock(
     tenant: Tenant = Depends(path_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    clock.advance_clock(session, tenant, body.total_seconds())
+    try:
+        clock.advance_clock(session, tenant, sum(body.parts().values()), body.largest_field())
+    except clock.ClockOutOfRange as exc:
+        raise HTTPException(400, str(exc)) from None
     return json_response(clock_view(tenant))
 
 
@@ -251,5 +303,8 @@ async def metrics(request: Request) -> Response:
     from simulator.core.registry import api_specs
 
     gauges = [gauge for spec in api_specs() for gauge in spec.gauges]
-    text = request.app.state.metrics.render(request.app.state.engine, gauges)
+    counters = request.app.state.metrics.render_counters()
+    # The gauges count rows (a mail queue may hold millions): off the event loop.
+    read = partial(read_gauges, request.app.state.engine, gauges)
+    text = counters + await anyio.to_thread.run_sync(read)
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")

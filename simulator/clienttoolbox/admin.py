@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from sqlalchemy import select
 from sqlmodel import Session
 from starlette.responses import Response
 
 from simulator.admin.deps import path_tenant
-from simulator.clienttoolbox import undo
+from simulator.clienttoolbox import undo, writes
 from simulator.clienttoolbox.models import CtBalance, CtCustomer, CtTransaction, CtUndoState
 from simulator.clienttoolbox.parsing import number
 from simulator.clienttoolbox.service import customer_view
+from simulator.core import offloop
 from simulator.core.clock import format_instant, tenant_now
 from simulator.core.db import get_session
 from simulator.core.formats import json_response
@@ -51,17 +52,20 @@ async def get_undo_state(
 @router.post("/undo-states/{state_id}/undo")
 async def undo_state(
     state_id: StateId,
+    request: Request,
     tenant: Tenant = Depends(path_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
+    now = tenant_now(tenant)
+    session.commit()  # no connection held while the worker thread undoes (clienttoolbox/writes)
     try:
-        result = undo.undo(session, tenant, state_id, tenant_now(tenant))
+        result = await offloop.run(
+            writes.undo_call, request.app.state.engine, tenant.id, state_id, now
+        )
     except undo.UndoRefused as exc:
-        session.rollback()
         return json_response(
             {"error": exc.message, "status": exc.status, **exc.extra}, status=exc.status
         )
-    session.commit()
     return json_response(result)
 
 

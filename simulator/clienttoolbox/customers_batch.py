@@ -36,7 +36,7 @@ from simulator.clienttoolbox.service import (
     custom_fields_of,
     undo_wanted,
 )
-from simulator.core.ids import next_value
+from simulator.core.ids import CounterPlan, DirectCounters
 from simulator.core.models import Tenant
 
 HEADER_PREFIX = "profiles_header_"
@@ -113,8 +113,16 @@ def columns_of(
 
 
 def customers_batch(
-    session: Session, tenant: Tenant, fields: Mapping[str, str], now: datetime, seed: int
-) -> CustomersOutcome:
+    session: Session,
+    tenant: Tenant,
+    fields: Mapping[str, str],
+    now: datetime,
+    seed: int,
+    counters: CounterPlan | DirectCounters | None = None,
+) -> tuple[CustomersOutcome, Ledger]:
+    """The batch worked out, nothing written: `Ledger.write` writes it (ClientToolboxError
+    for a batch refused whole)."""
+    counters = counters or DirectCounters(session)
     delimiter = delimiter_of(fields)
     mode = overwrite_mode(fields)
     digits = card_digits(fields)
@@ -135,9 +143,9 @@ def customers_batch(
     if not outcome.lines:
         raise bad_request("No data lines in profiles_data")
 
-    batch_id = next_value(session, tenant.id, "ct_batch")
+    batch_id = counters.next_value(tenant.id, "ct_batch")
     written = None if mode == "yes" else {*columns.values(), "custom_fields", "card_number"}
-    ledger = Ledger(session, tenant.id, batch_id, now, with_undo, written)
+    ledger = Ledger(session, tenant.id, batch_id, now, with_undo, written, counters)
     ledger.load_customers(
         (r.get("code", "") for _, r in rows), (r.get("card_number", "") for _, r in rows)
     )
@@ -174,15 +182,14 @@ def customers_batch(
             raise_rejected(outcome.problems)
     if outcome.new + outcome.updated == 0 and outcome.problems:
         raise_nothing_imported(outcome.problems, "customer")
-    ledger.flush()
     if with_undo and (outcome.new or outcome.updated):
-        ledger.record_undo_state(
+        ledger.keep_undo_state(
             "customers_batch",
             outcome.lines,
             {"new": outcome.new, "updated": outcome.updated, "skipped": outcome.skipped},
         )
         outcome.undo_state = batch_id
-    return outcome
+    return outcome, ledger
 
 
 def check_values(row: dict[str, str], choices: Mapping[str, list[str]]) -> None:

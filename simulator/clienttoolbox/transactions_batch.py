@@ -35,7 +35,7 @@ from simulator.clienttoolbox.parsing import (
     read_rows,
 )
 from simulator.clienttoolbox.service import Campaign, campaigns_by_id, undo_wanted
-from simulator.core.ids import next_value
+from simulator.core.ids import CounterPlan, DirectCounters
 from simulator.core.models import Tenant
 
 HEADER_PREFIX = "visits_header_"
@@ -91,8 +91,15 @@ def columns_of(fields: Mapping[str, str]) -> tuple[dict[int, str], int]:
 
 
 def batch_transactions(
-    session: Session, tenant: Tenant, fields: Mapping[str, str], now: datetime
-) -> TransactionsOutcome:
+    session: Session,
+    tenant: Tenant,
+    fields: Mapping[str, str],
+    now: datetime,
+    counters: CounterPlan | DirectCounters | None = None,
+) -> tuple[TransactionsOutcome, Ledger]:
+    """The batch worked out, nothing written: `Ledger.write` writes it (ClientToolboxError
+    for a batch refused whole)."""
+    counters = counters or DirectCounters(session)
     delimiter = delimiter_of(fields)
     columns, width = columns_of(fields)
     reject = line_error_mode(fields) == "reject"
@@ -116,8 +123,8 @@ def batch_transactions(
         raise bad_request("No data lines in Visits_Data")
 
     campaigns = campaigns_by_id(session, tenant, list({r.get("campaign_id", "") for _, r in rows}))
-    batch_id = next_value(session, tenant.id, "ct_batch")
-    ledger = Ledger(session, tenant.id, batch_id, now, with_undo, written_columns=())
+    batch_id = counters.next_value(tenant.id, "ct_batch")
+    ledger = Ledger(session, tenant.id, batch_id, now, with_undo, (), counters)
     keys = {r.get("code", "") for _, r in rows}
     ledger.load_customers(keys, keys)
     ledger.load_balances(list(ledger.customers))
@@ -132,15 +139,14 @@ def batch_transactions(
             raise_rejected(outcome.problems)
         if outcome.imported == 0:
             raise_nothing_imported(outcome.problems, "transaction")
-    ledger.flush()
     if with_undo:
-        ledger.record_undo_state(
+        ledger.keep_undo_state(
             "batch_transactions",
             outcome.lines,
             {"transactions": outcome.imported, "created_customers": outcome.created_customers},
         )
         outcome.undo_state = batch_id
-    return outcome
+    return outcome, ledger
 
 
 def apply_line(

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from simulator.core.formats import json_response
@@ -28,11 +29,17 @@ REASONS = {
     415: "Unsupported Media Type",
     422: "Unprocessable Entity",
     429: "Too Many Requests",
+    499: "Client Closed Request",
     500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
+
+
+# What the journal and the metrics record for a request whose client left before sending all
+# of it (nginx's code: no response goes out, the client is gone).
+CLIENT_CLOSED = 499
 
 
 class ApiError(Exception):
@@ -109,6 +116,16 @@ def install_generic_handlers(app: FastAPI) -> None:
         if exc.retry_after is not None:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_disconnected(request: Request, exc: ClientDisconnect) -> Response:
+        # Not the simulator's error: one line, no traceback.
+        log.info(
+            "client disconnected before sending its whole request: %s %s",
+            request.method,
+            request.url.path,
+        )
+        return Response(status_code=CLIENT_CLOSED)
 
     @app.exception_handler(DBAPIError)
     async def database_error(request: Request, exc: DBAPIError) -> Response:

@@ -16,6 +16,7 @@ Connection, so what it writes is committed or rolled back with the rest.
 
 from __future__ import annotations
 
+import itertools
 import operator
 import re
 import threading
@@ -23,7 +24,7 @@ import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
@@ -681,6 +682,50 @@ def commit(session: Session | Lease) -> None:
     session.close()  # hands the connection back; the pool's reset finds nothing left to undo
 
 
+class Bound(NamedTuple):
+    """A statement's SQL and the DBAPI parameters of each of its executions, built ahead of
+    the transaction that runs them (`bind_many`): running it is one executemany."""
+
+    sql: str
+    rows: list[Any]
+
+
+def bind_many(dialect: Dialect, statement: Prepared, params: list[dict[str, Any]]) -> list[Bound]:
+    """`params` bound for `statement` (consecutive sets with the same names share one
+    executemany, so the rows keep their order); NotFast when the statement cannot run on the
+    DBAPI cursor."""
+    bound: list[Bound] = []
+    for keys, run in itertools.groupby(params, key=lambda p: tuple(p)):
+        plan = statement.plan(dialect, keys)
+        if plan is None or plan.expanding:
+            raise NotFast("a statement for SQLAlchemy")
+        bound.append(Bound(plan.sql, [plan.bound(p)[1] for p in run]))
+    return bound
+
+
+def run_bound(target: Session | Connection | Lease, bound: Bound) -> int:
+    """One `Bound` executed in the transaction of `target`; the rows it changed."""
+    dialect, dbapi = _dbapi_of(target)
+    kept = getattr(dbapi, "statement_cursor", None)
+    cursor = kept if kept is not None else dbapi.cursor()
+    try:
+        cursor.executemany(bound.sql, bound.rows)
+        return cursor.rowcount
+    except dialect.loaded_dbapi.Error as exc:
+        raise as_sqlalchemy_error(dialect, exc, bound.sql, bound.rows[:1]) from exc
+    finally:
+        if kept is None:
+            cursor.close()
+
+
+def _dbapi_of(target: Session | Connection | Lease) -> tuple[Dialect, Any]:
+    if isinstance(target, Lease):
+        return target.dialect, target.raw.dbapi_connection
+    if isinstance(target, Session):
+        return session_dbapi(target)
+    return target.dialect, target.connection.dbapi_connection
+
+
 def execute(
     target: Session | Connection | Lease,
     statement: Prepared | ClauseElement,
@@ -698,12 +743,7 @@ def execute(
         return connection_of(target).execute(statement, params)
     many = isinstance(params, list)
     first = (params[0] if params else {}) if many else (params or {})
-    if isinstance(target, Lease):
-        dialect, dbapi = target.dialect, target.raw.dbapi_connection
-    elif isinstance(target, Session):
-        dialect, dbapi = session_dbapi(target)
-    else:
-        dialect, dbapi = target.dialect, target.connection.dbapi_connection
+    dialect, dbapi = _dbapi_of(target)
     plan = statement.plan(dialect, tuple(first))
     if plan is None or (plan.expanding and not many and plan.empty_list_in(first)):
         return connection_of(target).execute(statement.statement_for(dialect), params)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 from sqlmodel import Session
 
 from simulator.core.ids import next_value
@@ -67,11 +67,32 @@ class ClockFixture(BaseModel):
     (what an export of an unfrozen, shifted clock writes: a copy runs at the same offset
     whenever it is loaded)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     now: datetime | None = None
     frozen: bool = False
     offsetSeconds: float | None = None
+
+    @field_validator("now")
+    @classmethod
+    def now_in_range(cls, value: datetime | None) -> datetime | None:
+        from simulator.core.clock import ClockOutOfRange, checked_instant
+
+        try:
+            return None if value is None else checked_instant(value, "now")
+        except ClockOutOfRange as exc:
+            raise ValueError(exc.detail) from None
+
+    @field_validator("offsetSeconds")
+    @classmethod
+    def offset_in_range(cls, value: float | None) -> float | None:
+        """In range from real time when the document is validated (just before it loads)."""
+        from simulator.core.clock import ClockOutOfRange, checked_offset
+
+        try:
+            return None if value is None else checked_offset(value, "offsetSeconds")
+        except ClockOutOfRange as exc:
+            raise ValueError(exc.detail) from None
 
     @model_validator(mode="after")
     def one_setting(self) -> ClockFixture:
@@ -344,13 +365,17 @@ def apply(
 
 def export(session: Session, tenant: Tenant) -> dict[str, Any]:
     """The tenant's current state as a fixture document."""
-    from simulator.core.clock import format_instant, tenant_now
+    from simulator.core.clock import EARLIEST, LATEST, format_instant, tenant_now
 
     document: dict[str, Any] = {"tenant": {"name": tenant.name}}
     if tenant.clock_frozen:
         document["clock"] = {"now": format_instant(tenant_now(tenant)), "frozen": True}
     elif tenant.clock_offset_seconds:
-        document["clock"] = {"frozen": False, "offsetSeconds": tenant.clock_offset_seconds}
+        now = tenant_now(tenant)
+        if now in (EARLIEST, LATEST):  # standing at a bound: an offset would load past it
+            document["clock"] = {"now": format_instant(now), "frozen": False}
+        else:
+            document["clock"] = {"frozen": False, "offsetSeconds": tenant.clock_offset_seconds}
     for name, section in sections().items():
         if section.export is not None:
             document[name] = section.export(session, tenant)

@@ -18,6 +18,22 @@ JS_TYPE = "application/javascript"
 CALLBACK_PATTERN = re.compile(r"^[A-Za-z_$][\w$]{0,127}(\.[A-Za-z_$][\w$]{0,127}){0,4}$")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    """`value` with NULs and lone surrogates replaced by U+FFFD: text that PostgreSQL stores
+    and UTF-8 encodes (a request can put either into a path, a form field or a JSON string)."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = _SURROGATE.sub("\ufffd", value)
+    return value
+
+
 class JsonText:
     """JSON text that goes into a body as it is, e.g. a stored JSON column answered unchanged:
     neither parsed on the way out of the store nor serialized again."""

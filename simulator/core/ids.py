@@ -9,7 +9,7 @@ import string
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -68,6 +68,57 @@ _STORE = f"UPDATE {_sequences.name} SET value = ? WHERE tenant_id = ? AND name =
 def _store(tenant_id: str, name: str, connection: Any, value: int) -> None:
     """A held counter's last value written back (SQLite: grouped leases are SQLite's)."""
     connection.execute(_STORE, (value, tenant_id, name))
+
+
+_READ = f"SELECT value FROM {_sequences.name} WHERE tenant_id = :tenant AND name = :name"
+
+
+class CounterPlan:
+    """Counters taken by work prepared outside a write transaction (core/offloop): each is read
+    once, its values handed out in memory, and the last written with the work's writes
+    (`write`). The caller makes sure nothing else took from them in between (a guard of its
+    own, checked in the write transaction)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.taken: dict[tuple[str, str], list[int]] = {}  # key -> [stored, last handed out]
+
+    def next_value(self, tenant_id: str, name: str, step: int = 1) -> int:
+        key = (tenant_id, name)
+        counter = self.taken.get(key)
+        if counter is None:
+            stored = self.session.execute(
+                text(_READ), {"tenant": tenant_id, "name": name}
+            ).scalar_one_or_none()
+            counter = self.taken[key] = [stored or 0, stored or 0]
+        counter[1] += step
+        return counter[1]
+
+    def write(self, session: Session) -> None:
+        for (tenant_id, name), (stored, value) in self.taken.items():
+            if value == stored:
+                continue
+            updated = session.execute(
+                update(_sequences)
+                .where(_sequences.c.tenant_id == tenant_id, _sequences.c.name == name)
+                .values(value=value)
+            ).rowcount
+            if not updated:
+                session.add(IdSequence(tenant_id=tenant_id, name=name, value=value))
+        session.flush()
+
+
+class DirectCounters:
+    """`next_value` on a session, with CounterPlan's interface (work done in one transaction)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def next_value(self, tenant_id: str, name: str, step: int = 1) -> int:
+        return next_value(self.session, tenant_id, name, step)
+
+    def write(self, session: Session) -> None:
+        """Nothing left to write: each value was taken in the transaction."""
 
 
 def seeded_rng(seed: int, *parts: object) -> random.Random:

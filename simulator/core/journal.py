@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, insert, select
+from sqlalchemy import String, delete, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
@@ -34,6 +34,7 @@ from sqlmodel import SQLModel
 from simulator.core import fastsql, groupcommit
 from simulator.core.clock import format_instant
 from simulator.core.db import make_engine, new_session
+from simulator.core.formats import clean_text
 from simulator.core.metrics import Metrics
 from simulator.core.models import JournalEntry, Tenant
 
@@ -60,6 +61,34 @@ INSERT_JSON = "INSERT INTO journal_entry ({}) SELECT {} FROM json_each(?)".forma
     ", ".join(_COLUMNS),
     ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_COLUMNS))),
 )
+
+
+# What the store would refuse, made storable: PostgreSQL text holds no NUL, UTF-8 no lone
+# surrogate, and a VARCHAR column no more than its length (SQLite would take all three).
+_TEXT_LIMITS = {
+    column.name: column.type.length
+    for column in JournalEntry.__table__.c
+    # AutoString (SQLModel's str) decorates a String; Text is one, with no length.
+    if isinstance(getattr(column.type, "impl_instance", column.type), String)
+}
+
+
+def storable_text(value: str, limit: int | None) -> str:
+    """`value` as `clean_text`, cut to `limit` characters."""
+    value = clean_text(value)
+    if limit is not None and len(value) > limit:
+        value = value[: limit - 1] + "…"
+    return value
+
+
+def storable(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry with every text field as `storable_text` (in place; the writer's work, not
+    the request's)."""
+    for name, limit in _TEXT_LIMITS.items():
+        value = entry.get(name)
+        if isinstance(value, str):
+            entry[name] = storable_text(value, limit)
+    return entry
 
 
 # --- where the entries live -------------------------------------------------------------------
@@ -209,24 +238,74 @@ class Journal:
     # --- writing (the writer thread, or the flushing caller) ----------------------------------
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
-        """Store a batch. A tenant's oldest entries beyond its bound are dropped once this
-        process has added a tenth of the bound since it last trimmed them (a trim costs a walk
-        over the bound's worth of index), and always before a read (`settle`)."""
+        """Store a batch (its text made storable first). A tenant's oldest entries beyond its
+        bound are dropped once this process has added a tenth of the bound since it last
+        trimmed them (a trim costs a walk over the bound's worth of index), and always before
+        a read (`settle`).
+
+        An entry the store still refuses costs no other entry: the batch is stored again in
+        halves, down to that entry, which is dropped and counted in /metrics. A store that
+        does not answer (OperationalError) costs the batch, counted the same way."""
         for entry in batch:
+            storable(entry)
             tenant_id = entry["tenant_id"]
             self.untrimmed[tenant_id] = self.untrimmed.get(tenant_id, 0) + 1
         try:
             with new_session(self.store) as session:
                 insert_entries(session, batch)
-                limits = self._limits(set(self.untrimmed))
-                for tenant_id, written in list(self.untrimmed.items()):
-                    limit = limits[tenant_id]
-                    if written >= max(1, limit // 10):
-                        self._trim(session, tenant_id, limit)
-                        del self.untrimmed[tenant_id]
+                self._trim_due(session)
                 session.commit()
-        except Exception:  # the journal must never take the API down
+            return
+        except OperationalError:  # the journal must never take the API down
             log.exception("could not write %d journal entries", len(batch))
+            self._dropped(len(batch))
+            return
+        except Exception as exc:
+            log.warning("the store refused a batch of %d journal entries: %s", len(batch), exc)
+        self._dropped(self._insert_apart(batch))
+        try:
+            with new_session(self.store) as session:
+                self._trim_due(session)
+                session.commit()
+        except Exception:  # trimmed at the next write or read
+            log.exception("could not trim the journal")
+
+    def _insert_apart(self, batch: list[dict[str, Any]]) -> int:
+        """Store `batch` in halves, each in a transaction of its own, until what the store
+        refuses is one entry; how many were dropped."""
+        try:
+            with new_session(self.store) as session:
+                insert_entries(session, batch)
+                session.commit()
+            return 0
+        except Exception as exc:
+            if len(batch) == 1:
+                reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+                entry = batch[0]
+                log.warning(
+                    "dropped a journal entry the store refused (%s %s %s): %s",
+                    entry.get("api"),
+                    entry.get("method"),
+                    str(entry.get("path"))[:200],
+                    reason,
+                )
+                return 1
+        middle = len(batch) // 2
+        return self._insert_apart(batch[:middle]) + self._insert_apart(batch[middle:])
+
+    def _dropped(self, count: int) -> None:
+        if count and self.metrics is not None:
+            self.metrics.journal_dropped += count
+
+    def _trim_due(self, session: Any) -> None:
+        """Trim the tenants this process has added a tenth of their bound to since their last
+        trim."""
+        limits = self._limits(set(self.untrimmed))
+        for tenant_id, written in list(self.untrimmed.items()):
+            limit = limits[tenant_id]
+            if written >= max(1, limit // 10):
+                self._trim(session, tenant_id, limit)
+                del self.untrimmed[tenant_id]
 
     def _settle(self, tenant_ids: set[str | None] | None) -> None:
         tenant_ids = set(self.untrimmed) if tenant_ids is None else tenant_ids

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import secrets
 import time
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from simulator.core import faults
+from simulator.core import faults, offloop
 from simulator.core.clock import real_now
 from simulator.core.dispatch import FastLane, error_response
 from simulator.core.errors import BodyTooLarge, render_for_path
@@ -51,6 +52,9 @@ class ApiMiddleware:
         self.journal = journal
         self.max_body = max_body
         self.body_limit = body_limit
+        # SQLite: a request that may write waits (off the loop) for this process's worker
+        # threads in a write phase, rather than for their lock on the loop (core/offloop).
+        self.gate = offloop.gate_of(journal.engine)
         # Plain endpoints are awaited directly, the rest goes through FastAPI (core/dispatch).
         self.faults = FaultApplier(FastLane(app))
 
@@ -97,7 +101,7 @@ class ApiMiddleware:
                     request_body.extend(chunk[: keep - len(request_body)])
             return message
 
-        request_id = _header_value(scope, b"x-request-id") or new_request_id()
+        request_id = caller_request_id(scope) or new_request_id()
         noted(scope)["request_id"] = request_id
 
         async def send_recording(message: Message) -> None:
@@ -114,6 +118,9 @@ class ApiMiddleware:
                 response_body.extend(message.get("body", b"")[: keep - len(response_body)])
             await send(message)
 
+        gate = self.gate
+        if gate is not None and gate.writers and scope["method"] not in offloop.READ_METHODS:
+            await gate.wait()
         try:
             await self.faults.handle(scope, spec.name, receive_limited, send_recording, status_box)
         except Exception as exc:
@@ -169,10 +176,15 @@ def new_request_id() -> str:
     return f"{_ID_PREFIX}{next(_id_counter):016x}"
 
 
-def _header_value(scope: Scope, name: bytes) -> str | None:
+# A request id the caller sends is echoed when it is 1 to 128 visible ASCII characters; any
+# other (longer, spaces, other bytes) is replaced by a new one rather than cut or re-encoded.
+_CALLER_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
+
+
+def caller_request_id(scope: Scope) -> str | None:
     for key, value in scope.get("headers", []):
-        if key == name:
-            return value.decode("latin-1")[:128]
+        if key == REQUEST_ID:
+            return value.decode("ascii") if _CALLER_REQUEST_ID.fullmatch(value) else None
     return None
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from simulator.core import offloop
 from simulator.core.clock import real_now
 from simulator.core.db import new_session, tenant_tables
 from simulator.core.models import Tenant, TenantRate
@@ -143,6 +144,8 @@ def admit_light(
     transaction whose first write SQLite refuses if another process wrote since it read (a
     409 for nothing): its touch runs once the request has left the loop instead."""
     due = time.monotonic() - _last_touch.get(tenant_id, -TOUCH_EVERY_SECONDS) >= TOUCH_EVERY_SECONDS
+    # A worker thread writing holds the store (SQLite): the note waits for a later request.
+    due = due and not offloop.thread_writing(engine)
     if not due and requests_per_second is None:
         return
     if in_group and requests_per_second is None:
@@ -182,6 +185,8 @@ def touch(session: Session, tenant: Tenant) -> None:
     now = time.monotonic()
     if now - _last_touch.get(tenant.id, -TOUCH_EVERY_SECONDS) < TOUCH_EVERY_SECONDS:
         return
+    if offloop.thread_writing(session.get_bind()):  # noted by a later request (admit_light)
+        return
     _last_touch[tenant.id] = now
     session.execute(update(Tenant).where(Tenant.id == tenant.id).values(last_seen_at=real_now()))
     session.commit()
@@ -198,7 +203,8 @@ def expire_idle(engine: Engine, idle_seconds: float, keep: set[str]) -> list[str
         for tenant in rows:
             last = tenant.last_seen_at or tenant.created_at
             if last < cutoff:
-                tenants.remove(session, tenant)
+                with offloop.writing(engine):
+                    tenants.remove(session, tenant)
                 removed.append(tenant.id)
     for tenant_id in removed:
         log.info("expired idle tenant %s", tenant_id)
@@ -209,5 +215,5 @@ async def expire_idle_forever(engine: Engine, idle_seconds: float, keep: set[str
     interval = max(1.0, min(60.0, idle_seconds / 4))
     while True:
         await asyncio.sleep(interval)
-        with contextlib.suppress(Exception):
-            expire_idle(engine, idle_seconds, keep)
+        with contextlib.suppress(Exception):  # a large tenant's delete: off the event loop
+            await offloop.run(expire_idle, engine, idle_seconds, keep)

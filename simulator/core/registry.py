@@ -36,8 +36,10 @@ class ApiSpec:
     # Called with the app at start-up and shut-down (e.g. the stream worker).
     on_startup: list[Callable[[FastAPI], Awaitable[Any]]] = field(default_factory=list)
     on_shutdown: list[Callable[[FastAPI], Awaitable[Any]]] = field(default_factory=list)
-    # Gauges for /metrics: each returns {metric_name: value} read from the store.
-    gauges: list[Callable[[Any], dict[str, float]]] = field(default_factory=list)
+    # Gauges for /metrics, read from the store at scrape time: each is called with a session
+    # and the tenant ids to label (None past core.metrics.TENANT_LABEL_LIMIT) and returns
+    # core.metrics.GaugeFamily values (`counts_by_status` builds the usual ones).
+    gauges: list[Callable[[Any, list[str] | None], Any]] = field(default_factory=list)
     # Exceptions of this API rendered by its own handler.
     exception_handlers: dict[type[BaseException], Callable[..., Any]] = field(default_factory=dict)
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from simulator.config import Settings
-from simulator.core import fastsql, fixtures, journal, quotas
+from simulator.core import fastsql, fixtures, journal, offloop, quotas
 from simulator.core.clock import real_now, tenant_now
 from simulator.core.db import new_session, tenant_tables
 from simulator.core.ids import random_secret
@@ -181,10 +181,17 @@ def default_tenant(settings: Settings) -> Tenant:
 
 
 def load_fixtures(
-    session: Session, tenant: Tenant, document: dict[str, Any], source: str, settings: Settings
+    session: Session,
+    tenant: Tenant,
+    document: dict[str, Any],
+    source: str,
+    settings: Settings,
+    validated: dict[str, Any] | None = None,
 ) -> None:
-    """Validate the whole document, then write it (no commit: the caller owns the transaction)."""
-    validated = fixtures.validate(document, source, settings.fixtures_dir)
+    """Validate the whole document (unless given `validated`), then write it (no commit: the
+    caller owns the transaction)."""
+    if validated is None:
+        validated = fixtures.validate(document, source, settings.fixtures_dir)
     tenant.fixtures_document = fixtures.dump_json(document)
     tenant.fixtures_source = source
     name = validated.get("tenant")
@@ -208,6 +215,8 @@ def create(
     `allow_paths=False` for a reference sent in a request: a set's name or a document only.
     `records_quota`: the tenant's stored-records quota, which its fixtures must fit too
     (quotas.TooManyRecords, nothing written; a `generate:` block is judged before it runs).
+    The document is validated (and a `generate:` block expanded) before the transaction, so a
+    store's write lock is held only to write it (core/offloop: run it in a worker thread).
     """
     document, source = fixtures.resolve(fixture_reference, settings.fixtures_dir, allow_paths)
     if records_quota is not None:
@@ -216,21 +225,23 @@ def create(
         asked = estimated_rows(document)
         if asked > records_quota:
             raise quotas.TooManyRecords(asked, records_quota, estimated=True)
+    validated = fixtures.validate(document, source, settings.fixtures_dir)
     tenant = tenant or fresh_tenant(None, name)
     tenant.quota_records = records_quota
-    session.add(tenant)
-    try:
-        session.flush()
-        load_fixtures(session, tenant, document, source, settings)
-        if records_quota is not None:
+    with offloop.writing(session.get_bind()):
+        session.add(tenant)
+        try:
             session.flush()
-            stored = quotas.stored_records(session, tenant.id)
-            if stored > records_quota:
-                raise quotas.TooManyRecords(stored, records_quota)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
+            load_fixtures(session, tenant, document, source, settings, validated)
+            if records_quota is not None:
+                session.flush()
+                stored = quotas.stored_records(session, tenant.id)
+                if stored > records_quota:
+                    raise quotas.TooManyRecords(stored, records_quota)
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
     return tenant
 
 
@@ -249,15 +260,19 @@ def remove(session: Session, tenant: Tenant) -> None:
 
 
 def reset(session: Session, tenant: Tenant, settings: Settings) -> None:
-    """Back to exactly the fixtures the tenant was created with, clock included."""
+    """Back to exactly the fixtures the tenant was created with, clock included (validated
+    before the transaction, as in `create`)."""
     document = json.loads(tenant.fixtures_document or "{}")
-    delete_data(session, tenant.id, keep=KEPT_ON_RESET)
-    try:
-        load_fixtures(session, tenant, document, tenant.fixtures_source or "<stored>", settings)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
+    source = tenant.fixtures_source or "<stored>"
+    validated = fixtures.validate(document, source, settings.fixtures_dir)
+    with offloop.writing(session.get_bind()):
+        delete_data(session, tenant.id, keep=KEPT_ON_RESET)
+        try:
+            load_fixtures(session, tenant, document, source, settings, validated)
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
 
 
 def ensure_default(engine: Engine, settings: Settings) -> None:

@@ -7,6 +7,7 @@ from simulator.customergauge.errors import (
     handle_customergauge_error,
     render_error,
 )
+from simulator.customergauge.metrics import queue_gauges
 from simulator.customergauge.routes import router
 from simulator.customergauge.worker import on_shutdown, on_startup
 
@@ -24,5 +25,6 @@ SPEC = ApiSpec(
     fixtures_module="simulator.customergauge.fixtures",
     on_startup=[on_startup],
     on_shutdown=[on_shutdown],
+    gauges=[queue_gauges],
     exception_handlers={CustomerGaugeError: handle_customergauge_error},
 )

@@ -10,15 +10,18 @@ import binascii
 import json
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.responses import Response
 
+from simulator.core import offloop
 from simulator.core.clock import real_now, tenant_now
-from simulator.core.db import get_session
+from simulator.core.db import get_session, new_session
 from simulator.core.formats import json_response, xml_response
 from simulator.core.middleware import note
 from simulator.core.models import Tenant
@@ -104,22 +107,44 @@ def date_param(request: Request, name: str, end_of_day: bool = False) -> datetim
 
 
 async def stream_transactional(
-    request: Request,
-    tenant: Tenant = Depends(customergauge_tenant),
-    session: Session = Depends(get_session),
+    request: Request, tenant: Tenant = Depends(customergauge_tenant)
 ) -> Response:
     body = await request.body()
     content_type = request.headers.get("content-type", "")
     document = body
     if content_type.lower().startswith("multipart/form-data"):
         document = await multipart_document(request)
-    upload = service.accept_upload(
-        session, tenant, document, content_type, tenant_now(tenant), real_now(), len(body)
+    upload = await offloop.run(
+        accept_upload,
+        request.app.state.engine,
+        tenant,
+        document,
+        content_type,
+        tenant_now(tenant),
+        len(body),
     )
     worker.wake(request.app)
     response = respond(request, True, "true")
     response.headers["X-Upload-Id"] = str(upload.number)
     return response
+
+
+def accept_upload(
+    engine: Engine, tenant: Tenant, document: bytes, content_type: str, now: datetime, size: int
+) -> Any:
+    """`service.accept_upload` in a worker thread: a 2 MB document is parsed off the event
+    loop, and the store's lock is held only to queue it (core/offloop)."""
+    with new_session(engine) as session:
+        return service.accept_upload(
+            session,
+            tenant,
+            document,
+            content_type,
+            now,
+            real_now(),
+            size,
+            writing=partial(offloop.writing, engine),
+        )
 
 
 async def multipart_document(request: Request) -> bytes:

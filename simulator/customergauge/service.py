@@ -11,6 +11,7 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -114,12 +115,23 @@ def accept_upload(
     now: datetime,
     real_now: datetime,
     body_bytes: int | None = None,
+    writing: Callable[[], AbstractContextManager[Any]] = nullcontext,
 ) -> CgUpload:
     """Validate the document and queue it (committed); never processes it here.
 
     Over the byte or record limit: refused in `enforce` mode, else accepted with a log line.
     `body_bytes` is the size of the request body when `body` was taken out of it (multipart).
+    `writing` is entered around the write only (core/offloop: a worker thread's write phase).
     """
+    records, logs, size = checked_upload(session, tenant, body, content_type, body_bytes)
+    with writing():
+        return queue_upload(session, tenant, records, logs, size, now, real_now)
+
+
+def checked_upload(
+    session: Session, tenant: Tenant, body: bytes, content_type: str, body_bytes: int | None
+) -> tuple[list[dict[str, str]], list[str], int]:
+    """(records, log lines, size) of an upload the tenant's limits accept (it reads only)."""
     config = get_config(session, tenant.id)
     enforce = config.limits_mode == LIMITS_ENFORCE
     logs: list[str] = []
@@ -144,6 +156,19 @@ def accept_upload(
             f"Upload of {len(records):,} records is over the {config.max_records:,}-record limit:"
             " accepted (limits mode accept_and_log)"
         )
+    return records, logs, size
+
+
+def queue_upload(
+    session: Session,
+    tenant: Tenant,
+    records: list[dict[str, str]],
+    logs: list[str],
+    size: int,
+    now: datetime,
+    real_now: datetime,
+) -> CgUpload:
+    """Queue a checked upload (committed)."""
     upload = CgUpload(
         tenant_id=tenant.id,
         number=next_value(session, tenant.id, UPLOAD_SEQUENCE),

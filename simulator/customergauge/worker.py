@@ -1,10 +1,11 @@
 """The stream worker: turns queued uploads into mail-queue entries and sends what is due.
 
 It runs as an asyncio task of the server (started by `on_startup` when `settings.run_worker`) or
-on its own through `run_worker_forever(engine, settings)`. It never holds a database transaction
-across an `await` (SQLite has one writer, and request handlers write inline on the same loop),
-processes records in chunks with `await asyncio.sleep(0)` between them, and claims each upload
-with one atomic statement, so any number of workers in any number of processes can share a store.
+on its own through `run_worker_forever(engine, settings)`. Its store work (claims, parsing and
+evaluating records, writing mails) runs in worker threads (core/offloop), so a 2,000-record
+upload never holds the event loop; it never holds a database transaction across an `await`,
+writes an upload's mails and result in one transaction, and claims each upload with one atomic
+statement, so any number of workers in any number of processes can share a store.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from simulator.core import offloop
 from simulator.core.clock import real_now, tenant_now
 from simulator.core.db import new_session
 from simulator.core.models import Tenant
@@ -38,7 +40,6 @@ from simulator.customergauge.models import (
 
 log = logging.getLogger("simulator.customergauge.worker")
 
-CHUNK_RECORDS = 500
 POLL_SECONDS = 0.2
 SWEEP_SECONDS = 0.5
 # How long an admin `process` waits for an upload another worker is processing.
@@ -84,69 +85,74 @@ async def process_upload(engine: Engine, upload_id: int, simulate_time: bool = T
     except Exception as exc:
         log.info("upload %s attempt failed: %s", upload_id, exc)
         reason = str(exc) or type(exc).__name__
-        with new_session(engine) as session:
-            upload = session.get(CgUpload, upload_id)
-            tenant = session.get(Tenant, upload.tenant_id) if upload else None
-            now = tenant_now(tenant) if tenant else real_now()
-            return service.record_failure(session, upload_id, reason, now, real_now())
+        return await offloop.run(fail_attempt, engine, upload_id, reason)
 
 
 async def _attempt(engine: Engine, upload_id: int, simulate_time: bool) -> str:
-    session = new_session(engine)
-    try:
+    """The attempt's work runs in worker threads (parsing and evaluating 2,000 records would
+    hold the event loop); only the simulated processing time is waited for here."""
+    status, delay = await offloop.run(begin_attempt, engine, upload_id, simulate_time)
+    if status is not None:
+        return status
+    if delay > 0:
+        await asyncio.sleep(delay)  # holding no connection (nor SQLite snapshot)
+    return await offloop.run(finish_attempt, engine, upload_id)
+
+
+def begin_attempt(engine: Engine, upload_id: int, simulate_time: bool) -> tuple[str | None, float]:
+    """(the upload's status when there is nothing to process, else None; the simulated
+    processing time to wait first, its claim extended to cover it). In a worker thread."""
+    with new_session(engine) as session:
         loaded = service.load_for_processing(session, upload_id)
         if loaded is None:  # the tenant was deleted meanwhile
-            return UPLOAD_FAILED
-        upload, tenant, config = loaded
+            return UPLOAD_FAILED, 0.0
+        upload, _tenant, config = loaded
         if upload.status != UPLOAD_PROCESSING:
-            return upload.status
+            return upload.status, 0.0
         delay = service.processing_seconds(config, upload.total_records) if simulate_time else 0
         if delay > 0:
-            service.extend_lease(session, upload_id, real_now(), delay)
-            session.close()  # hold no connection (nor SQLite snapshot) while "processing"
-            await asyncio.sleep(delay)
-            tenant = session.get(Tenant, upload.tenant_id)  # its clock may have moved
-            if tenant is None:
-                return UPLOAD_FAILED
+            with offloop.writing(engine):
+                service.extend_lease(session, upload_id, real_now(), delay)
+        return None, delay
+
+
+def finish_attempt(engine: Engine, upload_id: int) -> str:
+    """Evaluate the upload's records, then write its mails and its result in one short
+    transaction (a fault rule may fail the attempt first). In a worker thread."""
+    with new_session(engine) as session:
+        loaded = service.load_for_processing(session, upload_id)
+        if loaded is None:
+            return UPLOAD_FAILED
+        upload, tenant, config = loaded  # the tenant's clock may have moved meanwhile
+        if upload.status != UPLOAD_PROCESSING:
+            return upload.status
         service.run_attempt_hooks(tenant, upload)
         now = tenant_now(tenant)
-        fault = stream_fault(session, tenant.id, now)
-        if fault is not None:
-            session.commit()  # the fault rule's counters
-            raise ProcessingFault(fault)
         records: list[dict[str, str]] = json.loads(upload.records_json or "[]")
         keys = {service.email_key(service.field_value(r, "Email") or "") for r in records}
         blocked = service.blocked_addresses(session, upload.tenant_id, keys)
-        session.commit()  # end the read transaction (keeps the loaded objects) before yielding
-    finally:
-        session.close()
-    evaluation = service.Evaluation()
-    for start in range(0, len(records), CHUNK_RECORDS):
-        chunk = records[start : start + CHUNK_RECORDS]
-        service.evaluate_records(upload, chunk, config, now, blocked, start + 1, evaluation)
-        if len(records) > CHUNK_RECORDS:
-            await asyncio.sleep(0)
-    if len(evaluation.rows) <= CHUNK_RECORDS:
-        # The common small upload: one transaction writes its mails and its result.
-        with new_session(engine) as session:
+        evaluation = service.Evaluation()
+        service.evaluate_records(upload, records, config, now, blocked, 1, evaluation)
+        with offloop.writing(engine):
+            fault = stream_fault(session, tenant.id, now)
+            if fault is not None:
+                session.commit()  # the fault rule's counters
+                raise ProcessingFault(fault)
             if upload.attempts > 1:  # an earlier attempt may have left mails behind
                 service.clear_mails(session, upload.tenant_id, upload.number)
             service.insert_mails(session, evaluation.rows)
             service.complete_upload(session, upload, evaluation, now)
             session.commit()
-        return UPLOAD_PROCESSED
-    with new_session(engine) as session:
-        service.clear_mails(session, upload.tenant_id, upload.number)
-        session.commit()
-    for start in range(0, len(evaluation.rows), CHUNK_RECORDS):
-        with new_session(engine) as session:
-            service.insert_mails(session, evaluation.rows[start : start + CHUNK_RECORDS])
-            session.commit()
-        await asyncio.sleep(0)
-    with new_session(engine) as session:
-        service.complete_upload(session, upload, evaluation, now)
-        session.commit()
     return UPLOAD_PROCESSED
+
+
+def fail_attempt(engine: Engine, upload_id: int, reason: str) -> str:
+    """Record a failed attempt (retried with back-off, or Failed); in a worker thread."""
+    with new_session(engine) as session, offloop.writing(engine):
+        upload = session.get(CgUpload, upload_id)
+        tenant = session.get(Tenant, upload.tenant_id) if upload else None
+        now = tenant_now(tenant) if tenant else real_now()
+        return service.record_failure(session, upload_id, reason, now, real_now())
 
 
 class ProcessingFault(Exception):
@@ -161,15 +167,16 @@ def stream_fault(session: Session, tenant_id: str, now: datetime) -> str | None:
 
 
 def sweep(engine: Engine) -> None:
-    """Send what is due on every tenant's clock; requeue uploads of vanished workers."""
-    with new_session(engine) as session:
+    """Send what is due on every tenant's clock; requeue uploads of vanished workers. In a
+    worker thread."""
+    with new_session(engine) as session, offloop.writing(engine):
         service.recover_expired_leases(session, real_now())
         for tenant in service.tenants_with_mail_due(session, tenant_now):
             service.deliver_due(session, tenant.id, tenant_now(tenant))
 
 
 def deliver_for_tenant(engine: Engine, tenant_id: str) -> dict[str, int]:
-    with new_session(engine) as session:
+    with new_session(engine) as session, offloop.writing(engine):
         tenant = session.get(Tenant, tenant_id)
         if tenant is None:
             return {}
@@ -177,7 +184,8 @@ def deliver_for_tenant(engine: Engine, tenant_id: str) -> dict[str, int]:
 
 
 def claim(engine: Engine, worker_id: str, **options: Any) -> int | None:
-    with new_session(engine) as session:
+    """The next upload claimed for `worker_id`, or None; in a worker thread."""
+    with new_session(engine) as session, offloop.writing(engine):
         try:
             return service.claim_next(session, worker_id, real_now(), **options)
         except OperationalError:  # SQLite busy: another writer; try again on the next turn
@@ -206,8 +214,8 @@ async def process_tenant_now(engine: Engine, tenant_id: str) -> ProcessSummary:
     worker_id = f"admin:{worker_name()}"
     deadline = time.monotonic() + WAIT_FOR_OTHERS_SECONDS
     while True:
-        upload_id = claim(
-            engine, worker_id, tenant_id=tenant_id, respect_schedule=False, exclude=attempted
+        upload_id = await offloop.run(
+            claim, engine, worker_id, tenant_id=tenant_id, respect_schedule=False, exclude=attempted
         )
         if upload_id is None:
             if has_processing(engine, tenant_id) and time.monotonic() < deadline:
@@ -224,7 +232,7 @@ async def process_tenant_now(engine: Engine, tenant_id: str) -> ProcessSummary:
             summary.failed.append(number)
         else:
             summary.retrying.append(number)
-    counts = deliver_for_tenant(engine, tenant_id)
+    counts = await offloop.run(deliver_for_tenant, engine, tenant_id)
     summary.sent = counts.get("sent", 0)
     summary.suppressed = counts.get("suppressed", 0)
     return summary
@@ -250,8 +258,8 @@ class StreamWorker:
         """One turn; True when it processed an upload (so the next turn comes at once)."""
         if time.monotonic() >= self._next_sweep:
             self._next_sweep = time.monotonic() + SWEEP_SECONDS
-            sweep(self.engine)
-        upload_id = claim(self.engine, self.worker_id)
+            await offloop.run(sweep, self.engine)
+        upload_id = await offloop.run(claim, self.engine, self.worker_id)
         if upload_id is None:
             return False
         await process_upload(self.engine, upload_id)

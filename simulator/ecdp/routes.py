@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from starlette.responses import Response
 
-from simulator.core import fastsql, tenants
+from simulator.core import fastsql, offloop, tenants
 from simulator.core.clock import tenant_now
 from simulator.core.db import get_session, new_session
 from simulator.core.formats import json_response
@@ -65,24 +68,33 @@ async def post_customers(
     tenant: Tenant = Depends(ecdp_tenant),
 ) -> Response:
     note(request, operation="PostCustomers")
-    body = parse_json(await read_body(request), request.headers.get("content-type", ""))
-    seed = request.app.state.settings.seed
-    for attempt in range(2):
-        try:
-            result = service.upsert_customers(session, tenant, body, tenant_now(tenant), seed)
-            break
-        except IntegrityError:
-            # A concurrent batch took one of our identifiers between our read and write:
-            # run again against what is stored now.
-            session.rollback()
-            if attempt == 1:
-                raise EcdpError(
-                    409, "A concurrent request changed these customers; retry."
-                ) from None
+    raw, content_type = await read_body(request), request.headers.get("content-type", "")
+    engine, seed = request.app.state.engine, request.app.state.settings.seed
+    # Up to 10,000 customers: parsed, checked and written in a worker thread (core/offloop).
+    result = await offloop.run(
+        post_customers_call, engine, tenant, raw, content_type, tenant_now(tenant), seed
+    )
     return json_response(
         {"status": 0, "data": {"added": len(result.added), "updated": len(result.updated)}},
         status=201,
     )
+
+
+def post_customers_call(
+    engine: Engine, tenant: Tenant, raw: bytes, content_type: str, now: datetime, seed: int
+) -> Any:
+    body = parse_json(raw, content_type)
+    with new_session(engine) as session, offloop.writing(engine):
+        try:
+            return service.upsert_customers(session, tenant, body, now, seed)
+        except IntegrityError:
+            # A concurrent batch took one of our identifiers between our read and write:
+            # run again against what is stored now.
+            session.rollback()
+        try:
+            return service.upsert_customers(session, tenant, body, now, seed)
+        except IntegrityError:
+            raise EcdpError(409, "A concurrent request changed these customers; retry.") from None
 
 
 async def lookup(request: Request, kind: str, raw: str) -> Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import DEFAULT_CREDENTIALS
+from tests.conftest import DEFAULT_CREDENTIALS, create_tenant
 from tests.core.test_tenants_and_auth import with_test_routes
 
 TALON = DEFAULT_CREDENTIALS["talonone"]
@@ -133,3 +133,107 @@ def test_on_sqlite_the_journal_has_a_file_of_its_own(client: TestClient, new_ten
     assert journal_module.store_of(engine) is not engine
     client.delete(f"/__admin/tenants/{tenant['id']}")
     assert journal(client, tenant=tenant["id"]) == []
+
+
+# --- hostile entries: sanitised, and one that cannot be stored costs no other entry ----------
+
+
+def dropped_counter(client: TestClient) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("simulator_journal_entries_dropped_total "):
+            return float(line.split()[1])
+    raise AssertionError("no simulator_journal_entries_dropped_total in /metrics")
+
+
+def test_a_nul_in_a_path_costs_no_entry_of_its_batch(make_client) -> None:
+    """One request with %00 in its path used to fail its whole batch on PostgreSQL (every
+    tenant's entries of that batch lost); it is now stored with the NUL replaced."""
+    client = make_client(journal_flush_seconds=3600)  # everything lands in one batch
+    other = create_tenant(client)
+    keys = {
+        "default": "ecdp-sandbox-key",
+        other["id"]: other["credentials"]["ecdp"]["api_key"],
+    }
+    for i in range(30):
+        for key in keys.values():
+            client.get(f"/customers/email/user{i}@example.com", headers={"x-api-key": key})
+        if i == 15:
+            client.get(
+                "/customers/email/a%00b@example.com", headers={"x-api-key": "ecdp-sandbox-key"}
+            )
+    for tenant_id in keys:
+        entries = journal(client, tenant=tenant_id, path="/customers/email/user", limit=1000)
+        assert len(entries) == 30, tenant_id
+    nul = journal(client, path="a*b@example.com")
+    assert [e["path"] for e in nul] == ["/customers/email/a\ufffdb@example.com"]
+    assert dropped_counter(client) == 0
+
+
+def test_text_the_store_refuses_is_stored_clipped_or_replaced(make_client) -> None:
+    """Over-long paths (a VARCHAR on PostgreSQL), lone surrogates, NULs in every field."""
+    client = make_client(journal_flush_seconds=3600)
+    long_path = "/customers/email/" + "x" * 3000
+    client.get(long_path, headers={"x-api-key": "ecdp-sandbox-key"})
+    journal_ = client.app.state.journal
+    journal_.record(
+        entry(
+            tenant_id="default",
+            operation="op\ud800\x00" + "o" * 200,
+            query="q=\udfff\x00",
+            request_headers='{"user-agent":"a\\u0000b"}',
+            request_body="body\x00\ud83d",
+            response_body="\x00",
+            fault="f\x00" * 150,
+            method="G\x00ET-EXTENSION",
+        )
+    )
+    entries = {e["path"]: e for e in journal(client, tenant="default", limit=10)}
+    assert len(entries) == 2
+    long = next(e for p, e in entries.items() if p.startswith("/customers/email/"))
+    assert len(long["path"]) <= 2000 and long["path"].startswith("/customers/email/xxx")
+    odd = entries["/odd"]
+    assert odd["operation"].startswith("op\ufffd\ufffd") and len(odd["operation"]) <= 128
+    assert odd["query"] == "q=\ufffd\ufffd"
+    assert odd["requestBody"] == "body\ufffd\ufffd"
+    assert odd["responseBody"] == "\ufffd"
+    assert "\x00" not in odd["fault"] and len(odd["fault"]) <= 200
+    assert len(odd["method"]) <= 10
+    assert dropped_counter(client) == 0
+
+
+def entry(**fields) -> dict:
+    from simulator.core.clock import real_now
+
+    return {
+        "tenant_id": None,
+        "request_id": None,
+        "api": "ecdp",
+        "operation": "",
+        "method": "GET",
+        "path": "/odd",
+        "query": "",
+        "status": 200,
+        "duration_ms": 1.0,
+        "fault": None,
+        "request_headers": "{}",
+        "request_body": "",
+        "response_body": "",
+        "created_at": real_now(),
+        **fields,
+    }
+
+
+def test_an_entry_the_store_refuses_is_dropped_alone_and_counted(make_client) -> None:
+    """Whatever an entry holds that no sanitising fixes, the rest of its batch is stored (of
+    every tenant) and /metrics counts the one dropped."""
+    client = make_client(journal_flush_seconds=3600)
+    journal_ = client.app.state.journal
+    for i in range(60):
+        journal_.record(entry(tenant_id=("default", None)[i % 2], path=f"/ok/{i}"))
+        if i == 41:
+            journal_.record(entry(tenant_id="default", path="/poison", request_body=object()))
+    stored = journal(client, limit=1000)
+    assert sorted(e["path"] for e in stored) == sorted(f"/ok/{i}" for i in range(60))
+    assert dropped_counter(client) == 1
+    metrics = client.get("/metrics").text
+    assert "# TYPE simulator_journal_entries_dropped_total counter" in metrics

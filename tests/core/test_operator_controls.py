@@ -170,3 +170,20 @@ def test_a_database_write_conflict_is_a_native_409(client: TestClient) -> None:
     assert response.status_code == 409
     assert response.json()["StatusCode"] == 409
     test_router.routes.pop()
+
+
+def test_metrics_labels_are_bounded_whatever_the_clients_send(client: TestClient) -> None:
+    """ClientToolbox names its call in a form field: unknown values share one label, so a
+    client cannot grow the metrics without bound (nor break them with odd text)."""
+    fields = {**DEFAULT_CREDENTIALS["clienttoolbox"], "output": "JSON"}
+    for value in ("made-up-1", "made-up-2", "x" * 500):
+        response = client.post("/api.php", data={**fields, "type": value})
+        assert response.status_code == 400
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    operations = {
+        line.split('operation="')[1].split('"')[0]
+        for line in response.text.splitlines()
+        if line.startswith('simulator_requests_total{api="clienttoolbox"')
+    }
+    assert operations == {"unknown"}

@@ -6,15 +6,17 @@ HTTP only: read the query and body, call the service, answer with the documented
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from simulator.admin.deps import path_tenant
-from simulator.core import fastsql, tenants
+from simulator.core import fastsql, offloop, tenants
 from simulator.core.clock import tenant_now
-from simulator.core.db import get_session
+from simulator.core.db import get_session, new_session
 from simulator.core.dispatch import query_param, read_body
 from simulator.core.formats import json_response
 from simulator.core.middleware import note
@@ -206,7 +208,6 @@ async def track_event_v2(
 async def sync_catalog(
     catalogId: str,
     request: Request,
-    db: Session = Depends(get_session),
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
     note(request, operation="SyncCatalog")
@@ -214,10 +215,21 @@ async def sync_catalog(
         raise TalonOneError(
             400, "catalogId must be an integer", title="Invalid value", parameter="catalogId"
         )
-    body = parse_body(await request.body())
-    result = catalogs.sync_catalog(db, tenant.id, tenant_now(tenant), int(catalogId), body)
-    db.commit()
+    raw = await request.body()
+    engine, now = request.app.state.engine, tenant_now(tenant)
+    result = await offloop.run(sync_catalog_call, engine, tenant.id, now, int(catalogId), raw)
     return json_response(result)
+
+
+def sync_catalog_call(
+    engine: Engine, tenant_id: str, now: datetime, catalog_id: int, raw: bytes
+) -> dict[str, Any]:
+    """A catalog sync (thousands of actions) in a worker thread, one transaction (core/offloop)."""
+    body = parse_body(raw)
+    with new_session(engine) as db, offloop.writing(engine):
+        result = catalogs.sync_catalog(db, tenant_id, now, catalog_id, body)
+        db.commit()
+    return result
 
 
 # --- admin inspection (register with `admin_routers=[admin_router]` on the package SPEC) ------
