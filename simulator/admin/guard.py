@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simulator.admin.signup import SignupRefused
-from simulator.core.errors import render_for_path
+from simulator.core.errors import log_client_gone, render_for_path
 from simulator.core.nesting import MAX_JSON_NESTING, json_deeper_than
 
 GUARDED_PREFIXES = ("/__admin", "/metrics")
@@ -91,6 +91,7 @@ class AdminGuard:
             await render_for_path(Request(scope), status, message)(scope, receive, send)
             return
         if body is None:  # the client went away while sending it
+            log_client_gone(scope["method"], scope["path"])
             return
         await self.app(scope, replay(body, receive), send)
 

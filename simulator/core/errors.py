@@ -93,6 +93,11 @@ def is_write_conflict(exc: DBAPIError) -> bool:
     return state in CONFLICT_SQLSTATES or "database is locked" in str(exc.orig)
 
 
+def log_client_gone(method: str, path: str) -> None:
+    """A client that left mid-request: not the simulator's error, so one line, no traceback."""
+    log.info("client disconnected before sending its whole request: %s %s", method, path)
+
+
 def install_generic_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_exception(request: Request, exc: StarletteHTTPException) -> Response:
@@ -119,12 +124,7 @@ def install_generic_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ClientDisconnect)
     async def client_disconnected(request: Request, exc: ClientDisconnect) -> Response:
-        # Not the simulator's error: one line, no traceback.
-        log.info(
-            "client disconnected before sending its whole request: %s %s",
-            request.method,
-            request.url.path,
-        )
+        log_client_gone(request.method, request.url.path)
         return Response(status_code=CLIENT_CLOSED)
 
     @app.exception_handler(DBAPIError)
