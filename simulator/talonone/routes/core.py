@@ -19,6 +19,7 @@ from simulator.core.dispatch import query_param, read_body
 from simulator.core.formats import json_response
 from simulator.core.middleware import note
 from simulator.core.models import Tenant
+from simulator.core.storable import parse_int
 from simulator.talonone.auth import api_key_of, talonone_tenant, talonone_tenant_of
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonEvent, TalonSession
@@ -210,12 +211,13 @@ async def sync_catalog(
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
     note(request, operation="SyncCatalog")
-    if not catalogId.isdigit():
+    catalog_id = parse_int(catalogId)
+    if catalog_id is None or catalog_id < 0:
         raise TalonOneError(
             400, "catalogId must be an integer", title="Invalid value", parameter="catalogId"
         )
     body = parse_body(await request.body())
-    result = catalogs.sync_catalog(db, tenant.id, tenant_now(tenant), int(catalogId), body)
+    result = catalogs.sync_catalog(db, tenant.id, tenant_now(tenant), catalog_id, body)
     db.commit()
     return json_response(result)
 

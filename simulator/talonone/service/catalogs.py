@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.ids import next_value
+from simulator.core.storable import lookup
 from simulator.core.tenants import renew_cache_revision
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonCatalog, TalonCatalogItem
@@ -209,7 +210,7 @@ def matching(items: list[TalonCatalogItem], filters: list[dict[str, Any]]) -> li
 
 
 def require_catalog(db: Session, tenant_id: str, catalog_id: int) -> TalonCatalog:
-    catalog = db.get(TalonCatalog, (tenant_id, catalog_id))
+    catalog = lookup(db, TalonCatalog, (tenant_id, catalog_id))
     if catalog is None:
         raise TalonOneError(
             404, f"Catalog {catalog_id} not found", title="Not found", parameter="catalogId"
