@@ -23,6 +23,7 @@ from simulator.clienttoolbox.models import (
 )
 from simulator.clienttoolbox.parsing import bad_request, flag, id_list, number
 from simulator.core.models import Tenant
+from simulator.core.storable import ROW_COUNT, parse_int
 
 CAMPAIGN_TYPES = ("points", "giftcard", "events", "earned", "buyx")
 
@@ -270,9 +271,12 @@ def non_negative(fields: Mapping[str, str], name: str, default: int | None) -> A
     raw = (fields.get(name) or "").strip()
     if not raw:
         return default
-    if not raw.isdigit():
+    number = parse_int(raw)
+    if number is None or number < 0:
         raise bad_request(f"Invalid {name} '{raw}' (a whole number)")
-    return int(raw)
+    if not ROW_COUNT.holds(number):
+        raise bad_request(f"Invalid {name} '{raw}' (at most {ROW_COUNT.high})")
+    return number
 
 
 def one_campaign(session: Session, tenant: Tenant, fields: Mapping[str, str]) -> Campaign:
