@@ -70,7 +70,8 @@ async def dispatch(
 ) -> Response:
     fields = await request_fields(request)
     call_type = (fields.get("type") or "").strip()
-    note(request, operation=call_type.lower() or "unknown")
+    # The journal and metrics name a call by its type; any other text names no operation.
+    note(request, operation=call_type.lower() if call_type.lower() in HANDLERS else "unknown")
     version = (fields.get("api") or "").strip()
     if version and version not in SUPPORTED_API_VERSIONS:
         raise ClientToolboxError(400, f"Unsupported API version '{version}'")

@@ -69,7 +69,7 @@ async def list_uploads(
     tenant: Tenant = Depends(path_tenant),
     session: Session = Depends(get_session),
     status: UploadStatus | None = None,
-    start: Annotated[int, within(ROW_COUNT)] = Query(default=0, ge=0),
+    start: Annotated[int, Query(ge=0), within(ROW_COUNT)] = 0,
     limit: int = Query(default=1000, ge=1, le=10_000),
 ) -> Response:
     uploads = service.list_uploads(session, tenant.id, status=status, start=start, limit=limit)
@@ -99,8 +99,8 @@ async def mail_queue(
     session: Session = Depends(get_session),
     status: MailStatus | None = None,
     email: str | None = None,
-    upload: Annotated[int | None, within(CgUpload.number)] = Query(default=None, ge=1),
-    start: Annotated[int, within(ROW_COUNT)] = Query(default=0, ge=0),
+    upload: Annotated[int | None, Query(ge=1), within(CgUpload.number)] = None,
+    start: Annotated[int, Query(ge=0), within(ROW_COUNT)] = 0,
     limit: int = Query(default=1000, ge=1, le=10_000),
 ) -> Response:
     """The tenant's mail queue; mails due on its clock are sent first, so a read is current."""
