@@ -190,7 +190,10 @@ def find_bad_text(value: Any, pointer: str = "") -> tuple[str, str] | None:
 
 
 def _escape_pointer(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
+    """A key as a JSON pointer step; a lone surrogate is written as its escape (`\\ud800`), so
+    that the error naming it can be written as UTF-8."""
+    step = key.replace("~", "~0").replace("/", "~1")
+    return step if step.isascii() else step.encode("utf-8", "backslashreplace").decode()
 
 
 # --- amounts ----------------------------------------------------------------------------------
