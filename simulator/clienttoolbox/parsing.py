@@ -171,12 +171,7 @@ def strict_iso_date(raw: str, what: str) -> str:
 def id_list(raw: str) -> list[str]:
     """`a,b, c` or `a|,|b|,|c` -> ["a", "b", "c"] (spaces trimmed, blanks dropped, order kept)."""
     parts = re.split(r"\|,\||,", raw)
-    seen: list[str] = []
-    for part in parts:
-        value = part.strip()
-        if value and value not in seen:
-            seen.append(value)
-    return seen
+    return list(dict.fromkeys(value for part in parts if (value := part.strip())))
 
 
 def number(value: float) -> int | float:

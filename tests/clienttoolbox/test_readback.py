@@ -191,3 +191,18 @@ def test_an_amount_beyond_the_range_is_a_line_error(client: TestClient) -> None:
     )
     assert response.status_code == 400
     assert "at most 1e+15" in response.text
+
+
+def test_seventy_thousand_campaigns_to_include_are_looked_up(client: TestClient) -> None:
+    ids = ",".join(str(900_000 + i) for i in range(70_000))
+    response = post(
+        client,
+        type="customers_batch",
+        delimiter="pipe",
+        campaigns_to_include=f"4638472975924871,{ids}",
+        profiles_header_1="code",
+        Profiles_Data="many-1\n",
+        output="JSON",
+    )
+    assert response.status_code == 400, response.text
+    assert "900000" in as_json(response)["error"]

@@ -156,3 +156,18 @@ def test_a_cart_of_1000_distinct_skus_is_served(client: TestClient) -> None:
     stored = client.get("/v2/customer_sessions/cart-2", headers=AUTH).json()
     assert len(stored["customerSession"]["cartItems"]) == 1000
     assert stored["customerSession"]["cartItemTotal"] == 10_000
+
+
+def test_lists_from_a_request_never_overflow_a_statement(client: TestClient) -> None:
+    """IN lists built from a request: chunked, or capped with a 400 (PostgreSQL takes at most
+    65,535 parameters a statement)."""
+    changes = {"adds": list(range(100, 70_100)), "deletes": []}
+    response = client.put(
+        "/v2/customer_profiles/customer-1", json={"audiencesChanges": changes}, headers=AUTH
+    )
+    assert error(response, 404)["source"] == {"pointer": "/audiencesChanges"}
+    path = "/v1/loyalty_programs/1/profile/loyalty-demo-1/transactions"
+    many = [("customerSessionIDs", f"s{i}") for i in range(1001)]
+    response = client.get(path, params=many, headers=AUTH)
+    assert error(response, 400)["source"] == {"parameter": "customerSessionIDs"}
+    assert client.get(path, params=many[:1000], headers=AUTH).status_code == 200

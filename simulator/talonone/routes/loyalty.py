@@ -40,6 +40,8 @@ router = APIRouter(tags=["talonone"])
 POINT_STATUSES = ("active", "pending", "expired")
 POINT_SORTS = ("startDate", "-startDate", "expiryDate", "-expiryDate")
 TRANSACTION_TYPES = ("manual", "session", "import")
+# The spec gives array query parameters no maximum; each becomes one IN list of a query.
+MAX_VALUES = 1000
 
 
 def bad_parameter(name: str, message: str) -> TalonOneError:
@@ -83,7 +85,10 @@ class Query:
         return self.params.get(name)
 
     def many(self, name: str) -> list[str] | None:
+        """A repeated parameter's values (filters of one IN list each: at most MAX_VALUES)."""
         values = self.params.getlist(name)
+        if len(values) > MAX_VALUES:
+            raise bad_parameter(name, f"{name} takes at most {MAX_VALUES} values")
         return values or None
 
     def boolean(self, name: str, default: bool = False) -> bool:

@@ -93,6 +93,9 @@ def account_id(db: Session, tenant_id: str) -> int:
     return load_config(db, tenant_id).account_id
 
 
+IN_LIST = 1000  # ids per IN list (PostgreSQL takes at most 65,535 parameters a statement)
+
+
 def get_audience(db: Session, tenant_id: str, audience_id: int) -> TalonAudience | None:
     """The audience; None for an id beyond the store's range too (no audience has one)."""
     return lookup(db, TalonAudience, (tenant_id, audience_id))
@@ -249,11 +252,14 @@ def remove_member(db: Session, tenant_id: str, audience_id: int, profile_id: str
 def missing_audiences(db: Session, tenant_id: str, audience_ids: set[int]) -> list[int]:
     if not audience_ids:
         return []
-    statement = select(TalonAudience.id).where(
-        TalonAudience.tenant_id == tenant_id,
-        TalonAudience.id.in_([i for i in audience_ids if fits(TalonAudience.id, i)]),
-    )
-    known = set(db.exec(statement).all())
+    storable = sorted(i for i in audience_ids if fits(TalonAudience.id, i))
+    known: set[int] = set()
+    for start in range(0, len(storable), IN_LIST):  # `audiencesChanges` has no maximum
+        statement = select(TalonAudience.id).where(
+            TalonAudience.tenant_id == tenant_id,
+            TalonAudience.id.in_(storable[start : start + IN_LIST]),
+        )
+        known.update(db.exec(statement).all())
     return sorted(audience_ids - known)
 
 
