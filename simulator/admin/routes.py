@@ -40,7 +40,7 @@ class TenantCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: StoredText | None = Field(default=None, max_length=200)
-    fixtures: StoredText | Annotated[dict[str, Any], AfterValidator(stored_document)] | None = None
+    fixtures: Annotated[str | dict[str, Any] | None, AfterValidator(stored_document)] = None
 
 
 @public.post("/tenants", status_code=201)

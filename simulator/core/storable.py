@@ -156,14 +156,33 @@ StoredText = Annotated[str, AfterValidator(_stored_text)]
 
 def stored_document(document: Any) -> Any:
     """A JSON document (an inline fixture document, say) whose every string and key
-    `bad_text` accepts; else a pydantic error naming where."""
-    found = find_bad_text(document)
+    `bad_text` accepts and whose every number `amount_ok` accepts (a document's numbers are
+    amounts, counts, settings and ids, none of them beyond 1e15); else a pydantic error naming
+    where."""
+    found = find_bad_text(document) or find_bad_number(document)
     if found is not None:
         pointer, reason = found
         raise PydanticCustomError(
             "bad_text", "{pointer} holds {reason}", {"pointer": pointer, "reason": reason}
         )
     return document
+
+
+def find_bad_number(value: Any, pointer: str = "") -> tuple[str, str] | None:
+    """(JSON pointer, what is wrong) of the first number `amount_ok` refuses, or None."""
+    if type(value) in (int, float):
+        return (
+            None
+            if amount_ok(value)
+            else (pointer, f"a number not finite or beyond ±{MAX_AMOUNT:g}")
+        )
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    if isinstance(value, (dict, list)):
+        for key, item in items:
+            found = find_bad_number(item, f"{pointer}/{_escape_pointer(str(key))}")
+            if found is not None:
+                return found
+    return None
 
 
 def find_bad_text(value: Any, pointer: str = "") -> tuple[str, str] | None:

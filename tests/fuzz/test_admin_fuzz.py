@@ -112,3 +112,25 @@ def test_admin_clock_hostile_requests(requests_of: Session) -> None:
         requests_of.check(probe)
 
     attack()
+
+
+@pytest.mark.parametrize(
+    ("document", "where"),
+    [
+        (b'{"clienttoolbox": {"customers": [{"code": "1", "balance": NaN}]}}', "/clienttoolbox"),
+        (b'{"ecdp": {"customers": [{"id": 1, "totalSpent": 1e400}]}}', "/ecdp/customers/0"),
+        (b'{"customergauge": {"send_delay_seconds": 1e308}}', "/customergauge/send_delay"),
+        (b'{"ecdp": {"customers": [{"id": 1, "email": "a\\u0000@b.com"}]}}', "/ecdp/customers/0"),
+    ],
+)
+def test_inline_fixture_documents_hold_what_the_store_can(
+    requests_of: Session, document: bytes, where: str
+) -> None:
+    body = b'{"name": "hostile", "fixtures": ' + document + b"}"
+    response = requests_of.client.post(
+        "/__admin/tenants", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert where in response.json()["error"]
+    names = [t["name"] for t in requests_of.client.get("/__admin/tenants").json()["tenants"]]
+    assert "hostile" not in names
