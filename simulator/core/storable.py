@@ -176,8 +176,8 @@ def find_bad_number(value: Any, pointer: str = "") -> tuple[str, str] | None:
             if amount_ok(value)
             else (pointer, f"a number not finite or beyond ±{MAX_AMOUNT:g}")
         )
-    items = value.items() if isinstance(value, dict) else enumerate(value)
     if isinstance(value, (dict, list)):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
         for key, item in items:
             found = find_bad_number(item, f"{pointer}/{_escape_pointer(str(key))}")
             if found is not None:

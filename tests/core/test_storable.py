@@ -21,6 +21,7 @@ from simulator.core.storable import (
     parse_int,
     range_of,
     read_json,
+    stored_document,
 )
 from simulator.talonone.models.core import TalonCatalog
 
@@ -91,3 +92,12 @@ def test_json_integers_beyond_64_bits_are_numbers() -> None:
     assert read_json(b'{"q": 1' + b"0" * 30 + b"}") == {"q": 1e30}
     assert read_json(b"[1" + b"0" * 400 + b"]") == [math.inf]
     assert read_json(b'"\\u00e9 ok"') == "é ok"
+
+
+def test_documents_hold_only_storable_text_and_numbers() -> None:
+    document = {"a": [True, None, 1, 2.5, "x", {"b": False}], "c": -1e15}
+    assert stored_document(document) is document
+    assert stored_document(None) is None and stored_document("default") == "default"
+    for bad in ({"a": [1, math.nan]}, {"a": {"b": 1e16}}, {"a": "\x00"}):
+        with pytest.raises(ValueError):
+            stored_document(bad)

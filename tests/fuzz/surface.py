@@ -433,6 +433,18 @@ def admin(name: str, method: str, path: str, body: Any = None, **values: Any) ->
 TENANT = "/__admin/tenants/{tenant}"
 
 ADMIN = [
+    admin(
+        "CreateTenant",
+        "POST",
+        "/__admin/tenants",
+        {
+            "name": "fuzz",
+            "fixtures": {
+                "ecdp": {"customers": [{"id": 1, "email": "f@example.com", "totalSpent": 12.5}]},
+                "customergauge": {"worker_paused": True, "send_delay_seconds": 0},
+            },
+        },
+    ),
     admin("GetTenant", "GET", TENANT),
     admin("ExportFixtures", "GET", f"{TENANT}/fixtures"),
     admin("GetQuotas", "GET", f"{TENANT}/quotas"),
