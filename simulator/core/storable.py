@@ -48,11 +48,6 @@ ROW_COUNT = INT64
 MAX_AMOUNT = 1e15
 
 
-@cache
-def _range_of_type(type_name: str) -> IntRange:
-    return {"SmallInteger": INT16, "BigInteger": INT64}.get(type_name, INT32)
-
-
 def range_of(column: Any) -> IntRange:
     """The integers a column holds on every store: `Integer` is 32 bits on PostgreSQL (SQLite
     would take 64), `BigInteger` 64, `SmallInteger` 16. `column` is a Column or a model's
