@@ -67,6 +67,12 @@ def fits(column: Any, value: int) -> bool:
     return range_of(column).holds(value)
 
 
+def length_of(column: Any) -> int | None:
+    """The most characters a text column holds (PostgreSQL enforces `VARCHAR(n)`, SQLite does
+    not), None for unbounded text."""
+    return getattr(getattr(column, "type", None), "length", None)
+
+
 def lookup(session: Any, model: Any, key: Any) -> Any:
     """`session.get(model, key)`, or None when an integer of the key is beyond its primary-key
     column (such a row cannot exist; the store would refuse the query)."""

@@ -378,7 +378,7 @@ def issue_probes(operation: Operation) -> list[Probe]:
         if category != "nul"
     ]
     if operation.kind == "json":
-        raws = {category: values for category, values in JSON_VALUES.items() if category != "size"}
+        raws = JSON_VALUES
         probes += [
             with_json_value(operation, location, raw, category)
             for location in json_locations(operation.body)

@@ -171,3 +171,18 @@ def test_lists_from_a_request_never_overflow_a_statement(client: TestClient) -> 
     response = client.get(path, params=many, headers=AUTH)
     assert error(response, 400)["source"] == {"parameter": "customerSessionIDs"}
     assert client.get(path, params=many[:1000], headers=AUTH).status_code == 200
+
+
+def test_text_longer_than_its_column_is_a_400(client: TestClient) -> None:
+    """PostgreSQL enforces the columns' lengths (SQLite does not): both answer alike."""
+    long = "x" * 1001
+    cards = client.post(
+        "/v1/loyalty_programs/3/cards", json={"customerProfileIds": [long]}, headers=AUTH
+    )
+    assert error(cards, 400)["source"] == {"pointer": "/customerProfileIds"}
+    actions = {"actions": [{"type": "ADD", "payload": {"sku": long, "price": 1}}]}
+    sync = client.put("/v1/catalogs/1/sync", json=actions, headers=AUTH)
+    assert error(sync, 400)["source"] == {"pointer": "/actions/0/payload/sku"}
+    points = "/__admin/tenants/default/talonone/loyalty/programs/1/points"
+    for entry in ({"profileId": long, "amount": 1}, {"profileId": "p", "name": long, "amount": 1}):
+        assert client.post(points, json=entry).status_code == 400

@@ -25,13 +25,14 @@ from simulator.core.storable import (
     ROW_COUNT,
     JsonRefused,
     StoredText,
+    length_of,
     parse_int,
     read_json,
     within,
 )
 from simulator.talonone.auth import talonone_tenant
 from simulator.talonone.errors import TalonOneError
-from simulator.talonone.models.loyalty import TalonLoyaltyProgram
+from simulator.talonone.models.loyalty import TalonLoyaltyProgram, TalonLoyaltyTransaction
 from simulator.talonone.service import loyalty, loyalty_fixtures
 from simulator.talonone.service.loyalty import LoyaltyError, Page
 
@@ -490,14 +491,17 @@ async def admin_post_points(
     return json_response(row)
 
 
+LEDGER = TalonLoyaltyTransaction  # where a manual entry's text is stored
+
+
 class ManualEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    profileId: StoredText | None = None
-    cardIdentifier: StoredText | None = None
-    subledgerId: StoredText = ""
+    profileId: StoredText | None = Field(None, max_length=length_of(LEDGER.profile_id))
+    cardIdentifier: StoredText | None = Field(None, max_length=length_of(LEDGER.card_identifier))
+    subledgerId: StoredText = Field("", max_length=length_of(LEDGER.subledger_id))
     type: Literal["addition", "subtraction"] = "addition"
     amount: float = Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False)
-    name: StoredText = "Manual points"
-    startDate: StoredText | None = None
-    expiryDate: StoredText | None = None
+    name: StoredText = Field("Manual points", max_length=length_of(LEDGER.name))
+    startDate: StoredText | None = Field(None, max_length=length_of(LEDGER.start_text))
+    expiryDate: StoredText | None = Field(None, max_length=length_of(LEDGER.expiry_text))

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.ids import next_value
-from simulator.core.storable import lookup
+from simulator.core.storable import length_of, lookup
 from simulator.core.tenants import renew_cache_revision
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonCatalog, TalonCatalogItem
@@ -156,7 +156,7 @@ def check_actions(body: Any) -> tuple[str, list[dict[str, Any]], int | None]:
             raise invalid(f"{where}/type", "Only one action type is allowed per request")
         payload = expect_object(action.get("payload"), f"{where}/payload")
         if kind in ("ADD", "PATCH", "REMOVE", "ADD_PRICE_ADJUSTMENT"):
-            sku = expect_str(payload.get("sku"), f"{where}/payload/sku", min_length=1)
+            sku = expect_str(payload.get("sku"), f"{where}/payload/sku", 1, SKU_LENGTH)
             if sku in skus:
                 raise invalid(f"{where}/payload/sku", f"Duplicate SKU {sku!r} in the request")
             skus.add(sku)
@@ -207,6 +207,9 @@ def matching(items: list[TalonCatalogItem], filters: list[dict[str, Any]]) -> li
 
 
 # --- sync -------------------------------------------------------------------------------------
+
+
+SKU_LENGTH = length_of(TalonCatalogItem.sku)
 
 
 def require_catalog(db: Session, tenant_id: str, catalog_id: int) -> TalonCatalog:

@@ -17,8 +17,8 @@ from sqlmodel import Session
 
 from simulator.core.clock import format_instant
 from simulator.core.ids import ALPHANUMERIC, next_value, seeded_rng
-from simulator.core.storable import fits
-from simulator.talonone.models.core import TalonSession
+from simulator.core.storable import fits, length_of
+from simulator.talonone.models.core import TalonProfile, TalonSession
 from simulator.talonone.models.loyalty import (
     TalonLoyaltyCard,
     TalonLoyaltyCardProfile,
@@ -679,9 +679,12 @@ def generate_card(
         raise LoyaltyError(
             400, "status must be one of the following: active, inactive", pointer="/status"
         )
-    if any(not isinstance(p, str) or not p for p in profile_ids or ()):
+    longest = length_of(TalonProfile.integration_id)
+    if any(not isinstance(p, str) or not 1 <= len(p) <= longest for p in profile_ids or ()):
         raise LoyaltyError(
-            400, "customerProfileIds must be non-empty strings", pointer="/customerProfileIds"
+            400,
+            f"customerProfileIds must be strings of 1 to {longest} characters",
+            pointer="/customerProfileIds",
         )
     profile_ids = list(dict.fromkeys(profile_ids or []))
     limit = program.users_per_card_limit
