@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlmodel import Session
@@ -13,8 +12,10 @@ from simulator.core import faults
 from simulator.core.db import get_session
 from simulator.core.faults import PROFILES, FaultError, FaultRule
 from simulator.core.formats import json_response
+from simulator.core.storable import JsonRefused, read_json, within
 
 router = APIRouter(prefix="/__admin", tags=["faults"])
+RuleId = Annotated[int, within(FaultRule.id)]  # beyond its column: no such rule (404)
 
 
 def refused(exc: FaultError) -> Response:
@@ -38,7 +39,7 @@ async def list_faults(
 
 @router.get("/faults/{rule_id}")
 async def get_fault(
-    rule_id: int, request: Request, session: Session = Depends(get_session)
+    rule_id: RuleId, request: Request, session: Session = Depends(get_session)
 ) -> Response:
     faults.flush_hits(request.app.state.engine)
     row = session.get(FaultRule, rule_id)
@@ -52,8 +53,8 @@ async def add_faults(request: Request, session: Session = Depends(get_session)) 
     """A rule, a profile (`{"profile": "flaky", "tenant"?: ..., "api"?: ...}`), a list of them,
     or `{"faults": [...]}`. All or nothing: one refused rule stores none."""
     try:
-        document: Any = json.loads(await request.body() or b"null")
-    except ValueError as exc:
+        document: Any = read_json(await request.body() or b"null")
+    except JsonRefused as exc:
         return json_response({"error": f"body is not JSON: {exc}"}, status=400)
     if document is None:
         return json_response({"error": "body required: a rule, a profile or a list"}, status=400)
@@ -85,7 +86,7 @@ async def delete_faults(
 
 
 @router.delete("/faults/{rule_id}", status_code=204)
-async def delete_fault(rule_id: int, session: Session = Depends(get_session)) -> Response:
+async def delete_fault(rule_id: RuleId, session: Session = Depends(get_session)) -> Response:
     if not faults.delete_rules(session, rule_id=rule_id):
         raise HTTPException(404, f"no fault rule {rule_id}")
     return Response(status_code=204)

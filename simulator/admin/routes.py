@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlmodel import Session
 from starlette.responses import Response
@@ -20,7 +20,8 @@ from simulator.core.db import get_session, new_session, ping
 from simulator.core.fixtures import FixtureError
 from simulator.core.formats import json_response
 from simulator.core.metrics import read_gauges
-from simulator.core.models import Tenant
+from simulator.core.models import JournalEntry, Tenant
+from simulator.core.storable import StoredText, stored_document, within
 
 # Who may call what is decided in front of every route, in one place (admin/guard.py).
 router = APIRouter(prefix="/__admin", tags=["admin"])
@@ -42,8 +43,8 @@ async def health(request: Request) -> Response:
 class TenantCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=200)
-    fixtures: str | dict[str, Any] | None = None
+    name: StoredText | None = Field(default=None, max_length=200)
+    fixtures: Annotated[str | dict[str, Any] | None, AfterValidator(stored_document)] = None
 
 
 @router.post("/tenants", status_code=201)
@@ -228,7 +229,7 @@ async def list_requests(
     api: str | None = None,
     method: str | None = None,
     path: str | None = None,
-    status: int | None = None,
+    status: Annotated[int | None, within(JournalEntry.status)] = None,
     since: datetime | None = None,
     limit: int = Query(default=100, ge=1, le=10_000),
 ) -> Response:
@@ -261,9 +262,13 @@ async def clear_requests(request: Request, tenant: str | None = None) -> Respons
 class QuotaSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    requestsPerSecond: int | None = Field(default=None, ge=1)
-    records: int | None = Field(default=None, ge=0)
-    journalEntries: int | None = Field(default=None, ge=1)
+    requestsPerSecond: Annotated[int | None, within(Tenant.quota_requests_per_second)] = Field(
+        default=None, ge=1
+    )
+    records: Annotated[int | None, within(Tenant.quota_records)] = Field(default=None, ge=0)
+    journalEntries: Annotated[int | None, within(Tenant.quota_journal_entries)] = Field(
+        default=None, ge=1
+    )
 
 
 def quota_view(tenant: Tenant) -> dict[str, Any]:

@@ -20,9 +20,10 @@ from simulator.core.clock import format_instant, tenant_now
 from simulator.core.db import get_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
+from simulator.core.storable import within
 
-# Undo state numbers are batch numbers: positive 32-bit integers.
-StateId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# Undo state numbers are batch numbers: positive, and a number beyond the column names none.
+StateId = Annotated[int, Path(ge=1), within(CtUndoState.id)]
 
 router = APIRouter(
     prefix="/__admin/tenants/{tenant_id}/clienttoolbox",

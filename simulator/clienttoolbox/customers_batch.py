@@ -38,6 +38,7 @@ from simulator.clienttoolbox.service import (
 )
 from simulator.core.ids import CounterPlan, DirectCounters
 from simulator.core.models import Tenant
+from simulator.core.storable import parse_int
 
 HEADER_PREFIX = "profiles_header_"
 OVERWRITE_MODES = ("yes", "update", "ignore")
@@ -64,9 +65,10 @@ def card_digits(fields: Mapping[str, str]) -> int | None:
     raw = (fields.get("card_number_generate") or "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or not 4 <= int(raw) <= 32:
+    digits = parse_int(raw)
+    if digits is None or not 4 <= digits <= 32:
         raise bad_request(f"Invalid card_number_generate '{raw}' (a number of digits, 4 to 32)")
-    return int(raw)
+    return digits
 
 
 def overwrite_mode(fields: Mapping[str, str]) -> str:

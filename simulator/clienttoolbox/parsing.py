@@ -11,6 +11,7 @@ from datetime import date
 from functools import lru_cache
 
 from simulator.clienttoolbox.errors import ClientToolboxError
+from simulator.core.storable import MAX_AMOUNT, amount_ok
 
 DELIMITERS = {"pipe": "|", "comma": ",", "tab": "\t"}
 YES = {"yes", "y", "true", "1"}
@@ -130,7 +131,10 @@ def amount_of(raw: str, what: str = "amount") -> float:
         raise LineError(f"Invalid {what} '{raw}'")
     whole = match.group(1) or "0"
     decimals = match.group(2) or "0"
-    return float(f"{whole}.{decimals}")
+    value = float(f"{whole}.{decimals}")
+    if not amount_ok(value):
+        raise LineError(f"Invalid {what} '{raw}' (at most {MAX_AMOUNT:g})")
+    return value
 
 
 @lru_cache(maxsize=4096)
@@ -167,12 +171,7 @@ def strict_iso_date(raw: str, what: str) -> str:
 def id_list(raw: str) -> list[str]:
     """`a,b, c` or `a|,|b|,|c` -> ["a", "b", "c"] (spaces trimmed, blanks dropped, order kept)."""
     parts = re.split(r"\|,\||,", raw)
-    seen: list[str] = []
-    for part in parts:
-        value = part.strip()
-        if value and value not in seen:
-            seen.append(value)
-    return seen
+    return list(dict.fromkeys(value for part in parts if (value := part.strip())))
 
 
 def number(value: float) -> int | float:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
-from simulator.clienttoolbox.ledger import PROFILE_COLUMNS, chunks
+from simulator.clienttoolbox.ledger import CHUNK, PROFILE_COLUMNS, chunks
 from simulator.clienttoolbox.models import (
     CtAccount,
     CtBalance,
@@ -23,6 +23,7 @@ from simulator.clienttoolbox.models import (
 )
 from simulator.clienttoolbox.parsing import bad_request, flag, id_list, number
 from simulator.core.models import Tenant
+from simulator.core.storable import ROW_COUNT, parse_int
 
 CAMPAIGN_TYPES = ("points", "giftcard", "events", "earned", "buyx")
 
@@ -94,10 +95,15 @@ def account_of(session: Session, tenant: Tenant) -> CtAccount:
 def campaigns_by_id(session: Session, tenant: Tenant, ids: list[str] | None) -> dict[str, Campaign]:
     """The tenant's campaigns (all, or those of `ids`), with their rewards and buyx items."""
     statement = select(CtCampaign).where(CtCampaign.tenant_id == tenant.id)
-    if ids is not None:
+    if ids is not None and len(ids) <= CHUNK:
         statement = statement.where(CtCampaign.id.in_(ids))
+    # More ids than one IN list takes (`campaigns_to_include` has no maximum): all campaigns,
+    # those not asked for dropped below.
+    wanted = set(ids) if ids is not None else None
     campaigns: dict[str, Campaign] = {}
     for row in session.execute(statement).scalars():
+        if wanted is not None and row.id not in wanted:
+            continue
         items = [
             Item(str(i["id"]), i["description"], i.get("buy_x")) for i in json.loads(row.items)
         ]
@@ -270,9 +276,12 @@ def non_negative(fields: Mapping[str, str], name: str, default: int | None) -> A
     raw = (fields.get(name) or "").strip()
     if not raw:
         return default
-    if not raw.isdigit():
+    number = parse_int(raw)
+    if number is None or number < 0:
         raise bad_request(f"Invalid {name} '{raw}' (a whole number)")
-    return int(raw)
+    if not ROW_COUNT.holds(number):
+        raise bad_request(f"Invalid {name} '{raw}' (at most {ROW_COUNT.high})")
+    return number
 
 
 def one_campaign(session: Session, tenant: Tenant, fields: Mapping[str, str]) -> Campaign:

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from simulator.core.formats import json_response
 from simulator.core.quotas import QuotaExceeded
+from simulator.core.storable import path_names_nothing
 
 log = logging.getLogger("simulator.errors")
 
@@ -109,7 +110,8 @@ def install_generic_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def request_validation(request: Request, exc: RequestValidationError) -> Response:
-        return render_for_path(request, 400, validation_message(exc))
+        status = 404 if path_names_nothing(list(exc.errors())) else 400
+        return render_for_path(request, status, validation_message(exc))
 
     @app.exception_handler(BodyTooLarge)
     async def body_too_large(request: Request, exc: BodyTooLarge) -> Response:

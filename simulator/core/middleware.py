@@ -68,18 +68,24 @@ class ApiMiddleware:
             return
         spec = api_for_path(scope["path"])
         if spec is None:
+            if has_nul(scope):
+                await render_for_path(Request(scope), 400, NUL_REFUSED)(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         scope[SCOPE_KEY] = {}
         scope[SPEC_SCOPE_KEY] = spec
         started = time.perf_counter()
         declared = _content_length(scope)
+        refused = None
         if declared is not None and declared > self.max_body:
-            response = render_for_path(
-                Request(scope), 413, f"request body larger than {self.max_body} bytes"
-            )
+            refused = (413, f"request body larger than {self.max_body} bytes")
+        elif has_nul(scope):
+            refused = (400, NUL_REFUSED)
+        if refused is not None:
+            response = render_for_path(Request(scope), *refused)
             await response(scope, receive, send)
-            self._record(scope, spec.name, 413, started, b"", response.body)
+            self._record(scope, spec.name, refused[0], started, b"", response.body)
             return
 
         request_body = bytearray()
@@ -162,6 +168,16 @@ class ApiMiddleware:
                 "created_at": real_now(),
             }
         )
+
+
+# No store keeps a NUL (PostgreSQL text cannot hold one): a path or query naming one names
+# nothing any API or the admin API could have, in every API's own 400.
+NUL_REFUSED = "The path or query string holds a NUL character (U+0000), which is not accepted"
+
+
+def has_nul(scope: Scope) -> bool:
+    query = scope.get("query_string", b"")
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
 
 
 REQUEST_ID = b"x-request-id"

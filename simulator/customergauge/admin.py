@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +15,7 @@ from simulator.core.clock import format_instant, tenant_now
 from simulator.core.db import get_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
+from simulator.core.storable import ROW_COUNT, StoredText, within
 from simulator.customergauge import service, worker
 from simulator.customergauge.models import LIST_BOUNCE, CgMail, CgUpload
 
@@ -67,7 +68,7 @@ async def list_uploads(
     tenant: Tenant = Depends(path_tenant),
     session: Session = Depends(get_session),
     status: UploadStatus | None = None,
-    start: int = Query(default=0, ge=0),
+    start: Annotated[int, Query(ge=0), within(ROW_COUNT)] = 0,
     limit: int = Query(default=1000, ge=1, le=10_000),
 ) -> Response:
     uploads = service.list_uploads(session, tenant.id, status=status, start=start, limit=limit)
@@ -78,7 +79,9 @@ async def list_uploads(
 
 @router.get("/uploads/{number}")
 async def get_upload(
-    number: int, tenant: Tenant = Depends(path_tenant), session: Session = Depends(get_session)
+    number: Annotated[int, within(CgUpload.number)],
+    tenant: Tenant = Depends(path_tenant),
+    session: Session = Depends(get_session),
 ) -> Response:
     uploads = service.list_uploads(session, tenant.id, number=number)
     if not uploads:
@@ -95,8 +98,8 @@ async def mail_queue(
     session: Session = Depends(get_session),
     status: MailStatus | None = None,
     email: str | None = None,
-    upload: int | None = Query(default=None, ge=1),
-    start: int = Query(default=0, ge=0),
+    upload: Annotated[int | None, Query(ge=1), within(CgUpload.number)] = None,
+    start: Annotated[int, Query(ge=0), within(ROW_COUNT)] = 0,
     limit: int = Query(default=1000, ge=1, le=10_000),
 ) -> Response:
     """The tenant's mail queue; mails due on its clock are sent first, so a read is current."""
@@ -154,8 +157,8 @@ async def resume(
 class BounceBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=3, max_length=320)
-    reason: str = Field(default="", max_length=500)
+    email: StoredText = Field(min_length=3, max_length=320)
+    reason: StoredText = Field(default="", max_length=500)
 
 
 @router.post("/bounces", status_code=201)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from functools import partial
@@ -25,6 +24,7 @@ from simulator.core.db import get_session, new_session
 from simulator.core.formats import json_response, xml_response
 from simulator.core.middleware import note
 from simulator.core.models import Tenant
+from simulator.core.storable import JsonRefused, bad_text, parse_int, read_json
 from simulator.customergauge import service, worker
 from simulator.customergauge.auth import customergauge_tenant
 from simulator.customergauge.errors import (
@@ -81,10 +81,9 @@ def int_param(request: Request, name: str, default: int, low: int, high: int) ->
     raw = request.query_params.get(name)
     if raw is None or raw.strip() == "":
         return default
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise invalid(f"{name} must be a whole number") from None
+    value = parse_int(raw.strip())
+    if value is None:
+        raise invalid(f"{name} must be a whole number")
     if not low <= value <= high:
         raise invalid(f"{name} must be between {low} and {high}")
     return value
@@ -188,9 +187,9 @@ async def file_transactional(
     number_text = request.query_params.get("id")
     number = None
     if number_text is not None and number_text.strip():
-        if not number_text.strip().isdigit():
+        number = parse_int(number_text.strip())
+        if number is None or number < 0:
             raise invalid("id must be a file upload id")
-        number = int(number_text.strip())
     uploads = service.list_uploads(
         session,
         tenant.id,
@@ -259,9 +258,9 @@ async def form_fields(request: Request) -> dict[str, str]:
         fields.update({k: v for k, v in form.items() if isinstance(v, str)})
     elif content_type.startswith("application/json"):
         try:
-            data = json.loads(await request.body())
-        except ValueError:
-            raise invalid("the body is not valid JSON") from None
+            data = read_json(await request.body())
+        except JsonRefused as refused:
+            raise invalid(f"the body is not valid JSON: {refused.reason}") from None
         if not isinstance(data, dict):
             raise invalid("the JSON body must be an object")
         fields.update({k: v for k, v in data.items() if isinstance(v, str)})
@@ -272,6 +271,10 @@ async def form_fields(request: Request) -> dict[str, str]:
         except UnicodeDecodeError:
             raise invalid("the body is not UTF-8 form data") from None
         fields.update(parse_qsl(text, keep_blank_values=True, max_num_fields=100))
+    for name, value in fields.items():
+        reason = bad_text(name) or bad_text(value)
+        if reason is not None:
+            raise invalid(f"the field {name!r} holds {reason}")
     return fields
 
 

@@ -23,6 +23,7 @@ from sqlmodel import Session
 from simulator.core.db import UTCDateTime
 from simulator.core.ids import next_value, random_secret
 from simulator.core.models import Tenant
+from simulator.core.storable import bad_text, fits
 from simulator.customergauge.errors import DATA_TOO_LARGE, CustomerGaugeError
 from simulator.customergauge.models import (
     LIMITS_ENFORCE,
@@ -608,6 +609,8 @@ def list_uploads(
     start: int = 0,
     limit: int = 1000,
 ) -> list[CgUpload]:
+    if number is not None and not fits(CgUpload.number, number):
+        return []  # no upload has a number beyond the store's range
     query = select(CgUpload).where(CgUpload.tenant_id == tenant_id)
     if number is not None:
         query = query.where(CgUpload.number == number)
@@ -721,10 +724,15 @@ def issue_token(
     """A new access token for a client of exactly one tenant; (token, lifetime s, tenant)."""
     if not client_id or not client_secret:
         raise OAuthError(400, "invalid_request", "client_id and client_secret are required")
+    for name, value in (("client_id", client_id), ("client_secret", client_secret)):
+        reason = bad_text(value)
+        if reason is not None:
+            raise OAuthError(400, "invalid_request", f"{name} holds {reason}")
     clients = session.execute(
         select(CgOAuthClient).where(CgOAuthClient.client_id == client_id)
     ).scalars()
-    matching = [c for c in clients if hmac.compare_digest(c.client_secret, client_secret)]
+    secret = client_secret.encode()  # compare_digest takes str only when it is ASCII
+    matching = [c for c in clients if hmac.compare_digest(c.client_secret.encode(), secret)]
     if len(matching) != 1:
         description = "Client authentication failed"
         if len(matching) > 1:

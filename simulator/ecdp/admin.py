@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, HTTPException
 from sqlmodel import Session
 from starlette.responses import Response
@@ -11,7 +13,9 @@ from simulator.core.clock import tenant_now
 from simulator.core.db import get_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
+from simulator.core.storable import within
 from simulator.ecdp import service
+from simulator.ecdp.models import EcdpConfirmation
 
 router = APIRouter(
     prefix="/__admin/tenants/{tenant_id}/ecdp",
@@ -21,7 +25,7 @@ router = APIRouter(
 
 @router.get("/confirmations")
 async def list_confirmations(
-    customerId: int | None = None,  # noqa: N803 (the API's own spelling)
+    customerId: Annotated[int | None, within(EcdpConfirmation.customer_id)] = None,  # noqa: N803
     tenant: Tenant = Depends(path_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
@@ -32,7 +36,7 @@ async def list_confirmations(
 
 @router.post("/confirmations/{confirmation_id}/confirm")
 async def confirm(
-    confirmation_id: int,
+    confirmation_id: Annotated[int, within(EcdpConfirmation.id)],
     tenant: Tenant = Depends(path_tenant),
     session: Session = Depends(get_session),
 ) -> Response:

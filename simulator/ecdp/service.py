@@ -25,6 +25,7 @@ from simulator.core.clock import as_utc
 from simulator.core.formats import load_json
 from simulator.core.ids import next_value, seeded_rng
 from simulator.core.models import Tenant
+from simulator.core.storable import INT32
 from simulator.ecdp.errors import EcdpError
 from simulator.ecdp.models import (
     EcdpAttribute,
@@ -102,7 +103,6 @@ EMAIL_PATTERN = re.compile(
 NUMBER_PATTERN = re.compile(r"^-?\d+(\.\d+)?$")
 MONEY_PATTERN = re.compile(r"^-?\d+(\.\d{1,2})?$")
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-INT32 = (-(2**31), 2**31 - 1)
 STRING_ATTRIBUTE_MAX = 256
 TEXT_ATTRIBUTE_MAX = 65_535
 URL_MAX = 2_048
@@ -532,10 +532,11 @@ def parse_consents(
 
 
 def parse_int32(value: Any, path: str, problems: Problems) -> int | None:
+    """A JSON integer of a 32-bit field (ids: the `Integer` columns they are stored in)."""
     if isinstance(value, bool) or not isinstance(value, int):
         problems.add(path, f"Expected an integer, got {json_type(value)}.")
         return None
-    if not INT32[0] <= value <= INT32[1]:
+    if not INT32.holds(value):
         problems.add(path, "The value is outside the range of a 32-bit integer.")
         return None
     return value

@@ -7,13 +7,11 @@ either return the value typed or raise `TalonOneError(400, ..., pointer=...)`.
 from __future__ import annotations
 
 import json
-import math
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from simulator.core.clock import parse_instant
+from simulator.core.storable import INT64, MAX_AMOUNT, JsonRefused, amount_ok, read_json
 from simulator.talonone.errors import TalonOneError
 
 INVALID = "The submitted data was invalid"
@@ -61,29 +59,18 @@ def invalid(pointer: str, details: str, title: str = "Invalid value") -> TalonOn
     return TalonOneError(400, details, pointer=pointer, title=title)
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_body(raw: bytes) -> Any:
-    """Strict JSON: NaN / Infinity are refused like any other invalid JSON.
-
-    orjson reads it (several times faster than the standard library; an integer beyond 64 bits
-    becomes a float, so an integer field refuses it, as the real API's int64 fields do). What
-    orjson refuses is read again by the standard library, which also takes a byte order mark,
-    a lone surrogate escape and a number too large for a double (refused later as not finite).
-    """
+    """Strict JSON (core/storable `read_json`): NaN / Infinity, over-deep nesting and text no
+    store keeps (NUL, a lone surrogate) are refused like any other invalid JSON; an integer
+    beyond 64 bits is read as a number, so an integer field refuses it, as the real API's int64
+    fields do."""
     if not raw.strip():
         raise TalonOneError(400, "Request body is missing", title="Invalid body", pointer="")
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(raw, parse_constant=_no_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        return read_json(raw)
+    except JsonRefused as refused:
         raise TalonOneError(
-            400, "The request body is not valid JSON", title="Invalid body", pointer=""
+            400, refused.reason, title="Invalid body", pointer=refused.pointer
         ) from None
 
 
@@ -111,17 +98,25 @@ def expect_str(value: Any, pointer: str, min_length: int = 0, max_length: int | 
     return value
 
 
-def expect_int(value: Any, pointer: str, minimum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+def expect_int(
+    value: Any, pointer: str, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """A JSON integer of the API's int64 fields (a larger one is refused like a non-integer)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not INT64.holds(value):
         raise invalid(pointer, f"{pointer} must be an integer", "Invalid type")
     if minimum is not None and value < minimum:
         raise invalid(pointer, f"{pointer} must be greater than or equal to {minimum}", "minimum")
+    if maximum is not None and value > maximum:
+        raise invalid(pointer, f"{pointer} must be less than or equal to {maximum}", "maximum")
     return value
 
 
 def expect_number(value: Any, pointer: str, minimum: float | None = None) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    """A finite JSON number no larger than MAX_AMOUNT in size (prices, costs, points)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise invalid(pointer, f"{pointer} must be a number", "Invalid type")
+    if not amount_ok(value):
+        raise invalid(pointer, f"{pointer} must be a number from {-MAX_AMOUNT:g} to {MAX_AMOUNT:g}")
     if minimum is not None and value < minimum:
         raise invalid(pointer, f"{pointer} must be greater than or equal to {minimum}", "minimum")
     return value
@@ -178,10 +173,14 @@ def check_attribute(kind: str, value: Any, pointer: str, name: str) -> Any:
         return value
     if kind == "string" and not isinstance(value, str):
         raise wrong("a string")
-    if kind == "number" and (
-        isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
-    ):
+    if kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
         raise wrong("a number")
+    if kind == "number" and not amount_ok(value):
+        raise invalid(
+            pointer,
+            f'Value of "{name}" attribute ({json.dumps(value)}) is not a number from '
+            f"{-MAX_AMOUNT:g} to {MAX_AMOUNT:g}",
+        )
     if kind == "boolean" and not isinstance(value, bool):
         raise wrong("a boolean")
     if kind == "list" and not isinstance(value, list):

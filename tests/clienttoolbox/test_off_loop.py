@@ -14,8 +14,8 @@ from simulator.core.clock import real_now
 from simulator.core.db import new_session
 from simulator.core.models import Tenant
 from tests.clienttoolbox.helpers import balance, customer, xml
-from tests.conftest import POSTGRES_URL
 from tests.clienttoolbox.test_customers_batch import STRICT_WORLD, batch, run
+from tests.conftest import POSTGRES_URL
 
 
 @pytest.fixture

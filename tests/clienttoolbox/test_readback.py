@@ -160,3 +160,49 @@ def test_customers_balances_report_pages(client: TestClient) -> None:
     ]
     for bad in ({"report": "customers_search"}, {}, {"report": "customers_balances"}):
         assert call(client, type="reports", **bad)["_status"] == 400
+
+
+def test_paging_values_are_ascii_digits_within_64_bits(client: TestClient) -> None:
+    report = {"type": "reports", "report": "customers_balances", "output": "JSON"}
+    report["campaign_id"] = "4638472975924871"
+    for name in ("offset", "limit"):
+        for bad in ("9223372036854775808", "²", "1e3", "-1"):
+            response = post(client, **report, **{name: bad})
+            assert response.status_code == 400, (name, bad, response.text)
+            assert as_json(response)["status"] == "error"
+    ok = post(client, **report, offset="9223372036854775807", limit="5")
+    assert as_json(ok)["status"] == "success"
+    listing = post(client, type="campaigns_list", offset="²", output="JSON")
+    assert listing.status_code == 400
+
+
+def test_an_amount_beyond_the_range_is_a_line_error(client: TestClient) -> None:
+    response = post(
+        client,
+        type="batch_transactions",
+        delimiter="pipe",
+        on_line_error="reject",
+        visits_header_1="campaign_id",
+        visits_header_2="code",
+        visits_header_3="redeemed",
+        visits_header_4="amount",
+        Visits_Data="4638472975924871|12121|N|9999999999999999\n",
+        output="JSON",
+    )
+    assert response.status_code == 400
+    assert "at most 1e+15" in response.text
+
+
+def test_seventy_thousand_campaigns_to_include_are_looked_up(client: TestClient) -> None:
+    ids = ",".join(str(900_000 + i) for i in range(70_000))
+    response = post(
+        client,
+        type="customers_batch",
+        delimiter="pipe",
+        campaigns_to_include=f"4638472975924871,{ids}",
+        profiles_header_1="code",
+        Profiles_Data="many-1\n",
+        output="JSON",
+    )
+    assert response.status_code == 400, response.text
+    assert "900000" in as_json(response)["error"]

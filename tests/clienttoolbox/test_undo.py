@@ -163,7 +163,11 @@ def test_admin_token_protects_undo(make_client) -> None:
 
 
 def test_undo_state_numbers_are_checked(client: TestClient) -> None:
-    for bad in ("abc", "0", str(2**63)):
+    for bad in ("abc", "0", "-1"):
         response = client.post(f"{UNDO}/{bad}/undo")
         assert response.status_code == 400
         assert response.json()["status"] == 400
+    for beyond in (str(2**31), str(2**63)):  # no state has a number beyond its column
+        for response in (client.post(f"{UNDO}/{beyond}/undo"), client.get(f"{UNDO}/{beyond}")):
+            assert response.status_code == 404
+            assert response.json()["status"] == 404

@@ -173,3 +173,37 @@ def test_fifty_megabytes_are_refused_before_being_read(live_server) -> None:
     body = rest.partition(b"\r\n\r\n")[2]
     assert body.startswith(b'{"Error":{"Message":"request body larger than')
     assert b'"Code":400701' in body
+
+
+def test_upload_ids_beyond_the_store_find_nothing(client: TestClient) -> None:
+    for beyond in ("2147483648", "9223372036854775808", "1" + "0" * 30):
+        response = client.get("/v4.1/file/transactional.json", params={"id": beyond}, headers=AUTH)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"Data": []}
+    for odd in ("²", "1e3", "-1", "1_000"):
+        response = client.get("/v4.1/file/transactional.json", params={"id": odd}, headers=AUTH)
+        assert error_of(response) == {
+            "Message": "Invalid arguments supplied: id must be a file upload id",
+            "Code": 300001,
+        }
+
+
+def test_nul_in_an_address_or_query_is_a_400_and_lists_nothing(client: TestClient) -> None:
+    unsubscribe = "/v4.1/lists/unsubscribe.json"
+    response = client.post(unsubscribe, data={"email": "a\x00b@example.com"}, headers=AUTH)
+    assert response.status_code == 400
+    assert error_of(response)["Code"] == 300001
+    response = client.get(unsubscribe, params={"limit": "\x00"}, headers=AUTH)
+    assert response.status_code == 400 and "NUL" in error_of(response)["Message"]
+    listed = client.get(unsubscribe, params={"limit": 1000}, headers=AUTH).json()["Data"]
+    assert not any("\x00" in entry["Email"] for entry in listed)
+
+
+def test_oauth_secrets_beyond_ascii_or_with_nul(client: TestClient) -> None:
+    form = {"grant_type": "client_credentials", "client_id": "cg-client-default"}
+    response = client.post("/oauth2/token", data={**form, "client_secret": "geheim-ü"})
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    response = client.post("/oauth2/token", data={**form, "client_secret": "a\x00"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"

@@ -255,3 +255,38 @@ def test_arbitrary_bodies_never_fail_with_a_500(
     if response.status_code == 400:
         assert response.headers["content-type"].startswith("application/problem+json")
         assert isinstance(response.json()["errors"], list)
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (
+            b'{"mode": "Add", "matchBy": "Email", "data": [{"email": "a\\u0000@x.com"}]}',
+            "data[0].email",
+        ),
+        (
+            b'{"mode": "Add", "matchBy": "Email", "data": [{"email": "a@x.com", "firstName": "\\ud800"}]}',
+            "data[0].firstName",
+        ),
+        (b'{"mode": "Add\\u0000", "matchBy": "Email", "data": []}', "mode"),
+    ],
+)
+def test_text_no_store_keeps_is_a_400_on_its_field(
+    client: TestClient, raw: bytes, field: str
+) -> None:
+    response = client.post(
+        "/customers", content=raw, headers={**KEY, "content-type": "application/json"}
+    )
+    assert field in errors(response)
+    assert_nothing_written(client)
+
+
+def test_nul_and_ids_beyond_the_store_in_lookups(client: TestClient) -> None:
+    for path in (
+        "/customers/email/a%00b@example.com",
+        "/customers/crmId/%00",
+        "/customers/id/1%00",
+    ):
+        assert "NUL" in problem(client.get(path, headers=KEY), 400)["detail"]
+    for beyond in (2**31, -(2**31) - 1, 2**63):
+        problem(get(client, "id", beyond), 404)

@@ -98,11 +98,21 @@ def test_odd_paths_get_native_answers(client: TestClient, path: str) -> None:
         check_answer(client.request(method, path, headers=HEADERS))
 
 
-def test_ids_beyond_64_bits_match_nothing(client: TestClient) -> None:
+def test_ids_beyond_the_store_match_nothing(client: TestClient) -> None:
+    for beyond in (2**31, 2**40, 2**63 - 1):  # PostgreSQL's 32-bit column; the API's int64
+        body = {"data": [{"action": "add", "profileIntegrationId": "p", "audienceId": beyond}]}
+        response = client.post("/v2/customer_audiences", json=body, headers=HEADERS)
+        assert response.status_code == 404, (beyond, response.text)
+        check_answer(response)
+
+
+def test_ids_beyond_64_bits_are_no_integers(client: TestClient) -> None:
+    # Like the real API's int64 fields (and the core operations' integers, behaviour.md).
     huge = 2**70
     body = {"data": [{"action": "add", "profileIntegrationId": "p", "audienceId": huge}]}
     response = client.post("/v2/customer_audiences", json=body, headers=HEADERS)
-    assert response.status_code == 404
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["source"]["pointer"] == "/data/0/audienceId"
     check_answer(response)
     response = client.post(
         "/v1/referrals",

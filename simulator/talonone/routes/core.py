@@ -21,6 +21,7 @@ from simulator.core.dispatch import query_param, read_body
 from simulator.core.formats import json_response
 from simulator.core.middleware import note
 from simulator.core.models import Tenant
+from simulator.core.storable import parse_int
 from simulator.talonone.auth import api_key_of, talonone_tenant, talonone_tenant_of
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonEvent, TalonSession
@@ -211,13 +212,14 @@ async def sync_catalog(
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
     note(request, operation="SyncCatalog")
-    if not catalogId.isdigit():
+    catalog_id = parse_int(catalogId)
+    if catalog_id is None or catalog_id < 0:
         raise TalonOneError(
             400, "catalogId must be an integer", title="Invalid value", parameter="catalogId"
         )
     raw = await request.body()
     engine, now = request.app.state.engine, tenant_now(tenant)
-    result = await offloop.run(sync_catalog_call, engine, tenant.id, now, int(catalogId), raw)
+    result = await offloop.run(sync_catalog_call, engine, tenant.id, now, catalog_id, raw)
     return json_response(result)
 
 

@@ -3,8 +3,6 @@ customer inventory). HTTP only: parse, call the service, render the native respo
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
@@ -17,6 +15,7 @@ from simulator.core.db import get_session
 from simulator.core.formats import json_response
 from simulator.core.middleware import note
 from simulator.core.models import Tenant
+from simulator.core.storable import JsonRefused, parse_int, read_json
 from simulator.talonone.auth import talonone_tenant
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.service import (
@@ -30,7 +29,6 @@ from simulator.talonone.service import (
 router = APIRouter(tags=["talonone"])
 
 Model = TypeVar("Model", bound=BaseModel)
-INTEGER = re.compile(r"-?[0-9]+")
 
 
 # --- parsing helpers --------------------------------------------------------------------------
@@ -41,10 +39,10 @@ async def json_body(request: Request) -> Any:
     if not raw.strip():
         raise TalonOneError(400, "The request body is missing", title="Missing body")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        return read_json(raw)
+    except JsonRefused as refused:
         raise TalonOneError(
-            400, "The request body is not valid JSON", title="Invalid JSON"
+            400, refused.reason, title="Invalid JSON", pointer=refused.pointer
         ) from None
 
 
@@ -73,10 +71,12 @@ def parse(model: type[Model], body: Any) -> Model:
 
 
 def path_int(value: str, name: str) -> int:
-    """Plain ASCII digits only (Python's int() would also take `1_000` or ` 7`)."""
-    if not INTEGER.fullmatch(value):
+    """Plain ASCII digits only (Python's int() would also take `1_000` or ` 7`); one beyond the
+    store's range is looked up as any other, and found nowhere (core/storable `lookup`)."""
+    number = parse_int(value)
+    if number is None:
         raise TalonOneError(400, f"{name} must be an integer", title="Invalid type", parameter=name)
-    return int(value)
+    return number
 
 
 def query_flag(request: Request, name: str) -> bool:

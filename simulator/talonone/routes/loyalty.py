@@ -6,9 +6,8 @@ bad values get Talon.One's own 400 naming the parameter.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -21,8 +20,19 @@ from simulator.core.db import get_session
 from simulator.core.formats import json_response
 from simulator.core.middleware import note
 from simulator.core.models import Tenant
+from simulator.core.storable import (
+    MAX_AMOUNT,
+    ROW_COUNT,
+    JsonRefused,
+    StoredText,
+    length_of,
+    parse_int,
+    read_json,
+    within,
+)
 from simulator.talonone.auth import talonone_tenant
 from simulator.talonone.errors import TalonOneError
+from simulator.talonone.models.loyalty import TalonLoyaltyProgram, TalonLoyaltyTransaction
 from simulator.talonone.service import loyalty, loyalty_fixtures
 from simulator.talonone.service.loyalty import LoyaltyError, Page
 
@@ -31,6 +41,8 @@ router = APIRouter(tags=["talonone"])
 POINT_STATUSES = ("active", "pending", "expired")
 POINT_SORTS = ("startDate", "-startDate", "expiryDate", "-expiryDate")
 TRANSACTION_TYPES = ("manual", "session", "import")
+# The spec gives array query parameters no maximum; each becomes one IN list of a query.
+MAX_VALUES = 1000
 
 
 def bad_parameter(name: str, message: str) -> TalonOneError:
@@ -50,10 +62,12 @@ def as_api_error(error: LoyaltyError) -> TalonOneError:
 
 
 def program_id_of(raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise bad_parameter("loyaltyProgramId", "loyaltyProgramId must be an integer") from None
+    """ASCII digits; a number beyond the store's range names no program (404, as any unknown
+    one: core/storable `lookup`)."""
+    program_id = parse_int(raw)
+    if program_id is None:
+        raise bad_parameter("loyaltyProgramId", "loyaltyProgramId must be an integer")
+    return program_id
 
 
 def card_id_of(raw: str) -> str:
@@ -72,7 +86,10 @@ class Query:
         return self.params.get(name)
 
     def many(self, name: str) -> list[str] | None:
+        """A repeated parameter's values (filters of one IN list each: at most MAX_VALUES)."""
         values = self.params.getlist(name)
+        if len(values) > MAX_VALUES:
+            raise bad_parameter(name, f"{name} takes at most {MAX_VALUES} values")
         return values or None
 
     def boolean(self, name: str, default: bool = False) -> bool:
@@ -107,16 +124,18 @@ class Query:
         skip = self.integer("skip", 0)
         if skip < 0:
             raise bad_parameter("skip", "skip must not be negative")
+        if not ROW_COUNT.holds(skip):
+            raise bad_parameter("skip", f"skip must be at most {ROW_COUNT.high}")
         return Page(size=size, skip=skip)
 
     def integer(self, name: str, default: int) -> int:
         value = self.params.get(name)
         if value is None:
             return default
-        try:
-            return int(value)
-        except ValueError:
-            raise bad_parameter(name, f"{name} must be an integer") from None
+        number = parse_int(value)
+        if number is None:
+            raise bad_parameter(name, f"{name} must be an integer")
+        return number
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -124,10 +143,10 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except ValueError:
+        body = read_json(raw)
+    except JsonRefused as refused:
         raise TalonOneError(
-            400, "The request body is not valid JSON", title="Invalid JSON"
+            400, refused.reason, title="Invalid JSON", pointer=refused.pointer
         ) from None
     if not isinstance(body, dict):
         raise TalonOneError(400, "The request body must be a JSON object", pointer="/")
@@ -436,7 +455,7 @@ async def admin_list_programs(
 
 @admin_router.post("/programs/{program_id}/points")
 async def admin_post_points(
-    program_id: int,
+    program_id: Annotated[int, within(TalonLoyaltyProgram.id)],
     request: Request,
     tenant: Tenant = Depends(path_tenant),
     session: Session = Depends(get_session),
@@ -445,7 +464,7 @@ async def admin_post_points(
     API's add/deduct points do: `{profileId | cardIdentifier, subledgerId, type, amount, name,
     startDate, expiryDate}`."""
     try:
-        entry = ManualEntry.model_validate(await request.json())
+        entry = ManualEntry.model_validate(read_json(await request.body()))
     except (ValueError, ValidationError) as error:
         raise HTTPException(400, f"invalid body: {error}") from None
     now = tenant_now(tenant)
@@ -471,14 +490,17 @@ async def admin_post_points(
     return json_response(row)
 
 
+LEDGER = TalonLoyaltyTransaction  # where a manual entry's text is stored
+
+
 class ManualEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    profileId: str | None = None
-    cardIdentifier: str | None = None
-    subledgerId: str = ""
+    profileId: StoredText | None = Field(None, max_length=length_of(LEDGER.profile_id))
+    cardIdentifier: StoredText | None = Field(None, max_length=length_of(LEDGER.card_identifier))
+    subledgerId: StoredText = Field("", max_length=length_of(LEDGER.subledger_id))
     type: Literal["addition", "subtraction"] = "addition"
-    amount: float = Field(gt=0)
-    name: str = "Manual points"
-    startDate: str | None = None
-    expiryDate: str | None = None
+    amount: float = Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False)
+    name: StoredText = Field("Manual points", max_length=length_of(LEDGER.name))
+    startDate: StoredText | None = Field(None, max_length=length_of(LEDGER.start_text))
+    expiryDate: StoredText | None = Field(None, max_length=length_of(LEDGER.expiry_text))

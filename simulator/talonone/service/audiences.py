@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from simulator.core.clock import UtcDateTime, format_instant
 from simulator.core.ids import next_value
+from simulator.core.storable import fits, lookup
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.engagement import TalonAudience, TalonAudienceMembership
 
@@ -92,15 +93,12 @@ def account_id(db: Session, tenant_id: str) -> int:
     return load_config(db, tenant_id).account_id
 
 
-def storable(value: int) -> bool:
-    """Whether an id fits the store's 64-bit integers (a larger one matches nothing)."""
-    return -(2**63) <= value < 2**63
+IN_LIST = 1000  # ids per IN list (PostgreSQL takes at most 65,535 parameters a statement)
 
 
 def get_audience(db: Session, tenant_id: str, audience_id: int) -> TalonAudience | None:
-    if not storable(audience_id):
-        return None
-    return db.get(TalonAudience, (tenant_id, audience_id))
+    """The audience; None for an id beyond the store's range too (no audience has one)."""
+    return lookup(db, TalonAudience, (tenant_id, audience_id))
 
 
 def require_audience(db: Session, tenant_id: str, audience_id: int) -> TalonAudience:
@@ -254,11 +252,14 @@ def remove_member(db: Session, tenant_id: str, audience_id: int, profile_id: str
 def missing_audiences(db: Session, tenant_id: str, audience_ids: set[int]) -> list[int]:
     if not audience_ids:
         return []
-    statement = select(TalonAudience.id).where(
-        TalonAudience.tenant_id == tenant_id,
-        TalonAudience.id.in_([i for i in audience_ids if storable(i)]),
-    )
-    known = set(db.exec(statement).all())
+    storable = sorted(i for i in audience_ids if fits(TalonAudience.id, i))
+    known: set[int] = set()
+    for start in range(0, len(storable), IN_LIST):  # `audiencesChanges` has no maximum
+        statement = select(TalonAudience.id).where(
+            TalonAudience.tenant_id == tenant_id,
+            TalonAudience.id.in_(storable[start : start + IN_LIST]),
+        )
+        known.update(db.exec(statement).all())
     return sorted(audience_ids - known)
 
 

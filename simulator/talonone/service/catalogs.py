@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.ids import next_value
+from simulator.core.storable import length_of, lookup
 from simulator.core.tenants import renew_cache_revision
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonCatalog, TalonCatalogItem
@@ -155,7 +156,7 @@ def check_actions(body: Any) -> tuple[str, list[dict[str, Any]], int | None]:
             raise invalid(f"{where}/type", "Only one action type is allowed per request")
         payload = expect_object(action.get("payload"), f"{where}/payload")
         if kind in ("ADD", "PATCH", "REMOVE", "ADD_PRICE_ADJUSTMENT"):
-            sku = expect_str(payload.get("sku"), f"{where}/payload/sku", min_length=1)
+            sku = expect_str(payload.get("sku"), f"{where}/payload/sku", 1, SKU_LENGTH)
             if sku in skus:
                 raise invalid(f"{where}/payload/sku", f"Duplicate SKU {sku!r} in the request")
             skus.add(sku)
@@ -208,8 +209,11 @@ def matching(items: list[TalonCatalogItem], filters: list[dict[str, Any]]) -> li
 # --- sync -------------------------------------------------------------------------------------
 
 
+SKU_LENGTH = length_of(TalonCatalogItem.sku)
+
+
 def require_catalog(db: Session, tenant_id: str, catalog_id: int) -> TalonCatalog:
-    catalog = db.get(TalonCatalog, (tenant_id, catalog_id))
+    catalog = lookup(db, TalonCatalog, (tenant_id, catalog_id))
     if catalog is None:
         raise TalonOneError(
             404, f"Catalog {catalog_id} not found", title="Not found", parameter="catalogId"

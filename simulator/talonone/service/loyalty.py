@@ -17,7 +17,8 @@ from sqlmodel import Session
 
 from simulator.core.clock import format_instant
 from simulator.core.ids import ALPHANUMERIC, next_value, seeded_rng
-from simulator.talonone.models.core import TalonSession
+from simulator.core.storable import fits, length_of
+from simulator.talonone.models.core import TalonProfile, TalonSession
 from simulator.talonone.models.loyalty import (
     TalonLoyaltyCard,
     TalonLoyaltyCardProfile,
@@ -73,7 +74,10 @@ class LoyaltyError(Exception):
 
 
 def get_program(db: Session, tenant_id: str, program_id: int) -> TalonLoyaltyProgram | None:
-    """The program, read-only (shared by requests: see campaigns.loyalty_program)."""
+    """The program, read-only (shared by requests: see campaigns.loyalty_program); None for an
+    id beyond the store's range too (no program has one)."""
+    if not fits(TalonLoyaltyProgram.id, program_id):
+        return None
     return loyalty_program(db, tenant_id, program_id)
 
 
@@ -684,15 +688,18 @@ def generate_card(
     identifier: str | None = None,
 ) -> TalonLoyaltyCard:
     program = require_program(db, tenant_id, program_id, card_based=True)
-    profile_ids = list(dict.fromkeys(profile_ids or []))
     if status not in CARD_STATUSES:
         raise LoyaltyError(
             400, "status must be one of the following: active, inactive", pointer="/status"
         )
-    if any(not isinstance(p, str) or not p for p in profile_ids):
+    longest = length_of(TalonProfile.integration_id)
+    if any(not isinstance(p, str) or not 1 <= len(p) <= longest for p in profile_ids or ()):
         raise LoyaltyError(
-            400, "customerProfileIds must be non-empty strings", pointer="/customerProfileIds"
+            400,
+            f"customerProfileIds must be strings of 1 to {longest} characters",
+            pointer="/customerProfileIds",
         )
+    profile_ids = list(dict.fromkeys(profile_ids or []))
     limit = program.users_per_card_limit
     if limit and len(profile_ids) > limit:
         raise LoyaltyError(

@@ -19,6 +19,8 @@ from typing import Any
 from sqlmodel import Session
 
 from simulator.core.clock import format_instant, parse_instant
+from simulator.core.storable import MAX_AMOUNT, amount_ok
+from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonConfig
 from simulator.talonone.service import campaigns as campaign_config
 from simulator.talonone.service import hooks
@@ -237,6 +239,20 @@ def build_effects(
     return built
 
 
+def points_per_currency(cart_total: float, per_currency: float) -> float:
+    """Points for the cart, down to the cent; more than MAX_AMOUNT is refused (400), never
+    posted (the cart's figures are each bounded, their product with a campaign's rate is not)."""
+    cents = cart_total * per_currency * 100
+    if not amount_ok(cents / 100):
+        raise TalonOneError(
+            400,
+            f"The loyalty points this cart earns are beyond {MAX_AMOUNT:g}",
+            title="Invalid value",
+            pointer="/customerSession/cartItems",
+        )
+    return math.floor(cents) / 100
+
+
 def loyalty_effect(
     db: Session,
     ctx: Context,
@@ -257,7 +273,7 @@ def loyalty_effect(
         if "value" in spec:
             points = spec["value"]
         else:
-            points = math.floor(ctx.cart_total * spec["perCurrency"] * 100) / 100
+            points = points_per_currency(ctx.cart_total, spec["perCurrency"])
         if points <= 0:
             return None
         props: dict[str, Any] = {

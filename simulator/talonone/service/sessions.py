@@ -7,7 +7,6 @@ read; a concurrent writer that lost the race gets the documented 409.
 
 from __future__ import annotations
 
-import math
 from collections import namedtuple
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from simulator.core.clock import format_instant
 from simulator.core.formats import JsonText
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
+from simulator.core.storable import MAX_AMOUNT
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import (
     TalonConfig,
@@ -87,6 +87,10 @@ CART_ITEM_FIELDS = {
     "adjustmentEffectiveUntil",
     "prices",
 }
+# Documented for cartItems: "Do not exceed 1000 items and ensure the sum of all cart item's
+# `quantity` does not exceed 10.000 per request"; both are refused with a 400 beyond.
+MAX_CART_ITEMS = 1000
+MAX_CART_QUANTITY = 10_000
 CONTENT_KEYS = SESSION_FIELDS - {"state"}
 IDEMPOTENCY_TTL = timedelta(hours=24)
 TRANSITIONS = {
@@ -144,7 +148,9 @@ def _plain_item(item: Any) -> bool | None:
     if type(item) is not dict:
         return None
     sku, quantity = item.get("sku"), item.get("quantity")
-    if type(sku) is not str or not sku or type(quantity) is not int or quantity < 1:
+    if type(sku) is not str or not sku or type(quantity) is not int:
+        return None
+    if not 1 <= quantity <= MAX_CART_QUANTITY:
         return None
     as_sent = True
     for key, value in item.items():
@@ -157,8 +163,8 @@ def _plain_item(item: Any) -> bool | None:
         elif value is None:
             continue
         elif kind is float:
-            if not (type(value) in (int, float) and 0 <= value < math.inf):
-                return None  # a bool, a string, NaN, an infinity or a negative number
+            if not (type(value) in (int, float) and 0 <= value <= MAX_AMOUNT):
+                return None  # a bool, a string, NaN, a negative or too large a number
         elif type(value) is not str:
             return None
     return as_sent
@@ -172,7 +178,7 @@ def check_cart_item_scalars(item: Any, pointer: str) -> dict[str, Any]:
     expect_str(item["sku"], f"{pointer}/sku", min_length=1)
     if "quantity" not in item:
         raise invalid(f"{pointer}/quantity", "quantity is required", "required")
-    expect_int(item["quantity"], f"{pointer}/quantity", minimum=1)
+    expect_int(item["quantity"], f"{pointer}/quantity", minimum=1, maximum=MAX_CART_QUANTITY)
     for key in CART_ITEM_NUMBERS:
         if item.get(key) is not None:
             expect_number(item[key], f"{pointer}/{key}", minimum=0)
@@ -239,11 +245,17 @@ def check_session_request(body: Any, config: TalonConfig) -> tuple[dict[str, Any
     if sent.get("state") is not None:
         data["state"] = expect_enum(sent["state"], f"{p}/state", SESSION_STATES)
     if sent.get("cartItems") is not None:
-        items = expect_list(sent["cartItems"], f"{p}/cartItems")
+        items = expect_list(sent["cartItems"], f"{p}/cartItems", MAX_CART_ITEMS)
         definitions = campaigns.attribute_definitions(config, "CartItem")
         data["cartItems"] = [
             check_cart_item(item, f"{p}/cartItems/{i}", definitions) for i, item in enumerate(items)
         ]
+        if sum(item["quantity"] for item in data["cartItems"]) > MAX_CART_QUANTITY:
+            raise invalid(
+                f"{p}/cartItems",
+                f"The cart items' quantities must add up to at most {MAX_CART_QUANTITY}",
+                "maximum",
+            )
     if sent.get("additionalCosts") is not None:
         data["additionalCosts"] = check_costs(sent["additionalCosts"], f"{p}/additionalCosts")
     if sent.get("attributes") is not None:
