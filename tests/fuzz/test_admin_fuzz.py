@@ -96,7 +96,6 @@ def test_admin_posts_beyond_the_store(requests_of: Session) -> None:
     assert client.get("/__admin/tenants/default/quotas").json()["records"] is None
 
 
-@pytest.mark.xfail(strict=False, reason="admin body limits: issue 19 item 6")
 @pytest.mark.parametrize(
     "operation", [op for op in ADMIN if op.kind == "json"], ids=lambda op: op.name
 )
@@ -108,7 +107,6 @@ def test_admin_deep_nesting_and_huge_bodies(requests_of: Session, operation) -> 
     assert len(huge) > LARGE_BODY_BYTES
 
 
-@pytest.mark.xfail(strict=False, reason="clock range checks: issue 19 item 2")
 def test_admin_clock_hostile_requests(requests_of: Session) -> None:
     @FUZZ
     @given(probe=probe_strategy(ADMIN_CLOCK))
