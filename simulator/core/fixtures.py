@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 from sqlmodel import Session
 
+from simulator.core import storable
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant, fresh_token
 
@@ -305,6 +306,26 @@ def apply_extends(
     return merged
 
 
+def check_storable(document: dict[str, Any], source: str) -> None:
+    """Every string and number of the document is one the store can hold (no NUL or lone
+    surrogate, numbers finite and within the amounts' range: core/storable), else FixtureError
+    at the path the user wrote."""
+    found = storable.find_bad_text(document) or storable.find_bad_number(document)
+    if found is not None:
+        pointer, reason = found
+        raise FixtureError(source, dotted_path(pointer), reason)
+
+
+def dotted_path(pointer: str) -> str:
+    """A JSON pointer (`/ecdp/customers/0/email`) as fixture errors write paths
+    (`ecdp.customers[0].email`)."""
+    out = ""
+    for step in pointer.split("/")[1:]:
+        step = step.replace("~1", "/").replace("~0", "~")
+        out += f"[{step}]" if step.isdigit() else f".{step}" if out else step
+    return out
+
+
 def validate(
     document: dict[str, Any], source: str, fixtures_dir: Path | None = None
 ) -> dict[str, Any]:
@@ -318,6 +339,8 @@ def validate(
         from simulator.config import get_settings
 
         fixtures_dir = get_settings().fixtures_dir
+    # `extends` is refused by its own rule (a set's name), alike for every value it may hold.
+    check_storable({k: v for k, v in document.items() if k != "extends"}, source)
     document = expand(apply_extends(document, source, fixtures_dir), source)
     known = sections()
     validated: dict[str, Any] = {}

@@ -155,20 +155,6 @@ def _stored_text(value: str) -> str:
 StoredText = Annotated[str, AfterValidator(_stored_text)]
 
 
-def stored_document(document: Any) -> Any:
-    """A JSON document (an inline fixture document, say) whose every string and key
-    `bad_text` accepts and whose every number `amount_ok` accepts (a document's numbers are
-    amounts, counts, settings and ids, none of them beyond 1e15); else a pydantic error naming
-    where."""
-    found = find_bad_text(document) or find_bad_number(document)
-    if found is not None:
-        pointer, reason = found
-        raise PydanticCustomError(
-            "bad_text", "{pointer} holds {reason}", {"pointer": pointer, "reason": reason}
-        )
-    return document
-
-
 def find_bad_number(value: Any, pointer: str = "") -> tuple[str, str] | None:
     """(JSON pointer, what is wrong) of the first number `amount_ok` refuses, or None."""
     if type(value) in (int, float):

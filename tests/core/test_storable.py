@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import BigInteger, Column, Integer, SmallInteger, String
 
 from simulator.core.faults import FaultRule
+from simulator.core.fixtures import FixtureError, check_storable
 from simulator.core.models import Tenant
 from simulator.core.storable import (
     INT32,
@@ -21,7 +22,6 @@ from simulator.core.storable import (
     parse_int,
     range_of,
     read_json,
-    stored_document,
 )
 from simulator.talonone.models.core import TalonCatalog
 
@@ -94,10 +94,14 @@ def test_json_integers_beyond_64_bits_are_numbers() -> None:
     assert read_json(b'"\\u00e9 ok"') == "é ok"
 
 
-def test_documents_hold_only_storable_text_and_numbers() -> None:
+def test_fixture_documents_hold_only_storable_text_and_numbers() -> None:
     document = {"a": [True, None, 1, 2.5, "x", {"b": False}], "c": -1e15}
-    assert stored_document(document) is document
-    assert stored_document(None) is None and stored_document("default") == "default"
-    for bad in ({"a": [1, math.nan]}, {"a": {"b": 1e16}}, {"a": "\x00"}):
-        with pytest.raises(ValueError):
-            stored_document(bad)
+    check_storable(document, "inline")
+    for bad, where in (
+        ({"a": [1, math.nan]}, "a[1]"),
+        ({"a": {"b": 1e16}}, "a.b"),
+        ({"a": "\x00"}, "a"),
+    ):
+        with pytest.raises(FixtureError) as refused:
+            check_storable(bad, "inline")
+        assert refused.value.path == where

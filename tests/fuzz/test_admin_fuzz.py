@@ -119,10 +119,19 @@ def test_admin_clock_hostile_requests(requests_of: Session) -> None:
 @pytest.mark.parametrize(
     ("document", "where"),
     [
-        (b'{"clienttoolbox": {"customers": [{"code": "1", "balance": NaN}]}}', "/clienttoolbox"),
-        (b'{"ecdp": {"customers": [{"id": 1, "totalSpent": 1e400}]}}', "/ecdp/customers/0"),
-        (b'{"customergauge": {"send_delay_seconds": 1e308}}', "/customergauge/send_delay"),
-        (b'{"ecdp": {"customers": [{"id": 1, "email": "a\\u0000@b.com"}]}}', "/ecdp/customers/0"),
+        (
+            b'{"clienttoolbox": {"customers": [{"code": "1", "balance": NaN}]}}',
+            "clienttoolbox.customers[0].balance",
+        ),
+        (
+            b'{"ecdp": {"customers": [{"id": 1, "totalSpent": 1e400}]}}',
+            "ecdp.customers[0].totalSpent",
+        ),
+        (b'{"customergauge": {"send_delay_seconds": 1e308}}', "customergauge.send_delay_seconds"),
+        (
+            b'{"ecdp": {"customers": [{"id": 1, "email": "a\\u0000@b.com"}]}}',
+            "ecdp.customers[0].email",
+        ),
     ],
 )
 def test_inline_fixture_documents_hold_what_the_store_can(
@@ -133,6 +142,7 @@ def test_inline_fixture_documents_hold_what_the_store_can(
         "/__admin/tenants", content=body, headers={"content-type": "application/json"}
     )
     assert response.status_code == 400, response.text
-    assert where in response.json()["error"]
+    assert response.json()["error"] == "fixtures refused"
+    assert response.json()["path"] == where
     names = [t["name"] for t in requests_of.client.get("/__admin/tenants").json()["tenants"]]
     assert "hostile" not in names
