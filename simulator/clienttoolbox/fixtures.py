@@ -155,6 +155,7 @@ class TransactionFixture(Strict):
     send_email: bool = False
     custom_fields: dict[str, Text] = {}
     batch: int = Field(default=0, ge=0)  # the batch that wrote it (0: fixtures)
+    created: UtcDateTime | None = None  # as exported (default: when the document is loaded)
 
 
 # --- undo states: a batch's before-image, so an exported batch can be undone in a copy -------
@@ -375,14 +376,16 @@ def load(session: Session, tenant: Tenant, model: ClientToolboxFixture, ctx: Loa
         session.execute(insert(CtBalance.__table__), balances)
     transactions = []
     for transaction in model.transactions:
-        row = transaction.model_dump(exclude={"campaign", "code", "custom_fields", "batch"})
+        row = transaction.model_dump(
+            exclude={"campaign", "code", "custom_fields", "batch", "created"}
+        )
         row.update(
             tenant_id=tid,
             customer_code=transaction.code,
             campaign_id=transaction.campaign,
             custom_fields=json.dumps(transaction.custom_fields, sort_keys=True),
             batch_id=transaction.batch,
-            created_at=ctx.now,
+            created_at=transaction.created or ctx.now,
         )
         transactions.append(row)
     if transactions:
@@ -499,6 +502,7 @@ def export(session: Session, tenant: Tenant) -> dict[str, Any]:
             entry["custom_fields"] = custom
         if t.batch_id:
             entry["batch"] = t.batch_id
+        entry["created"] = format_instant(t.created_at)
         transactions.append(entry)
     document["transactions"] = transactions
     document["undo_states"] = export_undo_states(session, tid)
