@@ -255,7 +255,7 @@ def fixtures_command(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from simulator.core import fixtures
+    from simulator.core import tenants
     from simulator.core.fixtures import FixtureError
     from simulator.core.generate import generate_document
 
@@ -265,9 +265,7 @@ def fixtures_command(args: argparse.Namespace) -> int:
             counts = dict(parse_count(item) for item in args.count)
             text = generate_document(args.seed, args.customers, args.locale, **counts)
         elif args.action == "validate":
-            document, source = fixtures.resolve(args.source, settings.fixtures_dir)
-            fixtures.validate(document, source, settings.fixtures_dir)
-            text = f"{source}: valid\n"
+            text = f"{tenants.trial_load(args.source, settings)}: valid\n"
         else:  # export
             text = export_text(args, settings, json, yaml)
     except FixtureError as exc:

@@ -255,8 +255,16 @@ class ClientToolboxFixture(Strict):
 
 def check_references(model: ClientToolboxFixture) -> None:
     """Cross-references the schema cannot see; raises ValueError naming the path."""
-    campaigns = {c.id for c in model.campaigns}
-    fields = {f.name for f in model.custom_fields}
+    campaigns: set[str] = set()
+    for i, campaign in enumerate(model.campaigns):
+        if campaign.id in campaigns:
+            raise ValueError(f"campaigns[{i}].id: duplicate campaign id {campaign.id}")
+        campaigns.add(campaign.id)
+    fields: set[str] = set()
+    for i, field in enumerate(model.custom_fields):
+        if field.name in fields:
+            raise ValueError(f"custom_fields[{i}].name: duplicate field {field.name}")
+        fields.add(field.name)
     rewards: set[int] = set()
     for i, campaign in enumerate(model.campaigns):
         for j, reward in enumerate(campaign.rewards):
@@ -276,9 +284,16 @@ def check_references(model: ClientToolboxFixture) -> None:
         for name in customer.custom_fields:
             if name not in fields:
                 raise ValueError(f"customers[{i}].custom_fields.{name}: not a declared field")
+        held: set[tuple[str, str]] = set()
         for j, balance in enumerate(customer.balances):
             if balance.campaign not in campaigns:
                 raise ValueError(f"customers[{i}].balances[{j}].campaign: unknown campaign")
+            if (balance.campaign, balance.item) in held:
+                raise ValueError(
+                    f"customers[{i}].balances[{j}]: a second balance in campaign "
+                    f"{balance.campaign}" + (f" for item {balance.item}" if balance.item else "")
+                )
+            held.add((balance.campaign, balance.item))
     for i, transaction in enumerate(model.transactions):
         if transaction.campaign not in campaigns:
             raise ValueError(f"transactions[{i}].campaign: unknown campaign")

@@ -154,7 +154,7 @@ SUB_PATH = re.compile(
 def first_validation_error(prefix: str, source: str, error: ValidationError) -> FixtureError:
     detail = error.errors()[0]
     loc = tuple(p for p in detail["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    path, message = error_path(prefix, loc), detail["msg"]
+    path, message = error_path(prefix, loc), detail["msg"].removeprefix("Value error, ")
     named = SUB_PATH.match(message)
     if named is not None:
         sub_path, message = named.groups()

@@ -16,6 +16,7 @@ from simulator.config import Settings
 from simulator.core import fastsql, fixtures, journal, offloop, quotas
 from simulator.core.clock import real_now, tenant_now
 from simulator.core.db import new_session, tenant_tables
+from simulator.core.fixtures import FixtureError
 from simulator.core.ids import random_secret
 from simulator.core.middleware import note
 from simulator.core.models import Tenant, fresh_token
@@ -201,6 +202,26 @@ def load_fixtures(
     fixtures.apply(session, tenant, validated, context)
 
 
+def load_checked(
+    session: Session,
+    tenant: Tenant,
+    document: dict[str, Any],
+    source: str,
+    settings: Settings,
+    validated: dict[str, Any],
+) -> None:
+    """`load_fixtures`, and a key the store keeps unique that two entries of the document share
+    (a check the sections missed) refused as a FixtureError like the others, never a 500."""
+    try:
+        load_fixtures(session, tenant, document, source, settings, validated)
+        session.flush()
+    except IntegrityError as exc:
+        detail = str(exc.orig).splitlines()[0] if exc.orig is not None else ""
+        raise FixtureError(
+            source, "", f"two entries of the document share a key that must be unique ({detail})"
+        ) from None
+
+
 def create(
     session: Session,
     settings: Settings,
@@ -232,7 +253,7 @@ def create(
         session.add(tenant)
         try:
             session.flush()
-            load_fixtures(session, tenant, document, source, settings, validated)
+            load_checked(session, tenant, document, source, settings, validated)
             if records_quota is not None:
                 session.flush()
                 stored = quotas.stored_records(session, tenant.id)
@@ -243,6 +264,29 @@ def create(
             session.rollback()
             raise
     return tenant
+
+
+def trial_load(reference: str | dict, settings: Settings) -> str:
+    """Load a document (a set's name, a file path or a document) into a new tenant of a
+    throwaway store, exactly as `serve` and `POST /__admin/tenants` load one: every check of
+    the validation and of each API's loader runs. Returns its source label; raises
+    FixtureError. (`simulator fixtures validate`.)"""
+    import tempfile
+
+    from sqlmodel import SQLModel
+
+    import simulator.models_index  # noqa: F401
+    from simulator.core.db import make_engine
+
+    with tempfile.TemporaryDirectory(prefix="simulator-validate-") as folder:
+        engine = make_engine(f"sqlite:///{folder}/trial.db")
+        try:
+            SQLModel.metadata.create_all(engine)
+            with new_session(engine) as session:
+                tenant = create(session, settings, None, reference)
+                return tenant.fixtures_source
+        finally:
+            engine.dispose()
 
 
 def delete_data(session: Session, tenant_id: str, keep: set[str] | None = None) -> None:
@@ -268,7 +312,7 @@ def reset(session: Session, tenant: Tenant, settings: Settings) -> None:
     with offloop.writing(session.get_bind()):
         delete_data(session, tenant.id, keep=KEPT_ON_RESET)
         try:
-            load_fixtures(session, tenant, document, source, settings, validated)
+            load_checked(session, tenant, document, source, settings, validated)
             session.commit()
         except Exception:
             session.rollback()
