@@ -584,5 +584,17 @@ def image_document(columns: list[str], values: list[Any]) -> dict[str, Any]:
 
 
 SECTION = FixtureSection(
-    name="clienttoolbox", schema=CheckedFixture, load=load, export=export, generate=generate
+    name="clienttoolbox",
+    schema=CheckedFixture,
+    load=load,
+    export=export,
+    generate=generate,
+    list_keys={
+        "custom_fields": ("name",),
+        "campaigns": ("id",),
+        "campaigns[].rewards": ("id",),
+        "campaigns[].items": ("id",),
+        "customers": ("code",),
+        "undo_states": ("id",),
+    },
 )

@@ -327,5 +327,15 @@ def export_upload(upload: CgUpload) -> dict[str, Any]:
 
 
 SECTION = FixtureSection(
-    name="customergauge", schema=CustomerGaugeFixture, load=load, export=export, generate=generate
+    name="customergauge",
+    schema=CustomerGaugeFixture,
+    load=load,
+    export=export,
+    generate=generate,
+    list_keys={
+        "oauth_clients": ("client_id",),
+        "unsubscribe": ("email",),  # a bare address is its own key
+        "bounce": ("email",),
+        "uploads": ("id",),
+    },
 )

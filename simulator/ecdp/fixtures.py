@@ -326,5 +326,17 @@ def export_customer(row: Any) -> dict[str, Any]:
 
 
 SECTION = FixtureSection(
-    name="ecdp", schema=EcdpFixture, load=load, export=export, generate=generate
+    name="ecdp",
+    schema=EcdpFixture,
+    load=load,
+    export=export,
+    generate=generate,
+    list_keys={
+        "attributes": ("id", "name"),
+        "consents": ("id",),
+        "customers": ("id", "email", "phone", "crmId"),
+        "customers[].customAttributes": ("name",),
+        "customers[].consents": ("id",),
+        "confirmations": ("id",),
+    },
 )

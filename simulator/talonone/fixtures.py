@@ -42,5 +42,24 @@ def export(db: Session, tenant: Tenant) -> dict[str, Any]:
 
 
 SECTION = FixtureSection(
-    name="talonone", schema=TalonOneFixture, load=load, export=export, generate=generate
+    name="talonone",
+    schema=TalonOneFixture,
+    load=load,
+    export=export,
+    generate=generate,
+    list_keys={
+        "campaigns": ("id",),
+        "catalogs": ("id",),
+        "catalogs[].items": ("sku",),
+        "profiles": ("integrationId",),
+        "loyaltyPrograms": ("id",),
+        "loyaltyPrograms[].tiers": ("id",),
+        "loyaltyPrograms[].cards": ("identifier",),
+        "coupons": ("value",),
+        "referrals": ("code",),
+        "audiences": ("integrationId", "name"),
+        "giveaways": ("id",),
+        "sessions": ("integrationId",),
+        "events": ("id",),
+    },
 )
