@@ -263,7 +263,14 @@ def fixtures_command(args: argparse.Namespace) -> int:
     try:
         if args.action == "generate":
             counts = dict(parse_count(item) for item in args.count)
-            text = generate_document(args.seed, args.customers, args.locale, **counts)
+            text = generate_document(
+                args.seed,
+                args.customers,
+                args.locale,
+                extends=args.extends,
+                fixtures_dir=settings.fixtures_dir,
+                **counts,
+            )
         elif args.action == "validate":
             text = f"{tenants.trial_load(args.source, settings)}: valid\n"
         else:  # export
@@ -342,6 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--locale", default="en_US")
     generate.add_argument(
         "--count", action="append", default=[], help="per-entity count NAME=N (repeatable)"
+    )
+    generate.add_argument(
+        "--extends",
+        metavar="SET",
+        help="start from this fixture set (name or file): the output is that world with the "
+        "generated entries added (its campaigns hold the coupons, its programs the points)",
     )
     generate.add_argument("--out", help="file to write (default: standard output)")
     check = fx_actions.add_parser("validate", help="check a document (set name or path)")

@@ -27,6 +27,7 @@ from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from simulator.clienttoolbox import undo
+from simulator.clienttoolbox.generate import COUNTS as GENERATE_COUNTS
 from simulator.clienttoolbox.generate import generate
 from simulator.clienttoolbox.ledger import CUSTOMERS, PROFILE_COLUMNS, from_json_values
 from simulator.clienttoolbox.models import (
@@ -589,6 +590,7 @@ SECTION = FixtureSection(
     load=load,
     export=export,
     generate=generate,
+    counts=GENERATE_COUNTS,
     list_keys={
         "custom_fields": ("name",),
         "campaigns": ("id",),

@@ -64,6 +64,8 @@ class FixtureSection:
     # index: "campaigns[].rewards") -> the fields that name an item, in the order tried.
     # Any other list in a document replaces the base's.
     list_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The names `generate.counts` may give this section's generator ("talonone.coupons").
+    counts: tuple[str, ...] = ()
 
 
 class ClockFixture(BaseModel):

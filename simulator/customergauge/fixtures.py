@@ -24,6 +24,7 @@ from simulator.core.fixtures import FixtureSection, LoadContext
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
 from simulator.customergauge import service
+from simulator.customergauge.generate import COUNTS as GENERATE_COUNTS
 from simulator.customergauge.generate import generate
 from simulator.customergauge.models import (
     LIST_BOUNCE,
@@ -332,6 +333,7 @@ SECTION = FixtureSection(
     load=load,
     export=export,
     generate=generate,
+    counts=GENERATE_COUNTS,
     list_keys={
         "oauth_clients": ("client_id",),
         "unsubscribe": ("email",),  # a bare address is its own key

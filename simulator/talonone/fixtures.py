@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from simulator.core.fixtures import FixtureSection, LoadContext
 from simulator.core.models import Tenant
+from simulator.talonone.generate import COUNTS as GENERATE_COUNTS
 from simulator.talonone.generate import generate
 from simulator.talonone.service import (
     core_fixtures,
@@ -47,6 +48,7 @@ SECTION = FixtureSection(
     load=load,
     export=export,
     generate=generate,
+    counts=GENERATE_COUNTS,
     list_keys={
         "campaigns": ("id",),
         "catalogs": ("id",),
