@@ -289,6 +289,22 @@ def trial_load(reference: str | dict, settings: Settings) -> str:
             engine.dispose()
 
 
+def apply_given_fixtures(session: Session, tenant: Tenant, settings: Settings) -> None:
+    """The default tenant of an existing store, started with fixtures named explicitly: the
+    same ones keep its state (a restart), others replace it."""
+    _, source = fixtures.resolve(settings.fixtures, settings.fixtures_dir)
+    if source == tenant.fixtures_source:
+        return
+    log.warning(
+        "tenant 'default' held fixtures %r; --fixtures/SIM_FIXTURES %r replaces them: its data "
+        "is reloaded from %r (other tenants are untouched)",
+        fixtures.public_label(tenant.fixtures_source or ""),
+        settings.fixtures,
+        settings.fixtures,
+    )
+    reset(session, tenant, settings, settings.fixtures)
+
+
 def delete_data(session: Session, tenant_id: str, keep: set[str] | None = None) -> None:
     for table in tenant_tables():
         if keep and table.name in keep:
@@ -303,11 +319,33 @@ def remove(session: Session, tenant: Tenant) -> None:
     journal.clear(session.get_bind(), tenant.id)  # where the journal has a file of its own
 
 
-def reset(session: Session, tenant: Tenant, settings: Settings) -> None:
-    """Back to exactly the fixtures the tenant was created with, clock included (validated
-    before the transaction, as in `create`)."""
-    document = json.loads(tenant.fixtures_document or "{}")
+def current_document(tenant: Tenant, settings: Settings) -> tuple[dict[str, Any], str]:
+    """What a reset loads: a named set's file as it is now (edited since: the edit is loaded),
+    the operator's file (`--fixtures PATH`: the default tenant only) read again, an inline
+    document as it was stored."""
     source = tenant.fixtures_source or "<stored>"
+    if source in fixtures.SENT_IN_A_REQUEST or source == "<stored>":
+        return json.loads(tenant.fixtures_document or "{}"), source
+    if source == fixtures.NO_FIXTURES:
+        return {}, source
+    # Tenants created through HTTP name sets only: never a file of the server for them.
+    allow_paths = tenant.id == DEFAULT_TENANT_ID
+    return fixtures.resolve(source, settings.fixtures_dir, allow_paths=allow_paths)
+
+
+def reset(
+    session: Session,
+    tenant: Tenant,
+    settings: Settings,
+    reference: str | dict | None = None,
+) -> None:
+    """Back to the tenant's fixtures, clock included (validated before the transaction, as in
+    `create`): its set or file as it reads now, or an inline document as stored. `reference`:
+    load that one instead (and keep it as the tenant's from now on)."""
+    if reference is None:
+        document, source = current_document(tenant, settings)
+    else:
+        document, source = fixtures.resolve(reference, settings.fixtures_dir)
     validated = fixtures.validate(document, source, settings.fixtures_dir)
     with offloop.writing(session.get_bind()):
         delete_data(session, tenant.id, keep=KEPT_ON_RESET)
@@ -320,9 +358,14 @@ def reset(session: Session, tenant: Tenant, settings: Settings) -> None:
 
 
 def ensure_default(engine: Engine, settings: Settings) -> None:
-    """Create the `default` tenant with its fixtures on first start; keep it as it is after."""
+    """Create the `default` tenant with its fixtures on first start; keep it as it is after,
+    unless the fixtures were given (`--fixtures`, SIM_FIXTURES) and differ from those it was
+    loaded from: then it is reset to the given ones (and a warning says so)."""
     with new_session(engine) as session:
-        if session.get(Tenant, DEFAULT_TENANT_ID) is not None:
+        existing = session.get(Tenant, DEFAULT_TENANT_ID)
+        if existing is not None:
+            if "fixtures" in settings.model_fields_set:
+                apply_given_fixtures(session, existing, settings)
             return
         try:
             create(session, settings, None, settings.fixtures, default_tenant(settings))
