@@ -178,6 +178,9 @@ class Catalog(Strict):
     name: str = Field(min_length=1)
     description: str = ""
     version: int = Field(default=1, ge=1)
+    # As exported (default: when the document is loaded): what SyncCatalog answers shows them.
+    created: datetime | None = None
+    modified: datetime | None = None
     items: list[CatalogItem] = Field(default_factory=list)
 
 
@@ -277,8 +280,8 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
                 name=catalog.name,
                 description=catalog.description,
                 version=catalog.version,
-                created=context.now,
-                modified=context.now,
+                created=catalog.created or context.now,
+                modified=catalog.modified or catalog.created or context.now,
             )
         )
         for item in catalog.items:
@@ -353,6 +356,8 @@ def export_fixtures(db: Session, tenant: Tenant) -> dict[str, Any]:
             "name": catalog.name,
             "description": catalog.description,
             "version": catalog.version,
+            "created": format_instant(catalog.created),
+            "modified": format_instant(catalog.modified),
             "items": [
                 {
                     "id": item.id,
