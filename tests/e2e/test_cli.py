@@ -142,3 +142,18 @@ def test_export_of_a_store_that_does_not_exist_creates_none(
     assert (status, out) == (2, "")
     assert err == f"simulator: no store at {store}: give the one the simulator serves (--db)\n"
     assert not store.exists()
+
+
+def test_the_docs_write_one_form_of_the_command() -> None:
+    """After the quick start the command is `.venv/bin/simulator` (nothing puts `simulator` on
+    the PATH): README.md and docs/ write that form everywhere."""
+    import re
+
+    bare = re.compile(r"(?<![/\w.-])simulator (serve|worker|db|fixtures)\b")
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if bare.search(line)
+    ]
+    assert found == []
