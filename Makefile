@@ -7,11 +7,20 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test bench lint format worker clean compile
 
+# One make at a time creates the venv and installs into it: `make run` and `make test` started
+# together on a fresh clone would otherwise both create .venv and run pip into it at once. The
+# second waits for the lock (an flock on LOCK, taken through Python: there on Linux and macOS,
+# unlike flock(1)), then finds the stamp newer than pyproject.toml and installs nothing.
+LOCK   := .venv.lock
+LOCKED := $(PYTHON) -c 'import fcntl, subprocess, sys; lock = open(sys.argv[1], "a"); \
+	fcntl.flock(lock, fcntl.LOCK_EX); sys.exit(subprocess.call(sys.argv[2:]))'
+
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,postgres]'
-	touch $(STAMP)
+	@$(LOCKED) $(LOCK) sh -c 'test $(STAMP) -nt pyproject.toml && exit 0; set -ex; \
+		test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+		$(BIN)/python -m pip install --quiet --upgrade pip; \
+		$(BIN)/python -m pip install --quiet -e ".[test,postgres]"; \
+		touch $(STAMP)'
 
 # Bytecode written ahead (only what changed): with PYTHONDONTWRITEBYTECODE set, as in many CI
 # images and ours, every start would compile the whole package again (~0.2 s).
@@ -39,4 +48,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix simulator tests bench
 
 clean:
-	rm -rf $(VENV) var/*.db var/*.db-*
+	rm -rf $(VENV) $(LOCK) var/*.db var/*.db-*

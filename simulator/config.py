@@ -5,12 +5,25 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The named fixture sets, inside the package (a link to the top-level `fixtures/` in a checkout,
 # the files themselves in an installed wheel).
 PACKAGED_FIXTURES = Path(__file__).resolve().parent / "fixture_sets"
+
+# The driver the `postgres` extra installs: what `postgres://` and `postgresql://` URLs (the
+# form most hosts and tools print) mean here; SQLAlchemy would look for psycopg2.
+POSTGRES_DRIVER = "postgresql+psycopg"
+
+
+def normalized_database_url(url: str) -> str:
+    """`postgres://...` and `postgresql://...` -> `postgresql+psycopg://...`; others as given."""
+    scheme, separator, rest = url.partition("://")
+    if separator and scheme.lower() in ("postgres", "postgresql"):
+        return f"{POSTGRES_DRIVER}://{rest}"
+    return url
 
 
 class Settings(BaseSettings):
@@ -69,6 +82,11 @@ class Settings(BaseSettings):
 
     # Largest request body any API path reads before answering in its own error shape.
     max_body_bytes: int = 16 * 1024 * 1024
+
+    @field_validator("database_url")
+    @classmethod
+    def known_driver(cls, value: str) -> str:
+        return normalized_database_url(value)
 
 
 @lru_cache

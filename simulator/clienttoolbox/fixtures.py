@@ -27,6 +27,7 @@ from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from simulator.clienttoolbox import undo
+from simulator.clienttoolbox.generate import COUNTS as GENERATE_COUNTS
 from simulator.clienttoolbox.generate import generate
 from simulator.clienttoolbox.ledger import CUSTOMERS, PROFILE_COLUMNS, from_json_values
 from simulator.clienttoolbox.models import (
@@ -155,6 +156,7 @@ class TransactionFixture(Strict):
     send_email: bool = False
     custom_fields: dict[str, Text] = {}
     batch: int = Field(default=0, ge=0)  # the batch that wrote it (0: fixtures)
+    created: UtcDateTime | None = None  # as exported (default: when the document is loaded)
 
 
 # --- undo states: a batch's before-image, so an exported batch can be undone in a copy -------
@@ -254,8 +256,16 @@ class ClientToolboxFixture(Strict):
 
 def check_references(model: ClientToolboxFixture) -> None:
     """Cross-references the schema cannot see; raises ValueError naming the path."""
-    campaigns = {c.id for c in model.campaigns}
-    fields = {f.name for f in model.custom_fields}
+    campaigns: set[str] = set()
+    for i, campaign in enumerate(model.campaigns):
+        if campaign.id in campaigns:
+            raise ValueError(f"campaigns[{i}].id: duplicate campaign id {campaign.id}")
+        campaigns.add(campaign.id)
+    fields: set[str] = set()
+    for i, field in enumerate(model.custom_fields):
+        if field.name in fields:
+            raise ValueError(f"custom_fields[{i}].name: duplicate field {field.name}")
+        fields.add(field.name)
     rewards: set[int] = set()
     for i, campaign in enumerate(model.campaigns):
         for j, reward in enumerate(campaign.rewards):
@@ -275,9 +285,16 @@ def check_references(model: ClientToolboxFixture) -> None:
         for name in customer.custom_fields:
             if name not in fields:
                 raise ValueError(f"customers[{i}].custom_fields.{name}: not a declared field")
+        held: set[tuple[str, str]] = set()
         for j, balance in enumerate(customer.balances):
             if balance.campaign not in campaigns:
                 raise ValueError(f"customers[{i}].balances[{j}].campaign: unknown campaign")
+            if (balance.campaign, balance.item) in held:
+                raise ValueError(
+                    f"customers[{i}].balances[{j}]: a second balance in campaign "
+                    f"{balance.campaign}" + (f" for item {balance.item}" if balance.item else "")
+                )
+            held.add((balance.campaign, balance.item))
     for i, transaction in enumerate(model.transactions):
         if transaction.campaign not in campaigns:
             raise ValueError(f"transactions[{i}].campaign: unknown campaign")
@@ -375,14 +392,16 @@ def load(session: Session, tenant: Tenant, model: ClientToolboxFixture, ctx: Loa
         session.execute(insert(CtBalance.__table__), balances)
     transactions = []
     for transaction in model.transactions:
-        row = transaction.model_dump(exclude={"campaign", "code", "custom_fields", "batch"})
+        row = transaction.model_dump(
+            exclude={"campaign", "code", "custom_fields", "batch", "created"}
+        )
         row.update(
             tenant_id=tid,
             customer_code=transaction.code,
             campaign_id=transaction.campaign,
             custom_fields=json.dumps(transaction.custom_fields, sort_keys=True),
             batch_id=transaction.batch,
-            created_at=ctx.now,
+            created_at=transaction.created or ctx.now,
         )
         transactions.append(row)
     if transactions:
@@ -499,6 +518,7 @@ def export(session: Session, tenant: Tenant) -> dict[str, Any]:
             entry["custom_fields"] = custom
         if t.batch_id:
             entry["batch"] = t.batch_id
+        entry["created"] = format_instant(t.created_at)
         transactions.append(entry)
     document["transactions"] = transactions
     document["undo_states"] = export_undo_states(session, tid)
@@ -565,5 +585,18 @@ def image_document(columns: list[str], values: list[Any]) -> dict[str, Any]:
 
 
 SECTION = FixtureSection(
-    name="clienttoolbox", schema=CheckedFixture, load=load, export=export, generate=generate
+    name="clienttoolbox",
+    schema=CheckedFixture,
+    load=load,
+    export=export,
+    generate=generate,
+    counts=GENERATE_COUNTS,
+    list_keys={
+        "custom_fields": ("name",),
+        "campaigns": ("id",),
+        "campaigns[].rewards": ("id",),
+        "campaigns[].items": ("id",),
+        "customers": ("code",),
+        "undo_states": ("id",),
+    },
 )

@@ -89,8 +89,23 @@ def custom_values(
     return values
 
 
+COUNTS = ("clienttoolbox.customers", "clienttoolbox.balances")
+
+
 def generate(context: GenerateContext, section: dict[str, Any]) -> dict[str, Any]:
     count = context.count("clienttoolbox.customers", context.customers)
+    if not section.get("campaigns"):
+        context.unmet(
+            "clienttoolbox.balances",
+            "no campaign to hold balances: declare one in the clienttoolbox section, or start "
+            "from a set that has one (extends: default; fixtures generate --extends default)",
+        )
+    elif count <= 0:
+        context.unmet(
+            "clienttoolbox.balances",
+            "made for generated customers, and none are generated "
+            "(customers or clienttoolbox.customers)",
+        )
     if count <= 0:
         return section
     most_balances = max(0, context.count("clienttoolbox.balances", 2))

@@ -46,7 +46,11 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str) -> Engine:
-    """Create the engine; for an SQLite file, create its folder and switch on WAL."""
+    """Create the engine; for an SQLite file, create its folder and switch on WAL.
+    `postgres://` and `postgresql://` URLs mean the psycopg driver (config)."""
+    from simulator.config import normalized_database_url
+
+    url = normalized_database_url(url)
     if is_sqlite(url):
         path = url.split("///", 1)[-1] if "///" in url else ""
         if path and path != ":memory:":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,12 @@ class FixtureSection:
     export: Callable[[Session, Tenant], dict[str, Any]] | None = None
     # (GenerateContext, section as written) -> section with seeded fake entries added.
     generate: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None
+    # The lists `extends:` merges item by item: a list's path inside the section (`[]` for any
+    # index: "campaigns[].rewards") -> the fields that name an item, in the order tried.
+    # Any other list in a document replaces the base's.
+    list_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The names `generate.counts` may give this section's generator ("talonone.coupons").
+    counts: tuple[str, ...] = ()
 
 
 class ClockFixture(BaseModel):
@@ -155,7 +161,7 @@ SUB_PATH = re.compile(
 def first_validation_error(prefix: str, source: str, error: ValidationError) -> FixtureError:
     detail = error.errors()[0]
     loc = tuple(p for p in detail["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    path, message = error_path(prefix, loc), detail["msg"]
+    path, message = error_path(prefix, loc), detail["msg"].removeprefix("Value error, ")
     named = SUB_PATH.match(message)
     if named is not None:
         sub_path, message = named.groups()
@@ -276,17 +282,182 @@ def sections() -> dict[str, FixtureSection]:
     return {spec.fixtures.name: spec.fixtures for spec in api_specs() if spec.fixtures}
 
 
+# `{"$replace": value}` in a document that extends another: this value, not merged with the
+# base's (how a list of keyed items is replaced rather than merged).
+REPLACE = "$replace"
+
+# Where a node of a merged document was written: (the document's source, its path there). Kept
+# only for nodes whose source or path differ from the extending document's; the longest prefix
+# of a path decides.
+Origins = dict[str, tuple[str, str]]
+
+
+def located(origins: Origins, source: str, path: str) -> tuple[str, str]:
+    """(source, path) of what sits at `path` of the merged document, as its author wrote it."""
+    best = ""
+    for prefix in origins:
+        if len(prefix) > len(best) and (
+            path == prefix or path.startswith((f"{prefix}.", f"{prefix}["))
+        ):
+            best = prefix
+    if not best:
+        return source, path
+    origin_source, origin_path = origins[best]
+    return origin_source, origin_path + path[len(best) :]
+
+
+def relocated(error: FixtureError, origins: Origins, source: str) -> FixtureError:
+    """An error found in a merged document, moved to the file and path its author wrote."""
+    if not origins or error.source != source:
+        return error
+    where, path = located(origins, source, error.path)
+    if (where, path) == (error.source, error.path):
+        return error
+    return FixtureError(where, path, error.reason)
+
+
+def child(path: str, key: Any) -> str:
+    return f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
+
+
+def is_replacement(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and REPLACE in value
+
+
+def list_keys() -> dict[str, tuple[str, ...]]:
+    """Every section's keyed lists, by pattern from the document's top ("talonone.coupons")."""
+    return {
+        f"{name}.{pattern}": keys
+        for name, section in sections().items()
+        for pattern, keys in section.list_keys.items()
+    }
+
+
+class Merge:
+    """The base document (already merged with its own bases) with an extending one over it."""
+
+    def __init__(self, base_source: str, base_origins: Origins, source: str) -> None:
+        self.base_source, self.base_origins, self.source = base_source, base_origins, source
+        self.keys = list_keys()
+        self.origins: Origins = {}
+
+    def from_base(self, base_path: str, path: str) -> None:
+        """The node at `path` is the base's node at `base_path`: note where that was written."""
+        self.origins[path] = located(self.base_origins, self.base_source, base_path)
+        for prefix, origin in self.base_origins.items():
+            if prefix.startswith((f"{base_path}.", f"{base_path}[")):
+                self.origins[path + prefix[len(base_path) :]] = origin
+
+    def from_document(self, written: str, path: str) -> None:
+        if written != path:
+            self.origins[path] = (self.source, written)
+
+    def value(self, base: Any, over: Any, base_path: str, written: str, path: str) -> Any:
+        """`over` (written at `written` in the extending document) merged over `base`."""
+        if is_replacement(over):
+            self.from_document(written, path)
+            return plain(over[REPLACE])
+        if isinstance(base, dict) and isinstance(over, dict) and path != "clock":
+            return self.mapping(base, over, base_path, written, path)
+        pattern = re.sub(r"\[\d+\]", "[]", path)
+        if isinstance(base, list) and isinstance(over, list) and pattern in self.keys:
+            return self.keyed_list(base, over, self.keys[pattern], base_path, written, path)
+        self.from_document(written, path)
+        return plain(over)
+
+    def mapping(
+        self, base: dict, over: dict, base_path: str, written: str, path: str
+    ) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for key, value in base.items():
+            if key not in over:
+                merged[key] = value
+                self.from_base(child(base_path, key), child(path, key))
+        for key, value in over.items():
+            if key in base:
+                merged[key] = self.value(
+                    base[key],
+                    value,
+                    child(base_path, key),
+                    child(written, key),
+                    child(path, key),
+                )
+            else:
+                merged[key] = plain(value)
+                self.from_document(child(written, key), child(path, key))
+        return {key: merged[key] for key in [*base, *(k for k in over if k not in base)]}
+
+    def keyed_list(
+        self,
+        base: list,
+        over: list,
+        keys: tuple[str, ...],
+        base_path: str,
+        written: str,
+        path: str,
+    ) -> list[Any]:
+        """Items of `over` that name a base item (by the first of `keys` they carry) are merged
+        into it, in its place; the others are added after the base's items."""
+        index = {
+            key: {identity(item, key): i for i, item in reversed(list(enumerate(base)))}
+            for key in keys
+        }
+        merged: list[Any] = list(base)
+        written_at: dict[int, int] = {}
+        added: list[tuple[int, Any]] = []
+        for j, item in enumerate(over):
+            key = next((k for k in keys if identity(item, k) is not None), None)
+            i = index[key].get(identity(item, key)) if key is not None else None
+            if i is None or i in written_at:
+                added.append((j, item))
+            else:
+                written_at[i] = j
+        for i, item in enumerate(base):
+            if i in written_at:
+                j = written_at[i]
+                merged[i] = self.value(
+                    item, over[j], child(base_path, i), child(written, j), child(path, i)
+                )
+            else:
+                self.from_base(child(base_path, i), child(path, i))
+        for j, item in added:
+            self.from_document(child(written, j), child(path, len(merged)))
+            merged.append(plain(item))
+        return merged
+
+
+def identity(item: Any, key: str) -> Any:
+    """What names a list item under `key`: its field, or a plain item itself (an e-mail of an
+    unsubscribe list). None: the item has no such name."""
+    value = item.get(key) if isinstance(item, dict) else item
+    # As text: YAML reads `id: 4638472975924871` as a number, a JSON document may quote it.
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
+def plain(value: Any) -> Any:
+    """`value` with every `$replace` marker in it taken off (nothing is under it to replace)."""
+    if is_replacement(value):
+        return plain(value[REPLACE])
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
 def apply_extends(
     document: dict[str, Any], source: str, fixtures_dir: Path, depth: int = 0
-) -> dict[str, Any]:
-    """`extends: <set name or path>`: the named document, with this one's sections merged in.
+) -> tuple[dict[str, Any], Origins]:
+    """`extends: <set name or path>`: the named document, with this one merged over it; and
+    where each node of the result was written (`Origins`, for errors).
 
-    Within a section, this document's keys replace the base's (lists are not concatenated).
-    A document sent in a request may only extend a set (by name); the operator's documents
-    (sets, files) may also name a file.
+    Mappings merge key by key; the lists the sections name (`FixtureSection.list_keys`) merge
+    item by item by their key (an item naming a base item changes it, others are added); any
+    other value, and `{"$replace": value}`, replaces the base's. A document sent in a request
+    may only extend a set (by name); the operator's documents (sets, files) may also name a file.
     """
     if "extends" not in document:
-        return document
+        return plain(document), {}
     if depth >= 5:
         raise FixtureError(source, "extends", "more than 5 levels of extends")
     reference = document["extends"]
@@ -295,15 +466,17 @@ def apply_extends(
     if source in SENT_IN_A_REQUEST and find_named_set(reference, fixtures_dir) is None:
         raise refused_reference(reference, fixtures_dir, source, "extends")
     base, base_source = resolve(reference, fixtures_dir)
-    merged = dict(apply_extends(base, base_source, fixtures_dir, depth + 1))
-    for key, value in document.items():
-        if key == "extends":
-            continue
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
-    return merged
+    merged_base, base_origins = apply_extends(base, base_source, fixtures_dir, depth + 1)
+    merge = Merge(base_source, base_origins, source)
+    own = {key: value for key, value in document.items() if key != "extends"}
+    return merge.mapping(merged_base, own, "", "", ""), merge.origins
+
+
+class Validated(dict[str, Any]):
+    """The validated sections by name, and where the merged document's nodes were written."""
+
+    origins: Origins = {}
+    source: str = ""
 
 
 def check_storable(document: dict[str, Any], source: str) -> None:
@@ -341,24 +514,33 @@ def validate(
         fixtures_dir = get_settings().fixtures_dir
     # `extends` is refused by its own rule (a set's name), alike for every value it may hold.
     check_storable({k: v for k, v in document.items() if k != "extends"}, source)
-    document = expand(apply_extends(document, source, fixtures_dir), source)
-    known = sections()
-    validated: dict[str, Any] = {}
-    for key, value in document.items():
-        if key == "clock":
-            schema: type[BaseModel] = ClockFixture
-        elif key == "tenant":
-            schema = TenantFixture
-        elif key in known:
-            schema = known[key].schema
-        else:
-            allowed = ", ".join(sorted(["clock", "tenant", *known]))
-            raise FixtureError(source, str(key), f"unknown section (expected one of: {allowed})")
-        try:
-            validated[key] = schema.model_validate(value if value is not None else {})
-        except ValidationError as exc:
-            raise first_validation_error(str(key), source, exc) from None
+    merged, origins = apply_extends(document, source, fixtures_dir)
+    validated = Validated()
+    validated.origins, validated.source = origins, source
+    try:
+        document = expand(merged, source)
+        for key, value in document.items():
+            validated[key] = validate_section(key, value, source)
+    except FixtureError as exc:
+        raise relocated(exc, origins, source) from None
     return validated
+
+
+def validate_section(key: str, value: Any, source: str) -> BaseModel:
+    known = sections()
+    if key == "clock":
+        schema: type[BaseModel] = ClockFixture
+    elif key == "tenant":
+        schema = TenantFixture
+    elif key in known:
+        schema = known[key].schema
+    else:
+        allowed = ", ".join(sorted(["clock", "tenant", *known]))
+        raise FixtureError(source, str(key), f"unknown section (expected one of: {allowed})")
+    try:
+        return schema.model_validate(value if value is not None else {})
+    except ValidationError as exc:
+        raise first_validation_error(str(key), source, exc) from None
 
 
 def apply(
@@ -381,9 +563,14 @@ def apply(
         context.now = context.now + timedelta(seconds=clock.offsetSeconds)
     session.add(tenant)
     session.flush()
-    for name, section in sections().items():
-        if name in validated:
-            section.load(session, tenant, validated[name], context)
+    try:
+        for name, section in sections().items():
+            if name in validated:
+                section.load(session, tenant, validated[name], context)
+    except FixtureError as exc:
+        if isinstance(validated, Validated):
+            raise relocated(exc, validated.origins, validated.source) from None
+        raise
 
 
 def export(session: Session, tenant: Tenant) -> dict[str, Any]:

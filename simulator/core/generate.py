@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -35,6 +36,8 @@ class GenerateContext:
     locale: str
     customers: int
     counts: dict[str, int] = field(default_factory=dict)
+    # Counts asked for explicitly that the section cannot hold, with why (see `unmet`).
+    unmet_counts: dict[str, str] = field(default_factory=dict)
 
     def rng(self, purpose: str) -> random.Random:
         """An independent seeded source per purpose, so adding one API changes no other's data."""
@@ -52,6 +55,13 @@ class GenerateContext:
     def count(self, name: str, default: int) -> int:
         return self.counts.get(name, default)
 
+    def unmet(self, name: str, reason: str) -> None:
+        """A generator cannot make the entities of count `name` (no campaign to hold coupons,
+        no profile to own a card, ...): if the document asked for some explicitly, it is
+        refused with `reason` rather than silently given none."""
+        if self.counts.get(name, 0) > 0:
+            self.unmet_counts.setdefault(name, reason)
+
 
 Generator = Callable[[GenerateContext, dict[str, Any]], dict[str, Any]]
 """(context, the section as written) -> the section with generated entries added."""
@@ -67,6 +77,13 @@ def generators() -> dict[str, Generator]:
     }
 
 
+def count_names() -> list[str]:
+    """Every name `generate.counts` may give, over all APIs."""
+    from simulator.core.registry import api_specs
+
+    return sorted(name for spec in api_specs() if spec.fixtures for name in spec.fixtures.counts)
+
+
 def expand(document: dict[str, Any], source: str) -> dict[str, Any]:
     """The document with its `generate:` block replaced by the generated entries."""
     if "generate" not in document:
@@ -79,6 +96,12 @@ def expand(document: dict[str, Any], source: str) -> dict[str, Any]:
         if isinstance(exc, ValidationError):
             raise first_validation_error("generate", source, exc) from None
         raise
+    known = count_names()
+    for name in block.counts:
+        if name not in known:
+            raise FixtureError(
+                source, f"generate.counts.{name}", f"unknown count (known: {', '.join(known)})"
+            )
     context = GenerateContext(block.seed, block.locale, block.customers, dict(block.counts))
     try:
         context.faker("probe")
@@ -95,6 +118,8 @@ def expand(document: dict[str, Any], source: str) -> dict[str, Any]:
             # A malformed section as written: left as it is, so that validation names the
             # bad value's path instead of the generator failing on it.
             continue
+    for name, reason in context.unmet_counts.items():
+        raise FixtureError(source, f"generate.counts.{name}", reason)
     return expanded
 
 
@@ -113,11 +138,29 @@ def estimated_rows(document: dict[str, Any]) -> int:
     return max(parsed.customers * len(generators()), explicit)
 
 
-def generate_document(seed: int, customers: int, locale: str = "en_US", **counts: int) -> str:
-    """The YAML text of a generated document (`simulator fixtures generate`)."""
-    document = {"generate": {"seed": seed, "locale": locale, "customers": customers}}
+def generate_document(
+    seed: int,
+    customers: int,
+    locale: str = "en_US",
+    extends: str | None = None,
+    fixtures_dir: Path | None = None,
+    **counts: int,
+) -> str:
+    """The YAML text of a generated document (`simulator fixtures generate`): with `extends`
+    (a set's name or a file), that document with the generated entries added to it, whole."""
+    from simulator.core.fixtures import apply_extends
+
+    block: dict[str, Any] = {"seed": seed, "locale": locale, "customers": customers}
     if counts:
-        document["generate"]["counts"] = counts
+        block["counts"] = counts
+    document: dict[str, Any] = {"generate": block}
+    if extends is not None:
+        if fixtures_dir is None:
+            from simulator.config import get_settings
+
+            fixtures_dir = get_settings().fixtures_dir
+        document = {"extends": extends, **document}
+        document, _ = apply_extends(document, "<generate>", fixtures_dir)
     expanded = expand(document, "<generate>")
     return yaml.safe_dump(expanded, sort_keys=True, allow_unicode=True, width=100)
 

@@ -16,6 +16,7 @@ from simulator.config import Settings
 from simulator.core import fastsql, fixtures, journal, offloop, quotas
 from simulator.core.clock import real_now, tenant_now
 from simulator.core.db import new_session, tenant_tables
+from simulator.core.fixtures import FixtureError
 from simulator.core.ids import random_secret
 from simulator.core.middleware import note
 from simulator.core.models import Tenant, fresh_token
@@ -201,6 +202,26 @@ def load_fixtures(
     fixtures.apply(session, tenant, validated, context)
 
 
+def load_checked(
+    session: Session,
+    tenant: Tenant,
+    document: dict[str, Any],
+    source: str,
+    settings: Settings,
+    validated: dict[str, Any],
+) -> None:
+    """`load_fixtures`, and a key the store keeps unique that two entries of the document share
+    (a check the sections missed) refused as a FixtureError like the others, never a 500."""
+    try:
+        load_fixtures(session, tenant, document, source, settings, validated)
+        session.flush()
+    except IntegrityError as exc:
+        detail = str(exc.orig).splitlines()[0] if exc.orig is not None else ""
+        raise FixtureError(
+            source, "", f"two entries of the document share a key that must be unique ({detail})"
+        ) from None
+
+
 def create(
     session: Session,
     settings: Settings,
@@ -232,7 +253,7 @@ def create(
         session.add(tenant)
         try:
             session.flush()
-            load_fixtures(session, tenant, document, source, settings, validated)
+            load_checked(session, tenant, document, source, settings, validated)
             if records_quota is not None:
                 session.flush()
                 stored = quotas.stored_records(session, tenant.id)
@@ -243,6 +264,45 @@ def create(
             session.rollback()
             raise
     return tenant
+
+
+def trial_load(reference: str | dict, settings: Settings) -> str:
+    """Load a document (a set's name, a file path or a document) into a new tenant of a
+    throwaway store, exactly as `serve` and `POST /__admin/tenants` load one: every check of
+    the validation and of each API's loader runs. Returns its source label; raises
+    FixtureError. (`simulator fixtures validate`.)"""
+    import tempfile
+
+    from sqlmodel import SQLModel
+
+    import simulator.models_index  # noqa: F401
+    from simulator.core.db import make_engine
+
+    with tempfile.TemporaryDirectory(prefix="simulator-validate-") as folder:
+        engine = make_engine(f"sqlite:///{folder}/trial.db")
+        try:
+            SQLModel.metadata.create_all(engine)
+            with new_session(engine) as session:
+                tenant = create(session, settings, None, reference)
+                return tenant.fixtures_source
+        finally:
+            engine.dispose()
+
+
+def apply_given_fixtures(session: Session, tenant: Tenant, settings: Settings) -> None:
+    """The default tenant of an existing store, started with fixtures named explicitly: the
+    same ones keep its state (a restart), others replace it."""
+    _, source = fixtures.resolve(settings.fixtures, settings.fixtures_dir)
+    if source == tenant.fixtures_source:
+        return
+    log.warning(
+        "tenant 'default' held fixtures %r; --fixtures/SIM_FIXTURES %r replaces them: its data "
+        "is reloaded from %r (other tenants are untouched)",
+        fixtures.public_label(tenant.fixtures_source or ""),
+        settings.fixtures,
+        settings.fixtures,
+    )
+    reset(session, tenant, settings, settings.fixtures)
 
 
 def delete_data(session: Session, tenant_id: str, keep: set[str] | None = None) -> None:
@@ -259,16 +319,38 @@ def remove(session: Session, tenant: Tenant) -> None:
     journal.clear(session.get_bind(), tenant.id)  # where the journal has a file of its own
 
 
-def reset(session: Session, tenant: Tenant, settings: Settings) -> None:
-    """Back to exactly the fixtures the tenant was created with, clock included (validated
-    before the transaction, as in `create`)."""
-    document = json.loads(tenant.fixtures_document or "{}")
+def current_document(tenant: Tenant, settings: Settings) -> tuple[dict[str, Any], str]:
+    """What a reset loads: a named set's file as it is now (edited since: the edit is loaded),
+    the operator's file (`--fixtures PATH`: the default tenant only) read again, an inline
+    document as it was stored."""
     source = tenant.fixtures_source or "<stored>"
+    if source in fixtures.SENT_IN_A_REQUEST or source == "<stored>":
+        return json.loads(tenant.fixtures_document or "{}"), source
+    if source == fixtures.NO_FIXTURES:
+        return {}, source
+    # Tenants created through HTTP name sets only: never a file of the server for them.
+    allow_paths = tenant.id == DEFAULT_TENANT_ID
+    return fixtures.resolve(source, settings.fixtures_dir, allow_paths=allow_paths)
+
+
+def reset(
+    session: Session,
+    tenant: Tenant,
+    settings: Settings,
+    reference: str | dict | None = None,
+) -> None:
+    """Back to the tenant's fixtures, clock included (validated before the transaction, as in
+    `create`): its set or file as it reads now, or an inline document as stored. `reference`:
+    load that one instead (and keep it as the tenant's from now on)."""
+    if reference is None:
+        document, source = current_document(tenant, settings)
+    else:
+        document, source = fixtures.resolve(reference, settings.fixtures_dir)
     validated = fixtures.validate(document, source, settings.fixtures_dir)
     with offloop.writing(session.get_bind()):
         delete_data(session, tenant.id, keep=KEPT_ON_RESET)
         try:
-            load_fixtures(session, tenant, document, source, settings, validated)
+            load_checked(session, tenant, document, source, settings, validated)
             session.commit()
         except Exception:
             session.rollback()
@@ -276,9 +358,14 @@ def reset(session: Session, tenant: Tenant, settings: Settings) -> None:
 
 
 def ensure_default(engine: Engine, settings: Settings) -> None:
-    """Create the `default` tenant with its fixtures on first start; keep it as it is after."""
+    """Create the `default` tenant with its fixtures on first start; keep it as it is after,
+    unless the fixtures were given (`--fixtures`, SIM_FIXTURES) and differ from those it was
+    loaded from: then it is reset to the given ones (and a warning says so)."""
     with new_session(engine) as session:
-        if session.get(Tenant, DEFAULT_TENANT_ID) is not None:
+        existing = session.get(Tenant, DEFAULT_TENANT_ID)
+        if existing is not None:
+            if "fixtures" in settings.model_fields_set:
+                apply_given_fixtures(session, existing, settings)
             return
         try:
             create(session, settings, None, settings.fixtures, default_tenant(settings))

@@ -24,6 +24,7 @@ from simulator.core.fixtures import FixtureSection, LoadContext
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
 from simulator.customergauge import service
+from simulator.customergauge.generate import COUNTS as GENERATE_COUNTS
 from simulator.customergauge.generate import generate
 from simulator.customergauge.models import (
     LIST_BOUNCE,
@@ -327,5 +328,16 @@ def export_upload(upload: CgUpload) -> dict[str, Any]:
 
 
 SECTION = FixtureSection(
-    name="customergauge", schema=CustomerGaugeFixture, load=load, export=export, generate=generate
+    name="customergauge",
+    schema=CustomerGaugeFixture,
+    load=load,
+    export=export,
+    generate=generate,
+    counts=GENERATE_COUNTS,
+    list_keys={
+        "oauth_clients": ("client_id",),
+        "unsubscribe": ("email",),  # a bare address is its own key
+        "bounce": ("email",),
+        "uploads": ("id",),
+    },
 )

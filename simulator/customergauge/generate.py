@@ -34,6 +34,9 @@ def listed_keys(entries: list[Any]) -> set[str]:
     return keys
 
 
+COUNTS = ("customergauge.unsubscribe", "customergauge.bounce")
+
+
 def generate(context: GenerateContext, section: dict[str, Any]) -> dict[str, Any]:
     unsubscribe_count = context.count("customergauge.unsubscribe", (context.customers + 1) // 2)
     bounce_count = context.count("customergauge.bounce", context.customers // 2)

@@ -16,6 +16,7 @@ from simulator.core.fixtures import FixtureError, FixtureSection, LoadContext, S
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
 from simulator.ecdp import service
+from simulator.ecdp.generate import COUNTS as GENERATE_COUNTS
 from simulator.ecdp.generate import generate
 from simulator.ecdp.models import (
     EcdpAttribute,
@@ -326,5 +327,18 @@ def export_customer(row: Any) -> dict[str, Any]:
 
 
 SECTION = FixtureSection(
-    name="ecdp", schema=EcdpFixture, load=load, export=export, generate=generate
+    name="ecdp",
+    schema=EcdpFixture,
+    load=load,
+    export=export,
+    generate=generate,
+    counts=GENERATE_COUNTS,
+    list_keys={
+        "attributes": ("id", "name"),
+        "consents": ("id",),
+        "customers": ("id", "email", "phone", "crmId"),
+        "customers[].customAttributes": ("name",),
+        "customers[].consents": ("id",),
+        "confirmations": ("id",),
+    },
 )

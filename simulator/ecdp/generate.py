@@ -90,6 +90,9 @@ def taken_values(customers: list[dict[str, Any]]) -> dict[str, set[str]]:
     return taken
 
 
+COUNTS = ("ecdp.customers",)
+
+
 def generate(context: GenerateContext, section: dict[str, Any]) -> dict[str, Any]:
     count = context.count("ecdp.customers", context.customers)
     if count <= 0:

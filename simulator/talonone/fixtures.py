@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from simulator.core.fixtures import FixtureSection, LoadContext
 from simulator.core.models import Tenant
+from simulator.talonone.generate import COUNTS as GENERATE_COUNTS
 from simulator.talonone.generate import generate
 from simulator.talonone.service import (
     core_fixtures,
@@ -42,5 +43,25 @@ def export(db: Session, tenant: Tenant) -> dict[str, Any]:
 
 
 SECTION = FixtureSection(
-    name="talonone", schema=TalonOneFixture, load=load, export=export, generate=generate
+    name="talonone",
+    schema=TalonOneFixture,
+    load=load,
+    export=export,
+    generate=generate,
+    counts=GENERATE_COUNTS,
+    list_keys={
+        "campaigns": ("id",),
+        "catalogs": ("id",),
+        "catalogs[].items": ("sku",),
+        "profiles": ("integrationId",),
+        "loyaltyPrograms": ("id",),
+        "loyaltyPrograms[].tiers": ("id",),
+        "loyaltyPrograms[].cards": ("identifier",),
+        "coupons": ("value",),
+        "referrals": ("code",),
+        "audiences": ("integrationId", "name"),
+        "giveaways": ("id",),
+        "sessions": ("integrationId",),
+        "events": ("id",),
+    },
 )

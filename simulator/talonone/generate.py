@@ -235,10 +235,23 @@ def audiences_part(
     return audiences
 
 
+COUNTS = (
+    "talonone.profiles",
+    "talonone.loyalty_percent",
+    "talonone.cards",
+    "talonone.coupons",
+    "talonone.referrals",
+    "talonone.audience_percent",
+)
+
+
 def generate(context: GenerateContext, section: dict[str, Any]) -> dict[str, Any]:
     count = context.count("talonone.profiles", context.customers)
+    note_unmet(context, section, count)
     if count <= 0:
-        return section
+        result = dict(section)
+        result.update(codes_part(context, section, []))  # coupons need no profile
+        return result
     profiles, generated = profiles_part(context, section, count)
     result = {**section, "profiles": profiles}
     programs = loyalty_part(context, section, generated)
@@ -249,3 +262,33 @@ def generate(context: GenerateContext, section: dict[str, Any]) -> dict[str, Any
     if audiences is not None:
         result["audiences"] = audiences
     return result
+
+
+HINT = (
+    "declare one in the talonone section, or start from a set that has one "
+    "(extends: default; fixtures generate --extends default)"
+)
+
+
+def note_unmet(context: GenerateContext, section: dict[str, Any], profiles: int) -> None:
+    """Why a count asked for explicitly would make nothing in this section."""
+    programs = [p for p in section.get("loyaltyPrograms") or [] if isinstance(p, dict)]
+    if campaign_with(section, "coupons") is None:
+        context.unmet("talonone.coupons", f"no campaign with the coupons feature: {HINT}")
+    if campaign_with(section, "referrals") is None:
+        context.unmet("talonone.referrals", f"no campaign with the referrals feature: {HINT}")
+    if not any(p.get("cardBased") for p in programs):
+        context.unmet("talonone.cards", f"no card-based loyalty program: {HINT}")
+    if not any(not p.get("cardBased") for p in programs):
+        context.unmet("talonone.loyalty_percent", f"no profile-based loyalty program: {HINT}")
+    if not section.get("audiences"):
+        context.unmet("talonone.audience_percent", f"no audience: {HINT}")
+    if profiles <= 0:
+        why = "made for generated profiles, and none are generated (customers or talonone.profiles)"
+        for name in (
+            "talonone.referrals",
+            "talonone.cards",
+            "talonone.loyalty_percent",
+            "talonone.audience_percent",
+        ):
+            context.unmet(name, why)

@@ -18,7 +18,7 @@ from sqlmodel import SQLModel
 from simulator.app import create_app
 from simulator.core import schema
 from simulator.core.db import make_engine
-from tests.conftest import ROOT, live_database_url
+from tests.conftest import ROOT, free_port, live_database_url
 
 
 @pytest.fixture
@@ -162,7 +162,7 @@ def test_a_store_from_a_newer_version_is_refused(store) -> None:
         schema.ensure_schema(engine)
     assert "newer simulator" in str(error.value)
     result = subprocess.run(
-        [sys.executable, "-m", "simulator", "serve", "--db", url, "--port", "9"],
+        [sys.executable, "-m", "simulator", "serve", "--db", url, "--port", str(free_port())],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -11,6 +11,7 @@ from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from simulator.core.clock import format_instant
+from simulator.core.errors import ApiError
 from simulator.core.fixtures import LoadContext, Strict, numbered, raise_to
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
@@ -177,6 +178,9 @@ class Catalog(Strict):
     name: str = Field(min_length=1)
     description: str = ""
     version: int = Field(default=1, ge=1)
+    # As exported (default: when the document is loaded): what SyncCatalog answers shows them.
+    created: datetime | None = None
+    modified: datetime | None = None
     items: list[CatalogItem] = Field(default_factory=list)
 
 
@@ -208,6 +212,36 @@ class FixtureModel(Strict):
         ):
             if len(values) != len(set(values)):
                 raise ValueError(f"duplicate {label}")
+        for index, catalog in enumerate(self.catalogs):
+            skus = [item.sku for item in catalog.items]
+            if len(skus) != len(set(skus)):
+                raise ValueError(f"catalogs[{index}].items: duplicate sku in one catalog")
+        return self
+
+    @model_validator(mode="after")
+    def declared_profile_attributes(self) -> FixtureModel:
+        """A profile's attributes are checked as UpdateCustomerProfileV2 checks them: each must
+        be declared for CustomerProfile (the API's 400 "Unknown") and be of its declared type."""
+        from simulator.talonone.schemas import check_attribute
+        from simulator.talonone.service.campaigns import BUILTIN_ATTRIBUTES
+
+        declared = {
+            **BUILTIN_ATTRIBUTES["CustomerProfile"],
+            **self.attributes.get("CustomerProfile", {}),
+        }
+        for index, profile in enumerate(self.profiles):
+            for name, value in profile.attributes.items():
+                where = f"profiles[{index}].attributes.{name}"
+                if name not in declared:
+                    raise ValueError(
+                        f"{where}: the attribute {name!r} is not defined on customer profile "
+                        "entities (the API refuses it: declare it under "
+                        "talonone.attributes.CustomerProfile)"
+                    )
+                try:
+                    check_attribute(declared[name], value, where, name)
+                except ApiError as exc:
+                    raise ValueError(f"{where}: {exc.message}") from None
         return self
 
 
@@ -246,8 +280,8 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
                 name=catalog.name,
                 description=catalog.description,
                 version=catalog.version,
-                created=context.now,
-                modified=context.now,
+                created=catalog.created or context.now,
+                modified=catalog.modified or catalog.created or context.now,
             )
         )
         for item in catalog.items:
@@ -322,6 +356,8 @@ def export_fixtures(db: Session, tenant: Tenant) -> dict[str, Any]:
             "name": catalog.name,
             "description": catalog.description,
             "version": catalog.version,
+            "created": format_instant(catalog.created),
+            "modified": format_instant(catalog.modified),
             "items": [
                 {
                     "id": item.id,

@@ -65,6 +65,7 @@ class CouponFixture(Item):
     attributes: dict[str, Any] = Field(default_factory=dict)
     limits: list[LimitFixture] = Field(default_factory=list)
     batch_id: StrictStr | None = None
+    created: UtcDateTime | None = None  # as exported (default: when the document is loaded)
     # State: who holds a reservation, and redemptions by closed sessions.
     reserved_for: list[StrictStr] = Field(default_factory=list)
     usage_counter: StrictInt | None = Field(default=None, ge=0)
@@ -91,6 +92,7 @@ class ReferralFixture(Item):
     expiry_date: UtcDateTime | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
     batch_id: StrictStr | None = None
+    created: UtcDateTime | None = None  # as exported (default: when the document is loaded)
     usage_counter: StrictInt | None = Field(default=None, ge=0)
     redemptions: list[RedemptionFixture] = Field(default_factory=list)
 
@@ -111,6 +113,7 @@ class AudienceFixture(Item):
     created_in_3rd_party: StrictBool | None = Field(default=None, alias="createdIn3rdParty")
     last_update: UtcDateTime | None = None
     sandbox: StrictBool | None = None
+    created: UtcDateTime | None = None  # as exported (default: when the document is loaded)
     members: list[StrictStr] = Field(default_factory=list)
 
 
@@ -217,7 +220,7 @@ def load_coupons(db: Session, tenant: Tenant, items: list[CouponFixture], now: d
                 attributes=dict(item.attributes),
                 limits=[limit.model_dump(exclude_none=True) for limit in item.limits],
                 batch_id=item.batch_id,
-                created=now,
+                created=item.created or now,
             )
         )
         for profile_id in dict.fromkeys(item.reserved_for):
@@ -263,7 +266,7 @@ def load_referrals(
                 expiry_date=item.expiry_date,
                 attributes=dict(item.attributes),
                 batch_id=item.batch_id,
-                created=now,
+                created=item.created or now,
             )
         )
         for redemption in item.redemptions:
@@ -294,7 +297,7 @@ def load_audiences(
                 created_in_3rd_party=item.created_in_3rd_party,
                 last_update=item.last_update,
                 sandbox=item.sandbox,
-                created=now,
+                created=item.created or now,
             )
         )
         for profile_id in dict.fromkeys(item.members):
@@ -427,6 +430,7 @@ def export_coupons(db: Session, tenant_id: str) -> list[dict[str, Any]]:
                 "attributes": dict(c.attributes or {}),
                 "limits": list(c.limits or []),
                 "batchId": c.batch_id,
+                "created": instant(c.created),
                 "reservedFor": reservations.get(c.id, []),
                 "usageCounter": c.usage_counter,
                 "redemptions": redemptions.get(c.id, []),
@@ -461,6 +465,7 @@ def export_referrals(db: Session, tenant_id: str) -> list[dict[str, Any]]:
                 "expiryDate": instant(r.expiry_date),
                 "attributes": dict(r.attributes or {}),
                 "batchId": r.batch_id,
+                "created": instant(r.created),
                 "usageCounter": r.usage_counter,
                 "redemptions": redemptions.get(r.id, []),
             }
@@ -490,6 +495,7 @@ def export_audiences(db: Session, tenant_id: str) -> list[dict[str, Any]]:
                 "createdIn3rdParty": a.created_in_3rd_party,
                 "lastUpdate": instant(a.last_update),
                 "sandbox": a.sandbox,
+                "created": instant(a.created),
                 "members": members.get(a.id, []),
             }
         )

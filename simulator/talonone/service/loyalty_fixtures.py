@@ -55,13 +55,32 @@ class CardCodeSettings(Strict):
     couponPattern: str | None = Field(default=None, min_length=4, max_length=108)
 
 
+class CardProfileFixture(Strict):
+    """A profile linked to a card, as the card's `profiles` show it (an export writes these)."""
+
+    integrationId: str = Field(min_length=1)
+    timestamp: datetime | None = None  # when it was linked (default: when the document loads)
+
+
 class CardFixture(Strict):
     identifier: str = Field(pattern=CARD_PATTERN)
     status: Literal["active", "inactive"] = "active"
     blockReason: str | None = None
-    profiles: list[str] = Field(default_factory=list)
+    # Integration ids, or {integrationId, timestamp} as exported.
+    profiles: list[str | CardProfileFixture] = Field(default_factory=list)
     batchId: str | None = None
+    created: datetime | None = None  # as exported (default: when the document is loaded)
     modified: datetime | None = None  # as exported: the last change of status or profiles
+
+    def links(self) -> dict[str, datetime | None]:
+        """Each linked profile once, with the time it was linked when the document says."""
+        linked: dict[str, datetime | None] = {}
+        for entry in self.profiles:
+            if isinstance(entry, str):
+                linked.setdefault(entry, None)
+            else:
+                linked.setdefault(entry.integrationId, entry.timestamp)
+        return linked
 
 
 class SpendFixture(Strict):
@@ -198,7 +217,7 @@ class ProgramFixture(Strict):
             raise ValueError("cards need a card-based program (cardBased: true)")
         limit = self.usersPerCardLimit
         for card in self.cards:
-            if limit and len(card.profiles) > limit:
+            if limit and len(card.links()) > limit:
                 raise ValueError(f"card {card.identifier} has more profiles than usersPerCardLimit")
         check_spends(self.transactions)
         for entry in self.transactions:
@@ -295,7 +314,7 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
                     "status": card_spec.status,
                     "block_reason": card_spec.blockReason,
                     "batch_id": card_spec.batchId,
-                    "created": context.now,
+                    "created": card_spec.created or context.now,
                     "modified": card_spec.modified,
                 }
             )
@@ -304,9 +323,9 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
                     "tenant_id": tenant.id,
                     "card_id": card_id,
                     "profile_id": profile_id,
-                    "timestamp": context.now,
+                    "timestamp": linked_at or context.now,
                 }
-                for profile_id in dict.fromkeys(card_spec.profiles)
+                for profile_id, linked_at in card_spec.links().items()
             )
         db.flush()
         if cards:
@@ -520,7 +539,7 @@ def program_document(db: Session, tenant_id: str, program: TalonLoyaltyProgram) 
     card_documents = []
     for card in cards:
         links = db.scalars(
-            select(TalonLoyaltyCardProfile.profile_id)
+            select(TalonLoyaltyCardProfile)
             .where(
                 TalonLoyaltyCardProfile.tenant_id == tenant_id,
                 TalonLoyaltyCardProfile.card_id == card.id,
@@ -530,7 +549,11 @@ def program_document(db: Session, tenant_id: str, program: TalonLoyaltyProgram) 
         card_document: dict[str, Any] = {
             "identifier": card.identifier,
             "status": card.status,
-            "profiles": list(links),
+            "created": format_instant(card.created),
+            "profiles": [
+                {"integrationId": link.profile_id, "timestamp": format_instant(link.timestamp)}
+                for link in links
+            ],
         }
         if card.block_reason:
             card_document["blockReason"] = card.block_reason
