@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 from starlette.responses import Response
 
-from simulator.admin.deps import path_tenant
 from simulator.admin.guard import caller_of
 from simulator.core import clock, fixtures, journal, offloop, quotas, tenants
+from simulator.core.admindeps import path_tenant
 from simulator.core.db import get_session, new_session, ping
 from simulator.core.fixtures import FixtureError
 from simulator.core.formats import json_response

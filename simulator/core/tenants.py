@@ -18,8 +18,8 @@ from simulator.core.clock import real_now, tenant_now
 from simulator.core.db import new_session, tenant_tables
 from simulator.core.fixtures import FixtureError
 from simulator.core.ids import random_secret
-from simulator.core.middleware import note
 from simulator.core.models import Tenant, fresh_token
+from simulator.core.requestinfo import note
 
 log = logging.getLogger("simulator.tenants")
 

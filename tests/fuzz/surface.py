@@ -280,7 +280,7 @@ def ecdp(name: str, method: str, path: str, body: Any = None, **values: str) -> 
 
 ECDP = [
     ecdp(
-        "AddOrUpdateCustomers",
+        "PostCustomers",
         "POST",
         "/customers",
         {

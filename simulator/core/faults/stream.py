@@ -1,0 +1,35 @@
+"""Faults of the CustomerGauge stream worker, which asks before it processes a queued item."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from simulator.core.faults.dice import roll
+from simulator.core.faults.matching import active_rules
+
+
+def stream_processing_fault(db: Session, tenant_id: str, now: datetime) -> str | None:
+    """Asked by the CustomerGauge stream worker before it processes a queued item: a failure
+    reason when a rule `{api: customergauge, operation: stream.process}` fires (the worker
+    retries the item), else None. `now` is the tenant's clock; global rules use it too here.
+    The caller's transaction carries the counters (commit it with the item's state)."""
+    from simulator.config import get_settings
+
+    engine = db.get_bind()
+    candidates = [
+        rule
+        for rule in active_rules(engine)  # type: ignore[arg-type]
+        if rule.stream and (rule.tenant_id is None or rule.tenant_id == tenant_id)
+    ]
+    seed = get_settings().seed
+    for candidate in candidates:
+        fired = roll(db, candidate, seed, now)
+        if fired is None:
+            continue
+        error = candidate.rule.error
+        if error is not None and error.message:
+            return error.message
+        return f"Simulated processing failure (fault rule {candidate.id})"
+    return None
