@@ -18,6 +18,7 @@ def owns_path(path: str) -> bool:
 
 SPEC = ApiSpec(
     name="clienttoolbox",
+    title="ClientToolbox",
     owns_path=owns_path,
     render_error=render_error,
     operations=OPERATIONS,

@@ -266,13 +266,28 @@ def filled(template: str, path: str) -> str:
 # --- the coverage table ------------------------------------------------------------------------
 
 
-def coverage_markdown(tables: Iterable[tuple[str, OperationTable]]) -> str:
-    """Every simulated operation per API, as a Markdown table (docs/coverage.md holds it)."""
-    lines = ["| API | operation | method | path |", "|---|---|---|---|"]
-    for title, table in tables:
+def coverage_markdown(specs: Iterable[Any]) -> str:
+    """Every simulated operation of each API (`ApiSpec`s), as a Markdown table: what
+    docs/coverage.md holds (a test keeps the two equal) and `simulator coverage` prints."""
+    lines = ["| API | operation | method | path | what it does |", "|---|---|---|---|---|"]
+    for spec in specs:
+        table = spec.operations
         for operation in table:
-            paths = " ".join(f"`{path}`" for path in operation.paths)
+            paths = shown_paths(operation.paths)
             if operation.call is not None:
                 paths += f" with `{table.call_field}={operation.call}`"
-            lines.append(f"| {title} | `{operation.name}` | {operation.method} | {paths} |")
+            lines.append(
+                f"| {spec.title} | `{operation.name}` | {operation.method} | {paths} "
+                f"| {operation.summary} |"
+            )
     return "\n".join(lines) + "\n"
+
+
+def shown_paths(paths: tuple[str, ...]) -> str:
+    """Templates as the docs write them: `{name}` for any parameter, and a path served with
+    `.json` and `.xml` twins written once."""
+    plain = [_PARAMETER.sub(lambda m: "{" + m.group()[1:-1].split(":")[0] + "}", p) for p in paths]
+    base = plain[0]
+    if plain == [base, f"{base}.json", f"{base}.xml"]:
+        return f"`{base}` (also `.json`, `.xml`)"
+    return ", ".join(f"`{path}`" for path in plain)

@@ -48,6 +48,8 @@ class ApiSpec:
     # The message of an injected error of this status when the rule gives none (Talon.One's
     # documented 409 on parallel writes).
     fault_messages: dict[int, str] = field(default_factory=dict)
+    # The API's name as its vendor writes it (docs, the coverage table).
+    title: str = ""
     routers: list[APIRouter] = field(default_factory=list)
     admin_routers: list[APIRouter] = field(default_factory=list)
     # The module whose `SECTION` is this API's part of a fixture document. It is imported on the
@@ -64,6 +66,9 @@ class ApiSpec:
     # Exceptions of this API rendered by its own handler.
     exception_handlers: dict[type[BaseException], Callable[..., Any]] = field(default_factory=dict)
     _routes: list[Any] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.title = self.title or self.name
 
     @property
     def fixtures(self) -> FixtureSection | None:

@@ -35,6 +35,7 @@ def _spec() -> ApiSpec:
 
     return ApiSpec(
         name="ecdp",
+        title="ECDP",
         owns_path=owns_path,
         render_error=render_error,
         operations=OPERATIONS,

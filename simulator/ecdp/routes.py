@@ -130,7 +130,7 @@ async def lookup(request: Request, kind: str, raw: str) -> Response:
 
 @OPERATIONS.route(router, "GetCustomerById")
 async def get_by_id(request: Request) -> Response:
-    return await lookup(request, "id", request.path_params["customer_id"])
+    return await lookup(request, "id", request.path_params["id"])
 
 
 @OPERATIONS.route(router, "GetCustomerByEmail")
@@ -145,7 +145,7 @@ async def get_by_phone(request: Request) -> Response:
 
 @OPERATIONS.route(router, "GetCustomerByCrmId")
 async def get_by_crm_id(request: Request) -> Response:
-    return await lookup(request, "crmId", request.path_params["crm_id"])
+    return await lookup(request, "crmId", request.path_params["crmId"])
 
 
 @OPERATIONS.route(router, "GetCustomerAttributes")

@@ -20,6 +20,7 @@ def owns_path(path: str) -> bool:
 
 SPEC = ApiSpec(
     name="talonone",
+    title="Talon.One",
     owns_path=owns_path,
     render_error=render_error,
     operations=OPERATIONS,
