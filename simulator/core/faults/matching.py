@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from simulator.core import caches
 from simulator.core.db import new_session
 from simulator.core.faults.rules import STREAM_OPERATION, FaultRule, RuleDefinition
 
@@ -123,6 +124,14 @@ def invalidate() -> None:
     with _cache_lock:
         for state in _states.values():
             state.loaded_at = None
+
+
+caches.register(
+    "faults.rules",
+    "store -> its fault rules, parsed; read again after CACHE_SECONDS, at once in the process "
+    "that changed them (`invalidate`)",
+    clear=invalidate,
+)
 
 
 def active_rules(engine: Engine) -> list[ActiveRule]:

@@ -37,7 +37,6 @@ from simulator.core.db import UTCDateTime
 STREAM_OPERATION = "stream.process"
 STREAM_API = "customergauge"
 HEADER_RULE_ID = "header"
-CACHE_SECONDS = 1.0
 
 DROP_ACTIONS = ("reset", "empty", "timeout")
 DAMAGE_ACTIONS = ("malformed", "truncated", "slow")
