@@ -78,7 +78,7 @@ class OperationTable:
 
     `call_field` / `call_of` (ClientToolbox): the form field that selects the call, and how to
     read its value from a request's scope once the API's auth has parsed the form (None when it
-    has not)."""
+    has not). `background`: names of work outside requests that fault rules may fail."""
 
     def __init__(
         self,
@@ -86,11 +86,15 @@ class OperationTable:
         operations: Iterable[Operation],
         call_field: str | None = None,
         call_of: Callable[[Any], str | None] | None = None,
+        background: Iterable[str] = (),
     ) -> None:
         self.api = api
         self.operations = tuple(operations)
         self.call_field = call_field
         self.call_of = call_of
+        # Work the API does outside any request that a fault rule may fail, by name
+        # (CustomerGauge's stream worker: `stream.process`); never matched against requests.
+        self.background = frozenset(name.casefold() for name in background)
         self._by_name: dict[str, tuple[Operation, ...]] = {}
         self._by_call: dict[str, Operation] = {}
         # id(route) -> what it serves (routes compare by value, so they are not dict keys)
@@ -133,6 +137,10 @@ class OperationTable:
         if operation is None or operation.name != name:
             raise KeyError(f"{self.api} declares no operation {name!r}")
         return operation
+
+    def background_of(self, name: str) -> bool:
+        """Whether `name` is work of this API outside requests (never a request's)."""
+        return name.casefold() in self.background
 
     def for_call(self, call: str | None) -> Operation | None:
         return self._by_call.get(call.strip().casefold()) if call else None

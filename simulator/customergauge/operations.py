@@ -23,6 +23,10 @@ def v41(name: str, method: str, module_method: str, summary: str) -> Operation:
     )
 
 
+# The stream worker's processing of a queued upload: a fault rule naming it fails attempts
+# (customergauge/worker.py asks core/faults/stream.py before each).
+STREAM_PROCESS = "stream.process"
+
 OPERATIONS = OperationTable(
     "customergauge",
     [
@@ -39,4 +43,5 @@ OPERATIONS = OperationTable(
             summary="OAuth2 client-credentials token",
         ),
     ],
+    background=[STREAM_PROCESS],
 )

@@ -232,8 +232,14 @@ def test_stream_processing_fault_fires_for_its_tenant_only(client, new_tenant) -
     )
     with Session(engine, expire_on_commit=False) as session:
         now = real_now()
-        assert faults.stream_processing_fault(session, other["id"], now) is None
-        reasons = [faults.stream_processing_fault(session, "default", now) for _ in range(3)]
+        assert (
+            faults.background_fault(session, "customergauge", "stream.process", other["id"], now)
+            is None
+        )
+        reasons = [
+            faults.background_fault(session, "customergauge", "stream.process", "default", now)
+            for _ in range(3)
+        ]
         session.commit()
     assert reasons == ["mail server unavailable", "mail server unavailable", None]
 
@@ -242,7 +248,9 @@ def test_a_global_rule_without_message_names_itself(client) -> None:
     engine = client.app.state.engine
     row = store(engine, {"api": "customergauge", "operation": "stream.process", "error": 500})
     with Session(engine, expire_on_commit=False) as session:
-        reason = faults.stream_processing_fault(session, "default", real_now())
+        reason = faults.background_fault(
+            session, "customergauge", "stream.process", "default", real_now()
+        )
     assert reason == f"Simulated processing failure (fault rule {row.id})"
 
 

@@ -10,7 +10,7 @@ One module per job:
 - `plan` / `header`: the fired rules and the `X-Simulator-Fault` header as one plan;
 - `apply`: the middleware's part (FaultApplier): decide, then delay, answer, drop or damage;
 - `network`: the faults below HTTP (the server lends the socket);
-- `stream`: the CustomerGauge stream worker's faults.
+- `stream`: faults of work outside requests (CustomerGauge's stream worker).
 
 Each process caches the rule set for a second, so a request that no rule matches costs a list
 scan and nothing else. `from simulator.core import faults` gives the names callers use.
@@ -37,7 +37,7 @@ from simulator.core.faults.store import (
     list_rules,
     rule_view,
 )
-from simulator.core.faults.stream import stream_processing_fault
+from simulator.core.faults.stream import background_fault
 from simulator.core.ids import seeded_rng
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "active_rules",
     "add_action",
     "add_rules",
+    "background_fault",
     "delete_rules",
     "ensure_table",
     "fire",
@@ -67,5 +68,4 @@ __all__ = [
     "plan_of",
     "rule_view",
     "seeded_rng",
-    "stream_processing_fault",
 ]

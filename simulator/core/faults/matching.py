@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from simulator.core import caches
 from simulator.core.db import new_session
-from simulator.core.faults.rules import STREAM_OPERATION, FaultRule, RuleDefinition
+from simulator.core.faults.rules import FaultRule, RuleDefinition, background_api
 
 CACHE_SECONDS = 1.0
 
@@ -34,12 +34,12 @@ class ActiveRule:
     path_pattern: re.Pattern[str] | None
     headers: dict[str, str]
     operation: str | None
-    stream: bool
+    background: bool  # names work outside requests (faults/stream.py), never a request
     dice: str  # the rule's own part of its dice seed: its tenant and definition, not its id
 
     def matches_request(self, api: str, method: str, path: str, headers: dict[str, str]) -> bool:
         rule = self.rule
-        if self.stream or (rule.api is not None and rule.api != api):
+        if self.background or (rule.api is not None and rule.api != api):
             return False
         if rule.method is not None and rule.method != method:
             return False
@@ -83,7 +83,7 @@ def activate(row: FaultRule) -> ActiveRule:
         path_pattern=pattern,
         headers={k.lower(): v for k, v in rule.headers.items()},
         operation=operation,
-        stream=operation == STREAM_OPERATION,
+        background=background_api(operation) is not None,
         dice=dice_key(row.tenant_id, row.definition),
     )
 

@@ -32,10 +32,6 @@ from sqlmodel import SQLModel
 from simulator.core.clock import parse_instant
 from simulator.core.db import UTCDateTime
 
-# The CustomerGauge stream worker's processing of a queued item (faults/stream.py): no HTTP
-# request, so no route declares it.
-STREAM_OPERATION = "stream.process"
-STREAM_API = "customergauge"
 HEADER_RULE_ID = "header"
 
 DROP_ACTIONS = ("reset", "empty", "timeout")
@@ -256,11 +252,11 @@ class RuleDefinition(BaseModel):
     @classmethod
     def declared_operation(cls, value: str | None, info: ValidationInfo) -> str | None:
         """A name (or alias) the rule's API declares, or any API's without an `api`."""
-        if value is None or value.casefold() == STREAM_OPERATION:
+        if value is None:
             return value
         if "api" in info.data:
             declared = declared_operations(info.data["api"])
-            if not any(table.select(value) for table in declared):
+            if not any(table.select(value) or table.background_of(value) for table in declared):
                 where = f"api {info.data['api']}" if info.data["api"] else "any api"
                 raise ValueError(f"{where} has no operation {value!r}; " + names_hint(declared))
         return value
@@ -271,8 +267,9 @@ class RuleDefinition(BaseModel):
             raise ValueError("a rule needs an action: latency, error or network")
         if self.error is not None and self.network is not None:
             raise ValueError("a rule has either an error or a network action, not both")
-        if (self.operation or "").lower() == STREAM_OPERATION and self.api != STREAM_API:
-            raise ValueError(f"operation {STREAM_OPERATION} belongs to api {STREAM_API}")
+        owner = background_api(self.operation)
+        if owner is not None and self.api != owner:
+            raise ValueError(f"operation {self.operation} belongs to api {owner}")
         return self
 
 
@@ -302,5 +299,19 @@ def declared_operations(api: str | None) -> list[Any]:
 
 def names_hint(tables: list[Any]) -> str:
     names = [operation.name for table in tables for operation in table]
+    names += [
+        f"{name} ({table.api}, outside requests)" for table in tables for name in table.background
+    ]
     shown = ", ".join(names[:40]) + (", ..." if len(names) > 40 else "")
-    return f"declared: {shown} (and {STREAM_OPERATION} for {STREAM_API})"
+    return f"declared: {shown}"
+
+
+def background_api(operation: str | None) -> str | None:
+    """The API whose work outside requests `operation` names (CustomerGauge's
+    `stream.process`), or None for a request's operation."""
+    if operation is None:
+        return None
+    for table in declared_operations(None):
+        if table.background_of(operation):
+            return table.api
+    return None
