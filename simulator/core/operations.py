@@ -220,6 +220,9 @@ class OperationTable:
     def name_of(self, route: Any, scope: Any) -> str:
         """The journal's and metrics' operation: its name, UNKNOWN_CALL for a call the API
         does not have, UNMATCHED for no route."""
+        entry = self._routes.get(id(route))
+        if type(entry) is Operation and scope["method"] in route.methods:
+            return entry.name  # the journal's every request: one lookup
         operation = self.operation_of(route, scope)
         if operation is not None:
             return operation.name

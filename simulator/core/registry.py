@@ -101,12 +101,8 @@ class ApiSpec:
 
     def operation_name(self, scope: Scope) -> str:
         """The journal's and metrics' operation name of a request (core/operations)."""
-        route = scope.get("route")
-        if route is None:
-            route = self.route_for(scope["method"], scope["path"])
-            if route is None:
-                return ""
-        return self.operations.name_of(route, scope)
+        route = scope.get("route") or self.route_for(scope["method"], scope["path"])
+        return self.operations.name_of(route, scope) if route is not None else ""
 
 
 _specs: list[ApiSpec] | None = None

@@ -15,6 +15,8 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from email import policy
+from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.etree import ElementPath
@@ -275,13 +277,34 @@ def xml_elements(root: Any, path: str | None) -> list[Any]:
 
 
 def form_fields(entry: dict[str, Any]) -> dict[str, str]:
-    """The query's and an urlencoded body's fields, names lower-cased (the body wins)."""
+    """The query's and a form body's fields (urlencoded or multipart), names lower-cased (the
+    body wins), as ClientToolbox reads them."""
     fields = {k.lower(): v for k, v in parse_qsl(entry.get("query") or "", keep_blank_values=True)}
     content_type = (entry.get("requestHeaders") or {}).get("content-type", "")
+    body = entry.get("requestBody") or ""
     if content_type.startswith("application/x-www-form-urlencoded"):
-        body = entry.get("requestBody") or ""
         fields.update({k.lower(): v for k, v in parse_qsl(body, keep_blank_values=True)})
+    elif content_type.startswith("multipart/form-data"):
+        fields.update(multipart_fields(content_type, body))
     return fields
+
+
+def multipart_fields(content_type: str, body: str) -> dict[str, str]:
+    """The text fields of a multipart body (a file part's text too); {} when it does not parse."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("utf-8", errors="replace")
+    try:
+        message = BytesParser(policy=policy.HTTP).parsebytes(head + body.encode("utf-8"))
+        if not message.is_multipart():
+            return {}
+        fields = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if isinstance(name, str):
+                content = part.get_payload(decode=True) or b""
+                fields[name.lower()] = content.decode("utf-8", errors="replace")
+        return fields
+    except Exception:  # a body cut by the journal, or not multipart at all
+        return {}
 
 
 class RequestMatcher(BaseModel):

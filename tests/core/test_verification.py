@@ -136,6 +136,10 @@ def test_body_matchers(traffic: TestClient) -> None:
         == 1
     )
     assert count(traffic, {"body": [{"form": "type", "equals": "campaigns_list"}]}) == 1
+    multipart = {k: (None, v) for k, v in {**CT, "type": "manage_fields", "action": "list"}.items()}
+    assert traffic.post("/", files=multipart).status_code == 200
+    assert count(traffic, {"body": [{"form": "type", "equals": "manage_fields"}]}) == 1
+    assert count(traffic, {"body": [{"form": "ACTION", "equals": "list"}]}) == 1
     assert count(traffic, {"body": [{"xml": "Email", "equals": "x@example.com"}]}) == 1
     assert count(traffic, {"body": [{"xml": "record/Email", "equals": "x@example.com"}]}) == 1
     assert count(traffic, {"body": [{"xml": "Email", "equals": "y@example.com"}]}) == 0
