@@ -12,7 +12,8 @@ async def health() -> Response:
     return Response(BODY, media_type="application/json")
 
 
-# The same as a 342-byte body (DESIGN §4.5 figure) for comparisons with larger API answers.
+# A 342-byte body (the figure in docs/architecture.md, "Why handlers are `async def`") for
+# comparisons with larger API answers.
 @app.get("/body342")
 async def body342() -> Response:
     return Response(b'{"x":"' + b"a" * 334 + b'"}', media_type="application/json")

@@ -350,6 +350,15 @@ def worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def coverage_command(args: argparse.Namespace) -> int:
+    """Every simulated operation per API, from the APIs' declarations (docs/coverage.md)."""
+    from simulator.core.operations import coverage_markdown
+    from simulator.core.registry import api_specs
+
+    print(coverage_markdown(api_specs()), end="")
+    return 0
+
+
 def db_command(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import DBAPIError
 
@@ -538,6 +547,11 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade", "current"])
     db.add_argument("--db", help=with_default("database_url", "the store"))
     db.set_defaults(handler=db_command)
+
+    coverage = commands.add_parser(
+        "coverage", help="print every simulated operation per API (a Markdown table)"
+    )
+    coverage.set_defaults(handler=coverage_command)
 
     fx = commands.add_parser("fixtures", help="generate, validate or export fixture documents")
     fx_actions = fx.add_subparsers(dest="action", required=True)

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     # Background work (the CustomerGauge stream worker and friends)
     run_worker: bool = True
 
-    # Credentials of the `default` tenant (DESIGN §2)
+    # Credentials of the `default` tenant (README.md, "Default credentials")
     default_customergauge_api_key: str = "cg-sandbox-key"
     default_clienttoolbox_user_id: str = "sandbox"
     default_clienttoolbox_user_api_key: str = "ct-sandbox-key"

@@ -3,8 +3,8 @@
 ASGI gives an app no way to reset a connection, close it without an answer or write bytes a
 well-behaved response could not contain. `FaultHttpProtocol` (uvicorn's httptools protocol plus
 one line) puts a `ConnectionControl` in every request's scope under
-`scope["extensions"]["simulator.connection"]`; the fault middleware uses it, nothing else does.
-`simulator serve` passes it to uvicorn as `http=`.
+`scope["extensions"]["simulator.connection"]` (core/faults/network reads it there); the fault
+middleware uses it, nothing else does. `simulator serve` passes it to uvicorn as `http=`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import struct
 import time
 from typing import Any
 
-EXTENSION = "simulator.connection"
+from simulator.core.faults.network import CONNECTION_EXTENSION
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -70,10 +70,6 @@ class ConnectionControl:
         self.close()
 
 
-def control_of(scope: dict[str, Any]) -> ConnectionControl | None:
-    return scope.get("extensions", {}).get(EXTENSION)
-
-
 if HttpToolsProtocol is not None:
 
     class FaultHttpProtocol(HttpToolsProtocol):  # type: ignore[valid-type,misc]
@@ -81,7 +77,7 @@ if HttpToolsProtocol is not None:
 
         def on_headers_complete(self) -> None:
             extensions = self.scope.setdefault("extensions", {})
-            extensions[EXTENSION] = ConnectionControl(self, self.scope)
+            extensions[CONNECTION_EXTENSION] = ConnectionControl(self, self.scope)
             super().on_headers_complete()
 
 else:  # pragma: no cover

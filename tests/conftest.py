@@ -26,6 +26,7 @@ from sqlmodel import SQLModel
 
 from simulator.app import create_app
 from simulator.config import Settings
+from simulator.core import caches
 from simulator.core.db import make_engine
 
 POSTGRES_URL = os.environ.get("SIM_TEST_DATABASE_URL")
@@ -97,6 +98,7 @@ def make_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[...
     opened: list[TestClient] = []
 
     def build(**overrides: Any) -> TestClient:
+        caches.clear()  # nothing this process kept of an earlier test's store
         app = create_app(make_settings(**overrides))
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
@@ -13,15 +14,15 @@ from sqlalchemy import select
 from sqlmodel import Session
 from starlette.responses import Response
 
-from simulator.admin.deps import path_tenant
 from simulator.admin.guard import caller_of
-from simulator.core import clock, fixtures, journal, offloop, quotas, tenants
+from simulator.core import clock, fixtures, journal, offloop, quotas, tenants, verification
+from simulator.core.admindeps import path_tenant
 from simulator.core.db import get_session, new_session, ping
 from simulator.core.fixtures import FixtureError
 from simulator.core.formats import json_response
 from simulator.core.metrics import read_gauges
-from simulator.core.models import JournalEntry, Tenant
-from simulator.core.storable import StoredText, within
+from simulator.core.models import Tenant
+from simulator.core.storable import JsonRefused, StoredText, read_json, within
 
 # Who may call what is decided in front of every route, in one place (admin/guard.py).
 router = APIRouter(prefix="/__admin", tags=["admin"])
@@ -223,31 +224,104 @@ async def advance_clock(
 # --- request journal ---------------------------------------------------------------------
 
 
+Filter = Annotated[str | None, Query()]
+
+
+def refused(exc: verification.VerificationError) -> HTTPException:
+    return HTTPException(400, str(exc))
+
+
+def settled(request: Request, tenant: str | None) -> None:
+    """Everything journaled so far stored (and trimmed) before a read."""
+    request.app.state.journal.settle({tenant} if tenant is not None else None)
+
+
 @router.get("/requests")
 async def list_requests(
     request: Request,
-    tenant: str | None = None,
-    api: str | None = None,
-    method: str | None = None,
-    path: str | None = None,
-    status: Annotated[int | None, within(JournalEntry.status)] = None,
-    since: datetime | None = None,
-    limit: int = Query(default=100, ge=1, le=10_000),
+    tenant: Filter = None,
+    api: Filter = None,
+    operation: Filter = None,
+    method: Filter = None,
+    path: Filter = None,
+    query: Filter = None,
+    status: Filter = None,
+    fault: Filter = None,
+    since: Filter = None,
+    until: Filter = None,
+    before: Filter = None,
+    q: Filter = None,
+    limit: Filter = None,
 ) -> Response:
-    request.app.state.journal.settle({tenant} if tenant is not None else None)
-    if since is not None and since.tzinfo is None:
-        since = clock.parse_instant(since.isoformat())
-    entries = journal.search(
-        request.app.state.engine,
-        tenant=tenant,
-        api=api,
-        method=method,
-        path=path,
-        status=status,
-        since=since,
-        limit=limit,
-    )
+    """The request journal, newest first, filtered by any field it shows (docs/admin.md); an
+    unknown filter, api or operation is a 400."""
+    try:
+        where = verification.query_filter(dict(request.query_params))
+    except verification.VerificationError as exc:
+        raise refused(exc) from None
+    settled(request, where.tenant)
+    entries = journal.search(request.app.state.engine, where)
     return json_response({"requests": entries, "count": len(entries)})
+
+
+@router.get("/requests/unmatched")
+async def list_unmatched_requests(
+    request: Request,
+    tenant: Filter = None,
+    api: Filter = None,
+    method: Filter = None,
+    path: Filter = None,
+    query: Filter = None,
+    status: Filter = None,
+    since: Filter = None,
+    until: Filter = None,
+    before: Filter = None,
+    q: Filter = None,
+    limit: Filter = None,
+) -> Response:
+    """Requests no declared operation served (a path or method the API does not have, a
+    ClientToolbox `type` it does not have), each with the nearest declared operation."""
+    allowed = tuple(f for f in verification.QUERY_FILTERS if f not in ("operation", "fault"))
+    try:
+        where = verification.query_filter(dict(request.query_params), allowed)
+    except verification.VerificationError as exc:
+        raise refused(exc) from None
+    settled(request, where.tenant)
+    where.unmatched = True
+    entries = [
+        verification.with_nearest(e) for e in journal.search(request.app.state.engine, where)
+    ]
+    return json_response({"requests": entries, "count": len(entries)})
+
+
+async def matched(request: Request) -> verification.Selection:
+    """The entries the body's matcher selects (the body matchers tested on each)."""
+    try:
+        matcher = verification.request_matcher(read_json(await request.body() or b"null"))
+        where = matcher.journal_filter()
+    except JsonRefused as exc:
+        raise HTTPException(400, f"body is not JSON: {exc}") from None
+    except verification.VerificationError as exc:
+        raise refused(exc) from None
+    settled(request, where.tenant)
+    engine = request.app.state.engine
+    if not matcher.body:
+        entries = journal.search(engine, replace(where, limit=matcher.limit))
+        return verification.Selection(entries, journal.count(engine, where))
+    return verification.select(journal.scan(engine, where), matcher, matcher.limit)
+
+
+@router.post("/requests/count")
+async def count_requests(request: Request) -> Response:
+    """How many journaled requests match (WireMock's verify): `{"count": n}`."""
+    return json_response({"count": (await matched(request)).count})
+
+
+@router.post("/requests/find")
+async def find_requests(request: Request) -> Response:
+    """The journaled requests that match, newest first (at most the matcher's `limit`)."""
+    selection = await matched(request)
+    return json_response({"requests": selection.entries, "count": selection.count})
 
 
 @router.delete("/requests")

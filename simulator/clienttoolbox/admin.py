@@ -10,12 +10,12 @@ from sqlalchemy import select
 from sqlmodel import Session
 from starlette.responses import Response
 
-from simulator.admin.deps import path_tenant
 from simulator.clienttoolbox import undo, writes
 from simulator.clienttoolbox.models import CtBalance, CtCustomer, CtTransaction, CtUndoState
 from simulator.clienttoolbox.parsing import number
 from simulator.clienttoolbox.service import customer_view
 from simulator.core import offloop
+from simulator.core.admindeps import path_tenant
 from simulator.core.clock import format_instant, tenant_now
 from simulator.core.db import get_session
 from simulator.core.formats import json_response

@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 
 from fastapi import Depends, Request
 from sqlmodel import Session
+from starlette.types import Receive, Scope
 
 from simulator.clienttoolbox.errors import ClientToolboxError
-from simulator.core import offloop, tenants
+from simulator.clienttoolbox.operations import FIELDS_STATE_KEY
+from simulator.core import offloop, requestinfo, tenants
 from simulator.core.db import get_session
 from simulator.core.dispatch import read_body
 from simulator.core.models import Tenant
@@ -60,7 +63,7 @@ async def request_fields(request: Request) -> dict[str, str]:
 
     Form fields win over query fields of the same name. Cached on the request.
     """
-    cached = getattr(request.state, "clienttoolbox_fields", None)
+    cached = getattr(request.state, FIELDS_STATE_KEY, None)
     if cached is not None:
         return cached
     fields = {k.lower(): v for k, v in request.query_params.items()}
@@ -71,12 +74,12 @@ async def request_fields(request: Request) -> dict[str, str]:
             fields.update(await offloop.run(parse_form, content_type, body))
         else:
             fields.update(await form_fields(content_type, body))
-    request.state.clienttoolbox_fields = fields
+    setattr(request.state, FIELDS_STATE_KEY, fields)
     for name, value in fields.items():
         found = INVALID_CHARACTERS.search(value) or INVALID_CHARACTERS.search(name)
         if found:
             safe = {k: v for k, v in fields.items() if k in ("output", "callback", "condensed")}
-            request.state.clienttoolbox_fields = safe
+            setattr(request.state, FIELDS_STATE_KEY, safe)
             raise ClientToolboxError(
                 400,
                 f"Invalid character U+{ord(found.group()):04X} in field "
@@ -92,8 +95,8 @@ def api_key_of(request: Request, fields: dict[str, str]) -> str:
     return (fields.get("user_api_key") or fields.get("user_password") or "").strip()
 
 
-async def clienttoolbox_tenant(request: Request, session: Session = Depends(get_session)) -> Tenant:
-    fields = await request_fields(request)
+def authenticate(session: Session, request: Request, fields: dict[str, str]) -> Tenant:
+    """The tenant `user_id` + key + `account_id` name (the native 401 otherwise)."""
     user_id = (fields.get("user_id") or "").strip()
     key = api_key_of(request, fields)
     if not user_id or not key:
@@ -104,4 +107,32 @@ async def clienttoolbox_tenant(request: Request, session: Session = Depends(get_
     account_id = (fields.get("account_id") or "").strip()
     if account_id != tenant.clienttoolbox_account_id:
         raise ClientToolboxError(401, "Invalid account_id")
-    return tenants.admit(request, session, tenant)
+    return tenant
+
+
+async def clienttoolbox_tenant(request: Request, session: Session = Depends(get_session)) -> Tenant:
+    fields = await request_fields(request)
+    return tenants.admit(request, session, authenticate(session, request, fields))
+
+
+def tenant_of(session: Session, request: Request) -> Tenant | None:
+    """The tenant `authenticate` finds, without quotas, from the fields `read_form` kept
+    (ApiSpec.tenant_of); None where the auth would answer 401."""
+    fields = getattr(request.state, FIELDS_STATE_KEY, None)
+    if fields is None:
+        fields = {k.lower(): v for k, v in request.query_params.items()}
+    try:
+        return authenticate(session, request, fields)
+    except ClientToolboxError:
+        return None
+
+
+async def read_form(scope: Scope, receive: Receive) -> Receive:
+    """Parse the fields the way the handler will (and keep them where it looks) before it runs,
+    for fault rules and the journal; the body is handed on to it (ApiSpec.read_form)."""
+    if scope.get("state", {}).get(FIELDS_STATE_KEY) is not None:
+        return receive
+    body = await requestinfo.read_body(receive) if scope["method"] == "POST" else b""
+    with contextlib.suppress(Exception):  # a form its handler will refuse in its own words
+        await request_fields(Request(scope, requestinfo.replay(body, receive)))
+    return requestinfo.replay(body, receive)

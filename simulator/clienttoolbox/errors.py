@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import Response
 
+from simulator.clienttoolbox.operations import FIELDS_STATE_KEY
 from simulator.core.errors import ApiError
 from simulator.core.formats import (
     XML_TYPE,
@@ -114,13 +115,14 @@ def render(
 
 def error_fields(request: Request) -> Mapping[str, str]:
     """The fields that choose the output format, as far as they are known for this request."""
-    cached = getattr(request.state, "clienttoolbox_fields", None)
+    cached = getattr(request.state, FIELDS_STATE_KEY, None)
     if cached is not None:
         return cached
     return {k.lower(): v for k, v in request.query_params.items()}
 
 
-def render_error(request: Request, status: int, message: str) -> Response:
+def render_error(request: Request, status: int, message: str, code: Any = None) -> Response:
+    """`<response status="error">` in the asked output format (it has no error code)."""
     return render(error_fields(request), "error", {"error": message}, status)
 
 

@@ -13,10 +13,10 @@ from starlette.responses import Response
 from simulator.clienttoolbox import customers_batch, service, transactions_batch, writes
 from simulator.clienttoolbox.auth import clienttoolbox_tenant, request_fields
 from simulator.clienttoolbox.errors import ClientToolboxError, render
+from simulator.clienttoolbox.operations import OPERATIONS
 from simulator.core import offloop
 from simulator.core.clock import tenant_now
 from simulator.core.db import get_session
-from simulator.core.middleware import note
 from simulator.core.models import Tenant
 
 router = APIRouter(tags=["clienttoolbox"])
@@ -77,9 +77,6 @@ async def dispatch(
 ) -> Response:
     fields = await request_fields(request)
     call_type = (fields.get("type") or "").strip()
-    # A type this API does not have is "unknown": the operation is a metrics label, which a
-    # client's made-up values must not grow without bound.
-    note(request, operation=call_type.lower() if call_type.lower() in HANDLERS else "unknown")
     version = (fields.get("api") or "").strip()
     if version and version not in SUPPORTED_API_VERSIONS:
         raise ClientToolboxError(400, f"Unsupported API version '{version}'")
@@ -100,5 +97,11 @@ async def dispatch(
     return render(fields, "success", content)
 
 
-for path in ("/", "/api.php", "/admin.php"):
-    router.add_api_route(path, dispatch, methods=["GET", "POST"], include_in_schema=path == "/")
+# One route per path, for every call (clienttoolbox/operations.py); GET with query fields too.
+OPERATIONS.add_call_route(
+    router,
+    dispatch,
+    HANDLERS,
+    methods=["GET", "POST"],
+    include_in_schema=lambda path: path == "/",
+)

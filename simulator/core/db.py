@@ -1,7 +1,8 @@
 """The store: one SQLAlchemy engine per app, SQLite (WAL) by default, PostgreSQL when asked.
 
 Handlers are `async def` and run these short synchronous queries inline: on this stack that is
-about three times faster than a `def` handler's threadpool hop (DESIGN §4.5).
+about three times faster than a `def` handler's threadpool hop (docs/architecture.md, "Why
+handlers are `async def` and query inline").
 """
 
 from __future__ import annotations

@@ -21,12 +21,14 @@ import queue
 import sqlite3
 import threading
 import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import String, delete, insert, select
+from sqlalchemy import String, delete, func, insert, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
@@ -37,6 +39,7 @@ from simulator.core.db import make_engine, new_session
 from simulator.core.formats import clean_text
 from simulator.core.metrics import Metrics
 from simulator.core.models import JournalEntry, Tenant
+from simulator.core.operations import UNKNOWN_CALL, UNMATCHED
 
 log = logging.getLogger("simulator.journal")
 access_log = logging.getLogger("simulator.access")
@@ -49,6 +52,10 @@ KEPT_HEADERS = (
     "idempotency-key",
     "x-simulator-fault",
 )
+
+# The operation of a request no declared operation served: no route, a method the route does
+# not answer, a call its API does not have (core/operations).
+UNMATCHED_OPERATIONS = (UNMATCHED, UNKNOWN_CALL)
 
 # Batches are handed to the writer at this size, or every `journal_flush_seconds`.
 BATCH = 500
@@ -454,35 +461,124 @@ def entry_view(entry: JournalEntry) -> dict[str, Any]:
     }
 
 
-def search(
-    engine: Engine,
-    *,
-    tenant: str | None = None,
-    api: str | None = None,
-    method: str | None = None,
-    path: str | None = None,
-    status: int | None = None,
-    since: datetime | None = None,
-    limit: int = 100,
-) -> list[dict[str, Any]]:
-    """Newest first. `path` matches as a substring, `*` as a wildcard."""
+@dataclass
+class JournalFilter:
+    """Entries the store selects, newest first. `path` is a substring in which `*` stands for
+    anything (GET); `path_exact` the whole path; `path_glob` a glob over the whole path (`*`
+    crosses `/`); `operations` the operation names to keep (resolved from a name or alias);
+    `unmatched` keeps only requests no declared operation served."""
+
+    tenant: str | None = None
+    api: str | None = None
+    operations: tuple[str, ...] | None = None
+    method: str | None = None
+    path: str | None = None
+    path_exact: str | None = None
+    path_glob: str | None = None
+    query: str | None = None
+    status: int | None = None
+    status_class: int | None = None
+    fault: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before: int | None = None
+    text: str | None = None
+    unmatched: bool = False
+    limit: int | None = 100
+
+
+def statement_of(where: JournalFilter) -> Any:
+    """The SELECT of the entries `where` keeps, newest first (no limit)."""
     statement = select(JournalEntry)
-    if tenant is not None:
-        statement = statement.where(JournalEntry.tenant_id == tenant)
-    if api is not None:
-        statement = statement.where(JournalEntry.api == api)
-    if method is not None:
-        statement = statement.where(JournalEntry.method == method.upper())
-    if path is not None:
-        pattern = path.replace("%", r"\%").replace("_", r"\_").replace("*", "%")
-        statement = statement.where(JournalEntry.path.like(f"%{pattern}%", escape="\\"))
-    if status is not None:
-        statement = statement.where(JournalEntry.status == status)
-    if since is not None:
-        statement = statement.where(JournalEntry.created_at >= since)
-    statement = statement.order_by(JournalEntry.id.desc()).limit(limit)
+    conditions = []
+    if where.tenant is not None:
+        conditions.append(JournalEntry.tenant_id == where.tenant)
+    if where.api is not None:
+        conditions.append(JournalEntry.api == where.api)
+    if where.operations is not None:
+        conditions.append(JournalEntry.operation.in_(where.operations))
+    if where.unmatched:
+        conditions.append(JournalEntry.operation.in_(UNMATCHED_OPERATIONS))
+    if where.method is not None:
+        conditions.append(JournalEntry.method == where.method.upper())
+    if where.path is not None:
+        pattern = like_escaped(where.path).replace("*", "%")
+        conditions.append(JournalEntry.path.like(f"%{pattern}%", escape="\\"))
+    if where.path_exact is not None:
+        conditions.append(JournalEntry.path == where.path_exact)
+    if where.path_glob is not None:
+        pattern = like_escaped(where.path_glob).replace("*", "%").replace("?", "_")
+        conditions.append(JournalEntry.path.like(pattern, escape="\\"))
+    if where.query is not None:
+        conditions.append(JournalEntry.query.like(f"%{like_escaped(where.query)}%", escape="\\"))
+    if where.status is not None:
+        conditions.append(JournalEntry.status == where.status)
+    if where.status_class is not None:
+        low = where.status_class * 100
+        conditions.append(JournalEntry.status.between(low, low + 99))
+    if where.fault is not None:
+        label, escaped = JournalEntry.fault, like_escaped(where.fault)
+        conditions.append(
+            or_(
+                label == where.fault,
+                label.like(f"{escaped},%", escape="\\"),
+                label.like(f"%,{escaped}", escape="\\"),
+                label.like(f"%,{escaped},%", escape="\\"),
+            )
+        )
+    if where.since is not None:
+        conditions.append(JournalEntry.created_at >= where.since)
+    if where.until is not None:
+        conditions.append(JournalEntry.created_at <= where.until)
+    if where.before is not None:
+        conditions.append(JournalEntry.id < where.before)
+    if where.text is not None:
+        needle = f"%{like_escaped(where.text)}%"
+        conditions.append(
+            or_(
+                *(
+                    column.ilike(needle, escape="\\")
+                    for column in (
+                        JournalEntry.path,
+                        JournalEntry.query,
+                        JournalEntry.request_body,
+                        JournalEntry.response_body,
+                    )
+                )
+            )
+        )
+    return statement.where(*conditions).order_by(JournalEntry.id.desc())
+
+
+def like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+
+
+def search(engine: Engine, where: JournalFilter) -> list[dict[str, Any]]:
+    """The entries `where` keeps, newest first, at most `where.limit`."""
+    statement = statement_of(where)
+    if where.limit is not None:
+        statement = statement.limit(where.limit)
     with new_session(store_of(engine)) as session:
         return [entry_view(e) for e in session.execute(statement).scalars()]
+
+
+def count(engine: Engine, where: JournalFilter) -> int:
+    statement = select(func.count()).select_from(statement_of(where).order_by(None).subquery())
+    with new_session(store_of(engine)) as session:
+        return session.execute(statement).scalar_one()
+
+
+def scan(engine: Engine, where: JournalFilter, batch: int = 500) -> Iterator[dict[str, Any]]:
+    """Every entry `where` keeps, newest first, read a batch at a time."""
+    before = where.before
+    while True:
+        page = replace(where, before=before, limit=batch)
+        entries = search(engine, page)
+        yield from entries
+        if len(entries) < batch:
+            return
+        before = entries[-1]["id"]
 
 
 def clear(engine: Engine, tenant: str | None = None) -> int:

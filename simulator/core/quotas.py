@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from simulator.core import offloop
+from simulator.core import caches, offloop
 from simulator.core.clock import real_now
 from simulator.core.db import new_session, tenant_tables
 from simulator.core.models import Tenant, TenantRate
@@ -30,6 +30,19 @@ TOUCH_EVERY_SECONDS = 60.0
 # tenant id -> (monotonic time of the last count, stored-record total)
 _record_counts: dict[str, tuple[float, int]] = {}
 _last_touch: dict[str, float] = {}
+caches.register(
+    "quotas.record_counts",
+    "tenant -> its stored-record total; counted again after 5 s (cached_record_count)",
+    clear=_record_counts.clear,
+    forget_tenant=lambda tenant_id: _record_counts.pop(tenant_id, None),
+)
+caches.register(
+    "quotas.last_touch",
+    "tenant -> when this process last stored its last-used time (idle expiry); written again "
+    "after TOUCH_EVERY_SECONDS",
+    clear=_last_touch.clear,
+    forget_tenant=lambda tenant_id: _last_touch.pop(tenant_id, None),
+)
 
 
 class QuotaExceeded(Exception):

@@ -13,13 +13,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from simulator.config import Settings
-from simulator.core import fastsql, fixtures, journal, offloop, quotas
+from simulator.core import caches, fastsql, fixtures, journal, offloop, quotas
 from simulator.core.clock import real_now, tenant_now
 from simulator.core.db import new_session, tenant_tables
 from simulator.core.fixtures import FixtureError
 from simulator.core.ids import random_secret
-from simulator.core.middleware import note
 from simulator.core.models import Tenant, fresh_token
+from simulator.core.requestinfo import note
 
 log = logging.getLogger("simulator.tenants")
 
@@ -52,6 +52,16 @@ _BY_CREDENTIAL = {
 _TENANT_CACHE_LIMIT = 10_000
 # (api, credential) -> (the row as stored, its Tenant, the store version it was read at)
 _tenant_cache: dict[tuple[str, str], tuple[tuple, Tenant, Any]] = {}
+caches.register(
+    "tenants.by_credential",
+    "(api, credential) -> the tenant row as read and its Tenant; right because every lookup "
+    "reads the row again and compares it (a grouped write lease skips the read while the "
+    "store's data_version is unchanged); cleared at 10,000 entries",
+    clear=_tenant_cache.clear,
+    forget_tenant=lambda tenant_id: caches.drop_keys(
+        _tenant_cache, lambda _key, hit: hit[1].id != tenant_id
+    ),
+)
 
 
 def by_credential(db: Session | fastsql.Lease, api: str, value: str) -> Tenant | None:
@@ -317,6 +327,7 @@ def remove(session: Session, tenant: Tenant) -> None:
     session.delete(tenant)
     session.commit()
     journal.clear(session.get_bind(), tenant.id)  # where the journal has a file of its own
+    caches.forget_tenant(tenant.id)
 
 
 def current_document(tenant: Tenant, settings: Settings) -> tuple[dict[str, Any], str]:
@@ -355,6 +366,7 @@ def reset(
         except Exception:
             session.rollback()
             raise
+    caches.forget_tenant(tenant.id)
 
 
 def ensure_default(engine: Engine, settings: Settings) -> None:

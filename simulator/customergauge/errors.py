@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from starlette.responses import Response
 
@@ -42,8 +44,10 @@ def error_response(path: str, status: int, message: str, code: int) -> Response:
     return json_response({"Error": {"Message": message, "Code": code}}, status=status)
 
 
-def render_error(request: Request, status: int, message: str) -> Response:
-    code = CODE_BY_STATUS.get(status, SERVER_ERROR if status >= 500 else INVALID_ARGUMENTS)
+def render_error(request: Request, status: int, message: str, code: Any = None) -> Response:
+    """The native error of `status`; `code` (a fault rule's) replaces the code by status."""
+    if code is None:
+        code = CODE_BY_STATUS.get(status, SERVER_ERROR if status >= 500 else INVALID_ARGUMENTS)
     return error_response(request.url.path, status, message, code)
 
 

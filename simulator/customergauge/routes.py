@@ -5,9 +5,6 @@ Paths are `/v4.1/<module>/<method>.<fmt>`: `.xml` answers XML, `.json` or no suf
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -22,11 +19,11 @@ from simulator.core import offloop
 from simulator.core.clock import real_now, tenant_now
 from simulator.core.db import get_session, new_session
 from simulator.core.formats import json_response, xml_response
-from simulator.core.middleware import note
 from simulator.core.models import Tenant
+from simulator.core.requestinfo import note
 from simulator.core.storable import JsonRefused, bad_text, parse_int, read_json
 from simulator.customergauge import service, worker
-from simulator.customergauge.auth import customergauge_tenant
+from simulator.customergauge.auth import basic_credentials, customergauge_tenant
 from simulator.customergauge.errors import (
     EMAIL_REQUIRED,
     INVALID_ARGUMENTS,
@@ -36,31 +33,26 @@ from simulator.customergauge.errors import (
     wants_xml,
 )
 from simulator.customergauge.models import LIST_BOUNCE, LIST_UNSUBSCRIBE, CgListEntry, CgUpload
+from simulator.customergauge.operations import OPERATIONS
 from simulator.customergauge.xmlinput import XML_FORM_FIELDS
 
 router = APIRouter(tags=["customergauge"])
 
+
+def known_methods() -> dict[str, dict[str, set[str]]]:
+    """module -> method -> the HTTP methods it answers, from the declared operations (whose
+    alias is `module/method`)."""
+    known: dict[str, dict[str, set[str]]] = {}
+    for operation in OPERATIONS:
+        for alias in operation.aliases:
+            module, _, method = alias.partition("/")
+            known.setdefault(module, {}).setdefault(method, set()).add(operation.method)
+    return known
+
+
 # The simulated modules and methods, with the HTTP methods each answers.
-KNOWN_METHODS: dict[str, dict[str, set[str]]] = {
-    "stream": {"transactional": {"POST"}},
-    "file": {"transactional": {"GET"}},
-    "lists": {"unsubscribe": {"GET", "POST"}, "bounce": {"GET"}},
-}
+KNOWN_METHODS = known_methods()
 MAX_PAGE = 1000
-
-
-def paths(module_method: str) -> list[str]:
-    base = f"/v4.1/{module_method}"
-    return [base, f"{base}.json", f"{base}.xml"]
-
-
-def operation(name: str) -> Callable[[Request], Coroutine[Any, Any, None]]:
-    """A dependency that names the operation for the journal before authentication runs."""
-
-    async def mark(request: Request) -> None:
-        note(request, operation=name)
-
-    return mark
 
 
 def respond(request: Request, data: Any, xml_data: Any = None) -> Response:
@@ -311,18 +303,6 @@ def oauth_error(exc: service.OAuthError, basic: bool) -> Response:
     )
 
 
-def basic_credentials(request: Request) -> tuple[str, str] | None:
-    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return ("", "")
-    client_id, _, secret = decoded.partition(":")
-    return client_id, secret
-
-
 async def oauth2_token(request: Request, session: Session = Depends(get_session)) -> Response:
     """`grant_type=client_credentials` with the client in the form or in HTTP Basic auth."""
     basic = basic_credentials(request)
@@ -372,23 +352,23 @@ async def unknown_path(request: Request, rest: str) -> Response:
 
 
 def register() -> None:
-    def add(path_names: list[str], endpoint: Any, methods: list[str], name: str) -> None:
-        for path in path_names:
-            router.add_api_route(
-                path,
-                endpoint,
-                methods=methods,
-                dependencies=[Depends(operation(name))],
-                include_in_schema=not path.startswith("/v4.1") or path.endswith(".json"),
-            )
+    """The routes, made from the declared operations (customergauge/operations.py); the API
+    schema at /__admin/docs shows each once (its `.json` path)."""
 
-    add(paths("stream/transactional"), stream_transactional, ["POST"], "StreamTransactional")
-    add(paths("file/transactional"), file_transactional, ["GET"], "FileTransactional")
-    add(paths("lists/unsubscribe"), get_unsubscribe, ["GET"], "GetUnsubscribe")
-    add(paths("lists/unsubscribe"), post_unsubscribe, ["POST"], "PostUnsubscribe")
-    add(paths("lists/bounce"), get_bounce, ["GET"], "GetBounce")
-    add(["/oauth2/token"], oauth2_token, ["POST"], "OAuth2Token")
-    router.add_api_route(
+    def shown(path: str) -> bool:
+        return not path.startswith("/v4.1") or path.endswith(".json")
+
+    for name, endpoint in (
+        ("StreamTransactional", stream_transactional),
+        ("FileTransactional", file_transactional),
+        ("GetUnsubscribe", get_unsubscribe),
+        ("PostUnsubscribe", post_unsubscribe),
+        ("GetBounce", get_bounce),
+        ("OAuth2Token", oauth2_token),
+    ):
+        OPERATIONS.add_route(router, name, endpoint, include_in_schema=shown)
+    OPERATIONS.add_fallback(
+        router,
         "/v4.1/{rest:path}",
         unknown_path,
         methods=["GET", "POST", "PUT", "DELETE", "PATCH"],

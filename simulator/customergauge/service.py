@@ -718,10 +718,9 @@ class OAuthError(Exception):
         self.description = description
 
 
-def issue_token(
-    session: Session, client_id: str, client_secret: str, now_of: Callable[[Tenant], datetime]
-) -> tuple[str, int, Tenant]:
-    """A new access token for a client of exactly one tenant; (token, lifetime s, tenant)."""
+def client_tenant(session: Session, client_id: str, client_secret: str) -> tuple[str, Tenant]:
+    """The OAuth2 client (its id as stored) and its tenant: a client of exactly one tenant
+    whose secret matches (OAuthError otherwise)."""
     if not client_id or not client_secret:
         raise OAuthError(400, "invalid_request", "client_id and client_secret are required")
     for name, value in (("client_id", client_id), ("client_secret", client_secret)):
@@ -742,6 +741,14 @@ def issue_token(
     tenant = session.get(Tenant, client.tenant_id)
     if tenant is None:
         raise OAuthError(401, "invalid_client", "Client authentication failed")
+    return client.client_id, tenant
+
+
+def issue_token(
+    session: Session, client_id: str, client_secret: str, now_of: Callable[[Tenant], datetime]
+) -> tuple[str, int, Tenant]:
+    """A new access token for a client of exactly one tenant; (token, lifetime s, tenant)."""
+    client_id, tenant = client_tenant(session, client_id, client_secret)
     ttl = get_config(session, tenant.id).token_ttl_seconds
     now = now_of(tenant)
     session.execute(  # expired tokens are dropped as new ones are issued
@@ -754,7 +761,7 @@ def issue_token(
         CgAccessToken(
             tenant_id=tenant.id,
             token=token,
-            client_id=client.client_id,
+            client_id=client_id,
             expires_at=now + timedelta(seconds=ttl),
         )
     )

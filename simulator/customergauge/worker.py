@@ -161,9 +161,10 @@ class ProcessingFault(Exception):
 
 def stream_fault(session: Session, tenant_id: str, now: datetime) -> str | None:
     """The failure reason when a stream fault rule fires for this attempt, else None."""
-    from simulator.core.faults import stream_processing_fault
+    from simulator.core.faults import background_fault
+    from simulator.customergauge.operations import STREAM_PROCESS
 
-    return stream_processing_fault(session, tenant_id, now)
+    return background_fault(session, "customergauge", STREAM_PROCESS, tenant_id, now)
 
 
 def sweep(engine: Engine) -> None:

@@ -30,12 +30,16 @@ async def match_ecdp_routes_first(app: FastAPI) -> None:
 
 
 def _spec() -> ApiSpec:
-    from simulator.ecdp import admin, routes
+    from simulator.ecdp import admin, auth, routes
+    from simulator.ecdp.operations import OPERATIONS
 
     return ApiSpec(
         name="ecdp",
+        title="ECDP",
         owns_path=owns_path,
         render_error=render_error,
+        operations=OPERATIONS,
+        tenant_of=auth.tenant_of,
         routers=[routes.router],
         admin_routers=[admin.router],
         fixtures_module="simulator.ecdp.fixtures",

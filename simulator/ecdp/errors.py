@@ -52,7 +52,8 @@ def problem(
     return json_response(body, status=status, media_type=PROBLEM_TYPE)
 
 
-def render_error(request: Request, status: int, message: str) -> Response:
+def render_error(request: Request, status: int, message: str, code: Any = None) -> Response:
+    """Problem details have no native code: a fault rule's `code` is not shown."""
     return problem(request, status, message)
 
 
@@ -64,10 +65,10 @@ def errors_as_list(errors: dict[str, list[str]]) -> list[str]:
 def tenant_wants_map(request: Request) -> bool:
     """Read only on the error path: the tenant's `validationErrors` fixture setting."""
     from simulator.core.db import new_session
-    from simulator.core.middleware import SCOPE_KEY
+    from simulator.core.requestinfo import noted_tenant
     from simulator.ecdp.models import EcdpSettings
 
-    tenant_id = request.scope.get(SCOPE_KEY, {}).get("tenant_id")
+    tenant_id = noted_tenant(request.scope)
     if tenant_id is None:
         return False
     with new_session(request.app.state.engine) as session:

@@ -15,13 +15,13 @@ from simulator.core import fastsql, offloop, tenants
 from simulator.core.clock import tenant_now
 from simulator.core.db import get_session, new_session
 from simulator.core.formats import json_response
-from simulator.core.middleware import note
 from simulator.core.models import Tenant
 from simulator.core.storable import JsonRefused, fits, read_json
 from simulator.ecdp import service
 from simulator.ecdp.auth import ecdp_tenant
 from simulator.ecdp.errors import EcdpError
 from simulator.ecdp.models import EcdpCustomer
+from simulator.ecdp.operations import OPERATIONS
 
 # Chosen: the docs give no body limit; 5 MiB is ample for the 10,000-customer batch cap.
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -72,13 +72,12 @@ def field_path(pointer: str) -> str:
     return path or "$"
 
 
-@router.post("/customers")
+@OPERATIONS.route(router, "PostCustomers")
 async def post_customers(
     request: Request,
     session: Session = Depends(get_session),
     tenant: Tenant = Depends(ecdp_tenant),
 ) -> Response:
-    note(request, operation="PostCustomers")
     raw, content_type = await read_body(request), request.headers.get("content-type", "")
     engine, seed = request.app.state.engine, request.app.state.settings.seed
     # Up to 10,000 customers: parsed, checked and written in a worker thread (core/offloop).
@@ -129,45 +128,39 @@ async def lookup(request: Request, kind: str, raw: str) -> Response:
     return json_response({"status": 0, "data": service.customer_view(row)})
 
 
-@router.get("/customers/id/{customer_id}")
+@OPERATIONS.route(router, "GetCustomerById")
 async def get_by_id(request: Request) -> Response:
-    note(request, operation="GetCustomerById")
-    return await lookup(request, "id", request.path_params["customer_id"])
+    return await lookup(request, "id", request.path_params["id"])
 
 
-@router.get("/customers/email/{email:path}")
+@OPERATIONS.route(router, "GetCustomerByEmail")
 async def get_by_email(request: Request) -> Response:
-    note(request, operation="GetCustomerByEmail")
     return await lookup(request, "email", request.path_params["email"])
 
 
-@router.get("/customers/phone/{phone:path}")
+@OPERATIONS.route(router, "GetCustomerByPhone")
 async def get_by_phone(request: Request) -> Response:
-    note(request, operation="GetCustomerByPhone")
     return await lookup(request, "phone", request.path_params["phone"])
 
 
-@router.get("/customers/crmId/{crm_id:path}")
+@OPERATIONS.route(router, "GetCustomerByCrmId")
 async def get_by_crm_id(request: Request) -> Response:
-    note(request, operation="GetCustomerByCrmId")
-    return await lookup(request, "crmId", request.path_params["crm_id"])
+    return await lookup(request, "crmId", request.path_params["crmId"])
 
 
-@router.get("/customerattributes")
+@OPERATIONS.route(router, "GetCustomerAttributes")
 async def get_attributes(
     request: Request,
     session: Session = Depends(get_session),
     tenant: Tenant = Depends(ecdp_tenant),
 ) -> Response:
-    note(request, operation="GetCustomerAttributes")
     return json_response({"status": 0, "data": service.list_attributes(session, tenant.id)})
 
 
-@router.get("/customerconsents")
+@OPERATIONS.route(router, "GetCustomerConsents")
 async def get_consents(
     request: Request,
     session: Session = Depends(get_session),
     tenant: Tenant = Depends(ecdp_tenant),
 ) -> Response:
-    note(request, operation="GetCustomerConsents")
     return json_response({"status": 0, "data": service.list_consents(session, tenant.id)})

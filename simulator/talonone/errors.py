@@ -13,6 +13,9 @@ from starlette.responses import Response
 from simulator.core.errors import ApiError, reason
 from simulator.core.formats import json_response
 
+# The documented 409 of UpdateCustomerSessionV2, UpdateCustomerProfileV2 and TrackEventV2.
+PARALLEL_WRITES = "Too many requests or limit reached - Avoid parallel requests"
+
 
 class TalonOneError(ApiError):
     """`errors` items may be given in `extra["errors"]`; otherwise one is built from the message.
@@ -40,7 +43,8 @@ def error_body(status: int, message: str, errors: list[dict[str, Any]] | None = 
     }
 
 
-def render_error(request: Request, status: int, message: str) -> Response:
+def render_error(request: Request, status: int, message: str, code: Any = None) -> Response:
+    """Talon.One's error body (it has no error code besides the status)."""
     return json_response(error_body(status, message), status=status)
 
 

@@ -165,12 +165,12 @@ def test_clienttoolbox_errors_follow_the_output_field(client: TestClient) -> Non
 def test_clienttoolbox_operation_is_the_type_field_and_the_body_still_arrives(
     client: TestClient,
 ) -> None:
-    add(client, {"api": "clienttoolbox", "operation": "transactions_batch", "error": 503})
+    add(client, {"api": "clienttoolbox", "operation": "batch_transactions", "error": 503})
     # Another type: the rule reads the form, and the handler still gets the whole body.
     response = ct_post(client, **CT_BATCH, Profiles_Data="Z2|Zed\n")
     assert response.status_code == 200, response.text
     assert client.get("/__admin/tenants/default/clienttoolbox/customers/Z2").status_code == 200
-    response = ct_post(client, type="transactions_batch")
+    response = ct_post(client, type="batch_transactions")
     assert response.status_code == 503
 
 

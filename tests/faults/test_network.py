@@ -124,7 +124,7 @@ def test_a_reset_after_processing_keeps_the_write(
             "/__admin/faults",
             json={
                 "api": "ecdp",
-                "operation": "AddOrUpdateCustomers",
+                "operation": "PostCustomers",
                 "count": 1,
                 "network": {"action": "reset", "processed": processed},
             },

@@ -12,6 +12,7 @@ from simulator.core import faults
 from simulator.core.clock import real_now
 from simulator.core.db import make_engine
 from simulator.core.faults import FaultError, parse_document, parse_header
+from simulator.core.registry import api_named
 
 
 def test_shorthands_expand_to_full_actions() -> None:
@@ -33,7 +34,7 @@ def test_shorthands_expand_to_full_actions() -> None:
         ({"latency": {"median_ms": 5}}, "latency", "median_ms and sigma"),
         ({"latency": "soon"}, "latency", "not a duration"),
         ({"error": 503, "probability": 1.5}, "probability", "less than or equal to 1"),
-        ({"error": 503, "api": "stripe"}, "api", "Input should be"),
+        ({"error": 503, "api": "stripe"}, "api", "unknown api 'stripe'"),
         ({"error": 503, "colour": "red"}, "colour", "Extra inputs"),
         ({"network": "explode"}, "network.action", "Input should be"),
         ({"faults": [{"error": 503}, {"error": 99}]}, "faults[1].error.status", "greater"),
@@ -106,24 +107,31 @@ def test_precedence_drop_then_error_then_damage_and_delays_add() -> None:
         ("talonone", "GET", "/v1/coupon_reservations/customerprofiles/C1", "GetReservedCustomers"),
         ("talonone", "POST", "/v2/events", "TrackEventV2"),
         ("talonone", "GET", "/v9/nothing", None),
+        ("talonone", "POST", "/v1/events", None),
         ("customergauge", "POST", "/v4.1/stream/transactional.json", "StreamTransactional"),
         ("customergauge", "GET", "/v4.1/lists/unsubscribe.xml", "GetUnsubscribe"),
+        ("customergauge", "GET", "/v4.1/reports/nps.json", None),
         ("ecdp", "GET", "/customers/email/a@b.c", "GetCustomerByEmail"),
-        ("ecdp", "POST", "/customers", "AddOrUpdateCustomers"),
-        ("clienttoolbox", "POST", "/api.php", None),
+        ("ecdp", "POST", "/customers", "PostCustomers"),
+        ("ecdp", "DELETE", "/customers/id/1", None),
+        ("clienttoolbox", "POST", "/api.php", None),  # its `type` not read yet
     ],
 )
-def test_operations_are_derived_from_method_and_path(
+def test_the_operation_of_a_request_not_routed_yet_comes_from_its_api_routes(
     api: str, method: str, path: str, operation: str | None
 ) -> None:
-    assert faults.operation_from_path(api, method, path) == operation
+    """What fault rules see before the handler runs (core/registry ApiSpec.operation_for)."""
+    found = api_named(api).operation_for({"method": method, "path": path})
+    assert (found.name if found is not None else None) == operation
 
 
 def test_customergauge_answers_to_module_method_too() -> None:
-    names = faults.operation_aliases(
-        "customergauge", "POST", "/v4.1/stream/transactional.xml", "StreamTransactional"
-    )
-    assert names == {"streamtransactional", "stream/transactional"}
+    table = api_named("customergauge").operations
+    assert [op.name for op in table.select("stream/transactional")] == ["StreamTransactional"]
+    assert [op.name for op in table.select("LISTS/unsubscribe")] == [
+        "GetUnsubscribe",
+        "PostUnsubscribe",
+    ]
 
 
 def test_lognormal_latency_has_the_asked_median() -> None:
@@ -224,8 +232,14 @@ def test_stream_processing_fault_fires_for_its_tenant_only(client, new_tenant) -
     )
     with Session(engine, expire_on_commit=False) as session:
         now = real_now()
-        assert faults.stream_processing_fault(session, other["id"], now) is None
-        reasons = [faults.stream_processing_fault(session, "default", now) for _ in range(3)]
+        assert (
+            faults.background_fault(session, "customergauge", "stream.process", other["id"], now)
+            is None
+        )
+        reasons = [
+            faults.background_fault(session, "customergauge", "stream.process", "default", now)
+            for _ in range(3)
+        ]
         session.commit()
     assert reasons == ["mail server unavailable", "mail server unavailable", None]
 
@@ -234,7 +248,9 @@ def test_a_global_rule_without_message_names_itself(client) -> None:
     engine = client.app.state.engine
     row = store(engine, {"api": "customergauge", "operation": "stream.process", "error": 500})
     with Session(engine, expire_on_commit=False) as session:
-        reason = faults.stream_processing_fault(session, "default", real_now())
+        reason = faults.background_fault(
+            session, "customergauge", "stream.process", "default", real_now()
+        )
     assert reason == f"Simulated processing failure (fault rule {row.id})"
 
 

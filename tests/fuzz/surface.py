@@ -280,7 +280,7 @@ def ecdp(name: str, method: str, path: str, body: Any = None, **values: str) -> 
 
 ECDP = [
     ecdp(
-        "AddOrUpdateCustomers",
+        "PostCustomers",
         "POST",
         "/customers",
         {
@@ -466,6 +466,36 @@ ADMIN = [
             "status": "200",
             "limit": "5",
         },
+    ),
+    admin(
+        "ListUnmatchedRequests",
+        "GET",
+        "/__admin/requests/unmatched",
+        query={"tenant": "default", "api": "talonone", "status": "4xx", "limit": "5"},
+    ),
+    admin(
+        "CountRequests",
+        "POST",
+        "/__admin/requests/count",
+        {
+            "tenant": "default",
+            "api": "talonone",
+            "operation": "GetCustomerSession",
+            "pathPattern": "/v2/customer_sessions/*",
+            "status": "2xx",
+            "since": "2026-01-01T00:00:00Z",
+            "body": [
+                {"jsonPath": "$.customerSession.cartItems[*].sku", "contains": "SKU"},
+                {"form": "type", "equals": "reports"},
+                {"xml": "record/Email", "equals": "a@example.com"},
+            ],
+        },
+    ),
+    admin(
+        "FindRequests",
+        "POST",
+        "/__admin/requests/find",
+        {"operation": "PostCustomers", "path": "/customers", "status": 201, "limit": 10},
     ),
     admin("ListFaults", "GET", "/__admin/faults", query={"tenant": "default"}),
     admin("GetFault", "GET", "/__admin/faults/{id}", id="1"),

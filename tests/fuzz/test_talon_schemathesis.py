@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.core.faults import TALONONE_OPERATIONS
+from simulator.talonone.operations import OPERATIONS as TALONONE_OPERATIONS
 from tests.conftest import LiveServer, live_database_url, start_server, stop_server
 from tests.fuzz.conftest import TRIED
 
@@ -28,7 +28,7 @@ from schemathesis import GenerationMode  # noqa: E402
 from schemathesis.checks import CHECKS  # noqa: E402
 
 AUTH = {"Authorization": "ApiKey-v1 talon-sandbox-key"}
-OPERATIONS = sorted(name for _method, _path, name in TALONONE_OPERATIONS)
+OPERATIONS = sorted(operation.name for operation in TALONONE_OPERATIONS)
 # Bounded so that this part stays within 2-3 minutes on 2 cores, both stores alike.
 EXAMPLES = int(os.environ.get("SIM_SCHEMATHESIS_EXAMPLES", "40"))
 

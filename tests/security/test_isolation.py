@@ -115,10 +115,10 @@ def path_values(ids: dict[str, str]) -> dict[str, str]:
         "couponValue": "WELCOME-5",
         "audienceId": ids["audience"],
         "catalogId": "1",
-        "customer_id": ids["ecdp_id"],
+        "id": ids["ecdp_id"],
         "email": EMAIL,
         "phone": PHONE,
-        "crm_id": CRM,
+        "crmId": CRM,
         "rest": f"file/transactional.json?id={ids['upload']}",
     }
 

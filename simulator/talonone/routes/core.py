@@ -13,18 +13,18 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
-from simulator.admin.deps import path_tenant
 from simulator.core import fastsql, offloop, tenants
+from simulator.core.admindeps import path_tenant
 from simulator.core.clock import tenant_now
 from simulator.core.db import get_session, new_session
 from simulator.core.dispatch import query_param, read_body
 from simulator.core.formats import json_response
-from simulator.core.middleware import note
 from simulator.core.models import Tenant
 from simulator.core.storable import parse_int
 from simulator.talonone.auth import api_key_of, talonone_tenant, talonone_tenant_of
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonEvent, TalonSession
+from simulator.talonone.operations import OPERATIONS
 from simulator.talonone.schemas import parse_body, query_bool, query_instant, query_silent
 from simulator.talonone.service import catalogs, events, profiles, sessions
 from simulator.talonone.service.campaigns import load_config
@@ -72,14 +72,13 @@ def commit_or_rollback(db: Session | fastsql.Lease, dry: bool) -> None:
 # solving costs about as much as the request's SQL.
 
 
-@router.put("/v2/customer_sessions/{customerSessionId}")
+@OPERATIONS.route(router, "UpdateCustomerSessionV2")
 async def update_customer_session_v2(customerSessionId: str, request: Request) -> Response:
     # The body is read (not parsed) first: from the key check to the commit nothing awaits, so
     # the request keeps one connection and one transaction.
     raw = await read_body(request)
     with fastsql.write_lease(request.app.state.engine, grouped=True) as db:
         tenant = talonone_tenant_of(request, db, release=False)
-        note(request, operation="UpdateCustomerSessionV2")
         check_session_id(customerSessionId)
         dry = query_bool(query_param(request, "dry"), "dry")
         now = evaluation_instant(request, tenant, dry)
@@ -90,7 +89,7 @@ async def update_customer_session_v2(customerSessionId: str, request: Request) -
     return json_response(result)
 
 
-@router.get("/v2/customer_sessions/{customerSessionId}")
+@OPERATIONS.route(router, "GetCustomerSession")
 async def get_customer_session(customerSessionId: str, request: Request) -> Response:
     """One query finds key and session together (as ECDP's lookups); without a row, the key
     check answers 401 for a wrong key, and a right key means the session is unknown: 404."""
@@ -99,35 +98,31 @@ async def get_customer_session(customerSessionId: str, request: Request) -> Resp
         row = sessions.session_for_key(db, key, customerSessionId) if key else None
         if row is None:
             talonone_tenant_of(request, db)
-            note(request, operation="GetCustomerSession")
             raise sessions.not_found(customerSessionId)
-        note(request, operation="GetCustomerSession")
         tenants.admit_found(request, row.tenant_id, row.quota_requests_per_second)
         result = sessions.session_answer(db, row)
     return json_response(result)
 
 
-@router.put("/v2/customer_sessions/{customerSessionId}/reopen")
+@OPERATIONS.route(router, "ReopenCustomerSession")
 async def reopen_customer_session(
     customerSessionId: str,
     request: Request,
     db: Session = Depends(get_session),
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
-    note(request, operation="ReopenCustomerSession")
     result = sessions.reopen_session(db, tenant, tenant_now(tenant), customerSessionId)
     db.commit()
     return json_response(result)
 
 
-@router.post("/v2/customer_sessions/{customerSessionId}/returns")
+@OPERATIONS.route(router, "ReturnCartItems")
 async def return_cart_items(
     customerSessionId: str,
     request: Request,
     db: Session = Depends(get_session),
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
-    note(request, operation="ReturnCartItems")
     dry = query_bool(query_param(request, "dry"), "dry")
     query_bool(query_param(request, "runRuleEngine"), "runRuleEngine")
     body = parse_body(await request.body())
@@ -144,14 +139,13 @@ async def return_cart_items(
     return json_response(result)
 
 
-@router.put("/v2/customer_profiles/{integrationId}")
+@OPERATIONS.route(router, "UpdateCustomerProfileV2")
 async def update_customer_profile_v2(
     integrationId: str,
     request: Request,
     db: Session = Depends(get_session),
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
-    note(request, operation="UpdateCustomerProfileV2")
     run = query_bool(query_param(request, "runRuleEngine"), "runRuleEngine")
     dry = query_bool(query_param(request, "dry"), "dry")
     body = parse_body(await request.body())
@@ -162,13 +156,12 @@ async def update_customer_profile_v2(
     return json_response(result)
 
 
-@router.put("/v2/customer_profiles")
+@OPERATIONS.route(router, "UpdateCustomerProfilesV2")
 async def update_customer_profiles_v2(
     request: Request,
     db: Session = Depends(get_session),
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
-    note(request, operation="UpdateCustomerProfilesV2")
     silent = query_silent(query_param(request, "silent"))
     body = parse_body(await request.body())
     states = profiles.update_profiles(db, tenant, tenant_now(tenant), body)
@@ -178,13 +171,12 @@ async def update_customer_profiles_v2(
     return json_response({"integrationStates": states})
 
 
-@router.post("/v2/events")
+@OPERATIONS.route(router, "TrackEventV2")
 async def track_event_v2(
     request: Request,
     db: Session = Depends(get_session),
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
-    note(request, operation="TrackEventV2")
     silent = query_silent(query_param(request, "silent"))
     dry = query_bool(query_param(request, "dry"), "dry")
     if (
@@ -205,13 +197,12 @@ async def track_event_v2(
     return json_response(result)
 
 
-@router.put("/v1/catalogs/{catalogId}/sync")
+@OPERATIONS.route(router, "SyncCatalog")
 async def sync_catalog(
     catalogId: str,
     request: Request,
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
-    note(request, operation="SyncCatalog")
     catalog_id = parse_int(catalogId)
     if catalog_id is None or catalog_id < 0:
         raise TalonOneError(

@@ -13,11 +13,11 @@ from starlette.responses import Response
 from simulator.core.clock import tenant_now
 from simulator.core.db import get_session
 from simulator.core.formats import json_response
-from simulator.core.middleware import note
 from simulator.core.models import Tenant
 from simulator.core.storable import JsonRefused, parse_int, read_json
 from simulator.talonone.auth import talonone_tenant
 from simulator.talonone.errors import TalonOneError
+from simulator.talonone.operations import OPERATIONS
 from simulator.talonone.service import (
     audiences,
     coupons,
@@ -107,14 +107,13 @@ def no_content() -> Response:
 # --- coupon reservations ----------------------------------------------------------------------
 
 
-@router.post("/v1/coupon_reservations/{couponValue:path}")
+@OPERATIONS.route(router, "CreateCouponReservation")
 async def create_coupon_reservation(
     couponValue: str,
     request: Request,
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="CreateCouponReservation")
     body = await json_body(request)
     if not isinstance(body, dict):
         raise TalonOneError(400, "The request body must be a JSON object", title="Invalid type")
@@ -124,14 +123,13 @@ async def create_coupon_reservation(
     return json_response(view, status=201)
 
 
-@router.delete("/v1/coupon_reservations/{couponValue:path}")
+@OPERATIONS.route(router, "DeleteCouponReservation")
 async def delete_coupon_reservation(
     couponValue: str,
     request: Request,
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="DeleteCouponReservation")
     body = await json_body(request)
     if not isinstance(body, dict):
         raise TalonOneError(400, "The request body must be a JSON object", title="Invalid type")
@@ -141,14 +139,13 @@ async def delete_coupon_reservation(
     return no_content()
 
 
-@router.get("/v1/coupon_reservations/customerprofiles/{couponValue:path}")
+@OPERATIONS.route(router, "GetReservedCustomers")
 async def get_reserved_customers(
     couponValue: str,
     request: Request,
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="GetReservedCustomers")
     data = coupons.reserved_customers(session, tenant, couponValue)
     return json_response({"totalResultSize": len(data), "data": data})
 
@@ -156,13 +153,12 @@ async def get_reserved_customers(
 # --- referrals --------------------------------------------------------------------------------
 
 
-@router.post("/v1/referrals")
+@OPERATIONS.route(router, "CreateReferral")
 async def create_referral(
     request: Request,
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="CreateReferral")
     body = parse(referrals.NewReferral, await json_body(request))
     seed = request.app.state.settings.seed
     view = referrals.create_referral(session, tenant.id, tenant_now(tenant), seed, body)
@@ -170,13 +166,12 @@ async def create_referral(
     return json_response(view, status=201)
 
 
-@router.post("/v1/referrals_for_multiple_advocates")
+@OPERATIONS.route(router, "CreateReferralsForMultipleAdvocates")
 async def create_referrals_for_multiple_advocates(
     request: Request,
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="CreateReferralsForMultipleAdvocates")
     silent = silent_flag(request)
     body = parse(referrals.NewReferralsForMultipleAdvocates, await json_body(request))
     seed = request.app.state.settings.seed
@@ -192,27 +187,25 @@ async def create_referrals_for_multiple_advocates(
 # --- audiences --------------------------------------------------------------------------------
 
 
-@router.post("/v2/audiences")
+@OPERATIONS.route(router, "CreateAudienceV2")
 async def create_audience(
     request: Request,
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="CreateAudienceV2")
     body = parse(audiences.NewAudience, await json_body(request))
     view = audiences.create_audience(session, tenant.id, tenant_now(tenant), body)
     session.commit()
     return json_response(view, status=201)
 
 
-@router.put("/v2/audiences/{audienceId}")
+@OPERATIONS.route(router, "UpdateAudienceV2")
 async def update_audience(
     audienceId: str,
     request: Request,
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="UpdateAudienceV2")
     audience_id = path_int(audienceId, "audienceId")
     body = parse(audiences.UpdateAudience, await json_body(request))
     view = audiences.rename_audience(session, tenant.id, audience_id, body.name)
@@ -220,40 +213,37 @@ async def update_audience(
     return json_response(view)
 
 
-@router.delete("/v2/audiences/{audienceId}")
+@OPERATIONS.route(router, "DeleteAudienceV2")
 async def delete_audience(
     audienceId: str,
     request: Request,
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="DeleteAudienceV2")
     audiences.delete_audience(session, tenant.id, path_int(audienceId, "audienceId"))
     session.commit()
     return no_content()
 
 
-@router.delete("/v2/audiences/{audienceId}/memberships")
+@OPERATIONS.route(router, "DeleteAudienceMembershipsV2")
 async def delete_audience_memberships(
     audienceId: str,
     request: Request,
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="DeleteAudienceMembershipsV2")
     audiences.delete_memberships(session, tenant.id, path_int(audienceId, "audienceId"))
     session.commit()
     return no_content()
 
 
-@router.put("/v2/audience_customers/{audienceId}/attributes")
+@OPERATIONS.route(router, "UpdateAudienceCustomersAttributes")
 async def update_audience_customers_attributes(
     audienceId: str,
     request: Request,
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="UpdateAudienceCustomersAttributes")
     audience_id = path_int(audienceId, "audienceId")
     body = await json_body(request)
     if not isinstance(body, dict):
@@ -265,13 +255,12 @@ async def update_audience_customers_attributes(
     return no_content()
 
 
-@router.post("/v2/customer_audiences")
+@OPERATIONS.route(router, "UpdateCustomerProfileAudiences")
 async def update_customer_profile_audiences(
     request: Request,
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="UpdateCustomerProfileAudiences")
     body = parse(audiences.CustomerProfileAudienceRequest, await json_body(request))
     audiences.change_profile_audiences(session, tenant.id, tenant_now(tenant), body.data)
     session.commit()
@@ -281,27 +270,25 @@ async def update_customer_profile_audiences(
 # --- customer data and inventory --------------------------------------------------------------
 
 
-@router.delete("/v1/customer_data/{integrationId:path}")
+@OPERATIONS.route(router, "DeleteCustomerData")
 async def delete_customer_data(
     integrationId: str,
     request: Request,
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="DeleteCustomerData")
     customer_data.delete_customer_data(session, tenant.id, integrationId)
     session.commit()
     return no_content()
 
 
-@router.get("/v1/customer_profiles/{integrationId:path}/inventory")
+@OPERATIONS.route(router, "GetCustomerInventory")
 async def get_customer_inventory(
     integrationId: str,
     request: Request,
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="GetCustomerInventory")
     flags = {flag for flag in inventory.FLAGS if query_flag(request, flag)}
     body = inventory.customer_inventory(session, tenant, tenant_now(tenant), integrationId, flags)
     return json_response(body)

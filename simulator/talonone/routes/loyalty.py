@@ -14,11 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session
 from starlette.responses import Response
 
-from simulator.admin.deps import path_tenant
+from simulator.core.admindeps import path_tenant
 from simulator.core.clock import parse_instant, tenant_now
 from simulator.core.db import get_session
 from simulator.core.formats import json_response
-from simulator.core.middleware import note
 from simulator.core.models import Tenant
 from simulator.core.storable import (
     MAX_AMOUNT,
@@ -33,6 +32,7 @@ from simulator.core.storable import (
 from simulator.talonone.auth import talonone_tenant
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.loyalty import TalonLoyaltyProgram, TalonLoyaltyTransaction
+from simulator.talonone.operations import OPERATIONS
 from simulator.talonone.service import loyalty, loyalty_fixtures
 from simulator.talonone.service.loyalty import LoyaltyError, Page
 
@@ -184,7 +184,7 @@ def points_of(
     )
 
 
-@router.get("/v1/loyalty_programs/{loyaltyProgramId}/profile/{integrationId}/balances")
+@OPERATIONS.route(router, "GetLoyaltyBalances")
 async def get_loyalty_balances(
     loyaltyProgramId: str,
     integrationId: str,
@@ -192,7 +192,6 @@ async def get_loyalty_balances(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="GetLoyaltyBalances")
     query = Query(request)
     program_id = program_id_of(loyaltyProgramId)
     end_date = query.instant("endDate")
@@ -216,7 +215,7 @@ async def get_loyalty_balances(
     return json_response(body)
 
 
-@router.get("/v1/loyalty_programs/{loyaltyProgramId}/profile/{integrationId}/points")
+@OPERATIONS.route(router, "GetLoyaltyProgramProfilePoints")
 async def get_loyalty_program_profile_points(
     loyaltyProgramId: str,
     integrationId: str,
@@ -224,7 +223,6 @@ async def get_loyalty_program_profile_points(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="GetLoyaltyProgramProfilePoints")
     query = Query(request)
     program_id = program_id_of(loyaltyProgramId)
     status = query.choice("status", POINT_STATUSES, "active")
@@ -239,7 +237,7 @@ async def get_loyalty_program_profile_points(
     return json_response(run(session, action))
 
 
-@router.get("/v1/loyalty_programs/{loyaltyProgramId}/profile/{integrationId}/transactions")
+@OPERATIONS.route(router, "GetLoyaltyProgramProfileTransactions")
 async def get_loyalty_program_profile_transactions(
     loyaltyProgramId: str,
     integrationId: str,
@@ -247,7 +245,6 @@ async def get_loyalty_program_profile_transactions(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="GetLoyaltyProgramProfileTransactions")
     query = Query(request)
     program_id = program_id_of(loyaltyProgramId)
     filters = transaction_filters(query)
@@ -279,14 +276,13 @@ def transaction_filters(query: Query) -> dict[str, Any]:
 # --- cards ---------------------------------------------------------------------------------
 
 
-@router.post("/v1/loyalty_programs/{loyaltyProgramId}/cards")
+@OPERATIONS.route(router, "GenerateLoyaltyCard")
 async def generate_loyalty_card(
     loyaltyProgramId: str,
     request: Request,
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="GenerateLoyaltyCard")
     program_id = program_id_of(loyaltyProgramId)
     body = await json_body(request)
     status = body.get("status", "active")
@@ -321,7 +317,7 @@ async def generate_loyalty_card(
     return json_response(run(session, action))
 
 
-@router.post("/v2/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/link_profile")
+@OPERATIONS.route(router, "LinkLoyaltyCardToProfile")
 async def link_loyalty_card_to_profile(
     loyaltyProgramId: str,
     loyaltyCardId: str,
@@ -329,7 +325,6 @@ async def link_loyalty_card_to_profile(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="LinkLoyaltyCardToProfile")
     program_id = program_id_of(loyaltyProgramId)
     identifier = card_id_of(loyaltyCardId)
     body = await json_body(request)
@@ -358,7 +353,7 @@ async def link_loyalty_card_to_profile(
     return json_response(run(session, action))
 
 
-@router.get("/v1/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/balances")
+@OPERATIONS.route(router, "GetLoyaltyCardBalances")
 async def get_loyalty_card_balances(
     loyaltyProgramId: str,
     loyaltyCardId: str,
@@ -366,7 +361,6 @@ async def get_loyalty_card_balances(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="GetLoyaltyCardBalances")
     query = Query(request)
     program_id = program_id_of(loyaltyProgramId)
     identifier = card_id_of(loyaltyCardId)
@@ -387,7 +381,7 @@ async def get_loyalty_card_balances(
     return json_response(body)
 
 
-@router.get("/v1/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/points")
+@OPERATIONS.route(router, "GetLoyaltyCardPoints")
 async def get_loyalty_card_points(
     loyaltyProgramId: str,
     loyaltyCardId: str,
@@ -395,7 +389,6 @@ async def get_loyalty_card_points(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="GetLoyaltyCardPoints")
     query = Query(request)
     program_id = program_id_of(loyaltyProgramId)
     identifier = card_id_of(loyaltyCardId)
@@ -411,7 +404,7 @@ async def get_loyalty_card_points(
     return json_response(run(session, action))
 
 
-@router.get("/v1/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/transactions")
+@OPERATIONS.route(router, "GetLoyaltyCardTransactions")
 async def get_loyalty_card_transactions(
     loyaltyProgramId: str,
     loyaltyCardId: str,
@@ -419,7 +412,6 @@ async def get_loyalty_card_transactions(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    note(request, operation="GetLoyaltyCardTransactions")
     query = Query(request)
     program_id = program_id_of(loyaltyProgramId)
     identifier = card_id_of(loyaltyCardId)

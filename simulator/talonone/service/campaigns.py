@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from sqlmodel import Session
 
-from simulator.core import fastsql
+from simulator.core import caches, fastsql
 from simulator.core.clock import format_instant, parse_instant
 from simulator.core.db import new_session
 from simulator.talonone.models.core import TalonConfig
@@ -89,6 +89,14 @@ def forget_config(tenant_id: str) -> None:
 
 # Loyalty programs, like the configuration, change only when fixtures load: kept the same way.
 _programs: dict[tuple, tuple[float, weakref.ref, TalonLoyaltyProgram | None]] = {}
+caches.register(
+    "talonone.config",
+    "(store, tenant) -> its Talon.One configuration (campaigns, attributes) and (store, tenant, "
+    "program) -> its loyalty programs; read again after CONFIG_TTL_SECONDS, dropped at once "
+    "when this process loads the tenant's fixtures",
+    clear=lambda: (_cache.clear(), _programs.clear()),
+    forget_tenant=forget_config,
+)
 
 
 def loyalty_program(db: Session, tenant_id: str, program_id: int) -> TalonLoyaltyProgram | None:

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, delete
 from sqlalchemy import select as core_select
 from sqlmodel import Session, select
 
-from simulator.core import fastsql
+from simulator.core import caches, fastsql
 from simulator.core.clock import format_instant
 from simulator.core.ids import next_value
 from simulator.core.storable import length_of, lookup
@@ -50,6 +50,14 @@ ITEMS_BY_SKU = fastsql.prepared(
 _known: dict[tuple[int, str], tuple[int, weakref.ref, dict[str, Any]]] = {}
 KNOWN_TENANTS = 1_000
 KNOWN_SKUS = 10_000  # per tenant
+caches.register(
+    "talonone.catalog_items",
+    "(store, tenant) -> catalog items by SKU; right while the tenant's cache_revision (read "
+    "with the tenant on each request, renewed by every catalog write) is the one they were "
+    "read under",
+    clear=_known.clear,
+    forget_tenant=lambda tenant_id: caches.drop_keys(_known, lambda key, _v: key[1] != tenant_id),
+)
 
 
 def items_by_sku(

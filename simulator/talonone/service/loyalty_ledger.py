@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from simulator.core import fastsql
+from simulator.core import caches, fastsql
 from simulator.core.clock import format_instant, parse_instant
 from simulator.core.ids import next_value
 from simulator.core.models import fresh_token
@@ -270,6 +270,16 @@ class LotTotals:
 
 CACHE_SIZE = 4096
 _totals_cache: OrderedDict[tuple, tuple[tuple, LotTotals]] = OrderedDict()
+caches.register(
+    "talonone.lot_totals",
+    "(store, tenant, ledger owner) -> its lot totals; right while the owner's ledger versions "
+    "(read from the store, renewed by every write) match and the instant stays in the window "
+    "the totals hold for; the 4,096 most recent kept",
+    clear=_totals_cache.clear,
+    forget_tenant=lambda tenant_id: caches.drop_keys(
+        _totals_cache, lambda key, _v: key[1] != tenant_id
+    ),
+)
 
 
 def lot_totals(db: Session, tenant_id: str, owner: Owner, ts: float) -> LotTotals:

@@ -1,0 +1,64 @@
+"""The process-wide caches of what the store holds, under one owner.
+
+Each cache keeps its own rule for staying right (docs/architecture.md lists them: a row compared
+on every read, a revision or version read with the request, a time-to-live, ...), because each
+process of a deployment has its own and must notice what other processes write. What they share
+is registered here: `forget_tenant(id)` drops one tenant's entries in this process (a tenant reset
+to its fixtures or deleted: its next request reads the store again), and `clear()` empties them
+all (a test that starts from a fresh store).
+
+A module registers its cache where it defines it:
+
+    caches.register("talonone.config", "...", clear=_cache.clear, forget_tenant=forget_config)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Cache:
+    name: str
+    holds: str
+    clear: Callable[[], None]
+    forget_tenant: Callable[[str], None]
+
+
+_caches: dict[str, Cache] = {}
+
+
+def register(
+    name: str,
+    holds: str,
+    clear: Callable[[], None],
+    forget_tenant: Callable[[str], None] | None = None,
+) -> None:
+    """Add a cache (a module imported again replaces its own entry). Without `forget_tenant`,
+    forgetting a tenant clears the whole cache."""
+    _caches[name] = Cache(name, holds, clear, forget_tenant or (lambda _tenant_id: clear()))
+
+
+def registered() -> list[Cache]:
+    return list(_caches.values())
+
+
+def clear() -> None:
+    """Empty every registered cache of this process."""
+    for cache in list(_caches.values()):
+        cache.clear()
+
+
+def forget_tenant(tenant_id: str) -> None:
+    """Drop what every registered cache of this process keeps of one tenant."""
+    for cache in list(_caches.values()):
+        cache.forget_tenant(tenant_id)
+
+
+def drop_keys(store: MutableMapping[Any, Any], keep: Callable[[Any, Any], bool]) -> None:
+    """Remove the entries of `store` that `keep(key, value)` refuses (safe while others read:
+    the keys are listed first, and one already gone is skipped)."""
+    for key in [key for key, value in list(store.items()) if not keep(key, value)]:
+        store.pop(key, None)
