@@ -14,8 +14,9 @@ from simulator.core.db import get_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import within
-from simulator.ecdp import service
 from simulator.ecdp.models import EcdpConfirmation
+from simulator.ecdp.service import confirmations
+from simulator.ecdp.service.views import confirmation_view
 
 router = APIRouter(
     prefix="/__admin/tenants/{tenant_id}/ecdp",
@@ -30,8 +31,8 @@ async def list_confirmations(
     session: Session = Depends(get_session),
 ) -> Response:
     """Every confirmation message sent for consents set to AwaitingConfirmation, oldest first."""
-    rows = service.list_confirmations(session, tenant.id, customerId)
-    return json_response({"confirmations": [service.confirmation_view(r) for r in rows]})
+    rows = confirmations.list_confirmations(session, tenant.id, customerId)
+    return json_response({"confirmations": [confirmation_view(r) for r in rows]})
 
 
 @router.post("/confirmations/{confirmation_id}/confirm")
@@ -41,7 +42,9 @@ async def confirm(
     session: Session = Depends(get_session),
 ) -> Response:
     """Act as the customer clicking the link: the consents it awaited become True."""
-    message = service.confirm(session, tenant.id, confirmation_id, tenant_now(tenant))
+    message = confirmations.confirm(session, tenant.id, confirmation_id, tenant_now(tenant))
     if message is None:
         raise HTTPException(404, f"no confirmation message {confirmation_id}")
-    return json_response(service.confirmation_view(message))
+    view = confirmation_view(message)
+    session.commit()
+    return json_response(view)

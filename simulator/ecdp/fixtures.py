@@ -15,7 +15,6 @@ from sqlmodel import Session
 from simulator.core.fixtures import FixtureError, FixtureSection, LoadContext, Strict
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
-from simulator.ecdp import service
 from simulator.ecdp.generate import COUNTS as GENERATE_COUNTS
 from simulator.ecdp.generate import generate
 from simulator.ecdp.models import (
@@ -24,6 +23,12 @@ from simulator.ecdp.models import (
     EcdpConsent,
     EcdpSettings,
 )
+from simulator.ecdp.service.confirmations import list_confirmations
+from simulator.ecdp.service.definitions import AttributeDefinition, Definitions, load_definitions
+from simulator.ecdp.service.lookups import CUSTOMERS
+from simulator.ecdp.service.parsing import IDENTIFIERS, Problems, parse_item
+from simulator.ecdp.service.upsert import apply_input, blank_customer, customer_guid, encode_row
+from simulator.ecdp.service.views import customer_view, format_datetime
 
 AttributeType = Literal[
     "String", "Text", "Number", "Money", "Date", "DateTime", "SingleSelect", "Boolean", "Url"
@@ -117,11 +122,11 @@ def aware(value: datetime | None, default: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=default.tzinfo)
 
 
-def definitions_of(model: EcdpFixture) -> service.Definitions:
-    return service.Definitions(
+def definitions_of(model: EcdpFixture) -> Definitions:
+    return Definitions(
         default_identification_field=model.defaultIdentificationField,
         attributes={
-            a.name.lower(): service.AttributeDefinition(a.id, a.name, a.type, a.options)
+            a.name.lower(): AttributeDefinition(a.id, a.name, a.type, a.options)
             for a in model.attributes
         },
         consents={c.id: c.type for c in model.consents},
@@ -132,7 +137,7 @@ def customer_row(
     tenant: Tenant,
     index: int,
     customer: CustomerFixture,
-    definitions: service.Definitions,
+    definitions: Definitions,
     context: LoadContext,
 ) -> dict[str, Any]:
     """Check one fixture customer with the API's own rules; raise FixtureError at its path."""
@@ -151,15 +156,13 @@ def customer_row(
     }
     item["customAttributes"] = customer.customAttributes
     item["consentsData"] = {"consents": [c.model_dump() for c in customer.consents]}
-    problems = service.Problems()
-    parsed = service.parse_item(item, f"customers[{index}]", definitions, problems, None)
+    problems = Problems()
+    parsed = parse_item(item, f"customers[{index}]", definitions, problems, None)
     if problems or parsed is None:
         path, messages = next(iter(problems.errors.items()))
         raise FixtureError(context.source, f"ecdp.{path}", messages[0])
     created = aware(customer.createdAt, context.now)
-    row = service.apply_input(
-        service.blank_customer(tenant.id, created), parsed, definitions, created
-    )
+    row = apply_input(blank_customer(tenant.id, created), parsed, definitions, created)
     row.pop("pk")
     row.update(
         guid=(customer.guid or "").lower() or None,
@@ -193,7 +196,7 @@ def assign_ids(rows: list[dict[str, Any]], source: str) -> int:
 
 
 def check_unique_identifiers(rows: list[dict[str, Any]], source: str) -> None:
-    for column, name in service.IDENTIFIERS.items():
+    for column, name in IDENTIFIERS.items():
         seen: set[str] = set()
         for index, row in enumerate(rows):
             value = row.get(column)
@@ -238,11 +241,11 @@ def load(session: Session, tenant: Tenant, model: EcdpFixture, context: LoadCont
         row["id"] = customer.id
     last = assign_ids(rows, context.source)
     for row in rows:
-        row["guid"] = row["guid"] or service.customer_guid(context.seed, tenant.id, row["id"])
+        row["guid"] = row["guid"] or customer_guid(context.seed, tenant.id, row["id"])
     check_unique_identifiers(rows, context.source)
     session.flush()
     if rows:
-        session.execute(insert(service.CUSTOMERS), [service.encode_row(r) for r in rows])
+        session.execute(insert(CUSTOMERS), [encode_row(r) for r in rows])
         next_value(session, tenant.id, "ecdp.customer", last)
     load_confirmations(session, tenant, model, {r["id"]: r for r in rows}, context)
 
@@ -282,7 +285,7 @@ def load_confirmations(
 
 
 def export(session: Session, tenant: Tenant) -> dict[str, Any]:
-    definitions = service.load_definitions(session, tenant.id)
+    definitions = load_definitions(session, tenant.id)
     section: dict[str, Any] = {}
     if definitions.default_identification_field:
         section["defaultIdentificationField"] = definitions.default_identification_field
@@ -298,9 +301,7 @@ def export(session: Session, tenant: Tenant) -> dict[str, Any]:
     ).scalars()
     section["consents"] = [{"id": c.id, "name": c.name, "type": c.type} for c in consent_rows]
     customers = session.execute(
-        select(service.CUSTOMERS)
-        .where(service.CUSTOMERS.c.tenant_id == tenant.id)
-        .order_by(service.CUSTOMERS.c.id)
+        select(CUSTOMERS).where(CUSTOMERS.c.tenant_id == tenant.id).order_by(CUSTOMERS.c.id)
     ).mappings()
     section["customers"] = [export_customer(row) for row in customers]
     section["confirmations"] = [
@@ -311,18 +312,18 @@ def export(session: Session, tenant: Tenant) -> dict[str, Any]:
             "confirmationMessageId": c.confirmation_message_id,
             "forced": c.forced,
             "confirmed": c.confirmed,
-            "sentAt": service.format_datetime(c.sent_at),
+            "sentAt": format_datetime(c.sent_at),
         }
-        for c in service.list_confirmations(session, tenant.id)
+        for c in list_confirmations(session, tenant.id)
     ]
     return section
 
 
 def export_customer(row: Any) -> dict[str, Any]:
-    view = service.customer_view(row)
+    view = customer_view(row)
     consents = view.pop("consentsData")["consents"]
     view["consents"] = consents
-    view["createdAt"] = service.format_datetime(row["created_at"])
+    view["createdAt"] = format_datetime(row["created_at"])
     return {key: value for key, value in view.items() if value is not None}
 
 

@@ -17,11 +17,15 @@ from simulator.core.db import get_session, new_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import JsonRefused, fits, read_json
-from simulator.ecdp import service
 from simulator.ecdp.auth import ecdp_tenant
 from simulator.ecdp.errors import EcdpError
 from simulator.ecdp.models import EcdpCustomer
 from simulator.ecdp.operations import OPERATIONS
+from simulator.ecdp.service.definitions import list_attributes, list_consents
+from simulator.ecdp.service.lookups import find_customer_for_key, lookup_key
+from simulator.ecdp.service.parsing import child, validation_error
+from simulator.ecdp.service.upsert import upsert_customers
+from simulator.ecdp.service.views import customer_view
 
 # Chosen: the docs give no body limit; 5 MiB is ample for the 10,000-customer batch cap.
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -53,12 +57,12 @@ def parse_json(raw: bytes, content_type: str) -> object:
             415, f"Content-Type '{content_type}' is not supported; use application/json."
         )
     if not raw.strip():
-        raise service.validation_error({"$": ["A non-empty request body is required."]})
+        raise validation_error({"$": ["A non-empty request body is required."]})
     try:
         return read_json(raw)
     except JsonRefused as refused:
         subject = "The value" if refused.pointer else "The request body"
-        raise service.validation_error(
+        raise validation_error(
             {field_path(refused.pointer): [f"{subject} {refused.problem}."]}
         ) from None
 
@@ -68,7 +72,7 @@ def field_path(pointer: str) -> str:
     path = ""
     for step in pointer.split("/")[1:]:
         step = step.replace("~1", "/").replace("~0", "~")
-        path = f"{path}[{step}]" if step.isdigit() else service.child(path, step)
+        path = f"{path}[{step}]" if step.isdigit() else child(path, step)
     return path or "$"
 
 
@@ -96,13 +100,17 @@ def post_customers_call(
     body = parse_json(raw, content_type)
     with new_session(engine) as session, offloop.writing(engine):
         try:
-            return service.upsert_customers(session, tenant, body, now, seed)
+            result = upsert_customers(session, tenant, body, now, seed)
+            session.commit()
+            return result
         except IntegrityError:
             # A concurrent batch took one of our identifiers between our read and write:
             # run again against what is stored now.
             session.rollback()
         try:
-            return service.upsert_customers(session, tenant, body, now, seed)
+            result = upsert_customers(session, tenant, body, now, seed)
+            session.commit()
+            return result
         except IntegrityError:
             raise EcdpError(409, "A concurrent request changed these customers; retry.") from None
 
@@ -111,21 +119,21 @@ async def lookup(request: Request, kind: str, raw: str) -> Response:
     """One query (customer joined to its tenant by API key) on a bare connection; only a miss
     pays a second query, to tell 401 from 404. The handlers read the path parameter from
     `request.path_params` (no per-request validation model: it is a plain string)."""
-    key = service.lookup_key(kind, raw)
+    key = lookup_key(kind, raw)
     api_key = request.headers.get("x-api-key", "").strip()
     usable = key is not None and key != "" and not (isinstance(key, int) and not fits(ID, key))
     row = None
     if api_key and usable:
         with fastsql.lease(request.app.state.engine) as db:
-            row = service.find_customer_for_key(db, api_key, kind, key)
+            row = find_customer_for_key(db, api_key, kind, key)
     if row is None:
         with new_session(request.app.state.engine) as session:
             await ecdp_tenant(request, session)  # 401 when the key is wrong
         if key is None:
-            raise service.validation_error({"id": [f"The value '{raw}' is not valid."]})
+            raise validation_error({"id": [f"The value '{raw}' is not valid."]})
         raise EcdpError(404, f"Customer with {kind} '{raw}' was not found.")
     tenants.admit_found(request, row["tenant_id"], row["quota_requests_per_second"])
-    return json_response({"status": 0, "data": service.customer_view(row)})
+    return json_response({"status": 0, "data": customer_view(row)})
 
 
 @OPERATIONS.route(router, "GetCustomerById")
@@ -154,7 +162,7 @@ async def get_attributes(
     session: Session = Depends(get_session),
     tenant: Tenant = Depends(ecdp_tenant),
 ) -> Response:
-    return json_response({"status": 0, "data": service.list_attributes(session, tenant.id)})
+    return json_response({"status": 0, "data": list_attributes(session, tenant.id)})
 
 
 @OPERATIONS.route(router, "GetCustomerConsents")
@@ -163,4 +171,4 @@ async def get_consents(
     session: Session = Depends(get_session),
     tenant: Tenant = Depends(ecdp_tenant),
 ) -> Response:
-    return json_response({"status": 0, "data": service.list_consents(session, tenant.id)})
+    return json_response({"status": 0, "data": list_consents(session, tenant.id)})

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator.ecdp.routes import MAX_BODY_BYTES
-from simulator.ecdp.service import MAX_ITEMS
+from simulator.ecdp.service.parsing import MAX_ITEMS
 from tests.ecdp.helpers import KEY, errors, get, post, problem
 
 VALID_ITEM = {"email": "valid@example.com"}

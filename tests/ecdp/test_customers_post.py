@@ -6,7 +6,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from simulator.ecdp import service
+from simulator.ecdp.service import upsert
 from tests.ecdp.helpers import KEY, customer, errors, get, post, problem
 
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -343,14 +343,14 @@ def test_a_concurrent_insert_of_the_same_customer_is_retried(
 ) -> None:
     """Another request stored the email between our read and our write: the unique index
     refuses our insert, and the batch runs again against what is stored (an update)."""
-    real_fetch = service.fetch_related
+    real_fetch = upsert.fetch_related
     calls = []
 
     def stale_first_read(session, tenant_id, inputs):
         calls.append(1)
         return {} if len(calls) == 1 else real_fetch(session, tenant_id, inputs)
 
-    monkeypatch.setattr(service, "fetch_related", stale_first_read)
+    monkeypatch.setattr(upsert, "fetch_related", stale_first_read)
     response = post(
         client, "AddOrUpdate", "Email", {"email": "adam@example.com", "firstName": "Ad"}
     )

@@ -12,9 +12,13 @@ from sqlmodel import Session, select
 
 from simulator.core.db import new_session
 from simulator.core.models import Tenant
-from simulator.ecdp import service
 from simulator.ecdp.errors import EcdpError
 from simulator.ecdp.models import EcdpCustomer
+from simulator.ecdp.service.definitions import AttributeDefinition
+from simulator.ecdp.service.lookups import find_customer_for_key
+from simulator.ecdp.service.parsing import Invalid, check_attribute_value
+from simulator.ecdp.service.upsert import customer_guid, upsert_customers
+from simulator.ecdp.service.views import customer_view
 from tests.ecdp.helpers import customer, post
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -26,8 +30,8 @@ def session(client: TestClient) -> Session:
         yield db
 
 
-def definition(kind: str, options: list[str] | None = None) -> service.AttributeDefinition:
-    return service.AttributeDefinition(1, "attr", kind, options or [])
+def definition(kind: str, options: list[str] | None = None) -> AttributeDefinition:
+    return AttributeDefinition(1, "attr", kind, options or [])
 
 
 @pytest.mark.parametrize(
@@ -43,7 +47,7 @@ def definition(kind: str, options: list[str] | None = None) -> service.Attribute
     ],
 )
 def test_attribute_values_accepted(kind: str, value: str, stored: str) -> None:
-    assert service.check_attribute_value(definition(kind, ["Gold"]), value) == stored
+    assert check_attribute_value(definition(kind, ["Gold"]), value) == stored
 
 
 @pytest.mark.parametrize(
@@ -62,32 +66,32 @@ def test_attribute_values_accepted(kind: str, value: str, stored: str) -> None:
     ],
 )
 def test_attribute_values_refused(kind: str, value: str) -> None:
-    result = service.check_attribute_value(definition(kind, ["Gold"]), value)
-    assert isinstance(result, service.Invalid)
+    result = check_attribute_value(definition(kind, ["Gold"]), value)
+    assert isinstance(result, Invalid)
 
 
 def test_upsert_directly_uses_the_given_clock(session: Session) -> None:
     tenant = session.get(Tenant, "default")
     body = {"mode": "Add", "matchBy": "CrmId", "data": [{"crmId": "D-1", "email": "d@x.com"}]}
-    result = service.upsert_customers(session, tenant, body, NOW, seed=0)
+    result = upsert_customers(session, tenant, body, NOW, seed=0)
     assert result.added == [4] and result.updated == []
-    row = service.find_customer_for_key(session, "ecdp-sandbox-key", "crmId", "D-1")
-    assert service.customer_view(row)["email"] == "d@x.com"
+    row = find_customer_for_key(session, "ecdp-sandbox-key", "crmId", "D-1")
+    assert customer_view(row)["email"] == "d@x.com"
     stored = session.exec(
         select(EcdpCustomer).where(EcdpCustomer.tenant_id == "default", EcdpCustomer.id == 4)
     ).one()
     assert stored.created_at == NOW and stored.updated_at == NOW
     with pytest.raises(EcdpError) as refused:
-        service.upsert_customers(session, tenant, body, NOW, seed=0)
+        upsert_customers(session, tenant, body, NOW, seed=0)
     assert refused.value.status == 400
     assert list(refused.value.extra["errors"]) == ["data[0].crmId"]
 
 
 def test_guids_depend_on_seed_tenant_and_id() -> None:
-    guid = service.customer_guid(0, "default", 4)
-    assert guid == service.customer_guid(0, "default", 4)
-    assert guid != service.customer_guid(1, "default", 4)
-    assert guid != service.customer_guid(0, "other", 4)
+    guid = customer_guid(0, "default", 4)
+    assert guid == customer_guid(0, "default", 4)
+    assert guid != customer_guid(1, "default", 4)
+    assert guid != customer_guid(0, "other", 4)
 
 
 names = st.text(

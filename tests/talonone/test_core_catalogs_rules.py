@@ -302,17 +302,19 @@ def test_discounts_never_exceed_the_cart(client):
 
 def test_a_lost_write_race_is_409(client):
     from simulator.core.db import new_session
-    from simulator.talonone.service import sessions
+    from simulator.talonone.errors import TalonOneError
+    from simulator.talonone.models.core import TalonSession
+    from simulator.talonone.service.sessions.store import get_session, save_session
 
     body = {"customerSession": {"cartItems": []}}
     client.put("/v2/customer_sessions/race", json=body, headers=AUTH)
     with new_session(client.app.state.engine) as db:
-        stored = sessions.get_session(db, "default", "race")
-        stale = sessions.TalonSession.model_validate(stored.model_dump())
+        stored = get_session(db, "default", "race")
+        stale = TalonSession.model_validate(stored.model_dump())
         client.put("/v2/customer_sessions/race", json=body, headers=AUTH)  # someone else wins
         stale.update_count += 1
-        with pytest.raises(sessions.TalonOneError) as raised:
-            sessions.save_session(db, stale, stored)
+        with pytest.raises(TalonOneError) as raised:
+            save_session(db, stale, stored)
     assert raised.value.status == 409
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.talonone.service import sessions
+from simulator.talonone.service.sessions.request import check_cart_item_scalars, plain_cart_item
 from tests.conftest import DEFAULT_CREDENTIALS
 
 AUTH = DEFAULT_CREDENTIALS["talonone"]
@@ -434,8 +434,8 @@ SCALARS = st.one_of(
 )
 def test_the_quick_cart_item_check_passes_only_what_the_full_check_passes(item):
     """The hot path's pointer-free check never lets through an item the full check refuses."""
-    if sessions.plain_cart_item(item):
-        sessions.check_cart_item_scalars(item, "/customerSession/cartItems/0")
+    if plain_cart_item(item):
+        check_cart_item_scalars(item, "/customerSession/cartItems/0")
 
 
 def test_get_answers_the_session_and_effects_the_update_answered(client):

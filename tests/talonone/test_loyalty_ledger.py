@@ -22,8 +22,21 @@ from simulator.talonone.models.loyalty import (
     TalonLoyaltyProgram,
     TalonLoyaltyTransaction,
 )
-from simulator.talonone.service import loyalty
+from simulator.talonone.service.loyalty.balances import (
+    available_points,
+    delete_profile_data,
+    profile_loyalty_block,
+)
+from simulator.talonone.service.loyalty.cards import generate_card
+from simulator.talonone.service.loyalty.programs import program_ids
+from simulator.talonone.service.loyalty.session_effects import (
+    on_session_change,
+    on_session_return,
+    session_transactions,
+    tentative_card,
+)
 from simulator.talonone.service.loyalty_ledger import (
+    Balance,
     LedgerInputError,
     Origin,
     Owner,
@@ -75,7 +88,7 @@ def deduct(db, program, profile, amount, now=T0, sub=""):
 
 
 def balance(db, program, profile, at=T0, sub=""):
-    return balances(db, TENANT, Owner(program.id, profile), at).get(sub, loyalty.Balance())
+    return balances(db, TENANT, Owner(program.id, profile), at).get(sub, Balance())
 
 
 def add_effect(program_id, value, profile="", **props) -> dict:
@@ -119,7 +132,7 @@ def deduct_effect(program_id, value, **props) -> dict:
 def change(db, session_id, profile, previous, state, effects, now=T0, dry=False):
     """The loyalty part's side of a session changing state, then the session saved as the
     core saves it (an open session's row marks its loyalty effects as tentative figures)."""
-    result = loyalty.on_session_change(
+    result = on_session_change(
         db,
         TENANT,
         now,
@@ -152,7 +165,7 @@ def save_session_row(db, session_id, profile, state, effects, now) -> None:
             updated=now,
         )
     row.state, row.effects, row.updated = state, effects, now
-    row.tentative_card = loyalty.tentative_card(effects) if state == "open" else None
+    row.tentative_card = tentative_card(effects) if state == "open" else None
     db.add(row)
 
 
@@ -226,11 +239,9 @@ def test_pending_points_are_not_spendable(db) -> None:
     program = make_program(db)
     add(db, program, "dan", 40, start="3D")
     assert deduct(db, program, "dan", 10) is None
-    assert loyalty.available_points(db, TENANT, T0, program_id=program.id, profile_id="dan") == 0
+    assert available_points(db, TENANT, T0, program_id=program.id, profile_id="dan") == 0
     later = T0 + timedelta(days=3)
-    assert (
-        loyalty.available_points(db, TENANT, later, program_id=program.id, profile_id="dan") == 40
-    )
+    assert available_points(db, TENANT, later, program_id=program.id, profile_id="dan") == 40
 
 
 def test_closing_a_session_posts_its_effects_and_open_sessions_are_tentative(db) -> None:
@@ -239,14 +250,14 @@ def test_closing_a_session_posts_its_effects_and_open_sessions_are_tentative(db)
     db.commit()
     effects = [add_effect(program.id, 20, "erin"), deduct_effect(program.id, 50)]
     assert change(db, "s1", "erin", None, "open", effects) == []
-    block = loyalty.profile_loyalty_block(db, TENANT, T0, "erin")
+    block = profile_loyalty_block(db, TENANT, T0, "erin")
     ledger = block["programs"][str(program.id)]["ledger"]
     assert ledger["currentBalance"] == 100
     assert ledger["tentativeCurrentBalance"] == 70
     assert change(db, "s1", "erin", "open", "closed", effects) == []
     found = balance(db, program, "erin")
     assert (found.active, found.spent) == (70, 50)
-    ledger = loyalty.profile_loyalty_block(db, TENANT, T0, "erin")["programs"][str(program.id)]
+    ledger = profile_loyalty_block(db, TENANT, T0, "erin")["programs"][str(program.id)]
     assert ledger["ledger"]["tentativeCurrentBalance"] == 70
     rows = db.scalars(
         select(TalonLoyaltyTransaction).where(TalonLoyaltyTransaction.session_id == "s1")
@@ -261,7 +272,7 @@ def test_dry_runs_write_nothing(db) -> None:
     program = make_program(db)
     change(db, "dry1", "fay", None, "closed", [add_effect(program.id, 20, "fay")], dry=True)
     assert balance(db, program, "fay").active == 0
-    assert not loyalty.profile_loyalty_block(db, TENANT, T0, "fay")["programs"]
+    assert not profile_loyalty_block(db, TENANT, T0, "fay")["programs"]
 
 
 def test_cancelling_a_closed_session_rolls_back_exactly_what_it_posted(db) -> None:
@@ -301,7 +312,7 @@ def test_a_return_takes_back_part_of_the_points(db) -> None:
             "transactionUUID": "u-ivy",
         }
     ]
-    extra = loyalty.on_session_return(
+    extra = on_session_return(
         db, TENANT, T0, session_id="s4", profile_id="ivy", rollbacks=rollbacks
     )
     db.commit()
@@ -317,17 +328,14 @@ def test_a_return_takes_back_part_of_the_points(db) -> None:
 
 def test_card_programs_post_to_the_card_ledger(db) -> None:
     program = make_program(db, card_based=True)
-    card = loyalty.generate_card(db, TENANT, T0, 0, program_id=program.id, identifier="CARD-X1")
+    card = generate_card(db, TENANT, T0, 0, program_id=program.id, identifier="CARD-X1")
     db.commit()
     effects = [add_effect(program.id, 15, "jo", cardIdentifier=card.identifier)]
     change(db, "s5", "jo", "open", "closed", effects)
     owner = Owner(program.id, card_identifier="CARD-X1")
     assert balances(db, TENANT, owner, T0)[""].active == 15
     assert balance(db, program, "jo").active == 0
-    assert (
-        loyalty.available_points(db, TENANT, T0, program_id=program.id, card_identifier="CARD-X1")
-        == 15
-    )
+    assert available_points(db, TENANT, T0, program_id=program.id, card_identifier="CARD-X1") == 15
 
 
 def test_delete_profile_data_removes_the_profiles_ledger(db) -> None:
@@ -335,16 +343,16 @@ def test_delete_profile_data_removes_the_profiles_ledger(db) -> None:
     add(db, program, "kim", 10)
     add(db, program, "lee", 10)
     db.commit()
-    loyalty.delete_profile_data(db, TENANT, "kim")
+    delete_profile_data(db, TENANT, "kim")
     db.commit()
     assert balance(db, program, "kim").active == 0
-    assert not loyalty.profile_loyalty_block(db, TENANT, T0, "kim")["programs"]
+    assert not profile_loyalty_block(db, TENANT, T0, "kim")["programs"]
     assert balance(db, program, "lee").active == 10
 
 
 def test_program_ids_lists_the_tenants_programs(db) -> None:
-    assert {1, 2, 3} <= loyalty.program_ids(db, TENANT)
-    assert loyalty.program_ids(db, "no-such-tenant") == set()
+    assert {1, 2, 3} <= program_ids(db, TENANT)
+    assert program_ids(db, "no-such-tenant") == set()
 
 
 # --- the reconciliation property ---------------------------------------------------------------
@@ -432,8 +440,8 @@ def test_balances_always_reconcile_with_the_transactions(
         elif kind == "cancel" and closed:
             change(db, closed.pop(), profile, "closed", "cancelled", [], now)
         elif kind == "return" and closed:
-            for original in loyalty.session_transactions(db, TENANT, closed[-1]):
-                loyalty.on_session_return(
+            for original in session_transactions(db, TENANT, closed[-1]):
+                on_session_return(
                     db,
                     TENANT,
                     now,

@@ -26,8 +26,14 @@ from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonEvent, TalonSession
 from simulator.talonone.operations import OPERATIONS
 from simulator.talonone.schemas import parse_body, query_bool, query_instant, query_silent
-from simulator.talonone.service import catalogs, events, profiles, sessions
+from simulator.talonone.service import catalogs, events, profiles
 from simulator.talonone.service.campaigns import load_config
+from simulator.talonone.service.sessions.read import session_answer, session_for_key
+from simulator.talonone.service.sessions.reopen import reopen_session
+from simulator.talonone.service.sessions.returns import return_items
+from simulator.talonone.service.sessions.store import not_found
+from simulator.talonone.service.sessions.update import update_session
+from simulator.talonone.service.sessions.views import session_view
 
 router = APIRouter(tags=["talonone"])
 
@@ -83,7 +89,7 @@ async def update_customer_session_v2(customerSessionId: str, request: Request) -
         dry = query_bool(query_param(request, "dry"), "dry")
         now = evaluation_instant(request, tenant, dry)
         body = parse_body(raw)
-        result = sessions.update_session(db, tenant, now, customerSessionId, body, dry=dry)
+        result = update_session(db, tenant, now, customerSessionId, body, dry=dry)
         commit_or_rollback(db, dry)
     await db.committed()
     return json_response(result)
@@ -95,12 +101,12 @@ async def get_customer_session(customerSessionId: str, request: Request) -> Resp
     check answers 401 for a wrong key, and a right key means the session is unknown: 404."""
     with fastsql.lease(request.app.state.engine) as db:
         key = api_key_of(request)
-        row = sessions.session_for_key(db, key, customerSessionId) if key else None
+        row = session_for_key(db, key, customerSessionId) if key else None
         if row is None:
             talonone_tenant_of(request, db)
-            raise sessions.not_found(customerSessionId)
+            raise not_found(customerSessionId)
         tenants.admit_found(request, row.tenant_id, row.quota_requests_per_second)
-        result = sessions.session_answer(db, row)
+        result = session_answer(db, row)
     return json_response(result)
 
 
@@ -111,7 +117,7 @@ async def reopen_customer_session(
     db: Session = Depends(get_session),
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
-    result = sessions.reopen_session(db, tenant, tenant_now(tenant), customerSessionId)
+    result = reopen_session(db, tenant, tenant_now(tenant), customerSessionId)
     db.commit()
     return json_response(result)
 
@@ -126,7 +132,7 @@ async def return_cart_items(
     dry = query_bool(query_param(request, "dry"), "dry")
     query_bool(query_param(request, "runRuleEngine"), "runRuleEngine")
     body = parse_body(await request.body())
-    result = sessions.return_items(
+    result = return_items(
         db,
         tenant,
         tenant_now(tenant),
@@ -251,7 +257,7 @@ async def admin_sessions(
         statement = statement.where(TalonSession.state == state)
     rows = db.exec(statement.order_by(col(TalonSession.id).desc()).limit(ADMIN_LIMIT)).all()
     return json_response(
-        [{"customerSession": sessions.session_view(config, s), "effects": s.effects} for s in rows]
+        [{"customerSession": session_view(config, s), "effects": s.effects} for s in rows]
     )
 
 

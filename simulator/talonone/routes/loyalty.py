@@ -33,8 +33,24 @@ from simulator.talonone.auth import talonone_tenant
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.loyalty import TalonLoyaltyProgram, TalonLoyaltyTransaction
 from simulator.talonone.operations import OPERATIONS
-from simulator.talonone.service import loyalty, loyalty_fixtures
-from simulator.talonone.service.loyalty import LoyaltyError, Page
+from simulator.talonone.service import loyalty_fixtures
+from simulator.talonone.service.loyalty.balances import profile_balances, require_profile
+from simulator.talonone.service.loyalty.cards import (
+    card_balances,
+    card_view,
+    generate_card,
+    link_card,
+    require_card,
+)
+from simulator.talonone.service.loyalty.history import (
+    DEFAULT_PAGE_SIZE,
+    Page,
+    points_list,
+    transactions_list,
+)
+from simulator.talonone.service.loyalty.manual import manual_points
+from simulator.talonone.service.loyalty.programs import LoyaltyError, require_program
+from simulator.talonone.service.loyalty_ledger import Owner
 
 router = APIRouter(tags=["talonone"])
 
@@ -118,7 +134,7 @@ class Query:
         return value
 
     def page(self) -> Page:
-        size = self.integer("pageSize", loyalty.DEFAULT_PAGE_SIZE)
+        size = self.integer("pageSize", DEFAULT_PAGE_SIZE)
         if not 1 <= size <= 1000:
             raise bad_parameter("pageSize", "pageSize must be between 1 and 1000")
         skip = self.integer("skip", 0)
@@ -170,7 +186,7 @@ def points_of(
     session: Session, tenant: Tenant, owner: Any, query: Any, status: Any, sort: Any, page: Any
 ) -> dict:
     """The points list of a profile or a card: the same filters for both endpoints."""
-    return loyalty.points_list(
+    return points_list(
         session,
         tenant.id,
         owner,
@@ -200,7 +216,7 @@ async def get_loyalty_balances(
     include_projected = query.boolean("includeProjectedTier")
     body = run(
         session,
-        lambda: loyalty.profile_balances(
+        lambda: profile_balances(
             session,
             tenant.id,
             tenant_now(tenant),
@@ -230,8 +246,8 @@ async def get_loyalty_program_profile_points(
     page = query.page()
 
     def action() -> dict:
-        loyalty.require_program(session, tenant.id, program_id, card_based=False)
-        owner = loyalty.require_profile(session, tenant.id, program_id, integrationId)
+        require_program(session, tenant.id, program_id, card_based=False)
+        owner = require_profile(session, tenant.id, program_id, integrationId)
         return points_of(session, tenant, owner, query, status, sort, page)
 
     return json_response(run(session, action))
@@ -250,9 +266,9 @@ async def get_loyalty_program_profile_transactions(
     filters = transaction_filters(query)
 
     def action() -> dict:
-        loyalty.require_program(session, tenant.id, program_id, card_based=False)
-        owner = loyalty.require_profile(session, tenant.id, program_id, integrationId)
-        return loyalty.transactions_list(session, tenant.id, owner, tenant_now(tenant), **filters)
+        require_program(session, tenant.id, program_id, card_based=False)
+        owner = require_profile(session, tenant.id, program_id, integrationId)
+        return transactions_list(session, tenant.id, owner, tenant_now(tenant), **filters)
 
     return json_response(run(session, action))
 
@@ -300,7 +316,7 @@ async def generate_loyalty_card(
     now = tenant_now(tenant)
 
     def action() -> dict:
-        card = loyalty.generate_card(
+        card = generate_card(
             session,
             tenant.id,
             now,
@@ -310,7 +326,7 @@ async def generate_loyalty_card(
             profile_ids=profiles,
             identifier=identifier,
         )
-        view = loyalty.card_view(session, tenant.id, card, now)
+        view = card_view(session, tenant.id, card, now)
         session.commit()
         return view
 
@@ -338,7 +354,7 @@ async def link_loyalty_card_to_profile(
     now = tenant_now(tenant)
 
     def action() -> dict:
-        card = loyalty.link_card(
+        card = link_card(
             session,
             tenant.id,
             now,
@@ -346,7 +362,7 @@ async def link_loyalty_card_to_profile(
             identifier=identifier,
             profile_id=profile_id,
         )
-        view = loyalty.card_view(session, tenant.id, card, now)
+        view = card_view(session, tenant.id, card, now)
         session.commit()
         return view
 
@@ -368,7 +384,7 @@ async def get_loyalty_card_balances(
     subledgers = query.many("subledgerId")
     body = run(
         session,
-        lambda: loyalty.card_balances(
+        lambda: card_balances(
             session,
             tenant.id,
             tenant_now(tenant),
@@ -397,8 +413,8 @@ async def get_loyalty_card_points(
     page = query.page()
 
     def action() -> dict:
-        _program, card = loyalty.require_card(session, tenant.id, program_id, identifier)
-        owner = loyalty.Owner(program_id, card_identifier=card.identifier)
+        _program, card = require_card(session, tenant.id, program_id, identifier)
+        owner = Owner(program_id, card_identifier=card.identifier)
         return points_of(session, tenant, owner, query, status, sort, page)
 
     return json_response(run(session, action))
@@ -418,9 +434,9 @@ async def get_loyalty_card_transactions(
     filters = transaction_filters(query)
 
     def action() -> dict:
-        _program, card = loyalty.require_card(session, tenant.id, program_id, identifier)
-        owner = loyalty.Owner(program_id, card_identifier=card.identifier)
-        return loyalty.transactions_list(session, tenant.id, owner, tenant_now(tenant), **filters)
+        _program, card = require_card(session, tenant.id, program_id, identifier)
+        owner = Owner(program_id, card_identifier=card.identifier)
+        return transactions_list(session, tenant.id, owner, tenant_now(tenant), **filters)
 
     return json_response(run(session, action))
 
@@ -461,7 +477,7 @@ async def admin_post_points(
         raise HTTPException(400, f"invalid body: {error}") from None
     now = tenant_now(tenant)
     try:
-        row = loyalty.manual_points(
+        row = manual_points(
             session,
             tenant.id,
             now,

@@ -23,13 +23,14 @@ def delete_customer_data(db: Session, tenant_id: str, integration_id: str) -> No
 
     404 when no such profile exists. The caller commits.
     """
-    from simulator.talonone.service import loyalty, profiles
+    from simulator.talonone.service import profiles
+    from simulator.talonone.service.loyalty.balances import delete_profile_data
 
     if profiles.get_profile(db, tenant_id, integration_id) is None:
         raise profile_not_found(integration_id)
     audiences.delete_profile_data(db, tenant_id, integration_id)
     coupons.delete_profile_data(db, tenant_id, integration_id)
     referrals.delete_profile_data(db, tenant_id, integration_id)
-    loyalty.delete_profile_data(db, tenant_id, integration_id)
+    delete_profile_data(db, tenant_id, integration_id)
     profiles.delete_profile(db, tenant_id, integration_id)
     db.flush()

@@ -27,25 +27,25 @@ def _function(module: str, name: str) -> Any:
 
 
 def on_session_change(db: Session, tenant_id: str, now: datetime, **kwargs: Any) -> list[dict]:
-    function = _function("loyalty", "on_session_change")
+    function = _function("loyalty.session_effects", "on_session_change")
     return list(function(db, tenant_id, now, **kwargs) or []) if function else []
 
 
 def tentative_card(effects: list[dict]) -> str | None:
     """What an open session with these effects records for its tentative loyalty figures (the
     card its loyalty effects name, "" for the profile's), None without loyalty effects."""
-    function = _function("loyalty", "tentative_card")
+    function = _function("loyalty.session_effects", "tentative_card")
     return function(effects) if function else None
 
 
 def on_session_return(db: Session, tenant_id: str, now: datetime, **kwargs: Any) -> list[dict]:
-    function = _function("loyalty", "on_session_return")
+    function = _function("loyalty.session_effects", "on_session_return")
     return list(function(db, tenant_id, now, **kwargs) or []) if function else []
 
 
 def available_points(db: Session, tenant_id: str, now: datetime, **kwargs: Any) -> float | None:
     """None when the loyalty part is absent (a deduction is then not checked)."""
-    function = _function("loyalty", "available_points")
+    function = _function("loyalty.balances", "available_points")
     return function(db, tenant_id, now, **kwargs) if function else None
 
 
@@ -59,12 +59,12 @@ def lock_loyalty(db: Session, tenant_id: str, profile_id: str, card_identifier: 
 
 
 def profile_loyalty_block(db: Session, tenant_id: str, now: datetime, profile_id: str) -> dict:
-    function = _function("loyalty", "profile_loyalty_block")
+    function = _function("loyalty.balances", "profile_loyalty_block")
     return function(db, tenant_id, now, profile_id) if function else {"programs": {}}
 
 
 def delete_loyalty_data(db: Session, tenant_id: str, profile_id: str) -> None:
-    function = _function("loyalty", "delete_profile_data")
+    function = _function("loyalty.balances", "delete_profile_data")
     if function:
         function(db, tenant_id, profile_id)
 

@@ -39,7 +39,8 @@ def customer_inventory(
     db: Session, tenant: Tenant, now: datetime, integration_id: str, flags: set[str]
 ) -> dict[str, Any]:
     """The CustomerInventory of a profile: a key per flag set, none other; 404 if unknown."""
-    from simulator.talonone.service import loyalty, profiles
+    from simulator.talonone.service import profiles
+    from simulator.talonone.service.loyalty.balances import profile_loyalty_block
 
     profile = profiles.get_profile(db, tenant.id, integration_id)
     if profile is None:
@@ -48,7 +49,7 @@ def customer_inventory(
     if "profile" in flags:
         inventory["profile"] = profiles.profile_view(db, tenant, profile)
     if "loyalty" in flags:
-        inventory["loyalty"] = loyalty.profile_loyalty_block(db, tenant.id, now, integration_id)
+        inventory["loyalty"] = profile_loyalty_block(db, tenant.id, now, integration_id)
     if "referrals" in flags:
         inventory["referrals"] = referrals.profile_referrals(db, tenant.id, integration_id)
     if "coupons" in flags:

@@ -303,7 +303,7 @@ def cart_item(index: int, item: CartItemFixture, returned: int) -> dict[str, Any
 
 def counted_sales(session: SessionFixture, data: dict[str, Any]) -> float:
     """What a close counted in the profile's totalSales, less what returns took back."""
-    from simulator.talonone.service.sessions import totals
+    from simulator.talonone.service.sessions.cart import totals
 
     if session.countedSales is not None:
         return float(session.countedSales)

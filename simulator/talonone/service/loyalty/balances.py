@@ -1,0 +1,189 @@
+"""A profile's loyalty: its balances, the points available to a deduction, the `loyalty` block
+of a profile, its removal.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlmodel import Session
+
+from simulator.core.clock import format_instant
+from simulator.talonone.models.loyalty import (
+    TalonLoyaltyCardProfile,
+    TalonLoyaltyLedger,
+    TalonLoyaltyLot,
+    TalonLoyaltySpend,
+    TalonLoyaltyTransaction,
+)
+from simulator.talonone.service.loyalty.cards import card_view, linked_cards
+from simulator.talonone.service.loyalty.figures import effect_owner, ledger_infos
+from simulator.talonone.service.loyalty.programs import (
+    LoyaltyError,
+    get_program,
+    projected_tier,
+    require_program,
+    subledger_known,
+    tier_block,
+)
+from simulator.talonone.service.loyalty_ledger import (
+    Balance,
+    Owner,
+    available,
+    balances,
+    ledger_exists,
+    lock_ledgers,
+)
+
+
+def profile_known(db: Session, tenant_id: str, program_id: int, profile_id: str) -> bool:
+    """A profile exists for the loyalty endpoints if part 1 knows it or it has a ledger here."""
+    if ledger_exists(db, tenant_id, Owner(program_id, profile_id=profile_id)):
+        return True
+    try:
+        from simulator.talonone.service.profiles import get_profile
+    except ImportError:  # part 1 not landed: only ledgers tell
+        return False
+    return get_profile(db, tenant_id, profile_id) is not None
+
+
+def require_profile(db: Session, tenant_id: str, program_id: int, profile_id: str) -> Owner:
+    if not profile_known(db, tenant_id, program_id, profile_id):
+        raise LoyaltyError(
+            404, f"Customer profile {profile_id} not found", parameter="integrationId"
+        )
+    return Owner(program_id, profile_id=profile_id)
+
+
+def profile_balances(
+    db: Session,
+    tenant_id: str,
+    now: datetime,
+    *,
+    program_id: int,
+    profile_id: str,
+    end_date: datetime | None = None,
+    subledger: str | None = None,
+    include_tiers: bool = False,
+    include_projected_tier: bool = False,
+) -> dict[str, Any]:
+    """LoyaltyBalancesWithTiers: `balance` is the main ledger, `subledgerBalances` the others
+    (or only the one asked for); tiers from the main ledger."""
+    program = require_program(db, tenant_id, program_id, card_based=False)
+    owner = require_profile(db, tenant_id, program_id, profile_id)
+    at = end_date or now
+    if subledger is not None and subledger != "":
+        if not subledger_known(program, subledger):
+            raise LoyaltyError(400, f"Subledger {subledger} not found", parameter="subledgerId")
+        found = balances(db, tenant_id, owner, at, [subledger])
+        return {"subledgerBalances": {subledger: found.get(subledger, Balance()).as_api()}}
+    found = balances(db, tenant_id, owner, at)
+    main = found.get("", Balance())
+    main_view: dict[str, Any] = main.as_api()
+    if include_tiers:
+        main_view.update(tier_block(program, main))
+    if include_projected_tier and program.tiers:
+        main_view["projectedTier"] = projected_tier(program, main)
+    body: dict[str, Any] = {"balance": main_view}
+    if subledger is None:
+        body["subledgerBalances"] = {
+            key: value.as_api() for key, value in sorted(found.items()) if key != ""
+        }
+    return body
+
+
+def available_points(
+    db: Session,
+    tenant_id: str,
+    now: datetime,
+    *,
+    program_id: int,
+    profile_id: str | None = None,
+    card_identifier: str | None = None,
+    subledger: str = "",
+    lock: bool = False,
+) -> float:
+    """Active points minus any negative balance in the ledger a deduction of this program
+    takes from (the card's in a card-based program, else the profile's, as `post_session`
+    posts it), for a rule's deduction; 0 when there is none.
+
+    `lock`: the profile and its ledgers and the card's are locked first, for the rest of the
+    transaction, so that the deduction posted when the session closes finds what was read
+    here (no other writer takes those points in between)."""
+    if lock:
+        lock_ledgers(db, tenant_id, profile_id or "", card_identifier or "")
+    program = get_program(db, tenant_id, program_id)
+    if program is None:
+        return 0.0
+    owner = effect_owner(program, {"cardIdentifier": card_identifier}, profile_id)
+    if owner is None:
+        return 0.0
+    return available(db, tenant_id, owner, now, subledger)
+
+
+def profile_loyalty_block(db: Session, tenant_id: str, now: datetime, profile_id: str) -> dict:
+    """The `loyalty` block of a profile: its profile-based programs and its linked cards."""
+    joined = db.execute(
+        select(TalonLoyaltyLedger.program_id, func.min(TalonLoyaltyLedger.joined))
+        .where(
+            TalonLoyaltyLedger.tenant_id == tenant_id,
+            TalonLoyaltyLedger.profile_id == profile_id,
+            TalonLoyaltyLedger.card_identifier == "",
+        )
+        .group_by(TalonLoyaltyLedger.program_id)
+    ).all()
+    programs: dict[str, Any] = {}
+    for program_id, join_date in sorted(joined):
+        program = get_program(db, tenant_id, program_id)
+        if program is None:
+            continue
+        main, subs = ledger_infos(
+            db, tenant_id, program, Owner(program_id, profile_id=profile_id), now
+        )
+        entry: dict[str, Any] = {
+            "id": program.id,
+            "title": program.title,
+            "name": program.name,
+            "joinDate": format_instant(join_date),
+            "ledger": main,
+        }
+        if subs:
+            entry["subLedgers"] = subs
+        programs[str(program_id)] = entry
+    block: dict[str, Any] = {"programs": programs}
+    cards = linked_cards(db, tenant_id, profile_id)
+    if cards:
+        block["cards"] = [card_view(db, tenant_id, card, now) for card in cards]
+    return block
+
+
+def delete_profile_data(db: Session, tenant_id: str, profile_id: str) -> None:
+    """Remove the profile's ledgers, lots, transactions and card links."""
+    transaction_ids = select(TalonLoyaltyTransaction.id).where(
+        TalonLoyaltyTransaction.tenant_id == tenant_id,
+        TalonLoyaltyTransaction.profile_id == profile_id,
+        TalonLoyaltyTransaction.card_identifier == "",
+    )
+    db.execute(
+        delete(TalonLoyaltySpend).where(
+            TalonLoyaltySpend.tenant_id == tenant_id,
+            TalonLoyaltySpend.transaction_id.in_(transaction_ids),
+        )
+    )
+    for table in (TalonLoyaltyLot, TalonLoyaltyTransaction, TalonLoyaltyLedger):
+        db.execute(
+            delete(table).where(
+                table.tenant_id == tenant_id,
+                table.profile_id == profile_id,
+                table.card_identifier == "",
+            )
+        )
+    # The profile's open sessions, and with them their tentative figures, go with the profile.
+    db.execute(
+        delete(TalonLoyaltyCardProfile).where(
+            TalonLoyaltyCardProfile.tenant_id == tenant_id,
+            TalonLoyaltyCardProfile.profile_id == profile_id,
+        )
+    )

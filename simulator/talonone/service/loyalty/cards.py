@@ -1,0 +1,252 @@
+"""Loyalty cards: lookups, the card view, GenerateLoyaltyCard, LinkLoyaltyCardToProfile, card
+balances.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlmodel import Session
+
+from simulator.core.clock import format_instant
+from simulator.core.ids import ALPHANUMERIC, next_value, seeded_rng
+from simulator.core.storable import length_of
+from simulator.talonone.models.core import TalonProfile
+from simulator.talonone.models.loyalty import (
+    TalonLoyaltyCard,
+    TalonLoyaltyCardProfile,
+    TalonLoyaltyProgram,
+)
+from simulator.talonone.service.loyalty.figures import ledger_infos
+from simulator.talonone.service.loyalty.programs import LoyaltyError, get_program, require_program
+from simulator.talonone.service.loyalty_ledger import Balance, Owner, balances
+
+CARD_IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{4,108}$")
+CARD_STATUSES = ("active", "inactive")
+
+
+def get_card(
+    db: Session, tenant_id: str, program_id: int, identifier: str
+) -> TalonLoyaltyCard | None:
+    statement = select(TalonLoyaltyCard).where(
+        TalonLoyaltyCard.tenant_id == tenant_id,
+        TalonLoyaltyCard.program_id == program_id,
+        TalonLoyaltyCard.identifier == identifier,
+    )
+    return db.scalars(statement).first()
+
+
+def require_card(
+    db: Session, tenant_id: str, program_id: int, identifier: str
+) -> tuple[TalonLoyaltyProgram, TalonLoyaltyCard]:
+    program = require_program(db, tenant_id, program_id, card_based=True)
+    card = get_card(db, tenant_id, program_id, identifier)
+    if card is None:
+        raise LoyaltyError(404, f"Loyalty card {identifier} not found", parameter="loyaltyCardId")
+    return program, card
+
+
+def card_profiles(db: Session, tenant_id: str, card_id: int) -> list[TalonLoyaltyCardProfile]:
+    statement = (
+        select(TalonLoyaltyCardProfile)
+        .where(
+            TalonLoyaltyCardProfile.tenant_id == tenant_id,
+            TalonLoyaltyCardProfile.card_id == card_id,
+        )
+        .order_by(TalonLoyaltyCardProfile.timestamp, TalonLoyaltyCardProfile.profile_id)
+    )
+    return list(db.scalars(statement))
+
+
+def linked_cards(db: Session, tenant_id: str, profile_id: str) -> list[TalonLoyaltyCard]:
+    statement = (
+        select(TalonLoyaltyCard)
+        .join(
+            TalonLoyaltyCardProfile,
+            and_(
+                TalonLoyaltyCardProfile.tenant_id == TalonLoyaltyCard.tenant_id,
+                TalonLoyaltyCardProfile.card_id == TalonLoyaltyCard.id,
+            ),
+        )
+        .where(
+            TalonLoyaltyCard.tenant_id == tenant_id,
+            TalonLoyaltyCardProfile.profile_id == profile_id,
+        )
+        .order_by(TalonLoyaltyCard.id)
+    )
+    return list(db.scalars(statement))
+
+
+def registration_view(link: TalonLoyaltyCardProfile) -> dict[str, Any]:
+    return {"integrationId": link.profile_id, "timestamp": format_instant(link.timestamp)}
+
+
+def card_view(db: Session, tenant_id: str, card: TalonLoyaltyCard, now: datetime) -> dict[str, Any]:
+    program = get_program(db, tenant_id, card.program_id)
+    assert program is not None
+    main, subs = ledger_infos(
+        db, tenant_id, program, Owner(program.id, card_identifier=card.identifier), now
+    )
+    view: dict[str, Any] = {
+        "id": card.id,
+        "created": format_instant(card.created),
+        "programID": program.id,
+        "programName": program.name,
+        "programTitle": program.title,
+        "status": card.status,
+        "identifier": card.identifier,
+        "usersPerCardLimit": program.users_per_card_limit,
+        "profiles": [registration_view(link) for link in card_profiles(db, tenant_id, card.id)],
+        "ledger": main,
+        "subledgers": subs,
+    }
+    if card.block_reason:
+        view["blockReason"] = card.block_reason
+    if card.modified is not None:
+        view["modified"] = format_instant(card.modified)
+    if card.batch_id:
+        view["batchId"] = card.batch_id
+    return view
+
+
+def generated_identifier(seed: int, tenant_id: str, program: TalonLoyaltyProgram, n: int) -> str:
+    """From the program's code settings: `couponPattern` (`#` = a drawn character) and
+    `validCharacters`; by default 12 upper-case letters and digits."""
+    settings = program.card_code_settings or {}
+    alphabet = "".join(settings.get("validCharacters") or []) or ALPHANUMERIC
+    pattern = settings.get("couponPattern") or "#" * 12
+    rng = seeded_rng(seed, tenant_id, "talonone-loyalty-card", program.id, n)
+    return "".join(rng.choice(alphabet) if char == "#" else char for char in pattern)
+
+
+def ensure_profiles(db: Session, tenant_id: str, profile_ids: list[str], now: datetime) -> None:
+    """Linking a card to an unknown profile creates the profile, as sessions do (part 1)."""
+    try:
+        from simulator.talonone.service.profiles import ensure_profile
+    except ImportError:
+        return
+    for profile_id in profile_ids:
+        ensure_profile(db, tenant_id, profile_id, now)
+
+
+def generate_card(
+    db: Session,
+    tenant_id: str,
+    now: datetime,
+    seed: int,
+    *,
+    program_id: int,
+    status: str = "active",
+    profile_ids: list[str] | None = None,
+    identifier: str | None = None,
+) -> TalonLoyaltyCard:
+    program = require_program(db, tenant_id, program_id, card_based=True)
+    if status not in CARD_STATUSES:
+        raise LoyaltyError(
+            400, "status must be one of the following: active, inactive", pointer="/status"
+        )
+    longest = length_of(TalonProfile.integration_id)
+    if any(not isinstance(p, str) or not 1 <= len(p) <= longest for p in profile_ids or ()):
+        raise LoyaltyError(
+            400,
+            f"customerProfileIds must be strings of 1 to {longest} characters",
+            pointer="/customerProfileIds",
+        )
+    profile_ids = list(dict.fromkeys(profile_ids or []))
+    limit = program.users_per_card_limit
+    if limit and len(profile_ids) > limit:
+        raise LoyaltyError(
+            400,
+            f"The number of customer profiles exceeds the card user limit ({limit})",
+            pointer="/customerProfileIds",
+        )
+    if identifier is not None:
+        if not CARD_IDENTIFIER.match(identifier):
+            raise LoyaltyError(
+                400,
+                "cardIdentifier must be 4 to 108 characters of letters, digits, '_' or '-'",
+                pointer="/cardIdentifier",
+            )
+        if get_card(db, tenant_id, program_id, identifier) is not None:
+            raise LoyaltyError(
+                400, f"Loyalty card {identifier} already exists", pointer="/cardIdentifier"
+            )
+    card_id = next_value(db, tenant_id, "talonone.loyalty_card")
+    if identifier is None:
+        attempt = card_id
+        identifier = generated_identifier(seed, tenant_id, program, attempt)
+        while get_card(db, tenant_id, program_id, identifier) is not None:
+            attempt += 1_000_003
+            identifier = generated_identifier(seed, tenant_id, program, attempt)
+    card = TalonLoyaltyCard(
+        tenant_id=tenant_id,
+        id=card_id,
+        program_id=program_id,
+        identifier=identifier,
+        status=status,
+        created=now,
+    )
+    db.add(card)
+    ensure_profiles(db, tenant_id, profile_ids, now)
+    for profile_id in profile_ids:
+        db.add(
+            TalonLoyaltyCardProfile(
+                tenant_id=tenant_id, card_id=card_id, profile_id=profile_id, timestamp=now
+            )
+        )
+    db.flush()
+    return card
+
+
+def link_card(
+    db: Session, tenant_id: str, now: datetime, *, program_id: int, identifier: str, profile_id: str
+) -> TalonLoyaltyCard:
+    program, card = require_card(db, tenant_id, program_id, identifier)
+    links = card_profiles(db, tenant_id, card.id)
+    if any(link.profile_id == profile_id for link in links):
+        raise LoyaltyError(
+            400,
+            f"Customer profile {profile_id} is already linked to this card",
+            pointer="/integrationId",
+        )
+    limit = program.users_per_card_limit
+    if limit and len(links) >= limit:
+        raise LoyaltyError(
+            400, f"The card user limit ({limit}) has been reached", pointer="/integrationId"
+        )
+    ensure_profiles(db, tenant_id, [profile_id], now)
+    db.add(
+        TalonLoyaltyCardProfile(
+            tenant_id=tenant_id, card_id=card.id, profile_id=profile_id, timestamp=now
+        )
+    )
+    card.modified = now
+    db.add(card)
+    db.flush()
+    return card
+
+
+def card_balances(
+    db: Session,
+    tenant_id: str,
+    now: datetime,
+    *,
+    program_id: int,
+    identifier: str,
+    end_date: datetime | None = None,
+    subledgers: list[str] | None = None,
+) -> dict[str, Any]:
+    _program, card = require_card(db, tenant_id, program_id, identifier)
+    owner = Owner(program_id, card_identifier=card.identifier)
+    found = balances(db, tenant_id, owner, end_date or now)
+    body: dict[str, Any] = {}
+    if not subledgers:
+        body["balance"] = found.get("", Balance()).as_api()
+        body["subledgerBalances"] = {k: v.as_api() for k, v in sorted(found.items()) if k != ""}
+    else:
+        body["subledgerBalances"] = {s: found.get(s, Balance()).as_api() for s in subledgers}
+    body["profiles"] = [registration_view(link) for link in card_profiles(db, tenant_id, card.id)]
+    return body

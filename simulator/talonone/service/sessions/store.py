@@ -1,0 +1,204 @@
+"""Reading and writing session rows.
+
+Writes on one session are optimistic: an update applies only if `updateCount` is still the one
+read; a concurrent writer that lost the race gets the documented 409.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Text, and_, bindparam, cast, exists, insert, literal, update
+from sqlalchemy import select as core_select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from simulator.core import fastsql
+from simulator.core.ids import next_value
+from simulator.core.models import Tenant
+from simulator.talonone.errors import TalonOneError
+from simulator.talonone.models.core import TalonSession
+from simulator.talonone.service import hooks, profiles
+
+
+def not_found(integration_id: str) -> TalonOneError:
+    return TalonOneError(
+        404,
+        f"Customer session {integration_id} not found",
+        title="Not found",
+        parameter="customerSessionId",
+    )
+
+
+SESSIONS = TalonSession.__table__
+# Built once (the hot paths): building a statement costs more than running it.
+SESSION_BY_INTEGRATION_ID = fastsql.prepared(
+    core_select(SESSIONS).where(
+        SESSIONS.c.tenant_id == bindparam("tenant"),
+        SESSIONS.c.integration_id == bindparam("integration_id"),
+    )
+)
+_TENANTS = Tenant.__table__
+# GetCustomerSession in one query: the session joined to the tenant of the API key, its effects
+# read as text (answered as stored, never parsed). A wrong key or an unknown session finds no
+# row.
+SESSION_FOR_KEY = fastsql.prepared(
+    core_select(
+        *[column for column in SESSIONS.c if column.name != "effects"],
+        cast(SESSIONS.c.effects, Text).label("effects"),
+        _TENANTS.c.quota_requests_per_second,
+    )
+    .select_from(SESSIONS.join(_TENANTS, _TENANTS.c.id == SESSIONS.c.tenant_id))
+    .where(
+        _TENANTS.c.talonone_api_key == bindparam("api_key"),
+        SESSIONS.c.integration_id == bindparam("integration_id"),
+    )
+)
+INSERT_SESSION = fastsql.prepared(insert(SESSIONS))
+SAVED_COLUMNS = (
+    "profile_id",
+    "state",
+    "data",
+    "effects",
+    "update_count",
+    "counted_sales",
+    "updated",
+    "tentative_card",
+)
+UPDATE_SESSION = fastsql.prepared(
+    update(SESSIONS)
+    .where(
+        SESSIONS.c.tenant_id == bindparam("where_tenant"),
+        SESSIONS.c.id == bindparam("where_id"),
+        SESSIONS.c.update_count == bindparam("where_update_count"),
+    )
+    .values({name: bindparam(f"new_{name}") for name in SAVED_COLUMNS})
+)
+
+
+@dataclass
+class SessionState:
+    """A session as the update path works on it (a plain object: no ORM bookkeeping)."""
+
+    tenant_id: str
+    id: int
+    integration_id: str
+    profile_id: str
+    state: str
+    data: dict[str, Any]
+    effects: list[Any]
+    first_session: bool
+    update_count: int
+    counted_sales: float
+    created: datetime
+    updated: datetime
+    tentative_card: str | None = None
+
+
+SESSION_COLUMNS = tuple(f.name for f in fields(SessionState))
+
+
+# An update naming its profile: the stored session (if any), the profile (if any) and whether
+# the profile had a session before, in one query (a row even when neither exists).
+_STORED = SESSIONS.alias("stored")
+_NAMED = profiles.PROFILES.alias("named")
+_HAD_SESSION = (
+    exists()
+    .where(
+        SESSIONS.c.tenant_id == _NAMED.c.tenant_id, SESSIONS.c.profile_id == _NAMED.c.integration_id
+    )
+    .label("had_session")
+)
+SESSION_AND_PROFILE = fastsql.prepared(
+    core_select(
+        *[column.label(f"s_{column.name}") for column in _STORED.c],
+        *[column.label(f"p_{column.name}") for column in _NAMED.c],
+        _HAD_SESSION,
+    ).select_from(
+        core_select(literal(1).label("one"))
+        .subquery("one")
+        .outerjoin(
+            _STORED,
+            and_(
+                _STORED.c.tenant_id == bindparam("tenant"),
+                _STORED.c.integration_id == bindparam("integration_id"),
+            ),
+        )
+        .outerjoin(
+            _NAMED,
+            and_(
+                _NAMED.c.tenant_id == bindparam("tenant"),
+                _NAMED.c.integration_id == bindparam("profile_id"),
+            ),
+        )
+    )
+)
+_STORED_ROW = namedtuple("StoredSession", [column.name for column in SESSIONS.c])  # type: ignore[misc]
+_SESSION_WIDTH = len(SESSIONS.c)
+
+
+def session_and_profile(
+    db: Session | fastsql.Lease, tenant_id: str, integration_id: str, profile_id: str
+) -> tuple[Any, profiles.ProfileState | None, bool]:
+    """(the stored session as a Core row or None, its named profile or None, whether that
+    profile had a session before)."""
+    parameters = {"tenant": tenant_id, "integration_id": integration_id, "profile_id": profile_id}
+    row = fastsql.execute(db, SESSION_AND_PROFILE, parameters).first()
+    stored = _STORED_ROW._make(row[:_SESSION_WIDTH]) if row.s_tenant_id is not None else None
+    if row.p_tenant_id is None:
+        return stored, None, False
+    values = {name: getattr(row, f"p_{name}") for name in profiles.PROFILE_COLUMNS}
+    return stored, profiles.ProfileState(**values), bool(row.had_session)
+
+
+def session_row(db: Session | fastsql.Lease, tenant_id: str, integration_id: str) -> Any:
+    """The stored session as a Core row (read-only), or None."""
+    parameters = {"tenant": tenant_id, "integration_id": integration_id}
+    return fastsql.execute(db, SESSION_BY_INTEGRATION_ID, parameters).first()
+
+
+def get_session(db: Session, tenant_id: str, integration_id: str) -> TalonSession | None:
+    statement = select(TalonSession).where(
+        TalonSession.tenant_id == tenant_id, TalonSession.integration_id == integration_id
+    )
+    return db.exec(statement).first()
+
+
+def require_session(db: Session, tenant_id: str, integration_id: str) -> TalonSession:
+    session = get_session(db, tenant_id, integration_id)
+    if session is None:
+        raise not_found(integration_id)
+    return session
+
+
+def save_session(db: Session, session: Any, stored: Any) -> None:
+    """Insert, or update only if nobody else updated the session since we read it (409).
+
+    `session` is a SessionState or a TalonSession, `stored` the ORM object or Core row read
+    (None for a new session); Core statements either way. An open session's row marks its
+    loyalty effects as its tentative figures (`tentative_card`, read by the loyalty part).
+    """
+    session.tentative_card = (
+        hooks.tentative_card(session.effects or []) if session.state == "open" else None
+    )
+    if stored is None:
+        session.id = next_value(db, session.tenant_id, "talonone.session")
+        values = {name: getattr(session, name) for name in SESSION_COLUMNS}
+        try:
+            fastsql.execute(db, INSERT_SESSION, values)
+        except IntegrityError:  # another request created it meanwhile: nothing of ours stays
+            db.rollback()
+            raise profiles.conflict() from None
+        return
+    parameters = {f"new_{name}": getattr(session, name) for name in SAVED_COLUMNS}
+    parameters["where_tenant"] = session.tenant_id
+    parameters["where_id"] = stored.id
+    parameters["where_update_count"] = stored.update_count
+    result = fastsql.execute(db, UPDATE_SESSION, parameters)
+    if result.rowcount != 1:
+        raise profiles.conflict()
+    if isinstance(stored, TalonSession):
+        db.expire(stored)
