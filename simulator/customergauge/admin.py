@@ -17,7 +17,7 @@ from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import ROW_COUNT, StoredText, within
 from simulator.customergauge import service, worker
-from simulator.customergauge.models import LIST_BOUNCE, CgMail, CgUpload
+from simulator.customergauge.models import LIST_BOUNCE, LIST_UNSUBSCRIBE, CgMail, CgUpload
 
 router = APIRouter(
     prefix="/__admin/tenants/{tenant_id}/customergauge",
@@ -170,6 +170,24 @@ async def add_bounce(
         raise HTTPException(400, f"not an email address: {body.email!r}")
     entry = service.add_to_list(
         session, tenant.id, LIST_BOUNCE, body.email, tenant_now(tenant), reason=body.reason
+    )
+    session.commit()
+    return json_response(
+        {"email": entry.email, "reason": entry.reason, "date": _instant(entry.created_at)},
+        status=201,
+    )
+
+
+@router.post("/unsubscribes", status_code=201)
+async def add_unsubscribe(
+    body: BounceBody, tenant: Tenant = Depends(path_tenant), session: Session = Depends(get_session)
+) -> Response:
+    """Put an address on the unsubscribe list, as the customer's click would (the real API's
+    `POST lists/unsubscribe` does the same for an integrator; this is the operator's)."""
+    if not service.is_valid_email(body.email):
+        raise HTTPException(400, f"not an email address: {body.email!r}")
+    entry = service.add_to_list(
+        session, tenant.id, LIST_UNSUBSCRIBE, body.email, tenant_now(tenant), reason=body.reason
     )
     session.commit()
     return json_response(
