@@ -76,6 +76,7 @@ def test_a_request_to_each_api_appears_in_traffic_within_2_s_with_its_body(
     assert call["marker"] in detail.locator(".request-body").inner_text()
     assert detail.locator(".response-body").inner_text().strip() != "(no body)"
     assert "x-request-id" in detail.inner_text()  # the answer's headers are shown
+    assert "null" not in [text.strip() for text in detail.locator("p").all_inner_texts()]
     tab.screenshot(f"traffic-{api}")
     assert tab.errors == []
 

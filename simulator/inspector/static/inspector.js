@@ -64,6 +64,11 @@ function el(tag, props, ...children) {
 
 const $ = (selector) => document.querySelector(selector);
 
+// Replaces a node's children, skipping the absent ones (null, undefined, false).
+function fill(node, ...children) {
+  node.replaceChildren(...children.filter((child) => child !== null && child !== undefined && child !== false));
+}
+
 function flash(message, kind = "ok") {
   const box = $("#flash");
   box.replaceChildren(el("p", { class: kind, text: message }));
@@ -363,7 +368,7 @@ function showEntry(entry) {
   traffic.selected = entry.id;
   const requestType = (entry.requestHeaders || {})["content-type"];
   const responseType = (entry.responseHeaders || {})["content-type"];
-  $("#traffic-detail").replaceChildren(
+  fill($("#traffic-detail"),
     el("h2", {}, `${entry.method} ${entry.path}`),
     el("p", {}, `#${entry.id} · ${entry.time} · tenant ${entry.tenant || "none"} · ${entry.api} ${entry.operation || "(no route)"} · ${entry.durationMs} ms`),
     entry.fault ? el("p", { class: "badge fault" }, `Fault injected (rule ${entry.fault})`) : el("p", { class: "muted" }, "No fault injected."),
@@ -569,7 +574,7 @@ async function showLedger() {
   const totals = data.totals;
   const tiers = (data.program.tiers || []).map((t) => `${t.name} from ${t.minPoints}`).join(", ");
   const lots = el("div");
-  $("#ledger").replaceChildren(
+  fill($("#ledger"),
     el("p", {}, `${data.program.title || data.program.name} · ${data.cardIdentifier ? `card ${data.cardIdentifier}` : `profile ${data.profileId}`} · on the tenant clock ${data.now}`),
     el("p", { id: "ledger-totals" },
       el("span", { class: "lot-active" }, `active ${totals.active}`), " · ",
