@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
 from sqlmodel import Session
 from starlette.responses import Response
 
@@ -17,7 +18,14 @@ from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import ROW_COUNT, StoredText, within
 from simulator.customergauge import service, worker
-from simulator.customergauge.models import LIST_BOUNCE, LIST_UNSUBSCRIBE, CgMail, CgUpload
+from simulator.customergauge.metrics import UPLOAD_STATES
+from simulator.customergauge.models import (
+    LIST_BOUNCE,
+    LIST_UNSUBSCRIBE,
+    MAIL_STATES,
+    CgMail,
+    CgUpload,
+)
 
 router = APIRouter(
     prefix="/__admin/tenants/{tenant_id}/customergauge",
@@ -193,4 +201,29 @@ async def add_unsubscribe(
     return json_response(
         {"email": entry.email, "reason": entry.reason, "date": _instant(entry.created_at)},
         status=201,
+    )
+
+
+@router.get("/counts")
+async def queue_counts(
+    tenant: Tenant = Depends(path_tenant), session: Session = Depends(get_session)
+) -> Response:
+    """The tenant's uploads and mails by status (every status, 0 where none): the queues at a
+    glance. Mails due on the tenant's clock are sent first, as the mail queue's read does."""
+    service.deliver_due(session, tenant.id, tenant_now(tenant))
+
+    def by_status(table: Any, states: tuple[str, ...]) -> dict[str, int]:
+        rows = session.execute(
+            select(table.status, func.count())
+            .where(table.tenant_id == tenant.id)
+            .group_by(table.status)
+        ).all()
+        found = dict(rows)
+        return {state: int(found.get(state, 0)) for state in states}
+
+    return json_response(
+        {
+            "uploads": by_status(CgUpload, UPLOAD_STATES),
+            "mails": by_status(CgMail, MAIL_STATES),
+        }
     )

@@ -257,3 +257,35 @@ def test_ecdp_customers_are_searched_by_email_phone_and_crm_id(client: TestClien
     assert [c["id"] for c in second["customers"]] == [every[1]["id"]]
     assert client.get(f"{T}/ecdp/customers", params={"limit": "many"}).status_code == 400
     assert client.get("/__admin/tenants/none/ecdp/customers").status_code == 404
+
+
+def test_talonone_sessions_are_paged(client: TestClient) -> None:
+    for n in range(3):
+        client.put(
+            f"/v2/customer_sessions/paged-{n}",
+            json={"customerSession": {"profileId": "customer-1", "cartItems": []}},
+            headers=DEFAULT_CREDENTIALS["talonone"],
+        )
+    every = client.get(f"{T}/talonone/sessions").json()
+    page = client.get(f"{T}/talonone/sessions", params={"start": 1, "limit": 1}).json()
+    assert [s["customerSession"]["integrationId"] for s in every[:3]] == [
+        "paged-2",
+        "paged-1",
+        "paged-0",
+    ]
+    assert [s["customerSession"]["integrationId"] for s in page] == ["paged-1"]
+    assert client.get(f"{T}/talonone/sessions", params={"limit": 0}).status_code == 400
+
+
+def test_customergauge_counts_give_every_status(client: TestClient) -> None:
+    counts = client.get(f"{T}/customergauge/counts").json()
+    assert set(counts["uploads"]) == {"Queued", "Processing", "Processed", "Failed"}
+    assert set(counts["mails"]) == {"queued", "sent", "suppressed", "invalid"}
+    client.post(
+        "/v4.1/stream/transactional.json",
+        content="<records><record><Email>counted@example.com</Email></record></records>",
+        headers=DEFAULT_CREDENTIALS["customergauge"],
+    )
+    after = client.get(f"{T}/customergauge/counts").json()
+    assert sum(after["uploads"].values()) == sum(counts["uploads"].values()) + 1
+    assert client.get("/__admin/tenants/none/customergauge/counts").status_code == 404

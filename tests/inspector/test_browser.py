@@ -269,3 +269,52 @@ def test_clock_advance_moves_a_pending_lot_to_active_in_the_ledger_view(
     assert "active 25" in tab.page.locator("#ledger-totals").inner_text()
     tab.screenshot("talonone-ledger-active")
     assert tab.errors == []
+
+
+def test_customergauge_queue_is_processed_paused_and_fed_from_the_page(
+    tab: Page, server: Any
+) -> None:
+    tab.open("/__admin/ui/customergauge?tenant=default")
+    tab.page.locator("#cg-pause").click()
+    tab.page.locator("#cg-worker", has_text="paused").wait_for()
+    upload = "<records><record><Email>inspector-queue@example.com</Email></record></records>"
+    answer = httpx.post(
+        server.url + "/v4.1/stream/transactional.json",
+        content=upload,
+        headers=DEFAULT_CREDENTIALS["customergauge"],
+    )
+    assert answer.status_code == 200
+    tab.page.locator("#cg-process").click()
+    tab.page.locator("#flash", has_text="Processed").wait_for()
+    tab.page.locator("#cg-mails tr", has_text="inspector-queue@example.com").wait_for()
+    tab.page.locator("#cg-resume").click()
+    tab.page.locator("#cg-worker", has_text="running").wait_for()
+    form = tab.page.locator("#cg-list-add")
+    form.locator("[name=email]").fill("inspector-bounce@example.com")
+    form.locator("button[type=submit]").click()
+    tab.page.locator("#flash", has_text="inspector-bounce@example.com added").wait_for()
+    listed = httpx.get(
+        server.url + "/v4.1/lists/bounce.json", headers=DEFAULT_CREDENTIALS["customergauge"]
+    )
+    assert "inspector-bounce@example.com" in listed.text
+    tab.screenshot("customergauge-processed")
+    assert tab.errors == []
+
+
+def test_ecdp_customers_are_found_by_email_with_their_consents(tab: Page, server: Any) -> None:
+    httpx.post(
+        server.url + "/customers",
+        headers={**DEFAULT_CREDENTIALS["ecdp"], "content-type": "application/json"},
+        content='{"mode":"AddOrUpdate","matchBy":"Email","data":[{"email":"inspector-find@example.com",'
+        '"consentsData":{"consents":[{"id":1,"value":"AwaitingConfirmation"}]}}]}',
+    )
+    tab.open("/__admin/ui/ecdp?tenant=default")
+    search = tab.page.locator("#ecdp-search")
+    search.locator("[name=email]").fill("INSPECTOR-FIND")
+    search.locator("button[type=submit]").click()
+    row = tab.page.locator("#ecdp-customers tr", has_text="inspector-find@example.com")
+    row.wait_for()
+    assert "AwaitingConfirmation" in row.inner_text()
+    tab.page.locator("#ecdp-confirmations tr", has_text="inspector-find@example.com").wait_for()
+    tab.screenshot("ecdp-found")
+    assert tab.errors == []

@@ -607,14 +607,11 @@ function initTalonOne() {
     ledgerQuery = { program: v.program, profileId: v.cardIdentifier ? "" : v.profileId, cardIdentifier: v.cardIdentifier, subledgerId: v.subledgerId };
     showLedger();
   });
-  attempt(async () => {
-    const sessions = await get(tenantPath("talonone", "sessions"));
-    $("#talon-sessions").replaceChildren(table([
-      ["Session", (s) => s.customerSession.integrationId], ["Profile", (s) => s.customerSession.profileId],
-      ["State", (s) => s.customerSession.state], ["Total", (s) => s.customerSession.total],
-      ["Effects", (s) => (s.effects || []).map((e) => e.effectType).join(", ")],
-    ], sessions.slice(0, PAGE_SIZE)));
-  });
+  pagedList($("#talon-sessions"), [
+    ["Session", (s) => s.customerSession.integrationId], ["Profile", (s) => s.customerSession.profileId],
+    ["State", (s) => s.customerSession.state], ["Total", (s) => s.customerSession.total],
+    ["Effects", (s) => (s.effects || []).map((e) => e.effectType).join(", ")],
+  ], (page, size) => get(tenantPath("talonone", "sessions"), { start: page * size, limit: size }));
   let profileQuery = "";
   const profiles = pagedList($("#talon-profiles"), [
     ["Integration id", (p) => p.integrationId], ["Closed sessions", (p) => p.closedSessions], ["Total sales", (p) => p.totalSales],
@@ -657,9 +654,23 @@ function initCustomerGauge() {
     ["Reason", (m) => m.reason || ""], ["Send at", (m) => m.sendAt || ""], ["Sent at", (m) => m.sentAt || ""],
   ], async (page, size) => (await get(tenantPath("customergauge", "mail-queue"), { ...mailFilter, start: page * size, limit: size })).mails);
   $("#cg-mail-filter").addEventListener("submit", (event) => { event.preventDefault(); mailFilter = formValues(event.target); mails.reload(); });
+  // The queues by status; a mail status opens the mail queue filtered by it.
+  const showCounts = async () => {
+    const counts = await attempt(() => get(tenantPath("customergauge", "counts")));
+    if (!counts) return;
+    const mailButtons = Object.entries(counts.mails).map(([status, n]) => button(`${status} ${n}`, () => {
+      $("#cg-mail-filter [name=status]").value = status;
+      mailFilter = { status };
+      mails.reload();
+    }, { "data-mail-status": status }));
+    fill($("#cg-counts"),
+      el("p", { id: "cg-upload-counts" }, "Uploads: ", Object.entries(counts.uploads).map(([status, n]) => `${status} ${n}`).join(" · ")),
+      el("p", { class: "inline" }, "Mails: ", ...mailButtons));
+  };
+  showCounts();
   $("#cg-process").addEventListener("click", async () => {
     await attempt(() => api("POST", tenantPath("customergauge", "process")), (r) => `Processed ${r.processed.length} uploads, sent ${r.sent} mails.`);
-    uploads.reload(); mails.reload();
+    uploads.reload(); mails.reload(); showCounts();
   });
   $("#cg-pause").addEventListener("click", async () => showWorker(await attempt(() => api("POST", tenantPath("customergauge", "worker", "pause")), "Worker paused.")));
   $("#cg-resume").addEventListener("click", async () => showWorker(await attempt(() => api("POST", tenantPath("customergauge", "worker", "resume")), "Worker resumed.")));
