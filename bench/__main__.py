@@ -32,6 +32,7 @@ SCENARIO_MODULES = (
     "talonone_loyalty",
     "faults",
     "fixtures",
+    "inspector",
     "sandbox",
 )
 

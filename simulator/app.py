@@ -28,6 +28,8 @@ from simulator.core.metrics import Metrics
 from simulator.core.middleware import ApiMiddleware
 from simulator.core.registry import api_specs
 from simulator.core.schema import ensure_schema
+from simulator.inspector import refuse_page
+from simulator.inspector import router as inspector_router
 
 log = logging.getLogger("simulator")
 
@@ -118,6 +120,7 @@ def create_app(
     app.include_router(admin_routes.router)
     app.include_router(admin_routes.metrics_router)
     app.include_router(admin_faults.router)
+    app.include_router(inspector_router)
     for spec in specs:
         for router in spec.admin_routers:
             app.include_router(router)
@@ -133,6 +136,7 @@ def create_app(
         open_signup=settings.open_signup,
         max_body=settings.max_body_bytes,
         admit_signup=partial(signup.admit_request, engine, settings),
+        refuse_page=refuse_page,
     )
     app.api_entry = ApiMiddleware(
         control_plane,

@@ -23,6 +23,7 @@ def banner(settings: Settings) -> str:
         [
             f"API simulator listening on {base}  (store: {shown_url(settings.database_url)})",
             f"  admin:          {base}/__admin/health",
+            f"  inspector:      {base}/__admin/ui/",
             f"  {admin_protection(settings)}",
             "  default tenant credentials:",
             f"    CustomerGauge  Authorization: api_key {settings.default_customergauge_api_key}",

@@ -250,6 +250,7 @@ async def list_requests(
     since: Filter = None,
     until: Filter = None,
     before: Filter = None,
+    after: Filter = None,
     q: Filter = None,
     limit: Filter = None,
 ) -> Response:
@@ -276,6 +277,7 @@ async def list_unmatched_requests(
     since: Filter = None,
     until: Filter = None,
     before: Filter = None,
+    after: Filter = None,
     q: Filter = None,
     limit: Filter = None,
 ) -> Response:

@@ -4,7 +4,9 @@ front of every admin route, by admin/guard.py."""
 
 from __future__ import annotations
 
-from fastapi import Depends, HTTPException
+from dataclasses import dataclass
+
+from fastapi import Depends, HTTPException, Query
 from sqlmodel import Session
 
 from simulator.core.db import get_session
@@ -17,3 +19,28 @@ async def path_tenant(tenant_id: str, session: Session = Depends(get_session)) -
     if tenant is None:
         raise HTTPException(404, f"no tenant {tenant_id!r}")
     return tenant
+
+
+@dataclass(frozen=True)
+class Paging:
+    """One page of an admin list: `limit` rows from row `start` (the Inspector's pages)."""
+
+    start: int
+    limit: int
+
+
+MAX_PAGE = 1000
+MAX_START = 10**9
+
+
+async def paging(
+    start: int = Query(default=0, ge=0, le=MAX_START),
+    limit: int = Query(default=50, ge=1, le=MAX_PAGE),
+) -> Paging:
+    return Paging(start, limit)
+
+
+def like_pattern(text: str) -> str:
+    """`%text%` for LIKE ... ESCAPE '\\' (the text's own % and _ match themselves)."""
+    escaped = text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+    return f"%{escaped}%"

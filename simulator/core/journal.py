@@ -88,9 +88,22 @@ def storable_text(value: str, limit: int | None) -> str:
     return value
 
 
+def headers_text(headers: Any) -> str:
+    """Response headers as sent (a list of bytes pairs) as the JSON object the journal keeps;
+    a header sent twice keeps its values joined by ", "."""
+    if isinstance(headers, str):
+        return headers
+    kept: dict[str, str] = {}
+    for name, value in headers or ():
+        key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+        kept[key] = f"{kept[key]}, {text}" if key in kept else text
+    return orjson.dumps(kept).decode()
+
+
 def storable(entry: dict[str, Any]) -> dict[str, Any]:
     """The entry with every text field as `storable_text` (in place; the writer's work, not
     the request's)."""
+    entry["response_headers"] = headers_text(entry.get("response_headers"))
     for name, limit in _TEXT_LIMITS.items():
         value = entry.get(name)
         if isinstance(value, str):
@@ -132,10 +145,27 @@ def _create_table(store: Engine) -> None:
     for attempt in range(3):
         try:
             SQLModel.metadata.create_all(store, tables=[JournalEntry.__table__])
+            _add_missing_columns(store)
             return
-        except OperationalError:  # another process created it meanwhile
+        except OperationalError:  # another process created it (or the column) meanwhile
             if attempt == 2:
                 raise
+
+
+# Columns added to the journal after its file first existed (revision 0006 in the store's
+# own migrations): a journal file of its own is not migrated by Alembic, so its table gets
+# them here, with the migration's default.
+ADDED_COLUMNS = {"response_headers": "TEXT NOT NULL DEFAULT '{}'"}
+
+
+def _add_missing_columns(store: Engine) -> None:
+    with store.begin() as connection:
+        present = {row[1] for row in connection.exec_driver_sql("PRAGMA table_info(journal_entry)")}
+        for name, declaration in ADDED_COLUMNS.items():
+            if name not in present:
+                connection.exec_driver_sql(
+                    f"ALTER TABLE journal_entry ADD COLUMN {name} {declaration}"
+                )
 
 
 def close_store(engine: Engine) -> None:
@@ -457,6 +487,7 @@ def entry_view(entry: JournalEntry) -> dict[str, Any]:
         "requestHeaders": json.loads(entry.request_headers or "{}"),
         "requestBody": entry.request_body,
         "responseBody": entry.response_body,
+        "responseHeaders": json.loads(entry.response_headers or "{}"),
         "time": format_instant(entry.created_at),
     }
 
@@ -482,6 +513,7 @@ class JournalFilter:
     since: datetime | None = None
     until: datetime | None = None
     before: int | None = None
+    after: int | None = None
     text: str | None = None
     unmatched: bool = False
     limit: int | None = 100
@@ -532,6 +564,8 @@ def statement_of(where: JournalFilter) -> Any:
         conditions.append(JournalEntry.created_at <= where.until)
     if where.before is not None:
         conditions.append(JournalEntry.id < where.before)
+    if where.after is not None:
+        conditions.append(JournalEntry.id > where.after)
     if where.text is not None:
         needle = f"%{like_escaped(where.text)}%"
         conditions.append(

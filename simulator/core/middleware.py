@@ -70,12 +70,14 @@ class ApiMiddleware:
         if refused is not None:
             response = render_for_path(Request(scope), *refused)
             await response(scope, receive, send)
-            self._record(scope, spec, refused[0], started, b"", response.body)
+            self._record(scope, spec, refused[0], started, b"", response.body, response.raw_headers)
             return
 
         request_body = bytearray()
         response_body = bytearray()
         status_box = [500]
+        # The answer's headers as sent (bytes pairs): the journal's writer makes them text.
+        headers_box: list[list[tuple[bytes, bytes]]] = [[]]
         answering = [False]  # the response has started
         total = [0]
         journal_on = self.journal.enabled
@@ -99,7 +101,7 @@ class ApiMiddleware:
             if message["type"] == "http.response.start":
                 status_box[0] = message["status"]
                 answering[0] = True
-                message["headers"] = [
+                message["headers"] = headers_box[0] = [
                     *message.get("headers", []),
                     (REQUEST_ID, request_id.encode()),
                 ]
@@ -124,10 +126,19 @@ class ApiMiddleware:
         finally:
             # Always: the journal also feeds the metrics and the access log (it skips its own
             # storage when switched off).
-            self._record(scope, spec, status_box[0], started, request_body, response_body)
+            self._record(
+                scope, spec, status_box[0], started, request_body, response_body, headers_box[0]
+            )
 
     def _record(
-        self, scope: Scope, spec: ApiSpec, status: int, started: float, body: bytes, out: bytes
+        self,
+        scope: Scope,
+        spec: ApiSpec,
+        status: int,
+        started: float,
+        body: bytes,
+        out: bytes,
+        response_headers: list[tuple[bytes, bytes]],
     ) -> None:
         info = noted(scope)
         headers = {
@@ -150,6 +161,7 @@ class ApiMiddleware:
                 "request_headers": dump_json(headers).decode(),
                 "request_body": _clip(bytes(body), self.body_limit),
                 "response_body": _clip(bytes(out), self.body_limit),
+                "response_headers": response_headers,
                 "created_at": real_now(),
             }
         )

@@ -87,6 +87,10 @@ class JournalEntry(SQLModel, table=True):
     request_headers: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     request_body: str = Field(default="", sa_column=Column(Text, nullable=False))
     response_body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # Every header of the answer, as JSON (schema revision 0006; the Inspector shows them).
+    response_headers: str = Field(
+        default="{}", sa_column=Column(Text, nullable=False, server_default="{}")
+    )
     # Indexed for `GET /__admin/requests?since=` (schema revision 0002).
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
 

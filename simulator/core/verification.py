@@ -105,6 +105,7 @@ QUERY_FILTERS = (
     "since",
     "until",
     "before",
+    "after",
     "q",
     "limit",
 )
@@ -133,6 +134,7 @@ def query_filter(params: dict[str, str], allowed: tuple[str, ...] = QUERY_FILTER
         since=instant(params.get("since"), "since"),
         until=instant(params.get("until"), "until"),
         before=whole_number(params.get("before"), "before", 1, 2**63 - 1),
+        after=whole_number(params.get("after"), "after", 0, 2**63 - 1),
         text=params.get("q") or None,
         limit=whole_number(params.get("limit"), "limit", 1, MAX_LIMIT) or 100,
     )

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
 from sqlmodel import Session
 from starlette.responses import Response
 
@@ -17,7 +18,14 @@ from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import ROW_COUNT, StoredText, within
 from simulator.customergauge import service, worker
-from simulator.customergauge.models import LIST_BOUNCE, CgMail, CgUpload
+from simulator.customergauge.metrics import UPLOAD_STATES
+from simulator.customergauge.models import (
+    LIST_BOUNCE,
+    LIST_UNSUBSCRIBE,
+    MAIL_STATES,
+    CgMail,
+    CgUpload,
+)
 
 router = APIRouter(
     prefix="/__admin/tenants/{tenant_id}/customergauge",
@@ -175,4 +183,47 @@ async def add_bounce(
     return json_response(
         {"email": entry.email, "reason": entry.reason, "date": _instant(entry.created_at)},
         status=201,
+    )
+
+
+@router.post("/unsubscribes", status_code=201)
+async def add_unsubscribe(
+    body: BounceBody, tenant: Tenant = Depends(path_tenant), session: Session = Depends(get_session)
+) -> Response:
+    """Put an address on the unsubscribe list, as the customer's click would (the real API's
+    `POST lists/unsubscribe` does the same for an integrator; this is the operator's)."""
+    if not service.is_valid_email(body.email):
+        raise HTTPException(400, f"not an email address: {body.email!r}")
+    entry = service.add_to_list(
+        session, tenant.id, LIST_UNSUBSCRIBE, body.email, tenant_now(tenant), reason=body.reason
+    )
+    session.commit()
+    return json_response(
+        {"email": entry.email, "reason": entry.reason, "date": _instant(entry.created_at)},
+        status=201,
+    )
+
+
+@router.get("/counts")
+async def queue_counts(
+    tenant: Tenant = Depends(path_tenant), session: Session = Depends(get_session)
+) -> Response:
+    """The tenant's uploads and mails by status (every status, 0 where none): the queues at a
+    glance. Mails due on the tenant's clock are sent first, as the mail queue's read does."""
+    service.deliver_due(session, tenant.id, tenant_now(tenant))
+
+    def by_status(table: Any, states: tuple[str, ...]) -> dict[str, int]:
+        rows = session.execute(
+            select(table.status, func.count())
+            .where(table.tenant_id == tenant.id)
+            .group_by(table.status)
+        ).all()
+        found = dict(rows)
+        return {state: int(found.get(state, 0)) for state in states}
+
+    return json_response(
+        {
+            "uploads": by_status(CgUpload, UPLOAD_STATES),
+            "mails": by_status(CgMail, MAIL_STATES),
+        }
     )

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Query
+from sqlalchemy import select
 from sqlmodel import Session
 from starlette.responses import Response
 
-from simulator.core.admindeps import path_tenant
+from simulator.core.admindeps import Paging, like_pattern, paging, path_tenant
 from simulator.core.clock import tenant_now
 from simulator.core.db import get_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import within
-from simulator.ecdp.models import EcdpConfirmation
+from simulator.ecdp.models import EcdpConfirmation, EcdpCustomer
 from simulator.ecdp.service import confirmations
-from simulator.ecdp.service.views import confirmation_view
+from simulator.ecdp.service.views import confirmation_view, customer_view
 
 router = APIRouter(
     prefix="/__admin/tenants/{tenant_id}/ecdp",
@@ -48,3 +49,37 @@ async def confirm(
     view = confirmation_view(message)
     session.commit()
     return json_response(view)
+
+
+# --- the Inspector's customer search ------------------------------------------------------
+
+
+@router.get("/customers")
+async def list_customers(
+    tenant: Tenant = Depends(path_tenant),
+    session: Session = Depends(get_session),
+    page: Paging = Depends(paging),
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    phone: Annotated[str | None, Query(max_length=64)] = None,
+    crmId: Annotated[str | None, Query(max_length=128)] = None,  # noqa: N803
+) -> Response:
+    """Customers by id, each as the API's GET shows it (consents included); `email`, `phone`
+    and `crmId` keep those whose value contains the text (e-mail without regard to case)."""
+    statement = select(EcdpCustomer).where(EcdpCustomer.tenant_id == tenant.id)
+    if email:
+        statement = statement.where(
+            EcdpCustomer.email_key.like(like_pattern(email.lower()), escape="\\")
+        )
+    if phone:
+        statement = statement.where(EcdpCustomer.phone.like(like_pattern(phone), escape="\\"))
+    if crmId:
+        statement = statement.where(EcdpCustomer.crm_id.like(like_pattern(crmId), escape="\\"))
+    rows = session.execute(
+        statement.order_by(EcdpCustomer.id).offset(page.start).limit(page.limit)
+    ).scalars()
+    return json_response(
+        {
+            "customers": [customer_view(row.model_dump()) for row in rows],
+            "start": page.start,
+        }
+    )

@@ -2,6 +2,7 @@
 
 from simulator.core.registry import ApiSpec
 from simulator.talonone import auth
+from simulator.talonone.admin import router as inspector_admin_router
 from simulator.talonone.errors import (
     PARALLEL_WRITES,
     TalonOneError,
@@ -28,7 +29,7 @@ SPEC = ApiSpec(
     # Documented on UpdateCustomerSessionV2, UpdateCustomerProfileV2 and TrackEventV2.
     fault_messages={409: PARALLEL_WRITES},
     routers=ROUTERS,
-    admin_routers=[core_admin_router, loyalty_admin_router],
+    admin_routers=[core_admin_router, loyalty_admin_router, inspector_admin_router],
     fixtures_module="simulator.talonone.fixtures",
     exception_handlers={TalonOneError: handle_talonone_error},
 )

@@ -15,6 +15,7 @@ ABOVE_CORE = (
     *(f"simulator.{name}" for name in API_PACKAGES),
     "simulator.server",
     "simulator.admin",
+    "simulator.inspector",
     "simulator.app",
     "simulator.cli",
 )
@@ -72,6 +73,7 @@ def test_api_packages_use_core_not_the_layers_around_it() -> None:
     forbidden = (
         "simulator.core.middleware",
         "simulator.admin",
+        "simulator.inspector",
         "simulator.server",
         "simulator.app",
     )

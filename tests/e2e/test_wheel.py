@@ -74,6 +74,36 @@ def test_the_installed_package_is_the_wheel_not_the_checkout(
     assert (packaged / "default.yaml").is_file() and not packaged.is_symlink()
 
 
+def test_the_wheel_carries_the_inspector_pages(installed: Path, tmp_path: Path) -> None:
+    """The Inspector's templates, script and style sheet are package data: the page renders
+    from the installed wheel, not from the checkout."""
+    script = (
+        "from fastapi.testclient import TestClient\n"
+        "from simulator.app import create_app\n"
+        "from simulator.config import Settings\n"
+        f"app = create_app(Settings(database_url='sqlite:///{tmp_path / 'w.db'}'))\n"
+        "with TestClient(app) as client:\n"
+        "    for path in ('/__admin/ui/traffic', '/__admin/ui/static/inspector.js',\n"
+        "                 '/__admin/ui/static/inspector.css'):\n"
+        "        print(path, client.get(path).status_code)\n"
+        "import simulator.inspector, pathlib\n"
+        "print(pathlib.Path(simulator.inspector.__file__).parent)\n"
+    )
+    shown = subprocess.run(
+        [str(installed / "bin" / "python"), "-c", script],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    assert shown[:3] == [
+        "/__admin/ui/traffic 200",
+        "/__admin/ui/static/inspector.js 200",
+        "/__admin/ui/static/inspector.css 200",
+    ]
+    assert shown[3].startswith(str(installed))
+
+
 def test_the_wheel_serves_the_default_world_from_an_unrelated_directory(
     installed: Path, tmp_path: Path
 ) -> None:

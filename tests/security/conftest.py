@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
+from simulator.admin.guard import is_open as guard_is_open
 from simulator.core.registry import api_for_path
 
 TOKEN = "s3cret-admin-token"
@@ -113,7 +114,8 @@ def api_calls(app: Any) -> list[RouteCall]:
 
 
 def is_open(call: RouteCall) -> bool:
-    return call.template == "/__admin/health"
+    """Health, and the Inspector's login page and static files (admin/guard.is_open)."""
+    return guard_is_open(call.method, call.path)
 
 
 def store_snapshot(engine: Engine) -> dict[str, list[tuple]]:

@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from simulator.core import fastsql, offloop, tenants
-from simulator.core.admindeps import path_tenant
+from simulator.core.admindeps import MAX_PAGE, MAX_START, path_tenant
 from simulator.core.clock import tenant_now
 from simulator.core.db import get_session, new_session
 from simulator.core.dispatch import query_param, read_body
@@ -245,8 +245,11 @@ async def admin_sessions(
     request: Request,
     db: Session = Depends(get_session),
     tenant: Tenant = Depends(path_tenant),
+    start: int = Query(default=0, ge=0, le=MAX_START),
+    limit: int = Query(default=ADMIN_LIMIT, ge=1, le=MAX_PAGE),
 ) -> Response:
-    """The tenant's newest sessions (filters: profileId, state), with their current effects."""
+    """The tenant's newest sessions (filters: profileId, state), with their current effects;
+    `start` and `limit` page them."""
     profile_id = query_param(request, "profileId")
     state = query_param(request, "state")
     config = load_config(db, tenant.id)
@@ -255,7 +258,7 @@ async def admin_sessions(
         statement = statement.where(TalonSession.profile_id == profile_id)
     if state is not None:
         statement = statement.where(TalonSession.state == state)
-    rows = db.exec(statement.order_by(col(TalonSession.id).desc()).limit(ADMIN_LIMIT)).all()
+    rows = db.exec(statement.order_by(col(TalonSession.id).desc()).offset(start).limit(limit)).all()
     return json_response(
         [{"customerSession": session_view(config, s), "effects": s.effects} for s in rows]
     )
