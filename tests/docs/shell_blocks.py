@@ -110,6 +110,18 @@ def output_matches(expected: str, actual: str) -> bool:
     return re.fullmatch(".*?".join(parts), squeeze(actual), re.DOTALL) is not None
 
 
+def first_mismatch(expected: str, actual: str) -> str:
+    """The first piece of `expected` (between wildcards) not found where it should be."""
+    text, position = squeeze(actual), 0
+    pieces = [squeeze(piece) for piece in WILDCARD.split(expected)]
+    for index, piece in enumerate(pieces):
+        found = text.find(piece, position)
+        if found < 0 or (index == 0 and found != 0):
+            return piece
+        position = found + len(piece)
+    return "(the end: more was printed)" if position < len(text) else ""
+
+
 def squeeze(text: str) -> str:
     return re.sub(r"\s+", "", text)
 

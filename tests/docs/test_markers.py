@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.docs.shell_blocks import output_matches, runnable_problem, script, shell_blocks
+from tests.docs.shell_blocks import (
+    first_mismatch,
+    output_matches,
+    runnable_problem,
+    script,
+    shell_blocks,
+)
 
 DOC = """# Title
 
@@ -66,3 +72,9 @@ def test_comparison_ignores_whitespace_and_takes_wildcards() -> None:
     assert not output_matches('{"a": 1}', '{"a":2}')
     assert not output_matches('{"a": 1}', '{"a":1}{"extra":0}')
     assert output_matches("valid", "  valid\n")
+
+
+def test_a_mismatch_names_the_piece_not_found() -> None:
+    assert first_mismatch('{"a": 1, ..., "c": 3}', '{"a":1,"b":2,"c":4}') == ',"c":3}'
+    assert first_mismatch('{"a": 1}', '{"a":1}extra') == "(the end: more was printed)"
+    assert first_mismatch("x...", "yx") == "x"

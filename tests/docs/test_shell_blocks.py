@@ -25,6 +25,7 @@ import pytest
 from simulator.testing import SimulatorServer
 from tests.docs.shell_blocks import (
     ShellBlock,
+    first_mismatch,
     output_matches,
     runnable_problem,
     script,
@@ -112,6 +113,7 @@ def run_block(block: ShellBlock, port: int, workdir: Path, server: SimulatorServ
         elif not output_matches(step.expected, output):
             return (
                 f"after {step.commands[-1].strip()!r}\nexpected: {step.expected}\n"
-                f"printed:  {output.strip()[:3000]}"
+                f"printed:  {output.strip()[:3000]}\n"
+                f"first piece not found (whitespace removed): {first_mismatch(step.expected, output)}"
             )
     return None
