@@ -19,6 +19,7 @@ from simulator.admin import faults as admin_faults
 from simulator.admin import routes as admin_routes
 from simulator.admin import signup
 from simulator.admin.guard import AdminGuard
+from simulator.admin.openapi import admin_openapi
 from simulator.config import Settings, get_settings
 from simulator.core import groupcommit, quotas, tenants
 from simulator.core.db import make_engine
@@ -127,6 +128,7 @@ def create_app(
         for exc_type, handler in spec.exception_handlers.items():
             app.add_exception_handler(exc_type, handler)
     install_generic_handlers(app)
+    app.openapi = partial(admin_openapi, app)  # type: ignore[method-assign]
     app.state.route_count = len(app.router.routes)  # the fast lane steps aside if this changes
     # The control plane's token and limits (admin/guard), behind ApiMiddleware: a request of the
     # fast lane never meets it, another API request only its path-prefix check.
