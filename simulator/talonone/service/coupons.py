@@ -16,11 +16,15 @@ from sqlmodel import Session, select
 
 from simulator.core.clock import format_instant
 from simulator.talonone.errors import TalonOneError
+from simulator.talonone.models.core import TalonProfile
 from simulator.talonone.models.engagement import (
     TalonCoupon,
     TalonCouponRedemption,
     TalonCouponReservation,
 )
+from simulator.talonone.service.campaigns import frontend_state, load_config
+from simulator.talonone.service.profile_store import ensure_profile
+from simulator.talonone.service.profile_view import profile_view
 
 MAX_RESERVATION_IDS = 1000
 REDEEM_ACTION = "redeemCoupon"
@@ -178,7 +182,6 @@ def create_reservations(
     personal code (`reservation: false`) can be reserved for one profile only; reserving again
     for a profile that already holds it changes nothing.
     """
-    from simulator.talonone.service.profiles import ensure_profile
 
     coupon = require_coupon(db, tenant_id, code)
     existing = set(reserved_profile_ids(db, tenant_id, coupon.id))
@@ -215,8 +218,6 @@ def delete_reservations(db: Session, tenant_id: str, code: str, integration_ids:
 
 def reserved_customers(db: Session, tenant: Any, code: str) -> list[dict[str, Any]]:
     """GetReservedCustomers: the CustomerProfile of every holder, in reservation order."""
-    from simulator.talonone.models.core import TalonProfile
-    from simulator.talonone.service.profiles import profile_view
 
     coupon = require_coupon(db, tenant.id, code)
     holders = reserved_profile_ids(db, tenant.id, coupon.id)
@@ -401,7 +402,6 @@ INACTIVE_CAMPAIGN_STATES = ("disabled", "archived", "expired")
 
 def campaign_states(db: Session, tenant_id: str, now: datetime) -> dict[int, str]:
     """Each campaign's frontend state (running, scheduled, expired, disabled, archived)."""
-    from simulator.talonone.service.campaigns import frontend_state, load_config
 
     campaigns = load_config(db, tenant_id).campaigns or []
     return {campaign["id"]: frontend_state(campaign, now) for campaign in campaigns}
@@ -503,3 +503,18 @@ def delete_profile_data(db: Session, tenant_id: str, profile_id: str) -> None:
         )
         .values(profile_id=None)
     )
+
+
+def session_coupons(db: Session, tenant_id: str, codes: list[str], profile_id: str) -> list[dict]:
+    """The IntegrationCoupon list of a session's known coupon codes (responseContent coupons)."""
+    found = []
+    for code in codes:
+        coupon = find_coupon(db, tenant_id, code)
+        if coupon is None:
+            continue
+        item = coupon_view(coupon, reservation_count(db, tenant_id, coupon.id))
+        item["profileRedemptionCount"] = (
+            redemption_count(db, tenant_id, coupon.id, profile_id=profile_id) if profile_id else 0
+        )
+        found.append(item)
+    return found

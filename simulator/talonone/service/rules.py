@@ -23,8 +23,11 @@ from simulator.core.storable import MAX_AMOUNT, amount_ok
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonConfig
 from simulator.talonone.service import campaigns as campaign_config
-from simulator.talonone.service import hooks
+from simulator.talonone.service.audiences import profile_audience_ids
+from simulator.talonone.service.coupons import coupon_campaign_id, validate_coupon
 from simulator.talonone.service.effects import effect, money, transaction_uuid
+from simulator.talonone.service.loyalty.balances import available_points
+from simulator.talonone.service.referrals import referral_campaign_id, validate_referral
 
 
 @dataclass
@@ -115,7 +118,9 @@ def item_matches_attribute(item: dict[str, Any], test: dict[str, Any]) -> bool:
 
 def audiences(db: Session, ctx: Context) -> set[int]:
     if ctx._audiences is None:
-        ctx._audiences = hooks.profile_audience_ids(db, ctx.tenant_id, ctx.profile_id)
+        ctx._audiences = (
+            profile_audience_ids(db, ctx.tenant_id, ctx.profile_id) if ctx.profile_id else set()
+        )
     return ctx._audiences
 
 
@@ -291,7 +296,7 @@ def loyalty_effect(
     else:
         points = spec["value"]
         lock = not ctx.dry and not ctx.ledgers_locked
-        available = hooks.available_points(
+        available = available_points(
             db,
             ctx.tenant_id,
             ctx.now,
@@ -302,12 +307,11 @@ def loyalty_effect(
             lock=lock,
         )
         ctx.ledgers_locked = ctx.ledgers_locked or lock
-        if available is not None:
-            key = (spec["programId"], subledger)
-            held = ctx._deducting.get(key, 0.0)
-            if available - held < points - POINTS_EPSILON:
-                return None
-            ctx._deducting = {**ctx._deducting, key: held + points}
+        key = (spec["programId"], subledger)
+        held = ctx._deducting.get(key, 0.0)
+        if available - held < points - POINTS_EPSILON:
+            return None
+        ctx._deducting = {**ctx._deducting, key: held + points}
         props = {
             "ruleTitle": title,
             "programId": spec["programId"],
@@ -338,7 +342,7 @@ def codes_by_campaign(
     if ctx.referral_code:
         entries.append(("referral", ctx.referral_code))
     for kind, code in entries:
-        find = hooks.coupon_campaign_id if kind == "coupon" else hooks.referral_campaign_id
+        find = coupon_campaign_id if kind == "coupon" else referral_campaign_id
         campaign_id = find(db, ctx.tenant_id, code)
         prefix = "Coupon" if kind == "coupon" else "Referral"
         if campaign_id is None:
@@ -351,7 +355,7 @@ def codes_by_campaign(
                 code_rejection(kind, code, f"{prefix}PartOfNotRunningCampaign", known)
             )
             continue
-        validate = hooks.validate_coupon if kind == "coupon" else hooks.validate_referral
+        validate = validate_coupon if kind == "coupon" else validate_referral
         reason = validate(
             db,
             ctx.tenant_id,

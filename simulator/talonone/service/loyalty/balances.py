@@ -36,16 +36,13 @@ from simulator.talonone.service.loyalty_ledger import (
     ledger_exists,
     lock_ledgers,
 )
+from simulator.talonone.service.profile_store import get_profile
 
 
 def profile_known(db: Session, tenant_id: str, program_id: int, profile_id: str) -> bool:
-    """A profile exists for the loyalty endpoints if part 1 knows it or it has a ledger here."""
+    """A profile exists for the loyalty endpoints if it is stored or it has a ledger here."""
     if ledger_exists(db, tenant_id, Owner(program_id, profile_id=profile_id)):
         return True
-    try:
-        from simulator.talonone.service.profiles import get_profile
-    except ImportError:  # part 1 not landed: only ledgers tell
-        return False
     return get_profile(db, tenant_id, profile_id) is not None
 
 

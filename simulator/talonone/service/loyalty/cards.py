@@ -23,6 +23,7 @@ from simulator.talonone.models.loyalty import (
 from simulator.talonone.service.loyalty.figures import ledger_infos
 from simulator.talonone.service.loyalty.programs import LoyaltyError, get_program, require_program
 from simulator.talonone.service.loyalty_ledger import Balance, Owner, balances
+from simulator.talonone.service.profile_store import ensure_profile
 
 CARD_IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{4,108}$")
 CARD_STATUSES = ("active", "inactive")
@@ -123,11 +124,7 @@ def generated_identifier(seed: int, tenant_id: str, program: TalonLoyaltyProgram
 
 
 def ensure_profiles(db: Session, tenant_id: str, profile_ids: list[str], now: datetime) -> None:
-    """Linking a card to an unknown profile creates the profile, as sessions do (part 1)."""
-    try:
-        from simulator.talonone.service.profiles import ensure_profile
-    except ImportError:
-        return
+    """Linking a card to an unknown profile creates the profile, as sessions do."""
     for profile_id in profile_ids:
         ensure_profile(db, tenant_id, profile_id, now)
 
