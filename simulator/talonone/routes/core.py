@@ -20,12 +20,11 @@ from simulator.core.db import get_session, new_session
 from simulator.core.dispatch import query_param, read_body
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
-from simulator.core.storable import parse_int
 from simulator.talonone.auth import api_key_of, talonone_tenant, talonone_tenant_of
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonEvent, TalonSession
 from simulator.talonone.operations import OPERATIONS
-from simulator.talonone.schemas import parse_body, query_bool, query_instant, query_silent
+from simulator.talonone.parsing import parse_body, path_int, query_bool, query_instant, query_silent
 from simulator.talonone.service import catalogs
 from simulator.talonone.service.campaigns import load_config
 from simulator.talonone.service.event_store import event_view
@@ -212,11 +211,7 @@ async def sync_catalog(
     request: Request,
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
-    catalog_id = parse_int(catalogId)
-    if catalog_id is None or catalog_id < 0:
-        raise TalonOneError(
-            400, "catalogId must be an integer", title="Invalid value", parameter="catalogId"
-        )
+    catalog_id = path_int(catalogId, "catalogId", minimum=0)
     raw = await request.body()
     engine, now = request.app.state.engine, tenant_now(tenant)
     result = await offloop.run(sync_catalog_call, engine, tenant.id, now, catalog_id, raw)

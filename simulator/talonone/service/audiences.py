@@ -21,7 +21,7 @@ from simulator.core.ids import next_value
 from simulator.core.storable import fits, lookup
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.engagement import TalonAudience, TalonAudienceMembership
-from simulator.talonone.schemas import check_attributes
+from simulator.talonone.parsing import check_attributes
 from simulator.talonone.service.campaigns import attribute_definitions, load_config
 from simulator.talonone.service.profile_store import ensure_profile, get_profile
 

@@ -16,7 +16,7 @@ from simulator.core.fixtures import LoadContext, Strict, numbered, raise_to
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
 from simulator.talonone.models.core import TalonCatalog, TalonCatalogItem, TalonConfig, TalonProfile
-from simulator.talonone.schemas import check_attribute
+from simulator.talonone.parsing import check_attribute
 from simulator.talonone.service.campaigns import BUILTIN_ATTRIBUTES, forget_config
 
 AttributeType = Literal["string", "number", "boolean", "time", "list", "map", "any"]

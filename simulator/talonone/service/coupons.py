@@ -22,6 +22,7 @@ from simulator.talonone.models.engagement import (
     TalonCouponRedemption,
     TalonCouponReservation,
 )
+from simulator.talonone.parsing import expect_list, expect_str, invalid
 from simulator.talonone.service.campaigns import frontend_state, load_config
 from simulator.talonone.service.profile_store import ensure_profile
 from simulator.talonone.service.profile_view import profile_view
@@ -127,37 +128,17 @@ def coupon_discount_remainder(db: Session, tenant_id: str, code: str) -> float |
 # --- reservations -----------------------------------------------------------------------------
 
 
-def check_integration_ids(value: Any) -> list[str]:
+def check_integration_ids(body: dict[str, Any]) -> list[str]:
     """The `integrationIDs` of a CouponReservations body, checked; duplicates dropped."""
-    if not isinstance(value, list):
-        raise TalonOneError(
-            400,
-            "integrationIDs is required and must be an array of strings",
-            title="Invalid type",
-            pointer="/integrationIDs",
-        )
+    if "integrationIDs" not in body:
+        raise invalid("/integrationIDs", "integrationIDs is required", "required")
+    value = expect_list(body["integrationIDs"], "/integrationIDs", MAX_RESERVATION_IDS)
     if not value:
-        raise TalonOneError(
-            400,
-            "integrationIDs must not be empty",
-            title="Invalid value",
-            pointer="/integrationIDs",
-        )
-    if len(value) > MAX_RESERVATION_IDS:
-        raise TalonOneError(
-            400,
-            f"integrationIDs holds at most {MAX_RESERVATION_IDS} items",
-            title="Invalid value",
-            pointer="/integrationIDs",
-        )
+        raise invalid("/integrationIDs", "integrationIDs must not be empty")
     for index, item in enumerate(value):
-        if not isinstance(item, str) or not item.strip() or len(item) > 1000:
-            raise TalonOneError(
-                400,
-                "each integration ID must be a non-empty string of at most 1000 characters",
-                title="Invalid value",
-                pointer=f"/integrationIDs/{index}",
-            )
+        expect_str(item, f"/integrationIDs/{index}", max_length=1000)
+        if not item.strip():
+            raise invalid(f"/integrationIDs/{index}", "an integration ID must not be blank")
     return list(dict.fromkeys(value))
 
 

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from simulator.core.models import Tenant
 from simulator.talonone.models.core import TalonEvent
-from simulator.talonone.schemas import (
+from simulator.talonone.parsing import (
     EVENT_RESPONSE_CONTENT,
     check_attributes,
     check_keys,

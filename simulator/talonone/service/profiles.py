@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from simulator.core.models import Tenant
-from simulator.talonone import schemas
+from simulator.talonone import parsing
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import (
     TalonEvent,
@@ -38,12 +38,12 @@ MAX_BULK_PROFILES = 1000
 
 
 def check_audience_changes(value: Any) -> tuple[list[int], list[int]]:
-    changes = schemas.expect_object(value, "/audiencesChanges")
+    changes = parsing.expect_object(value, "/audiencesChanges")
     lists = []
     for key in ("adds", "deletes"):
         if key not in changes:
-            raise schemas.invalid(f"/audiencesChanges/{key}", f"{key} is required", "required")
-        lists.append(schemas.int_list(changes[key], f"/audiencesChanges/{key}"))
+            raise parsing.invalid(f"/audiencesChanges/{key}", f"{key} is required", "required")
+        lists.append(parsing.int_list(changes[key], f"/audiencesChanges/{key}"))
     return lists[0], lists[1]
 
 
@@ -71,12 +71,12 @@ def update_profile(
             400, "integrationId must be at most 1000 characters", parameter="integrationId"
         )
     config = campaigns.load_config(db, tenant.id)
-    body = schemas.expect_object(body, "")
-    schemas.check_keys(body, "", PROFILE_FIELDS)
-    wanted = schemas.response_content(body, schemas.PROFILE_RESPONSE_CONTENT)
+    body = parsing.expect_object(body, "")
+    parsing.check_keys(body, "", PROFILE_FIELDS)
+    wanted = parsing.response_content(body, parsing.PROFILE_RESPONSE_CONTENT)
     attributes = {}
     if body.get("attributes") is not None:
-        attributes = schemas.check_attributes(
+        attributes = parsing.check_attributes(
             body["attributes"],
             "/attributes",
             "CustomerProfile",
@@ -84,7 +84,7 @@ def update_profile(
         )
     evaluable = None
     if body.get("evaluableCampaignIds") is not None:
-        evaluable = schemas.int_list(body["evaluableCampaignIds"], "/evaluableCampaignIds")
+        evaluable = parsing.int_list(body["evaluableCampaignIds"], "/evaluableCampaignIds")
     changes = None
     if body.get("audiencesChanges") is not None:
         changes = check_audience_changes(body["audiencesChanges"])
@@ -169,24 +169,24 @@ def update_profiles(db: Session, tenant: Tenant, now: datetime, body: Any) -> li
     """UpdateCustomerProfilesV2: all profiles or none; no rule engine. Their JSON, in order."""
     config = campaigns.load_config(db, tenant.id)
     definitions = campaigns.attribute_definitions(config, "CustomerProfile")
-    body = schemas.expect_object(body, "")
-    schemas.check_keys(body, "", {"customerProfiles"})
+    body = parsing.expect_object(body, "")
+    parsing.check_keys(body, "", {"customerProfiles"})
     if "customerProfiles" not in body:
-        raise schemas.invalid("/customerProfiles", "customerProfiles is required", "required")
-    entries = schemas.expect_list(body["customerProfiles"], "/customerProfiles", MAX_BULK_PROFILES)
+        raise parsing.invalid("/customerProfiles", "customerProfiles is required", "required")
+    entries = parsing.expect_list(body["customerProfiles"], "/customerProfiles", MAX_BULK_PROFILES)
     checked = []
     for index, entry in enumerate(entries):
         where = f"/customerProfiles/{index}"
-        entry = schemas.expect_object(entry, where)
-        schemas.check_keys(entry, where, {"integrationId", "attributes"})
+        entry = parsing.expect_object(entry, where)
+        parsing.check_keys(entry, where, {"integrationId", "attributes"})
         if "integrationId" not in entry:
-            raise schemas.invalid(f"{where}/integrationId", "integrationId is required", "required")
-        integration_id = schemas.expect_str(
+            raise parsing.invalid(f"{where}/integrationId", "integrationId is required", "required")
+        integration_id = parsing.expect_str(
             entry["integrationId"], f"{where}/integrationId", 1, 1000
         )
         attributes = {}
         if entry.get("attributes") is not None:
-            attributes = schemas.check_attributes(
+            attributes = parsing.check_attributes(
                 entry["attributes"], f"{where}/attributes", "CustomerProfile", definitions
             )
         checked.append((integration_id, attributes))

@@ -8,7 +8,7 @@ from typing import Any
 
 from simulator.core.storable import MAX_AMOUNT
 from simulator.talonone.models.core import TalonConfig
-from simulator.talonone.schemas import (
+from simulator.talonone.parsing import (
     SESSION_RESPONSE_CONTENT,
     SESSION_STATES,
     check_attributes,

@@ -13,7 +13,7 @@ from simulator.core.ids import next_value
 from simulator.core.models import Tenant
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonIdempotentResponse, TalonReturn, TalonSession
-from simulator.talonone.schemas import (
+from simulator.talonone.parsing import (
     RETURN_RESPONSE_CONTENT,
     check_keys,
     expect_int,

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from simulator.core.models import Tenant
 from simulator.talonone.models.core import TalonConfig, TalonProfile, TalonSession
-from simulator.talonone.schemas import invalid
+from simulator.talonone.parsing import invalid
 from simulator.talonone.service import campaigns, rules
 from simulator.talonone.service.coupons import redeem_coupons, release_coupons
 from simulator.talonone.service.effects import rollbacks
