@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from simulator.core.clock import format_instant
+from simulator.core.formats import number
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonProfile
 from simulator.talonone.models.engagement import (
@@ -77,11 +78,6 @@ def reservation_count(db: Session, tenant_id: str, coupon_id: int) -> int:
         TalonCouponReservation.coupon_id == coupon_id,
     )
     return int(db.exec(statement).one())
-
-
-def number(value: float) -> float | int:
-    """Whole amounts as JSON integers, the rest as floats (the SDK accepts both)."""
-    return int(value) if float(value).is_integer() else float(value)
 
 
 def coupon_view(coupon: TalonCoupon, reservations: int) -> dict[str, Any]:

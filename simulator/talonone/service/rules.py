@@ -19,13 +19,14 @@ from typing import Any
 from sqlmodel import Session
 
 from simulator.core.clock import format_instant, parse_instant
+from simulator.core.formats import number
 from simulator.core.storable import MAX_AMOUNT, amount_ok
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonConfig
 from simulator.talonone.service import campaigns as campaign_config
 from simulator.talonone.service.audiences import profile_audience_ids
 from simulator.talonone.service.coupons import coupon_campaign_id, validate_coupon
-from simulator.talonone.service.effects import effect, money, transaction_uuid
+from simulator.talonone.service.effects import effect, transaction_uuid
 from simulator.talonone.service.loyalty.balances import available_points
 from simulator.talonone.service.referrals import referral_campaign_id, validate_referral
 
@@ -202,7 +203,7 @@ def build_effects(
                     rule_index,
                     title,
                     kind,
-                    {"name": props["name"], "value": money(value)},
+                    {"name": props["name"], "value": number(value)},
                 )
             )
         elif kind == "setDiscountPerItem":
@@ -216,7 +217,7 @@ def build_effects(
                 line = item["price"] * item["quantity"]
                 value = min(discount_value(props, line, item["quantity"]), remaining[0])
                 remaining[0] -= value
-                amount = money(value)
+                amount = number(value)
                 built.append(
                     effect(
                         campaign,
@@ -285,7 +286,7 @@ def loyalty_effect(
             "name": name,
             "programId": spec["programId"],
             "subLedgerId": subledger,
-            "value": money(points),
+            "value": number(points),
             "recipientIntegrationId": ctx.profile_id,
             "transactionUUID": uuid,
         }
@@ -316,7 +317,7 @@ def loyalty_effect(
             "ruleTitle": title,
             "programId": spec["programId"],
             "subLedgerId": subledger,
-            "value": money(points),
+            "value": number(points),
             "transactionUUID": uuid,
             "name": name,
         }

@@ -7,11 +7,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from simulator.core.formats import number
 from simulator.core.storable import fits
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.loyalty import TalonLoyaltyProgram
 from simulator.talonone.service.campaigns import loyalty_program
-from simulator.talonone.service.loyalty_ledger import EPSILON, Balance, number
+from simulator.talonone.service.loyalty_ledger import EPSILON, Balance
 
 # --- programs ------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from simulator.core.formats import number
 from simulator.talonone.models.loyalty import TalonLoyaltyTransaction
 from simulator.talonone.service.loyalty.figures import (
     effect_owner,
@@ -25,7 +26,6 @@ from simulator.talonone.service.loyalty_ledger import (
     deduct_points,
     lock_ledgers,
     lot_dates,
-    number,
     rollback_addition,
     rollback_deduction,
 )

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from simulator.core.formats import number
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
 from simulator.talonone.errors import TalonOneError
@@ -24,7 +25,7 @@ from simulator.talonone.parsing import (
     response_content,
 )
 from simulator.talonone.service import campaigns
-from simulator.talonone.service.effects import money, rollback_of, scale
+from simulator.talonone.service.effects import rollback_of, scale
 from simulator.talonone.service.event_store import new_event_id, record_event
 from simulator.talonone.service.loyalty.session_effects import on_session_return
 from simulator.talonone.service.profile_store import get_profile, save_profile_figures
@@ -245,7 +246,7 @@ def split_effects(
         share = min(share, 1.0)
         if kind in ("addLoyaltyPoints", "deductLoyaltyPoints"):
             back = dict(item["props"])
-            back["value"] = money(back["value"] * share)
+            back["value"] = number(back["value"] * share)
             back["effectType"] = kind
             loyalty_back.append(back)
         else:

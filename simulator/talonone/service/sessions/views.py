@@ -8,11 +8,11 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from simulator.core.clock import format_instant
+from simulator.core.formats import number
 from simulator.core.models import Tenant
 from simulator.talonone.models.core import TalonConfig, TalonProfile, TalonReturn, TalonSession
 from simulator.talonone.service import campaigns, rules
 from simulator.talonone.service.coupons import session_coupons
-from simulator.talonone.service.effects import money
 from simulator.talonone.service.event_store import event_view
 from simulator.talonone.service.loyalty.balances import profile_loyalty_block
 from simulator.talonone.service.profile_view import profile_view
@@ -38,10 +38,10 @@ def session_view(config: TalonConfig, session: Any) -> dict[str, Any]:
         "identifiers": data.get("identifiers", []),
         "attributes": data.get("attributes", {}),
         "firstSession": session.first_session,
-        "total": money(sums.total),
-        "cartItemTotal": money(sums.cart_items),
-        "additionalCostTotal": money(sums.additional_costs),
-        "cartItemAdditionalCostTotal": money(sums.item_costs),
+        "total": number(sums.total),
+        "cartItemTotal": number(sums.cart_items),
+        "additionalCostTotal": number(sums.additional_costs),
+        "cartItemAdditionalCostTotal": number(sums.item_costs),
         "updated": format_instant(session.updated),
         "updateCount": session.update_count,
     }
