@@ -1,5 +1,5 @@
 """The body of UpdateCustomerSessionV2 checked against the API's schema and the tenant's attribute
-definitions (talonone.md §4).
+definitions (docs/behaviour.md, Talon.One).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""UpdateCustomerSessionV2: the state machine of the API (talonone.md §4, §5), rule evaluation,
+"""UpdateCustomerSessionV2: the state machine of the API (docs/behaviour.md, Talon.One), rule evaluation,
 what closing and cancelling count and take back.
 """
 
