@@ -1,5 +1,5 @@
-"""UpdateCustomerSessionV2: the state machine of the API (docs/behaviour.md, Talon.One), rule evaluation,
-what closing and cancelling count and take back.
+"""UpdateCustomerSessionV2: the state machine of the API (docs/behaviour.md, Talon.One), rule
+evaluation, what closing and cancelling count and take back.
 """
 
 from __future__ import annotations
