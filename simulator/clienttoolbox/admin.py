@@ -18,13 +18,12 @@ from simulator.clienttoolbox.models import (
     CtTransaction,
     CtUndoState,
 )
-from simulator.clienttoolbox.parsing import number
 from simulator.clienttoolbox.service import customer_view
 from simulator.core import offloop
 from simulator.core.admindeps import Paging, like_pattern, paging, path_tenant
 from simulator.core.clock import format_instant, tenant_now
 from simulator.core.db import get_session
-from simulator.core.formats import json_response
+from simulator.core.formats import json_response, number
 from simulator.core.models import Tenant
 from simulator.core.storable import within
 

@@ -174,12 +174,6 @@ def id_list(raw: str) -> list[str]:
     return list(dict.fromkeys(value for part in parts if (value := part.strip())))
 
 
-def number(value: float) -> int | float:
-    """A balance or amount as the API prints it: whole numbers without decimals."""
-    rounded = round(value, 2)
-    return int(rounded) if rounded == int(rounded) else rounded
-
-
 @dataclass
 class LineProblem:
     line: int

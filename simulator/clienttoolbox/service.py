@@ -21,7 +21,8 @@ from simulator.clienttoolbox.models import (
     CtCustomField,
     CtReward,
 )
-from simulator.clienttoolbox.parsing import bad_request, flag, id_list, number
+from simulator.clienttoolbox.parsing import bad_request, flag, id_list
+from simulator.core.formats import number
 from simulator.core.models import Tenant
 from simulator.core.storable import ROW_COUNT, parse_int
 

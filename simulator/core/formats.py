@@ -34,6 +34,16 @@ def clean_text(value: str) -> str:
     return value
 
 
+def number(value: float, places: int | None = 2) -> int | float:
+    """A decimal as the APIs print it in JSON: rounded to `places` decimals (None: as it is),
+    whole values as integers (`5`, not `5.0`; `0`, never `-0`). The one rounding rule of every
+    balance, amount and point figure the simulator answers."""
+    value = float(value) + 0.0  # -0.0 + 0.0 is 0.0
+    if places is not None:
+        value = round(value, places) + 0.0
+    return int(value) if value.is_integer() else value
+
+
 class JsonText:
     """JSON text that goes into a body as it is, e.g. a stored JSON column answered unchanged:
     neither parsed on the way out of the store nor serialized again."""

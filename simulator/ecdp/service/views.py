@@ -8,13 +8,8 @@ from typing import Any
 
 from sqlalchemy.engine import RowMapping
 
-from simulator.core.formats import load_json
+from simulator.core.formats import load_json, number
 from simulator.ecdp.models import EcdpConfirmation
-
-
-def number(value: float) -> int | float:
-    """Decimals printed as .NET does: 0 not 0.0, 12.5 as 12.5."""
-    return int(value) if float(value).is_integer() else value
 
 
 def format_datetime(value: datetime | None) -> str | None:
@@ -51,13 +46,13 @@ def customer_view(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
         "dateOfBirth": format_datetime(row["date_of_birth"]),
         "gender": row["gender"],
         "rfmSegment": row["rfm_segment"],
-        "totalSpent": number(row["total_spent"]),
+        "totalSpent": number(row["total_spent"], places=None),
         "totalOrders": row["total_orders"],
         "totalOrderReturns": row["total_order_returns"],
-        "avgOrder": number(row["avg_order"]),
-        "avgPricePoint": number(row["avg_price_point"]),
+        "avgOrder": number(row["avg_order"], places=None),
+        "avgPricePoint": number(row["avg_price_point"], places=None),
         "lastOrder": format_datetime(row["last_order"]),
-        "avgTimeBetweenOrdersInDays": number(row["avg_time_between_orders_in_days"]),
+        "avgTimeBetweenOrdersInDays": number(row["avg_time_between_orders_in_days"], places=None),
         "currencySymbol": row["currency_symbol"],
         "customAttributes": [{"name": n, "value": v} for n, v in attributes.items()],
         "consentsData": {

@@ -20,14 +20,16 @@ from simulator.core.db import get_session, new_session
 from simulator.core.dispatch import query_param, read_body
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
-from simulator.core.storable import parse_int
 from simulator.talonone.auth import api_key_of, talonone_tenant, talonone_tenant_of
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonEvent, TalonSession
 from simulator.talonone.operations import OPERATIONS
-from simulator.talonone.schemas import parse_body, query_bool, query_instant, query_silent
-from simulator.talonone.service import catalogs, events, profiles
+from simulator.talonone.parsing import parse_body, path_int, query_bool, query_instant, query_silent
+from simulator.talonone.service import catalogs
 from simulator.talonone.service.campaigns import load_config
+from simulator.talonone.service.event_store import event_view
+from simulator.talonone.service.events import track_event
+from simulator.talonone.service.profiles import update_profile, update_profiles
 from simulator.talonone.service.sessions.read import session_answer, session_for_key
 from simulator.talonone.service.sessions.reopen import reopen_session
 from simulator.talonone.service.sessions.returns import return_items
@@ -155,7 +157,7 @@ async def update_customer_profile_v2(
     run = query_bool(query_param(request, "runRuleEngine"), "runRuleEngine")
     dry = query_bool(query_param(request, "dry"), "dry")
     body = parse_body(await request.body())
-    result = profiles.update_profile(
+    result = update_profile(
         db, tenant, tenant_now(tenant), integrationId, body, run_rule_engine=run, dry=dry
     )
     commit_or_rollback(db, dry)
@@ -170,7 +172,7 @@ async def update_customer_profiles_v2(
 ) -> Response:
     silent = query_silent(query_param(request, "silent"))
     body = parse_body(await request.body())
-    states = profiles.update_profiles(db, tenant, tenant_now(tenant), body)
+    states = update_profiles(db, tenant, tenant_now(tenant), body)
     db.commit()
     if silent:
         return Response(status_code=204)
@@ -196,7 +198,7 @@ async def track_event_v2(
             parameter="forceCompleteEvaluation",
         )
     body = parse_body(await request.body())
-    result = events.track_event(db, tenant, tenant_now(tenant), body, dry=dry)
+    result = track_event(db, tenant, tenant_now(tenant), body, dry=dry)
     commit_or_rollback(db, dry)
     if silent:
         return Response(status_code=204)
@@ -209,11 +211,7 @@ async def sync_catalog(
     request: Request,
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
-    catalog_id = parse_int(catalogId)
-    if catalog_id is None or catalog_id < 0:
-        raise TalonOneError(
-            400, "catalogId must be an integer", title="Invalid value", parameter="catalogId"
-        )
+    catalog_id = path_int(catalogId, "catalogId", minimum=0)
     raw = await request.body()
     engine, now = request.app.state.engine, tenant_now(tenant)
     result = await offloop.run(sync_catalog_call, engine, tenant.id, now, catalog_id, raw)
@@ -280,7 +278,7 @@ async def admin_events(
     if event_type is not None:
         statement = statement.where(TalonEvent.type == event_type)
     rows = db.exec(statement.order_by(col(TalonEvent.id).desc()).limit(ADMIN_LIMIT)).all()
-    return json_response([events.event_view(config.application_id, e) for e in rows])
+    return json_response([event_view(config.application_id, e) for e in rows])
 
 
 @admin_router.get("/campaigns")

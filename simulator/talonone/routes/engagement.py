@@ -3,21 +3,24 @@ customer inventory). HTTP only: parse, call the service, render the native respo
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 from starlette.responses import Response
 
 from simulator.core.clock import tenant_now
 from simulator.core.db import get_session
+from simulator.core.dispatch import query_param
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
-from simulator.core.storable import JsonRefused, parse_int, read_json
 from simulator.talonone.auth import talonone_tenant
-from simulator.talonone.errors import TalonOneError
 from simulator.talonone.operations import OPERATIONS
+from simulator.talonone.parsing import (
+    object_body,
+    path_int,
+    query_bool,
+    query_silent,
+    validate_model,
+)
 from simulator.talonone.service import (
     audiences,
     coupons,
@@ -27,77 +30,6 @@ from simulator.talonone.service import (
 )
 
 router = APIRouter(tags=["talonone"])
-
-Model = TypeVar("Model", bound=BaseModel)
-
-
-# --- parsing helpers --------------------------------------------------------------------------
-
-
-async def json_body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        raise TalonOneError(400, "The request body is missing", title="Missing body")
-    try:
-        return read_json(raw)
-    except JsonRefused as refused:
-        raise TalonOneError(
-            400, refused.reason, title="Invalid JSON", pointer=refused.pointer
-        ) from None
-
-
-def json_pointer(location: tuple[Any, ...], model: type[BaseModel]) -> str:
-    """('data', 0, 'audienceId') -> '/data/0/audienceId' (aliases as the wire spells them)."""
-    parts = []
-    for index, part in enumerate(location):
-        if index == 0 and isinstance(part, str) and part in model.model_fields:
-            part = model.model_fields[part].alias or part
-        parts.append(str(part))
-    return "/" + "/".join(parts)
-
-
-def parse(model: type[Model], body: Any) -> Model:
-    """Validate a body; the first problem becomes the API's 400 with a JSON pointer."""
-    if not isinstance(body, dict):
-        raise TalonOneError(400, "The request body must be a JSON object", title="Invalid type")
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        pointer = json_pointer(tuple(error["loc"]), model)
-        field = pointer.rsplit("/", 1)[-1]
-        message = f"{field}: {error['msg']}" if field else error["msg"]
-        raise TalonOneError(400, message, title="Invalid value", pointer=pointer) from None
-
-
-def path_int(value: str, name: str) -> int:
-    """Plain ASCII digits only (Python's int() would also take `1_000` or ` 7`); one beyond the
-    store's range is looked up as any other, and found nowhere (core/storable `lookup`)."""
-    number = parse_int(value)
-    if number is None:
-        raise TalonOneError(400, f"{name} must be an integer", title="Invalid type", parameter=name)
-    return number
-
-
-def query_flag(request: Request, name: str) -> bool:
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        return False
-    lowered = value.lower()
-    if lowered in ("true", "1"):
-        return True
-    if lowered in ("false", "0"):
-        return False
-    raise TalonOneError(400, f"{name} must be true or false", title="Invalid value", parameter=name)
-
-
-def silent_flag(request: Request) -> bool:
-    value = request.query_params.get("silent", "yes")
-    if value not in ("yes", "no"):
-        raise TalonOneError(
-            400, "silent must be yes or no", title="Invalid value", parameter="silent"
-        )
-    return value == "yes"
 
 
 def no_content() -> Response:
@@ -114,10 +46,8 @@ async def create_coupon_reservation(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise TalonOneError(400, "The request body must be a JSON object", title="Invalid type")
-    ids = coupons.check_integration_ids(body.get("integrationIDs"))
+    body = object_body(await request.body())
+    ids = coupons.check_integration_ids(body)
     view = coupons.create_reservations(session, tenant.id, tenant_now(tenant), couponValue, ids)
     session.commit()
     return json_response(view, status=201)
@@ -130,10 +60,8 @@ async def delete_coupon_reservation(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise TalonOneError(400, "The request body must be a JSON object", title="Invalid type")
-    ids = coupons.check_integration_ids(body.get("integrationIDs"))
+    body = object_body(await request.body())
+    ids = coupons.check_integration_ids(body)
     coupons.delete_reservations(session, tenant.id, couponValue, ids)
     session.commit()
     return no_content()
@@ -159,7 +87,7 @@ async def create_referral(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    body = parse(referrals.NewReferral, await json_body(request))
+    body = validate_model(referrals.NewReferral, object_body(await request.body()))
     seed = request.app.state.settings.seed
     view = referrals.create_referral(session, tenant.id, tenant_now(tenant), seed, body)
     session.commit()
@@ -172,8 +100,10 @@ async def create_referrals_for_multiple_advocates(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    silent = silent_flag(request)
-    body = parse(referrals.NewReferralsForMultipleAdvocates, await json_body(request))
+    silent = query_silent(query_param(request, "silent"))
+    body = validate_model(
+        referrals.NewReferralsForMultipleAdvocates, object_body(await request.body())
+    )
     seed = request.app.state.settings.seed
     views = referrals.create_referrals_for_advocates(
         session, tenant.id, tenant_now(tenant), seed, body
@@ -193,7 +123,7 @@ async def create_audience(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    body = parse(audiences.NewAudience, await json_body(request))
+    body = validate_model(audiences.NewAudience, object_body(await request.body()))
     view = audiences.create_audience(session, tenant.id, tenant_now(tenant), body)
     session.commit()
     return json_response(view, status=201)
@@ -207,7 +137,7 @@ async def update_audience(
     session: Session = Depends(get_session),
 ) -> Response:
     audience_id = path_int(audienceId, "audienceId")
-    body = parse(audiences.UpdateAudience, await json_body(request))
+    body = validate_model(audiences.UpdateAudience, object_body(await request.body()))
     view = audiences.rename_audience(session, tenant.id, audience_id, body.name)
     session.commit()
     return json_response(view)
@@ -245,11 +175,7 @@ async def update_audience_customers_attributes(
     session: Session = Depends(get_session),
 ) -> Response:
     audience_id = path_int(audienceId, "audienceId")
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise TalonOneError(
-            400, "The request body must be an object of attributes", title="Invalid type"
-        )
+    body = object_body(await request.body())
     audiences.update_members_attributes(session, tenant.id, audience_id, body)
     session.commit()
     return no_content()
@@ -261,7 +187,9 @@ async def update_customer_profile_audiences(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    body = parse(audiences.CustomerProfileAudienceRequest, await json_body(request))
+    body = validate_model(
+        audiences.CustomerProfileAudienceRequest, object_body(await request.body())
+    )
     audiences.change_profile_audiences(session, tenant.id, tenant_now(tenant), body.data)
     session.commit()
     return no_content()
@@ -289,6 +217,6 @@ async def get_customer_inventory(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    flags = {flag for flag in inventory.FLAGS if query_flag(request, flag)}
+    flags = {flag for flag in inventory.FLAGS if query_bool(query_param(request, flag), flag)}
     body = inventory.customer_inventory(session, tenant, tenant_now(tenant), integrationId, flags)
     return json_response(body)

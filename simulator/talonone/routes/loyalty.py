@@ -1,12 +1,11 @@
 """Talon.One routes: loyalty part (balances, points, transactions, cards).
 
-Query parameters are read by hand from the query string so that repeated array parameters and
-bad values get Talon.One's own 400 naming the parameter.
+Query parameters are read from the query string with talonone/parsing's `Query`, so that
+repeated array parameters and bad values get Talon.One's own 400 naming the parameter.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -15,24 +14,24 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from simulator.core.admindeps import path_tenant
-from simulator.core.clock import parse_instant, tenant_now
+from simulator.core.clock import tenant_now
 from simulator.core.db import get_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
-from simulator.core.storable import (
-    MAX_AMOUNT,
-    ROW_COUNT,
-    JsonRefused,
-    StoredText,
-    length_of,
-    parse_int,
-    read_json,
-    within,
-)
+from simulator.core.storable import MAX_AMOUNT, StoredText, length_of, read_json, within
 from simulator.talonone.auth import talonone_tenant
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.loyalty import TalonLoyaltyProgram, TalonLoyaltyTransaction
 from simulator.talonone.operations import OPERATIONS
+from simulator.talonone.parsing import (
+    Query,
+    bad_parameter,
+    expect_list,
+    expect_str,
+    invalid,
+    object_body,
+    path_int,
+)
 from simulator.talonone.service import loyalty_fixtures
 from simulator.talonone.service.loyalty.balances import profile_balances, require_profile
 from simulator.talonone.service.loyalty.cards import (
@@ -49,7 +48,7 @@ from simulator.talonone.service.loyalty.history import (
     transactions_list,
 )
 from simulator.talonone.service.loyalty.manual import manual_points
-from simulator.talonone.service.loyalty.programs import LoyaltyError, require_program
+from simulator.talonone.service.loyalty.programs import require_program
 from simulator.talonone.service.loyalty_ledger import Owner
 
 router = APIRouter(tags=["talonone"])
@@ -57,33 +56,6 @@ router = APIRouter(tags=["talonone"])
 POINT_STATUSES = ("active", "pending", "expired")
 POINT_SORTS = ("startDate", "-startDate", "expiryDate", "-expiryDate")
 TRANSACTION_TYPES = ("manual", "session", "import")
-# The spec gives array query parameters no maximum; each becomes one IN list of a query.
-MAX_VALUES = 1000
-
-
-def bad_parameter(name: str, message: str) -> TalonOneError:
-    return TalonOneError(400, message, title="Invalid parameter", parameter=name)
-
-
-def as_api_error(error: LoyaltyError) -> TalonOneError:
-    extra: dict[str, Any] = {}
-    if error.parameter is not None:
-        extra["parameter"] = error.parameter
-    if error.pointer is not None:
-        extra["pointer"] = error.pointer
-    titles = {404: "Not found", 400: "Bad request"}
-    return TalonOneError(
-        error.status, error.message, title=titles.get(error.status, "Error"), **extra
-    )
-
-
-def program_id_of(raw: str) -> int:
-    """ASCII digits; a number beyond the store's range names no program (404, as any unknown
-    one: core/storable `lookup`)."""
-    program_id = parse_int(raw)
-    if program_id is None:
-        raise bad_parameter("loyaltyProgramId", "loyaltyProgramId must be an integer")
-    return program_id
 
 
 def card_id_of(raw: str) -> str:
@@ -92,91 +64,9 @@ def card_id_of(raw: str) -> str:
     return raw
 
 
-class Query:
-    """The query string of one request, with typed, validated readers."""
-
-    def __init__(self, request: Request) -> None:
-        self.params = request.query_params
-
-    def text(self, name: str) -> str | None:
-        return self.params.get(name)
-
-    def many(self, name: str) -> list[str] | None:
-        """A repeated parameter's values (filters of one IN list each: at most MAX_VALUES)."""
-        values = self.params.getlist(name)
-        if len(values) > MAX_VALUES:
-            raise bad_parameter(name, f"{name} takes at most {MAX_VALUES} values")
-        return values or None
-
-    def boolean(self, name: str, default: bool = False) -> bool:
-        value = self.params.get(name)
-        if value is None:
-            return default
-        if value.lower() in ("true", "1"):
-            return True
-        if value.lower() in ("false", "0"):
-            return False
-        raise bad_parameter(name, f"{name} must be true or false")
-
-    def instant(self, name: str) -> datetime | None:
-        value = self.params.get(name)
-        if value is None:
-            return None
-        try:
-            return parse_instant(value.replace(" ", "+"))
-        except ValueError:
-            raise bad_parameter(name, f"{name} must be an RFC3339 timestamp") from None
-
-    def choice(self, name: str, allowed: tuple[str, ...], default: str | None = None) -> str | None:
-        value = self.params.get(name, default)
-        if value is not None and value not in allowed:
-            raise bad_parameter(name, f"{name} must be one of the following: {', '.join(allowed)}")
-        return value
-
-    def page(self) -> Page:
-        size = self.integer("pageSize", DEFAULT_PAGE_SIZE)
-        if not 1 <= size <= 1000:
-            raise bad_parameter("pageSize", "pageSize must be between 1 and 1000")
-        skip = self.integer("skip", 0)
-        if skip < 0:
-            raise bad_parameter("skip", "skip must not be negative")
-        if not ROW_COUNT.holds(skip):
-            raise bad_parameter("skip", f"skip must be at most {ROW_COUNT.high}")
-        return Page(size=size, skip=skip)
-
-    def integer(self, name: str, default: int) -> int:
-        value = self.params.get(name)
-        if value is None:
-            return default
-        number = parse_int(value)
-        if number is None:
-            raise bad_parameter(name, f"{name} must be an integer")
-        return number
-
-
-async def json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        body = read_json(raw)
-    except JsonRefused as refused:
-        raise TalonOneError(
-            400, refused.reason, title="Invalid JSON", pointer=refused.pointer
-        ) from None
-    if not isinstance(body, dict):
-        raise TalonOneError(400, "The request body must be a JSON object", pointer="/")
-    return body
-
-
-def run(db: Session, action: Any) -> Any:
-    """Call the service; LoyaltyError becomes the API's error, a write is committed."""
-    try:
-        result = action()
-    except LoyaltyError as error:
-        db.rollback()
-        raise as_api_error(error) from None
-    return result
+def page_of(query: Query) -> Page:
+    size, skip = query.page(DEFAULT_PAGE_SIZE)
+    return Page(size=size, skip=skip)
 
 
 # --- profile-based programs ------------------------------------------------------------------
@@ -208,25 +98,22 @@ async def get_loyalty_balances(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    query = Query(request)
-    program_id = program_id_of(loyaltyProgramId)
+    query = Query(request.query_params)
+    program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
     end_date = query.instant("endDate")
     subledger = query.text("subledgerId")
     include_tiers = query.boolean("includeTiers")
     include_projected = query.boolean("includeProjectedTier")
-    body = run(
+    body = profile_balances(
         session,
-        lambda: profile_balances(
-            session,
-            tenant.id,
-            tenant_now(tenant),
-            program_id=program_id,
-            profile_id=integrationId,
-            end_date=end_date,
-            subledger=subledger,
-            include_tiers=include_tiers,
-            include_projected_tier=include_projected,
-        ),
+        tenant.id,
+        tenant_now(tenant),
+        program_id=program_id,
+        profile_id=integrationId,
+        end_date=end_date,
+        subledger=subledger,
+        include_tiers=include_tiers,
+        include_projected_tier=include_projected,
     )
     return json_response(body)
 
@@ -239,18 +126,15 @@ async def get_loyalty_program_profile_points(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    query = Query(request)
-    program_id = program_id_of(loyaltyProgramId)
+    query = Query(request.query_params)
+    program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
     status = query.choice("status", POINT_STATUSES, "active")
     sort = query.choice("sort", POINT_SORTS)
-    page = query.page()
+    page = page_of(query)
 
-    def action() -> dict:
-        require_program(session, tenant.id, program_id, card_based=False)
-        owner = require_profile(session, tenant.id, program_id, integrationId)
-        return points_of(session, tenant, owner, query, status, sort, page)
-
-    return json_response(run(session, action))
+    require_program(session, tenant.id, program_id, card_based=False)
+    owner = require_profile(session, tenant.id, program_id, integrationId)
+    return json_response(points_of(session, tenant, owner, query, status, sort, page))
 
 
 @OPERATIONS.route(router, "GetLoyaltyProgramProfileTransactions")
@@ -261,16 +145,15 @@ async def get_loyalty_program_profile_transactions(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    query = Query(request)
-    program_id = program_id_of(loyaltyProgramId)
+    query = Query(request.query_params)
+    program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
     filters = transaction_filters(query)
 
-    def action() -> dict:
-        require_program(session, tenant.id, program_id, card_based=False)
-        owner = require_profile(session, tenant.id, program_id, integrationId)
-        return transactions_list(session, tenant.id, owner, tenant_now(tenant), **filters)
-
-    return json_response(run(session, action))
+    require_program(session, tenant.id, program_id, card_based=False)
+    owner = require_profile(session, tenant.id, program_id, integrationId)
+    return json_response(
+        transactions_list(session, tenant.id, owner, tenant_now(tenant), **filters)
+    )
 
 
 def transaction_filters(query: Query) -> dict[str, Any]:
@@ -285,7 +168,7 @@ def transaction_filters(query: Query) -> dict[str, Any]:
         "session_ids": query.many("customerSessionIDs"),
         "transaction_uuids": query.many("transactionUUIDs"),
         "awaits_activation": awaits,
-        "page": query.page(),
+        "page": page_of(query),
     }
 
 
@@ -299,38 +182,31 @@ async def generate_loyalty_card(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    program_id = program_id_of(loyaltyProgramId)
-    body = await json_body(request)
-    status = body.get("status", "active")
-    profiles = body.get("customerProfileIds") or []
+    program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
+    body = object_body(await request.body())
+    status = expect_str(body.get("status", "active"), "/status")
+    profiles = expect_list(body.get("customerProfileIds") or [], "/customerProfileIds")
+    for index, profile in enumerate(profiles):
+        expect_str(profile, f"/customerProfileIds/{index}")
     identifier = body.get("cardIdentifier")
-    if not isinstance(status, str):
-        raise TalonOneError(400, "status must be a string", pointer="/status")
-    if not isinstance(profiles, list):
-        raise TalonOneError(
-            400, "customerProfileIds must be an array of strings", pointer="/customerProfileIds"
-        )
-    if identifier is not None and not isinstance(identifier, str):
-        raise TalonOneError(400, "cardIdentifier must be a string", pointer="/cardIdentifier")
+    if identifier is not None:
+        identifier = expect_str(identifier, "/cardIdentifier")
     seed = request.app.state.settings.seed
     now = tenant_now(tenant)
 
-    def action() -> dict:
-        card = generate_card(
-            session,
-            tenant.id,
-            now,
-            seed,
-            program_id=program_id,
-            status=status,
-            profile_ids=profiles,
-            identifier=identifier,
-        )
-        view = card_view(session, tenant.id, card, now)
-        session.commit()
-        return view
-
-    return json_response(run(session, action))
+    card = generate_card(
+        session,
+        tenant.id,
+        now,
+        seed,
+        program_id=program_id,
+        status=status,
+        profile_ids=profiles,
+        identifier=identifier,
+    )
+    view = card_view(session, tenant.id, card, now)
+    session.commit()
+    return json_response(view)
 
 
 @OPERATIONS.route(router, "LinkLoyaltyCardToProfile")
@@ -341,32 +217,25 @@ async def link_loyalty_card_to_profile(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    program_id = program_id_of(loyaltyProgramId)
+    program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
     identifier = card_id_of(loyaltyCardId)
-    body = await json_body(request)
-    profile_id = body.get("integrationId")
-    if not isinstance(profile_id, str) or not profile_id:
-        raise TalonOneError(
-            400,
-            "integrationId is required and must be a non-empty string",
-            pointer="/integrationId",
-        )
+    body = object_body(await request.body())
+    if "integrationId" not in body:
+        raise invalid("/integrationId", "integrationId is required", "required")
+    profile_id = expect_str(body["integrationId"], "/integrationId", min_length=1)
     now = tenant_now(tenant)
 
-    def action() -> dict:
-        card = link_card(
-            session,
-            tenant.id,
-            now,
-            program_id=program_id,
-            identifier=identifier,
-            profile_id=profile_id,
-        )
-        view = card_view(session, tenant.id, card, now)
-        session.commit()
-        return view
-
-    return json_response(run(session, action))
+    card = link_card(
+        session,
+        tenant.id,
+        now,
+        program_id=program_id,
+        identifier=identifier,
+        profile_id=profile_id,
+    )
+    view = card_view(session, tenant.id, card, now)
+    session.commit()
+    return json_response(view)
 
 
 @OPERATIONS.route(router, "GetLoyaltyCardBalances")
@@ -377,22 +246,19 @@ async def get_loyalty_card_balances(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    query = Query(request)
-    program_id = program_id_of(loyaltyProgramId)
+    query = Query(request.query_params)
+    program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
     identifier = card_id_of(loyaltyCardId)
     end_date = query.instant("endDate")
     subledgers = query.many("subledgerId")
-    body = run(
+    body = card_balances(
         session,
-        lambda: card_balances(
-            session,
-            tenant.id,
-            tenant_now(tenant),
-            program_id=program_id,
-            identifier=identifier,
-            end_date=end_date,
-            subledgers=subledgers,
-        ),
+        tenant.id,
+        tenant_now(tenant),
+        program_id=program_id,
+        identifier=identifier,
+        end_date=end_date,
+        subledgers=subledgers,
     )
     return json_response(body)
 
@@ -405,19 +271,16 @@ async def get_loyalty_card_points(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    query = Query(request)
-    program_id = program_id_of(loyaltyProgramId)
+    query = Query(request.query_params)
+    program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
     identifier = card_id_of(loyaltyCardId)
     status = query.choice("status", POINT_STATUSES, "active")
     sort = query.choice("sort", POINT_SORTS)
-    page = query.page()
+    page = page_of(query)
 
-    def action() -> dict:
-        _program, card = require_card(session, tenant.id, program_id, identifier)
-        owner = Owner(program_id, card_identifier=card.identifier)
-        return points_of(session, tenant, owner, query, status, sort, page)
-
-    return json_response(run(session, action))
+    _program, card = require_card(session, tenant.id, program_id, identifier)
+    owner = Owner(program_id, card_identifier=card.identifier)
+    return json_response(points_of(session, tenant, owner, query, status, sort, page))
 
 
 @OPERATIONS.route(router, "GetLoyaltyCardTransactions")
@@ -428,17 +291,16 @@ async def get_loyalty_card_transactions(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    query = Query(request)
-    program_id = program_id_of(loyaltyProgramId)
+    query = Query(request.query_params)
+    program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
     identifier = card_id_of(loyaltyCardId)
     filters = transaction_filters(query)
 
-    def action() -> dict:
-        _program, card = require_card(session, tenant.id, program_id, identifier)
-        owner = Owner(program_id, card_identifier=card.identifier)
-        return transactions_list(session, tenant.id, owner, tenant_now(tenant), **filters)
-
-    return json_response(run(session, action))
+    _program, card = require_card(session, tenant.id, program_id, identifier)
+    owner = Owner(program_id, card_identifier=card.identifier)
+    return json_response(
+        transactions_list(session, tenant.id, owner, tenant_now(tenant), **filters)
+    )
 
 
 # --- admin: inspection and manual points ---------------------------------------------------
@@ -491,7 +353,7 @@ async def admin_post_points(
             start=entry.startDate,
             expiry=entry.expiryDate,
         )
-    except LoyaltyError as error:
+    except TalonOneError as error:
         session.rollback()
         raise HTTPException(error.status, error.message) from None
     session.commit()

@@ -21,6 +21,9 @@ from simulator.core.ids import next_value
 from simulator.core.storable import fits, lookup
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.engagement import TalonAudience, TalonAudienceMembership
+from simulator.talonone.parsing import check_attributes
+from simulator.talonone.service.campaigns import attribute_definitions, load_config
+from simulator.talonone.service.profile_store import ensure_profile, get_profile
 
 MAX_AUDIENCE_ACTIONS = 1000
 
@@ -88,7 +91,6 @@ def audience_view(audience: TalonAudience, account_id: int) -> dict[str, Any]:
 
 
 def account_id(db: Session, tenant_id: str) -> int:
-    from simulator.talonone.service.campaigns import load_config
 
     return load_config(db, tenant_id).account_id
 
@@ -207,9 +209,6 @@ def update_members_attributes(
     UpdateCustomerProfileV2). Returns how many profiles were updated.
     """
     require_audience(db, tenant_id, audience_id)
-    from simulator.talonone.schemas import check_attributes
-    from simulator.talonone.service.campaigns import attribute_definitions, load_config
-    from simulator.talonone.service.profiles import get_profile
 
     definitions = attribute_definitions(load_config(db, tenant_id), "CustomerProfile")
     check_attributes(attributes, "", "CustomerProfile", definitions)
@@ -280,7 +279,6 @@ def change_profile_audiences(
             title="Not found",
             pointer=f"/data/{index}/audienceId",
         )
-    from simulator.talonone.service.profiles import ensure_profile
 
     for action in actions:
         if action.action == "add":
@@ -299,7 +297,7 @@ def apply_profile_audience_changes(
     adds: list[int],
     deletes: list[int],
 ) -> None:
-    """`audiencesChanges` of UpdateCustomerProfileV2 (for part 1): 404 on an unknown audience."""
+    """`audiencesChanges` of UpdateCustomerProfileV2: 404 on an unknown audience."""
     missing = missing_audiences(db, tenant_id, set(adds) | set(deletes))
     if missing:
         raise TalonOneError(

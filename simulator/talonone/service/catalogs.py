@@ -17,7 +17,7 @@ from simulator.core.storable import length_of, lookup
 from simulator.core.tenants import renew_cache_revision
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonCatalog, TalonCatalogItem
-from simulator.talonone.schemas import (
+from simulator.talonone.parsing import (
     expect_bool,
     expect_enum,
     expect_int,

@@ -16,6 +16,8 @@ from simulator.core.fixtures import LoadContext, Strict, numbered, raise_to
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
 from simulator.talonone.models.core import TalonCatalog, TalonCatalogItem, TalonConfig, TalonProfile
+from simulator.talonone.parsing import check_attribute
+from simulator.talonone.service.campaigns import BUILTIN_ATTRIBUTES, forget_config
 
 AttributeType = Literal["string", "number", "boolean", "time", "list", "map", "any"]
 ENTITIES = ("CustomerSession", "CustomerProfile", "Event", "CartItem")
@@ -222,8 +224,6 @@ class FixtureModel(Strict):
     def declared_profile_attributes(self) -> FixtureModel:
         """A profile's attributes are checked as UpdateCustomerProfileV2 checks them: each must
         be declared for CustomerProfile (the API's 400 "Unknown") and be of its declared type."""
-        from simulator.talonone.schemas import check_attribute
-        from simulator.talonone.service.campaigns import BUILTIN_ATTRIBUTES
 
         declared = {
             **BUILTIN_ATTRIBUTES["CustomerProfile"],
@@ -255,7 +255,6 @@ def campaign_document(campaign: Campaign, now: datetime) -> dict[str, Any]:
 
 def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContext) -> None:
     """Write this part's rows from the validated section (the caller commits)."""
-    from simulator.talonone.service.campaigns import forget_config
 
     forget_config(tenant.id)
     application = fixture.application or Application()

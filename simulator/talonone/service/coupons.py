@@ -15,12 +15,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from simulator.core.clock import format_instant
+from simulator.core.formats import number
 from simulator.talonone.errors import TalonOneError
+from simulator.talonone.models.core import TalonProfile
 from simulator.talonone.models.engagement import (
     TalonCoupon,
     TalonCouponRedemption,
     TalonCouponReservation,
 )
+from simulator.talonone.parsing import expect_list, expect_str, invalid
+from simulator.talonone.service.campaigns import frontend_state, load_config
+from simulator.talonone.service.profile_store import ensure_profile
+from simulator.talonone.service.profile_view import profile_view
 
 MAX_RESERVATION_IDS = 1000
 REDEEM_ACTION = "redeemCoupon"
@@ -74,11 +80,6 @@ def reservation_count(db: Session, tenant_id: str, coupon_id: int) -> int:
     return int(db.exec(statement).one())
 
 
-def number(value: float) -> float | int:
-    """Whole amounts as JSON integers, the rest as floats (the SDK accepts both)."""
-    return int(value) if float(value).is_integer() else float(value)
-
-
 def coupon_view(coupon: TalonCoupon, reservations: int) -> dict[str, Any]:
     """The `Coupon` JSON of the API (optional keys left out when unset)."""
     view: dict[str, Any] = {
@@ -123,37 +124,17 @@ def coupon_discount_remainder(db: Session, tenant_id: str, code: str) -> float |
 # --- reservations -----------------------------------------------------------------------------
 
 
-def check_integration_ids(value: Any) -> list[str]:
+def check_integration_ids(body: dict[str, Any]) -> list[str]:
     """The `integrationIDs` of a CouponReservations body, checked; duplicates dropped."""
-    if not isinstance(value, list):
-        raise TalonOneError(
-            400,
-            "integrationIDs is required and must be an array of strings",
-            title="Invalid type",
-            pointer="/integrationIDs",
-        )
+    if "integrationIDs" not in body:
+        raise invalid("/integrationIDs", "integrationIDs is required", "required")
+    value = expect_list(body["integrationIDs"], "/integrationIDs", MAX_RESERVATION_IDS)
     if not value:
-        raise TalonOneError(
-            400,
-            "integrationIDs must not be empty",
-            title="Invalid value",
-            pointer="/integrationIDs",
-        )
-    if len(value) > MAX_RESERVATION_IDS:
-        raise TalonOneError(
-            400,
-            f"integrationIDs holds at most {MAX_RESERVATION_IDS} items",
-            title="Invalid value",
-            pointer="/integrationIDs",
-        )
+        raise invalid("/integrationIDs", "integrationIDs must not be empty")
     for index, item in enumerate(value):
-        if not isinstance(item, str) or not item.strip() or len(item) > 1000:
-            raise TalonOneError(
-                400,
-                "each integration ID must be a non-empty string of at most 1000 characters",
-                title="Invalid value",
-                pointer=f"/integrationIDs/{index}",
-            )
+        expect_str(item, f"/integrationIDs/{index}", max_length=1000)
+        if not item.strip():
+            raise invalid(f"/integrationIDs/{index}", "an integration ID must not be blank")
     return list(dict.fromkeys(value))
 
 
@@ -178,7 +159,6 @@ def create_reservations(
     personal code (`reservation: false`) can be reserved for one profile only; reserving again
     for a profile that already holds it changes nothing.
     """
-    from simulator.talonone.service.profiles import ensure_profile
 
     coupon = require_coupon(db, tenant_id, code)
     existing = set(reserved_profile_ids(db, tenant_id, coupon.id))
@@ -215,8 +195,6 @@ def delete_reservations(db: Session, tenant_id: str, code: str, integration_ids:
 
 def reserved_customers(db: Session, tenant: Any, code: str) -> list[dict[str, Any]]:
     """GetReservedCustomers: the CustomerProfile of every holder, in reservation order."""
-    from simulator.talonone.models.core import TalonProfile
-    from simulator.talonone.service.profiles import profile_view
 
     coupon = require_coupon(db, tenant.id, code)
     holders = reserved_profile_ids(db, tenant.id, coupon.id)
@@ -401,7 +379,6 @@ INACTIVE_CAMPAIGN_STATES = ("disabled", "archived", "expired")
 
 def campaign_states(db: Session, tenant_id: str, now: datetime) -> dict[int, str]:
     """Each campaign's frontend state (running, scheduled, expired, disabled, archived)."""
-    from simulator.talonone.service.campaigns import frontend_state, load_config
 
     campaigns = load_config(db, tenant_id).campaigns or []
     return {campaign["id"]: frontend_state(campaign, now) for campaign in campaigns}
@@ -503,3 +480,18 @@ def delete_profile_data(db: Session, tenant_id: str, profile_id: str) -> None:
         )
         .values(profile_id=None)
     )
+
+
+def session_coupons(db: Session, tenant_id: str, codes: list[str], profile_id: str) -> list[dict]:
+    """The IntegrationCoupon list of a session's known coupon codes (responseContent coupons)."""
+    found = []
+    for code in codes:
+        coupon = find_coupon(db, tenant_id, code)
+        if coupon is None:
+            continue
+        item = coupon_view(coupon, reservation_count(db, tenant_id, coupon.id))
+        item["profileRedemptionCount"] = (
+            redemption_count(db, tenant_id, coupon.id, profile_id=profile_id) if profile_id else 0
+        )
+        found.append(item)
+    return found

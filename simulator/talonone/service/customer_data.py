@@ -6,6 +6,8 @@ from sqlmodel import Session
 
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.service import audiences, coupons, referrals
+from simulator.talonone.service.loyalty.balances import delete_profile_data
+from simulator.talonone.service.profile_store import delete_profile, get_profile
 
 
 def profile_not_found(integration_id: str) -> TalonOneError:
@@ -18,19 +20,17 @@ def profile_not_found(integration_id: str) -> TalonOneError:
 
 
 def delete_customer_data(db: Session, tenant_id: str, integration_id: str) -> None:
-    """Remove the profile (part 1: with its sessions and events), its loyalty data (part 2),
+    """Remove the profile (with its sessions and events), its loyalty data,
     its audience memberships, coupon reservations, personal coupons and referral codes.
 
     404 when no such profile exists. The caller commits.
     """
-    from simulator.talonone.service import profiles
-    from simulator.talonone.service.loyalty.balances import delete_profile_data
 
-    if profiles.get_profile(db, tenant_id, integration_id) is None:
+    if get_profile(db, tenant_id, integration_id) is None:
         raise profile_not_found(integration_id)
     audiences.delete_profile_data(db, tenant_id, integration_id)
     coupons.delete_profile_data(db, tenant_id, integration_id)
     referrals.delete_profile_data(db, tenant_id, integration_id)
     delete_profile_data(db, tenant_id, integration_id)
-    profiles.delete_profile(db, tenant_id, integration_id)
+    delete_profile(db, tenant_id, integration_id)
     db.flush()

@@ -6,15 +6,11 @@ import hashlib
 import uuid
 from typing import Any
 
+from simulator.core.formats import number
+
 TRANSACTION_NAMESPACE = uuid.UUID("6f1d3c52-8a47-4f0e-9b1e-3c2a5d7e9f10")
 _NAMESPACE_SHA1 = hashlib.sha1(TRANSACTION_NAMESPACE.bytes)
 LOYALTY_EFFECTS = ("addLoyaltyPoints", "deductLoyaltyPoints")
-
-
-def money(value: float) -> float | int:
-    """Round to cents; whole amounts print as JSON integers (both are valid numbers)."""
-    rounded = round(value + 0.0, 2)
-    return int(rounded) if rounded.is_integer() else rounded
 
 
 def effect(
@@ -55,14 +51,14 @@ def rollback_of(item: dict[str, Any], share: float = 1.0) -> dict[str, Any] | No
     props = item.get("props") or {}
     kind = item["effectType"]
     if kind == "setDiscount":
-        new_props = {"name": props["name"], "value": money(props["value"] * share)}
+        new_props = {"name": props["name"], "value": number(props["value"] * share)}
         if "scope" in props:
             new_props["scope"] = props["scope"]
         return {**item, "effectType": "rollbackDiscount", "props": new_props}
     if kind == "setDiscountPerItem":
         new_props = {
             "name": props["name"],
-            "value": money(props["value"] * share),
+            "value": number(props["value"] * share),
             "cartItemPosition": props["position"],
         }
         return {**item, "effectType": "rollbackDiscount", "props": new_props}
@@ -80,5 +76,5 @@ def rollbacks(effects: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def scale(item: dict[str, Any], factor: float) -> dict[str, Any]:
     """The same effect with its value scaled (what stays valid after a partial return)."""
     props = dict(item.get("props") or {})
-    props["value"] = money(props["value"] * factor)
+    props["value"] = number(props["value"] * factor)
     return {**item, "props": props}

@@ -28,6 +28,8 @@ from simulator.talonone.models.engagement import (
     TalonReferral,
     TalonReferralRedemption,
 )
+from simulator.talonone.service.campaigns import get_campaign
+from simulator.talonone.service.profile_store import ensure_profile
 from simulator.talonone.service.referrals import UtcDateTime
 
 LIMIT_ENTITIES = ("Coupon", "Referral", "Profile", "Identifier", "Store", "Session")
@@ -181,7 +183,6 @@ def wire_body(item: Item, *, exclude: set[str]) -> dict[str, Any]:
 def ensure_profiles(db: Session, tenant: Tenant, ids: set[str], now: datetime) -> None:
     if not ids:
         return
-    from simulator.talonone.service.profiles import ensure_profile
 
     for profile_id in sorted(ids):
         ensure_profile(db, tenant.id, profile_id, now)
@@ -353,7 +354,6 @@ def referenced_profiles(fixture: FixtureModel) -> set[str]:
 
 def check_campaigns(db: Session, tenant: Tenant, fixture: FixtureModel, source: str) -> None:
     """Coupons and referrals name campaigns of the core part, loaded before this one."""
-    from simulator.talonone.service.campaigns import get_campaign
 
     for section, items in (("coupons", fixture.coupons), ("referrals", fixture.referrals)):
         for index, item in enumerate(items):

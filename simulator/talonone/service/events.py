@@ -1,5 +1,5 @@
-"""Events: TrackEventV2 (custom events through the rule engine) and the built-in events that
-session updates and returns record."""
+"""TrackEventV2: custom events through the rule engine. The stored events, the built-in ones
+that session updates and returns record included, are `event_store`'s."""
 
 from __future__ import annotations
 
@@ -8,12 +8,9 @@ from typing import Any
 
 from sqlmodel import Session
 
-from simulator.core.clock import format_instant
-from simulator.core.ids import next_value
 from simulator.core.models import Tenant
-from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonEvent
-from simulator.talonone.schemas import (
+from simulator.talonone.parsing import (
     EVENT_RESPONSE_CONTENT,
     check_attributes,
     check_keys,
@@ -24,8 +21,18 @@ from simulator.talonone.schemas import (
     invalid,
     response_content,
 )
-from simulator.talonone.service import campaigns, hooks, profiles, rules
+from simulator.talonone.service import campaigns, rules
 from simulator.talonone.service.campaigns import campaign_view
+from simulator.talonone.service.event_store import event_view, new_event_id
+from simulator.talonone.service.loyalty.balances import profile_loyalty_block
+from simulator.talonone.service.loyalty.session_effects import on_session_change
+from simulator.talonone.service.loyalty_ledger import lock_ledgers
+from simulator.talonone.service.profile_store import (
+    ensure_profile,
+    get_profile,
+    new_profile_view_only,
+)
+from simulator.talonone.service.profile_view import profile_view
 
 EVENT_FIELDS = {
     "type",
@@ -36,55 +43,6 @@ EVENT_FIELDS = {
     "loyaltyCards",
     "responseContent",
 }
-
-
-def new_event_id(db: Session, tenant_id: str) -> int:
-    return next_value(db, tenant_id, "talonone.event")
-
-
-def record_event(
-    db: Session,
-    tenant_id: str,
-    now: datetime,
-    *,
-    event_type: str,
-    profile_id: str = "",
-    session_id: str | None = None,
-    store_integration_id: str | None = None,
-    attributes: dict[str, Any] | None = None,
-    effects: list[dict[str, Any]] | None = None,
-    event_id: int | None = None,
-) -> TalonEvent:
-    event = TalonEvent(
-        tenant_id=tenant_id,
-        id=event_id if event_id is not None else new_event_id(db, tenant_id),
-        type=event_type,
-        profile_id=profile_id,
-        session_id=session_id,
-        store_integration_id=store_integration_id,
-        attributes=attributes or {},
-        effects=effects or [],
-        created=now,
-    )
-    db.add(event)
-    return event
-
-
-def event_view(application_id: int, event: TalonEvent) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "id": event.id,
-        "created": format_instant(event.created),
-        "applicationId": application_id,
-        "profileId": event.profile_id,
-        "type": event.type,
-        "attributes": event.attributes or {},
-        "effects": event.effects or [],
-    }
-    if event.session_id:
-        view["sessionId"] = event.session_id
-    if event.store_integration_id:
-        view["storeIntegrationId"] = event.store_integration_id
-    return view
 
 
 def check_event_request(body: Any, definitions: dict[str, str]) -> dict[str, Any]:
@@ -131,16 +89,16 @@ def track_event(
     request = check_event_request(body, campaigns.attribute_definitions(config, "Event"))
     profile_id = request["profileId"]
     if dry:
-        profile = profiles.get_profile(db, tenant.id, profile_id) or profiles.new_profile_view_only(
+        profile = get_profile(db, tenant.id, profile_id) or new_profile_view_only(
             tenant.id, profile_id, now
         )
     else:
-        profile = profiles.ensure_profile(db, tenant.id, profile_id, now)
+        profile = ensure_profile(db, tenant.id, profile_id, now)
         profile.last_activity = now
         db.add(profile)
     cards = request.get("loyaltyCards") or []
     if not dry:  # before the event's number: the order every ledger writer locks in
-        hooks.lock_loyalty(db, tenant.id, profile_id, cards[0] if cards else "")
+        lock_ledgers(db, tenant.id, profile_id, cards[0] if cards else "")
     event_id = new_event_id(db, tenant.id) if not dry else 0
     ctx = rules.Context(
         tenant_id=tenant.id,
@@ -157,7 +115,7 @@ def track_event(
     )
     outcome = rules.evaluate(db, config, ctx)
     effects = outcome.effects
-    effects = effects + hooks.on_session_change(
+    effects = effects + on_session_change(
         db,
         tenant.id,
         now,
@@ -184,7 +142,7 @@ def track_event(
     wanted = request["responseContent"]
     response: dict[str, Any] = {"effects": effects, "createdCoupons": [], "createdReferrals": []}
     if "customerProfile" in wanted:
-        response["customerProfile"] = profiles.profile_view(db, tenant, profile)
+        response["customerProfile"] = profile_view(db, tenant, profile)
     if "event" in wanted:
         response["event"] = event_view(config.application_id, event)
     if "triggeredCampaigns" in wanted:
@@ -192,10 +150,7 @@ def track_event(
     if "ruleFailureReasons" in wanted:
         response["ruleFailureReasons"] = outcome.failures
     if "loyalty" in wanted:
-        response["loyalty"] = hooks.profile_loyalty_block(db, tenant.id, now, profile_id)
+        response["loyalty"] = profile_loyalty_block(db, tenant.id, now, profile_id)
     if "awardedGiveaways" in wanted:
         response["awardedGiveaways"] = []
     return response
-
-
-__all__ = ["TalonOneError", "event_view", "record_event", "track_event"]

@@ -11,6 +11,9 @@ from simulator.core.models import Tenant
 from simulator.talonone.models.engagement import TalonInventoryExtra
 from simulator.talonone.service import coupons, referrals
 from simulator.talonone.service.customer_data import profile_not_found
+from simulator.talonone.service.loyalty.balances import profile_loyalty_block
+from simulator.talonone.service.profile_store import get_profile
+from simulator.talonone.service.profile_view import profile_view
 
 FLAGS = ("profile", "referrals", "coupons", "loyalty", "giveaways", "achievements")
 EXTRA_KINDS = {"giveaways": "giveaway", "achievements": "achievement"}
@@ -39,15 +42,13 @@ def customer_inventory(
     db: Session, tenant: Tenant, now: datetime, integration_id: str, flags: set[str]
 ) -> dict[str, Any]:
     """The CustomerInventory of a profile: a key per flag set, none other; 404 if unknown."""
-    from simulator.talonone.service import profiles
-    from simulator.talonone.service.loyalty.balances import profile_loyalty_block
 
-    profile = profiles.get_profile(db, tenant.id, integration_id)
+    profile = get_profile(db, tenant.id, integration_id)
     if profile is None:
         raise profile_not_found(integration_id)
     inventory: dict[str, Any] = {}
     if "profile" in flags:
-        inventory["profile"] = profiles.profile_view(db, tenant, profile)
+        inventory["profile"] = profile_view(db, tenant, profile)
     if "loyalty" in flags:
         inventory["loyalty"] = profile_loyalty_block(db, tenant.id, now, integration_id)
     if "referrals" in flags:

@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from simulator.core import caches, fastsql
 from simulator.core.clock import format_instant, parse_instant
+from simulator.core.formats import number
 from simulator.core.ids import next_value
 from simulator.core.models import fresh_token
 from simulator.talonone.models.core import TalonProfile
@@ -87,14 +88,6 @@ class PostResult:
     transaction: TalonLoyaltyTransaction | SimpleNamespace
     amount: float  # what was actually posted (a deduction may be capped)
     spends: list[TalonLoyaltySpend] = field(default_factory=list)
-
-
-def number(value: float) -> float | int:
-    """Points as JSON numbers: whole values as ints, the rest rounded to 2 decimals."""
-    rounded = round(value + 0.0, 2)
-    if abs(rounded) < EPSILON:
-        return 0
-    return int(rounded) if rounded == int(rounded) else rounded
 
 
 def transaction_uuid(tenant_id: str, transaction_id: int) -> str:

@@ -1,268 +1,35 @@
-"""Customer profiles: upsert with attributes, the CustomerProfile JSON, deletion."""
+"""UpdateCustomerProfileV2 and UpdateCustomerProfilesV2: profiles upserted with their attributes
+and audience changes; with runRuleEngine the campaigns run. The rows are `profile_store`'s."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, insert, update
-from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from simulator.core import fastsql
-from simulator.core.clock import format_instant
-from simulator.core.ids import next_value
 from simulator.core.models import Tenant
-from simulator.talonone import schemas
+from simulator.talonone import parsing
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import (
     TalonEvent,
-    TalonIdempotentResponse,
     TalonProfile,
-    TalonReturn,
-    TalonSession,
 )
-from simulator.talonone.service import campaigns, hooks
-
-
-def get_profile(db: Session, tenant_id: str, integration_id: str) -> TalonProfile | None:
-    statement = select(TalonProfile).where(
-        TalonProfile.tenant_id == tenant_id, TalonProfile.integration_id == integration_id
-    )
-    return db.exec(statement).first()
-
-
-def new_profile(db: Session, tenant_id: str, integration_id: str, now: datetime) -> TalonProfile:
-    return TalonProfile(
-        tenant_id=tenant_id,
-        id=next_value(db, tenant_id, "talonone.profile"),
-        integration_id=integration_id,
-        attributes={},
-        created=now,
-        last_activity=now,
-    )
-
-
-def new_profile_view_only(tenant_id: str, integration_id: str, now: datetime) -> TalonProfile:
-    """An unsaved profile for dry runs (id 0: it does not exist yet)."""
-    return TalonProfile(
-        tenant_id=tenant_id,
-        id=0,
-        integration_id=integration_id,
-        attributes={},
-        created=now,
-        last_activity=now,
-    )
-
-
-PROFILES = TalonProfile.__table__
-# Built once (the session hot path): building a statement costs more than running it.
-PROFILE_BY_INTEGRATION_ID = fastsql.prepared(
-    core_select(PROFILES).where(
-        PROFILES.c.tenant_id == bindparam("tenant"),
-        PROFILES.c.integration_id == bindparam("integration_id"),
-    )
+from simulator.talonone.service import campaigns, rules
+from simulator.talonone.service.audiences import apply_profile_audience_changes
+from simulator.talonone.service.event_store import event_view, new_event_id
+from simulator.talonone.service.loyalty.balances import profile_loyalty_block
+from simulator.talonone.service.loyalty.session_effects import on_session_change
+from simulator.talonone.service.loyalty_ledger import lock_ledgers
+from simulator.talonone.service.profile_store import (
+    conflict,
+    ensure_profile,
+    get_profile,
+    new_profile,
+    new_profile_view_only,
 )
-INSERT_PROFILE = fastsql.prepared(insert(PROFILES))
-# An update that changes no figure (most session updates) writes the activity alone.
-TOUCH_PROFILE = fastsql.prepared(
-    update(PROFILES)
-    .where(
-        PROFILES.c.tenant_id == bindparam("where_tenant"),
-        PROFILES.c.id == bindparam("where_id"),
-    )
-    .values(last_activity=bindparam("new_last_activity"))
-)
-_CLOSED = PROFILES.c.closed_sessions + bindparam("add_closed_sessions")
-_SALES = PROFILES.c.total_sales + bindparam("add_total_sales")
-# Added to what the row holds when it is written, never below zero: another request may have
-# counted a session since this one read the profile.
-UPDATE_PROFILE_FIGURES = fastsql.prepared(
-    update(PROFILES)
-    .where(
-        PROFILES.c.tenant_id == bindparam("where_tenant"),
-        PROFILES.c.id == bindparam("where_id"),
-    )
-    .values(
-        last_activity=func.coalesce(
-            bindparam("new_last_activity", type_=PROFILES.c.last_activity.type),
-            PROFILES.c.last_activity,
-        ),
-        closed_sessions=case((_CLOSED < 0, 0), else_=_CLOSED),
-        total_sales=case((_SALES < 0, 0.0), else_=_SALES),
-    )
-    .returning(PROFILES.c.closed_sessions, PROFILES.c.total_sales)
-)
-
-
-@dataclass
-class ProfileState:
-    """A profile as the session path works on it (a plain object: no ORM bookkeeping)."""
-
-    tenant_id: str
-    id: int
-    integration_id: str
-    attributes: dict[str, Any]
-    created: datetime
-    last_activity: datetime
-    closed_sessions: int = 0
-    total_sales: float = 0.0
-
-
-PROFILE_COLUMNS = tuple(f.name for f in fields(ProfileState))
-
-
-def profile_state(db: Session, tenant_id: str, integration_id: str) -> ProfileState | None:
-    parameters = {"tenant": tenant_id, "integration_id": integration_id}
-    row = fastsql.execute(db, PROFILE_BY_INTEGRATION_ID, parameters).first()
-    return None if row is None else state_of(row)
-
-
-def state_of(row: Any) -> ProfileState:
-    return ProfileState(**{name: getattr(row, name) for name in PROFILE_COLUMNS})
-
-
-def unsaved_profile_state(tenant_id: str, integration_id: str, now: datetime) -> ProfileState:
-    """An unsaved profile for dry runs (id 0: it does not exist yet)."""
-    return ProfileState(tenant_id, 0, integration_id, {}, now, now)
-
-
-def create_profile_state(
-    db: Session, tenant_id: str, integration_id: str, now: datetime
-) -> ProfileState:
-    """A new profile, inserted (not committed); a concurrent creator's loser gets the 409."""
-    profile_id = next_value(db, tenant_id, "talonone.profile")
-    profile = ProfileState(tenant_id, profile_id, integration_id, {}, now, now)
-    try:
-        fastsql.execute(
-            db, INSERT_PROFILE, {name: getattr(profile, name) for name in PROFILE_COLUMNS}
-        )
-    except IntegrityError:  # created meanwhile by another request: the caller's work is void
-        db.rollback()
-        raise conflict() from None
-    return profile
-
-
-def save_profile_figures(
-    db: Session,
-    profile: ProfileState | TalonProfile,
-    closed_sessions: int = 0,
-    total_sales: float = 0.0,
-    active: bool = True,
-) -> None:
-    """Write what a request changes on its profile: its `last_activity` (unless not `active`),
-    and the closed sessions and sales it adds (or takes back) to what the row holds then (two
-    closes of one profile at once both count). The profile then holds the row's figures (an
-    ORM profile without becoming dirty)."""
-    if not closed_sessions and not total_sales:
-        if active:
-            where = {"where_tenant": profile.tenant_id, "where_id": profile.id}
-            fastsql.execute(
-                db, TOUCH_PROFILE, {**where, "new_last_activity": profile.last_activity}
-            )
-            if isinstance(profile, TalonProfile):
-                set_committed_value(profile, "last_activity", profile.last_activity)
-        return
-    row = fastsql.execute(
-        db,
-        UPDATE_PROFILE_FIGURES,
-        {
-            "where_tenant": profile.tenant_id,
-            "where_id": profile.id,
-            "new_last_activity": profile.last_activity if active else None,
-            "add_closed_sessions": closed_sessions,
-            "add_total_sales": total_sales,
-        },
-    ).first()
-    if row is None:
-        return
-    if isinstance(profile, TalonProfile):
-        written = {"closed_sessions": row[0], "total_sales": row[1]}
-        if active:
-            written["last_activity"] = profile.last_activity
-        for name, value in written.items():
-            set_committed_value(profile, name, value)
-    else:
-        profile.closed_sessions, profile.total_sales = row[0], row[1]
-
-
-def ensure_profile(db: Session, tenant_id: str, integration_id: str, now: datetime) -> TalonProfile:
-    """The profile, created (flushed, not committed) when unknown.
-
-    Two requests creating the same profile at once: the loser gets the documented 409.
-    """
-    profile = get_profile(db, tenant_id, integration_id)
-    if profile is not None:
-        return profile
-    profile = new_profile(db, tenant_id, integration_id, now)
-    db.add(profile)
-    try:
-        db.flush()
-    except IntegrityError:  # created meanwhile by another request: the caller's work is void
-        db.rollback()
-        raise conflict() from None
-    return profile
-
-
-def conflict() -> TalonOneError:
-    return TalonOneError(
-        409,
-        "Too many requests or limit reached - Avoid parallel requests",
-        title="Conflict",
-        errors=[],
-    )
-
-
-def profile_view(db: Session, tenant: Tenant, profile: TalonProfile) -> dict[str, Any]:
-    """The CustomerProfile JSON of the API, with audience memberships when part 3 knows them."""
-    config = campaigns.load_config(db, tenant.id)
-    view: dict[str, Any] = {
-        "id": profile.id,
-        "created": format_instant(profile.created),
-        "integrationId": profile.integration_id,
-        "attributes": profile.attributes or {},
-        "accountId": config.account_id,
-        "closedSessions": profile.closed_sessions,
-        "totalSales": round(profile.total_sales, 2),
-        "lastActivity": format_instant(profile.last_activity),
-        "sandbox": True,
-    }
-    memberships = hooks.audience_memberships(db, tenant.id, profile.integration_id)
-    if memberships is not None:
-        view["audienceMemberships"] = memberships
-    return view
-
-
-def delete_profile(db: Session, tenant_id: str, integration_id: str) -> bool:
-    """Remove the profile with its sessions, returns and events (the caller commits)."""
-    profile = get_profile(db, tenant_id, integration_id)
-    if profile is None:
-        return False
-    session_ids = select(TalonSession.integration_id).where(
-        TalonSession.tenant_id == tenant_id, TalonSession.profile_id == integration_id
-    )
-    for table, column in (
-        (TalonIdempotentResponse, TalonIdempotentResponse.session_integration_id),
-        (TalonReturn, TalonReturn.session_integration_id),
-    ):
-        db.execute(delete(table).where(table.tenant_id == tenant_id, column.in_(session_ids)))
-    db.execute(
-        delete(TalonSession).where(
-            TalonSession.tenant_id == tenant_id, TalonSession.profile_id == integration_id
-        )
-    )
-    db.execute(
-        delete(TalonEvent).where(
-            TalonEvent.tenant_id == tenant_id, TalonEvent.profile_id == integration_id
-        )
-    )
-    db.delete(profile)
-    db.flush()
-    return True
-
+from simulator.talonone.service.profile_view import profile_view
 
 # --- UpdateCustomerProfileV2 / UpdateCustomerProfilesV2 ---------------------------------------
 
@@ -271,12 +38,12 @@ MAX_BULK_PROFILES = 1000
 
 
 def check_audience_changes(value: Any) -> tuple[list[int], list[int]]:
-    changes = schemas.expect_object(value, "/audiencesChanges")
+    changes = parsing.expect_object(value, "/audiencesChanges")
     lists = []
     for key in ("adds", "deletes"):
         if key not in changes:
-            raise schemas.invalid(f"/audiencesChanges/{key}", f"{key} is required", "required")
-        lists.append(schemas.int_list(changes[key], f"/audiencesChanges/{key}"))
+            raise parsing.invalid(f"/audiencesChanges/{key}", f"{key} is required", "required")
+        lists.append(parsing.int_list(changes[key], f"/audiencesChanges/{key}"))
     return lists[0], lists[1]
 
 
@@ -292,8 +59,6 @@ def update_profile(
 ) -> dict[str, Any]:
     """Upsert one profile; with runRuleEngine the campaigns run (event type
     `talon_customer_profile_updated`) and the response carries their effects."""
-    from simulator.talonone.service import events, rules
-
     if dry and not run_rule_engine:
         raise TalonOneError(
             400,
@@ -306,12 +71,12 @@ def update_profile(
             400, "integrationId must be at most 1000 characters", parameter="integrationId"
         )
     config = campaigns.load_config(db, tenant.id)
-    body = schemas.expect_object(body, "")
-    schemas.check_keys(body, "", PROFILE_FIELDS)
-    wanted = schemas.response_content(body, schemas.PROFILE_RESPONSE_CONTENT)
+    body = parsing.expect_object(body, "")
+    parsing.check_keys(body, "", PROFILE_FIELDS)
+    wanted = parsing.response_content(body, parsing.PROFILE_RESPONSE_CONTENT)
     attributes = {}
     if body.get("attributes") is not None:
-        attributes = schemas.check_attributes(
+        attributes = parsing.check_attributes(
             body["attributes"],
             "/attributes",
             "CustomerProfile",
@@ -319,7 +84,7 @@ def update_profile(
         )
     evaluable = None
     if body.get("evaluableCampaignIds") is not None:
-        evaluable = schemas.int_list(body["evaluableCampaignIds"], "/evaluableCampaignIds")
+        evaluable = parsing.int_list(body["evaluableCampaignIds"], "/evaluableCampaignIds")
     changes = None
     if body.get("audiencesChanges") is not None:
         changes = check_audience_changes(body["audiencesChanges"])
@@ -336,15 +101,17 @@ def update_profile(
             profile.last_activity = now
         db.add(profile)
         if changes is not None and (changes[0] or changes[1]):
-            hooks.apply_audience_changes(db, tenant.id, now, integration_id, *changes)
+            apply_profile_audience_changes(
+                db, tenant.id, now, integration_id, adds=changes[0], deletes=changes[1]
+            )
         db.flush()
     response: dict[str, Any] = {"effects": [], "createdCoupons": [], "createdReferrals": []}
     if not run_rule_engine:
         response["customerProfile"] = profile_view(db, tenant, profile)
         return response
     if not dry:  # before the event's number: the order every ledger writer locks in
-        hooks.lock_loyalty(db, tenant.id, integration_id, "")
-    event_id = 0 if dry else events.new_event_id(db, tenant.id)
+        lock_ledgers(db, tenant.id, integration_id, "")
+    event_id = 0 if dry else new_event_id(db, tenant.id)
     ctx = rules.Context(
         tenant_id=tenant.id,
         now=now,
@@ -357,7 +124,7 @@ def update_profile(
         ledgers_locked=not dry,
     )
     outcome = rules.evaluate(db, config, ctx)
-    effects = outcome.effects + hooks.on_session_change(
+    effects = outcome.effects + on_session_change(
         db,
         tenant.id,
         now,
@@ -369,7 +136,7 @@ def update_profile(
         dry=dry,
     )
     response["effects"] = effects
-    event = events.TalonEvent(
+    event = TalonEvent(
         tenant_id=tenant.id,
         id=event_id,
         type="talon_customer_profile_updated",
@@ -384,7 +151,7 @@ def update_profile(
     if "customerProfile" in wanted:
         response["customerProfile"] = profile_view(db, tenant, profile)
     if "event" in wanted:
-        response["event"] = events.event_view(config.application_id, event)
+        response["event"] = event_view(config.application_id, event)
     if "triggeredCampaigns" in wanted:
         response["triggeredCampaigns"] = [
             campaigns.campaign_view(config, c, now) for c in outcome.triggered
@@ -392,7 +159,7 @@ def update_profile(
     if "ruleFailureReasons" in wanted:
         response["ruleFailureReasons"] = outcome.failures
     if "loyalty" in wanted:
-        response["loyalty"] = hooks.profile_loyalty_block(db, tenant.id, now, integration_id)
+        response["loyalty"] = profile_loyalty_block(db, tenant.id, now, integration_id)
     if "awardedGiveaways" in wanted:
         response["awardedGiveaways"] = []
     return response
@@ -402,24 +169,24 @@ def update_profiles(db: Session, tenant: Tenant, now: datetime, body: Any) -> li
     """UpdateCustomerProfilesV2: all profiles or none; no rule engine. Their JSON, in order."""
     config = campaigns.load_config(db, tenant.id)
     definitions = campaigns.attribute_definitions(config, "CustomerProfile")
-    body = schemas.expect_object(body, "")
-    schemas.check_keys(body, "", {"customerProfiles"})
+    body = parsing.expect_object(body, "")
+    parsing.check_keys(body, "", {"customerProfiles"})
     if "customerProfiles" not in body:
-        raise schemas.invalid("/customerProfiles", "customerProfiles is required", "required")
-    entries = schemas.expect_list(body["customerProfiles"], "/customerProfiles", MAX_BULK_PROFILES)
+        raise parsing.invalid("/customerProfiles", "customerProfiles is required", "required")
+    entries = parsing.expect_list(body["customerProfiles"], "/customerProfiles", MAX_BULK_PROFILES)
     checked = []
     for index, entry in enumerate(entries):
         where = f"/customerProfiles/{index}"
-        entry = schemas.expect_object(entry, where)
-        schemas.check_keys(entry, where, {"integrationId", "attributes"})
+        entry = parsing.expect_object(entry, where)
+        parsing.check_keys(entry, where, {"integrationId", "attributes"})
         if "integrationId" not in entry:
-            raise schemas.invalid(f"{where}/integrationId", "integrationId is required", "required")
-        integration_id = schemas.expect_str(
+            raise parsing.invalid(f"{where}/integrationId", "integrationId is required", "required")
+        integration_id = parsing.expect_str(
             entry["integrationId"], f"{where}/integrationId", 1, 1000
         )
         attributes = {}
         if entry.get("attributes") is not None:
-            attributes = schemas.check_attributes(
+            attributes = parsing.check_attributes(
                 entry["attributes"], f"{where}/attributes", "CustomerProfile", definitions
             )
         checked.append((integration_id, attributes))

@@ -26,6 +26,7 @@ from simulator.core.clock import UtcDateTime, format_instant
 from simulator.core.ids import next_value, seeded_rng
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.engagement import TalonReferral, TalonReferralRedemption
+from simulator.talonone.service.campaigns import get_campaign
 
 DEFAULT_CHARACTERS = list(string.ascii_uppercase + string.digits)
 DEFAULT_CODE_LENGTH = 8
@@ -148,7 +149,6 @@ def referral_campaign_id(db: Session, tenant_id: str, code: str) -> int | None:
 
 def check_campaign(db: Session, tenant_id: str, campaign_id: int) -> None:
     """400 unless the campaign exists and has the referrals feature."""
-    from simulator.talonone.service.campaigns import get_campaign
 
     campaign = get_campaign(db, tenant_id, campaign_id)
     if campaign is None:
@@ -458,3 +458,15 @@ def delete_profile_data(db: Session, tenant_id: str, profile_id: str) -> None:
         )
         .values(profile_id=None)
     )
+
+
+def session_referral(db: Session, tenant_id: str, code: str) -> dict | None:
+    """The InventoryReferral of a session's referral code (responseContent referral)."""
+    referral = find_referral(db, tenant_id, code)
+    if referral is None:
+        return None
+    item = referral_view(referral)
+    item["referredCustomers"] = referred_customers(db, tenant_id, [referral.id]).get(
+        referral.id, []
+    )
+    return item

@@ -19,12 +19,16 @@ from typing import Any
 from sqlmodel import Session
 
 from simulator.core.clock import format_instant, parse_instant
+from simulator.core.formats import number
 from simulator.core.storable import MAX_AMOUNT, amount_ok
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonConfig
 from simulator.talonone.service import campaigns as campaign_config
-from simulator.talonone.service import hooks
-from simulator.talonone.service.effects import effect, money, transaction_uuid
+from simulator.talonone.service.audiences import profile_audience_ids
+from simulator.talonone.service.coupons import coupon_campaign_id, validate_coupon
+from simulator.talonone.service.effects import effect, transaction_uuid
+from simulator.talonone.service.loyalty.balances import available_points
+from simulator.talonone.service.referrals import referral_campaign_id, validate_referral
 
 
 @dataclass
@@ -115,7 +119,9 @@ def item_matches_attribute(item: dict[str, Any], test: dict[str, Any]) -> bool:
 
 def audiences(db: Session, ctx: Context) -> set[int]:
     if ctx._audiences is None:
-        ctx._audiences = hooks.profile_audience_ids(db, ctx.tenant_id, ctx.profile_id)
+        ctx._audiences = (
+            profile_audience_ids(db, ctx.tenant_id, ctx.profile_id) if ctx.profile_id else set()
+        )
     return ctx._audiences
 
 
@@ -197,7 +203,7 @@ def build_effects(
                     rule_index,
                     title,
                     kind,
-                    {"name": props["name"], "value": money(value)},
+                    {"name": props["name"], "value": number(value)},
                 )
             )
         elif kind == "setDiscountPerItem":
@@ -211,7 +217,7 @@ def build_effects(
                 line = item["price"] * item["quantity"]
                 value = min(discount_value(props, line, item["quantity"]), remaining[0])
                 remaining[0] -= value
-                amount = money(value)
+                amount = number(value)
                 built.append(
                     effect(
                         campaign,
@@ -280,7 +286,7 @@ def loyalty_effect(
             "name": name,
             "programId": spec["programId"],
             "subLedgerId": subledger,
-            "value": money(points),
+            "value": number(points),
             "recipientIntegrationId": ctx.profile_id,
             "transactionUUID": uuid,
         }
@@ -291,7 +297,7 @@ def loyalty_effect(
     else:
         points = spec["value"]
         lock = not ctx.dry and not ctx.ledgers_locked
-        available = hooks.available_points(
+        available = available_points(
             db,
             ctx.tenant_id,
             ctx.now,
@@ -302,17 +308,16 @@ def loyalty_effect(
             lock=lock,
         )
         ctx.ledgers_locked = ctx.ledgers_locked or lock
-        if available is not None:
-            key = (spec["programId"], subledger)
-            held = ctx._deducting.get(key, 0.0)
-            if available - held < points - POINTS_EPSILON:
-                return None
-            ctx._deducting = {**ctx._deducting, key: held + points}
+        key = (spec["programId"], subledger)
+        held = ctx._deducting.get(key, 0.0)
+        if available - held < points - POINTS_EPSILON:
+            return None
+        ctx._deducting = {**ctx._deducting, key: held + points}
         props = {
             "ruleTitle": title,
             "programId": spec["programId"],
             "subLedgerId": subledger,
-            "value": money(points),
+            "value": number(points),
             "transactionUUID": uuid,
             "name": name,
         }
@@ -338,7 +343,7 @@ def codes_by_campaign(
     if ctx.referral_code:
         entries.append(("referral", ctx.referral_code))
     for kind, code in entries:
-        find = hooks.coupon_campaign_id if kind == "coupon" else hooks.referral_campaign_id
+        find = coupon_campaign_id if kind == "coupon" else referral_campaign_id
         campaign_id = find(db, ctx.tenant_id, code)
         prefix = "Coupon" if kind == "coupon" else "Referral"
         if campaign_id is None:
@@ -351,7 +356,7 @@ def codes_by_campaign(
                 code_rejection(kind, code, f"{prefix}PartOfNotRunningCampaign", known)
             )
             continue
-        validate = hooks.validate_coupon if kind == "coupon" else hooks.validate_referral
+        validate = validate_coupon if kind == "coupon" else validate_referral
         reason = validate(
             db,
             ctx.tenant_id,

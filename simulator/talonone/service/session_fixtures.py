@@ -31,8 +31,10 @@ from simulator.core.clock import format_instant
 from simulator.core.fixtures import LoadContext, Strict, numbered, raise_to
 from simulator.core.models import Tenant
 from simulator.talonone.models.core import TalonEvent, TalonReturn, TalonSession
-from simulator.talonone.service.hooks import tentative_card
+from simulator.talonone.service.engagement_fixtures import ensure_profiles
+from simulator.talonone.service.loyalty.session_effects import tentative_card
 from simulator.talonone.service.referrals import UtcDateTime
+from simulator.talonone.service.sessions.cart import totals
 
 Number = StrictInt | StrictFloat
 NonNegative = Annotated[Number, Field(ge=0)]
@@ -303,7 +305,6 @@ def cart_item(index: int, item: CartItemFixture, returned: int) -> dict[str, Any
 
 def counted_sales(session: SessionFixture, data: dict[str, Any]) -> float:
     """What a close counted in the profile's totalSales, less what returns took back."""
-    from simulator.talonone.service.sessions.cart import totals
 
     if session.countedSales is not None:
         return float(session.countedSales)
@@ -323,7 +324,6 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
     """Write this part's rows from the validated section (the caller commits)."""
     if not fixture.sessions and not fixture.events:
         return
-    from simulator.talonone.service.engagement_fixtures import ensure_profiles
 
     declared = {profile.integrationId for profile in getattr(fixture, "profiles", [])}
     ensure_profiles(db, tenant, referenced_profiles(fixture) - declared, context.now)

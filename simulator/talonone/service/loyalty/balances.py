@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from simulator.core.clock import format_instant
+from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.loyalty import (
     TalonLoyaltyCardProfile,
     TalonLoyaltyLedger,
@@ -21,7 +22,6 @@ from simulator.talonone.models.loyalty import (
 from simulator.talonone.service.loyalty.cards import card_view, linked_cards
 from simulator.talonone.service.loyalty.figures import effect_owner, ledger_infos
 from simulator.talonone.service.loyalty.programs import (
-    LoyaltyError,
     get_program,
     projected_tier,
     require_program,
@@ -36,23 +36,23 @@ from simulator.talonone.service.loyalty_ledger import (
     ledger_exists,
     lock_ledgers,
 )
+from simulator.talonone.service.profile_store import get_profile
 
 
 def profile_known(db: Session, tenant_id: str, program_id: int, profile_id: str) -> bool:
-    """A profile exists for the loyalty endpoints if part 1 knows it or it has a ledger here."""
+    """A profile exists for the loyalty endpoints if it is stored or it has a ledger here."""
     if ledger_exists(db, tenant_id, Owner(program_id, profile_id=profile_id)):
         return True
-    try:
-        from simulator.talonone.service.profiles import get_profile
-    except ImportError:  # part 1 not landed: only ledgers tell
-        return False
     return get_profile(db, tenant_id, profile_id) is not None
 
 
 def require_profile(db: Session, tenant_id: str, program_id: int, profile_id: str) -> Owner:
     if not profile_known(db, tenant_id, program_id, profile_id):
-        raise LoyaltyError(
-            404, f"Customer profile {profile_id} not found", parameter="integrationId"
+        raise TalonOneError(
+            404,
+            f"Customer profile {profile_id} not found",
+            parameter="integrationId",
+            title="Not found",
         )
     return Owner(program_id, profile_id=profile_id)
 
@@ -76,7 +76,12 @@ def profile_balances(
     at = end_date or now
     if subledger is not None and subledger != "":
         if not subledger_known(program, subledger):
-            raise LoyaltyError(400, f"Subledger {subledger} not found", parameter="subledgerId")
+            raise TalonOneError(
+                400,
+                f"Subledger {subledger} not found",
+                parameter="subledgerId",
+                title="Invalid value",
+            )
         found = balances(db, tenant_id, owner, at, [subledger])
         return {"subledgerBalances": {subledger: found.get(subledger, Balance()).as_api()}}
     found = balances(db, tenant_id, owner, at)

@@ -14,6 +14,7 @@ from sqlmodel import Session
 from simulator.core.clock import format_instant
 from simulator.core.ids import ALPHANUMERIC, next_value, seeded_rng
 from simulator.core.storable import length_of
+from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonProfile
 from simulator.talonone.models.loyalty import (
     TalonLoyaltyCard,
@@ -21,8 +22,9 @@ from simulator.talonone.models.loyalty import (
     TalonLoyaltyProgram,
 )
 from simulator.talonone.service.loyalty.figures import ledger_infos
-from simulator.talonone.service.loyalty.programs import LoyaltyError, get_program, require_program
+from simulator.talonone.service.loyalty.programs import get_program, require_program
 from simulator.talonone.service.loyalty_ledger import Balance, Owner, balances
+from simulator.talonone.service.profile_store import ensure_profile
 
 CARD_IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{4,108}$")
 CARD_STATUSES = ("active", "inactive")
@@ -45,7 +47,12 @@ def require_card(
     program = require_program(db, tenant_id, program_id, card_based=True)
     card = get_card(db, tenant_id, program_id, identifier)
     if card is None:
-        raise LoyaltyError(404, f"Loyalty card {identifier} not found", parameter="loyaltyCardId")
+        raise TalonOneError(
+            404,
+            f"Loyalty card {identifier} not found",
+            parameter="loyaltyCardId",
+            title="Not found",
+        )
     return program, card
 
 
@@ -123,11 +130,7 @@ def generated_identifier(seed: int, tenant_id: str, program: TalonLoyaltyProgram
 
 
 def ensure_profiles(db: Session, tenant_id: str, profile_ids: list[str], now: datetime) -> None:
-    """Linking a card to an unknown profile creates the profile, as sessions do (part 1)."""
-    try:
-        from simulator.talonone.service.profiles import ensure_profile
-    except ImportError:
-        return
+    """Linking a card to an unknown profile creates the profile, as sessions do."""
     for profile_id in profile_ids:
         ensure_profile(db, tenant_id, profile_id, now)
 
@@ -145,34 +148,43 @@ def generate_card(
 ) -> TalonLoyaltyCard:
     program = require_program(db, tenant_id, program_id, card_based=True)
     if status not in CARD_STATUSES:
-        raise LoyaltyError(
-            400, "status must be one of the following: active, inactive", pointer="/status"
+        raise TalonOneError(
+            400,
+            "status must be one of the following: active, inactive",
+            pointer="/status",
+            title="enum",
         )
     longest = length_of(TalonProfile.integration_id)
     if any(not isinstance(p, str) or not 1 <= len(p) <= longest for p in profile_ids or ()):
-        raise LoyaltyError(
+        raise TalonOneError(
             400,
             f"customerProfileIds must be strings of 1 to {longest} characters",
             pointer="/customerProfileIds",
+            title="Invalid value",
         )
     profile_ids = list(dict.fromkeys(profile_ids or []))
     limit = program.users_per_card_limit
     if limit and len(profile_ids) > limit:
-        raise LoyaltyError(
+        raise TalonOneError(
             400,
             f"The number of customer profiles exceeds the card user limit ({limit})",
             pointer="/customerProfileIds",
+            title="Invalid value",
         )
     if identifier is not None:
         if not CARD_IDENTIFIER.match(identifier):
-            raise LoyaltyError(
+            raise TalonOneError(
                 400,
                 "cardIdentifier must be 4 to 108 characters of letters, digits, '_' or '-'",
                 pointer="/cardIdentifier",
+                title="Invalid value",
             )
         if get_card(db, tenant_id, program_id, identifier) is not None:
-            raise LoyaltyError(
-                400, f"Loyalty card {identifier} already exists", pointer="/cardIdentifier"
+            raise TalonOneError(
+                400,
+                f"Loyalty card {identifier} already exists",
+                pointer="/cardIdentifier",
+                title="Invalid value",
             )
     card_id = next_value(db, tenant_id, "talonone.loyalty_card")
     if identifier is None:
@@ -207,15 +219,19 @@ def link_card(
     program, card = require_card(db, tenant_id, program_id, identifier)
     links = card_profiles(db, tenant_id, card.id)
     if any(link.profile_id == profile_id for link in links):
-        raise LoyaltyError(
+        raise TalonOneError(
             400,
             f"Customer profile {profile_id} is already linked to this card",
             pointer="/integrationId",
+            title="Invalid value",
         )
     limit = program.users_per_card_limit
     if limit and len(links) >= limit:
-        raise LoyaltyError(
-            400, f"The card user limit ({limit}) has been reached", pointer="/integrationId"
+        raise TalonOneError(
+            400,
+            f"The card user limit ({limit}) has been reached",
+            pointer="/integrationId",
+            title="Invalid value",
         )
     ensure_profiles(db, tenant_id, [profile_id], now)
     db.add(

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlmodel import Session
 
+from simulator.core.formats import number
 from simulator.talonone.models.core import TalonSession
 from simulator.talonone.models.loyalty import TalonLoyaltyProgram
 from simulator.talonone.service.loyalty.programs import tier_block
@@ -19,7 +20,6 @@ from simulator.talonone.service.loyalty_ledger import (
     Owner,
     balances,
     lot_dates,
-    number,
 )
 
 LOYALTY_EFFECTS = ("addLoyaltyPoints", "deductLoyaltyPoints")

@@ -12,13 +12,13 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from simulator.core.clock import format_instant
+from simulator.core.formats import number
 from simulator.talonone.models.loyalty import TalonLoyaltyLot, TalonLoyaltyTransaction
 from simulator.talonone.service.loyalty_ledger import (
     EPSILON,
     Owner,
     active_condition,
     expired_condition,
-    number,
     pending_condition,
 )
 

@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlmodel import Session
 
+from simulator.talonone.errors import TalonOneError
 from simulator.talonone.service.loyalty.cards import get_card
 from simulator.talonone.service.loyalty.history import Page, transactions_list
-from simulator.talonone.service.loyalty.programs import LoyaltyError, get_program, subledger_known
+from simulator.talonone.service.loyalty.programs import get_program, subledger_known
 from simulator.talonone.service.loyalty_ledger import (
     LedgerInputError,
     Origin,
@@ -38,30 +39,30 @@ def manual_points(
     """A manual addition or subtraction (admin), answered as the API lists transactions."""
     program = get_program(db, tenant_id, program_id)
     if program is None:
-        raise LoyaltyError(404, f"Loyalty program {program_id} not found")
+        raise TalonOneError(404, f"Loyalty program {program_id} not found")
     if program.card_based:
         if not card_identifier or get_card(db, tenant_id, program_id, card_identifier) is None:
-            raise LoyaltyError(
+            raise TalonOneError(
                 400, "a card-based program needs the cardIdentifier of one of its cards"
             )
         owner = Owner(program_id, card_identifier=card_identifier)
     else:
         if not profile_id:
-            raise LoyaltyError(400, "a profile-based program needs profileId")
+            raise TalonOneError(400, "a profile-based program needs profileId")
         owner = Owner(program_id, profile_id=profile_id)
     if not subledger_known(program, subledger):
-        raise LoyaltyError(400, f"Subledger {subledger} not found")
+        raise TalonOneError(400, f"Subledger {subledger} not found")
     origin = Origin(kind="manual", name=name)
     if kind == "addition":
         try:
             dates = lot_dates(program, now, start, expiry)
         except LedgerInputError as error:
-            raise LoyaltyError(400, str(error)) from None
+            raise TalonOneError(400, str(error)) from None
         result = add_points(db, tenant_id, program, owner, subledger, amount, now, origin, dates)
     else:
         result = deduct_points(db, tenant_id, program, owner, subledger, amount, now, origin)
         if result is None:
-            raise LoyaltyError(400, "no active points to deduct")
+            raise TalonOneError(400, "no active points to deduct")
     db.flush()
     uuids = [result.transaction.uuid]
     listed = transactions_list(db, tenant_id, owner, now, transaction_uuids=uuids, page=Page())

@@ -1,8 +1,4 @@
-"""Loyalty programs and their tiers; `LoyaltyError`, the error of the loyalty service.
-
-No HTTP here: errors are `LoyaltyError(status, message, parameter/pointer)` that the routes turn
-into the API's error body.
-"""
+"""Loyalty programs and their tiers."""
 
 from __future__ import annotations
 
@@ -11,24 +7,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from simulator.core.formats import number
 from simulator.core.storable import fits
+from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.loyalty import TalonLoyaltyProgram
 from simulator.talonone.service.campaigns import loyalty_program
-from simulator.talonone.service.loyalty_ledger import EPSILON, Balance, number
-
-
-class LoyaltyError(Exception):
-    def __init__(
-        self, status: int, message: str, *, parameter: str | None = None, pointer: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.parameter, self.pointer = (
-            status,
-            message,
-            parameter,
-            pointer,
-        )
-
+from simulator.talonone.service.loyalty_ledger import EPSILON, Balance
 
 # --- programs ------------------------------------------------------------------------------
 
@@ -52,15 +36,19 @@ def require_program(
     """404 for an unknown program, 400 when the endpoint is for the other kind of program."""
     program = get_program(db, tenant_id, program_id)
     if program is None:
-        raise LoyaltyError(
-            404, f"Loyalty program {program_id} not found", parameter="loyaltyProgramId"
+        raise TalonOneError(
+            404,
+            f"Loyalty program {program_id} not found",
+            parameter="loyaltyProgramId",
+            title="Not found",
         )
     if program.card_based != card_based:
         kind = "card-based" if card_based else "profile-based"
-        raise LoyaltyError(
+        raise TalonOneError(
             400,
             f"Loyalty program {program_id} is not a {kind} loyalty program",
             parameter="loyaltyProgramId",
+            title="Invalid value",
         )
     return program
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from simulator.core.formats import number
 from simulator.talonone.models.loyalty import TalonLoyaltyTransaction
 from simulator.talonone.service.loyalty.figures import (
     effect_owner,
@@ -25,11 +26,10 @@ from simulator.talonone.service.loyalty_ledger import (
     deduct_points,
     lock_ledgers,
     lot_dates,
-    number,
     rollback_addition,
     rollback_deduction,
 )
-from simulator.talonone.service.profiles import conflict
+from simulator.talonone.service.profile_store import conflict
 
 
 def effect_origin(effect: dict[str, Any], props: dict[str, Any], session_id: str) -> Origin:
@@ -221,7 +221,7 @@ def on_session_return(
     profile_id: str | None,
     rollbacks: list[dict],
 ) -> list[dict]:
-    """Post the partial rollbacks part 1 computed for returned items; returns their effects.
+    """Post the partial rollbacks the returns computed for returned items; returns their effects.
 
     Each item names the original by `transactionUUID` (or by program, subledger and effect type)
     and carries `value`, the points to take back (an addition) or give back (a deduction)."""

@@ -10,8 +10,10 @@ from sqlmodel import Session
 from simulator.core.models import Tenant
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonSession
-from simulator.talonone.service import events, hooks, profiles
 from simulator.talonone.service.effects import rollbacks
+from simulator.talonone.service.event_store import record_event
+from simulator.talonone.service.loyalty.session_effects import on_session_change
+from simulator.talonone.service.profile_store import get_profile
 from simulator.talonone.service.sessions.store import require_session, save_session
 from simulator.talonone.service.sessions.update import uncount_session
 
@@ -28,9 +30,9 @@ def reopen_session(
             title="Invalid state transition",
             parameter="customerSessionId",
         )
-    profile = profiles.get_profile(db, tenant.id, stored.profile_id) if stored.profile_id else None
+    profile = get_profile(db, tenant.id, stored.profile_id) if stored.profile_id else None
     undo = rollbacks(stored.effects or [])
-    extra = hooks.on_session_change(
+    extra = on_session_change(
         db,
         tenant.id,
         now,
@@ -47,7 +49,7 @@ def reopen_session(
     session.updated = now
     uncount_session(db, tenant.id, session, profile)
     save_session(db, session, stored)
-    events.record_event(
+    record_event(
         db,
         tenant.id,
         now,

@@ -1,5 +1,5 @@
 """The body of UpdateCustomerSessionV2 checked against the API's schema and the tenant's attribute
-definitions (talonone.md §4).
+definitions (docs/behaviour.md, Talon.One).
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 from simulator.core.storable import MAX_AMOUNT
 from simulator.talonone.models.core import TalonConfig
-from simulator.talonone.schemas import (
+from simulator.talonone.parsing import (
     SESSION_RESPONSE_CONTENT,
     SESSION_STATES,
     check_attributes,

@@ -9,11 +9,12 @@ from typing import Any
 
 from sqlmodel import Session
 
+from simulator.core.formats import number
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonIdempotentResponse, TalonReturn, TalonSession
-from simulator.talonone.schemas import (
+from simulator.talonone.parsing import (
     RETURN_RESPONSE_CONTENT,
     check_keys,
     expect_int,
@@ -23,8 +24,11 @@ from simulator.talonone.schemas import (
     invalid,
     response_content,
 )
-from simulator.talonone.service import campaigns, events, hooks, profiles
-from simulator.talonone.service.effects import money, rollback_of, scale
+from simulator.talonone.service import campaigns
+from simulator.talonone.service.effects import rollback_of, scale
+from simulator.talonone.service.event_store import new_event_id, record_event
+from simulator.talonone.service.loyalty.session_effects import on_session_return
+from simulator.talonone.service.profile_store import get_profile, save_profile_figures
 from simulator.talonone.service.sessions.store import require_session, save_session
 from simulator.talonone.service.sessions.views import return_view, state_response
 
@@ -135,10 +139,10 @@ def return_items(
     undo, kept, loyalty_back = split_effects(
         stored.effects or [], items, shares, value_back, value_before
     )
-    profile = profiles.get_profile(db, tenant.id, stored.profile_id) if stored.profile_id else None
+    profile = get_profile(db, tenant.id, stored.profile_id) if stored.profile_id else None
     extra = []
     if not dry:
-        extra = hooks.on_session_return(
+        extra = on_session_return(
             db,
             tenant.id,
             now,
@@ -154,7 +158,7 @@ def return_items(
     session.update_count = stored.update_count + 1
     session.updated = now
     session.counted_sales = max(0.0, stored.counted_sales - value_back)
-    event_id = 0 if dry else events.new_event_id(db, tenant.id)
+    event_id = 0 if dry else new_event_id(db, tenant.id)
     record = TalonReturn(
         tenant_id=tenant.id,
         id=0 if dry else next_value(db, tenant.id, "talonone.return"),
@@ -169,9 +173,9 @@ def return_items(
     if not dry:
         if profile is not None:
             profile.last_activity = now
-            profiles.save_profile_figures(db, profile, 0, -value_back)
+            save_profile_figures(db, profile, 0, -value_back)
         save_session(db, session, stored)
-        event = events.record_event(
+        event = record_event(
             db,
             tenant.id,
             now,
@@ -242,7 +246,7 @@ def split_effects(
         share = min(share, 1.0)
         if kind in ("addLoyaltyPoints", "deductLoyaltyPoints"):
             back = dict(item["props"])
-            back["value"] = money(back["value"] * share)
+            back["value"] = number(back["value"] * share)
             back["effectType"] = kind
             loyalty_back.append(back)
         else:

@@ -21,7 +21,13 @@ from simulator.core.ids import next_value
 from simulator.core.models import Tenant
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonSession
-from simulator.talonone.service import hooks, profiles
+from simulator.talonone.service.loyalty.session_effects import tentative_card
+from simulator.talonone.service.profile_store import (
+    PROFILE_COLUMNS,
+    PROFILES,
+    ProfileState,
+    conflict,
+)
 
 
 def not_found(integration_id: str) -> TalonOneError:
@@ -104,7 +110,7 @@ SESSION_COLUMNS = tuple(f.name for f in fields(SessionState))
 # An update naming its profile: the stored session (if any), the profile (if any) and whether
 # the profile had a session before, in one query (a row even when neither exists).
 _STORED = SESSIONS.alias("stored")
-_NAMED = profiles.PROFILES.alias("named")
+_NAMED = PROFILES.alias("named")
 _HAD_SESSION = (
     exists()
     .where(
@@ -142,7 +148,7 @@ _SESSION_WIDTH = len(SESSIONS.c)
 
 def session_and_profile(
     db: Session | fastsql.Lease, tenant_id: str, integration_id: str, profile_id: str
-) -> tuple[Any, profiles.ProfileState | None, bool]:
+) -> tuple[Any, ProfileState | None, bool]:
     """(the stored session as a Core row or None, its named profile or None, whether that
     profile had a session before)."""
     parameters = {"tenant": tenant_id, "integration_id": integration_id, "profile_id": profile_id}
@@ -150,8 +156,8 @@ def session_and_profile(
     stored = _STORED_ROW._make(row[:_SESSION_WIDTH]) if row.s_tenant_id is not None else None
     if row.p_tenant_id is None:
         return stored, None, False
-    values = {name: getattr(row, f"p_{name}") for name in profiles.PROFILE_COLUMNS}
-    return stored, profiles.ProfileState(**values), bool(row.had_session)
+    values = {name: getattr(row, f"p_{name}") for name in PROFILE_COLUMNS}
+    return stored, ProfileState(**values), bool(row.had_session)
 
 
 def session_row(db: Session | fastsql.Lease, tenant_id: str, integration_id: str) -> Any:
@@ -182,7 +188,7 @@ def save_session(db: Session, session: Any, stored: Any) -> None:
     loyalty effects as its tentative figures (`tentative_card`, read by the loyalty part).
     """
     session.tentative_card = (
-        hooks.tentative_card(session.effects or []) if session.state == "open" else None
+        tentative_card(session.effects or []) if session.state == "open" else None
     )
     if stored is None:
         session.id = next_value(db, session.tenant_id, "talonone.session")
@@ -191,7 +197,7 @@ def save_session(db: Session, session: Any, stored: Any) -> None:
             fastsql.execute(db, INSERT_SESSION, values)
         except IntegrityError:  # another request created it meanwhile: nothing of ours stays
             db.rollback()
-            raise profiles.conflict() from None
+            raise conflict() from None
         return
     parameters = {f"new_{name}": getattr(session, name) for name in SAVED_COLUMNS}
     parameters["where_tenant"] = session.tenant_id
@@ -199,6 +205,6 @@ def save_session(db: Session, session: Any, stored: Any) -> None:
     parameters["where_update_count"] = stored.update_count
     result = fastsql.execute(db, UPDATE_SESSION, parameters)
     if result.rowcount != 1:
-        raise profiles.conflict()
+        raise conflict()
     if isinstance(stored, TalonSession):
         db.expire(stored)

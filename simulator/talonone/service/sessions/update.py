@@ -1,5 +1,5 @@
-"""UpdateCustomerSessionV2: the state machine of the API (talonone.md §4, §5), rule evaluation,
-what closing and cancelling count and take back.
+"""UpdateCustomerSessionV2: the state machine of the API (docs/behaviour.md, Talon.One), rule
+evaluation, what closing and cancelling count and take back.
 """
 
 from __future__ import annotations
@@ -11,9 +11,20 @@ from sqlmodel import Session
 
 from simulator.core.models import Tenant
 from simulator.talonone.models.core import TalonConfig, TalonProfile, TalonSession
-from simulator.talonone.schemas import invalid
-from simulator.talonone.service import campaigns, events, hooks, profiles, rules
+from simulator.talonone.parsing import invalid
+from simulator.talonone.service import campaigns, rules
+from simulator.talonone.service.coupons import redeem_coupons, release_coupons
 from simulator.talonone.service.effects import rollbacks
+from simulator.talonone.service.event_store import record_event
+from simulator.talonone.service.loyalty.session_effects import on_session_change
+from simulator.talonone.service.profile_store import (
+    create_profile_state,
+    get_profile,
+    profile_state,
+    save_profile_figures,
+    unsaved_profile_state,
+)
+from simulator.talonone.service.referrals import redeem_referral, release_referral
 from simulator.talonone.service.sessions.cart import enrich_cart, rule_items, totals
 from simulator.talonone.service.sessions.request import (
     COMPUTED_ITEM_FIELDS,
@@ -169,12 +180,12 @@ def update_session(
             # A profile created by this very request has had no session before.
             session.first_session = not named_had_session
     else:  # the stored session's own profile (a new session names one, or has none)
-        profile = profiles.profile_state(db, tenant_id, profile_id) if profile_id else None
+        profile = profile_state(db, tenant_id, profile_id) if profile_id else None
     if profile_id and profile is None:
         if dry:
-            profile = profiles.unsaved_profile_state(tenant_id, profile_id, now)
+            profile = unsaved_profile_state(tenant_id, profile_id, now)
         else:
-            profile = profiles.create_profile_state(db, tenant_id, profile_id, now)
+            profile = create_profile_state(db, tenant_id, profile_id, now)
     if state == "cancelled":
         outcome = rules.Outcome()
     else:
@@ -188,10 +199,10 @@ def update_session(
             session.counted_sales = totals(session.data).total
         if profile is not None and profile.id:
             profile.last_activity = now
-            profiles.save_profile_figures(
+            save_profile_figures(
                 db, profile, int(closing), session.counted_sales if closing else 0.0
             )
-    extra = hooks.on_session_change(
+    extra = on_session_change(
         db,
         tenant_id,
         now,
@@ -209,7 +220,7 @@ def update_session(
             redeem_codes(db, tenant_id, now, session, outcome)
         save_session(db, session, stored)
         if "event" in wanted:  # no operation reads it otherwise: stored only when asked for
-            event = events.record_event(
+            event = record_event(
                 db,
                 tenant_id,
                 now,
@@ -240,32 +251,34 @@ def redeem_codes(
     db: Session, tenant_id: str, now: datetime, session: TalonSession, outcome: rules.Outcome
 ) -> None:
     """Closing redeems the accepted coupon and referral codes."""
-    hooks.redeem_coupons(
-        db,
-        tenant_id,
-        now,
-        session_id=session.integration_id,
-        profile_id=session.profile_id or None,
-        codes=outcome.accepted_coupons,
-    )
-    hooks.redeem_referral(
-        db,
-        tenant_id,
-        now,
-        session_id=session.integration_id,
-        profile_id=session.profile_id or None,
-        code=outcome.accepted_referral,
-    )
+    if outcome.accepted_coupons:
+        redeem_coupons(
+            db,
+            tenant_id,
+            now,
+            session_id=session.integration_id,
+            profile_id=session.profile_id or None,
+            codes=outcome.accepted_coupons,
+        )
+    if outcome.accepted_referral:
+        redeem_referral(
+            db,
+            tenant_id,
+            now,
+            session_id=session.integration_id,
+            profile_id=session.profile_id or None,
+            code=outcome.accepted_referral,
+        )
 
 
 def uncount_session(
     db: Session, tenant_id: str, session: TalonSession, profile: TalonProfile | None
 ) -> None:
     """Cancelling or reopening a closed session: codes usable again, figures taken back."""
-    hooks.release_coupons(db, tenant_id, session_id=session.integration_id)
-    hooks.release_referral(db, tenant_id, session_id=session.integration_id)
+    release_coupons(db, tenant_id, session_id=session.integration_id)
+    release_referral(db, tenant_id, session_id=session.integration_id)
     if profile is not None and profile.id:
-        profiles.save_profile_figures(db, profile, -1, -session.counted_sales, active=False)
+        save_profile_figures(db, profile, -1, -session.counted_sales, active=False)
     session.counted_sales = 0.0
 
 
@@ -281,7 +294,7 @@ def update_finished_session(
     dry: bool,
 ) -> dict[str, Any]:
     """A closed / partially returned / cancelled session: repeat (no-op) or cancel."""
-    profile = profiles.get_profile(db, tenant.id, stored.profile_id) if stored.profile_id else None
+    profile = get_profile(db, tenant.id, stored.profile_id) if stored.profile_id else None
     if state == stored.state:
         changed = content_of(merge(stored.data, sent)) != content_of(stored.data)
         if changed:
@@ -295,7 +308,7 @@ def update_finished_session(
         )
     # closed or partially_returned -> cancelled: the payload's other fields are ignored.
     undo = rollbacks(stored.effects or [])
-    extra = hooks.on_session_change(
+    extra = on_session_change(
         db,
         tenant.id,
         now,
@@ -316,7 +329,7 @@ def update_finished_session(
     if not dry:
         uncount_session(db, tenant.id, session, profile)
         save_session(db, session, stored)
-        event = events.record_event(
+        event = record_event(
             db,
             tenant.id,
             now,

@@ -8,10 +8,15 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from simulator.core.clock import format_instant
+from simulator.core.formats import number
 from simulator.core.models import Tenant
 from simulator.talonone.models.core import TalonConfig, TalonProfile, TalonReturn, TalonSession
-from simulator.talonone.service import campaigns, events, hooks, profiles, rules
-from simulator.talonone.service.effects import money
+from simulator.talonone.service import campaigns, rules
+from simulator.talonone.service.coupons import session_coupons
+from simulator.talonone.service.event_store import event_view
+from simulator.talonone.service.loyalty.balances import profile_loyalty_block
+from simulator.talonone.service.profile_view import profile_view
+from simulator.talonone.service.referrals import session_referral
 from simulator.talonone.service.sessions.cart import totals
 
 
@@ -33,10 +38,10 @@ def session_view(config: TalonConfig, session: Any) -> dict[str, Any]:
         "identifiers": data.get("identifiers", []),
         "attributes": data.get("attributes", {}),
         "firstSession": session.first_session,
-        "total": money(sums.total),
-        "cartItemTotal": money(sums.cart_items),
-        "additionalCostTotal": money(sums.additional_costs),
-        "cartItemAdditionalCostTotal": money(sums.item_costs),
+        "total": number(sums.total),
+        "cartItemTotal": number(sums.cart_items),
+        "additionalCostTotal": number(sums.additional_costs),
+        "cartItemAdditionalCostTotal": number(sums.item_costs),
         "updated": format_instant(session.updated),
         "updateCount": session.update_count,
     }
@@ -66,7 +71,7 @@ def state_response(
     if "customerSession" in wanted:
         response["customerSession"] = session_view(config, session)
     if "customerProfile" in wanted and profile is not None:
-        response["customerProfile"] = profiles.profile_view(db, tenant, profile)
+        response["customerProfile"] = profile_view(db, tenant, profile)
     if "triggeredCampaigns" in wanted:
         triggered = outcome.triggered if outcome else []
         response["triggeredCampaigns"] = [
@@ -75,18 +80,18 @@ def state_response(
     if "ruleFailureReasons" in wanted:
         response["ruleFailureReasons"] = outcome.failures if outcome else []
     if "loyalty" in wanted and session.profile_id:
-        response["loyalty"] = hooks.profile_loyalty_block(db, tenant.id, now, session.profile_id)
+        response["loyalty"] = profile_loyalty_block(db, tenant.id, now, session.profile_id)
     if "event" in wanted and event is not None:
-        response["event"] = events.event_view(config.application_id, event)
+        response["event"] = event_view(config.application_id, event)
     if "awardedGiveaways" in wanted:
         response["awardedGiveaways"] = []
     data = session.data or {}
     if "coupons" in wanted:
-        response["coupons"] = hooks.session_coupons(
+        response["coupons"] = session_coupons(
             db, tenant.id, data.get("couponCodes") or [], session.profile_id
         )
     if "referral" in wanted and data.get("referralCode"):
-        referral = hooks.session_referral(db, tenant.id, data["referralCode"])
+        referral = session_referral(db, tenant.id, data["referralCode"])
         if referral is not None:
             response["referral"] = referral
     if "previousReturns" in wanted:
