@@ -15,7 +15,13 @@ from sqlmodel import Session
 from simulator.config import Settings
 from simulator.core import caches, fastsql, fixtures, journal, offloop, quotas
 from simulator.core.clock import real_now, tenant_now
-from simulator.core.db import new_session, tenant_tables
+from simulator.core.db import (
+    LARGE_LOAD_BYTES,
+    LARGE_LOAD_ROWS,
+    analyze,
+    new_session,
+    tenant_tables,
+)
 from simulator.core.fixtures import FixtureError
 from simulator.core.ids import random_secret
 from simulator.core.models import Tenant, fresh_token
@@ -273,7 +279,17 @@ def create(
         except Exception:
             session.rollback()
             raise
+    analyze_if_large(session, tenant, document)
     return tenant
+
+
+def analyze_if_large(session: Session, tenant: Tenant, document: dict[str, Any]) -> None:
+    """The planner's statistics gathered again after a load large enough to change them."""
+    from simulator.core.generate import estimated_rows
+
+    large = estimated_rows(document) >= LARGE_LOAD_ROWS
+    if large or len(tenant.fixtures_document or "") >= LARGE_LOAD_BYTES:
+        analyze(session.get_bind())
 
 
 def trial_load(reference: str | dict, settings: Settings) -> str:
@@ -366,6 +382,7 @@ def reset(
         except Exception:
             session.rollback()
             raise
+    analyze_if_large(session, tenant, document)
     caches.forget_tenant(tenant.id)
 
 

@@ -336,7 +336,7 @@ def profile_audience_memberships(db: Session, tenant_id: str, profile_id: str) -
             TalonAudienceMembership.tenant_id == tenant_id,
             TalonAudienceMembership.profile_integration_id == profile_id,
         )
-        .order_by(TalonAudience.id)
+        .order_by(TalonAudienceMembership.audience_id)  # the per-profile index's order
     )
     return [{"id": audience_id, "name": name} for audience_id, name in db.exec(statement).all()]
 
