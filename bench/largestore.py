@@ -94,9 +94,13 @@ def schema_revision() -> str:
 
 
 def cache_key(customers: int) -> str:
-    """Seed, size, schema revision and what the store is built from."""
-    default = (ROOT / "simulator" / "fixture_sets" / "default.yaml").read_bytes()
-    digest = hashlib.sha256(default + json.dumps(document(customers)).encode()).hexdigest()[:12]
+    """Seed, size, schema revision and what the store is built from (the default set, the
+    document, the migrations: a schema changed within a revision gets a new store too)."""
+    digest = hashlib.sha256(json.dumps(document(customers)).encode())
+    digest.update((ROOT / "simulator" / "fixture_sets" / "default.yaml").read_bytes())
+    for migration in sorted((ROOT / "simulator" / "migrations" / "versions").glob("*.py")):
+        digest.update(migration.read_bytes())
+    digest = digest.hexdigest()[:12]
     return f"store-{customers}-seed{SEED}-rev{schema_revision()}-{digest}"
 
 
