@@ -38,6 +38,7 @@ SCENARIO_MODULES = (
     "fixtures",
     "sandbox",
     "largestore",
+    "soak",
 )
 
 
