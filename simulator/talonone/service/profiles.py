@@ -133,16 +133,25 @@ def unsaved_profile_state(tenant_id: str, integration_id: str, now: datetime) ->
 def create_profile_state(
     db: Session, tenant_id: str, integration_id: str, now: datetime
 ) -> ProfileState:
-    """A new profile, inserted (not committed); a concurrent creator's loser gets the 409."""
+    """A new profile, inserted (not committed).
+
+    Two requests naming the same new profile at once (processes sharing PostgreSQL): the
+    second's insert waits for the first's commit and fails on the unique key; only its
+    savepoint is undone and it goes on with the profile the first created, as the real API
+    answers both (a 409 there is for two writers of one session).
+    """
     profile_id = next_value(db, tenant_id, "talonone.profile")
     profile = ProfileState(tenant_id, profile_id, integration_id, {}, now, now)
+    values = {name: getattr(profile, name) for name in PROFILE_COLUMNS}
     try:
-        fastsql.execute(
-            db, INSERT_PROFILE, {name: getattr(profile, name) for name in PROFILE_COLUMNS}
-        )
-    except IntegrityError:  # created meanwhile by another request: the caller's work is void
-        db.rollback()
-        raise conflict() from None
+        with db.begin_nested():
+            fastsql.execute(db, INSERT_PROFILE, values)
+    except IntegrityError:
+        created = profile_state(db, tenant_id, integration_id)
+        if created is None:  # not a profile's key after all: the caller's work is void
+            db.rollback()
+            raise conflict() from None
+        return created
     return profile
 
 
