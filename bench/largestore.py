@@ -96,11 +96,11 @@ def schema_revision() -> str:
 def cache_key(customers: int) -> str:
     """Seed, size, schema revision and what the store is built from (the default set, the
     document, the migrations: a schema changed within a revision gets a new store too)."""
-    digest = hashlib.sha256(json.dumps(document(customers)).encode())
-    digest.update((ROOT / "simulator" / "fixture_sets" / "default.yaml").read_bytes())
+    sources = hashlib.sha256(json.dumps(document(customers)).encode())
+    sources.update((ROOT / "simulator" / "fixture_sets" / "default.yaml").read_bytes())
     for migration in sorted((ROOT / "simulator" / "migrations" / "versions").glob("*.py")):
-        digest.update(migration.read_bytes())
-    digest = digest.hexdigest()[:12]
+        sources.update(migration.read_bytes())
+    digest = sources.hexdigest()[:12]
     return f"store-{customers}-seed{SEED}-rev{schema_revision()}-{digest}"
 
 
