@@ -1,10 +1,14 @@
 """`make bench`: start the baseline and the simulator on 127.0.0.1, load both, print figures.
 
-Every scenario is bounded in time and count; nothing leaves the machine.
+Every scenario is bounded in time and count; nothing leaves the machine. Each row is written
+to standard error as it is measured (one JSON object a line); at the end standard output gets
+one table per API. `python -m bench [SCENARIO ...] [--json FILE]`: only those scenario modules;
+FILE gets every row with the machine and the commit, for comparison between commits.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib
 import json
@@ -34,6 +38,8 @@ SCENARIO_MODULES = (
     "fixtures",
     "inspector",
     "sandbox",
+    "largestore",
+    "soak",
 )
 
 
@@ -105,15 +111,91 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
+ROWS: list[dict] = []  # every row measured in this run, in order
+
+
 def print_rows(rows: list[dict], baseline_rps: float) -> None:
     for row in rows:
         if "req/s" in row and baseline_rps and "vs baseline" not in row:
             row["vs baseline"] = f"{100 * row['req/s'] / baseline_rps:.0f}%"
-        print(json.dumps(row), flush=True)
+        ROWS.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
 
 
-async def main() -> None:
-    only = set(sys.argv[1:])
+TABLES = (
+    "customergauge",
+    "clienttoolbox",
+    "talonone",
+    "ecdp",
+    "faults",
+    "sandbox",
+    "large store",
+    "mixed soak",
+)
+
+
+def api_of(row: dict) -> str:
+    """The table a row goes in: the API (or the part) its name starts with, the fixture loads,
+    else the stack's own (start, baselines, health, head-of-line blocking)."""
+    name = row.get("name", "")
+    prefix = name.partition(":")[0]
+    if prefix in TABLES:
+        return prefix
+    return "fixtures" if name.startswith(("generate ", "load the generated")) else "stack"
+
+
+def cell(value: object) -> str:
+    if isinstance(value, dict):
+        return " ".join(f"{k}:{v}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def table(rows: list[dict]) -> str:
+    """A Markdown table of the rows (columns: every key any of them has, in first-seen order)."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(key)) for key in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def print_tables(rows: list[dict]) -> None:
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(api_of(row), []).append(row)
+    for api, grouped in groups.items():
+        print(f"\n## {api}\n\n{table(grouped)}", flush=True)
+
+
+def commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return ""
+
+
+def write_json(path: str, rows: list[dict]) -> None:
+    report = {
+        "machine": machine(),
+        "commit": commit(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "rows": rows,
+    }
+    Path(path).write_text(json.dumps(report, indent=2) + "\n")
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("scenarios", nargs="*", help=f"only these ({', '.join(SCENARIO_MODULES)})")
+    parser.add_argument("--json", metavar="FILE", help="write every row to FILE as JSON")
+    return parser.parse_args()
+
+
+async def main(options: argparse.Namespace) -> None:
+    only = set(options.scenarios)
     print(f"machine: {machine()}", flush=True)
     base_port, sim_port = free_port(), free_port()
     base_url = f"http://127.0.0.1:{base_port}/health"
@@ -132,17 +214,13 @@ async def main() -> None:
             lambda: start_simulator(sim_port, database_url), sim_url
         )
         running.append(simulator)
-        print(
-            json.dumps(
-                {
-                    "name": "start to healthy (s)",
-                    "baseline": round(baseline_start, 2),
-                    "simulator, new store": round(new_store, 2),
-                    "simulator, existing store": round(existing_store, 2),
-                }
-            ),
-            flush=True,
-        )
+        started = {
+            "name": "start to healthy (s)",
+            "baseline": round(baseline_start, 2),
+            "simulator, new store": round(new_store, 2),
+            "simulator, existing store": round(existing_store, 2),
+        }
+        print_rows([started], 0)
         base = await run_load(
             "baseline: bare FastAPI GET (same bytes as /__admin/health)",
             base_port,
@@ -172,15 +250,18 @@ async def main() -> None:
                 baseline_request(base_port),
                 seconds=2,
             )
-            print(json.dumps(adjacent.row()), flush=True)
+            print_rows([adjacent.row()], 0)
             try:
                 print_rows(await module.run(sim_port), adjacent.rps or baseline_rps)
             except Exception as exc:  # one broken scenario must not hide the others
-                print(json.dumps({"name": f"{name}: failed", "error": repr(exc)}), flush=True)
+                print_rows([{"name": f"{name}: failed", "error": repr(exc)}], 0)
     finally:
         for process in running:
             stop(process)
+        print_tables(ROWS)
+        if options.json:
+            write_json(options.json, ROWS)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(arguments()))

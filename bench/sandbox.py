@@ -1,9 +1,10 @@
-"""Shared sandbox: the Talon.One session-update mix on two processes sharing one PostgreSQL
-versus one process on SQLite (the simulator the harness started on `port`).
+"""Shared sandbox: the Talon.One session-update mix on 1, 2 and 4 processes sharing one
+PostgreSQL versus one process on SQLite (the simulator the harness started on `port`).
 
 The mix, per request number n: n % 3 == 0 opens a new session (UpdateCustomerSessionV2, state
 open), 1 creates a new session closed (its loyalty points are posted), 2 reads a stored session
-(GetCustomerSession). Both set-ups get 32 connections in all (16 per process on PostgreSQL).
+(GetCustomerSession). Every set-up gets 32 connections in all, shared out between its
+processes.
 The PostgreSQL processes run on a fresh schema of their own in database `test` and are stopped
 (and the schema dropped) at the end; without a PostgreSQL on 127.0.0.1:5432 the row says so.
 """
@@ -136,22 +137,27 @@ async def wait_healthy(port: int, process: subprocess.Popen, timeout: float = 30
     raise RuntimeError("simulator on PostgreSQL not healthy in 30 s")
 
 
-async def two_processes_on_postgres() -> dict:
-    name = "sandbox: session mix, 2 processes on PostgreSQL"
+PROCESS_COUNTS = (1, 2, 4)
+
+
+async def processes_on_postgres(count: int) -> dict:
+    name = f"sandbox: session mix, {count} process{'es' if count > 1 else ''} on PostgreSQL"
     if not postgres_answers():
         return {"name": name, "note": f"skipped: no PostgreSQL answers at {POSTGRES_URL}"}
     separator = "&" if "?" in POSTGRES_URL else "?"
     database_url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{SCHEMA}"
-    ports = [free_port(), free_port()]
+    ports = [free_port() for _ in range(count)]
     processes = []
     try:
-        # One after the other: the first creates the schema, the second finds it.
+        # One after the other: the first creates the schema, the others find it.
         for port in ports:
             processes.append(start(database_url, port))
             await wait_healthy(port, processes[-1])
         await prepare(ports[0])
         loads = [
-            run_load(name, port, mix(port, f"pg{n}"), connections=CONNECTIONS // 2, seconds=SECONDS)
+            run_load(
+                name, port, mix(port, f"pg{n}"), connections=CONNECTIONS // count, seconds=SECONDS
+            )
             for n, port in enumerate(ports)
         ]
         row = combined(name, list(await asyncio.gather(*loads)))
@@ -177,7 +183,8 @@ async def run(port: int) -> list[dict]:
         seconds=SECONDS,
     )
     rows = [{**sqlite.row(), "target": "report"}]
-    rows.append(await two_processes_on_postgres())
+    for count in PROCESS_COUNTS:
+        rows.append(await processes_on_postgres(count))
     return rows
 
 

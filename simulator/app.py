@@ -22,7 +22,7 @@ from simulator.admin.guard import AdminGuard
 from simulator.admin.openapi import admin_openapi
 from simulator.config import Settings, get_settings
 from simulator.core import groupcommit, quotas, tenants
-from simulator.core.db import make_engine
+from simulator.core.db import make_engine, optimize
 from simulator.core.errors import install_generic_handlers
 from simulator.core.journal import Journal
 from simulator.core.metrics import Metrics
@@ -49,6 +49,7 @@ def prepare_store(engine: Engine, settings: Settings) -> None:
             if attempt == 2:
                 raise
     tenants.ensure_default(engine, settings)
+    optimize(engine)  # the planner's statistics, fresh from the start
 
 
 def create_app(

@@ -28,6 +28,11 @@ CHECKPOINT_BYTES = 4 * 1024 * 1024  # about 1,000 pages: SQLite's own default th
 SAFETY_PAGES = 20_000  # the pool's connections checkpoint only if the thread falls far behind
 INTERVAL_SECONDS = 0.05
 BACKOFF_SECONDS = 0.5
+# After a checkpoint, at most this often: `PRAGMA optimize` brings the planner's statistics up
+# to date for the tables that changed much since they were gathered (SQLite's advice for
+# long-lived connections; bounded by ANALYSIS_LIMIT rows an index, a few ms).
+OPTIMIZE_SECONDS = 60.0
+ANALYSIS_LIMIT = 1000
 
 
 class Checkpointer:
@@ -39,6 +44,7 @@ class Checkpointer:
         # The log's (size, mtime) after the last checkpoint: a log left as it was needs none.
         self._seen: dict[str, tuple[int, int]] = {}
         self._not_before: dict[str, float] = {}  # monotonic time of a store's next attempt
+        self._optimized: dict[str, float] = {}  # monotonic time of a store's last optimize
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.checkpoints = 0
@@ -71,6 +77,7 @@ class Checkpointer:
         for path in gone:
             self._forget_connection(path)
             self._seen.pop(path, None)
+            self._optimized.pop(path, None)
         return paths
 
     def checkpoint_if_due(self, path: str) -> bool:
@@ -98,7 +105,19 @@ class Checkpointer:
             stat = os.stat(f"{path}-wal")
             self._seen[path] = (stat.st_size, stat.st_mtime_ns)
         self.checkpoints += 1
+        self._optimize_if_due(path, connection)
         return True
+
+    def _optimize_if_due(self, path: str, connection: sqlite3.Connection) -> None:
+        now = time.monotonic()
+        if now - self._optimized.get(path, float("-inf")) < OPTIMIZE_SECONDS:
+            return
+        self._optimized[path] = now
+        connection.execute(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
+        # 0x10000: every table, not only those this connection has read (it reads none). A
+        # store busy writing: the next round after OPTIMIZE_SECONDS.
+        with contextlib.suppress(sqlite3.OperationalError):
+            connection.execute("PRAGMA optimize=0x10002")
 
     def _forget_connection(self, path: str) -> None:
         connection = self._connections.pop(path, None)

@@ -24,7 +24,7 @@ from simulator.core.models import Tenant, TenantRate
 
 log = logging.getLogger("simulator.quotas")
 
-KEPT_ACROSS_COUNT = {"journal_entry", "tenant_rate", "id_sequence", "fault_rule"}
+KEPT_ACROSS_COUNT = {"journal_entry", "tenant_rate", "id_sequence", "fault_rule", "tenant_fixtures"}
 TOUCH_EVERY_SECONDS = 60.0
 
 # tenant id -> (monotonic time of the last count, stored-record total)

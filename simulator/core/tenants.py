@@ -7,7 +7,7 @@ import logging
 import secrets
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -15,10 +15,16 @@ from sqlmodel import Session
 from simulator.config import Settings
 from simulator.core import caches, fastsql, fixtures, journal, offloop, quotas
 from simulator.core.clock import real_now, tenant_now
-from simulator.core.db import new_session, tenant_tables
+from simulator.core.db import (
+    LARGE_LOAD_BYTES,
+    LARGE_LOAD_ROWS,
+    analyze,
+    new_session,
+    tenant_tables,
+)
 from simulator.core.fixtures import FixtureError
 from simulator.core.ids import random_secret
-from simulator.core.models import Tenant, fresh_token
+from simulator.core.models import Tenant, TenantFixtures, fresh_token
 from simulator.core.requestinfo import note
 
 log = logging.getLogger("simulator.tenants")
@@ -35,16 +41,16 @@ CREDENTIAL_COLUMNS = {
 
 # Rows kept when a tenant is reset to its fixtures: the journal is history and fault rules are
 # test set-up, not state.
-KEPT_ON_RESET = {"journal_entry", "fault_rule"}
+KEPT_ON_RESET = {"journal_entry", "fault_rule", "tenant_fixtures"}
 
 
-# The hot path of every API request: one row (no fixture document, no ORM object) compared with
+# The hot path of every API request: one row (no ORM object) compared with
 # the row this process saw last for the credential; the same row gives back the same detached,
 # read-only Tenant, so a request pays one indexed SELECT and nothing else. Any change to the row
 # (clock, quotas, keys) builds a fresh object, so every process sees it at once. A grouped write
 # lease (SQLite) skips even the SELECT while its store's data_version says no other connection
 # has committed since the row was read.
-_LOOKUP_COLUMNS = [c for c in Tenant.__table__.c if c.name != "fixtures_document"]
+_LOOKUP_COLUMNS = list(Tenant.__table__.c)
 _BY_CREDENTIAL = {
     api: fastsql.prepared(select(*_LOOKUP_COLUMNS).where(column == bindparam("credential")))
     for api, column in CREDENTIAL_COLUMNS.items()
@@ -67,7 +73,7 @@ caches.register(
 def by_credential(db: Session | fastsql.Lease, api: str, value: str) -> Tenant | None:
     """The tenant a credential selects (shared and detached: read it, never change it).
 
-    Its `fixtures_document` is not loaded: what resets a tenant reads the tenant row itself.
+    Its fixture document is a row of its own (`TenantFixtures`), read by what resets it.
     """
     if not value:
         return None
@@ -203,7 +209,7 @@ def load_fixtures(
     caller owns the transaction)."""
     if validated is None:
         validated = fixtures.validate(document, source, settings.fixtures_dir)
-    tenant.fixtures_document = fixtures.dump_json(document)
+    session.merge(TenantFixtures(tenant_id=tenant.id, document=fixtures.dump_json(document)))
     tenant.fixtures_source = source
     name = validated.get("tenant")
     if name is not None and name.name and tenant.id != DEFAULT_TENANT_ID:
@@ -273,7 +279,29 @@ def create(
         except Exception:
             session.rollback()
             raise
+    analyze_if_large(session, tenant.id, document)
     return tenant
+
+
+def analyze_if_large(session: Session, tenant_id: str, document: dict[str, Any]) -> None:
+    """The planner's statistics gathered again after a load large enough to change them."""
+    from simulator.core.generate import estimated_rows
+
+    large = estimated_rows(document) >= LARGE_LOAD_ROWS
+    if large or stored_document_size(session, tenant_id) >= LARGE_LOAD_BYTES:
+        analyze(session.get_bind())
+
+
+def stored_document_size(session: Session, tenant_id: str) -> int:
+    statement = select(func.length(TenantFixtures.document)).where(
+        TenantFixtures.tenant_id == tenant_id
+    )
+    return session.execute(statement).scalar() or 0
+
+
+def stored_document(session: Session, tenant_id: str) -> dict[str, Any]:
+    found = session.get(TenantFixtures, tenant_id)
+    return json.loads(found.document if found is not None else "{}")
 
 
 def trial_load(reference: str | dict, settings: Settings) -> str:
@@ -330,13 +358,15 @@ def remove(session: Session, tenant: Tenant) -> None:
     caches.forget_tenant(tenant.id)
 
 
-def current_document(tenant: Tenant, settings: Settings) -> tuple[dict[str, Any], str]:
+def current_document(
+    session: Session, tenant: Tenant, settings: Settings
+) -> tuple[dict[str, Any], str]:
     """What a reset loads: a named set's file as it is now (edited since: the edit is loaded),
     the operator's file (`--fixtures PATH`: the default tenant only) read again, an inline
     document as it was stored."""
     source = tenant.fixtures_source or "<stored>"
     if source in fixtures.SENT_IN_A_REQUEST or source == "<stored>":
-        return json.loads(tenant.fixtures_document or "{}"), source
+        return stored_document(session, tenant.id), source
     if source == fixtures.NO_FIXTURES:
         return {}, source
     # Tenants created through HTTP name sets only: never a file of the server for them.
@@ -354,7 +384,7 @@ def reset(
     `create`): its set or file as it reads now, or an inline document as stored. `reference`:
     load that one instead (and keep it as the tenant's from now on)."""
     if reference is None:
-        document, source = current_document(tenant, settings)
+        document, source = current_document(session, tenant, settings)
     else:
         document, source = fixtures.resolve(reference, settings.fixtures_dir)
     validated = fixtures.validate(document, source, settings.fixtures_dir)
@@ -366,6 +396,7 @@ def reset(
         except Exception:
             session.rollback()
             raise
+    analyze_if_large(session, tenant.id, document)
     caches.forget_tenant(tenant.id)
 
 

@@ -142,7 +142,6 @@ def test_insert_fills_python_defaults(engine: Engine) -> None:
             "clienttoolbox_account_id": "a",
             "talonone_api_key": f"talon-{name}",
             "ecdp_api_key": f"ecdp-{name}",
-            "fixtures_document": "{}",
             "created_at": NOW,
         }
 

@@ -17,8 +17,6 @@ FENCE = re.compile(r"^\s*```")
 # Paths outside the repository that the docs must never name (the project's research notes and
 # the machine it was built on).
 OUTSIDE = re.compile(r"\.\./shared\b|(?<![\w.])/work/|/home/\w+/")
-# Written on another branch at the same time; checked like any link once the file exists.
-PENDING = {ROOT / "docs" / "performance.md"}
 
 
 def ids(path: Path) -> str:
@@ -61,8 +59,7 @@ def test_every_relative_link_resolves_inside_the_repository(document: Path) -> N
             if not resolved.is_relative_to(ROOT):
                 broken.append(f"{where} points outside the repository")
             elif not resolved.exists():
-                if resolved not in PENDING:
-                    broken.append(f"{where}: no such file")
+                broken.append(f"{where}: no such file")
             elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
                 broken.append(f"{where}: no heading #{anchor} in {ids(resolved)}")
     assert broken == []

@@ -106,6 +106,7 @@ class BatchState:
             self.track(pk, customer)
         self.next_temporary = -1
         self.touched: set[int] = set()
+        self.stored_keys = {pk: keys_of(customer) for pk, customer in customers.items()}
 
     def track(self, pk: int, customer: dict[str, Any]) -> None:
         for column in IDENTIFIERS:
@@ -283,6 +284,14 @@ UPDATABLE = [
     for c in CUSTOMERS.columns
     if c.name not in ("pk", "tenant_id", "id", "guid", "created_at")
 ]
+# The columns of the customer's unique indexes: an UPDATE naming one rewrites that index's
+# entry even when the value is the same (10 customers at 100,000 stored: 4.3 ms against 0.8 ms).
+KEYED = ("email_key", "phone_key", "crm_id", "visitor_id")
+UNKEYED = [name for name in UPDATABLE if name not in KEYED]
+
+
+def keys_of(customer: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(customer.get(name) for name in KEYED)
 
 
 def write_batch(
@@ -308,16 +317,24 @@ def write_batch(
             rows.append(row)
         session.execute(insert(CUSTOMERS), rows)
     changed = [pk for pk in state.touched if pk > 0]
-    if changed:
+    for columns in (UPDATABLE, UNKEYED):  # identifiers changed, then the others
+        rekeyed = columns is UPDATABLE
+        pks = [
+            pk
+            for pk in changed
+            if (keys_of(state.customers[pk]) != state.stored_keys.get(pk)) == rekeyed
+        ]
+        if not pks:
+            continue
         statement = (
             update(CUSTOMERS)
             .where(CUSTOMERS.c.pk == bindparam("b_pk"))
-            .values({name: bindparam(f"b_{name}") for name in UPDATABLE})
+            .values({name: bindparam(f"b_{name}") for name in columns})
         )
         params = []
-        for pk in changed:
+        for pk in pks:
             row = encode_row(state.customers[pk])
-            params.append({"b_pk": pk, **{f"b_{name}": row[name] for name in UPDATABLE}})
+            params.append({"b_pk": pk, **{f"b_{name}": row[name] for name in columns}})
             ids_by_pk[pk] = state.customers[pk]["id"]
         session.execute(statement, params)
     if confirmations:

@@ -60,7 +60,13 @@ class TalonCoupon(SQLModel, table=True):
 class TalonCouponReservation(SQLModel, table=True):
     __tablename__ = "talonone_coupon_reservation"
     __table_args__ = (
-        Index("ix_talonone_coupon_reservation_profile", "tenant_id", "profile_integration_id"),
+        # Covering (the reserved coupon ids of a profile), so it wins over the primary key.
+        Index(
+            "ix_talonone_coupon_reservation_profile",
+            "tenant_id",
+            "profile_integration_id",
+            "coupon_id",
+        ),
     )
 
     tenant_id: str = Field(primary_key=True, max_length=64)
@@ -91,7 +97,14 @@ class TalonReferral(SQLModel, table=True):
     __tablename__ = "talonone_referral"
     __table_args__ = (
         Index("ux_talonone_referral_code", "tenant_id", "code", unique=True),
-        Index("ix_talonone_referral_advocate", "tenant_id", "advocate_profile_integration_id"),
+        # An advocate's codes in id order: without `id` a planner without statistics walks the
+        # primary key (the tenant's every code) to save the sort.
+        Index(
+            "ix_talonone_referral_advocate",
+            "tenant_id",
+            "advocate_profile_integration_id",
+            "id",
+        ),
     )
 
     tenant_id: str = Field(primary_key=True, max_length=64)
@@ -144,7 +157,15 @@ class TalonAudience(SQLModel, table=True):
 class TalonAudienceMembership(SQLModel, table=True):
     __tablename__ = "talonone_audience_membership"
     __table_args__ = (
-        Index("ix_talonone_audience_membership_profile", "tenant_id", "profile_integration_id"),
+        # A profile's audiences (every session update's rule conditions): the per-profile
+        # lookup, covering, so no planner prefers the primary key's (tenant_id, audience_id, ...)
+        # and walks all the tenant's memberships (statistics or not).
+        Index(
+            "ix_talonone_audience_membership_profile",
+            "tenant_id",
+            "profile_integration_id",
+            "audience_id",
+        ),
     )
 
     tenant_id: str = Field(primary_key=True, max_length=64)

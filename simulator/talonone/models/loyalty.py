@@ -88,7 +88,10 @@ class TalonLoyaltyCard(SQLModel, table=True):
 
 class TalonLoyaltyCardProfile(SQLModel, table=True):
     __tablename__ = "talonone_loyalty_card_profile"
-    __table_args__ = (Index("ix_talonone_loyalty_card_profile_profile", "tenant_id", "profile_id"),)
+    # Covering (a profile's card ids), so it wins over the primary key (tenant_id, card_id, ...).
+    __table_args__ = (
+        Index("ix_talonone_loyalty_card_profile_profile", "tenant_id", "profile_id", "card_id"),
+    )
 
     tenant_id: str = Field(primary_key=True, max_length=64)
     card_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
@@ -98,6 +101,18 @@ class TalonLoyaltyCardProfile(SQLModel, table=True):
 
 class TalonLoyaltyLedger(SQLModel, table=True):
     __tablename__ = "talonone_loyalty_ledger"
+    __table_args__ = (
+        # A profile's own ledgers across programs (the inventory's join dates): the primary key
+        # starts with program_id, so without this a read walks the tenant's every ledger.
+        Index(
+            "ix_talonone_loyalty_ledger_profile",
+            "tenant_id",
+            "profile_id",
+            "card_identifier",
+            "program_id",
+            "joined",
+        ),
+    )
 
     tenant_id: str = Field(primary_key=True, max_length=64)
     program_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})

@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from simulator.core import fastsql
 from simulator.core.clock import UtcDateTime, format_instant
 from simulator.core.ids import next_value
 from simulator.core.storable import fits, lookup
@@ -312,13 +313,21 @@ def apply_profile_audience_changes(
         remove_member(db, tenant_id, audience_id, profile_id)
 
 
-def profile_audience_ids(db: Session, tenant_id: str, profile_id: str) -> set[int]:
-    """The audiences a profile belongs to (for rule conditions)."""
-    statement = select(TalonAudienceMembership.audience_id).where(
-        TalonAudienceMembership.tenant_id == tenant_id,
-        TalonAudienceMembership.profile_integration_id == profile_id,
+# Every session update whose campaigns test an audience asks it: a statement built once, run on
+# the DBAPI cursor (core/fastsql), on the per-profile index. Through the ORM it cost a request
+# ~0.6 ms: building the select, and the lease's first ORM Session.
+PROFILE_AUDIENCE_IDS = fastsql.prepared(
+    select(TalonAudienceMembership.audience_id).where(
+        TalonAudienceMembership.tenant_id == bindparam("tenant"),
+        TalonAudienceMembership.profile_integration_id == bindparam("profile"),
     )
-    return set(db.exec(statement).all())
+)
+
+
+def profile_audience_ids(db: Session | fastsql.Lease, tenant_id: str, profile_id: str) -> set[int]:
+    """The audiences a profile belongs to (for rule conditions)."""
+    parameters = {"tenant": tenant_id, "profile": profile_id}
+    return {row[0] for row in fastsql.execute(db, PROFILE_AUDIENCE_IDS, parameters)}
 
 
 def profile_audience_memberships(db: Session, tenant_id: str, profile_id: str) -> list[dict]:
@@ -334,7 +343,7 @@ def profile_audience_memberships(db: Session, tenant_id: str, profile_id: str) -
             TalonAudienceMembership.tenant_id == tenant_id,
             TalonAudienceMembership.profile_integration_id == profile_id,
         )
-        .order_by(TalonAudience.id)
+        .order_by(TalonAudienceMembership.audience_id)  # the per-profile index's order
     )
     return [{"id": audience_id, "name": name} for audience_id, name in db.exec(statement).all()]
 

@@ -131,17 +131,45 @@ def unsaved_profile_state(tenant_id: str, integration_id: str, now: datetime) ->
 def create_profile_state(
     db: Session, tenant_id: str, integration_id: str, now: datetime
 ) -> ProfileState:
-    """A new profile, inserted (not committed); a concurrent creator's loser gets the 409."""
+    """A new profile, inserted (not committed).
+
+    Two requests naming the same new profile at once (processes sharing PostgreSQL): the
+    second's insert waits for the first's commit and fails on the unique key; only its
+    savepoint is undone and it goes on with the profile the first created, as the real API
+    answers both (a 409 there is for two writers of one session).
+    """
     profile_id = next_value(db, tenant_id, "talonone.profile")
     profile = ProfileState(tenant_id, profile_id, integration_id, {}, now, now)
-    try:
-        fastsql.execute(
-            db, INSERT_PROFILE, {name: getattr(profile, name) for name in PROFILE_COLUMNS}
-        )
-    except IntegrityError:  # created meanwhile by another request: the caller's work is void
+    if insert_profile(db, {name: getattr(profile, name) for name in PROFILE_COLUMNS}):
+        return profile
+    created = profile_state(db, tenant_id, integration_id)
+    if created is None:  # not the profile's key after all: the caller's work is void
         db.rollback()
         raise conflict() from None
-    return profile
+    return created
+
+
+NEW_PROFILE = "talonone_new_profile"
+
+
+def insert_profile(db: Session | fastsql.Lease, values: dict[str, Any]) -> bool:
+    """INSERT the profile; False if another request has created it meanwhile. PostgreSQL: in a
+    savepoint, so the transaction goes on after the unique key refuses it. SQLite has one
+    writer at a time: no such race (a failed statement leaves its transaction as it was)."""
+    dialect = db.dialect if isinstance(db, fastsql.Lease) else db.get_bind().dialect
+    guarded = dialect.name == "postgresql"
+    connection = fastsql.connection_of(db) if guarded else None
+    if connection is not None:
+        connection.exec_driver_sql(f"SAVEPOINT {NEW_PROFILE}")
+    try:
+        fastsql.execute(db, INSERT_PROFILE, values)
+    except IntegrityError:
+        if connection is not None:
+            connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {NEW_PROFILE}")
+        return False
+    if connection is not None:
+        connection.exec_driver_sql(f"RELEASE SAVEPOINT {NEW_PROFILE}")
+    return True
 
 
 def save_profile_figures(

@@ -82,7 +82,7 @@ def linked_cards(db: Session, tenant_id: str, profile_id: str) -> list[TalonLoya
             TalonLoyaltyCard.tenant_id == tenant_id,
             TalonLoyaltyCardProfile.profile_id == profile_id,
         )
-        .order_by(TalonLoyaltyCard.id)
+        .order_by(TalonLoyaltyCardProfile.card_id)  # the per-profile index's order
     )
     return list(db.scalars(statement))
 
