@@ -23,8 +23,9 @@ import threading
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
@@ -34,6 +35,9 @@ from sqlmodel import Session
 
 from simulator.core import groupcommit
 from simulator.core.db import UTCDateTime
+from simulator.core.store import Store, Transaction
+
+T = TypeVar("T")
 
 POSTCOMPILE = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
 
@@ -506,16 +510,54 @@ class WriteLease(Lease):
             self._core = Connection(self.engine, connection=self.raw)
         return super().connection
 
-    def __getattr__(self, name: str) -> Any:
-        # Only names the lease itself lacks: the rest of Session's interface.
-        return getattr(self.orm, name)
+    # --- the ORM part of the store interface (core/store.Store), on the lease's Session ------
+
+    def exec(self, statement: Any) -> Any:
+        return self.orm.exec(statement)
+
+    def scalars(self, statement: Any, params: Any = None) -> Any:
+        return self.orm.scalars(statement, params)
+
+    def get(
+        self,
+        entity: type[T],
+        ident: Any,
+        *,
+        with_for_update: Any = None,
+        populate_existing: bool = False,
+    ) -> T | None:
+        return self.orm.get(
+            entity, ident, with_for_update=with_for_update, populate_existing=populate_existing
+        )
+
+    def add(self, instance: object) -> None:
+        self.orm.add(instance)
+
+    def delete(self, instance: object) -> None:
+        self.orm.delete(instance)
+
+    def merge(self, instance: T) -> T:
+        return self.orm.merge(instance)
+
+    def expire(self, instance: object) -> None:
+        self.orm.expire(instance)
+
+    def expire_all(self) -> None:
+        if self._orm is not None:  # no Session: nothing loaded to expire
+            self._orm.expire_all()
+
+    def expunge(self, instance: object) -> None:
+        self.orm.expunge(instance)
+
+    def begin_nested(self) -> AbstractContextManager[Any]:
+        return self.orm.begin_nested()
+
+    def get_transaction(self) -> Any:
+        return self.orm.get_transaction()
 
     def __contains__(self, instance: object) -> bool:
-        # Dunders skip __getattr__: `row in db` asks the Session, if the request made one.
+        # Only a Session the request made can hold the object.
         return self._orm is not None and instance in self._orm
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._orm) if self._orm is not None else iter(())
 
     def loaded(self, model: type, key: tuple) -> Any:
         """The ORM copy of this row the request holds, or None (no Session: none)."""
@@ -586,7 +628,7 @@ def group_of(db: Any) -> groupcommit.Group | None:
     return db._group if isinstance(db, WriteLease) else None
 
 
-def loaded(db: Session | Lease, model: type, key: tuple) -> Any:
+def loaded(db: Store | Lease, model: type, key: tuple) -> Any:
     """The ORM copy of a row `db` holds (its identity map), or None; asks no lease to create
     a Session for it."""
     if isinstance(db, WriteLease):
@@ -596,12 +638,14 @@ def loaded(db: Session | Lease, model: type, key: tuple) -> Any:
     return None
 
 
-def connection_of(target: Session | Connection | Lease) -> Connection:
-    if isinstance(target, Session):
-        return target.connection()
+def connection_of(target: Store | Connection | Lease) -> Connection:
     if isinstance(target, Lease):
         return target.connection
-    return target
+    if isinstance(target, Session):
+        return target.connection()
+    if isinstance(target, Connection):
+        return target
+    raise TypeError(f"not a store: {type(target).__name__}")
 
 
 _SESSION_DBAPI = "fastsql.dbapi"
@@ -620,7 +664,7 @@ def session_dbapi(session: Session) -> tuple[Dialect, Any]:
     return kept[1], kept[2]
 
 
-def hold_write_lock(target: Session | Lease) -> None:
+def hold_write_lock(target: Store | Lease) -> None:
     """SQLite: make the transaction of `target` hold the store's write lock before it reads
     what it is about to write from (a balance it deducts from, a before-image it restores).
 
@@ -632,10 +676,7 @@ def hold_write_lock(target: Session | Lease) -> None:
     SQLite refuses its first write if anything was committed since it read (a 409, never a
     lost update). PostgreSQL: nothing here; callers lock the rows they read (FOR UPDATE).
     """
-    if isinstance(target, Lease):
-        dialect, dbapi = target.dialect, target.raw.dbapi_connection
-    else:
-        dialect, dbapi = session_dbapi(target)
+    dialect, dbapi = _dbapi_of(target)
     if dialect.name != "sqlite" or dbapi.in_transaction:
         return
     kept = getattr(dbapi, "statement_cursor", None)
@@ -649,7 +690,7 @@ def hold_write_lock(target: Session | Lease) -> None:
             cursor.close()
 
 
-def commit(session: Session | Lease) -> None:
+def commit(session: Transaction | Lease) -> None:
     """Commit the session's work and end it (the session is closed: its objects stay readable,
     detached). A lease commits its own way.
 
@@ -658,7 +699,7 @@ def commit(session: Session | Lease) -> None:
     much as SQLite's commit itself. ORM changes are flushed first; a session in a savepoint, or
     one `execute` never ran on, commits the usual way.
     """
-    if isinstance(session, Lease):
+    if not isinstance(session, Session):
         session.commit()
         return
     if session.new or session.dirty or session.deleted:
@@ -703,7 +744,7 @@ def bind_many(dialect: Dialect, statement: Prepared, params: list[dict[str, Any]
     return bound
 
 
-def run_bound(target: Session | Connection | Lease, bound: Bound) -> int:
+def run_bound(target: Store | Connection | Lease, bound: Bound) -> int:
     """One `Bound` executed in the transaction of `target`; the rows it changed."""
     dialect, dbapi = _dbapi_of(target)
     kept = getattr(dbapi, "statement_cursor", None)
@@ -718,16 +759,18 @@ def run_bound(target: Session | Connection | Lease, bound: Bound) -> int:
             cursor.close()
 
 
-def _dbapi_of(target: Session | Connection | Lease) -> tuple[Dialect, Any]:
+def _dbapi_of(target: Store | Connection | Lease) -> tuple[Dialect, Any]:
     if isinstance(target, Lease):
         return target.dialect, target.raw.dbapi_connection
     if isinstance(target, Session):
         return session_dbapi(target)
-    return target.dialect, target.connection.dbapi_connection
+    if isinstance(target, Connection):
+        return target.dialect, target.connection.dbapi_connection
+    raise TypeError(f"not a store: {type(target).__name__}")
 
 
 def execute(
-    target: Session | Connection | Lease,
+    target: Store | Connection | Lease,
     statement: Prepared | ClauseElement,
     params: dict[str, Any] | list[dict[str, Any]] | None = None,
     raw: bool = False,
@@ -779,3 +822,11 @@ def as_sqlalchemy_error(dialect: Dialect, exc: Exception, sql: str, params: Any)
     """The DBAPI's exception as SQLAlchemy would raise it (IntegrityError, OperationalError,
     ...), so callers catch the same classes whichever way the statement ran."""
     return DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error)
+
+
+if TYPE_CHECKING:
+
+    def _both_are_stores(session: Session, lease: WriteLease) -> tuple[Transaction, Transaction]:
+        """Checked by mypy only: the ORM Session and the write lease both offer `Transaction`
+        (so `Store`), method for method."""
+        return session, lease

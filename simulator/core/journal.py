@@ -40,6 +40,7 @@ from simulator.core.formats import clean_text
 from simulator.core.metrics import Metrics
 from simulator.core.models import JournalEntry, Tenant
 from simulator.core.operations import UNKNOWN_CALL, UNMATCHED
+from simulator.core.store import session_unit
 
 log = logging.getLogger("simulator.journal")
 access_log = logging.getLogger("simulator.access")
@@ -258,10 +259,9 @@ class Journal:
             tenant_id = entry["tenant_id"]
             self.untrimmed[tenant_id] = self.untrimmed.get(tenant_id, 0) + 1
         try:
-            with new_session(self.store) as session:
+            with session_unit(self.store) as session:
                 insert_entries(session, batch)
                 self._trim_due(session)
-                session.commit()
             return
         except OperationalError:  # the journal must never take the API down
             log.exception("could not write %d journal entries", len(batch))
@@ -271,9 +271,8 @@ class Journal:
             log.warning("the store refused a batch of %d journal entries: %s", len(batch), exc)
         self._dropped(self._insert_apart(batch))
         try:
-            with new_session(self.store) as session:
+            with session_unit(self.store) as session:
                 self._trim_due(session)
-                session.commit()
         except Exception:  # trimmed at the next write or read
             log.exception("could not trim the journal")
 
@@ -281,9 +280,8 @@ class Journal:
         """Store `batch` in halves, each in a transaction of its own, until what the store
         refuses is one entry; how many were dropped."""
         try:
-            with new_session(self.store) as session:
+            with session_unit(self.store) as session:
                 insert_entries(session, batch)
-                session.commit()
             return 0
         except Exception as exc:
             if len(batch) == 1:
@@ -319,10 +317,9 @@ class Journal:
         if not tenant_ids:
             return
         try:
-            with new_session(self.store) as session:
+            with session_unit(self.store) as session:
                 for tenant_id, limit in self._limits(tenant_ids).items():
                     self._trim(session, tenant_id, limit)
-                session.commit()
             for tenant_id in tenant_ids:
                 self.untrimmed.pop(tenant_id, None)
         except Exception:  # a read shows the entries as they are
@@ -585,7 +582,6 @@ def clear(engine: Engine, tenant: str | None = None) -> int:
     statement = delete(JournalEntry)
     if tenant is not None:
         statement = statement.where(JournalEntry.tenant_id == tenant)
-    with new_session(store_of(engine)) as session:
+    with session_unit(store_of(engine)) as session:
         count = session.execute(statement).rowcount
-        session.commit()
     return count

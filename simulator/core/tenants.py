@@ -20,6 +20,7 @@ from simulator.core.fixtures import FixtureError
 from simulator.core.ids import random_secret
 from simulator.core.models import Tenant, fresh_token
 from simulator.core.requestinfo import note
+from simulator.core.store import Store, Transaction, end_reads, unit_of_work
 
 log = logging.getLogger("simulator.tenants")
 
@@ -64,7 +65,7 @@ caches.register(
 )
 
 
-def by_credential(db: Session | fastsql.Lease, api: str, value: str) -> Tenant | None:
+def by_credential(db: Store | fastsql.Lease, api: str, value: str) -> Tenant | None:
     """The tenant a credential selects (shared and detached: read it, never change it).
 
     Its `fixtures_document` is not loaded: what resets a tenant reads the tenant row itself.
@@ -94,32 +95,32 @@ def by_credential(db: Session | fastsql.Lease, api: str, value: str) -> Tenant |
     return tenant
 
 
-def renew_cache_revision(db: Session | fastsql.Lease, tenant_id: str) -> None:
+def renew_cache_revision(db: Store | fastsql.Lease, tenant_id: str) -> None:
     """Tell every process that what it keeps of this tenant between requests is out of date
     (in the caller's transaction: the change and the new revision commit together)."""
     statement = update(Tenant).where(Tenant.id == tenant_id)
     fastsql.execute(db, statement.values(cache_revision=fresh_token()))
 
 
-def admit(
-    request: Any, db: Session | fastsql.Lease, tenant: Tenant, release: bool = True
-) -> Tenant:
+def admit(request: Any, db: Store | fastsql.Lease, tenant: Tenant, release: bool = True) -> Tenant:
     """What every API's auth does once it has found the tenant: tell the journal, and check the
-    tenant's quotas (QuotaExceeded is answered 429 in the API's own shape).
+    tenant's quotas (QuotaExceeded is answered 429 in the API's own shape). The quotas'
+    bookkeeping is a unit of work of its own (core/quotas): nothing is written, let alone
+    committed, in the request's transaction.
 
-    `release=False`: the caller goes on with the same transaction without awaiting anything
-    first, so the connection need not go back to the pool in between.
+    A request's session is then handed back to the pool (`store.end_reads`: the auth only
+    read): handlers await (bodies, sleeps) before their next query, and a request must not hold
+    a connection while it waits. `release=False`: the caller goes on with the same transaction
+    without awaiting anything first, so the connection need not go back in between.
     """
     note(request, tenant_id=tenant.id)
     if isinstance(db, fastsql.Lease):
         in_group = fastsql.group_of(db) is not None
-        quotas.admit_without_session(db.engine, tenant, request.method, in_group)
+        quotas.admit(db.engine, tenant, request.method, in_group)
         return tenant
-    quotas.admit(db, tenant, request.method)
-    if release and db.in_transaction():
-        # Hand the connection back to the pool: handlers await (bodies, sleeps) before their
-        # next query, and a request must not hold a connection while it waits.
-        db.commit()
+    quotas.admit(db.get_bind(), tenant, request.method)
+    if release and isinstance(db, Session) and db.in_transaction():
+        end_reads(db)
     return tenant
 
 
@@ -192,7 +193,7 @@ def default_tenant(settings: Settings) -> Tenant:
 
 
 def load_fixtures(
-    session: Session,
+    session: Store,
     tenant: Tenant,
     document: dict[str, Any],
     source: str,
@@ -213,7 +214,7 @@ def load_fixtures(
 
 
 def load_checked(
-    session: Session,
+    session: Store,
     tenant: Tenant,
     document: dict[str, Any],
     source: str,
@@ -233,7 +234,7 @@ def load_checked(
 
 
 def create(
-    session: Session,
+    session: Transaction,
     settings: Settings,
     name: str | None = None,
     fixture_reference: str | dict | None = None,
@@ -259,20 +260,15 @@ def create(
     validated = fixtures.validate(document, source, settings.fixtures_dir)
     tenant = tenant or fresh_tenant(None, name)
     tenant.quota_records = records_quota
-    with offloop.writing(session.get_bind()):
+    with offloop.writing(session.get_bind()), unit_of_work(session):
         session.add(tenant)
-        try:
+        session.flush()
+        load_checked(session, tenant, document, source, settings, validated)
+        if records_quota is not None:
             session.flush()
-            load_checked(session, tenant, document, source, settings, validated)
-            if records_quota is not None:
-                session.flush()
-                stored = quotas.stored_records(session, tenant.id)
-                if stored > records_quota:
-                    raise quotas.TooManyRecords(stored, records_quota)
-            session.commit()
-        except Exception:
-            session.rollback()
-            raise
+            stored = quotas.stored_records(session, tenant.id)
+            if stored > records_quota:
+                raise quotas.TooManyRecords(stored, records_quota)
     return tenant
 
 
@@ -299,7 +295,7 @@ def trial_load(reference: str | dict, settings: Settings) -> str:
             engine.dispose()
 
 
-def apply_given_fixtures(session: Session, tenant: Tenant, settings: Settings) -> None:
+def apply_given_fixtures(session: Transaction, tenant: Tenant, settings: Settings) -> None:
     """The default tenant of an existing store, started with fixtures named explicitly: the
     same ones keep its state (a restart), others replace it."""
     _, source = fixtures.resolve(settings.fixtures, settings.fixtures_dir)
@@ -315,17 +311,19 @@ def apply_given_fixtures(session: Session, tenant: Tenant, settings: Settings) -
     reset(session, tenant, settings, settings.fixtures)
 
 
-def delete_data(session: Session, tenant_id: str, keep: set[str] | None = None) -> None:
+def delete_data(session: Store, tenant_id: str, keep: set[str] | None = None) -> None:
     for table in tenant_tables():
         if keep and table.name in keep:
             continue
         session.execute(delete(table).where(table.c.tenant_id == tenant_id))
 
 
-def remove(session: Session, tenant: Tenant) -> None:
-    delete_data(session, tenant.id)
-    session.delete(tenant)
-    session.commit()
+def remove(session: Transaction, tenant: Tenant) -> None:
+    """Delete the tenant and every row of it: one unit of work, then the journal's own file
+    and the caches."""
+    with unit_of_work(session):
+        delete_data(session, tenant.id)
+        session.delete(tenant)
     journal.clear(session.get_bind(), tenant.id)  # where the journal has a file of its own
     caches.forget_tenant(tenant.id)
 
@@ -345,7 +343,7 @@ def current_document(tenant: Tenant, settings: Settings) -> tuple[dict[str, Any]
 
 
 def reset(
-    session: Session,
+    session: Transaction,
     tenant: Tenant,
     settings: Settings,
     reference: str | dict | None = None,
@@ -358,14 +356,9 @@ def reset(
     else:
         document, source = fixtures.resolve(reference, settings.fixtures_dir)
     validated = fixtures.validate(document, source, settings.fixtures_dir)
-    with offloop.writing(session.get_bind()):
+    with offloop.writing(session.get_bind()), unit_of_work(session):
         delete_data(session, tenant.id, keep=KEPT_ON_RESET)
-        try:
-            load_checked(session, tenant, document, source, settings, validated)
-            session.commit()
-        except Exception:
-            session.rollback()
-            raise
+        load_checked(session, tenant, document, source, settings, validated)
     caches.forget_tenant(tenant.id)
 
 
@@ -382,6 +375,5 @@ def ensure_default(engine: Engine, settings: Settings) -> None:
         try:
             create(session, settings, None, settings.fixtures, default_tenant(settings))
             log.info("created tenant 'default' with fixtures %s", settings.fixtures)
-        except IntegrityError:
-            # Another worker created it first.
-            session.rollback()
+        except IntegrityError:  # another worker created it first (create rolled back)
+            log.info("tenant 'default' was created by another process")

@@ -11,14 +11,13 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from simulator.core.clock import real_now, tenant_now
-from simulator.core.db import new_session
 from simulator.core.faults.matching import ActiveRule, _cache_lock, state_of
 from simulator.core.faults.rules import FaultRule, RuleDefinition
 from simulator.core.ids import seeded_rng
 from simulator.core.models import Tenant
+from simulator.core.store import Store, session_unit
 
 
 @dataclass
@@ -27,7 +26,7 @@ class Fired:
     rng: Any
 
 
-def roll(session: Session, candidate: ActiveRule, seed: int, now: datetime) -> Fired | None:
+def roll(session: Store, candidate: ActiveRule, seed: int, now: datetime) -> Fired | None:
     """Count the match, then decide with the rule's dice; the caller commits.
 
     The n-th match of a rule always draws the same number (seed, rule id, n), in any process.
@@ -101,14 +100,13 @@ def flush_hits(engine: Engine) -> None:
         state.last_flush = time.monotonic()
     if not mine:
         return
-    with new_session(engine) as session:
+    with session_unit(engine) as session:
         for rule_id, count in sorted(mine.items()):
             session.execute(
                 update(FaultRule)
                 .where(FaultRule.id == rule_id)
                 .values(matched=FaultRule.matched + count, hits=FaultRule.hits + count)
             )
-        session.commit()
 
 
 def has_pending_hits(engine: Engine) -> bool:
@@ -137,13 +135,12 @@ def fire(
         rng = seeded_rng(_seed(candidate.rule, seed), "fault", candidate.dice, draw)
         fired.append(Fired(candidate, rng))
     if conditional:
-        with new_session(engine) as session:
+        with session_unit(engine) as session:
             for candidate in conditional:
                 now = tenant_now(tenant) if candidate.tenant_id and tenant else real_now()
                 result = roll(session, candidate, seed, now)
                 if result is not None:
                     fired.append(result)
-            session.commit()
         fired.sort(key=lambda item: item.rule.id)
     if time.monotonic() - state.last_flush > FLUSH_SECONDS:
         flush_hits(engine)

@@ -3,6 +3,7 @@ or a YAML/JSON file of them (`--faults`)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from simulator.core.db import new_session
 from simulator.core.faults.matching import invalidate
 from simulator.core.faults.rules import FaultError, FaultRule, RuleDefinition, parse_rule
 from simulator.core.faults.store import add_rules
+from simulator.core.store import unit_of_work
 
 PROFILES: dict[str, dict[str, Any]] = {
     "flaky": {
@@ -103,11 +105,9 @@ def load_file(engine: Engine, path: str) -> int:
         ).all()
         if len(present) == len(rules) and rules:
             return len(rules)
-        session.execute(delete(FaultRule).where(FaultRule.key.like("file:%")))  # type: ignore[union-attr]
-        try:
+        # IntegrityError: another worker stored it first (this unit of work is rolled back).
+        with contextlib.suppress(IntegrityError), unit_of_work(session):
+            session.execute(delete(FaultRule).where(FaultRule.key.like("file:%")))  # type: ignore[union-attr]
             add_rules(session, rules, source=f"file:{Path(path).name}", keys=keys)
-            session.commit()
-        except IntegrityError:  # another worker stored it first
-            session.rollback()
     invalidate()
     return len(rules)
