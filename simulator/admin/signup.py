@@ -19,6 +19,7 @@ import time
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 from starlette.types import Scope
 
 from simulator.config import Settings
@@ -79,7 +80,7 @@ def count_attempt(session: Store, client: str, hour: int) -> int:
     """This client's attempts in this hour, this one included."""
     session.execute(
         delete(TenantRate).where(
-            TenantRate.tenant_id.startswith(RATE_KEY_PREFIX), TenantRate.second < hour
+            col(TenantRate.tenant_id).startswith(RATE_KEY_PREFIX), col(TenantRate.second) < hour
         )
     )
     key = f"{RATE_KEY_PREFIX}{client}"[:64]

@@ -119,7 +119,10 @@ class Plan:
 
     def __init__(self, statement: ClauseElement, dialect: Dialect, keys: Sequence[str]) -> None:
         is_dml = isinstance(statement, UpdateBase)
-        compiled = statement.compile(dialect=dialect, column_keys=list(keys) if is_dml else None)
+        # SQLCompiler's positiontup and binds: what SQLAlchemy's own execution reads too.
+        compiled: Any = statement.compile(
+            dialect=dialect, column_keys=list(keys) if is_dml else None
+        )
         self.sql: str = compiled.string
         self.positional = dialect.paramstyle in ("qmark", "numeric", "format")
         if dialect.paramstyle not in ("qmark", "pyformat", "named"):
@@ -197,12 +200,12 @@ class Plan:
             return values
         out: list[Any] = []
         append = out.append
-        for _name, processor, kind, extra in self.slots:  # type: ignore[union-attr]
+        for _name, process, kind, extra in self.slots or ():
             if kind == 1:
                 append(extra)
                 continue
             value = params[_name] if kind == 0 else extra()
-            append(value if processor is None else processor(value))
+            append(value if process is None else process(value))
         return out
 
     def values(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -230,22 +233,22 @@ class Plan:
             if self.positional:
                 return self.sql, values  # the DBAPI takes any sequence
             return self.sql, dict(zip(self.order, values, strict=True))
-        values = self.values(params)
+        named = self.values(params)
         sql, order = self.sql, self.order
         if self.expanding:
-            sql, order = self.expand(values)
+            sql, order = self.expand(named)
         if self.positional:
-            return sql, tuple(_flatten(values, order, self.expanding))
+            return sql, tuple(_flatten(named, order, self.expanding))
         if self.expanding:
             flat: dict[str, Any] = {}
             for name in order:
                 if name in self.expanding:
-                    for i, v in enumerate(values[name]):
+                    for i, v in enumerate(named[name]):
                         flat[f"{name}_{i + 1}"] = v
                 else:
-                    flat[name] = values[name]
+                    flat[name] = named[name]
             return sql, flat
-        return sql, values
+        return sql, named
 
     def expand(self, values: dict[str, Any]) -> tuple[str, list[str]]:
         sizes = tuple(len(values[name]) for name in sorted(self.expanding))
@@ -300,16 +303,25 @@ def _insert_defaults(statement: Insert) -> dict[str, Callable[[], Any]]:
     """Python-side defaults of the table's columns, as zero-argument makers."""
     makers: dict[str, Callable[[], Any]] = {}
     for column in statement.table.columns:
-        default = column.default
+        default: Any = column.default
         if default is None:
             continue
         if getattr(default, "is_scalar", False):
-            makers[column.key] = lambda value=default.arg: value
+            makers[column.key] = _constant(default.arg)
         elif getattr(default, "is_callable", False):
-            makers[column.key] = lambda make=default.arg: make(None)
+            makers[column.key] = _called(default.arg)
         else:
             raise NotFast(f"default of {column.key}")
     return makers
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
+def _called(make: Callable[[Any], Any]) -> Callable[[], Any]:
+    """A callable column default, called as SQLAlchemy calls it (with no context)."""
+    return lambda: make(None)
 
 
 class Prepared:
@@ -325,7 +337,7 @@ class Prepared:
         self.statements = dict(statement) if isinstance(statement, Mapping) else {"": statement}
         self.plans: dict[tuple[str, tuple[str, ...]], Plan | None] = {}
 
-    def statement_for(self, dialect: Dialect) -> ClauseElement:
+    def statement_for(self, dialect: Dialect) -> Any:
         found = self.statements.get(dialect.name, self.statements.get(""))
         if found is None:
             raise NotFast(f"no statement for the {dialect.name} dialect")
@@ -507,7 +519,7 @@ class WriteLease(Lease):
             return None
         return self._orm.identity_map.get(self._orm.identity_key(model, key))
 
-    def execute(self, statement: ClauseElement, params: Any = None) -> Result | Any:
+    def execute(self, statement: Any, params: Any = None) -> Result | Any:
         """Prepared statements on the DBAPI connection; any other as Session.execute runs it
         (ORM statements, autoflush), as the services expect of their `db`."""
         if isinstance(statement, Prepared):
@@ -688,12 +700,16 @@ def bind_many(dialect: Dialect, statement: Prepared, params: list[dict[str, Any]
     executemany, so the rows keep their order); NotFast when the statement cannot run on the
     DBAPI cursor."""
     bound: list[Bound] = []
-    for keys, run in itertools.groupby(params, key=lambda p: tuple(p)):
+    for keys, run in itertools.groupby(params, key=_names):
         plan = statement.plan(dialect, keys)
         if plan is None or plan.expanding:
             raise NotFast("a statement for SQLAlchemy")
         bound.append(Bound(plan.sql, [plan.bound(p)[1] for p in run]))
     return bound
+
+
+def _names(params: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(params)
 
 
 def run_bound(target: Store | Connection | Lease, bound: Bound) -> int:
@@ -723,8 +739,8 @@ def _dbapi_of(target: Store | Connection | Lease) -> tuple[Dialect, Any]:
 
 def execute(
     target: Store | Connection | Lease,
-    statement: Prepared | ClauseElement,
-    params: dict[str, Any] | list[dict[str, Any]] | None = None,
+    statement: Prepared | Any,
+    params: Any = None,
     raw: bool = False,
 ) -> Result | Any:
     """Run a statement in the transaction of `target`: a Prepared one on the DBAPI cursor,
@@ -737,7 +753,7 @@ def execute(
     if not isinstance(statement, Prepared):
         return connection_of(target).execute(statement, params)
     many = isinstance(params, list)
-    first = (params[0] if params else {}) if many else (params or {})
+    first: dict[str, Any] = (params[0] if params else {}) if many else (params or {})
     dialect, dbapi = _dbapi_of(target)
     plan = statement.plan(dialect, tuple(first))
     if plan is None or (plan.expanding and not many and plan.empty_list_in(first)):
@@ -747,11 +763,11 @@ def execute(
     # SQLite's connection (ours) lends one cursor for every statement (each is read to the end
     # before the next); other drivers' cursors are made and closed per statement.
     kept = getattr(dbapi, "statement_cursor", None)
-    cursor = kept if kept is not None else dbapi.cursor()  # type: ignore[union-attr]
+    cursor = kept if kept is not None else dbapi.cursor()
     sql, values = plan.sql, None
     try:
         if many:
-            bound = [plan.bound(p) for p in params]  # type: ignore[union-attr]
+            bound = [plan.bound(p) for p in params]
             cursor.executemany(bound[0][0], [b[1] for b in bound])
             return Result([], cursor.rowcount)
         sql, values = plan.bound(first)

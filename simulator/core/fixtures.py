@@ -16,7 +16,6 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
-from sqlmodel import Session
 
 from simulator.core import storable
 from simulator.core.ids import next_value
@@ -58,8 +57,8 @@ class FixtureSection:
 
     name: str
     schema: type[BaseModel]
-    load: Callable[[Session, Tenant, Any, LoadContext], None]
-    export: Callable[[Session, Tenant], dict[str, Any]] | None = None
+    load: Callable[[Store, Tenant, Any, LoadContext], None]
+    export: Callable[[Store, Tenant], dict[str, Any]] | None = None
     # (GenerateContext, section as written) -> section with seeded fake entries added.
     generate: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None
     # The lists `extends:` merges item by item: a list's path inside the section (`[]` for any

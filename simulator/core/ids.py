@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, text, update
 from sqlalchemy.exc import IntegrityError
 
 from simulator.core import fastsql
+from simulator.core.db import table_of
 from simulator.core.groupcommit import HeldCounter
 from simulator.core.models import IdSequence
 from simulator.core.store import Store
@@ -22,7 +23,7 @@ ALPHANUMERIC = string.ascii_uppercase + string.digits
 
 # Built once: the hot paths of every API take ids, and building the statement costs more than
 # running it.
-_sequences = IdSequence.__table__
+_sequences = table_of(IdSequence)
 _TAKE = fastsql.prepared(
     update(_sequences)
     .where(

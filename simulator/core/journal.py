@@ -29,13 +29,13 @@ from typing import Any
 
 import orjson
 from sqlalchemy import String, delete, func, insert, or_, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import OperationalError
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from simulator.core import fastsql, groupcommit
 from simulator.core.clock import format_instant
-from simulator.core.db import make_engine, new_session
+from simulator.core.db import make_engine, new_session, table_of
 from simulator.core.formats import clean_text
 from simulator.core.metrics import Metrics
 from simulator.core.models import JournalEntry, Tenant
@@ -62,8 +62,8 @@ UNMATCHED_OPERATIONS = (UNMATCHED, UNKNOWN_CALL)
 BATCH = 500
 
 # One executemany on the DBAPI cursor a flush (an ORM bulk insert costs several times more).
-INSERT_ENTRIES = fastsql.prepared(insert(JournalEntry.__table__))
-_COLUMNS = tuple(column.name for column in JournalEntry.__table__.c if column.name != "id")
+INSERT_ENTRIES = fastsql.prepared(insert(table_of(JournalEntry)))
+_COLUMNS = tuple(column.name for column in table_of(JournalEntry).c if column.name != "id")
 # SQLite: a whole batch in one statement, its rows read from one JSON array of arrays.
 INSERT_JSON = "INSERT INTO journal_entry ({}) SELECT {} FROM json_each(?)".format(
     ", ".join(_COLUMNS),
@@ -74,8 +74,8 @@ INSERT_JSON = "INSERT INTO journal_entry ({}) SELECT {} FROM json_each(?)".forma
 # What the store would refuse, made storable: PostgreSQL text holds no NUL, UTF-8 no lone
 # surrogate, and a VARCHAR column no more than its length (SQLite would take all three).
 _TEXT_LIMITS = {
-    column.name: column.type.length
-    for column in JournalEntry.__table__.c
+    column.name: getattr(column.type, "length", None)
+    for column in table_of(JournalEntry).c
     # AutoString (SQLModel's str) decorates a String; Text is one, with no length.
     if isinstance(getattr(column.type, "impl_instance", column.type), String)
 }
@@ -132,7 +132,7 @@ def store_of(engine: Engine) -> Engine:
 def _create_table(store: Engine) -> None:
     for attempt in range(3):
         try:
-            SQLModel.metadata.create_all(store, tables=[JournalEntry.__table__])
+            SQLModel.metadata.create_all(store, tables=[table_of(JournalEntry)])
             return
         except OperationalError:  # another process created it meanwhile
             if attempt == 2:
@@ -333,26 +333,28 @@ class Journal:
         if ids:
             with new_session(self.engine) as session:
                 rows = session.execute(
-                    select(Tenant.id, Tenant.quota_journal_entries).where(Tenant.id.in_(ids))
+                    select(col(Tenant.id), col(Tenant.quota_journal_entries)).where(
+                        col(Tenant.id).in_(ids)
+                    )
                 )
                 quotas = dict(rows.all())
         return {t: quotas.get(t) or self.max_entries for t in tenant_ids}
 
     def _trim(self, session: Any, tenant_id: str | None, max_entries: int) -> None:
         same_tenant = (
-            JournalEntry.tenant_id.is_(None)
+            col(JournalEntry.tenant_id).is_(None)
             if tenant_id is None
-            else JournalEntry.tenant_id == tenant_id
+            else col(JournalEntry.tenant_id) == tenant_id
         )
         cutoff = session.execute(
-            select(JournalEntry.id)
+            select(col(JournalEntry.id))
             .where(same_tenant)
-            .order_by(JournalEntry.id.desc())
+            .order_by(col(JournalEntry.id).desc())
             .offset(max_entries)
             .limit(1)
         ).scalar_one_or_none()
         if cutoff is not None:
-            session.execute(delete(JournalEntry).where(same_tenant, JournalEntry.id <= cutoff))
+            session.execute(delete(JournalEntry).where(same_tenant, col(JournalEntry.id) <= cutoff))
 
     def _run(self) -> None:
         """The writer: whatever is waiting, taken together; settles after the writes handed
@@ -489,32 +491,34 @@ def statement_of(where: JournalFilter) -> Any:
     statement = select(JournalEntry)
     conditions = []
     if where.tenant is not None:
-        conditions.append(JournalEntry.tenant_id == where.tenant)
+        conditions.append(col(JournalEntry.tenant_id) == where.tenant)
     if where.api is not None:
-        conditions.append(JournalEntry.api == where.api)
+        conditions.append(col(JournalEntry.api) == where.api)
     if where.operations is not None:
-        conditions.append(JournalEntry.operation.in_(where.operations))
+        conditions.append(col(JournalEntry.operation).in_(where.operations))
     if where.unmatched:
-        conditions.append(JournalEntry.operation.in_(UNMATCHED_OPERATIONS))
+        conditions.append(col(JournalEntry.operation).in_(UNMATCHED_OPERATIONS))
     if where.method is not None:
-        conditions.append(JournalEntry.method == where.method.upper())
+        conditions.append(col(JournalEntry.method) == where.method.upper())
     if where.path is not None:
         pattern = like_escaped(where.path).replace("*", "%")
-        conditions.append(JournalEntry.path.like(f"%{pattern}%", escape="\\"))
+        conditions.append(col(JournalEntry.path).like(f"%{pattern}%", escape="\\"))
     if where.path_exact is not None:
-        conditions.append(JournalEntry.path == where.path_exact)
+        conditions.append(col(JournalEntry.path) == where.path_exact)
     if where.path_glob is not None:
         pattern = like_escaped(where.path_glob).replace("*", "%").replace("?", "_")
-        conditions.append(JournalEntry.path.like(pattern, escape="\\"))
+        conditions.append(col(JournalEntry.path).like(pattern, escape="\\"))
     if where.query is not None:
-        conditions.append(JournalEntry.query.like(f"%{like_escaped(where.query)}%", escape="\\"))
+        conditions.append(
+            col(JournalEntry.query).like(f"%{like_escaped(where.query)}%", escape="\\")
+        )
     if where.status is not None:
-        conditions.append(JournalEntry.status == where.status)
+        conditions.append(col(JournalEntry.status) == where.status)
     if where.status_class is not None:
         low = where.status_class * 100
-        conditions.append(JournalEntry.status.between(low, low + 99))
+        conditions.append(col(JournalEntry.status).between(low, low + 99))
     if where.fault is not None:
-        label, escaped = JournalEntry.fault, like_escaped(where.fault)
+        label, escaped = col(JournalEntry.fault), like_escaped(where.fault)
         conditions.append(
             or_(
                 label == where.fault,
@@ -524,11 +528,11 @@ def statement_of(where: JournalFilter) -> Any:
             )
         )
     if where.since is not None:
-        conditions.append(JournalEntry.created_at >= where.since)
+        conditions.append(col(JournalEntry.created_at) >= where.since)
     if where.until is not None:
-        conditions.append(JournalEntry.created_at <= where.until)
+        conditions.append(col(JournalEntry.created_at) <= where.until)
     if where.before is not None:
-        conditions.append(JournalEntry.id < where.before)
+        conditions.append(col(JournalEntry.id) < where.before)
     if where.text is not None:
         needle = f"%{like_escaped(where.text)}%"
         conditions.append(
@@ -536,15 +540,15 @@ def statement_of(where: JournalFilter) -> Any:
                 *(
                     column.ilike(needle, escape="\\")
                     for column in (
-                        JournalEntry.path,
-                        JournalEntry.query,
-                        JournalEntry.request_body,
-                        JournalEntry.response_body,
+                        col(JournalEntry.path),
+                        col(JournalEntry.query),
+                        col(JournalEntry.request_body),
+                        col(JournalEntry.response_body),
                     )
                 )
             )
         )
-    return statement.where(*conditions).order_by(JournalEntry.id.desc())
+    return statement.where(*conditions).order_by(col(JournalEntry.id).desc())
 
 
 def like_escaped(text: str) -> str:
@@ -581,7 +585,7 @@ def scan(engine: Engine, where: JournalFilter, batch: int = 500) -> Iterator[dic
 def clear(engine: Engine, tenant: str | None = None) -> int:
     statement = delete(JournalEntry)
     if tenant is not None:
-        statement = statement.where(JournalEntry.tenant_id == tenant)
+        statement = statement.where(col(JournalEntry.tenant_id) == tenant)
     with session_unit(store_of(engine)) as session:
-        count = session.execute(statement).rowcount
-    return count
+        result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
+    return result.rowcount

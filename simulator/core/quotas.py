@@ -15,6 +15,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from simulator.core import caches, offloop
 from simulator.core.clock import real_now
@@ -88,9 +89,9 @@ def count_request(session: Store, tenant_id: str, second: int) -> int:
     commits); returns the second's total."""
     statement = (
         update(TenantRate)
-        .where(TenantRate.tenant_id == tenant_id, TenantRate.second == second)
-        .values(count=TenantRate.count + 1)
-        .returning(TenantRate.count)
+        .where(col(TenantRate.tenant_id) == tenant_id, col(TenantRate.second) == second)
+        .values(count=col(TenantRate.count) + 1)
+        .returning(col(TenantRate.count))
     )
     value = session.execute(statement).scalar_one_or_none()
     if value is None:
@@ -101,7 +102,9 @@ def count_request(session: Store, tenant_id: str, second: int) -> int:
         except IntegrityError:
             value = session.execute(statement).scalar_one()
     session.execute(
-        delete(TenantRate).where(TenantRate.tenant_id == tenant_id, TenantRate.second < second - 5)
+        delete(TenantRate).where(
+            col(TenantRate.tenant_id) == tenant_id, col(TenantRate.second) < second - 5
+        )
     )
     return value
 
@@ -112,13 +115,12 @@ def records_quota_applies(tenant: Tenant, method: str) -> bool:
 
 
 def check_records(session: Store, tenant: Tenant, method: str) -> None:
-    if not records_quota_applies(tenant, method):
+    limit = tenant.quota_records
+    if limit is None or not records_quota_applies(tenant, method):
         return
     stored = cached_record_count(session, tenant.id)
-    if stored >= tenant.quota_records:
-        raise QuotaExceeded(
-            f"Storage quota of {tenant.quota_records} records reached ({stored} stored)"
-        )
+    if stored >= limit:
+        raise QuotaExceeded(f"Storage quota of {limit} records reached ({stored} stored)")
 
 
 def admit(engine: Engine, tenant: Tenant, method: str, in_group: bool = False) -> None:
@@ -158,7 +160,7 @@ def admit_light(
         if due:
             _last_touch[tenant_id] = time.monotonic()
             session.execute(
-                update(Tenant).where(Tenant.id == tenant_id).values(last_seen_at=real_now())
+                update(Tenant).where(col(Tenant.id) == tenant_id).values(last_seen_at=real_now())
             )
         if requests_per_second is not None:
             counted = count_request(session, tenant_id, int(time.time()))
@@ -173,7 +175,7 @@ def touch_later(engine: Engine, tenant_id: str) -> None:
     try:
         with session_unit(engine) as session:
             session.execute(
-                update(Tenant).where(Tenant.id == tenant_id).values(last_seen_at=real_now())
+                update(Tenant).where(col(Tenant.id) == tenant_id).values(last_seen_at=real_now())
             )
     except Exception:
         log.exception("could not record the activity of tenant %s", tenant_id)
@@ -186,7 +188,7 @@ def expire_idle(engine: Engine, idle_seconds: float, keep: set[str]) -> list[str
     cutoff = real_now() - timedelta(seconds=idle_seconds)
     removed = []
     with new_session(engine) as session:
-        rows = session.execute(select(Tenant).where(Tenant.id.not_in(keep))).scalars().all()
+        rows = session.execute(select(Tenant).where(col(Tenant.id).not_in(keep))).scalars().all()
         for tenant in rows:
             last = tenant.last_seen_at or tenant.created_at
             if last < cutoff:

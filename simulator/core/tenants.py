@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from simulator.config import Settings
 from simulator.core import caches, fastsql, fixtures, journal, offloop, quotas
 from simulator.core.clock import real_now, tenant_now
-from simulator.core.db import new_session, tenant_tables
+from simulator.core.db import new_session, table_of, tenant_tables
 from simulator.core.fixtures import FixtureError
 from simulator.core.ids import random_secret
 from simulator.core.models import Tenant, fresh_token
@@ -28,10 +28,10 @@ DEFAULT_TENANT_ID = "default"
 
 # Which Tenant column holds each API's lookup credential.
 CREDENTIAL_COLUMNS = {
-    "customergauge": Tenant.customergauge_api_key,
-    "clienttoolbox": Tenant.clienttoolbox_user_api_key,
-    "talonone": Tenant.talonone_api_key,
-    "ecdp": Tenant.ecdp_api_key,
+    "customergauge": col(Tenant.customergauge_api_key),
+    "clienttoolbox": col(Tenant.clienttoolbox_user_api_key),
+    "talonone": col(Tenant.talonone_api_key),
+    "ecdp": col(Tenant.ecdp_api_key),
 }
 
 # Rows kept when a tenant is reset to its fixtures: the journal is history and fault rules are
@@ -45,7 +45,7 @@ KEPT_ON_RESET = {"journal_entry", "fault_rule"}
 # (clock, quotas, keys) builds a fresh object, so every process sees it at once. A grouped write
 # lease (SQLite) skips even the SELECT while its store's data_version says no other connection
 # has committed since the row was read.
-_LOOKUP_COLUMNS = [c for c in Tenant.__table__.c if c.name != "fixtures_document"]
+_LOOKUP_COLUMNS = [c for c in table_of(Tenant).c if c.name != "fixtures_document"]
 _BY_CREDENTIAL = {
     api: fastsql.prepared(select(*_LOOKUP_COLUMNS).where(column == bindparam("credential")))
     for api, column in CREDENTIAL_COLUMNS.items()
@@ -98,7 +98,7 @@ def by_credential(db: Store | fastsql.Lease, api: str, value: str) -> Tenant | N
 def renew_cache_revision(db: Store | fastsql.Lease, tenant_id: str) -> None:
     """Tell every process that what it keeps of this tenant between requests is out of date
     (in the caller's transaction: the change and the new revision commit together)."""
-    statement = update(Tenant).where(Tenant.id == tenant_id)
+    statement = update(Tenant).where(col(Tenant.id) == tenant_id)
     fastsql.execute(db, statement.values(cache_revision=fresh_token()))
 
 

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import true, update
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from simulator.core.clock import real_now, tenant_now
 from simulator.core.faults.matching import ActiveRule, _cache_lock, state_of
@@ -35,28 +36,28 @@ def roll(session: Store, candidate: ActiveRule, seed: int, now: datetime) -> Fir
     if not candidate.active_at(now):
         return None
     probability = candidate.probability_at(now)
-    limit = FaultRule.hits < rule.count if rule.count is not None else True
+    limit = col(FaultRule.hits) < rule.count if rule.count is not None else true()
     if rule.after == 0 and probability >= 1.0:
         # One statement: count the match and the hit unless the rule is used up.
         row = session.execute(
             update(FaultRule)
-            .where(FaultRule.id == candidate.id, limit)
-            .values(matched=FaultRule.matched + 1, hits=FaultRule.hits + 1)
-            .returning(FaultRule.matched)
+            .where(col(FaultRule.id) == candidate.id, limit)
+            .values(matched=col(FaultRule.matched) + 1, hits=col(FaultRule.hits) + 1)
+            .returning(col(FaultRule.matched))
         ).first()
         if row is None:  # used up: still counted as a match
             session.execute(
                 update(FaultRule)
-                .where(FaultRule.id == candidate.id)
-                .values(matched=FaultRule.matched + 1)
+                .where(col(FaultRule.id) == candidate.id)
+                .values(matched=col(FaultRule.matched) + 1)
             )
             return None
         return Fired(candidate, seeded_rng(_seed(rule, seed), "fault", candidate.dice, row[0]))
     matched = session.execute(
         update(FaultRule)
-        .where(FaultRule.id == candidate.id)
-        .values(matched=FaultRule.matched + 1)
-        .returning(FaultRule.matched)
+        .where(col(FaultRule.id) == candidate.id)
+        .values(matched=col(FaultRule.matched) + 1)
+        .returning(col(FaultRule.matched))
     ).scalar_one_or_none()
     if matched is None or matched <= rule.after:
         return None
@@ -65,9 +66,9 @@ def roll(session: Store, candidate: ActiveRule, seed: int, now: datetime) -> Fir
         return None
     hit = session.execute(
         update(FaultRule)
-        .where(FaultRule.id == candidate.id, limit)
-        .values(hits=FaultRule.hits + 1)
-        .returning(FaultRule.hits)
+        .where(col(FaultRule.id) == candidate.id, limit)
+        .values(hits=col(FaultRule.hits) + 1)
+        .returning(col(FaultRule.hits))
     ).scalar_one_or_none()
     return Fired(candidate, rng) if hit is not None else None
 
@@ -104,8 +105,8 @@ def flush_hits(engine: Engine) -> None:
         for rule_id, count in sorted(mine.items()):
             session.execute(
                 update(FaultRule)
-                .where(FaultRule.id == rule_id)
-                .values(matched=FaultRule.matched + count, hits=FaultRule.hits + count)
+                .where(col(FaultRule.id) == rule_id)
+                .values(matched=col(FaultRule.matched) + count, hits=col(FaultRule.hits) + count)
             )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from simulator.core.clock import format_instant, real_now, tenant_now
 from simulator.core.faults.dice import flush_hits
@@ -60,19 +61,19 @@ def add_rules(
 
 def list_rules(session: Store, tenant_id: str | None = None) -> list[FaultRule]:
     """Stored rules with up-to-date counts (this process's buffered ones added first)."""
-    flush_hits(session.get_bind())  # type: ignore[arg-type]
-    statement = select(FaultRule).order_by(FaultRule.id)
+    flush_hits(session.get_bind())
+    statement = select(FaultRule).order_by(col(FaultRule.id))
     if tenant_id is not None:
-        statement = statement.where(FaultRule.tenant_id == tenant_id)
+        statement = statement.where(col(FaultRule.tenant_id) == tenant_id)
     return list(session.execute(statement).scalars())
 
 
 def delete_rules(session: Store, tenant_id: str | None = None, rule_id: int | None = None) -> int:
     statement = delete(FaultRule)
     if tenant_id is not None:
-        statement = statement.where(FaultRule.tenant_id == tenant_id)
+        statement = statement.where(col(FaultRule.tenant_id) == tenant_id)
     if rule_id is not None:
-        statement = statement.where(FaultRule.id == rule_id)
+        statement = statement.where(col(FaultRule.id) == rule_id)
     return session.execute(statement).rowcount  # the caller commits, then `invalidate()`s
 
 

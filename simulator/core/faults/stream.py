@@ -23,7 +23,7 @@ def background_fault(
     name = operation.casefold()
     candidates = [
         rule
-        for rule in active_rules(engine)  # type: ignore[arg-type]
+        for rule in active_rules(engine)
         if rule.background
         and rule.rule.api == api
         and rule.operation == name
