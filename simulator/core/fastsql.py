@@ -19,6 +19,8 @@ from __future__ import annotations
 import itertools
 import operator
 import re
+import threading
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -359,27 +361,75 @@ def prepared(statement: ClauseElement | Mapping[str, ClauseElement]) -> Prepared
     return Prepared(statement)
 
 
+class _Pin:
+    """One pooled SQLite connection an engine keeps checked out for the thread that serves
+    requests (the event loop's), so a lease there skips the pool's checkout and reset (about a
+    third of an indexed read's cost). `busy` while a lease holds it: a second lease at the same
+    time (none awaits inside one, but nothing relies on that) takes a pooled connection.
+
+    SQLAlchemy's nearest tools do not replace it (docs/adr/0002-fastsql.md): a
+    `SingletonThreadPool` hands two leases open at once in one thread the same connection (the
+    `busy` flag is what sends the second to the pool), and `pool_reset_on_return=None` drops
+    only the reset, not the checkout."""
+
+    __slots__ = ("raw", "thread", "busy")
+
+    def __init__(self, raw: Any, thread: threading.Thread) -> None:
+        self.raw = raw
+        self.thread = thread
+        self.busy = False
+
+
+# Per engine, dropped with it. Only SQLite pins: a SQLite connection outside a transaction sees
+# every commit (WAL), and there is no server to lose it; PostgreSQL keeps the pool's pre-ping.
+_pins: weakref.WeakKeyDictionary[Engine, _Pin] = weakref.WeakKeyDictionary()
+
+
+def _take_pin(engine: Engine) -> _Pin | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    current = threading.current_thread()
+    pin = _pins.get(engine)
+    if pin is None or (pin.thread is not current and not pin.thread.is_alive()):
+        if pin is not None:  # its thread is gone (a test client's loop): pin for this one
+            _pins.pop(engine, None)
+            pin.raw.close()
+        pin = _Pin(engine.raw_connection(), current)
+        _pins[engine] = pin
+    if pin.busy or pin.thread is not current:
+        return None
+    pin.busy = True
+    return pin
+
+
 class Lease:
-    """One pooled DBAPI connection for one request's statements, without an ORM Session.
+    """One DBAPI connection for one request's statements, without an ORM Session.
 
     The cheapest way to the store (about a fifth of a Session's cost): `execute` runs on it,
-    `commit()` makes its writes stay, leaving (or `close()`) hands the connection back to the
-    engine's pool, whose reset on return rolls back whatever was not committed.
+    `commit()` makes its writes stay, leaving (or `close()`) rolls back whatever was not
+    committed and hands the connection back (to the pool, whose reset on return does the
+    rollback, or to the engine's pin).
     `connection` gives SQLAlchemy's Core Connection over the same DBAPI connection (same
     transaction), for what only SQLAlchemy runs.
     """
 
-    __slots__ = ("engine", "dialect", "raw", "_core")
+    __slots__ = ("engine", "dialect", "raw", "_core", "_pin")
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect
-        self.raw: Any = engine.raw_connection()
+        self._pin = _take_pin(engine)
+        self.raw: Any = self._pin.raw if self._pin is not None else engine.raw_connection()
         self._core: Connection | None = None
 
     @property
     def connection(self) -> Connection:
         if self._core is None:
+            if self._pin is not None:
+                # A Core Connection hands its connection back to the pool when it closes:
+                # this lease's connection stops being the pin.
+                _pins.pop(self.engine, None)
+                self._pin = None
             self._core = Connection(self.engine, connection=self.raw)
         return self._core
 
@@ -399,7 +449,20 @@ class Lease:
             raise as_sqlalchemy_error(self.dialect, exc, "COMMIT", None) from exc
 
     def close(self) -> None:
-        if self._core is not None:
+        pin = self._pin
+        if pin is not None:
+            self._pin = None
+            try:
+                dbapi = self.raw.dbapi_connection
+                if dbapi.in_transaction:  # what the pool's reset would undo
+                    dbapi.rollback()
+            except Exception:
+                _pins.pop(self.engine, None)  # unusable: the next lease pins a fresh one
+                self.raw.invalidate()
+                raise
+            finally:
+                pin.busy = False
+        elif self._core is not None:
             self._core.close()  # hands `raw` back to the pool too
         else:
             self.raw.close()  # the pool's reset on return rolls back what was not committed
@@ -440,13 +503,14 @@ class WriteLease(Lease):
         raw = group.enter(self) if group is not None else None
         if raw is None:
             self._group = None
-            # A write on a pooled connection must not wait for the group's lock.
+            # A write on the pin or a pooled connection must not wait for the group's lock.
             groupcommit.commit_open_group(engine)
             super().__init__(engine)
             return
         self._group = group
         self.engine = engine
         self.dialect = engine.dialect
+        self._pin = None
         self.raw = raw
         self._core = None
 

@@ -246,30 +246,46 @@ def test_a_statement_given_per_dialect_runs_the_dialects_own(engine: Engine) -> 
         assert db.get(IdSequence, ("default", "both")).value == 9
 
 
-def test_a_lease_hands_its_connection_back_with_nothing_left_open(tmp_path) -> None:
-    """Two leases at once have a connection each; what one commits the other sees at once;
-    what a lease leaves uncommitted is rolled back when it goes back to the pool."""
+def test_a_sqlite_lease_reuses_its_threads_pinned_connection(tmp_path) -> None:
+    """Back-to-back leases share one connection; one taken while it is busy, or in another
+    thread, gets its own; a lease never leaves a transaction open on the pinned one."""
+    import threading
+
     from simulator.core.schema import ensure_schema
 
-    engine = make_engine(f"sqlite:///{tmp_path}/lease.db")
+    engine = make_engine(f"sqlite:///{tmp_path}/pin.db")
     ensure_schema(engine, True)
     by_id = {"tenant": "t", "sids": ["fast-1", "fast-2"]}
     with fastsql.lease(engine) as first:
-        used = first.raw.dbapi_connection
-        with fastsql.lease(engine) as nested:
-            assert nested.raw.dbapi_connection is not used
+        pinned = first.raw.dbapi_connection
+        with fastsql.lease(engine) as nested:  # the pin is busy: a pooled connection
+            assert nested.raw.dbapi_connection is not pinned
             fastsql.execute(nested, FAST_INSERT, session_values(1, tenant_id="t"))
             nested.commit()
+        # what another connection committed is seen at once
         assert len(fastsql.execute(first, FAST_BY_IDS, by_id).all()) == 1
         fastsql.execute(first, FAST_INSERT, session_values(2, tenant_id="t"))  # not committed
-    assert not used.in_transaction
+    assert not pinned.in_transaction
     with fastsql.lease(engine) as again:
+        assert again.raw.dbapi_connection is pinned
         assert [r.integration_id for r in fastsql.execute(again, FAST_BY_IDS, by_id)] == ["fast-1"]
-    # a lease that needed SQLAlchemy's own Connection (an empty IN) hands it back the same way
+    seen = []
+
+    def other_thread() -> None:
+        with fastsql.lease(engine) as lease:
+            seen.append(lease.raw.dbapi_connection)
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert seen and seen[0] is not pinned
+    # a lease that needed SQLAlchemy's own Connection hands that connection back to the pool;
+    # the next lease pins another
     with fastsql.lease(engine) as core_user:
         assert fastsql.execute(core_user, FAST_BY_IDS, {"tenant": "t", "sids": []}).all() == []
     with fastsql.lease(engine) as after:
         assert len(fastsql.execute(after, FAST_BY_IDS, by_id).all()) == 1
+        assert after.raw.dbapi_connection is not None
     engine.dispose()
 
 
@@ -301,23 +317,25 @@ def test_a_write_lease_commits_its_statements_and_orm_objects_together(engine: E
     assert found == ["fast-30", "fast-31"]
 
 
-def test_a_write_lease_without_orm_work_opens_no_session(tmp_path) -> None:
-    """A request whose statements are all prepared ones opens no Session: its lease writes on
-    its pooled connection and hands it back with no transaction open."""
+def test_a_write_lease_without_orm_work_keeps_the_pinned_connection(tmp_path) -> None:
+    """A request whose statements are all prepared ones opens no Session: on SQLite its lease
+    writes on the pinned connection and hands it back with no transaction open."""
     from simulator.core.schema import ensure_schema
 
     engine = make_engine(f"sqlite:///{tmp_path}/write.db")
     ensure_schema(engine, True)
+    with fastsql.lease(engine) as first:
+        pinned = first.raw.dbapi_connection
     with fastsql.write_lease(engine) as lease:
-        used = lease.raw.dbapi_connection
+        assert lease.raw.dbapi_connection is pinned
         assert fastsql.loaded(lease, TalonSession, ("t", 9001)) is None
         assert lease.get_bind() is engine  # what per-store caches key on, as a Session's
         fastsql.execute(lease, FAST_INSERT, session_values(1, tenant_id="t"))
         fastsql.commit(lease)
         fastsql.execute(lease, FAST_INSERT, session_values(2, tenant_id="t"))  # left open
-        assert lease._orm is None
-    assert not used.in_transaction
+    assert not pinned.in_transaction
     with fastsql.lease(engine) as again:
+        assert again.raw.dbapi_connection is pinned
         found = fastsql.execute(again, FAST_BY_IDS, {"tenant": "t", "sids": ["fast-1", "fast-2"]})
         assert [r.integration_id for r in found] == ["fast-1"]
     engine.dispose()
