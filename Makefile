@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint format worker clean compile
+.PHONY: run test bench lint typecheck format worker clean compile
 
 # One make at a time creates the venv and installs into it: `make run` and `make test` started
 # together on a fresh clone would otherwise both create .venv and run pip into it at once. The
@@ -42,6 +42,10 @@ bench: compile
 lint: $(STAMP)
 	$(BIN)/ruff check simulator tests bench
 	$(BIN)/ruff format --check simulator tests bench
+
+# The core's types (pyproject.toml [tool.mypy]): the store interface every API is typed against.
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format simulator tests bench

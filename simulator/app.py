@@ -146,6 +146,7 @@ def create_app(
         journal=journal,
         max_body=settings.max_body_bytes,
         body_limit=settings.journal_body_bytes,
+        fast_lane=settings.fast_lane,
     )
     return app
 

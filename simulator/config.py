@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     auto_migrate: bool = True
     # SQLite: the session updates one event-loop turn serves share one commit (core/groupcommit).
     group_commit: bool = True
+    # API requests to plain endpoints skip FastAPI's routing and dependency solving
+    # (core/dispatch, docs/adr/0001-fast-lane.md); off: every request through FastAPI.
+    fast_lane: bool = True
 
     # Control plane
     admin_token: str | None = None

@@ -13,6 +13,7 @@ from simulator.core.db import get_session
 from simulator.core.faults import PROFILES, FaultError, FaultRule
 from simulator.core.formats import json_response
 from simulator.core.storable import JsonRefused, read_json, within
+from simulator.core.store import unit_of_work
 
 router = APIRouter(prefix="/__admin", tags=["faults"])
 RuleId = Annotated[int, within(FaultRule.id)]  # beyond its column: no such rule (404)
@@ -59,15 +60,14 @@ async def add_faults(request: Request, session: Session = Depends(get_session)) 
     if document is None:
         return json_response({"error": "body required: a rule, a profile or a list"}, status=400)
     try:
-        rules = faults.parse_document(document)
-        if not rules:
-            raise FaultError("", "no rules given")
-        source = f"profile:{document['profile']}" if _is_profile(document) else "admin"
-        rows = faults.add_rules(session, rules, source=source)
+        with unit_of_work(session):
+            rules = faults.parse_document(document)
+            if not rules:
+                raise FaultError("", "no rules given")
+            source = f"profile:{document['profile']}" if _is_profile(document) else "admin"
+            rows = faults.add_rules(session, rules, source=source)
     except FaultError as exc:
-        session.rollback()
         return refused(exc)
-    session.commit()
     faults.invalidate()
     return json_response({"faults": [faults.rule_view(row) for row in rows]}, status=201)
 
@@ -82,11 +82,17 @@ async def delete_faults(
     session: Session = Depends(get_session),
 ) -> Response:
     """Every rule, or only those of `?tenant=`."""
-    return json_response({"deleted": faults.delete_rules(session, tenant_id=tenant)})
+    with unit_of_work(session):
+        deleted = faults.delete_rules(session, tenant_id=tenant)
+    faults.invalidate()
+    return json_response({"deleted": deleted})
 
 
 @router.delete("/faults/{rule_id}", status_code=204)
 async def delete_fault(rule_id: RuleId, session: Session = Depends(get_session)) -> Response:
-    if not faults.delete_rules(session, rule_id=rule_id):
+    with unit_of_work(session):
+        deleted = faults.delete_rules(session, rule_id=rule_id)
+    faults.invalidate()
+    if not deleted:
         raise HTTPException(404, f"no fault rule {rule_id}")
     return Response(status_code=204)

@@ -23,6 +23,7 @@ from simulator.core.formats import json_response
 from simulator.core.metrics import read_gauges
 from simulator.core.models import Tenant
 from simulator.core.storable import JsonRefused, StoredText, read_json, within
+from simulator.core.store import end_reads, unit_of_work
 
 # Who may call what is decided in front of every route, in one place (admin/guard.py).
 router = APIRouter(prefix="/__admin", tags=["admin"])
@@ -110,7 +111,7 @@ async def delete_tenant(
     session: Session = Depends(get_session),
 ) -> Response:
     tenant_id = tenant.id
-    session.commit()  # no connection held while the worker thread deletes
+    end_reads(session)  # no connection held while the worker thread deletes
     await offloop.run(delete_tenant_call, request.app.state.engine, tenant_id)
     return Response(status_code=204)
 
@@ -130,7 +131,7 @@ async def reset_tenant(
     session: Session = Depends(get_session),
 ) -> Response:
     tenant_id = tenant.id
-    session.commit()  # no connection held while the worker thread loads
+    end_reads(session)  # no connection held while the worker thread loads
     engine, settings = request.app.state.engine, request.app.state.settings
     try:
         reset = await offloop.run(reset_tenant_call, engine, settings, tenant_id)
@@ -202,7 +203,8 @@ async def put_clock(
     session: Session = Depends(get_session),
 ) -> Response:
     try:
-        clock.set_clock(session, tenant, body.now, body.frozen)
+        with unit_of_work(session):
+            clock.set_clock(session, tenant, body.now, body.frozen)
     except clock.ClockOutOfRange as exc:
         raise HTTPException(400, str(exc)) from None
     return json_response(clock_view(tenant))
@@ -215,7 +217,8 @@ async def advance_clock(
     session: Session = Depends(get_session),
 ) -> Response:
     try:
-        clock.advance_clock(session, tenant, sum(body.parts().values()), body.largest_field())
+        with unit_of_work(session):
+            clock.advance_clock(session, tenant, sum(body.parts().values()), body.largest_field())
     except clock.ClockOutOfRange as exc:
         raise HTTPException(400, str(exc)) from None
     return json_response(clock_view(tenant))
@@ -369,11 +372,11 @@ async def put_quotas(
     session: Session = Depends(get_session),
 ) -> Response:
     """Set (or, with null, lift) the tenant's quotas."""
-    tenant.quota_requests_per_second = body.requestsPerSecond
-    tenant.quota_records = body.records
-    tenant.quota_journal_entries = body.journalEntries
-    session.add(tenant)
-    session.commit()
+    with unit_of_work(session):
+        tenant.quota_requests_per_second = body.requestsPerSecond
+        tenant.quota_records = body.records
+        tenant.quota_journal_entries = body.journalEntries
+        session.add(tenant)
     return json_response(quota_view(tenant))
 
 

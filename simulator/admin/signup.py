@@ -19,13 +19,13 @@ import time
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import col
 from starlette.types import Scope
 
 from simulator.config import Settings
 from simulator.core import quotas
-from simulator.core.db import new_session
 from simulator.core.models import Tenant, TenantRate
+from simulator.core.store import Store, session_unit
 
 RATE_KEY_PREFIX = "signup:"
 HOUR = 3600
@@ -48,32 +48,39 @@ def client_address(scope: Scope) -> str:
 def admit_request(engine: Engine, settings: Settings, scope: Scope) -> None:
     """`admit` for the sign-up a request asks for, before its body is read (the guard calls
     it: an attempt over the limits costs no parsing)."""
-    with new_session(engine) as session:
-        admit(session, settings, client_address(scope))
+    refusal = None
+    with session_unit(engine) as session:  # a refused attempt is counted too
+        refusal = refused(session, settings, client_address(scope))
+    if refusal is not None:
+        raise refusal
 
 
-def admit(session: Session, settings: Settings, client: str, now: float | None = None) -> None:
-    """Count this attempt against the client's hour; raise SignupRefused over a limit."""
+def refused(
+    session: Store, settings: Settings, client: str, now: float | None = None
+) -> SignupRefused | None:
+    """Count this attempt against the client's hour (in the caller's unit of work); the
+    refusal when it is over a limit, else None."""
     now = time.time() if now is None else now
     hour = int(now) // HOUR * HOUR
     attempts = count_attempt(session, client, hour)
     if attempts > settings.signups_per_hour:
-        raise SignupRefused(
+        return SignupRefused(
             f"sign-up rate limit: {settings.signups_per_hour} tenants an hour per client address",
             retry_after=max(1, hour + HOUR - int(now)),
         )
     stored = session.execute(select(func.count()).select_from(Tenant)).scalar_one()
     if stored >= settings.max_tenants:
-        raise SignupRefused(
+        return SignupRefused(
             f"sign-up closed: the sandbox holds its maximum of {settings.max_tenants} tenants"
         )
+    return None
 
 
-def count_attempt(session: Session, client: str, hour: int) -> int:
-    """This client's attempts in this hour, this one included (commits)."""
+def count_attempt(session: Store, client: str, hour: int) -> int:
+    """This client's attempts in this hour, this one included."""
     session.execute(
         delete(TenantRate).where(
-            TenantRate.tenant_id.startswith(RATE_KEY_PREFIX), TenantRate.second < hour
+            col(TenantRate.tenant_id).startswith(RATE_KEY_PREFIX), col(TenantRate.second) < hour
         )
     )
     key = f"{RATE_KEY_PREFIX}{client}"[:64]

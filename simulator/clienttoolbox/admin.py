@@ -26,6 +26,7 @@ from simulator.core.db import get_session
 from simulator.core.formats import json_response, number
 from simulator.core.models import Tenant
 from simulator.core.storable import within
+from simulator.core.store import end_reads
 
 # Undo state numbers are batch numbers: positive, and a number beyond the column names none.
 StateId = Annotated[int, Path(ge=1), within(CtUndoState.id)]
@@ -71,7 +72,7 @@ async def undo_state(
     session: Session = Depends(get_session),
 ) -> Response:
     now = tenant_now(tenant)
-    session.commit()  # no connection held while the worker thread undoes (clienttoolbox/writes)
+    end_reads(session)  # no connection held while the worker thread undoes (clienttoolbox/writes)
     try:
         result = await offloop.run(
             writes.undo_call, request.app.state.engine, tenant.id, state_id, now

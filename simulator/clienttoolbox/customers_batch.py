@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
-
 from simulator.clienttoolbox.errors import ClientToolboxError
 from simulator.clienttoolbox.ledger import PROFILE_COLUMNS, Ledger, UniqueDigits
 from simulator.clienttoolbox.parsing import (
@@ -39,6 +37,7 @@ from simulator.clienttoolbox.service import (
 from simulator.core.ids import CounterPlan, DirectCounters
 from simulator.core.models import Tenant
 from simulator.core.storable import parse_int
+from simulator.core.store import Store
 
 HEADER_PREFIX = "profiles_header_"
 OVERWRITE_MODES = ("yes", "update", "ignore")
@@ -78,9 +77,7 @@ def overwrite_mode(fields: Mapping[str, str]) -> str:
     return raw
 
 
-def included_campaigns(
-    session: Session, tenant: Tenant, fields: Mapping[str, str]
-) -> list[Campaign]:
+def included_campaigns(session: Store, tenant: Tenant, fields: Mapping[str, str]) -> list[Campaign]:
     ids = id_list(fields.get("campaigns_to_include") or "")
     if not ids:
         raise bad_request("Missing campaigns_to_include: at least one campaign is required")
@@ -115,7 +112,7 @@ def columns_of(
 
 
 def customers_batch(
-    session: Session,
+    session: Store,
     tenant: Tenant,
     fields: Mapping[str, str],
     now: datetime,

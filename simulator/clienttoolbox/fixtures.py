@@ -24,7 +24,6 @@ from pydantic import (
     model_validator,
 )
 from sqlalchemy import insert, select
-from sqlmodel import Session
 
 from simulator.clienttoolbox import undo
 from simulator.clienttoolbox.generate import COUNTS as GENERATE_COUNTS
@@ -43,6 +42,7 @@ from simulator.clienttoolbox.models import (
 from simulator.core.clock import UtcDateTime, format_instant
 from simulator.core.fixtures import FixtureSection, LoadContext, raise_to
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 
 
 def _as_text(value: Any) -> Any:
@@ -326,7 +326,7 @@ class CheckedFixture(ClientToolboxFixture):
         return self
 
 
-def load(session: Session, tenant: Tenant, model: ClientToolboxFixture, ctx: LoadContext) -> None:
+def load(session: Store, tenant: Tenant, model: ClientToolboxFixture, ctx: LoadContext) -> None:
     tid = tenant.id
     session.add(
         CtAccount(
@@ -420,7 +420,7 @@ def highest_batch(model: ClientToolboxFixture) -> int:
     )
 
 
-def export(session: Session, tenant: Tenant) -> dict[str, Any]:
+def export(session: Store, tenant: Tenant) -> dict[str, Any]:
     tid = tenant.id
     account = session.get(CtAccount, tid)
     document: dict[str, Any] = {
@@ -526,7 +526,7 @@ def export(session: Session, tenant: Tenant) -> dict[str, Any]:
 
 
 def load_undo_states(
-    session: Session, tenant_id: str, states: list[UndoStateFixture], now: datetime
+    session: Store, tenant_id: str, states: list[UndoStateFixture], now: datetime
 ) -> None:
     if not states:
         return
@@ -549,7 +549,7 @@ def load_undo_states(
     )
 
 
-def export_undo_states(session: Session, tenant_id: str) -> list[dict[str, Any]]:
+def export_undo_states(session: Store, tenant_id: str) -> list[dict[str, Any]]:
     states = session.execute(
         select(CtUndoState).where(CtUndoState.tenant_id == tenant_id).order_by(CtUndoState.id)
     ).scalars()

@@ -25,6 +25,7 @@ from simulator.clienttoolbox.errors import ClientToolboxError
 from simulator.clienttoolbox.models import CtBalance, CtCustomer, CtTransaction, CtUndoState
 from simulator.core import fastsql
 from simulator.core.ids import CounterPlan, DirectCounters, seeded_rng
+from simulator.core.store import Store
 
 CUSTOMERS = CtCustomer.__table__
 BALANCES = CtBalance.__table__
@@ -90,7 +91,7 @@ def bound(dialect: Dialect, statement: fastsql.Prepared, rows: list[dict[str, An
         ]
 
 
-def _run_bound(part: fastsql.Bound, session: Session) -> Any:
+def _run_bound(part: fastsql.Bound, session: Store) -> Any:
     return fastsql.run_bound(session, part)
 
 
@@ -137,7 +138,7 @@ def from_json_values(columns: list[str], values: list[Any]) -> dict[str, Any]:
 class Ledger:
     def __init__(
         self,
-        session: Session,
+        session: Store,
         tenant_id: str,
         batch_id: int,
         now: datetime,
@@ -458,7 +459,7 @@ class UniqueDigits:
         self.pool = list(reversed(fresh))
 
 
-def delete_batch_transactions(session: Session, tenant_id: str, batch_id: int) -> int:
+def delete_batch_transactions(session: Store, tenant_id: str, batch_id: int) -> int:
     t = TRANSACTIONS.c
     result = session.execute(
         delete(TRANSACTIONS).where(t.tenant_id == tenant_id, t.batch_id == batch_id)

@@ -89,8 +89,8 @@ async def dispatch(
         content = await handler(request, session, tenant, fields)
     except (IntegrityError, OperationalError):
         # Another process wrote the same customers at the same moment: nothing of this
-        # batch was written; the client may send it again.
-        session.rollback()
+        # batch was written; the client may send it again. (The request's session is
+        # rolled back when it closes.)
         raise ClientToolboxError(
             409, "Another batch changed the same records at the same time; nothing was imported"
         ) from None

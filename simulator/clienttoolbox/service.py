@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlmodel import Session
 
 from simulator.clienttoolbox.ledger import CHUNK, PROFILE_COLUMNS, chunks
 from simulator.clienttoolbox.models import (
@@ -25,6 +24,7 @@ from simulator.clienttoolbox.parsing import bad_request, flag, id_list
 from simulator.core.formats import number
 from simulator.core.models import Tenant
 from simulator.core.storable import ROW_COUNT, parse_int
+from simulator.core.store import Store
 
 CAMPAIGN_TYPES = ("points", "giftcard", "events", "earned", "buyx")
 
@@ -89,11 +89,11 @@ class Campaign:
         return None
 
 
-def account_of(session: Session, tenant: Tenant) -> CtAccount:
+def account_of(session: Store, tenant: Tenant) -> CtAccount:
     return session.get(CtAccount, tenant.id) or CtAccount(tenant_id=tenant.id)
 
 
-def campaigns_by_id(session: Session, tenant: Tenant, ids: list[str] | None) -> dict[str, Campaign]:
+def campaigns_by_id(session: Store, tenant: Tenant, ids: list[str] | None) -> dict[str, Campaign]:
     """The tenant's campaigns (all, or those of `ids`), with their rewards and buyx items."""
     statement = select(CtCampaign).where(CtCampaign.tenant_id == tenant.id)
     if ids is not None and len(ids) <= CHUNK:
@@ -120,7 +120,7 @@ def campaigns_by_id(session: Session, tenant: Tenant, ids: list[str] | None) -> 
     return campaigns
 
 
-def custom_fields_of(session: Session, tenant: Tenant) -> dict[str, CtCustomField]:
+def custom_fields_of(session: Store, tenant: Tenant) -> dict[str, CtCustomField]:
     rows = session.execute(select(CtCustomField).where(CtCustomField.tenant_id == tenant.id))
     return {f.name: f for f in rows.scalars()}
 
@@ -149,7 +149,7 @@ def undo_wanted(fields: Mapping[str, str], default: bool) -> bool:
 # --- read-back calls ---------------------------------------------------------------------
 
 
-def list_fields(session: Session, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
+def list_fields(session: Store, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
     """`type=manage_fields&action=list`: the standard fields, then the custom ones."""
     action = (fields.get("action") or "").strip().lower()
     if action != "list":
@@ -240,7 +240,7 @@ def search_matches(value: str, oper: str, wanted: str) -> bool:
     return tests[oper]()
 
 
-def list_campaigns(session: Session, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
+def list_campaigns(session: Store, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
     """`type=campaigns_list`: type_restrict, jqGrid-style search, sort and paging."""
     campaigns = list(campaigns_by_id(session, tenant, None).values())
     restrict = id_list(fields.get("type_restrict") or "")
@@ -285,7 +285,7 @@ def non_negative(fields: Mapping[str, str], name: str, default: int | None) -> A
     return number
 
 
-def one_campaign(session: Session, tenant: Tenant, fields: Mapping[str, str]) -> Campaign:
+def one_campaign(session: Store, tenant: Tenant, fields: Mapping[str, str]) -> Campaign:
     campaign_id = (fields.get("campaign_id") or "").strip()
     if not campaign_id:
         raise bad_request("Missing campaign_id")
@@ -295,7 +295,7 @@ def one_campaign(session: Session, tenant: Tenant, fields: Mapping[str, str]) ->
     return campaign
 
 
-def campaign_rewards(session: Session, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
+def campaign_rewards(session: Store, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
     """`type=campaign_rewards`: two light Core queries (a hot read path)."""
     campaign_id = (fields.get("campaign_id") or "").strip()
     if not campaign_id:
@@ -350,7 +350,7 @@ def customer_view(row: Any, balances: list[Any] | None) -> dict[str, Any]:
 
 
 def customers_response(
-    session: Session, tenant: Tenant, rows: list[Any], include_balances: bool
+    session: Store, tenant: Tenant, rows: list[Any], include_balances: bool
 ) -> dict[str, Any]:
     balances: dict[str, list[Any]] = {}
     if include_balances and rows:
@@ -380,7 +380,7 @@ def column_contains(name: str, text: str) -> Any:
     return func.lower(func.coalesce(column, "")).like(like_pattern(text), escape="\\")
 
 
-def find_customers(session: Session, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
+def find_customers(session: Store, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
     """`type=customer_find`: space = AND, comma = OR (AND binds tighter), partial and
     case-insensitive across every customer field."""
     query = (fields.get("find_customer") or "").strip()
@@ -409,7 +409,7 @@ def find_customers(session: Session, tenant: Tenant, fields: Mapping[str, str]) 
 SEARCH_FILTERS = {"code", "card_number", *PROFILE_COLUMNS}
 
 
-def search_customers(session: Session, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
+def search_customers(session: Store, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
     """`type=customer_search`: per-field filters; partial by default, or `exact_match`
     `sensitive` / `insensitive`; no filter returns every customer."""
     exact = (fields.get("exact_match") or "").strip().lower()
@@ -455,9 +455,7 @@ def custom_match(values: dict[str, str], filters: dict[str, str], exact: str) ->
     return True
 
 
-def customers_balances(
-    session: Session, tenant: Tenant, fields: Mapping[str, str]
-) -> dict[str, Any]:
+def customers_balances(session: Store, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
     """`type=reports&report=customers_balances`: one campaign, paged by offset/limit."""
     report = (fields.get("report") or "").strip().lower()
     if report != "customers_balances":

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
-
 from simulator.clienttoolbox.customers_batch import (
     problems_view,
     raise_nothing_imported,
@@ -37,6 +35,7 @@ from simulator.clienttoolbox.parsing import (
 from simulator.clienttoolbox.service import Campaign, campaigns_by_id, undo_wanted
 from simulator.core.ids import CounterPlan, DirectCounters
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 
 HEADER_PREFIX = "visits_header_"
 KNOWN_HEADERS = {
@@ -91,7 +90,7 @@ def columns_of(fields: Mapping[str, str]) -> tuple[dict[int, str], int]:
 
 
 def batch_transactions(
-    session: Session,
+    session: Store,
     tenant: Tenant,
     fields: Mapping[str, str],
     now: datetime,

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
-from sqlmodel import Session
 
 from simulator.clienttoolbox.ledger import (
     BALANCES,
@@ -26,6 +25,7 @@ from simulator.clienttoolbox.models import CtUndoState
 from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 
 
 class UndoRefused(Exception):
@@ -48,7 +48,7 @@ def state_view(state: CtUndoState) -> dict[str, Any]:
     }
 
 
-def list_states(session: Session, tenant: Tenant) -> list[dict[str, Any]]:
+def list_states(session: Store, tenant: Tenant) -> list[dict[str, Any]]:
     rows = session.execute(
         select(CtUndoState)
         .where(CtUndoState.tenant_id == tenant.id)
@@ -57,9 +57,7 @@ def list_states(session: Session, tenant: Tenant) -> list[dict[str, Any]]:
     return [state_view(s) for s in rows]
 
 
-def blocking_batches(
-    session: Session, tenant_id: str, state_id: int, codes: list[str]
-) -> list[int]:
+def blocking_batches(session: Store, tenant_id: str, state_id: int, codes: list[str]) -> list[int]:
     """The later batches that wrote some of these customers after this one."""
     t = CUSTOMERS.c
     later: set[int] = set()
@@ -73,7 +71,7 @@ def blocking_batches(
     return sorted(later)
 
 
-def lock_customers(session: Session, tenant_id: str, codes: list[str]) -> None:
+def lock_customers(session: Store, tenant_id: str, codes: list[str]) -> None:
     """Lock the customers an undo restores before it checks who wrote them last (PostgreSQL:
     FOR UPDATE, in code order, as a batch locks the customers it loads): a batch writing one
     of them waits for the undo, or the undo for it and then sees it."""
@@ -87,7 +85,7 @@ def lock_customers(session: Session, tenant_id: str, codes: list[str]) -> None:
         ).all()
 
 
-def undo(session: Session, tenant: Tenant, state_id: int, now: datetime) -> dict[str, Any]:
+def undo(session: Store, tenant: Tenant, state_id: int, now: datetime) -> dict[str, Any]:
     """Restore exactly the state before batch `state_id`; one transaction (caller commits).
 
     Everything it checks is read under the locks of what it restores (SQLite: the store's
@@ -135,7 +133,7 @@ def undo(session: Session, tenant: Tenant, state_id: int, now: datetime) -> dict
     }
 
 
-def restore_balances(session: Session, tenant_id: str, balances: list[list[Any]]) -> None:
+def restore_balances(session: Store, tenant_id: str, balances: list[list[Any]]) -> None:
     t = BALANCES.c
     key = (
         (t.tenant_id == bindparam("k_tenant"))
@@ -158,7 +156,7 @@ def restore_balances(session: Session, tenant_id: str, balances: list[list[Any]]
 
 
 def restore_customers(
-    session: Session, tenant_id: str, columns: list[str], customers: dict[str, list[Any] | None]
+    session: Store, tenant_id: str, columns: list[str], customers: dict[str, list[Any] | None]
 ) -> tuple[int, int]:
     t = CUSTOMERS.c
     created = [code for code, row in customers.items() if row is None]

@@ -36,6 +36,7 @@ from simulator.core import offloop
 from simulator.core.db import new_session
 from simulator.core.ids import CounterPlan, DirectCounters, next_value
 from simulator.core.models import IdSequence, Tenant
+from simulator.core.store import session_unit, unit_of_work
 
 GUARD = "ct_writes"  # the id_sequence counter every ClientToolbox write of a tenant moves
 
@@ -81,6 +82,10 @@ def move_guard(session: Session, tenant_id: str, seen: tuple[int | None, int]) -
     return stored.scalar_one_or_none() == revision
 
 
+class GuardMoved(Exception):
+    """Another batch or undo of the tenant committed while this one was prepared."""
+
+
 def hold_guard(session: Session, tenant_id: str) -> None:
     """Move the guard as the first write of a transaction that works out and writes at once:
     any batch being prepared meanwhile for this tenant will redo (and on SQLite the store's
@@ -100,19 +105,20 @@ def run_prepared(engine: Engine, tenant_id: str, prepare: Prepare) -> Any:
         counters = CounterPlan(session)
         outcome, ledger = prepare(session, counters)
         ledger.bind()  # its parameters too, before the lock
-        with offloop.writing(engine):
-            if move_guard(session, tenant_id, seen):
+        try:
+            with offloop.writing(engine), unit_of_work(session):
+                if not move_guard(session, tenant_id, seen):
+                    raise GuardMoved
                 counters.write(session)
                 ledger.write()
-                session.commit()
-                return outcome
-            session.rollback()
-        with offloop.writing(engine):
+            return outcome
+        except GuardMoved:
+            pass  # prepared against what another batch changed meanwhile: redo, locked
+        with offloop.writing(engine), unit_of_work(session):
             hold_guard(session, tenant_id)
             outcome, ledger = prepare(session, DirectCounters(session))
             ledger.write()
-            session.commit()
-            return outcome
+        return outcome
 
 
 def customers_batch_call(
@@ -142,11 +148,9 @@ def batch_transactions_call(
 def undo_call(engine: Engine, tenant_id: str, state_id: int, now: datetime) -> dict[str, Any]:
     """Undo a batch (undo.UndoRefused when it cannot be): one transaction holding the write
     lock from its first statement (an undo restores what it reads)."""
-    with new_session(engine) as session, offloop.writing(engine):
+    with offloop.writing(engine), session_unit(engine) as session:
         next_value(session, tenant_id, GUARD)
         tenant = session.get(Tenant, tenant_id)
         if tenant is None:
             raise undo.UndoRefused(404, f"no tenant {tenant_id!r}")
-        result = undo.undo(session, tenant, state_id, now)
-        session.commit()
-        return result
+        return undo.undo(session, tenant, state_id, now)

@@ -24,7 +24,7 @@ class Cache:
     name: str
     holds: str
     clear: Callable[[], None]
-    forget_tenant: Callable[[str], None]
+    forget_tenant: Callable[[str], object]
 
 
 _caches: dict[str, Cache] = {}
@@ -34,7 +34,7 @@ def register(
     name: str,
     holds: str,
     clear: Callable[[], None],
-    forget_tenant: Callable[[str], None] | None = None,
+    forget_tenant: Callable[[str], object] | None = None,
 ) -> None:
     """Add a cache (a module imported again replaces its own entry). Without `forget_tenant`,
     forgetting a tenant clears the whole cache."""

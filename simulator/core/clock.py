@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator
-from sqlmodel import Session
 
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
@@ -81,10 +81,10 @@ def checked_offset(seconds: float, field: str, now: datetime | None = None) -> f
 
 
 def set_clock(
-    session: Session, tenant: Tenant, now: datetime | None = None, frozen: bool | None = None
+    session: Store, tenant: Tenant, now: datetime | None = None, frozen: bool | None = None
 ) -> datetime:
-    """Set the clock to `now` (if given) and freeze or release it (if given); ClockOutOfRange
-    for an instant outside the clock's range (nothing changed)."""
+    """Set the clock to `now` (if given) and freeze or release it (if given), in the caller's
+    unit of work; ClockOutOfRange for an instant outside the clock's range (nothing changed)."""
     current = checked_instant(now, "now") if now is not None else tenant_now(tenant)
     if frozen is None:
         frozen = tenant.clock_frozen
@@ -92,14 +92,14 @@ def set_clock(
     tenant.clock_frozen_at = current if frozen else None
     tenant.clock_offset_seconds = 0.0 if frozen else (current - real_now()).total_seconds()
     session.add(tenant)
-    session.commit()
     return tenant_now(tenant)
 
 
 def advance_clock(
-    session: Session, tenant: Tenant, seconds: float, field: str = "seconds"
+    session: Store, tenant: Tenant, seconds: float, field: str = "seconds"
 ) -> datetime:
-    """Move the clock forward; a frozen clock stays frozen at the later instant.
+    """Move the clock forward (in the caller's unit of work); a frozen clock stays frozen at
+    the later instant.
 
     ClockOutOfRange (naming `field`) when that would take it past LATEST: nothing changes.
     """
@@ -117,7 +117,6 @@ def advance_clock(
             offset = (current - real_now()).total_seconds()
         tenant.clock_offset_seconds = offset + seconds
     session.add(tenant)
-    session.commit()
     return tenant_now(tenant)
 
 

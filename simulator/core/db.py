@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import DateTime, event, text
+from sqlalchemy import DateTime, Table, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
@@ -40,6 +40,11 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Table of a SQLModel class (set when the class is made, so invisible to mypy)."""
+    return model.__table__  # type: ignore[attr-defined]
 
 
 def is_sqlite(url: str) -> bool:

@@ -23,8 +23,9 @@ import threading
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
@@ -34,6 +35,9 @@ from sqlmodel import Session
 
 from simulator.core import groupcommit
 from simulator.core.db import UTCDateTime
+from simulator.core.store import Store, Transaction, debug_checks
+
+T = TypeVar("T")
 
 POSTCOMPILE = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
 
@@ -117,7 +121,10 @@ class Plan:
 
     def __init__(self, statement: ClauseElement, dialect: Dialect, keys: Sequence[str]) -> None:
         is_dml = isinstance(statement, UpdateBase)
-        compiled = statement.compile(dialect=dialect, column_keys=list(keys) if is_dml else None)
+        # SQLCompiler's positiontup and binds: what SQLAlchemy's own execution reads too.
+        compiled: Any = statement.compile(
+            dialect=dialect, column_keys=list(keys) if is_dml else None
+        )
         self.sql: str = compiled.string
         self.positional = dialect.paramstyle in ("qmark", "numeric", "format")
         if dialect.paramstyle not in ("qmark", "pyformat", "named"):
@@ -195,12 +202,12 @@ class Plan:
             return values
         out: list[Any] = []
         append = out.append
-        for _name, processor, kind, extra in self.slots:  # type: ignore[union-attr]
+        for _name, process, kind, extra in self.slots or ():
             if kind == 1:
                 append(extra)
                 continue
             value = params[_name] if kind == 0 else extra()
-            append(value if processor is None else processor(value))
+            append(value if process is None else process(value))
         return out
 
     def values(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -228,22 +235,22 @@ class Plan:
             if self.positional:
                 return self.sql, values  # the DBAPI takes any sequence
             return self.sql, dict(zip(self.order, values, strict=True))
-        values = self.values(params)
+        named = self.values(params)
         sql, order = self.sql, self.order
         if self.expanding:
-            sql, order = self.expand(values)
+            sql, order = self.expand(named)
         if self.positional:
-            return sql, tuple(_flatten(values, order, self.expanding))
+            return sql, tuple(_flatten(named, order, self.expanding))
         if self.expanding:
             flat: dict[str, Any] = {}
             for name in order:
                 if name in self.expanding:
-                    for i, v in enumerate(values[name]):
+                    for i, v in enumerate(named[name]):
                         flat[f"{name}_{i + 1}"] = v
                 else:
-                    flat[name] = values[name]
+                    flat[name] = named[name]
             return sql, flat
-        return sql, values
+        return sql, named
 
     def expand(self, values: dict[str, Any]) -> tuple[str, list[str]]:
         sizes = tuple(len(values[name]) for name in sorted(self.expanding))
@@ -298,16 +305,25 @@ def _insert_defaults(statement: Insert) -> dict[str, Callable[[], Any]]:
     """Python-side defaults of the table's columns, as zero-argument makers."""
     makers: dict[str, Callable[[], Any]] = {}
     for column in statement.table.columns:
-        default = column.default
+        default: Any = column.default
         if default is None:
             continue
         if getattr(default, "is_scalar", False):
-            makers[column.key] = lambda value=default.arg: value
+            makers[column.key] = _constant(default.arg)
         elif getattr(default, "is_callable", False):
-            makers[column.key] = lambda make=default.arg: make(None)
+            makers[column.key] = _called(default.arg)
         else:
             raise NotFast(f"default of {column.key}")
     return makers
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
+def _called(make: Callable[[Any], Any]) -> Callable[[], Any]:
+    """A callable column default, called as SQLAlchemy calls it (with no context)."""
+    return lambda: make(None)
 
 
 class Prepared:
@@ -323,7 +339,7 @@ class Prepared:
         self.statements = dict(statement) if isinstance(statement, Mapping) else {"": statement}
         self.plans: dict[tuple[str, tuple[str, ...]], Plan | None] = {}
 
-    def statement_for(self, dialect: Dialect) -> ClauseElement:
+    def statement_for(self, dialect: Dialect) -> Any:
         found = self.statements.get(dialect.name, self.statements.get(""))
         if found is None:
             raise NotFast(f"no statement for the {dialect.name} dialect")
@@ -349,7 +365,12 @@ class _Pin:
     """One pooled SQLite connection an engine keeps checked out for the thread that serves
     requests (the event loop's), so a lease there skips the pool's checkout and reset (about a
     third of an indexed read's cost). `busy` while a lease holds it: a second lease at the same
-    time (none awaits inside one, but nothing relies on that) takes a pooled connection."""
+    time (none awaits inside one, but nothing relies on that) takes a pooled connection.
+
+    SQLAlchemy's nearest tools do not replace it (docs/adr/0002-fastsql.md): a
+    `SingletonThreadPool` hands two leases open at once in one thread the same connection (the
+    `busy` flag is what sends the second to the pool), and `pool_reset_on_return=None` drops
+    only the reset, not the checkout."""
 
     __slots__ = ("raw", "thread", "busy")
 
@@ -386,7 +407,8 @@ class Lease:
 
     The cheapest way to the store (about a fifth of a Session's cost): `execute` runs on it,
     `commit()` makes its writes stay, leaving (or `close()`) rolls back whatever was not
-    committed and hands the connection back (to the pool, or to the engine's pin).
+    committed and hands the connection back (to the pool, whose reset on return does the
+    rollback, or to the engine's pin).
     `connection` gives SQLAlchemy's Core Connection over the same DBAPI connection (same
     transaction), for what only SQLAlchemy runs.
     """
@@ -397,7 +419,7 @@ class Lease:
         self.engine = engine
         self.dialect = engine.dialect
         self._pin = _take_pin(engine)
-        self.raw = self._pin.raw if self._pin is not None else engine.raw_connection()
+        self.raw: Any = self._pin.raw if self._pin is not None else engine.raw_connection()
         self._core: Connection | None = None
 
     @property
@@ -443,7 +465,7 @@ class Lease:
         elif self._core is not None:
             self._core.close()  # hands `raw` back to the pool too
         else:
-            self.raw.close()
+            self.raw.close()  # the pool's reset on return rolls back what was not committed
 
     def __enter__(self) -> Lease:
         return self
@@ -506,16 +528,54 @@ class WriteLease(Lease):
             self._core = Connection(self.engine, connection=self.raw)
         return super().connection
 
-    def __getattr__(self, name: str) -> Any:
-        # Only names the lease itself lacks: the rest of Session's interface.
-        return getattr(self.orm, name)
+    # --- the ORM part of the store interface (core/store.Store), on the lease's Session ------
+
+    def exec(self, statement: Any) -> Any:
+        return self.orm.exec(statement)
+
+    def scalars(self, statement: Any, params: Any = None) -> Any:
+        return self.orm.scalars(statement, params)
+
+    def get(
+        self,
+        entity: type[T],
+        ident: Any,
+        *,
+        with_for_update: Any = None,
+        populate_existing: bool = False,
+    ) -> T | None:
+        return self.orm.get(
+            entity, ident, with_for_update=with_for_update, populate_existing=populate_existing
+        )
+
+    def add(self, instance: object) -> None:
+        self.orm.add(instance)
+
+    def delete(self, instance: object) -> None:
+        self.orm.delete(instance)
+
+    def merge(self, instance: T) -> T:
+        return self.orm.merge(instance)
+
+    def expire(self, instance: object) -> None:
+        self.orm.expire(instance)
+
+    def expire_all(self) -> None:
+        if self._orm is not None:  # no Session: nothing loaded to expire
+            self._orm.expire_all()
+
+    def expunge(self, instance: object) -> None:
+        self.orm.expunge(instance)
+
+    def begin_nested(self) -> AbstractContextManager[Any]:
+        return self.orm.begin_nested()
+
+    def get_transaction(self) -> Any:
+        return self.orm.get_transaction()
 
     def __contains__(self, instance: object) -> bool:
-        # Dunders skip __getattr__: `row in db` asks the Session, if the request made one.
+        # Only a Session the request made can hold the object.
         return self._orm is not None and instance in self._orm
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._orm) if self._orm is not None else iter(())
 
     def loaded(self, model: type, key: tuple) -> Any:
         """The ORM copy of this row the request holds, or None (no Session: none)."""
@@ -523,7 +583,7 @@ class WriteLease(Lease):
             return None
         return self._orm.identity_map.get(self._orm.identity_key(model, key))
 
-    def execute(self, statement: ClauseElement, params: Any = None) -> Result | Any:
+    def execute(self, statement: Any, params: Any = None) -> Result | Any:
         """Prepared statements on the DBAPI connection; any other as Session.execute runs it
         (ORM statements, autoflush), as the services expect of their `db`."""
         if isinstance(statement, Prepared):
@@ -571,7 +631,17 @@ class WriteLease(Lease):
 
     async def committed(self) -> None:
         """Once the lease is closed: wait until what it committed is stored (a grouped lease's
-        group commit; at once otherwise). A group that failed to commit raises here."""
+        group commit; at once otherwise). A group that failed to commit raises here.
+
+        A grouped lease's `commit()` only keeps its work in the group: what it wrote is stored
+        when this returns, and not before. Awaited before `close()`, it would return at once
+        and the request would answer for a write not yet stored: in debug mode
+        (`store.debug_checks()`) that is an AssertionError."""
+        if debug_checks():
+            assert self._group is None, (
+                "group commit: await lease.committed() once the lease is closed; before, the"
+                " request would answer before its commit is stored"
+            )
         waiter, self._waiter = self._waiter, None
         if waiter is not None:
             await waiter
@@ -586,7 +656,7 @@ def group_of(db: Any) -> groupcommit.Group | None:
     return db._group if isinstance(db, WriteLease) else None
 
 
-def loaded(db: Session | Lease, model: type, key: tuple) -> Any:
+def loaded(db: Store | Lease, model: type, key: tuple) -> Any:
     """The ORM copy of a row `db` holds (its identity map), or None; asks no lease to create
     a Session for it."""
     if isinstance(db, WriteLease):
@@ -596,12 +666,14 @@ def loaded(db: Session | Lease, model: type, key: tuple) -> Any:
     return None
 
 
-def connection_of(target: Session | Connection | Lease) -> Connection:
-    if isinstance(target, Session):
-        return target.connection()
+def connection_of(target: Store | Connection | Lease) -> Connection:
     if isinstance(target, Lease):
         return target.connection
-    return target
+    if isinstance(target, Session):
+        return target.connection()
+    if isinstance(target, Connection):
+        return target
+    raise TypeError(f"not a store: {type(target).__name__}")
 
 
 _SESSION_DBAPI = "fastsql.dbapi"
@@ -620,7 +692,7 @@ def session_dbapi(session: Session) -> tuple[Dialect, Any]:
     return kept[1], kept[2]
 
 
-def hold_write_lock(target: Session | Lease) -> None:
+def hold_write_lock(target: Store | Lease) -> None:
     """SQLite: make the transaction of `target` hold the store's write lock before it reads
     what it is about to write from (a balance it deducts from, a before-image it restores).
 
@@ -632,10 +704,7 @@ def hold_write_lock(target: Session | Lease) -> None:
     SQLite refuses its first write if anything was committed since it read (a 409, never a
     lost update). PostgreSQL: nothing here; callers lock the rows they read (FOR UPDATE).
     """
-    if isinstance(target, Lease):
-        dialect, dbapi = target.dialect, target.raw.dbapi_connection
-    else:
-        dialect, dbapi = session_dbapi(target)
+    dialect, dbapi = _dbapi_of(target)
     if dialect.name != "sqlite" or dbapi.in_transaction:
         return
     kept = getattr(dbapi, "statement_cursor", None)
@@ -649,7 +718,7 @@ def hold_write_lock(target: Session | Lease) -> None:
             cursor.close()
 
 
-def commit(session: Session | Lease) -> None:
+def commit(session: Transaction | Lease) -> None:
     """Commit the session's work and end it (the session is closed: its objects stay readable,
     detached). A lease commits its own way.
 
@@ -658,7 +727,7 @@ def commit(session: Session | Lease) -> None:
     much as SQLite's commit itself. ORM changes are flushed first; a session in a savepoint, or
     one `execute` never ran on, commits the usual way.
     """
-    if isinstance(session, Lease):
+    if not isinstance(session, Session):
         session.commit()
         return
     if session.new or session.dirty or session.deleted:
@@ -695,7 +764,7 @@ def bind_many(dialect: Dialect, statement: Prepared, params: list[dict[str, Any]
     executemany, so the rows keep their order); NotFast when the statement cannot run on the
     DBAPI cursor."""
     bound: list[Bound] = []
-    for keys, run in itertools.groupby(params, key=lambda p: tuple(p)):
+    for keys, run in itertools.groupby(params, key=_names):
         plan = statement.plan(dialect, keys)
         if plan is None or plan.expanding:
             raise NotFast("a statement for SQLAlchemy")
@@ -703,7 +772,11 @@ def bind_many(dialect: Dialect, statement: Prepared, params: list[dict[str, Any]
     return bound
 
 
-def run_bound(target: Session | Connection | Lease, bound: Bound) -> int:
+def _names(params: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(params)
+
+
+def run_bound(target: Store | Connection | Lease, bound: Bound) -> int:
     """One `Bound` executed in the transaction of `target`; the rows it changed."""
     dialect, dbapi = _dbapi_of(target)
     kept = getattr(dbapi, "statement_cursor", None)
@@ -718,18 +791,20 @@ def run_bound(target: Session | Connection | Lease, bound: Bound) -> int:
             cursor.close()
 
 
-def _dbapi_of(target: Session | Connection | Lease) -> tuple[Dialect, Any]:
+def _dbapi_of(target: Store | Connection | Lease) -> tuple[Dialect, Any]:
     if isinstance(target, Lease):
         return target.dialect, target.raw.dbapi_connection
     if isinstance(target, Session):
         return session_dbapi(target)
-    return target.dialect, target.connection.dbapi_connection
+    if isinstance(target, Connection):
+        return target.dialect, target.connection.dbapi_connection
+    raise TypeError(f"not a store: {type(target).__name__}")
 
 
 def execute(
-    target: Session | Connection | Lease,
-    statement: Prepared | ClauseElement,
-    params: dict[str, Any] | list[dict[str, Any]] | None = None,
+    target: Store | Connection | Lease,
+    statement: Prepared | Any,
+    params: Any = None,
     raw: bool = False,
 ) -> Result | Any:
     """Run a statement in the transaction of `target`: a Prepared one on the DBAPI cursor,
@@ -742,7 +817,7 @@ def execute(
     if not isinstance(statement, Prepared):
         return connection_of(target).execute(statement, params)
     many = isinstance(params, list)
-    first = (params[0] if params else {}) if many else (params or {})
+    first: dict[str, Any] = (params[0] if params else {}) if many else (params or {})
     dialect, dbapi = _dbapi_of(target)
     plan = statement.plan(dialect, tuple(first))
     if plan is None or (plan.expanding and not many and plan.empty_list_in(first)):
@@ -752,11 +827,11 @@ def execute(
     # SQLite's connection (ours) lends one cursor for every statement (each is read to the end
     # before the next); other drivers' cursors are made and closed per statement.
     kept = getattr(dbapi, "statement_cursor", None)
-    cursor = kept if kept is not None else dbapi.cursor()  # type: ignore[union-attr]
+    cursor = kept if kept is not None else dbapi.cursor()
     sql, values = plan.sql, None
     try:
         if many:
-            bound = [plan.bound(p) for p in params]  # type: ignore[union-attr]
+            bound = [plan.bound(p) for p in params]
             cursor.executemany(bound[0][0], [b[1] for b in bound])
             return Result([], cursor.rowcount)
         sql, values = plan.bound(first)
@@ -779,3 +854,11 @@ def as_sqlalchemy_error(dialect: Dialect, exc: Exception, sql: str, params: Any)
     """The DBAPI's exception as SQLAlchemy would raise it (IntegrityError, OperationalError,
     ...), so callers catch the same classes whichever way the statement ran."""
     return DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error)
+
+
+if TYPE_CHECKING:
+
+    def _both_are_stores(session: Session, lease: WriteLease) -> tuple[Transaction, Transaction]:
+        """Checked by mypy only: the ORM Session and the write lease both offer `Transaction`
+        (so `Store`), method for method."""
+        return session, lease

@@ -16,11 +16,11 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
-from sqlmodel import Session
 
 from simulator.core import storable
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant, fresh_token
+from simulator.core.store import Store
 
 
 class FixtureError(Exception):
@@ -57,8 +57,8 @@ class FixtureSection:
 
     name: str
     schema: type[BaseModel]
-    load: Callable[[Session, Tenant, Any, LoadContext], None]
-    export: Callable[[Session, Tenant], dict[str, Any]] | None = None
+    load: Callable[[Store, Tenant, Any, LoadContext], None]
+    export: Callable[[Store, Tenant], dict[str, Any]] | None = None
     # (GenerateContext, section as written) -> section with seeded fake entries added.
     generate: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None
     # The lists `extends:` merges item by item: a list's path inside the section (`[]` for any
@@ -119,7 +119,7 @@ class TenantFixture(BaseModel):
 # --- ids given by a document ------------------------------------------------------------------
 
 
-def raise_to(session: Session, tenant_id: str, name: str, value: int) -> None:
+def raise_to(session: Store, tenant_id: str, name: str, value: int) -> None:
     """Move a counter up to `value` (never down), so the next id taken follows the ids a fixture
     document gave explicitly (exported rows keep theirs)."""
     current = next_value(session, tenant_id, name, step=0)
@@ -543,9 +543,7 @@ def validate_section(key: str, value: Any, source: str) -> BaseModel:
         raise first_validation_error(str(key), source, exc) from None
 
 
-def apply(
-    session: Session, tenant: Tenant, validated: dict[str, Any], context: LoadContext
-) -> None:
+def apply(session: Store, tenant: Tenant, validated: dict[str, Any], context: LoadContext) -> None:
     """Write every section in the caller's transaction (the caller commits or rolls back)."""
     from simulator.core.clock import reset_clock
 
@@ -573,7 +571,7 @@ def apply(
         raise
 
 
-def export(session: Session, tenant: Tenant) -> dict[str, Any]:
+def export(session: Store, tenant: Tenant) -> dict[str, Any]:
     """The tenant's current state as a fixture document."""
     from simulator.core.clock import EARLIEST, LATEST, format_instant, tenant_now
 

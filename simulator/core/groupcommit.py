@@ -41,6 +41,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from simulator.core.store import debug_checks
+
 log = logging.getLogger("simulator.groupcommit")
 
 SAVEPOINT = "simulator_request"  # around each request
@@ -106,6 +108,7 @@ class Group:
         self.dbapi: StoreConnection | None = None
         self.open = False  # a transaction of the group is open on the connection
         self.active: object | None = None  # the lease using the connection now
+        self.active_task: asyncio.Task | None = None  # its task (kept in debug mode only)
         self.kept = False  # the active lease committed some work
         self.changes = 0  # the connection's total_changes when the active lease last saved
         # Counters the group holds (`hold`), and their values when the active lease last saved.
@@ -119,7 +122,14 @@ class Group:
 
     def enter(self, lease: object) -> Any | None:
         """The connection for `lease`, inside a fresh savepoint; None when another lease is
-        active (the caller takes a connection of its own)."""
+        active (the caller takes a connection of its own).
+
+        In debug mode (`store.debug_checks()`) a lease of another task finding one active is
+        an AssertionError: that lease's request awaited while it held the group's connection,
+        which breaks "never await inside a lease" (its savepoint would interleave with others;
+        without the check the second request quietly takes a connection of its own)."""
+        if debug_checks():
+            self.check_not_held_across_await()
         if self.active is not None:
             return None
         if self.raw is None:
@@ -135,10 +145,24 @@ class Group:
             self.open = True
         cursor.execute(f"SAVEPOINT {SAVEPOINT}")
         self.active = lease
+        if debug_checks():
+            self.active_task = asyncio.current_task()
         self.kept = False
         self.saved()
         dbapi.group = self
         return self.raw
+
+    def check_not_held_across_await(self) -> None:
+        """Debug mode: the active lease (if any) belongs to the task asking now."""
+        holder = self.active_task
+        if self.active is None or holder is None:
+            return
+        current = asyncio.current_task()
+        assert holder is current, (
+            "group commit: a grouped write lease was held across an await (task"
+            f" {holder.get_name()} still holds it while task"
+            f" {current.get_name() if current else '?'} runs); close the lease before awaiting"
+        )
 
     def version(self) -> tuple[int, int]:
         """What the active lease's reads rest on: changes whenever another connection has
@@ -211,6 +235,7 @@ class Group:
         cursor = dbapi.statement_cursor
         dbapi.group = None
         self.active = None
+        self.active_task = None
         try:
             if dbapi.total_changes != self.changes:
                 cursor.execute(f"ROLLBACK TO {KEPT if self.kept else SAVEPOINT}")

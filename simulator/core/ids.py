@@ -11,18 +11,19 @@ from typing import Any
 
 from sqlalchemy import bindparam, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
 from simulator.core import fastsql
+from simulator.core.db import table_of
 from simulator.core.groupcommit import HeldCounter
 from simulator.core.models import IdSequence
+from simulator.core.store import Store
 
 ALPHANUMERIC = string.ascii_uppercase + string.digits
 
 
 # Built once: the hot paths of every API take ids, and building the statement costs more than
 # running it.
-_sequences = IdSequence.__table__
+_sequences = table_of(IdSequence)
 _TAKE = fastsql.prepared(
     update(_sequences)
     .where(
@@ -34,7 +35,7 @@ _TAKE = fastsql.prepared(
 )
 
 
-def next_value(session: Session, tenant_id: str, name: str, step: int = 1) -> int:
+def next_value(session: Store, tenant_id: str, name: str, step: int = 1) -> int:
     """Atomically take the next value(s) of a per-tenant counter; returns the last one taken.
 
     Runs in the caller's transaction, so a rolled-back batch gives its numbers back. In a
@@ -79,7 +80,7 @@ class CounterPlan:
     (`write`). The caller makes sure nothing else took from them in between (a guard of its
     own, checked in the write transaction)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Store) -> None:
         self.session = session
         self.taken: dict[tuple[str, str], list[int]] = {}  # key -> [stored, last handed out]
 
@@ -94,7 +95,7 @@ class CounterPlan:
         counter[1] += step
         return counter[1]
 
-    def write(self, session: Session) -> None:
+    def write(self, session: Store) -> None:
         for (tenant_id, name), (stored, value) in self.taken.items():
             if value == stored:
                 continue
@@ -111,13 +112,13 @@ class CounterPlan:
 class DirectCounters:
     """`next_value` on a session, with CounterPlan's interface (work done in one transaction)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Store) -> None:
         self.session = session
 
     def next_value(self, tenant_id: str, name: str, step: int = 1) -> int:
         return next_value(self.session, tenant_id, name, step)
 
-    def write(self, session: Session) -> None:
+    def write(self, session: Store) -> None:
         """Nothing left to write: each value was taken in the transaction."""
 
 

@@ -29,17 +29,18 @@ from typing import Any
 
 import orjson
 from sqlalchemy import String, delete, func, insert, or_, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import OperationalError
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from simulator.core import fastsql, groupcommit
 from simulator.core.clock import format_instant
-from simulator.core.db import make_engine, new_session
+from simulator.core.db import make_engine, new_session, table_of
 from simulator.core.formats import clean_text
 from simulator.core.metrics import Metrics
 from simulator.core.models import JournalEntry, Tenant
 from simulator.core.operations import UNKNOWN_CALL, UNMATCHED
+from simulator.core.store import session_unit
 
 log = logging.getLogger("simulator.journal")
 access_log = logging.getLogger("simulator.access")
@@ -61,8 +62,8 @@ UNMATCHED_OPERATIONS = (UNMATCHED, UNKNOWN_CALL)
 BATCH = 500
 
 # One executemany on the DBAPI cursor a flush (an ORM bulk insert costs several times more).
-INSERT_ENTRIES = fastsql.prepared(insert(JournalEntry.__table__))
-_COLUMNS = tuple(column.name for column in JournalEntry.__table__.c if column.name != "id")
+INSERT_ENTRIES = fastsql.prepared(insert(table_of(JournalEntry)))
+_COLUMNS = tuple(column.name for column in table_of(JournalEntry).c if column.name != "id")
 # SQLite: a whole batch in one statement, its rows read from one JSON array of arrays.
 INSERT_JSON = "INSERT INTO journal_entry ({}) SELECT {} FROM json_each(?)".format(
     ", ".join(_COLUMNS),
@@ -73,8 +74,8 @@ INSERT_JSON = "INSERT INTO journal_entry ({}) SELECT {} FROM json_each(?)".forma
 # What the store would refuse, made storable: PostgreSQL text holds no NUL, UTF-8 no lone
 # surrogate, and a VARCHAR column no more than its length (SQLite would take all three).
 _TEXT_LIMITS = {
-    column.name: column.type.length
-    for column in JournalEntry.__table__.c
+    column.name: getattr(column.type, "length", None)
+    for column in table_of(JournalEntry).c
     # AutoString (SQLModel's str) decorates a String; Text is one, with no length.
     if isinstance(getattr(column.type, "impl_instance", column.type), String)
 }
@@ -144,7 +145,7 @@ def store_of(engine: Engine) -> Engine:
 def _create_table(store: Engine) -> None:
     for attempt in range(3):
         try:
-            SQLModel.metadata.create_all(store, tables=[JournalEntry.__table__])
+            SQLModel.metadata.create_all(store, tables=[table_of(JournalEntry)])
             _add_missing_columns(store)
             return
         except OperationalError:  # another process created it (or the column) meanwhile
@@ -288,10 +289,9 @@ class Journal:
             tenant_id = entry["tenant_id"]
             self.untrimmed[tenant_id] = self.untrimmed.get(tenant_id, 0) + 1
         try:
-            with new_session(self.store) as session:
+            with session_unit(self.store) as session:
                 insert_entries(session, batch)
                 self._trim_due(session)
-                session.commit()
             return
         except OperationalError:  # the journal must never take the API down
             log.exception("could not write %d journal entries", len(batch))
@@ -301,9 +301,8 @@ class Journal:
             log.warning("the store refused a batch of %d journal entries: %s", len(batch), exc)
         self._dropped(self._insert_apart(batch))
         try:
-            with new_session(self.store) as session:
+            with session_unit(self.store) as session:
                 self._trim_due(session)
-                session.commit()
         except Exception:  # trimmed at the next write or read
             log.exception("could not trim the journal")
 
@@ -311,9 +310,8 @@ class Journal:
         """Store `batch` in halves, each in a transaction of its own, until what the store
         refuses is one entry; how many were dropped."""
         try:
-            with new_session(self.store) as session:
+            with session_unit(self.store) as session:
                 insert_entries(session, batch)
-                session.commit()
             return 0
         except Exception as exc:
             if len(batch) == 1:
@@ -349,10 +347,9 @@ class Journal:
         if not tenant_ids:
             return
         try:
-            with new_session(self.store) as session:
+            with session_unit(self.store) as session:
                 for tenant_id, limit in self._limits(tenant_ids).items():
                     self._trim(session, tenant_id, limit)
-                session.commit()
             for tenant_id in tenant_ids:
                 self.untrimmed.pop(tenant_id, None)
         except Exception:  # a read shows the entries as they are
@@ -366,26 +363,28 @@ class Journal:
         if ids:
             with new_session(self.engine) as session:
                 rows = session.execute(
-                    select(Tenant.id, Tenant.quota_journal_entries).where(Tenant.id.in_(ids))
+                    select(col(Tenant.id), col(Tenant.quota_journal_entries)).where(
+                        col(Tenant.id).in_(ids)
+                    )
                 )
                 quotas = dict(rows.all())
         return {t: quotas.get(t) or self.max_entries for t in tenant_ids}
 
     def _trim(self, session: Any, tenant_id: str | None, max_entries: int) -> None:
         same_tenant = (
-            JournalEntry.tenant_id.is_(None)
+            col(JournalEntry.tenant_id).is_(None)
             if tenant_id is None
-            else JournalEntry.tenant_id == tenant_id
+            else col(JournalEntry.tenant_id) == tenant_id
         )
         cutoff = session.execute(
-            select(JournalEntry.id)
+            select(col(JournalEntry.id))
             .where(same_tenant)
-            .order_by(JournalEntry.id.desc())
+            .order_by(col(JournalEntry.id).desc())
             .offset(max_entries)
             .limit(1)
         ).scalar_one_or_none()
         if cutoff is not None:
-            session.execute(delete(JournalEntry).where(same_tenant, JournalEntry.id <= cutoff))
+            session.execute(delete(JournalEntry).where(same_tenant, col(JournalEntry.id) <= cutoff))
 
     def _run(self) -> None:
         """The writer: whatever is waiting, taken together; settles after the writes handed
@@ -524,32 +523,34 @@ def statement_of(where: JournalFilter) -> Any:
     statement = select(JournalEntry)
     conditions = []
     if where.tenant is not None:
-        conditions.append(JournalEntry.tenant_id == where.tenant)
+        conditions.append(col(JournalEntry.tenant_id) == where.tenant)
     if where.api is not None:
-        conditions.append(JournalEntry.api == where.api)
+        conditions.append(col(JournalEntry.api) == where.api)
     if where.operations is not None:
-        conditions.append(JournalEntry.operation.in_(where.operations))
+        conditions.append(col(JournalEntry.operation).in_(where.operations))
     if where.unmatched:
-        conditions.append(JournalEntry.operation.in_(UNMATCHED_OPERATIONS))
+        conditions.append(col(JournalEntry.operation).in_(UNMATCHED_OPERATIONS))
     if where.method is not None:
-        conditions.append(JournalEntry.method == where.method.upper())
+        conditions.append(col(JournalEntry.method) == where.method.upper())
     if where.path is not None:
         pattern = like_escaped(where.path).replace("*", "%")
-        conditions.append(JournalEntry.path.like(f"%{pattern}%", escape="\\"))
+        conditions.append(col(JournalEntry.path).like(f"%{pattern}%", escape="\\"))
     if where.path_exact is not None:
-        conditions.append(JournalEntry.path == where.path_exact)
+        conditions.append(col(JournalEntry.path) == where.path_exact)
     if where.path_glob is not None:
         pattern = like_escaped(where.path_glob).replace("*", "%").replace("?", "_")
-        conditions.append(JournalEntry.path.like(pattern, escape="\\"))
+        conditions.append(col(JournalEntry.path).like(pattern, escape="\\"))
     if where.query is not None:
-        conditions.append(JournalEntry.query.like(f"%{like_escaped(where.query)}%", escape="\\"))
+        conditions.append(
+            col(JournalEntry.query).like(f"%{like_escaped(where.query)}%", escape="\\")
+        )
     if where.status is not None:
-        conditions.append(JournalEntry.status == where.status)
+        conditions.append(col(JournalEntry.status) == where.status)
     if where.status_class is not None:
         low = where.status_class * 100
-        conditions.append(JournalEntry.status.between(low, low + 99))
+        conditions.append(col(JournalEntry.status).between(low, low + 99))
     if where.fault is not None:
-        label, escaped = JournalEntry.fault, like_escaped(where.fault)
+        label, escaped = col(JournalEntry.fault), like_escaped(where.fault)
         conditions.append(
             or_(
                 label == where.fault,
@@ -559,13 +560,13 @@ def statement_of(where: JournalFilter) -> Any:
             )
         )
     if where.since is not None:
-        conditions.append(JournalEntry.created_at >= where.since)
+        conditions.append(col(JournalEntry.created_at) >= where.since)
     if where.until is not None:
-        conditions.append(JournalEntry.created_at <= where.until)
+        conditions.append(col(JournalEntry.created_at) <= where.until)
     if where.before is not None:
-        conditions.append(JournalEntry.id < where.before)
+        conditions.append(col(JournalEntry.id) < where.before)
     if where.after is not None:
-        conditions.append(JournalEntry.id > where.after)
+        conditions.append(col(JournalEntry.id) > where.after)
     if where.text is not None:
         needle = f"%{like_escaped(where.text)}%"
         conditions.append(
@@ -573,15 +574,15 @@ def statement_of(where: JournalFilter) -> Any:
                 *(
                     column.ilike(needle, escape="\\")
                     for column in (
-                        JournalEntry.path,
-                        JournalEntry.query,
-                        JournalEntry.request_body,
-                        JournalEntry.response_body,
+                        col(JournalEntry.path),
+                        col(JournalEntry.query),
+                        col(JournalEntry.request_body),
+                        col(JournalEntry.response_body),
                     )
                 )
             )
         )
-    return statement.where(*conditions).order_by(JournalEntry.id.desc())
+    return statement.where(*conditions).order_by(col(JournalEntry.id).desc())
 
 
 def like_escaped(text: str) -> str:
@@ -618,8 +619,7 @@ def scan(engine: Engine, where: JournalFilter, batch: int = 500) -> Iterator[dic
 def clear(engine: Engine, tenant: str | None = None) -> int:
     statement = delete(JournalEntry)
     if tenant is not None:
-        statement = statement.where(JournalEntry.tenant_id == tenant)
-    with new_session(store_of(engine)) as session:
-        count = session.execute(statement).rowcount
-        session.commit()
-    return count
+        statement = statement.where(col(JournalEntry.tenant_id) == tenant)
+    with session_unit(store_of(engine)) as session:
+        result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
+    return result.rowcount

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from simulator.core.db import new_session
 from simulator.core.formats import clean_text
@@ -82,7 +83,7 @@ def counts_by_status(
         )
     ]
     if tenant_ids is not None:
-        samples = [
+        samples: list[tuple[dict[str, str], float]] = [
             ({"tenant": tenant_id, "status": status}, count)
             for tenant_id, counts in sorted(by_tenant.items())
             for status, count in counts.items()
@@ -98,7 +99,7 @@ class Metrics:
         self.requests: Counter[tuple[str, str, int]] = Counter()
         self.faults: Counter[tuple[str, str]] = Counter()
         self.bucket_counts: dict[str, list[int]] = defaultdict(lambda: [0] * (len(BUCKETS) + 1))
-        self.latency_sum: Counter[str] = Counter()
+        self.latency_sum: defaultdict[str, float] = defaultdict(float)
         # Journal entries the store refused even once made storable (the journal's writer).
         self.journal_dropped = 0
 
@@ -161,7 +162,9 @@ def read_gauges(engine: Engine, gauges: list[GaugeHook]) -> str:
     """The gauges read from the store at scrape time (the same in every process); may run in a
     worker thread (a count over a large mail queue must not hold the event loop)."""
     with new_session(engine) as session:
-        tenant_ids = session.execute(select(Tenant.id).order_by(Tenant.id)).scalars().all()
+        tenant_ids = (
+            session.execute(select(col(Tenant.id)).order_by(col(Tenant.id))).scalars().all()
+        )
         lines = GaugeFamily(
             "simulator_tenants", "Tenants in the store.", [({}, len(tenant_ids))]
         ).lines()

@@ -32,7 +32,14 @@ def _clip(data: bytes, limit: int) -> str:
 
 
 class ApiMiddleware:
-    def __init__(self, app: ASGIApp, journal: Journal, max_body: int, body_limit: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        journal: Journal,
+        max_body: int,
+        body_limit: int,
+        fast_lane: bool = True,
+    ) -> None:
         self.app = app
         self.journal = journal
         self.max_body = max_body
@@ -40,8 +47,9 @@ class ApiMiddleware:
         # SQLite: a request that may write waits (off the loop) for this process's worker
         # threads in a write phase, rather than for their lock on the loop (core/offloop).
         self.gate = offloop.gate_of(journal.engine)
-        # Plain endpoints are awaited directly, the rest goes through FastAPI (core/dispatch).
-        self.faults = FaultApplier(FastLane(app))
+        # Plain endpoints are awaited directly, the rest goes through FastAPI (core/dispatch);
+        # SIM_FAST_LANE=0: every request through FastAPI (docs/adr/0001-fast-lane.md).
+        self.faults = FaultApplier(FastLane(app) if fast_lane else app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -136,8 +144,8 @@ class ApiMiddleware:
         spec: ApiSpec,
         status: int,
         started: float,
-        body: bytes,
-        out: bytes,
+        body: bytes | bytearray | memoryview,
+        out: bytes | bytearray | memoryview,
         response_headers: list[tuple[bytes, bytes]],
     ) -> None:
         info = noted(scope)

@@ -15,12 +15,13 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import col
 
 from simulator.core import caches, offloop
 from simulator.core.clock import real_now
 from simulator.core.db import new_session, tenant_tables
 from simulator.core.models import Tenant, TenantRate
+from simulator.core.store import Store, session_unit
 
 log = logging.getLogger("simulator.quotas")
 
@@ -63,7 +64,7 @@ class TooManyRecords(Exception):
         self.records, self.limit = records, limit
 
 
-def stored_records(session: Session, tenant_id: str) -> int:
+def stored_records(session: Store, tenant_id: str) -> int:
     total = 0
     for table in tenant_tables():
         if table.name in KEPT_ACROSS_COUNT:
@@ -74,7 +75,7 @@ def stored_records(session: Session, tenant_id: str) -> int:
     return total
 
 
-def cached_record_count(session: Session, tenant_id: str, max_age: float = 5.0) -> int:
+def cached_record_count(session: Store, tenant_id: str, max_age: float = 5.0) -> int:
     seen = _record_counts.get(tenant_id)
     if seen is not None and time.monotonic() - seen[0] < max_age:
         return seen[1]
@@ -83,13 +84,14 @@ def cached_record_count(session: Session, tenant_id: str, max_age: float = 5.0) 
     return count
 
 
-def count_request(session: Session, tenant_id: str, second: int) -> int:
-    """Count this request in its second (shared by processes); returns the second's total."""
+def count_request(session: Store, tenant_id: str, second: int) -> int:
+    """Count this request in its second (shared by processes, once the caller's unit of work
+    commits); returns the second's total."""
     statement = (
         update(TenantRate)
-        .where(TenantRate.tenant_id == tenant_id, TenantRate.second == second)
-        .values(count=TenantRate.count + 1)
-        .returning(TenantRate.count)
+        .where(col(TenantRate.tenant_id) == tenant_id, col(TenantRate.second) == second)
+        .values(count=col(TenantRate.count) + 1)
+        .returning(col(TenantRate.count))
     )
     value = session.execute(statement).scalar_one_or_none()
     if value is None:
@@ -100,23 +102,11 @@ def count_request(session: Session, tenant_id: str, second: int) -> int:
         except IntegrityError:
             value = session.execute(statement).scalar_one()
     session.execute(
-        delete(TenantRate).where(TenantRate.tenant_id == tenant_id, TenantRate.second < second - 5)
+        delete(TenantRate).where(
+            col(TenantRate.tenant_id) == tenant_id, col(TenantRate.second) < second - 5
+        )
     )
-    session.commit()
     return value
-
-
-def admit(session: Session, tenant: Tenant, method: str) -> None:
-    """Raise QuotaExceeded when the tenant is over one of its quotas; note it as seen."""
-    touch(session, tenant)
-    if tenant.quota_requests_per_second is not None:
-        second = int(time.time())
-        if count_request(session, tenant.id, second) > tenant.quota_requests_per_second:
-            raise QuotaExceeded(
-                f"Rate limit of {tenant.quota_requests_per_second} requests per second exceeded",
-                retry_after=1,
-            )
-    check_records(session, tenant, method)
 
 
 def records_quota_applies(tenant: Tenant, method: str) -> bool:
@@ -124,21 +114,21 @@ def records_quota_applies(tenant: Tenant, method: str) -> bool:
     return tenant.quota_records is not None and method not in ("GET", "HEAD")
 
 
-def check_records(session: Session, tenant: Tenant, method: str) -> None:
-    if not records_quota_applies(tenant, method):
+def check_records(session: Store, tenant: Tenant, method: str) -> None:
+    limit = tenant.quota_records
+    if limit is None or not records_quota_applies(tenant, method):
         return
     stored = cached_record_count(session, tenant.id)
-    if stored >= tenant.quota_records:
-        raise QuotaExceeded(
-            f"Storage quota of {tenant.quota_records} records reached ({stored} stored)"
-        )
+    if stored >= limit:
+        raise QuotaExceeded(f"Storage quota of {limit} records reached ({stored} stored)")
 
 
-def admit_without_session(
-    engine: Engine, tenant: Tenant, method: str, in_group: bool = False
-) -> None:
-    """`admit` for a caller holding no ORM Session (a read on a lease): a session of its own
-    is opened only for what applies (a due touch, a rate quota, a write's records quota).
+def admit(engine: Engine, tenant: Tenant, method: str, in_group: bool = False) -> None:
+    """Raise QuotaExceeded when the tenant is over one of its quotas; note it as seen.
+
+    The bookkeeping (the last-use time, the rate counter) is a unit of work of its own, never
+    the request's: a session is opened only for what applies (a due touch, a rate quota, a
+    write's records quota), so the request's own transaction holds only the request's work.
     `in_group`: the caller is a request of a commit group (see `admit_light`)."""
     admit_light(engine, tenant.id, tenant.quota_requests_per_second, in_group)
     if records_quota_applies(tenant, method):
@@ -165,44 +155,30 @@ def admit_light(
         _last_touch[tenant_id] = time.monotonic()
         asyncio.get_running_loop().call_soon(touch_later, engine, tenant_id)
         return
-    with new_session(engine) as session:
+    counted = 0
+    with session_unit(engine) as session:  # a refused request is counted too
         if due:
             _last_touch[tenant_id] = time.monotonic()
             session.execute(
-                update(Tenant).where(Tenant.id == tenant_id).values(last_seen_at=real_now())
+                update(Tenant).where(col(Tenant.id) == tenant_id).values(last_seen_at=real_now())
             )
-            session.commit()
         if requests_per_second is not None:
-            second = int(time.time())
-            if count_request(session, tenant_id, second) > requests_per_second:
-                raise QuotaExceeded(
-                    f"Rate limit of {requests_per_second} requests per second exceeded",
-                    retry_after=1,
-                )
+            counted = count_request(session, tenant_id, int(time.time()))
+    if requests_per_second is not None and counted > requests_per_second:
+        raise QuotaExceeded(
+            f"Rate limit of {requests_per_second} requests per second exceeded", retry_after=1
+        )
 
 
 def touch_later(engine: Engine, tenant_id: str) -> None:
     """A touch postponed by `admit_light` (a loop callback: it must not raise)."""
     try:
-        with new_session(engine) as session:
+        with session_unit(engine) as session:
             session.execute(
-                update(Tenant).where(Tenant.id == tenant_id).values(last_seen_at=real_now())
+                update(Tenant).where(col(Tenant.id) == tenant_id).values(last_seen_at=real_now())
             )
-            session.commit()
     except Exception:
         log.exception("could not record the activity of tenant %s", tenant_id)
-
-
-def touch(session: Session, tenant: Tenant) -> None:
-    """Record activity for idle expiry, at most once a minute per tenant and process."""
-    now = time.monotonic()
-    if now - _last_touch.get(tenant.id, -TOUCH_EVERY_SECONDS) < TOUCH_EVERY_SECONDS:
-        return
-    if offloop.thread_writing(session.get_bind()):  # noted by a later request (admit_light)
-        return
-    _last_touch[tenant.id] = now
-    session.execute(update(Tenant).where(Tenant.id == tenant.id).values(last_seen_at=real_now()))
-    session.commit()
 
 
 def expire_idle(engine: Engine, idle_seconds: float, keep: set[str]) -> list[str]:
@@ -212,7 +188,7 @@ def expire_idle(engine: Engine, idle_seconds: float, keep: set[str]) -> list[str
     cutoff = real_now() - timedelta(seconds=idle_seconds)
     removed = []
     with new_session(engine) as session:
-        rows = session.execute(select(Tenant).where(Tenant.id.not_in(keep))).scalars().all()
+        rows = session.execute(select(Tenant).where(col(Tenant.id).not_in(keep))).scalars().all()
         for tenant in rows:
             last = tenant.last_seen_at or tenant.created_at
             if last < cutoff:

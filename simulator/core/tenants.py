@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from simulator.config import Settings
 from simulator.core import caches, fastsql, fixtures, journal, offloop, quotas
@@ -20,12 +20,14 @@ from simulator.core.db import (
     LARGE_LOAD_ROWS,
     analyze,
     new_session,
+    table_of,
     tenant_tables,
 )
 from simulator.core.fixtures import FixtureError
 from simulator.core.ids import random_secret
 from simulator.core.models import Tenant, TenantFixtures, fresh_token
 from simulator.core.requestinfo import note
+from simulator.core.store import Store, Transaction, end_reads, unit_of_work
 
 log = logging.getLogger("simulator.tenants")
 
@@ -33,10 +35,10 @@ DEFAULT_TENANT_ID = "default"
 
 # Which Tenant column holds each API's lookup credential.
 CREDENTIAL_COLUMNS = {
-    "customergauge": Tenant.customergauge_api_key,
-    "clienttoolbox": Tenant.clienttoolbox_user_api_key,
-    "talonone": Tenant.talonone_api_key,
-    "ecdp": Tenant.ecdp_api_key,
+    "customergauge": col(Tenant.customergauge_api_key),
+    "clienttoolbox": col(Tenant.clienttoolbox_user_api_key),
+    "talonone": col(Tenant.talonone_api_key),
+    "ecdp": col(Tenant.ecdp_api_key),
 }
 
 # Rows kept when a tenant is reset to its fixtures: the journal is history and fault rules are
@@ -50,7 +52,7 @@ KEPT_ON_RESET = {"journal_entry", "fault_rule", "tenant_fixtures"}
 # (clock, quotas, keys) builds a fresh object, so every process sees it at once. A grouped write
 # lease (SQLite) skips even the SELECT while its store's data_version says no other connection
 # has committed since the row was read.
-_LOOKUP_COLUMNS = list(Tenant.__table__.c)
+_LOOKUP_COLUMNS = list(table_of(Tenant).c)
 _BY_CREDENTIAL = {
     api: fastsql.prepared(select(*_LOOKUP_COLUMNS).where(column == bindparam("credential")))
     for api, column in CREDENTIAL_COLUMNS.items()
@@ -70,7 +72,7 @@ caches.register(
 )
 
 
-def by_credential(db: Session | fastsql.Lease, api: str, value: str) -> Tenant | None:
+def by_credential(db: Store | fastsql.Lease, api: str, value: str) -> Tenant | None:
     """The tenant a credential selects (shared and detached: read it, never change it).
 
     Its fixture document is a row of its own (`TenantFixtures`), read by what resets it.
@@ -100,32 +102,32 @@ def by_credential(db: Session | fastsql.Lease, api: str, value: str) -> Tenant |
     return tenant
 
 
-def renew_cache_revision(db: Session | fastsql.Lease, tenant_id: str) -> None:
+def renew_cache_revision(db: Store | fastsql.Lease, tenant_id: str) -> None:
     """Tell every process that what it keeps of this tenant between requests is out of date
     (in the caller's transaction: the change and the new revision commit together)."""
-    statement = update(Tenant).where(Tenant.id == tenant_id)
+    statement = update(Tenant).where(col(Tenant.id) == tenant_id)
     fastsql.execute(db, statement.values(cache_revision=fresh_token()))
 
 
-def admit(
-    request: Any, db: Session | fastsql.Lease, tenant: Tenant, release: bool = True
-) -> Tenant:
+def admit(request: Any, db: Store | fastsql.Lease, tenant: Tenant, release: bool = True) -> Tenant:
     """What every API's auth does once it has found the tenant: tell the journal, and check the
-    tenant's quotas (QuotaExceeded is answered 429 in the API's own shape).
+    tenant's quotas (QuotaExceeded is answered 429 in the API's own shape). The quotas'
+    bookkeeping is a unit of work of its own (core/quotas): nothing is written, let alone
+    committed, in the request's transaction.
 
-    `release=False`: the caller goes on with the same transaction without awaiting anything
-    first, so the connection need not go back to the pool in between.
+    A request's session is then handed back to the pool (`store.end_reads`: the auth only
+    read): handlers await (bodies, sleeps) before their next query, and a request must not hold
+    a connection while it waits. `release=False`: the caller goes on with the same transaction
+    without awaiting anything first, so the connection need not go back in between.
     """
     note(request, tenant_id=tenant.id)
     if isinstance(db, fastsql.Lease):
         in_group = fastsql.group_of(db) is not None
-        quotas.admit_without_session(db.engine, tenant, request.method, in_group)
+        quotas.admit(db.engine, tenant, request.method, in_group)
         return tenant
-    quotas.admit(db, tenant, request.method)
-    if release and db.in_transaction():
-        # Hand the connection back to the pool: handlers await (bodies, sleeps) before their
-        # next query, and a request must not hold a connection while it waits.
-        db.commit()
+    quotas.admit(db.get_bind(), tenant, request.method)
+    if release and isinstance(db, Session) and db.in_transaction():
+        end_reads(db)
     return tenant
 
 
@@ -198,7 +200,7 @@ def default_tenant(settings: Settings) -> Tenant:
 
 
 def load_fixtures(
-    session: Session,
+    session: Store,
     tenant: Tenant,
     document: dict[str, Any],
     source: str,
@@ -219,7 +221,7 @@ def load_fixtures(
 
 
 def load_checked(
-    session: Session,
+    session: Store,
     tenant: Tenant,
     document: dict[str, Any],
     source: str,
@@ -239,7 +241,7 @@ def load_checked(
 
 
 def create(
-    session: Session,
+    session: Transaction,
     settings: Settings,
     name: str | None = None,
     fixture_reference: str | dict | None = None,
@@ -265,41 +267,36 @@ def create(
     validated = fixtures.validate(document, source, settings.fixtures_dir)
     tenant = tenant or fresh_tenant(None, name)
     tenant.quota_records = records_quota
-    with offloop.writing(session.get_bind()):
+    with offloop.writing(session.get_bind()), unit_of_work(session):
         session.add(tenant)
-        try:
+        session.flush()
+        load_checked(session, tenant, document, source, settings, validated)
+        if records_quota is not None:
             session.flush()
-            load_checked(session, tenant, document, source, settings, validated)
-            if records_quota is not None:
-                session.flush()
-                stored = quotas.stored_records(session, tenant.id)
-                if stored > records_quota:
-                    raise quotas.TooManyRecords(stored, records_quota)
-            session.commit()
-        except Exception:
-            session.rollback()
-            raise
+            stored = quotas.stored_records(session, tenant.id)
+            if stored > records_quota:
+                raise quotas.TooManyRecords(stored, records_quota)
     analyze_if_large(session, tenant.id, document)
     return tenant
 
 
-def analyze_if_large(session: Session, tenant_id: str, document: dict[str, Any]) -> None:
+def analyze_if_large(session: Store, tenant_id: str, document: dict[str, Any]) -> None:
     """The planner's statistics gathered again after a load large enough to change them."""
     from simulator.core.generate import estimated_rows
 
     large = estimated_rows(document) >= LARGE_LOAD_ROWS
     if large or stored_document_size(session, tenant_id) >= LARGE_LOAD_BYTES:
-        analyze(session.get_bind())
+        analyze(session.get_bind().engine)
 
 
-def stored_document_size(session: Session, tenant_id: str) -> int:
+def stored_document_size(session: Store, tenant_id: str) -> int:
     statement = select(func.length(TenantFixtures.document)).where(
-        TenantFixtures.tenant_id == tenant_id
+        col(TenantFixtures.tenant_id) == tenant_id
     )
     return session.execute(statement).scalar() or 0
 
 
-def stored_document(session: Session, tenant_id: str) -> dict[str, Any]:
+def stored_document(session: Store, tenant_id: str) -> dict[str, Any]:
     found = session.get(TenantFixtures, tenant_id)
     return json.loads(found.document if found is not None else "{}")
 
@@ -327,7 +324,7 @@ def trial_load(reference: str | dict, settings: Settings) -> str:
             engine.dispose()
 
 
-def apply_given_fixtures(session: Session, tenant: Tenant, settings: Settings) -> None:
+def apply_given_fixtures(session: Transaction, tenant: Tenant, settings: Settings) -> None:
     """The default tenant of an existing store, started with fixtures named explicitly: the
     same ones keep its state (a restart), others replace it."""
     _, source = fixtures.resolve(settings.fixtures, settings.fixtures_dir)
@@ -343,23 +340,25 @@ def apply_given_fixtures(session: Session, tenant: Tenant, settings: Settings) -
     reset(session, tenant, settings, settings.fixtures)
 
 
-def delete_data(session: Session, tenant_id: str, keep: set[str] | None = None) -> None:
+def delete_data(session: Store, tenant_id: str, keep: set[str] | None = None) -> None:
     for table in tenant_tables():
         if keep and table.name in keep:
             continue
         session.execute(delete(table).where(table.c.tenant_id == tenant_id))
 
 
-def remove(session: Session, tenant: Tenant) -> None:
-    delete_data(session, tenant.id)
-    session.delete(tenant)
-    session.commit()
+def remove(session: Transaction, tenant: Tenant) -> None:
+    """Delete the tenant and every row of it: one unit of work, then the journal's own file
+    and the caches."""
+    with unit_of_work(session):
+        delete_data(session, tenant.id)
+        session.delete(tenant)
     journal.clear(session.get_bind(), tenant.id)  # where the journal has a file of its own
     caches.forget_tenant(tenant.id)
 
 
 def current_document(
-    session: Session, tenant: Tenant, settings: Settings
+    session: Store, tenant: Tenant, settings: Settings
 ) -> tuple[dict[str, Any], str]:
     """What a reset loads: a named set's file as it is now (edited since: the edit is loaded),
     the operator's file (`--fixtures PATH`: the default tenant only) read again, an inline
@@ -375,7 +374,7 @@ def current_document(
 
 
 def reset(
-    session: Session,
+    session: Transaction,
     tenant: Tenant,
     settings: Settings,
     reference: str | dict | None = None,
@@ -388,14 +387,9 @@ def reset(
     else:
         document, source = fixtures.resolve(reference, settings.fixtures_dir)
     validated = fixtures.validate(document, source, settings.fixtures_dir)
-    with offloop.writing(session.get_bind()):
+    with offloop.writing(session.get_bind()), unit_of_work(session):
         delete_data(session, tenant.id, keep=KEPT_ON_RESET)
-        try:
-            load_checked(session, tenant, document, source, settings, validated)
-            session.commit()
-        except Exception:
-            session.rollback()
-            raise
+        load_checked(session, tenant, document, source, settings, validated)
     analyze_if_large(session, tenant.id, document)
     caches.forget_tenant(tenant.id)
 
@@ -413,6 +407,5 @@ def ensure_default(engine: Engine, settings: Settings) -> None:
         try:
             create(session, settings, None, settings.fixtures, default_tenant(settings))
             log.info("created tenant 'default' with fixtures %s", settings.fixtures)
-        except IntegrityError:
-            # Another worker created it first.
-            session.rollback()
+        except IntegrityError:  # another worker created it first (create rolled back)
+            log.info("tenant 'default' was created by another process")

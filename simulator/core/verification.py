@@ -302,7 +302,9 @@ def multipart_fields(content_type: str, body: str) -> dict[str, str]:
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
             if isinstance(name, str):
-                content = part.get_payload(decode=True) or b""
+                content = part.get_payload(decode=True)
+                if not isinstance(content, bytes):
+                    content = b""
                 fields[name.lower()] = content.decode("utf-8", errors="replace")
         return fields
     except Exception:  # a body cut by the journal, or not multipart at all

@@ -17,6 +17,7 @@ from simulator.core.db import get_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import ROW_COUNT, StoredText, within
+from simulator.core.store import unit_of_work
 from simulator.customergauge import service, worker
 from simulator.customergauge.metrics import UPLOAD_STATES
 from simulator.customergauge.models import (
@@ -111,7 +112,8 @@ async def mail_queue(
     limit: int = Query(default=1000, ge=1, le=10_000),
 ) -> Response:
     """The tenant's mail queue; mails due on its clock are sent first, so a read is current."""
-    service.deliver_due(session, tenant.id, tenant_now(tenant))
+    with unit_of_work(session):
+        service.deliver_due(session, tenant.id, tenant_now(tenant))
     mails = service.list_mails(
         session,
         tenant.id,
@@ -149,7 +151,8 @@ async def pause(
     request: Request, tenant: Tenant = Depends(path_tenant), session: Session = Depends(get_session)
 ) -> Response:
     """The background worker leaves this tenant's uploads queued (admin `process` still runs)."""
-    service.set_paused(session, tenant.id, True)
+    with unit_of_work(session):
+        service.set_paused(session, tenant.id, True)
     return json_response(worker_view(request, tenant.id, True))
 
 
@@ -157,7 +160,8 @@ async def pause(
 async def resume(
     request: Request, tenant: Tenant = Depends(path_tenant), session: Session = Depends(get_session)
 ) -> Response:
-    service.set_paused(session, tenant.id, False)
+    with unit_of_work(session):
+        service.set_paused(session, tenant.id, False)
     worker.wake(request.app)
     return json_response(worker_view(request, tenant.id, False))
 
@@ -176,10 +180,10 @@ async def add_bounce(
     """Simulate a bounce: the address joins the bounce list (the real API has no POST for it)."""
     if not service.is_valid_email(body.email):
         raise HTTPException(400, f"not an email address: {body.email!r}")
-    entry = service.add_to_list(
-        session, tenant.id, LIST_BOUNCE, body.email, tenant_now(tenant), reason=body.reason
-    )
-    session.commit()
+    with unit_of_work(session):
+        entry = service.add_to_list(
+            session, tenant.id, LIST_BOUNCE, body.email, tenant_now(tenant), reason=body.reason
+        )
     return json_response(
         {"email": entry.email, "reason": entry.reason, "date": _instant(entry.created_at)},
         status=201,

@@ -17,12 +17,12 @@ from pydantic import (
     model_validator,
 )
 from sqlalchemy import insert, select
-from sqlmodel import Session
 
 from simulator.core.clock import as_utc, format_instant
 from simulator.core.fixtures import FixtureSection, LoadContext
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 from simulator.customergauge import service
 from simulator.customergauge.generate import COUNTS as GENERATE_COUNTS
 from simulator.customergauge.generate import generate
@@ -159,7 +159,7 @@ class CustomerGaugeFixture(BaseModel):
         return self
 
 
-def load(db: Session, tenant: Tenant, fixture: CustomerGaugeFixture, context: LoadContext) -> None:
+def load(db: Store, tenant: Tenant, fixture: CustomerGaugeFixture, context: LoadContext) -> None:
     db.add(
         CgConfig(
             tenant_id=tenant.id,
@@ -206,7 +206,7 @@ def load(db: Session, tenant: Tenant, fixture: CustomerGaugeFixture, context: Lo
 
 
 def load_uploads(
-    db: Session, tenant: Tenant, fixture: CustomerGaugeFixture, context: LoadContext
+    db: Store, tenant: Tenant, fixture: CustomerGaugeFixture, context: LoadContext
 ) -> None:
     for upload in fixture.uploads:
         db.add(
@@ -255,7 +255,7 @@ def _instant(value: datetime | None) -> str | None:
     return format_instant(value) if value is not None else None
 
 
-def export(db: Session, tenant: Tenant) -> dict[str, Any]:
+def export(db: Store, tenant: Tenant) -> dict[str, Any]:
     config = service.get_config(db, tenant.id)
     clients = db.execute(
         select(CgOAuthClient).where(CgOAuthClient.tenant_id == tenant.id).order_by(CgOAuthClient.id)

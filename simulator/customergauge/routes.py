@@ -6,7 +6,6 @@ Paths are `/v4.1/<module>/<method>.<fmt>`: `.xml` answers XML, `.json` or no suf
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,6 +21,7 @@ from simulator.core.formats import json_response, xml_response
 from simulator.core.models import Tenant
 from simulator.core.requestinfo import note
 from simulator.core.storable import JsonRefused, bad_text, parse_int, read_json
+from simulator.core.store import unit_of_work
 from simulator.customergauge import service, worker
 from simulator.customergauge.auth import basic_credentials, customergauge_tenant
 from simulator.customergauge.errors import (
@@ -123,19 +123,15 @@ async def stream_transactional(
 def accept_upload(
     engine: Engine, tenant: Tenant, document: bytes, content_type: str, now: datetime, size: int
 ) -> Any:
-    """`service.accept_upload` in a worker thread: a 2 MB document is parsed off the event
-    loop, and the store's lock is held only to queue it (core/offloop)."""
+    """Validate the document and queue it, in a worker thread: a 2 MB document is parsed off
+    the event loop, and the store's lock is held only to queue it (core/offloop). Over the
+    byte or record limit: refused in `enforce` mode, else accepted with a log line."""
     with new_session(engine) as session:
-        return service.accept_upload(
-            session,
-            tenant,
-            document,
-            content_type,
-            now,
-            real_now(),
-            size,
-            writing=partial(offloop.writing, engine),
+        records, logs, body_bytes = service.checked_upload(
+            session, tenant, document, content_type, size
         )
+        with offloop.writing(engine), unit_of_work(session):
+            return service.queue_upload(session, tenant, records, logs, body_bytes, now, real_now())
 
 
 async def multipart_document(request: Request) -> bytes:
@@ -284,8 +280,8 @@ async def post_unsubscribe(
         raise CustomerGaugeError(400, "Email address is required", EMAIL_REQUIRED)
     if not service.is_valid_email(email):
         raise invalid(f"'{email}' is not a valid email address")
-    service.add_to_list(session, tenant.id, LIST_UNSUBSCRIBE, email, tenant_now(tenant))
-    session.commit()
+    with unit_of_work(session):
+        service.add_to_list(session, tenant.id, LIST_UNSUBSCRIBE, email, tenant_now(tenant))
     return respond(request, {"Message": "Record added"})
 
 
@@ -320,7 +316,8 @@ async def oauth2_token(request: Request, session: Session = Depends(get_session)
                 400, "unsupported_grant_type", "Only client_credentials is supported"
             )
         client_id, secret = basic or (fields.get("client_id", ""), fields.get("client_secret", ""))
-        token, ttl, tenant = service.issue_token(session, client_id, secret, tenant_now)
+        with unit_of_work(session):
+            token, ttl, tenant = service.issue_token(session, client_id, secret, tenant_now)
     except service.OAuthError as exc:
         return oauth_error(exc, basic is not None)
     note(request, tenant_id=tenant.id)

@@ -11,19 +11,18 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, select, update
-from sqlmodel import Session
 
 from simulator.core.db import UTCDateTime
 from simulator.core.ids import next_value, random_secret
 from simulator.core.models import Tenant
 from simulator.core.storable import bad_text, fits
+from simulator.core.store import Store
 from simulator.customergauge.errors import DATA_TOO_LARGE, CustomerGaugeError
 from simulator.customergauge.models import (
     LIMITS_ENFORCE,
@@ -57,9 +56,6 @@ LIST_REASONS = {
 }
 # How long a claimed upload stays claimed beyond its expected processing time.
 LEASE_MARGIN_SECONDS = 60.0
-# Called at the start of every processing attempt with (tenant, upload); raising fails the
-# attempt (retried with back-off, `Failed` after `max_attempts`). Fault injection hooks in here.
-ATTEMPT_HOOKS: list[Callable[[Tenant, CgUpload], None]] = []
 
 
 def cg_date(value: datetime) -> str:
@@ -88,7 +84,7 @@ def is_valid_email(email: str) -> bool:
 # --- configuration -------------------------------------------------------------------------
 
 
-def get_config(session: Session, tenant_id: str) -> CgConfig:
+def get_config(session: Store, tenant_id: str) -> CgConfig:
     """The tenant's settings (the defaults when its fixtures have no customergauge section)."""
     return session.get(CgConfig, tenant_id) or CgConfig(tenant_id=tenant_id)
 
@@ -97,40 +93,18 @@ def required_fields(config: CgConfig) -> list[str]:
     return list(json.loads(config.required_fields or "[]"))
 
 
-def set_paused(session: Session, tenant_id: str, paused: bool) -> CgConfig:
+def set_paused(session: Store, tenant_id: str, paused: bool) -> CgConfig:
     config = get_config(session, tenant_id)
     config.worker_paused = paused
     session.add(config)
-    session.commit()
     return config
 
 
 # --- accepting an upload -------------------------------------------------------------------
 
 
-def accept_upload(
-    session: Session,
-    tenant: Tenant,
-    body: bytes,
-    content_type: str,
-    now: datetime,
-    real_now: datetime,
-    body_bytes: int | None = None,
-    writing: Callable[[], AbstractContextManager[Any]] = nullcontext,
-) -> CgUpload:
-    """Validate the document and queue it (committed); never processes it here.
-
-    Over the byte or record limit: refused in `enforce` mode, else accepted with a log line.
-    `body_bytes` is the size of the request body when `body` was taken out of it (multipart).
-    `writing` is entered around the write only (core/offloop: a worker thread's write phase).
-    """
-    records, logs, size = checked_upload(session, tenant, body, content_type, body_bytes)
-    with writing():
-        return queue_upload(session, tenant, records, logs, size, now, real_now)
-
-
 def checked_upload(
-    session: Session, tenant: Tenant, body: bytes, content_type: str, body_bytes: int | None
+    session: Store, tenant: Tenant, body: bytes, content_type: str, body_bytes: int | None
 ) -> tuple[list[dict[str, str]], list[str], int]:
     """(records, log lines, size) of an upload the tenant's limits accept (it reads only)."""
     config = get_config(session, tenant.id)
@@ -161,7 +135,7 @@ def checked_upload(
 
 
 def queue_upload(
-    session: Session,
+    session: Store,
     tenant: Tenant,
     records: list[dict[str, str]],
     logs: list[str],
@@ -169,7 +143,7 @@ def queue_upload(
     now: datetime,
     real_now: datetime,
 ) -> CgUpload:
-    """Queue a checked upload (committed)."""
+    """Queue a checked upload (the caller commits)."""
     upload = CgUpload(
         tenant_id=tenant.id,
         number=next_value(session, tenant.id, UPLOAD_SEQUENCE),
@@ -183,7 +157,6 @@ def queue_upload(
     )
     values = upload.model_dump(exclude={"id"})
     session.execute(upload_insert_statement(), [values])
-    session.commit()
     return upload
 
 
@@ -202,7 +175,7 @@ def limit_text(max_bytes: int) -> str:
 
 
 def claim_next(
-    session: Session,
+    session: Store,
     worker_id: str,
     real_now: datetime,
     *,
@@ -210,7 +183,8 @@ def claim_next(
     respect_schedule: bool = True,
     exclude: Iterable[int] = (),
 ) -> int | None:
-    """Claim the next upload due, in arrival order per tenant; its row id, or None.
+    """Claim the next upload due, in arrival order per tenant; its row id, or None (the
+    caller commits the claim).
 
     One statement: UPDATE … WHERE id = (the head of a tenant's open uploads, queued and due)
     AND status = 'Queued'. On PostgreSQL the inner SELECT takes `FOR UPDATE SKIP LOCKED`, so
@@ -230,11 +204,7 @@ def claim_next(
     if excluded:
         parameters["claim_excluded"] = excluded
     row = session.execute(statement, parameters).first()
-    if row is None:
-        session.rollback()
-        return None
-    session.commit()
-    return row.id
+    return None if row is None else row.id
 
 
 @lru_cache(maxsize=32)
@@ -279,14 +249,13 @@ def claim_statement(dialect: str, respect_schedule: bool, by_tenant: bool, exclu
     )
 
 
-def extend_lease(session: Session, upload_id: int, real_now: datetime, seconds: float) -> None:
-    """Keep a claim for an upload whose simulated processing takes `seconds` (committed)."""
+def extend_lease(session: Store, upload_id: int, real_now: datetime, seconds: float) -> None:
+    """Keep a claim for an upload whose simulated processing takes `seconds`."""
     session.execute(
         update(CgUpload)
         .where(CgUpload.id == upload_id)
         .values(lease_until=real_now + timedelta(seconds=seconds + LEASE_MARGIN_SECONDS))
     )
-    session.commit()
 
 
 def processing_seconds(config: CgConfig, records: int) -> float:
@@ -294,18 +263,17 @@ def processing_seconds(config: CgConfig, records: int) -> float:
     return (config.processing_ms_per_upload + config.processing_ms_per_record * records) / 1000
 
 
-def recover_expired_leases(session: Session, real_now: datetime) -> int:
+def recover_expired_leases(session: Store, real_now: datetime) -> int:
     """Uploads whose worker vanished mid-processing go back to the queue (they are in the DB)."""
     result = session.execute(
         update(CgUpload)
         .where(CgUpload.status == UPLOAD_PROCESSING, CgUpload.lease_until < real_now)
         .values(status=UPLOAD_QUEUED, claimed_by=None, lease_until=None, next_attempt_at=real_now)
     )
-    session.commit()
     return result.rowcount or 0
 
 
-def release_claim(session: Session, upload_id: int, real_now: datetime) -> None:
+def release_claim(session: Store, upload_id: int, real_now: datetime) -> None:
     """Give an interrupted attempt back (server stopping): it does not count as an attempt."""
     session.execute(
         update(CgUpload)
@@ -318,7 +286,6 @@ def release_claim(session: Session, upload_id: int, real_now: datetime) -> None:
             next_attempt_at=real_now,
         )
     )
-    session.commit()
 
 
 # --- processing ----------------------------------------------------------------------------
@@ -332,11 +299,6 @@ class Evaluation:
     logs: list[str] = field(default_factory=list)
     successful: int = 0
     unsuccessful: int = 0
-
-
-def run_attempt_hooks(tenant: Tenant, upload: CgUpload) -> None:
-    for hook in ATTEMPT_HOOKS:
-        hook(tenant, upload)
 
 
 def field_value(record: dict[str, str], name: str) -> str | None:
@@ -425,7 +387,7 @@ def evaluate_records(
     return evaluation
 
 
-def blocked_addresses(session: Session, tenant_id: str, keys: set[str]) -> dict[str, str]:
+def blocked_addresses(session: Store, tenant_id: str, keys: set[str]) -> dict[str, str]:
     """Which of these addresses are on the unsubscribe (first) or bounce list."""
     found: dict[str, str] = {}
     ordered = sorted(k for k in keys if k)
@@ -447,14 +409,14 @@ def blocked_statement() -> Any:
     )
 
 
-def clear_mails(session: Session, tenant_id: str, upload_number: int) -> None:
+def clear_mails(session: Store, tenant_id: str, upload_number: int) -> None:
     """Drop what an interrupted earlier attempt of this upload may have written."""
     session.execute(
         delete(CgMail).where(CgMail.tenant_id == tenant_id, CgMail.upload_number == upload_number)
     )
 
 
-def insert_mails(session: Session, rows: list[dict[str, Any]]) -> None:
+def insert_mails(session: Store, rows: list[dict[str, Any]]) -> None:
     if rows:
         session.execute(mail_insert_statement(), rows)
 
@@ -465,7 +427,7 @@ def mail_insert_statement() -> Any:
 
 
 def complete_upload(
-    session: Session, upload: CgUpload, evaluation: Evaluation, now: datetime
+    session: Store, upload: CgUpload, evaluation: Evaluation, now: datetime
 ) -> None:
     """Mark a processed upload (one UPDATE; a deleted tenant's upload simply matches nothing)."""
     logs = upload_logs(upload) + evaluation.logs
@@ -510,9 +472,7 @@ def load_statement() -> Any:
     )
 
 
-def load_for_processing(
-    session: Session, upload_id: int
-) -> tuple[CgUpload, Tenant, CgConfig] | None:
+def load_for_processing(session: Store, upload_id: int) -> tuple[CgUpload, Tenant, CgConfig] | None:
     """The upload, its tenant and the tenant's settings in one query."""
     row = session.execute(load_statement(), {"upload_id": upload_id}).first()
     if row is None:
@@ -522,7 +482,7 @@ def load_for_processing(
 
 
 def record_failure(
-    session: Session, upload_id: int, reason: str, now: datetime, real_now: datetime
+    session: Store, upload_id: int, reason: str, now: datetime, real_now: datetime
 ) -> str:
     """A failed attempt: back to the queue with exponential back-off, or `Failed` after
     `max_attempts`. Returns the upload's new status."""
@@ -545,16 +505,15 @@ def record_failure(
         upload.status = UPLOAD_QUEUED
         upload.next_attempt_at = real_now + timedelta(seconds=backoff)
     session.add(upload)
-    session.commit()
     return upload.status
 
 
 # --- sending -------------------------------------------------------------------------------
 
 
-def deliver_due(session: Session, tenant_id: str, now: datetime) -> dict[str, int]:
+def deliver_due(session: Store, tenant_id: str, now: datetime) -> dict[str, int]:
     """Queued mails whose send time has passed on the tenant clock: `suppressed` if the address
-    joined a list since it was queued, else `sent` (at its send time). Committed."""
+    joined a list since it was queued, else `sent` (at its send time)."""
     due = and_(CgMail.tenant_id == tenant_id, CgMail.status == MAIL_QUEUED, CgMail.send_at <= now)
     counts = {MAIL_SUPPRESSED: 0, MAIL_SENT: 0}
     for kind in (LIST_UNSUBSCRIBE, LIST_BOUNCE):
@@ -571,11 +530,10 @@ def deliver_due(session: Session, tenant_id: str, now: datetime) -> dict[str, in
         update(CgMail).where(due).values(status=MAIL_SENT, sent_at=CgMail.send_at)
     )
     counts[MAIL_SENT] = result.rowcount or 0
-    session.commit()
     return counts
 
 
-def tenants_with_mail_due(session: Session, now_of: Callable[[Tenant], datetime]) -> list[Tenant]:
+def tenants_with_mail_due(session: Store, now_of: Callable[[Tenant], datetime]) -> list[Tenant]:
     """Tenants whose earliest queued mail is due on their own clock (one grouped query)."""
     earliest = dict(
         session.execute(
@@ -599,7 +557,7 @@ def tenants_with_mail_due(session: Session, now_of: Callable[[Tenant], datetime]
 
 
 def list_uploads(
-    session: Session,
+    session: Store,
     tenant_id: str,
     *,
     number: int | None = None,
@@ -630,7 +588,7 @@ def upload_logs(upload: CgUpload) -> list[str]:
 
 
 def list_mails(
-    session: Session,
+    session: Store,
     tenant_id: str,
     *,
     status: str | None = None,
@@ -654,7 +612,7 @@ def list_mails(
 
 
 def add_to_list(
-    session: Session,
+    session: Store,
     tenant_id: str,
     kind: str,
     email: str,
@@ -687,7 +645,7 @@ def add_to_list(
 
 
 def list_entries(
-    session: Session,
+    session: Store,
     tenant_id: str,
     kind: str,
     *,
@@ -718,7 +676,7 @@ class OAuthError(Exception):
         self.description = description
 
 
-def client_tenant(session: Session, client_id: str, client_secret: str) -> tuple[str, Tenant]:
+def client_tenant(session: Store, client_id: str, client_secret: str) -> tuple[str, Tenant]:
     """The OAuth2 client (its id as stored) and its tenant: a client of exactly one tenant
     whose secret matches (OAuthError otherwise)."""
     if not client_id or not client_secret:
@@ -745,7 +703,7 @@ def client_tenant(session: Session, client_id: str, client_secret: str) -> tuple
 
 
 def issue_token(
-    session: Session, client_id: str, client_secret: str, now_of: Callable[[Tenant], datetime]
+    session: Store, client_id: str, client_secret: str, now_of: Callable[[Tenant], datetime]
 ) -> tuple[str, int, Tenant]:
     """A new access token for a client of exactly one tenant; (token, lifetime s, tenant)."""
     client_id, tenant = client_tenant(session, client_id, client_secret)
@@ -765,12 +723,11 @@ def issue_token(
             expires_at=now + timedelta(seconds=ttl),
         )
     )
-    session.commit()
     return token, ttl, tenant
 
 
 def tenant_for_token(
-    session: Session, token: str, now_of: Callable[[Tenant], datetime]
+    session: Store, token: str, now_of: Callable[[Tenant], datetime]
 ) -> Tenant | None:
     """The tenant of a Bearer token still valid on that tenant's clock."""
     if not token:

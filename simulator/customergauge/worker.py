@@ -30,6 +30,7 @@ from simulator.core import offloop
 from simulator.core.clock import real_now, tenant_now
 from simulator.core.db import new_session
 from simulator.core.models import Tenant
+from simulator.core.store import session_unit, unit_of_work
 from simulator.customergauge import service
 from simulator.customergauge.models import (
     UPLOAD_FAILED,
@@ -73,13 +74,13 @@ class ProcessSummary:
 async def process_upload(engine: Engine, upload_id: int, simulate_time: bool = True) -> str:
     """One processing attempt of a claimed upload; returns its status afterwards.
 
-    Any exception in the attempt (a fault hook, a store error) fails the attempt: it is retried
+    Any exception in the attempt (a stream fault rule, a store error) fails the attempt: it is retried
     with back-off, and the upload is `Failed` after `max_attempts`.
     """
     try:
         return await _attempt(engine, upload_id, simulate_time)
     except asyncio.CancelledError:
-        with new_session(engine) as session:
+        with session_unit(engine) as session:
             service.release_claim(session, upload_id, real_now())
         raise
     except Exception as exc:
@@ -111,7 +112,7 @@ def begin_attempt(engine: Engine, upload_id: int, simulate_time: bool) -> tuple[
             return upload.status, 0.0
         delay = service.processing_seconds(config, upload.total_records) if simulate_time else 0
         if delay > 0:
-            with offloop.writing(engine):
+            with offloop.writing(engine), unit_of_work(session):
                 service.extend_lease(session, upload_id, real_now(), delay)
         return None, delay
 
@@ -126,29 +127,27 @@ def finish_attempt(engine: Engine, upload_id: int) -> str:
         upload, tenant, config = loaded  # the tenant's clock may have moved meanwhile
         if upload.status != UPLOAD_PROCESSING:
             return upload.status
-        service.run_attempt_hooks(tenant, upload)
         now = tenant_now(tenant)
         records: list[dict[str, str]] = json.loads(upload.records_json or "[]")
         keys = {service.email_key(service.field_value(r, "Email") or "") for r in records}
         blocked = service.blocked_addresses(session, upload.tenant_id, keys)
         evaluation = service.Evaluation()
         service.evaluate_records(upload, records, config, now, blocked, 1, evaluation)
-        with offloop.writing(engine):
-            fault = stream_fault(session, tenant.id, now)
-            if fault is not None:
-                session.commit()  # the fault rule's counters
-                raise ProcessingFault(fault)
-            if upload.attempts > 1:  # an earlier attempt may have left mails behind
-                service.clear_mails(session, upload.tenant_id, upload.number)
-            service.insert_mails(session, evaluation.rows)
-            service.complete_upload(session, upload, evaluation, now)
-            session.commit()
+        with offloop.writing(engine), unit_of_work(session):
+            fault = stream_fault(session, tenant.id, now)  # its counters commit either way
+            if fault is None:
+                if upload.attempts > 1:  # an earlier attempt may have left mails behind
+                    service.clear_mails(session, upload.tenant_id, upload.number)
+                service.insert_mails(session, evaluation.rows)
+                service.complete_upload(session, upload, evaluation, now)
+    if fault is not None:
+        raise ProcessingFault(fault)
     return UPLOAD_PROCESSED
 
 
 def fail_attempt(engine: Engine, upload_id: int, reason: str) -> str:
     """Record a failed attempt (retried with back-off, or Failed); in a worker thread."""
-    with new_session(engine) as session, offloop.writing(engine):
+    with offloop.writing(engine), session_unit(engine) as session:
         upload = session.get(CgUpload, upload_id)
         tenant = session.get(Tenant, upload.tenant_id) if upload else None
         now = tenant_now(tenant) if tenant else real_now()
@@ -170,14 +169,14 @@ def stream_fault(session: Session, tenant_id: str, now: datetime) -> str | None:
 def sweep(engine: Engine) -> None:
     """Send what is due on every tenant's clock; requeue uploads of vanished workers. In a
     worker thread."""
-    with new_session(engine) as session, offloop.writing(engine):
+    with offloop.writing(engine), session_unit(engine) as session:
         service.recover_expired_leases(session, real_now())
         for tenant in service.tenants_with_mail_due(session, tenant_now):
             service.deliver_due(session, tenant.id, tenant_now(tenant))
 
 
 def deliver_for_tenant(engine: Engine, tenant_id: str) -> dict[str, int]:
-    with new_session(engine) as session, offloop.writing(engine):
+    with offloop.writing(engine), session_unit(engine) as session:
         tenant = session.get(Tenant, tenant_id)
         if tenant is None:
             return {}
@@ -186,12 +185,11 @@ def deliver_for_tenant(engine: Engine, tenant_id: str) -> dict[str, int]:
 
 def claim(engine: Engine, worker_id: str, **options: Any) -> int | None:
     """The next upload claimed for `worker_id`, or None; in a worker thread."""
-    with new_session(engine) as session, offloop.writing(engine):
-        try:
+    try:
+        with offloop.writing(engine), session_unit(engine) as session:
             return service.claim_next(session, worker_id, real_now(), **options)
-        except OperationalError:  # SQLite busy: another writer; try again on the next turn
-            session.rollback()
-            return None
+    except OperationalError:  # SQLite busy: another writer; try again on the next turn
+        return None
 
 
 def has_processing(engine: Engine, tenant_id: str) -> bool:

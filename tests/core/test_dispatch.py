@@ -72,10 +72,14 @@ def without_volatile(answer: list[tuple[int, str, bytes]]) -> list:
     return cleaned
 
 
-def test_fast_lane_and_fastapi_give_the_same_answers(make_client) -> None:
+@pytest.mark.parametrize("switched_off", [False, True], ids=["lane steps aside", "SIM_FAST_LANE=0"])
+def test_fast_lane_and_fastapi_give_the_same_answers(make_client, switched_off: bool) -> None:
     fast = make_client()
-    slow = make_client()
-    slow.app.state.route_count = -1  # the lane steps aside: every request goes through FastAPI
+    if switched_off:
+        slow = make_client(fast_lane=False)  # no lane at all: every request through FastAPI
+    else:
+        slow = make_client()
+        slow.app.state.route_count = -1  # the lane steps aside: every request through FastAPI
     fast_answers = answers(fast, "fast")
     assert without_volatile(fast_answers) == without_volatile(answers(slow, "slow"))
     statuses = [status for status, _, _ in fast_answers]

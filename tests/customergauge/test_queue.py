@@ -4,12 +4,11 @@ retries with back-off, arrival order, the background worker, pause and restart."
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 
-from simulator.customergauge import service
 from tests.conftest import create_tenant
 from tests.customergauge.helpers import (
     ADMIN,
@@ -29,18 +28,18 @@ def wait_until(check: Callable[[], bool], seconds: float = 20.0) -> None:
         time.sleep(0.02)
 
 
-@pytest.fixture
-def failing_hook() -> Iterator[list[str]]:
-    """Make every processing attempt fail with the next message of the list (if any)."""
-    messages: list[str] = []
-
-    def hook(_tenant, _upload) -> None:
-        if messages:
-            raise RuntimeError(messages.pop(0))
-
-    service.ATTEMPT_HOOKS.append(hook)
-    yield messages
-    service.ATTEMPT_HOOKS.remove(hook)
+def fail_next_attempts(client: TestClient, tenant: str, *messages: str) -> None:
+    """The tenant's next processing attempts fail, one for each message, in order (stream
+    fault rules, as an integrator would set them)."""
+    for message in messages:
+        rule = {
+            "api": "customergauge",
+            "operation": "stream.process",
+            "tenant": tenant,
+            "count": 1,
+            "error": {"status": 500, "message": message},
+        }
+        assert client.post("/__admin/faults", json=rule).status_code == 201
 
 
 @pytest.fixture
@@ -183,13 +182,13 @@ def test_mail_queue_filters(quiet: TestClient) -> None:
 
 
 def test_a_failing_attempt_is_retried_then_failed_and_later_uploads_wait(
-    quiet: TestClient, failing_hook: list[str]
+    quiet: TestClient,
 ) -> None:
     tenant, auth = tenant_with(quiet, max_attempts=2, retry_backoff_seconds=30)
     quiet.post(ADMIN.format(tenant=tenant) + "/worker/pause")
     upload(quiet, {"Email": "first@example.com"}, headers=auth)
     upload(quiet, {"Email": "second@example.com"}, headers=auth)
-    failing_hook.extend(["store unavailable", "store still unavailable"])
+    fail_next_attempts(quiet, tenant, "store unavailable", "store still unavailable")
 
     summary = process(quiet, tenant)
     assert (summary["retrying"], summary["processed"]) == ([1], [])

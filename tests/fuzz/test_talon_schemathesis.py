@@ -48,7 +48,7 @@ CHECKED = (
     "response_schema_conformance",
 )
 
-# The spec's own quirks (talonone.md §9; the official SDK, the judge of the contract tests,
+# The spec's own quirks (docs/coverage.md, "The Talon.One document's known defects"; the official SDK, the judge of the contract tests,
 # agrees with the simulator), relaxed in the document before any request is generated:
 # - `oneOf` is read as `anyOf`: the Effect `props` alternatives overlap (setDiscount and
 #   rollbackDiscount have the same shape), so no real body can match exactly one;

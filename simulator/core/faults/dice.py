@@ -9,16 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import true, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import col
 
 from simulator.core.clock import real_now, tenant_now
-from simulator.core.db import new_session
 from simulator.core.faults.matching import ActiveRule, _cache_lock, state_of
 from simulator.core.faults.rules import FaultRule, RuleDefinition
 from simulator.core.ids import seeded_rng
 from simulator.core.models import Tenant
+from simulator.core.store import Store, session_unit
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Fired:
     rng: Any
 
 
-def roll(session: Session, candidate: ActiveRule, seed: int, now: datetime) -> Fired | None:
+def roll(session: Store, candidate: ActiveRule, seed: int, now: datetime) -> Fired | None:
     """Count the match, then decide with the rule's dice; the caller commits.
 
     The n-th match of a rule always draws the same number (seed, rule id, n), in any process.
@@ -36,28 +36,28 @@ def roll(session: Session, candidate: ActiveRule, seed: int, now: datetime) -> F
     if not candidate.active_at(now):
         return None
     probability = candidate.probability_at(now)
-    limit = FaultRule.hits < rule.count if rule.count is not None else True
+    limit = col(FaultRule.hits) < rule.count if rule.count is not None else true()
     if rule.after == 0 and probability >= 1.0:
         # One statement: count the match and the hit unless the rule is used up.
         row = session.execute(
             update(FaultRule)
-            .where(FaultRule.id == candidate.id, limit)
-            .values(matched=FaultRule.matched + 1, hits=FaultRule.hits + 1)
-            .returning(FaultRule.matched)
+            .where(col(FaultRule.id) == candidate.id, limit)
+            .values(matched=col(FaultRule.matched) + 1, hits=col(FaultRule.hits) + 1)
+            .returning(col(FaultRule.matched))
         ).first()
         if row is None:  # used up: still counted as a match
             session.execute(
                 update(FaultRule)
-                .where(FaultRule.id == candidate.id)
-                .values(matched=FaultRule.matched + 1)
+                .where(col(FaultRule.id) == candidate.id)
+                .values(matched=col(FaultRule.matched) + 1)
             )
             return None
         return Fired(candidate, seeded_rng(_seed(rule, seed), "fault", candidate.dice, row[0]))
     matched = session.execute(
         update(FaultRule)
-        .where(FaultRule.id == candidate.id)
-        .values(matched=FaultRule.matched + 1)
-        .returning(FaultRule.matched)
+        .where(col(FaultRule.id) == candidate.id)
+        .values(matched=col(FaultRule.matched) + 1)
+        .returning(col(FaultRule.matched))
     ).scalar_one_or_none()
     if matched is None or matched <= rule.after:
         return None
@@ -66,9 +66,9 @@ def roll(session: Session, candidate: ActiveRule, seed: int, now: datetime) -> F
         return None
     hit = session.execute(
         update(FaultRule)
-        .where(FaultRule.id == candidate.id, limit)
-        .values(hits=FaultRule.hits + 1)
-        .returning(FaultRule.hits)
+        .where(col(FaultRule.id) == candidate.id, limit)
+        .values(hits=col(FaultRule.hits) + 1)
+        .returning(col(FaultRule.hits))
     ).scalar_one_or_none()
     return Fired(candidate, rng) if hit is not None else None
 
@@ -101,14 +101,13 @@ def flush_hits(engine: Engine) -> None:
         state.last_flush = time.monotonic()
     if not mine:
         return
-    with new_session(engine) as session:
+    with session_unit(engine) as session:
         for rule_id, count in sorted(mine.items()):
             session.execute(
                 update(FaultRule)
-                .where(FaultRule.id == rule_id)
-                .values(matched=FaultRule.matched + count, hits=FaultRule.hits + count)
+                .where(col(FaultRule.id) == rule_id)
+                .values(matched=col(FaultRule.matched) + count, hits=col(FaultRule.hits) + count)
             )
-        session.commit()
 
 
 def has_pending_hits(engine: Engine) -> bool:
@@ -137,13 +136,12 @@ def fire(
         rng = seeded_rng(_seed(candidate.rule, seed), "fault", candidate.dice, draw)
         fired.append(Fired(candidate, rng))
     if conditional:
-        with new_session(engine) as session:
+        with session_unit(engine) as session:
             for candidate in conditional:
                 now = tenant_now(tenant) if candidate.tenant_id and tenant else real_now()
                 result = roll(session, candidate, seed, now)
                 if result is not None:
                     fired.append(result)
-            session.commit()
         fired.sort(key=lambda item: item.rule.id)
     if time.monotonic() - state.last_flush > FLUSH_SECONDS:
         flush_hits(engine)

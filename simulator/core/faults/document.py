@@ -3,6 +3,7 @@ or a YAML/JSON file of them (`--faults`)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,13 @@ import yaml
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from simulator.core.db import new_session
 from simulator.core.faults.matching import invalidate
 from simulator.core.faults.rules import FaultError, FaultRule, RuleDefinition, parse_rule
 from simulator.core.faults.store import add_rules
+from simulator.core.store import unit_of_work
 
 PROFILES: dict[str, dict[str, Any]] = {
     "flaky": {
@@ -99,15 +102,13 @@ def load_file(engine: Engine, path: str) -> int:
     keys = [f"file:{digest}:{index}" for index in range(len(rules))]
     with new_session(engine) as session:
         present = session.execute(
-            select(FaultRule.id).where(FaultRule.key.in_(keys))  # type: ignore[union-attr]
+            select(col(FaultRule.id)).where(col(FaultRule.key).in_(keys))
         ).all()
         if len(present) == len(rules) and rules:
             return len(rules)
-        session.execute(delete(FaultRule).where(FaultRule.key.like("file:%")))  # type: ignore[union-attr]
-        try:
+        # IntegrityError: another worker stored it first (this unit of work is rolled back).
+        with contextlib.suppress(IntegrityError), unit_of_work(session):
+            session.execute(delete(FaultRule).where(col(FaultRule.key).like("file:%")))
             add_rules(session, rules, source=f"file:{Path(path).name}", keys=keys)
-            session.commit()
-        except IntegrityError:  # another worker stored it first
-            session.rollback()
     invalidate()
     return len(rules)

@@ -16,6 +16,7 @@ from datetime import datetime
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from simulator.core import caches
 from simulator.core.db import new_session
@@ -143,7 +144,7 @@ def active_rules(engine: Engine) -> list[ActiveRule]:
 
     flush_hits(engine)
     with new_session(engine) as session:
-        rows = session.execute(select(FaultRule).order_by(FaultRule.id)).scalars().all()
+        rows = session.execute(select(FaultRule).order_by(col(FaultRule.id))).scalars().all()
     rules = []
     for row in rows:
         try:

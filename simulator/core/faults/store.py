@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import col
 
 from simulator.core.clock import format_instant, real_now, tenant_now
 from simulator.core.faults.dice import flush_hits
-from simulator.core.faults.matching import invalidate
 from simulator.core.faults.rules import FaultError, FaultRule, RuleDefinition
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 
 
 def ensure_table(engine: Engine) -> None:
@@ -28,7 +28,7 @@ def definition_json(rule: RuleDefinition) -> str:
 
 
 def add_rules(
-    session: Session,
+    session: Store,
     rules: list[RuleDefinition],
     source: str = "admin",
     keys: list[str] | None = None,
@@ -59,25 +59,22 @@ def add_rules(
     return rows
 
 
-def list_rules(session: Session, tenant_id: str | None = None) -> list[FaultRule]:
+def list_rules(session: Store, tenant_id: str | None = None) -> list[FaultRule]:
     """Stored rules with up-to-date counts (this process's buffered ones added first)."""
-    flush_hits(session.get_bind())  # type: ignore[arg-type]
-    statement = select(FaultRule).order_by(FaultRule.id)
+    flush_hits(session.get_bind())
+    statement = select(FaultRule).order_by(col(FaultRule.id))
     if tenant_id is not None:
-        statement = statement.where(FaultRule.tenant_id == tenant_id)
+        statement = statement.where(col(FaultRule.tenant_id) == tenant_id)
     return list(session.execute(statement).scalars())
 
 
-def delete_rules(session: Session, tenant_id: str | None = None, rule_id: int | None = None) -> int:
+def delete_rules(session: Store, tenant_id: str | None = None, rule_id: int | None = None) -> int:
     statement = delete(FaultRule)
     if tenant_id is not None:
-        statement = statement.where(FaultRule.tenant_id == tenant_id)
+        statement = statement.where(col(FaultRule.tenant_id) == tenant_id)
     if rule_id is not None:
-        statement = statement.where(FaultRule.id == rule_id)
-    count = session.execute(statement).rowcount
-    session.commit()
-    invalidate()
-    return count
+        statement = statement.where(col(FaultRule.id) == rule_id)
+    return session.execute(statement).rowcount  # the caller commits, then `invalidate()`s
 
 
 def rule_view(row: FaultRule) -> dict[str, Any]:

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session
-
 from simulator.core.faults.dice import roll
 from simulator.core.faults.matching import active_rules
+from simulator.core.store import Store
 
 
 def background_fault(
-    db: Session, api: str, operation: str, tenant_id: str, now: datetime
+    db: Store, api: str, operation: str, tenant_id: str, now: datetime
 ) -> str | None:
     """A failure reason when a rule `{api, operation}` for this work fires (the worker retries
     the item), else None. `now` is the tenant's clock; global rules use it too here. The
@@ -24,7 +23,7 @@ def background_fault(
     name = operation.casefold()
     candidates = [
         rule
-        for rule in active_rules(engine)  # type: ignore[arg-type]
+        for rule in active_rules(engine)
         if rule.background
         and rule.rule.api == api
         and rule.operation == name
