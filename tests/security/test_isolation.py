@@ -10,6 +10,7 @@ a 404 is no leak). Afterwards A's export is what it was.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from simulator.clienttoolbox.routes import HANDLERS
@@ -93,7 +94,7 @@ def write_private_data(client: Any, a: dict) -> dict[str, str]:
         "/v4.1/stream/transactional.json", content=f"<records>{record}</records>", headers=cg
     )
     assert upload.status_code == 200, upload.text
-    client.post(f"/__admin/tenants/{a['id']}/customergauge/process")
+    settle_stream_queue(client, a)
     unsubscribe = client.post(
         "/v4.1/lists/unsubscribe.json", data={"email": UNSUBSCRIBED}, headers=cg
     )
@@ -189,6 +190,20 @@ def requests_for(call: RouteCall, b: dict, ids: dict[str, str]) -> list[dict[str
 
 def carried(request: dict[str, Any]) -> str:
     return json.dumps(request, default=str)
+
+
+def settle_stream_queue(client: Any, tenant: dict) -> None:
+    """A's queue processed before its state is compared: the server's worker may otherwise
+    process the upload between the two reads (seen on a loaded machine)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        client.post(f"/__admin/tenants/{tenant['id']}/customergauge/process")
+        document = client.get(f"/__admin/tenants/{tenant['id']}/fixtures").json()
+        uploads = document.get("customergauge", {}).get("uploads", [])
+        if uploads and all(upload["status"] != "Queued" for upload in uploads):
+            return
+        time.sleep(0.1)
+    raise AssertionError("tenant A's upload was never processed")
 
 
 def test_no_operation_shows_or_changes_another_tenants_data(client: Any, new_tenant) -> None:
