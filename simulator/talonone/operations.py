@@ -130,5 +130,20 @@ OPERATIONS = OperationTable(
         talonone(
             "GetLoyaltyCardTransactions", "GET", CARD + "/transactions", "List card's transactions"
         ),
+        talonone(
+            "ActivateLoyaltyPoints", "POST", PROGRAM + "/activate_points", "Activate loyalty points"
+        ),
+        talonone(
+            "DeleteLoyaltyTransactionsFromLedgers",
+            "POST",
+            PROFILE_LEDGER + "/delete_transactions",
+            "Delete customer's transactions from loyalty ledgers",
+        ),
+        talonone(
+            "UnlinkLoyaltyCardFromProfile",
+            "POST",
+            "/v2/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/unlink_profile",
+            "Unlink customer profile from a loyalty card",
+        ),
     ],
 )

@@ -3,4 +3,5 @@ campaigns), loyalty (programs, ledger, cards), engagement (coupons, referrals, a
 
 from simulator.talonone.models.core import *  # noqa: F403
 from simulator.talonone.models.engagement import *  # noqa: F403
+from simulator.talonone.models.history import *  # noqa: F403
 from simulator.talonone.models.loyalty import *  # noqa: F403

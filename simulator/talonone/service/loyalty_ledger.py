@@ -38,6 +38,7 @@ from simulator.talonone.models.loyalty import (
     TalonLoyaltySpend,
     TalonLoyaltyTransaction,
 )
+from simulator.talonone.service.loyalty.movements import note_instant
 
 EPSILON = 1e-9
 DURATION = re.compile(r"^(\d+)([hDWMY])$")
@@ -388,6 +389,7 @@ def ensure_ledger(
     Kept referenced for the transaction (the identity map holds objects weakly), so a bulk load
     does not query and autoflush for every entry."""
     key = (tenant_id, owner.program_id, owner.profile_id, owner.card_identifier, subledger)
+    note_instant(db, now)
     fastsql.hold_write_lock(db)  # SQLite: what is read next is read under the write lock
     transaction = db.get_transaction()
     cache = db.info.get(LEDGERS)

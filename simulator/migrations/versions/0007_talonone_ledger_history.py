@@ -1,0 +1,49 @@
+"""Talon.One: the points ledger's movements (balances as of any date)
+
+Every change of a lot's remaining or revoked points and of a ledger's debt, with the instant
+it happened at, so that a balance at an earlier instant is what the ledger held then.
+
+Revision ID: 0007
+Revises: 0004
+Create Date: 2026-12-06 03:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision: str = "0007"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "talonone_loyalty_movement",
+        sa.Column("pk", sa.Integer(), nullable=False),
+        sa.Column("tenant_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("program_id", sa.Integer(), nullable=False),
+        sa.Column("profile_id", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+        sa.Column("card_identifier", sqlmodel.sql.sqltypes.AutoString(length=108), nullable=False),
+        sa.Column("subledger_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("lot_id", sa.Integer(), nullable=True),
+        sa.Column("at_ts", sa.Float(), nullable=False),
+        sa.Column("remaining", sa.Float(), nullable=False),
+        sa.Column("revoked", sa.Float(), nullable=False),
+        sa.Column("debt", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("pk"),
+    )
+    op.create_index(
+        "ix_talonone_loyalty_movement_owner",
+        "talonone_loyalty_movement",
+        ["tenant_id", "program_id", "profile_id", "card_identifier", "at_ts"],
+        unique=False,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_talonone_loyalty_movement_owner", table_name="talonone_loyalty_movement")
+    op.drop_table("talonone_loyalty_movement")
