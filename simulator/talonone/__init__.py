@@ -12,6 +12,7 @@ from simulator.talonone.operations import OPERATIONS
 from simulator.talonone.routes import ROUTERS
 from simulator.talonone.routes.core import admin_router as core_admin_router
 from simulator.talonone.routes.loyalty import admin_router as loyalty_admin_router
+from simulator.talonone.routes.prices import admin_router as prices_admin_router
 
 
 def owns_path(path: str) -> bool:
@@ -28,7 +29,7 @@ SPEC = ApiSpec(
     # Documented on UpdateCustomerSessionV2, UpdateCustomerProfileV2 and TrackEventV2.
     fault_messages={409: PARALLEL_WRITES},
     routers=ROUTERS,
-    admin_routers=[core_admin_router, loyalty_admin_router],
+    admin_routers=[core_admin_router, loyalty_admin_router, prices_admin_router],
     fixtures_module="simulator.talonone.fixtures",
     exception_handlers={TalonOneError: handle_talonone_error},
 )

@@ -15,10 +15,12 @@ from simulator.talonone.service import (
     core_fixtures,
     engagement_fixtures,
     loyalty_fixtures,
+    price_fixtures,
     session_fixtures,
 )
 
-PARTS = (core_fixtures, loyalty_fixtures, engagement_fixtures, session_fixtures)  # load order
+# load order
+PARTS = (core_fixtures, price_fixtures, loyalty_fixtures, engagement_fixtures, session_fixtures)
 
 
 class TalonOneFixture(
@@ -26,6 +28,7 @@ class TalonOneFixture(
     loyalty_fixtures.FixtureModel,
     engagement_fixtures.FixtureModel,
     session_fixtures.FixtureModel,
+    price_fixtures.FixtureModel,
 ):
     model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
@@ -63,5 +66,6 @@ SECTION = FixtureSection(
         "giveaways": ("id",),
         "sessions": ("integrationId",),
         "events": ("id",),
+        "priceHistory": ("id",),
     },
 )

@@ -38,6 +38,7 @@ OPERATIONS = OperationTable(
         ),
         talonone("TrackEventV2", "POST", "/v2/events", "Track event"),
         talonone("SyncCatalog", "PUT", "/v1/catalogs/{catalogId}/sync", "Sync cart item catalog"),
+        talonone("BestPriorPrice", "POST", "/v1/best_prior_price", "Fetch best prior price"),
         # Coupons, referrals, audiences, customer data
         talonone(
             "CreateCouponReservation",

@@ -5,6 +5,7 @@ checked against the OpenAPI document, documented errors."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,6 +17,19 @@ from tests.contract.talon_spec import validate_response
 FIXTURES: dict[str, Any] = {
     "clock": {"now": "2030-01-01T12:00:00Z", "frozen": True},
     "talonone": {
+        "catalogs": [
+            {
+                "id": 1,
+                "name": "Shop",
+                "created": "2029-12-01T00:00:00Z",
+                "items": [{"sku": "SDK-SHOE", "price": 100}],
+            }
+        ],
+        "priceHistory": [
+            {"sku": "SDK-SHOE", "price": 100, "observedAt": "2029-12-01T00:00:00Z"},
+            {"sku": "SDK-SHOE", "price": 70, "observedAt": "2029-12-20T00:00:00Z"},
+            {"sku": "SDK-SHOE", "price": 100, "observedAt": "2029-12-27T00:00:00Z"},
+        ],
         "campaigns": [
             {
                 "id": 1,
@@ -156,3 +170,27 @@ def test_unlink_loyalty_card_from_profile(api) -> None:
     error_of(not_linked.value, "unlinkLoyaltyCardFromProfile")
     linked = api.link_loyalty_card_to_profile_with_http_info(2, "SDK-CARD-9", registration)
     assert checked("linkLoyaltyCardToProfile", linked).profiles[0].integration_id == "sdk-un"
+
+
+def test_best_prior_price(api) -> None:
+    request = talon_one.BestPriorPriceRequest(
+        skus=["SDK-SHOE", "SDK-NONE"],
+        timeframe_end_date=datetime(2030, 1, 1, tzinfo=UTC),
+        timeframe="30",
+        strict_end_date=True,
+        target=talon_one.BestPriorTarget(target_type="NONE"),
+    )
+    response = api.best_prior_price_with_http_info(request)
+    data = checked("bestPriorPrice", response)
+    assert [(p.sku, p.price) for p in data] == [("SDK-SHOE", 70)]
+    assert data[0].observed_at == datetime(2029, 12, 20, tzinfo=UTC)
+    with pytest.raises(BadRequestException) as bad:
+        api.best_prior_price(
+            talon_one.BestPriorPriceRequest(
+                skus=["SDK-SHOE"],
+                timeframe_end_date=datetime(2030, 1, 1, tzinfo=UTC),
+                timeframe="a month",
+                strict_end_date=True,
+            )
+        )
+    assert json.loads(bad.value.body)["StatusCode"] == 400

@@ -1,4 +1,4 @@
-"""Talon.One: the points ledger's movements (balances as of any date)
+"""Talon.One: the points ledger's movements (balances as of any date), price observations
 
 Every change of a lot's remaining or revoked points and of a ledger's debt, with the instant
 it happened at, so that a balance at an earlier instant is what the ledger held then.
@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
+
+import simulator.core.db
 
 revision: str = "0007"
 down_revision: str | None = "0004"
@@ -42,8 +44,27 @@ def upgrade() -> None:
         ["tenant_id", "program_id", "profile_id", "card_identifier", "at_ts"],
         unique=False,
     )
+    op.create_table(
+        "talonone_price_observation",
+        sa.Column("tenant_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("sku", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+        sa.Column("price", sa.Float(), nullable=False),
+        sa.Column("observed_at", simulator.core.db.UTCDateTime(), nullable=False),
+        sa.Column("audience_id", sa.Integer(), nullable=True),
+        sa.Column("context_ids", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "id"),
+    )
+    op.create_index(
+        "ix_talonone_price_observation_sku",
+        "talonone_price_observation",
+        ["tenant_id", "sku", "observed_at"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_talonone_price_observation_sku", table_name="talonone_price_observation")
+    op.drop_table("talonone_price_observation")
     op.drop_index("ix_talonone_loyalty_movement_owner", table_name="talonone_loyalty_movement")
     op.drop_table("talonone_loyalty_movement")

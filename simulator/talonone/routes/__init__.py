@@ -4,5 +4,6 @@ from simulator.talonone.routes.core import router as core_router
 from simulator.talonone.routes.engagement import router as engagement_router
 from simulator.talonone.routes.loyalty import router as loyalty_router
 from simulator.talonone.routes.loyalty_actions import router as loyalty_actions_router
+from simulator.talonone.routes.prices import router as prices_router
 
-ROUTERS = [core_router, loyalty_router, loyalty_actions_router, engagement_router]
+ROUTERS = [core_router, loyalty_router, loyalty_actions_router, engagement_router, prices_router]
