@@ -12,6 +12,7 @@ from simulator.core.models import Tenant
 from simulator.talonone.generate import COUNTS as GENERATE_COUNTS
 from simulator.talonone.generate import generate
 from simulator.talonone.service import (
+    achievement_fixtures,
     core_fixtures,
     engagement_fixtures,
     loyalty_fixtures,
@@ -20,7 +21,14 @@ from simulator.talonone.service import (
 )
 
 # load order
-PARTS = (core_fixtures, price_fixtures, loyalty_fixtures, engagement_fixtures, session_fixtures)
+PARTS = (
+    core_fixtures,
+    price_fixtures,
+    achievement_fixtures,
+    loyalty_fixtures,
+    engagement_fixtures,
+    session_fixtures,
+)
 
 
 class TalonOneFixture(
@@ -29,6 +37,7 @@ class TalonOneFixture(
     engagement_fixtures.FixtureModel,
     session_fixtures.FixtureModel,
     price_fixtures.FixtureModel,
+    achievement_fixtures.FixtureModel,
 ):
     model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
@@ -67,5 +76,7 @@ SECTION = FixtureSection(
         "sessions": ("integrationId",),
         "events": ("id",),
         "priceHistory": ("id",),
+        "campaignAchievements": ("id",),
+        "achievementProgress": ("id",),
     },
 )

@@ -37,6 +37,18 @@ OPERATIONS = OperationTable(
             "Update multiple customer profiles",
         ),
         talonone("TrackEventV2", "POST", "/v2/events", "Track event"),
+        talonone(
+            "GetCustomerAchievements",
+            "GET",
+            "/v1/customer_profiles/{integrationId}/achievements",
+            "List customer's available achievements",
+        ),
+        talonone(
+            "GetCustomerAchievementHistory",
+            "GET",
+            "/v1/customer_profiles/{integrationId}/achievements/{achievementId}",
+            "List customer's achievement history",
+        ),
         talonone("SyncCatalog", "PUT", "/v1/catalogs/{catalogId}/sync", "Sync cart item catalog"),
         talonone("BestPriorPrice", "POST", "/v1/best_prior_price", "Fetch best prior price"),
         # Coupons, referrals, audiences, customer data

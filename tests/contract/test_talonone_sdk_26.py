@@ -53,6 +53,27 @@ FIXTURES: dict[str, Any] = {
                 ],
             }
         ],
+        "campaignAchievements": [
+            {
+                "id": 1,
+                "campaignId": 1,
+                "name": "TwoOrders",
+                "title": "Two orders",
+                "description": "Close two sessions",
+                "target": 2,
+                "period": "30D",
+                "recurrencePolicy": "on_completion",
+            },
+            {
+                "id": 2,
+                "campaignId": 1,
+                "name": "Later",
+                "title": "Later",
+                "target": 1,
+                "activationPolicy": "fixed_schedule",
+                "fixedStartDate": "2031-01-01T00:00:00Z",
+            },
+        ],
         "loyaltyPrograms": [
             {
                 "id": 1,
@@ -194,3 +215,39 @@ def test_best_prior_price(api) -> None:
             )
         )
     assert json.loads(bad.value.body)["StatusCode"] == 400
+
+
+def test_customer_achievements_and_history(api) -> None:
+    for session_id in ("sdk-ach-1", "sdk-ach-2"):
+        session = talon_one.NewCustomerSessionV2(
+            profile_id="sdk-ach",
+            state="closed",
+            cart_items=[talon_one.CartItem(sku="BOOK", quantity=1, price=20)],
+        )
+        closed = api.update_customer_session_v2_with_http_info(
+            session_id, talon_one.IntegrationRequest(customer_session=session)
+        )
+        checked("updateCustomerSessionV2", closed)
+    effects = [e.effect_type for e in closed.data.effects]
+    assert "increaseAchievementProgress" in effects
+    response = api.get_customer_achievements_with_http_info("sdk-ach")
+    data = checked("getCustomerAchievements", response)
+    assert data.total_result_size == 2
+    first = data.data[0]
+    assert (first.name, first.current_progress.status, first.current_progress.progress) == (
+        "TwoOrders",
+        "completed",
+        2,
+    )
+    assert data.data[1].status == "scheduled"
+    paged = api.get_customer_achievements_with_http_info("sdk-ach", page_size=1, skip=1)
+    assert [a.id for a in checked("getCustomerAchievements", paged).data] == [2]
+    history = api.get_customer_achievement_history_with_http_info("sdk-ach", 1)
+    entries = checked("getCustomerAchievementHistory", history)
+    assert [(e.status, e.progress) for e in entries.data] == [("completed", 2)]
+    with pytest.raises(NotFoundException) as unknown:
+        api.get_customer_achievement_history("sdk-ach", 99)
+    error_of(unknown.value, "getCustomerAchievementHistory")
+    with pytest.raises(NotFoundException) as nobody:
+        api.get_customer_achievements("nobody-here")
+    error_of(nobody.value, "getCustomerAchievements")

@@ -1,4 +1,5 @@
-"""Talon.One: the points ledger's movements (balances as of any date), price observations
+"""Talon.One: the points ledger's movements (balances as of any date), price observations,
+achievements and customers' progress in them
 
 Every change of a lot's remaining or revoked points and of a ledger's debt, with the instant
 it happened at, so that a balance at an earlier instant is what the ledger held then.
@@ -61,9 +62,72 @@ def upgrade() -> None:
         ["tenant_id", "sku", "observed_at"],
         unique=False,
     )
+    op.create_table(
+        "talonone_achievement",
+        sa.Column("tenant_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("target", sa.Float(), nullable=False),
+        sa.Column("period", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column("recurrence_policy", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("activation_policy", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("fixed_start_date", simulator.core.db.UTCDateTime(), nullable=True),
+        sa.Column("end_date", simulator.core.db.UTCDateTime(), nullable=True),
+        sa.Column("allow_rollback_after_completion", sa.Boolean(), nullable=False),
+        sa.Column("activity", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("event_type", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+        sa.Column("measure", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("created", simulator.core.db.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "id"),
+    )
+    op.create_table(
+        "talonone_achievement_progress",
+        sa.Column("tenant_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("achievement_id", sa.Integer(), nullable=False),
+        sa.Column("profile_id", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+        sa.Column("progress", sa.Float(), nullable=False),
+        sa.Column("start_date", simulator.core.db.UTCDateTime(), nullable=False),
+        sa.Column("end_date", simulator.core.db.UTCDateTime(), nullable=True),
+        sa.Column("completion_date", simulator.core.db.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("tenant_id", "id"),
+    )
+    op.create_index(
+        "ix_talonone_achievement_progress_profile",
+        "talonone_achievement_progress",
+        ["tenant_id", "profile_id", "achievement_id", "start_date"],
+        unique=False,
+    )
+    op.create_table(
+        "talonone_achievement_contribution",
+        sa.Column("pk", sa.Integer(), nullable=False),
+        sa.Column("tenant_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("progress_id", sa.Integer(), nullable=False),
+        sa.Column("session_id", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("delta", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("pk"),
+    )
+    op.create_index(
+        "ix_talonone_achievement_contribution",
+        "talonone_achievement_contribution",
+        ["tenant_id", "session_id"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(
+        "ix_talonone_achievement_contribution", table_name="talonone_achievement_contribution"
+    )
+    op.drop_table("talonone_achievement_contribution")
+    op.drop_index(
+        "ix_talonone_achievement_progress_profile", table_name="talonone_achievement_progress"
+    )
+    op.drop_table("talonone_achievement_progress")
+    op.drop_table("talonone_achievement")
     op.drop_index("ix_talonone_price_observation_sku", table_name="talonone_price_observation")
     op.drop_table("talonone_price_observation")
     op.drop_index("ix_talonone_loyalty_movement_owner", table_name="talonone_loyalty_movement")

@@ -24,7 +24,7 @@ from simulator.talonone.schemas import (
     invalid,
     response_content,
 )
-from simulator.talonone.service import campaigns, hooks, profiles, rules
+from simulator.talonone.service import achievements, campaigns, hooks, profiles, rules
 from simulator.talonone.service.campaigns import campaign_view
 
 EVENT_FIELDS = {
@@ -168,6 +168,15 @@ def track_event(
         effects=effects,
         dry=dry,
     )
+    if not dry:
+        effects = effects + achievements.record_activity(
+            db,
+            tenant.id,
+            now,
+            profile_id=profile_id,
+            session_id=f"event:{event_id}",
+            event_type=request["type"],
+        )
     event = TalonEvent(
         tenant_id=tenant.id,
         id=event_id,

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from simulator.core.clock import format_instant
+from simulator.talonone.models.history import TalonLoyaltyMovement
 from simulator.talonone.models.loyalty import (
     TalonLoyaltyCardProfile,
     TalonLoyaltyLedger,
@@ -171,7 +172,12 @@ def delete_profile_data(db: Session, tenant_id: str, profile_id: str) -> None:
             TalonLoyaltySpend.transaction_id.in_(transaction_ids),
         )
     )
-    for table in (TalonLoyaltyLot, TalonLoyaltyTransaction, TalonLoyaltyLedger):
+    for table in (
+        TalonLoyaltyMovement,
+        TalonLoyaltyLot,
+        TalonLoyaltyTransaction,
+        TalonLoyaltyLedger,
+    ):
         db.execute(
             delete(table).where(
                 table.tenant_id == tenant_id,

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from simulator.core.models import Tenant
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonSession
-from simulator.talonone.service import events, hooks, profiles
+from simulator.talonone.service import achievements, events, hooks, profiles
 from simulator.talonone.service.effects import rollbacks
 from simulator.talonone.service.sessions.store import require_session, save_session
 from simulator.talonone.service.sessions.update import uncount_session
@@ -41,6 +41,7 @@ def reopen_session(
         effects=stored.effects or [],
         dry=False,
     )
+    extra += achievements.roll_back_session(db, tenant.id, stored.integration_id)
     session = TalonSession.model_validate(stored.model_dump())
     session.state = "open"
     session.update_count = stored.update_count + 1
