@@ -37,6 +37,14 @@ OPERATIONS = OperationTable(
             "Update multiple customer profiles",
         ),
         talonone("TrackEventV2", "POST", "/v2/events", "Track event"),
+        talonone("TrackEventV3", "POST", "/v3/events", "Track advanced event"),
+        talonone("GetEventV3", "GET", "/v3/events/{integrationId}", "Get advanced event"),
+        talonone(
+            "IntegrationGetAllCampaigns",
+            "GET",
+            "/v1/integration/campaigns",
+            "List all running campaigns",
+        ),
         talonone(
             "GetCustomerAchievements",
             "GET",

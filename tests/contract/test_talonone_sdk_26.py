@@ -251,3 +251,47 @@ def test_customer_achievements_and_history(api) -> None:
     with pytest.raises(NotFoundException) as nobody:
         api.get_customer_achievements("nobody-here")
     error_of(nobody.value, "getCustomerAchievements")
+
+
+@pytest.fixture(scope="module")
+def http(live_server, tenant):
+    import httpx
+
+    key = tenant["credentials"]["talonone"]["api_key"]
+    headers = {"Authorization": f"ApiKey-v1 {key}"}
+    with httpx.Client(base_url=live_server.url, headers=headers) as client:
+        yield client
+
+
+def test_integration_get_all_campaigns_raw(http) -> None:
+    """Not in SDK 26.2: the raw answer against the document."""
+    response = http.get("/v1/integration/campaigns", params={"pageSize": 1})
+    assert response.status_code == 200
+    validate_response("integrationGetAllCampaigns", 200, response.json())
+    assert response.json()["data"][0]["id"] == 1
+    bad = http.get("/v1/integration/campaigns", params={"pageSize": 0})
+    assert bad.status_code == 400
+    validate_response("integrationGetAllCampaigns", 400, bad.json())
+
+
+def test_track_and_get_event_v3_raw(http) -> None:
+    """Not in SDK 26.2: the raw answers against the document."""
+    body = {
+        "profileId": "sdk-v3",
+        "type": "review",
+        "integrationId": "sdk-v3-1",
+        "responseContent": ["advancedEvent", "customerProfile"],
+    }
+    tracked = http.post("/v3/events", params={"silent": "no"}, json=body)
+    assert tracked.status_code == 200, tracked.text
+    validate_response("trackEventV3", 200, tracked.json())
+    read = http.get("/v3/events/sdk-v3-1")
+    assert read.status_code == 200
+    validate_response("getEventV3", 200, read.json())
+    assert read.json()["integrationId"] == "sdk-v3-1"
+    again = http.post("/v3/events", params={"silent": "no"}, json=body)
+    assert again.status_code == 409
+    validate_response("trackEventV3", 409, again.json())
+    missing = http.get("/v3/events/nothing")
+    assert missing.status_code == 404
+    validate_response("getEventV3", 404, missing.json())

@@ -1,5 +1,5 @@
 """Talon.One: the points ledger's movements (balances as of any date), price observations,
-achievements and customers' progress in them
+achievements and customers' progress in them, advanced events' integration IDs
 
 Every change of a lot's remaining or revoked points and of a ledger's debt, with the instant
 it happened at, so that a balance at an earlier instant is what the ledger held then.
@@ -116,9 +116,20 @@ def upgrade() -> None:
         ["tenant_id", "session_id"],
         unique=False,
     )
+    op.create_table(
+        "talonone_advanced_event",
+        sa.Column("tenant_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("integration_id", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "connected_session_id", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "integration_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("talonone_advanced_event")
     op.drop_index(
         "ix_talonone_achievement_contribution", table_name="talonone_achievement_contribution"
     )
