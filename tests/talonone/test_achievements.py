@@ -248,3 +248,21 @@ def test_bad_definitions_refuse_the_document(client, definition) -> None:
     }
     response = client.post("/__admin/tenants", json={"fixtures": document})
     assert response.status_code in (400, 422), response.text
+
+
+def test_generated_profiles_get_progress_that_loads(client, new_tenant) -> None:
+    document = {
+        **FIXTURES,
+        "generate": {"seed": 3, "customers": 20, "counts": {"talonone.achievement_percent": 50}},
+    }
+    tenant = new_tenant(document)
+    admin = client.get(f"/__admin/tenants/{tenant['id']}/talonone/achievements").json()
+    trackers = admin["achievementProgress"]
+    assert trackers, "half of 20 generated profiles should have progress"
+    assert {t["achievementId"] for t in trackers} == {1, 2, 3}  # not the fixed-schedule one
+    assert all(t["progress"] < 100 and t["startDate"] == "2030-01-01T00:00:00Z" for t in trackers)
+    again = new_tenant(document)
+    second = client.get(f"/__admin/tenants/{again['id']}/talonone/achievements").json()
+    assert [t["progress"] for t in second["achievementProgress"]] == [
+        t["progress"] for t in trackers
+    ]

@@ -5,8 +5,9 @@
   allowRollbackAfterCompletion?, activity?: session | event, eventType?, measure?: count |
   total, created?}]`: what counts (closed sessions, or custom events of `eventType`), each by 1
   or by the session's total.
-- `achievementProgress`: `[{id?, achievementId, profileId, progress, startDate, endDate?,
-  completionDate?}]`: customers' progress trackers, as an export writes them.
+- `achievementProgress`: `[{id?, achievementId, profileId, progress, startDate?, endDate?,
+  completionDate?}]`: customers' progress trackers, as an export writes them (`startDate`
+  defaults to the load instant, `endDate` to the start plus the period).
 
 (`achievements`, the inventory's static entries of the engagement part, is another key.)
 """
@@ -63,7 +64,7 @@ class ProgressTracker(Strict):
     achievementId: int = Field(ge=1)
     profileId: str = Field(min_length=1, max_length=1000)
     progress: float = Field(ge=0, allow_inf_nan=False)
-    startDate: UtcDateTime
+    startDate: UtcDateTime | None = None  # default: when the document is loaded
     endDate: UtcDateTime | None = None
     completionDate: UtcDateTime | None = None
 
@@ -123,9 +124,10 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
     ids = numbered([tracker.id for tracker in trackers])
     for tracker, tracker_id in zip(trackers, ids, strict=True):
         ensure_profile(db, tenant.id, tracker.profileId, context.now)
+        start = tracker.startDate or context.now
         end: datetime | None = tracker.endDate
         if end is None:
-            end = tracker_end(definitions[tracker.achievementId], tracker.startDate)
+            end = tracker_end(definitions[tracker.achievementId], start)
         db.add(
             TalonAchievementProgress(
                 tenant_id=tenant.id,
@@ -133,7 +135,7 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
                 achievement_id=tracker.achievementId,
                 profile_id=tracker.profileId,
                 progress=tracker.progress,
-                start_date=tracker.startDate,
+                start_date=start,
                 end_date=end,
                 completion_date=tracker.completionDate,
             )
