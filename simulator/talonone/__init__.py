@@ -17,7 +17,7 @@ from simulator.talonone.routes.prices import admin_router as prices_admin_router
 
 
 def owns_path(path: str) -> bool:
-    return path.startswith("/v1/") or path.startswith("/v2/")
+    return path.startswith(("/v1/", "/v2/", "/v3/"))
 
 
 SPEC = ApiSpec(
