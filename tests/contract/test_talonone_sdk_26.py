@@ -34,7 +34,7 @@ FIXTURES: dict[str, Any] = {
             {
                 "id": 1,
                 "name": "Points on action",
-                "features": ["loyalty"],
+                "features": ["loyalty", "achievements"],
                 "rules": [
                     {
                         "title": "10 points once shipped",

@@ -11,7 +11,7 @@ import pytest
 FIXTURES: dict[str, Any] = {
     "clock": {"now": "2030-01-01T00:00:00Z", "frozen": True},
     "talonone": {
-        "campaigns": [{"id": 1, "name": "Goals", "rules": []}],
+        "campaigns": [{"id": 1, "name": "Goals", "features": ["achievements"], "rules": []}],
         "campaignAchievements": [
             {
                 "id": 1,
@@ -230,6 +230,7 @@ def test_inventory_and_export_round_trip(client, tenant, headers, new_tenant) ->
     "definition",
     [
         {"campaignId": 9},
+        {"campaignId": 2},
         {"name": "1bad"},
         {"activity": "event"},
         {"eventType": "review"},
@@ -239,10 +240,14 @@ def test_inventory_and_export_round_trip(client, tenant, headers, new_tenant) ->
     ],
 )
 def test_bad_definitions_refuse_the_document(client, definition) -> None:
+    """Campaign 2 exists but has no achievements feature."""
     base = {"id": 1, "campaignId": 1, "name": "Good", "title": "Good", "target": 1}
     document = {
         "talonone": {
-            "campaigns": [{"id": 1, "name": "Goals", "rules": []}],
+            "campaigns": [
+                {"id": 1, "name": "Goals", "features": ["achievements"], "rules": []},
+                {"id": 2, "name": "No achievements feature", "rules": []},
+            ],
             "campaignAchievements": [{**base, **definition}],
         }
     }

@@ -75,7 +75,7 @@ class FixtureModel(Strict):
 
 
 def check_references(fixture: Any, source: str) -> None:
-    campaign_ids = {campaign.id for campaign in fixture.campaigns}
+    campaign_ids = {c.id for c in fixture.campaigns if "achievements" in c.features}
     seen: set[int] = set()
     for index, definition in enumerate(fixture.campaignAchievements):
         where = f"talonone.campaignAchievements[{index}]"
@@ -84,7 +84,9 @@ def check_references(fixture: Any, source: str) -> None:
         seen.add(definition.id)
         if definition.campaignId not in campaign_ids:
             raise FixtureError(
-                source, f"{where}.campaignId", f"no campaign {definition.campaignId} declared"
+                source,
+                f"{where}.campaignId",
+                f"no campaign {definition.campaignId} with the achievements feature declared",
             )
     for index, tracker in enumerate(fixture.achievementProgress):
         if tracker.achievementId not in seen:

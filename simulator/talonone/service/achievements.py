@@ -321,12 +321,18 @@ def record_activity(
     event_type: str | None = None,
 ) -> list[dict[str, Any]]:
     """A session closed (event_type None) or a custom event arrived: progress for every
-    achievement of a running campaign it counts for; the `increaseAchievementProgress`
-    effects."""
+    achievement of a running campaign with the achievements feature it counts for; the
+    `increaseAchievementProgress` effects."""
     if not profile_id:
         return []
     config = campaigns.load_config(db, tenant_id)
-    running = {c["id"]: c for c in config.campaigns or [] if campaigns.is_running(c, now)}
+    running = {
+        c["id"]: c
+        for c in config.campaigns or []
+        if "achievements" in c.get("features", []) and campaigns.is_running(c, now)
+    }
+    if not running:  # most closes: no query at all
+        return []
     effects = []
     for achievement in tenant_achievements(db, tenant_id):
         if achievement.campaign_id not in running or achievement_status(achievement, now) != (
