@@ -12,13 +12,23 @@ from simulator.core.models import Tenant
 from simulator.talonone.generate import COUNTS as GENERATE_COUNTS
 from simulator.talonone.generate import generate
 from simulator.talonone.service import (
+    achievement_fixtures,
     core_fixtures,
     engagement_fixtures,
     loyalty_fixtures,
+    price_fixtures,
     session_fixtures,
 )
 
-PARTS = (core_fixtures, loyalty_fixtures, engagement_fixtures, session_fixtures)  # load order
+# load order
+PARTS = (
+    core_fixtures,
+    price_fixtures,
+    achievement_fixtures,
+    loyalty_fixtures,
+    engagement_fixtures,
+    session_fixtures,
+)
 
 
 class TalonOneFixture(
@@ -26,6 +36,8 @@ class TalonOneFixture(
     loyalty_fixtures.FixtureModel,
     engagement_fixtures.FixtureModel,
     session_fixtures.FixtureModel,
+    price_fixtures.FixtureModel,
+    achievement_fixtures.FixtureModel,
 ):
     model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
@@ -63,5 +75,8 @@ SECTION = FixtureSection(
         "giveaways": ("id",),
         "sessions": ("integrationId",),
         "events": ("id",),
+        "priceHistory": ("id",),
+        "campaignAchievements": ("id",),
+        "achievementProgress": ("id",),
     },
 )

@@ -7,7 +7,8 @@ Counts (in `generate.counts`): `talonone.profiles` (default: `customers`),
 `talonone.loyalty_percent` (share of generated profiles with points, default 50),
 `talonone.cards` (per card-based program, default profiles / 10), `talonone.coupons` (default
 profiles / 10), `talonone.referrals` (default profiles / 20), `talonone.audience_percent` (share of
-generated profiles added to each audience, default 10). Integration ids, card identifiers,
+generated profiles added to each audience, default 10), `talonone.achievement_percent` (share of
+generated profiles with progress in each declared achievement, default 20). Integration ids, card identifiers,
 coupon values and referral codes are unique by a counter and skip any the section holds.
 """
 
@@ -235,7 +236,35 @@ def audiences_part(
     return audiences
 
 
+def achievements_part(
+    context: GenerateContext, section: dict[str, Any], profiles: list[str]
+) -> list[Any] | None:
+    """In-progress trackers (started at load) for a share of the generated profiles in every
+    declared achievement that starts on the customer's action."""
+    definitions = [
+        a
+        for a in section.get("campaignAchievements") or []
+        if isinstance(a, dict) and a.get("activationPolicy", "user_action") == "user_action"
+    ]
+    if not definitions or not profiles:
+        return None
+    rng = context.rng("talonone.achievements")
+    percent = context.count("talonone.achievement_percent", 20)
+    trackers = list(section.get("achievementProgress") or [])
+    for profile_id in profiles:
+        if rng.randrange(100) >= percent:
+            continue
+        for definition in definitions:
+            target = int(definition.get("target") or 1)
+            progress = rng.randrange(target) if target > 1 else 0
+            trackers.append(
+                {"achievementId": definition["id"], "profileId": profile_id, "progress": progress}
+            )
+    return trackers
+
+
 COUNTS = (
+    "talonone.achievement_percent",
     "talonone.profiles",
     "talonone.loyalty_percent",
     "talonone.cards",
@@ -261,6 +290,9 @@ def generate(context: GenerateContext, section: dict[str, Any]) -> dict[str, Any
     audiences = audiences_part(context, section, generated)
     if audiences is not None:
         result["audiences"] = audiences
+    trackers = achievements_part(context, section, generated)
+    if trackers is not None:
+        result["achievementProgress"] = trackers
     return result
 
 
@@ -283,6 +315,8 @@ def note_unmet(context: GenerateContext, section: dict[str, Any], profiles: int)
         context.unmet("talonone.loyalty_percent", f"no profile-based loyalty program: {HINT}")
     if not section.get("audiences"):
         context.unmet("talonone.audience_percent", f"no audience: {HINT}")
+    if not section.get("campaignAchievements"):
+        context.unmet("talonone.achievement_percent", f"no campaign achievement: {HINT}")
     if profiles <= 0:
         why = "made for generated profiles, and none are generated (customers or talonone.profiles)"
         for name in (
@@ -290,5 +324,6 @@ def note_unmet(context: GenerateContext, section: dict[str, Any], profiles: int)
             "talonone.cards",
             "talonone.loyalty_percent",
             "talonone.audience_percent",
+            "talonone.achievement_percent",
         ):
             context.unmet(name, why)

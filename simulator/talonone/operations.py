@@ -37,7 +37,28 @@ OPERATIONS = OperationTable(
             "Update multiple customer profiles",
         ),
         talonone("TrackEventV2", "POST", "/v2/events", "Track event"),
+        talonone("TrackEventV3", "POST", "/v3/events", "Track advanced event"),
+        talonone("GetEventV3", "GET", "/v3/events/{integrationId}", "Get advanced event"),
+        talonone(
+            "IntegrationGetAllCampaigns",
+            "GET",
+            "/v1/integration/campaigns",
+            "List all running campaigns",
+        ),
+        talonone(
+            "GetCustomerAchievements",
+            "GET",
+            "/v1/customer_profiles/{integrationId}/achievements",
+            "List customer's available achievements",
+        ),
+        talonone(
+            "GetCustomerAchievementHistory",
+            "GET",
+            "/v1/customer_profiles/{integrationId}/achievements/{achievementId}",
+            "List customer's achievement history",
+        ),
         talonone("SyncCatalog", "PUT", "/v1/catalogs/{catalogId}/sync", "Sync cart item catalog"),
+        talonone("BestPriorPrice", "POST", "/v1/best_prior_price", "Fetch best prior price"),
         # Coupons, referrals, audiences, customer data
         talonone(
             "CreateCouponReservation",
@@ -129,6 +150,21 @@ OPERATIONS = OperationTable(
         ),
         talonone(
             "GetLoyaltyCardTransactions", "GET", CARD + "/transactions", "List card's transactions"
+        ),
+        talonone(
+            "ActivateLoyaltyPoints", "POST", PROGRAM + "/activate_points", "Activate loyalty points"
+        ),
+        talonone(
+            "DeleteLoyaltyTransactionsFromLedgers",
+            "POST",
+            PROFILE_LEDGER + "/delete_transactions",
+            "Delete customer's transactions from loyalty ledgers",
+        ),
+        talonone(
+            "UnlinkLoyaltyCardFromProfile",
+            "POST",
+            "/v2/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/unlink_profile",
+            "Unlink customer profile from a loyalty card",
         ),
     ],
 )

@@ -90,6 +90,7 @@ SPEC_QUIRKS: dict[str, set[int]] = {
     "ReopenCustomerSession": {UNKNOWN},
     "ReturnCartItems": {UNKNOWN},
     "UpdateCustomerProfileV2": {UNKNOWN},  # an unknown audience in `audiencesChanges`
+    "BestPriorPrice": {MALFORMED},  # an empty SKU or timeframe, a timeframe not in days
     # The API key is checked before anything else: a 401 is possible on every operation.
     "*": {401},
 }

@@ -116,6 +116,7 @@ def path_values(ids: dict[str, str]) -> dict[str, str]:
         "couponValue": "WELCOME-5",
         "audienceId": ids["audience"],
         "catalogId": "1",
+        "achievementId": "1",
         "id": ids["ecdp_id"],
         "email": EMAIL,
         "phone": PHONE,

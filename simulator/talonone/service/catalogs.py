@@ -27,6 +27,7 @@ from simulator.talonone.parsing import (
     expect_str,
     invalid,
 )
+from simulator.talonone.service import best_prior_price
 from simulator.talonone.service.campaigns import load_config
 
 ACTION_TYPES = ("ADD", "PATCH", "PATCH_MANY", "REMOVE", "REMOVE_MANY", "ADD_PRICE_ADJUSTMENT")
@@ -257,6 +258,7 @@ def sync_catalog(
         TalonCatalogItem.tenant_id == tenant_id, TalonCatalogItem.catalog_id == catalog_id
     )
     existing = {item.sku: item for item in db.exec(statement).all()}
+    prices_before = {sku: item.price for sku, item in existing.items()}
     for index, payload in enumerate(payloads):
         where = f"/actions/{index}/payload"
         sku = payload.get("sku")
@@ -300,6 +302,7 @@ def sync_catalog(
                 )
                 for item in doomed:
                     existing.pop(item.sku, None)
+    best_prior_price.observe_changes(db, tenant_id, now, prices_before, existing)
     catalog.version += 1
     catalog.modified = now
     db.add(catalog)

@@ -90,8 +90,9 @@ class AddPointsEffect(Strict):
     name: str | None = None
     value: float | None = Field(default=None, gt=0)
     perCurrency: float | None = Field(default=None, gt=0)
-    startDate: str | None = None
+    startDate: str | None = None  # a timestamp, or on_action: pending until activated
     expiryDate: str | None = None
+    validityDuration: str | None = Field(default=None, pattern=r"^\d+[hDWMY]$")  # on_action
 
     @model_validator(mode="after")
     def value_or_rate(self) -> AddPointsEffect:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from simulator.talonone.errors import TalonOneError
-from simulator.talonone.service import audiences, coupons, referrals
+from simulator.talonone.service import achievements, audiences, coupons, referrals
 from simulator.talonone.service.loyalty.balances import delete_profile_data
 from simulator.talonone.service.profile_store import delete_profile, get_profile
 
@@ -32,5 +32,6 @@ def delete_customer_data(db: Session, tenant_id: str, integration_id: str) -> No
     coupons.delete_profile_data(db, tenant_id, integration_id)
     referrals.delete_profile_data(db, tenant_id, integration_id)
     delete_profile_data(db, tenant_id, integration_id)
+    achievements.delete_profile_progress(db, tenant_id, integration_id)
     delete_profile(db, tenant_id, integration_id)
     db.flush()

@@ -21,7 +21,7 @@ from simulator.talonone.parsing import (
     invalid,
     response_content,
 )
-from simulator.talonone.service import campaigns, rules
+from simulator.talonone.service import achievements, campaigns, rules
 from simulator.talonone.service.campaigns import campaign_view
 from simulator.talonone.service.event_store import event_view, new_event_id
 from simulator.talonone.service.loyalty.balances import profile_loyalty_block
@@ -126,6 +126,15 @@ def track_event(
         effects=effects,
         dry=dry,
     )
+    if not dry:
+        effects = effects + achievements.record_activity(
+            db,
+            tenant.id,
+            now,
+            profile_id=profile_id,
+            session_id=f"event:{event_id}",
+            event_type=request["type"],
+        )
     event = TalonEvent(
         tenant_id=tenant.id,
         id=event_id,

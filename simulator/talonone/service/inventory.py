@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from simulator.core.models import Tenant
 from simulator.talonone.models.engagement import TalonInventoryExtra
-from simulator.talonone.service import coupons, referrals
+from simulator.talonone.service import achievements, coupons, referrals
 from simulator.talonone.service.customer_data import profile_not_found
 from simulator.talonone.service.loyalty.balances import profile_loyalty_block
 from simulator.talonone.service.profile_store import get_profile
@@ -58,4 +58,8 @@ def customer_inventory(
     kinds = {EXTRA_KINDS[flag] for flag in flags if flag in EXTRA_KINDS}
     for kind, items in extras(db, tenant.id, integration_id, kinds).items():
         inventory[f"{kind}s"] = items
+    if "achievements" in flags:  # the progress kept, after the fixtures' static entries
+        inventory["achievements"] += achievements.inventory_achievements(
+            db, tenant.id, now, integration_id
+        )
     return inventory

@@ -39,6 +39,7 @@ from simulator.talonone.models.loyalty import (
     TalonLoyaltySpend,
     TalonLoyaltyTransaction,
 )
+from simulator.talonone.service.loyalty.movements import note_instant
 
 EPSILON = 1e-9
 DURATION = re.compile(r"^(\d+)([hDWMY])$")
@@ -381,6 +382,7 @@ def ensure_ledger(
     Kept referenced for the transaction (the identity map holds objects weakly), so a bulk load
     does not query and autoflush for every entry."""
     key = (tenant_id, owner.program_id, owner.profile_id, owner.card_identifier, subledger)
+    note_instant(db, now)
     fastsql.hold_write_lock(db)  # SQLite: what is read next is read under the write lock
     transaction = db.get_transaction()
     cache = db.info.get(LEDGERS)
@@ -880,11 +882,25 @@ def deduct_points(
 
 
 def rolled_back(db: Session, tenant_id: str, original: TalonLoyaltyTransaction) -> float:
-    statement = select(func.coalesce(func.sum(TalonLoyaltyTransaction.amount), 0.0)).where(
-        TalonLoyaltyTransaction.tenant_id == tenant_id,
-        TalonLoyaltyTransaction.related_uuid == original.uuid,
-        TalonLoyaltyTransaction.program_id == original.program_id,
-        TalonLoyaltyTransaction.session_id == original.session_id,
+    """What rollbacks took back of `original` so far. A session closed again after a reopen
+    posts its effects again under the same transaction UUID: the rollbacks of one posting are
+    the rows naming that UUID after it and before the next posting of it."""
+    tx = TalonLoyaltyTransaction
+    same = (
+        tx.tenant_id == tenant_id,
+        tx.program_id == original.program_id,
+        tx.session_id == original.session_id,
+    )
+    next_posting = (
+        select(func.min(tx.id))
+        .where(*same, tx.uuid == original.uuid, tx.id > original.id, tx.related_uuid.is_(None))
+        .scalar_subquery()
+    )
+    statement = select(func.coalesce(func.sum(tx.amount), 0.0)).where(
+        *same,
+        tx.related_uuid == original.uuid,
+        tx.id > original.id,
+        or_(next_posting.is_(None), tx.id < next_posting),
     )
     return float(db.execute(statement).scalar_one())
 

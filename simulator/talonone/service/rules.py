@@ -294,6 +294,10 @@ def loyalty_effect(
             stamp = timestamp_or_none(spec.get(key))
             if stamp is not None:
                 props[key] = stamp
+        if spec.get("startDate") == "on_action":  # pending until activate_points
+            props["awaitsActivation"] = True
+            if spec.get("validityDuration") and "expiryDate" not in props:
+                props["validityDuration"] = spec["validityDuration"]
     else:
         points = spec["value"]
         lock = not ctx.dry and not ctx.ledgers_locked

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from simulator.core.clock import format_instant
 from simulator.talonone.errors import TalonOneError
+from simulator.talonone.models.history import TalonLoyaltyMovement
 from simulator.talonone.models.loyalty import (
     TalonLoyaltyCardProfile,
     TalonLoyaltyLedger,
@@ -19,6 +20,7 @@ from simulator.talonone.models.loyalty import (
     TalonLoyaltySpend,
     TalonLoyaltyTransaction,
 )
+from simulator.talonone.service.loyalty.asof import balances_at
 from simulator.talonone.service.loyalty.cards import card_view, linked_cards
 from simulator.talonone.service.loyalty.figures import effect_owner, ledger_infos
 from simulator.talonone.service.loyalty.programs import (
@@ -32,7 +34,6 @@ from simulator.talonone.service.loyalty_ledger import (
     Balance,
     Owner,
     available,
-    balances,
     ledger_exists,
     lock_ledgers,
 )
@@ -73,7 +74,6 @@ def profile_balances(
     (or only the one asked for); tiers from the main ledger."""
     program = require_program(db, tenant_id, program_id, card_based=False)
     owner = require_profile(db, tenant_id, program_id, profile_id)
-    at = end_date or now
     if subledger is not None and subledger != "":
         if not subledger_known(program, subledger):
             raise TalonOneError(
@@ -82,9 +82,9 @@ def profile_balances(
                 parameter="subledgerId",
                 title="Invalid value",
             )
-        found = balances(db, tenant_id, owner, at, [subledger])
+        found = balances_at(db, tenant_id, owner, now, end_date, [subledger])
         return {"subledgerBalances": {subledger: found.get(subledger, Balance()).as_api()}}
-    found = balances(db, tenant_id, owner, at)
+    found = balances_at(db, tenant_id, owner, now, end_date)
     main = found.get("", Balance())
     main_view: dict[str, Any] = main.as_api()
     if include_tiers:
@@ -177,7 +177,12 @@ def delete_profile_data(db: Session, tenant_id: str, profile_id: str) -> None:
             TalonLoyaltySpend.transaction_id.in_(transaction_ids),
         )
     )
-    for table in (TalonLoyaltyLot, TalonLoyaltyTransaction, TalonLoyaltyLedger):
+    for table in (
+        TalonLoyaltyMovement,
+        TalonLoyaltyLot,
+        TalonLoyaltyTransaction,
+        TalonLoyaltyLedger,
+    ):
         db.execute(
             delete(table).where(
                 table.tenant_id == tenant_id,

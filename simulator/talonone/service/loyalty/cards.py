@@ -21,9 +21,10 @@ from simulator.talonone.models.loyalty import (
     TalonLoyaltyCardProfile,
     TalonLoyaltyProgram,
 )
+from simulator.talonone.service.loyalty.asof import balances_at
 from simulator.talonone.service.loyalty.figures import ledger_infos
 from simulator.talonone.service.loyalty.programs import get_program, require_program
-from simulator.talonone.service.loyalty_ledger import Balance, Owner, balances
+from simulator.talonone.service.loyalty_ledger import Balance, Owner
 from simulator.talonone.service.profile_store import ensure_profile
 
 CARD_IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{4,108}$")
@@ -257,7 +258,7 @@ def card_balances(
 ) -> dict[str, Any]:
     _program, card = require_card(db, tenant_id, program_id, identifier)
     owner = Owner(program_id, card_identifier=card.identifier)
-    found = balances(db, tenant_id, owner, end_date or now)
+    found = balances_at(db, tenant_id, owner, now, end_date)
     body: dict[str, Any] = {}
     if not subledgers:
         body["balance"] = found.get("", Balance()).as_api()

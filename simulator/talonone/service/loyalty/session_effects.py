@@ -99,7 +99,10 @@ def session_transactions(
         )
         .order_by(TalonLoyaltyTransaction.id)
     )
-    return list(db.scalars(statement))
+    # A close after a reopen posts the effects again under their UUIDs: the latest posting of
+    # each is the one the session holds now (the earlier ones were rolled back by the reopen).
+    latest = {(row.program_id, row.uuid): row for row in db.scalars(statement)}
+    return sorted(latest.values(), key=lambda row: row.id)
 
 
 def rollback_effect(original: TalonLoyaltyTransaction, value: float) -> dict[str, Any]:

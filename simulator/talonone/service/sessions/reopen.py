@@ -10,6 +10,7 @@ from sqlmodel import Session
 from simulator.core.models import Tenant
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonSession
+from simulator.talonone.service import achievements
 from simulator.talonone.service.effects import rollbacks
 from simulator.talonone.service.event_store import record_event
 from simulator.talonone.service.loyalty.session_effects import on_session_change
@@ -43,6 +44,7 @@ def reopen_session(
         effects=stored.effects or [],
         dry=False,
     )
+    extra += achievements.roll_back_session(db, tenant.id, stored.integration_id)
     session = TalonSession.model_validate(stored.model_dump())
     session.state = "open"
     session.update_count = stored.update_count + 1

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from simulator.core.models import Tenant
 from simulator.talonone.models.core import TalonConfig, TalonProfile, TalonSession
 from simulator.talonone.parsing import invalid
-from simulator.talonone.service import campaigns, rules
+from simulator.talonone.service import achievements, campaigns, rules
 from simulator.talonone.service.coupons import redeem_coupons, release_coupons
 from simulator.talonone.service.effects import rollbacks
 from simulator.talonone.service.event_store import record_event
@@ -213,6 +213,17 @@ def update_session(
         effects=effects,
         dry=dry,
     )
+    extra += achievements.on_session_change(
+        db,
+        tenant_id,
+        now,
+        session_id=integration_id,
+        profile_id=profile_id or None,
+        previous_state=previous,
+        state=state,
+        total=session.counted_sales,
+        dry=dry,
+    )
     session.effects = effects if state != "cancelled" else []
     event = None
     if not dry:
@@ -317,6 +328,17 @@ def update_finished_session(
         previous_state=stored.state,
         state=state,
         effects=stored.effects or [],
+        dry=dry,
+    )
+    extra += achievements.on_session_change(
+        db,
+        tenant.id,
+        now,
+        session_id=stored.integration_id,
+        profile_id=stored.profile_id or None,
+        previous_state=stored.state,
+        state=state,
+        total=0.0,
         dry=dry,
     )
     effects = undo + extra

@@ -1,0 +1,472 @@
+"""Achievements: goals of a campaign a customer progresses towards by closing sessions or
+sending events, one progress tracker per period.
+
+A tracker starts with the customer's first counted activity (`user_action`) or at the
+achievement's `fixedStartDate` (`fixed_schedule`), ends after `period` (never without one, and
+at the achievement's `endDate` at the latest) and completes when its progress reaches the
+target. The next activity after an ended tracker starts a new one when the recurrence policy
+allows it: `on_expiration` once the period is over, `on_completion` also once completed,
+`no_recurrence` never. A cancelled or reopened session takes back what it added (after the
+completion only with `allowRollbackAfterCompletion`).
+"""
+
+from __future__ import annotations
+
+import re
+from calendar import monthrange
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlmodel import Session
+
+from simulator.core.clock import format_instant
+from simulator.core.ids import next_value
+from simulator.talonone.models.achievements import (
+    TalonAchievement,
+    TalonAchievementContribution,
+    TalonAchievementProgress,
+)
+from simulator.talonone.service import campaigns
+
+PERIOD = re.compile(r"^(\d+)([smhDWMY])(_D|_U)?$")
+TRACKERS = "talonone.achievement_progress"
+EPSILON = 1e-9
+
+
+# --- periods -----------------------------------------------------------------------------------
+
+
+def add_period(start: datetime, period: str) -> datetime:
+    """`30s`, `40m`, `1h`, `5D`, `7W`, `10M`, `15Y`; `_D` rounds the end down to the start of
+    its day, `_U` up to the end of its day, week, month or year."""
+    match = PERIOD.match(period)
+    if match is None:
+        raise ValueError(f"invalid period {period!r}")
+    count, unit, rounding = int(match.group(1)), match.group(2), match.group(3)
+    seconds = {"s": 1, "m": 60, "h": 3600, "D": 86400, "W": 604800}
+    if unit in seconds:
+        end = start + timedelta(seconds=count * seconds[unit])
+    else:
+        months = count * (12 if unit == "Y" else 1)
+        year, month = divmod(start.month - 1 + months, 12)
+        year += start.year
+        end = start.replace(
+            year=year, month=month + 1, day=min(start.day, monthrange(year, month + 1)[1])
+        )
+    day_start = end.replace(hour=0, minute=0, second=0, microsecond=0)
+    if rounding == "_D":
+        return day_start
+    if rounding == "_U":
+        if unit == "W":
+            day_start += timedelta(days=6 - day_start.weekday())
+        elif unit == "M":
+            day_start = day_start.replace(day=monthrange(end.year, end.month)[1])
+        elif unit == "Y":
+            day_start = day_start.replace(month=12, day=31)
+        return day_start + timedelta(days=1) - timedelta(microseconds=1)
+    return end
+
+
+def tracker_end(achievement: TalonAchievement, start: datetime) -> datetime | None:
+    ends = [add_period(start, achievement.period)] if achievement.period else []
+    if achievement.end_date is not None:
+        ends.append(achievement.end_date)
+    return min(ends) if ends else None
+
+
+# --- reads -------------------------------------------------------------------------------------
+
+
+def achievement_status(achievement: TalonAchievement, now: datetime) -> str | None:
+    """active, scheduled, or None once it has ended."""
+    if achievement.end_date is not None and achievement.end_date <= now:
+        return None
+    if achievement.fixed_start_date is not None and achievement.fixed_start_date > now:
+        return "scheduled"
+    return "active"
+
+
+def tracker_status(tracker: TalonAchievementProgress, now: datetime) -> str:
+    if tracker.completion_date is not None:
+        return "completed"
+    if tracker.end_date is not None and tracker.end_date <= now:
+        return "expired"
+    return "inprogress"
+
+
+def progress_view(tracker: TalonAchievementProgress | None, now: datetime) -> dict[str, Any]:
+    if tracker is None:
+        return {"status": "not_started", "progress": 0}
+    view: dict[str, Any] = {
+        "status": tracker_status(tracker, now),
+        "progress": number(tracker.progress),
+        "startDate": format_instant(tracker.start_date),
+    }
+    if tracker.completion_date is not None:
+        view["completionDate"] = format_instant(tracker.completion_date)
+    if tracker.end_date is not None:
+        view["endDate"] = format_instant(tracker.end_date)
+    return view
+
+
+def number(value: float) -> float | int:
+    rounded = round(value, 6)
+    return int(rounded) if rounded == int(rounded) else rounded
+
+
+def definition_view(achievement: TalonAchievement) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": achievement.id,
+        "created": format_instant(achievement.created),
+        "name": achievement.name,
+        "title": achievement.title,
+        "description": achievement.description,
+        "target": number(achievement.target),
+        "recurrencePolicy": achievement.recurrence_policy,
+        "activationPolicy": achievement.activation_policy,
+        "allowRollbackAfterCompletion": achievement.allow_rollback_after_completion,
+        "campaignId": achievement.campaign_id,
+    }
+    if achievement.period:
+        view["period"] = achievement.period
+    if achievement.fixed_start_date is not None:
+        view["fixedStartDate"] = format_instant(achievement.fixed_start_date)
+    if achievement.end_date is not None:
+        view["endDate"] = format_instant(achievement.end_date)
+    return view
+
+
+def latest_tracker(
+    db: Session, tenant_id: str, achievement_id: int, profile_id: str
+) -> TalonAchievementProgress | None:
+    statement = (
+        select(TalonAchievementProgress)
+        .where(
+            TalonAchievementProgress.tenant_id == tenant_id,
+            TalonAchievementProgress.achievement_id == achievement_id,
+            TalonAchievementProgress.profile_id == profile_id,
+        )
+        .order_by(TalonAchievementProgress.start_date.desc(), TalonAchievementProgress.id.desc())
+        .limit(1)
+    )
+    return db.scalars(statement).first()
+
+
+def tenant_achievements(db: Session, tenant_id: str) -> list[TalonAchievement]:
+    statement = (
+        select(TalonAchievement)
+        .where(TalonAchievement.tenant_id == tenant_id)
+        .order_by(TalonAchievement.id)
+    )
+    return list(db.scalars(statement))
+
+
+def customer_achievements(
+    db: Session,
+    tenant_id: str,
+    now: datetime,
+    profile_id: str,
+    *,
+    campaign_ids: set[int] | None = None,
+    achievement_ids: set[int] | None = None,
+    statuses: set[str] | None = None,
+    progress_statuses: set[str] | None = None,
+    skip: int = 0,
+    page_size: int = 1000,
+) -> dict[str, Any]:
+    """The achievements available to the customer (active or scheduled) with its current
+    progress (`not_started` before any), filtered, in id order, one page of them."""
+    found = []
+    for achievement in tenant_achievements(db, tenant_id):
+        status = achievement_status(achievement, now)
+        if status is None or (statuses and status not in statuses):
+            continue
+        if campaign_ids and achievement.campaign_id not in campaign_ids:
+            continue
+        if achievement_ids and achievement.id not in achievement_ids:
+            continue
+        tracker = latest_tracker(db, tenant_id, achievement.id, profile_id)
+        progress = progress_view(tracker, now)
+        if progress_statuses and progress["status"] not in progress_statuses:
+            continue
+        found.append(
+            {**definition_view(achievement), "status": status, "currentProgress": progress}
+        )
+    return {"totalResultSize": len(found), "data": found[skip : skip + page_size]}
+
+
+def achievement_history(
+    db: Session,
+    tenant_id: str,
+    now: datetime,
+    profile_id: str,
+    achievement_id: int,
+    *,
+    statuses: set[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    skip: int = 0,
+    page_size: int = 1000,
+) -> dict[str, Any] | None:
+    """Every tracker of the customer in the achievement, newest first; None for an unknown
+    achievement. `startDate`/`endDate` filter the trackers' start."""
+    if db.get(TalonAchievement, (tenant_id, achievement_id)) is None:
+        return None
+    statement = (
+        select(TalonAchievementProgress)
+        .where(
+            TalonAchievementProgress.tenant_id == tenant_id,
+            TalonAchievementProgress.achievement_id == achievement_id,
+            TalonAchievementProgress.profile_id == profile_id,
+        )
+        .order_by(TalonAchievementProgress.start_date.desc(), TalonAchievementProgress.id.desc())
+    )
+    if start is not None:
+        statement = statement.where(TalonAchievementProgress.start_date >= start)
+    if end is not None:
+        statement = statement.where(TalonAchievementProgress.start_date <= end)
+    views = [progress_view(tracker, now) for tracker in db.scalars(statement)]
+    if statuses:
+        views = [view for view in views if view["status"] in statuses]
+    return {"totalResultSize": len(views), "data": views[skip : skip + page_size]}
+
+
+def inventory_achievements(
+    db: Session, tenant_id: str, now: datetime, profile_id: str
+) -> list[dict[str, Any]]:
+    """The inventory's `achievements`: the customer's current progress in every achievement
+    it has started."""
+    found = []
+    for achievement in tenant_achievements(db, tenant_id):
+        tracker = latest_tracker(db, tenant_id, achievement.id, profile_id)
+        if tracker is None:
+            continue
+        entry = {
+            **progress_view(tracker, now),
+            "achievementId": achievement.id,
+            "name": achievement.name,
+            "title": achievement.title,
+            "description": achievement.description,
+            "campaignId": achievement.campaign_id,
+            "target": number(achievement.target),
+            "achievementRecurrencePolicy": achievement.recurrence_policy,
+            "achievementActivationPolicy": achievement.activation_policy,
+            "achievementAllowRollbackAfterCompletion": achievement.allow_rollback_after_completion,
+        }
+        if achievement.fixed_start_date is not None:
+            entry["achievementFixedStartDate"] = format_instant(achievement.fixed_start_date)
+        if achievement.end_date is not None:
+            entry["achievementEndDate"] = format_instant(achievement.end_date)
+        found.append(entry)
+    return found
+
+
+# --- writes ------------------------------------------------------------------------------------
+
+
+def new_tracker(
+    db: Session, tenant_id: str, achievement: TalonAchievement, profile_id: str, now: datetime
+) -> TalonAchievementProgress:
+    start = (
+        achievement.fixed_start_date if achievement.activation_policy == "fixed_schedule" else now
+    )
+    start = start or now
+    tracker = TalonAchievementProgress(
+        tenant_id=tenant_id,
+        id=next_value(db, tenant_id, TRACKERS),
+        achievement_id=achievement.id,
+        profile_id=profile_id,
+        progress=0.0,
+        start_date=start,
+        end_date=tracker_end(achievement, start),
+    )
+    db.add(tracker)
+    return tracker
+
+
+def open_tracker(
+    db: Session, tenant_id: str, achievement: TalonAchievement, profile_id: str, now: datetime
+) -> TalonAchievementProgress | None:
+    """The tracker an activity at `now` adds to, started if the policies allow; None if none."""
+    tracker = latest_tracker(db, tenant_id, achievement.id, profile_id)
+    if tracker is None:
+        return new_tracker(db, tenant_id, achievement, profile_id, now)
+    status = tracker_status(tracker, now)
+    if status == "inprogress":
+        return tracker
+    period_over = tracker.end_date is not None and tracker.end_date <= now
+    policy = achievement.recurrence_policy
+    if (policy == "on_expiration" and period_over) or (
+        policy == "on_completion" and (period_over or status == "completed")
+    ):
+        return new_tracker(db, tenant_id, achievement, profile_id, now)
+    return None
+
+
+def counts(achievement: TalonAchievement, event_type: str | None) -> bool:
+    if achievement.activity == "event":
+        return event_type is not None and event_type == achievement.event_type
+    return event_type is None
+
+
+def record_activity(
+    db: Session,
+    tenant_id: str,
+    now: datetime,
+    *,
+    profile_id: str | None,
+    session_id: str,
+    total: float = 0.0,
+    event_type: str | None = None,
+) -> list[dict[str, Any]]:
+    """A session closed (event_type None) or a custom event arrived: progress for every
+    achievement of a running campaign with the achievements feature it counts for; the
+    `increaseAchievementProgress` effects."""
+    if not profile_id:
+        return []
+    config = campaigns.load_config(db, tenant_id)
+    running = {
+        c["id"]: c
+        for c in config.campaigns or []
+        if "achievements" in c.get("features", []) and campaigns.is_running(c, now)
+    }
+    if not running:  # most closes: no query at all
+        return []
+    effects = []
+    for achievement in tenant_achievements(db, tenant_id):
+        if achievement.campaign_id not in running or achievement_status(achievement, now) != (
+            "active"
+        ):
+            continue
+        if not counts(achievement, event_type):
+            continue
+        delta = total if achievement.measure == "total" else 1.0
+        if delta <= EPSILON:
+            continue
+        tracker = open_tracker(db, tenant_id, achievement, profile_id, now)
+        if tracker is None:
+            continue
+        tracker.progress += delta
+        just_completed = tracker.progress >= achievement.target - EPSILON
+        if just_completed:
+            tracker.completion_date = now
+        db.add(tracker)
+        db.add(
+            TalonAchievementContribution(
+                tenant_id=tenant_id, progress_id=tracker.id, session_id=session_id, delta=delta
+            )
+        )
+        campaign = running[achievement.campaign_id]
+        effects.append(
+            {
+                "campaignId": campaign["id"],
+                "rulesetId": campaign.get("rulesetId", campaign["id"]),
+                "ruleIndex": 0,
+                "ruleName": achievement.title,
+                "effectType": "increaseAchievementProgress",
+                "props": {
+                    "achievementId": achievement.id,
+                    "achievementName": achievement.name,
+                    "progressTrackerId": tracker.id,
+                    "delta": number(delta),
+                    "value": number(tracker.progress),
+                    "target": number(achievement.target),
+                    "isJustCompleted": just_completed,
+                },
+            }
+        )
+    db.flush()
+    return effects
+
+
+def roll_back_session(db: Session, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
+    """A closed session cancelled or reopened: what it added is taken back (from a completed
+    tracker only with `allowRollbackAfterCompletion`); the rollback effects."""
+    contributions = list(
+        db.scalars(
+            select(TalonAchievementContribution).where(
+                TalonAchievementContribution.tenant_id == tenant_id,
+                TalonAchievementContribution.session_id == session_id,
+            )
+        )
+    )
+    effects = []
+    for contribution in contributions:
+        tracker = db.get(TalonAchievementProgress, (tenant_id, contribution.progress_id))
+        achievement = (
+            db.get(TalonAchievement, (tenant_id, tracker.achievement_id)) if tracker else None
+        )
+        if tracker is None or achievement is None:
+            continue
+        if tracker.completion_date is not None and not achievement.allow_rollback_after_completion:
+            continue
+        tracker.progress = max(tracker.progress - contribution.delta, 0.0)
+        if tracker.progress < achievement.target - EPSILON:
+            tracker.completion_date = None
+        db.add(tracker)
+        db.delete(contribution)
+        effects.append(
+            {
+                "campaignId": achievement.campaign_id,
+                "rulesetId": achievement.campaign_id,
+                "ruleIndex": 0,
+                "ruleName": achievement.title,
+                "effectType": "rollbackIncreasedAchievementProgress",
+                "props": {
+                    "achievementId": achievement.id,
+                    "achievementName": achievement.name,
+                    "progressTrackerId": tracker.id,
+                    "decreaseProgressBy": number(contribution.delta),
+                    "currentProgress": number(tracker.progress),
+                    "target": number(achievement.target),
+                },
+            }
+        )
+    db.flush()
+    return effects
+
+
+def on_session_change(
+    db: Session,
+    tenant_id: str,
+    now: datetime,
+    *,
+    session_id: str,
+    profile_id: str | None,
+    previous_state: str | None,
+    state: str,
+    total: float,
+    dry: bool,
+) -> list[dict[str, Any]]:
+    """What the session engine calls next to the loyalty part: a close counts, a cancel or
+    reopen of a closed session takes back."""
+    if dry:
+        return []
+    posted = previous_state in ("closed", "partially_returned")
+    if state == "closed" and not posted:
+        return record_activity(
+            db, tenant_id, now, profile_id=profile_id, session_id=session_id, total=total
+        )
+    if state in ("open", "cancelled") and posted:
+        return roll_back_session(db, tenant_id, session_id)
+    return []
+
+
+def delete_profile_progress(db: Session, tenant_id: str, profile_id: str) -> None:
+    trackers = select(TalonAchievementProgress.id).where(
+        TalonAchievementProgress.tenant_id == tenant_id,
+        TalonAchievementProgress.profile_id == profile_id,
+    )
+    db.execute(
+        delete(TalonAchievementContribution).where(
+            TalonAchievementContribution.tenant_id == tenant_id,
+            TalonAchievementContribution.progress_id.in_(trackers),
+        )
+    )
+    db.execute(
+        delete(TalonAchievementProgress).where(
+            TalonAchievementProgress.tenant_id == tenant_id,
+            TalonAchievementProgress.profile_id == profile_id,
+        )
+    )
