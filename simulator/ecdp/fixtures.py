@@ -10,11 +10,11 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from sqlalchemy import insert, select
-from sqlmodel import Session
 
 from simulator.core.fixtures import FixtureError, FixtureSection, LoadContext, Strict
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 from simulator.ecdp.generate import COUNTS as GENERATE_COUNTS
 from simulator.ecdp.generate import generate
 from simulator.ecdp.models import (
@@ -208,7 +208,7 @@ def check_unique_identifiers(rows: list[dict[str, Any]], source: str) -> None:
                 seen.add(value)
 
 
-def load(session: Session, tenant: Tenant, model: EcdpFixture, context: LoadContext) -> None:
+def load(session: Store, tenant: Tenant, model: EcdpFixture, context: LoadContext) -> None:
     if model.defaultIdentificationField or model.validationErrors != "list":
         session.add(
             EcdpSettings(
@@ -251,7 +251,7 @@ def load(session: Session, tenant: Tenant, model: EcdpFixture, context: LoadCont
 
 
 def load_confirmations(
-    session: Session,
+    session: Store,
     tenant: Tenant,
     model: EcdpFixture,
     customers: dict[int, dict[str, Any]],
@@ -284,7 +284,7 @@ def load_confirmations(
         next_value(session, tenant.id, "ecdp.confirmation", max(last, highest))
 
 
-def export(session: Session, tenant: Tenant) -> dict[str, Any]:
+def export(session: Store, tenant: Tenant) -> dict[str, Any]:
     definitions = load_definitions(session, tenant.id)
     section: dict[str, Any] = {}
     if definitions.default_identification_field:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ConfigDict
-from sqlmodel import Session
 
 from simulator.core.fixtures import FixtureSection, LoadContext
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 from simulator.talonone.generate import COUNTS as GENERATE_COUNTS
 from simulator.talonone.generate import generate
 from simulator.talonone.service import (
@@ -42,12 +42,12 @@ class TalonOneFixture(
     model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
 
-def load(db: Session, tenant: Tenant, fixture: TalonOneFixture, context: LoadContext) -> None:
+def load(db: Store, tenant: Tenant, fixture: TalonOneFixture, context: LoadContext) -> None:
     for part in PARTS:
         part.load_fixtures(db, tenant, fixture, context)
 
 
-def export(db: Session, tenant: Tenant) -> dict[str, Any]:
+def export(db: Store, tenant: Tenant) -> dict[str, Any]:
     document: dict[str, Any] = {}
     for part in PARTS:
         document.update(part.export_fixtures(db, tenant))

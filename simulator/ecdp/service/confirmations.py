@@ -8,13 +8,13 @@ import json
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlmodel import Session
 
+from simulator.core.store import Store
 from simulator.ecdp.models import EcdpConfirmation, EcdpCustomer
 
 
 def list_confirmations(
-    session: Session, tenant_id: str, customer_id: int | None = None
+    session: Store, tenant_id: str, customer_id: int | None = None
 ) -> list[EcdpConfirmation]:
     statement = select(EcdpConfirmation).where(EcdpConfirmation.tenant_id == tenant_id)
     if customer_id is not None:
@@ -23,7 +23,7 @@ def list_confirmations(
 
 
 def confirm(
-    session: Session, tenant_id: str, confirmation_id: int, now: datetime
+    session: Store, tenant_id: str, confirmation_id: int, now: datetime
 ) -> EcdpConfirmation | None:
     """The customer clicked the link: consents still awaiting this confirmation become True."""
     message = session.execute(

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
 
+from simulator.core.store import Store
 from simulator.ecdp.models import EcdpAttribute, EcdpConsent, EcdpSettings
 
 
@@ -31,7 +31,7 @@ class Definitions:
     consents: dict[int, str]  # id -> type
 
 
-def load_definitions(session: Session, tenant_id: str) -> Definitions:
+def load_definitions(session: Store, tenant_id: str) -> Definitions:
     settings = session.get(EcdpSettings, tenant_id)
     attributes = session.execute(
         select(EcdpAttribute).where(EcdpAttribute.tenant_id == tenant_id)
@@ -49,7 +49,7 @@ def load_definitions(session: Session, tenant_id: str) -> Definitions:
     )
 
 
-def list_attributes(session: Session, tenant_id: str) -> list[dict[str, Any]]:
+def list_attributes(session: Store, tenant_id: str) -> list[dict[str, Any]]:
     rows = session.execute(
         select(EcdpAttribute.id, EcdpAttribute.name, EcdpAttribute.type)
         .where(EcdpAttribute.tenant_id == tenant_id)
@@ -58,7 +58,7 @@ def list_attributes(session: Session, tenant_id: str) -> list[dict[str, Any]]:
     return [{"id": i, "name": n, "type": t} for i, n, t in rows]
 
 
-def list_consents(session: Session, tenant_id: str) -> list[dict[str, Any]]:
+def list_consents(session: Store, tenant_id: str) -> list[dict[str, Any]]:
     rows = session.execute(
         select(EcdpConsent.id, EcdpConsent.name, EcdpConsent.type)
         .where(EcdpConsent.tenant_id == tenant_id)

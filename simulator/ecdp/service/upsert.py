@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import RowMapping
-from sqlmodel import Session
 
 from simulator.core.ids import next_value, seeded_rng
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 from simulator.ecdp.models import EcdpConfirmation, EcdpCustomer
 from simulator.ecdp.service.definitions import Definitions, load_definitions
 from simulator.ecdp.service.parsing import (
@@ -64,7 +64,7 @@ KEY_SOURCE = {"email_key": "email", "phone_key": "phone"}
 
 
 def fetch_related(
-    session: Session, tenant_id: str, inputs: list[CustomerInput]
+    session: Store, tenant_id: str, inputs: list[CustomerInput]
 ) -> dict[int, dict[str, Any]]:
     """Every stored customer that one of the batch's identifiers points at, by pk."""
     values: dict[str, set[str]] = {column: set() for column in IDENTIFIERS}
@@ -155,7 +155,7 @@ def blank_customer(tenant_id: str, now: datetime) -> dict[str, Any]:
 
 
 def upsert_customers(
-    session: Session, tenant: Tenant, body: Any, now: datetime, seed: int
+    session: Store, tenant: Tenant, body: Any, now: datetime, seed: int
 ) -> UpsertResult:
     """Validate the whole batch, then write it in one transaction (nothing on any error)."""
     definitions = load_definitions(session, tenant.id)
@@ -295,7 +295,7 @@ def keys_of(customer: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def write_batch(
-    session: Session,
+    session: Store,
     tenant_id: str,
     state: BatchState,
     added: list[int],

@@ -18,11 +18,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from simulator.core.clock import UtcDateTime, format_instant
 from simulator.core.fixtures import FixtureError, LoadContext, Strict, numbered, raise_to
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 from simulator.talonone.models.achievements import TalonAchievement, TalonAchievementProgress
 from simulator.talonone.service.achievements import PERIOD, TRACKERS, number, tracker_end
 from simulator.talonone.service.profiles import ensure_profile
@@ -97,7 +98,7 @@ def check_references(fixture: Any, source: str) -> None:
             )
 
 
-def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContext) -> None:
+def load_fixtures(db: Store, tenant: Tenant, fixture: Any, context: LoadContext) -> None:
     check_references(fixture, context.source)
     definitions = {}
     for definition in fixture.campaignAchievements:
@@ -187,7 +188,7 @@ def tracker_entry(row: TalonAchievementProgress) -> dict[str, Any]:
     return entry
 
 
-def export_achievements(db: Session, tenant: Tenant) -> dict[str, Any]:
+def export_achievements(db: Store, tenant: Tenant) -> dict[str, Any]:
     definitions = db.scalars(
         select(TalonAchievement)
         .where(TalonAchievement.tenant_id == tenant.id)
@@ -204,5 +205,5 @@ def export_achievements(db: Session, tenant: Tenant) -> dict[str, Any]:
     }
 
 
-def export_fixtures(db: Session, tenant: Tenant) -> dict[str, Any]:
+def export_fixtures(db: Store, tenant: Tenant) -> dict[str, Any]:
     return export_achievements(db, tenant)

@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlmodel import Session
 
 from simulator.core.clock import format_instant
 from simulator.core.ids import next_value
+from simulator.core.store import Store
 from simulator.talonone.models.achievements import (
     TalonAchievement,
     TalonAchievementContribution,
@@ -138,7 +138,7 @@ def definition_view(achievement: TalonAchievement) -> dict[str, Any]:
 
 
 def latest_tracker(
-    db: Session, tenant_id: str, achievement_id: int, profile_id: str
+    db: Store, tenant_id: str, achievement_id: int, profile_id: str
 ) -> TalonAchievementProgress | None:
     statement = (
         select(TalonAchievementProgress)
@@ -153,7 +153,7 @@ def latest_tracker(
     return db.scalars(statement).first()
 
 
-def tenant_achievements(db: Session, tenant_id: str) -> list[TalonAchievement]:
+def tenant_achievements(db: Store, tenant_id: str) -> list[TalonAchievement]:
     statement = (
         select(TalonAchievement)
         .where(TalonAchievement.tenant_id == tenant_id)
@@ -163,7 +163,7 @@ def tenant_achievements(db: Session, tenant_id: str) -> list[TalonAchievement]:
 
 
 def customer_achievements(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     profile_id: str,
@@ -197,7 +197,7 @@ def customer_achievements(
 
 
 def achievement_history(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     profile_id: str,
@@ -233,7 +233,7 @@ def achievement_history(
 
 
 def inventory_achievements(
-    db: Session, tenant_id: str, now: datetime, profile_id: str
+    db: Store, tenant_id: str, now: datetime, profile_id: str
 ) -> list[dict[str, Any]]:
     """The inventory's `achievements`: the customer's current progress in every achievement
     it has started."""
@@ -266,7 +266,7 @@ def inventory_achievements(
 
 
 def new_tracker(
-    db: Session, tenant_id: str, achievement: TalonAchievement, profile_id: str, now: datetime
+    db: Store, tenant_id: str, achievement: TalonAchievement, profile_id: str, now: datetime
 ) -> TalonAchievementProgress:
     start = (
         achievement.fixed_start_date if achievement.activation_policy == "fixed_schedule" else now
@@ -286,7 +286,7 @@ def new_tracker(
 
 
 def open_tracker(
-    db: Session, tenant_id: str, achievement: TalonAchievement, profile_id: str, now: datetime
+    db: Store, tenant_id: str, achievement: TalonAchievement, profile_id: str, now: datetime
 ) -> TalonAchievementProgress | None:
     """The tracker an activity at `now` adds to, started if the policies allow; None if none."""
     tracker = latest_tracker(db, tenant_id, achievement.id, profile_id)
@@ -311,7 +311,7 @@ def counts(achievement: TalonAchievement, event_type: str | None) -> bool:
 
 
 def record_activity(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     *,
@@ -380,7 +380,7 @@ def record_activity(
     return effects
 
 
-def roll_back_session(db: Session, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
+def roll_back_session(db: Store, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
     """A closed session cancelled or reopened: what it added is taken back (from a completed
     tracker only with `allowRollbackAfterCompletion`); the rollback effects."""
     contributions = list(
@@ -428,7 +428,7 @@ def roll_back_session(db: Session, tenant_id: str, session_id: str) -> list[dict
 
 
 def on_session_change(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     *,
@@ -453,7 +453,7 @@ def on_session_change(
     return []
 
 
-def delete_profile_progress(db: Session, tenant_id: str, profile_id: str) -> None:
+def delete_profile_progress(db: Store, tenant_id: str, profile_id: str) -> None:
     trackers = select(TalonAchievementProgress.id).where(
         TalonAchievementProgress.tenant_id == tenant_id,
         TalonAchievementProgress.profile_id == profile_id,

@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
-
 from simulator.core.clock import format_instant
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.advanced_events import TalonAdvancedEvent
 from simulator.talonone.models.core import TalonEvent
@@ -65,7 +64,7 @@ def split_request(body: Any) -> tuple[dict[str, Any], str, str | None, bool]:
 
 
 def track_advanced_event(
-    db: Session, tenant: Tenant, now: datetime, body: Any, *, dry: bool
+    db: Store, tenant: Tenant, now: datetime, body: Any, *, dry: bool
 ) -> dict[str, Any]:
     v2_body, integration_id, connected, asked = split_request(body)
     if db.get(TalonAdvancedEvent, (tenant.id, integration_id)) is not None:
@@ -106,7 +105,7 @@ def track_advanced_event(
     return response
 
 
-def get_advanced_event(db: Session, tenant: Tenant, integration_id: str) -> dict[str, Any]:
+def get_advanced_event(db: Store, tenant: Tenant, integration_id: str) -> dict[str, Any]:
     advanced = db.get(TalonAdvancedEvent, (tenant.id, integration_id))
     event = db.get(TalonEvent, (tenant.id, advanced.event_id)) if advanced else None
     if advanced is None or event is None:

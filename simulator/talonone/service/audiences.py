@@ -14,12 +14,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from sqlalchemy import bindparam, delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from simulator.core import fastsql
 from simulator.core.clock import UtcDateTime, format_instant
 from simulator.core.ids import next_value
 from simulator.core.storable import fits, lookup
+from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.engagement import TalonAudience, TalonAudienceMembership
 from simulator.talonone.parsing import check_attributes
@@ -91,7 +92,7 @@ def audience_view(audience: TalonAudience, account_id: int) -> dict[str, Any]:
     return view
 
 
-def account_id(db: Session, tenant_id: str) -> int:
+def account_id(db: Store, tenant_id: str) -> int:
 
     return load_config(db, tenant_id).account_id
 
@@ -99,12 +100,12 @@ def account_id(db: Session, tenant_id: str) -> int:
 IN_LIST = 1000  # ids per IN list (PostgreSQL takes at most 65,535 parameters a statement)
 
 
-def get_audience(db: Session, tenant_id: str, audience_id: int) -> TalonAudience | None:
+def get_audience(db: Store, tenant_id: str, audience_id: int) -> TalonAudience | None:
     """The audience; None for an id beyond the store's range too (no audience has one)."""
     return lookup(db, TalonAudience, (tenant_id, audience_id))
 
 
-def require_audience(db: Session, tenant_id: str, audience_id: int) -> TalonAudience:
+def require_audience(db: Store, tenant_id: str, audience_id: int) -> TalonAudience:
     audience = get_audience(db, tenant_id, audience_id)
     if audience is None:
         raise TalonOneError(
@@ -117,7 +118,7 @@ def require_audience(db: Session, tenant_id: str, audience_id: int) -> TalonAudi
 
 
 def find_by_integration(
-    db: Session, tenant_id: str, integration: str | None, integration_id: str
+    db: Store, tenant_id: str, integration: str | None, integration_id: str
 ) -> TalonAudience | None:
     statement = select(TalonAudience).where(
         TalonAudience.tenant_id == tenant_id,
@@ -134,7 +135,7 @@ def find_by_integration(
 
 
 def create_audience(
-    db: Session, tenant_id: str, now: datetime, request: NewAudience
+    db: Store, tenant_id: str, now: datetime, request: NewAudience
 ) -> dict[str, Any]:
     """CreateAudienceV2; a second audience with the same (integration, integrationId) is 409."""
     if request.integration_id is not None and find_by_integration(
@@ -163,7 +164,7 @@ def create_audience(
     return audience_view(audience, account_id(db, tenant_id))
 
 
-def rename_audience(db: Session, tenant_id: str, audience_id: int, name: str) -> dict[str, Any]:
+def rename_audience(db: Store, tenant_id: str, audience_id: int, name: str) -> dict[str, Any]:
     audience = require_audience(db, tenant_id, audience_id)
     audience.name = name
     db.add(audience)
@@ -171,7 +172,7 @@ def rename_audience(db: Session, tenant_id: str, audience_id: int, name: str) ->
     return audience_view(audience, account_id(db, tenant_id))
 
 
-def delete_memberships(db: Session, tenant_id: str, audience_id: int) -> None:
+def delete_memberships(db: Store, tenant_id: str, audience_id: int) -> None:
     require_audience(db, tenant_id, audience_id)
     db.execute(
         delete(TalonAudienceMembership).where(
@@ -181,7 +182,7 @@ def delete_memberships(db: Session, tenant_id: str, audience_id: int) -> None:
     )
 
 
-def delete_audience(db: Session, tenant_id: str, audience_id: int) -> None:
+def delete_audience(db: Store, tenant_id: str, audience_id: int) -> None:
     """DeleteAudienceV2 also removes every membership of the audience."""
     audience = require_audience(db, tenant_id, audience_id)
     delete_memberships(db, tenant_id, audience_id)
@@ -189,7 +190,7 @@ def delete_audience(db: Session, tenant_id: str, audience_id: int) -> None:
     db.flush()
 
 
-def member_ids(db: Session, tenant_id: str, audience_id: int) -> list[str]:
+def member_ids(db: Store, tenant_id: str, audience_id: int) -> list[str]:
     statement = (
         select(TalonAudienceMembership.profile_integration_id)
         .where(
@@ -202,7 +203,7 @@ def member_ids(db: Session, tenant_id: str, audience_id: int) -> list[str]:
 
 
 def update_members_attributes(
-    db: Session, tenant_id: str, audience_id: int, attributes: dict[str, Any]
+    db: Store, tenant_id: str, audience_id: int, attributes: dict[str, Any]
 ) -> int:
     """UpdateAudienceCustomersAttributes: merge these attributes into every member's profile.
 
@@ -228,9 +229,7 @@ def update_members_attributes(
 # --- memberships ------------------------------------------------------------------------------
 
 
-def add_member(
-    db: Session, tenant_id: str, now: datetime, audience_id: int, profile_id: str
-) -> None:
+def add_member(db: Store, tenant_id: str, now: datetime, audience_id: int, profile_id: str) -> None:
     """Idempotent, also when another request adds the same member at the same time."""
     if db.get(TalonAudienceMembership, (tenant_id, audience_id, profile_id)) is not None:
         return
@@ -242,14 +241,14 @@ def add_member(
         db.add(membership)
 
 
-def remove_member(db: Session, tenant_id: str, audience_id: int, profile_id: str) -> None:
+def remove_member(db: Store, tenant_id: str, audience_id: int, profile_id: str) -> None:
     membership = db.get(TalonAudienceMembership, (tenant_id, audience_id, profile_id))
     if membership is not None:
         db.delete(membership)
         db.flush()
 
 
-def missing_audiences(db: Session, tenant_id: str, audience_ids: set[int]) -> list[int]:
+def missing_audiences(db: Store, tenant_id: str, audience_ids: set[int]) -> list[int]:
     if not audience_ids:
         return []
     storable = sorted(i for i in audience_ids if fits(TalonAudience.id, i))
@@ -264,7 +263,7 @@ def missing_audiences(db: Session, tenant_id: str, audience_ids: set[int]) -> li
 
 
 def change_profile_audiences(
-    db: Session, tenant_id: str, now: datetime, actions: list[AudienceAction]
+    db: Store, tenant_id: str, now: datetime, actions: list[AudienceAction]
 ) -> None:
     """UpdateCustomerProfileAudiences: every action or none (an unknown audience is 404).
 
@@ -290,7 +289,7 @@ def change_profile_audiences(
 
 
 def apply_profile_audience_changes(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     profile_id: str,
@@ -324,13 +323,13 @@ PROFILE_AUDIENCE_IDS = fastsql.prepared(
 )
 
 
-def profile_audience_ids(db: Session | fastsql.Lease, tenant_id: str, profile_id: str) -> set[int]:
+def profile_audience_ids(db: Store | fastsql.Lease, tenant_id: str, profile_id: str) -> set[int]:
     """The audiences a profile belongs to (for rule conditions)."""
     parameters = {"tenant": tenant_id, "profile": profile_id}
     return {row[0] for row in fastsql.execute(db, PROFILE_AUDIENCE_IDS, parameters)}
 
 
-def profile_audience_memberships(db: Session, tenant_id: str, profile_id: str) -> list[dict]:
+def profile_audience_memberships(db: Store, tenant_id: str, profile_id: str) -> list[dict]:
     """The `audienceMemberships` of a CustomerProfile: [{id, name}] by audience id."""
     statement = (
         select(TalonAudience.id, TalonAudience.name)
@@ -348,7 +347,7 @@ def profile_audience_memberships(db: Session, tenant_id: str, profile_id: str) -
     return [{"id": audience_id, "name": name} for audience_id, name in db.exec(statement).all()]
 
 
-def delete_profile_data(db: Session, tenant_id: str, profile_id: str) -> None:
+def delete_profile_data(db: Store, tenant_id: str, profile_id: str) -> None:
     db.execute(
         delete(TalonAudienceMembership).where(
             TalonAudienceMembership.tenant_id == tenant_id,

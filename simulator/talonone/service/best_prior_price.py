@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
 
 from simulator.core.clock import format_instant, parse_instant
 from simulator.core.ids import next_value
+from simulator.core.store import Store
 from simulator.talonone.models.core import TalonCatalogItem
 from simulator.talonone.models.history import TalonPriceObservation
 from simulator.talonone.parsing import (
@@ -104,7 +104,7 @@ def audience_of(target: Any) -> int | None:
 
 
 def history(
-    db: Session, tenant_id: str, sku: str, audience_id: int | None, until: datetime
+    db: Store, tenant_id: str, sku: str, audience_id: int | None, until: datetime
 ) -> list[TalonPriceObservation]:
     statement = (
         select(TalonPriceObservation)
@@ -170,7 +170,7 @@ def observation_view(observation: TalonPriceObservation) -> dict[str, Any]:
     }
 
 
-def best_prior_prices(db: Session, tenant_id: str, body: Any) -> list[dict[str, Any]]:
+def best_prior_prices(db: Store, tenant_id: str, body: Any) -> list[dict[str, Any]]:
     """One entry per requested SKU that had a price in the window, in the order asked."""
     request = check_request(body)
     found = []
@@ -185,7 +185,7 @@ def best_prior_prices(db: Session, tenant_id: str, body: Any) -> list[dict[str, 
 
 
 def observe(
-    db: Session,
+    db: Store,
     tenant_id: str,
     at: datetime,
     sku: str,
@@ -209,7 +209,7 @@ def observe(
 
 
 def observe_changes(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     before: dict[str, float | None],

@@ -10,9 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
-
 from simulator.core.clock import format_instant, parse_instant
+from simulator.core.store import Store
 from simulator.talonone.service import campaigns
 
 
@@ -55,7 +54,7 @@ def listed_campaign(application_id: int, campaign: dict[str, Any]) -> dict[str, 
 
 
 def running_campaigns_page(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     *,

@@ -16,11 +16,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlmodel import Session
-
 from simulator.core import caches, fastsql
 from simulator.core.clock import format_instant, parse_instant
 from simulator.core.db import new_session
+from simulator.core.store import Store
 from simulator.talonone.models.core import TalonConfig
 from simulator.talonone.models.loyalty import TalonLoyaltyProgram
 
@@ -55,7 +54,7 @@ def kept(
     return value
 
 
-def load_config(db: Session | fastsql.Lease, tenant_id: str) -> TalonConfig:
+def load_config(db: Store | fastsql.Lease, tenant_id: str) -> TalonConfig:
     """The tenant's configuration (read-only: a detached copy shared by requests).
 
     A read-only lease (a read path without an ORM Session) reads a missing entry through a
@@ -72,7 +71,7 @@ def load_config(db: Session | fastsql.Lease, tenant_id: str) -> TalonConfig:
     return kept(_cache, db.get_bind(), (tenant_id,), lambda: read_config(db, tenant_id))
 
 
-def read_config(db: Session, tenant_id: str) -> TalonConfig:
+def read_config(db: Store, tenant_id: str) -> TalonConfig:
     config = db.get(TalonConfig, tenant_id)
     if config is None:
         return TalonConfig(tenant_id=tenant_id)
@@ -99,7 +98,7 @@ caches.register(
 )
 
 
-def loyalty_program(db: Session, tenant_id: str, program_id: int) -> TalonLoyaltyProgram | None:
+def loyalty_program(db: Store, tenant_id: str, program_id: int) -> TalonLoyaltyProgram | None:
     """The tenant's program (read-only: a detached copy shared by requests), or None."""
 
     def read() -> TalonLoyaltyProgram | None:
@@ -115,7 +114,7 @@ def attribute_definitions(config: TalonConfig, entity: str) -> dict[str, str]:
     return {**BUILTIN_ATTRIBUTES.get(entity, {}), **(config.attributes or {}).get(entity, {})}
 
 
-def get_campaign(db: Session, tenant_id: str, campaign_id: int) -> dict[str, Any] | None:
+def get_campaign(db: Store, tenant_id: str, campaign_id: int) -> dict[str, Any] | None:
     """The stored campaign document, or None (used by the engagement part to check ids)."""
     for campaign in load_config(db, tenant_id).campaigns or []:
         if campaign["id"] == campaign_id:

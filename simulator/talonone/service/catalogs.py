@@ -8,12 +8,13 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete
 from sqlalchemy import select as core_select
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from simulator.core import caches, fastsql
 from simulator.core.clock import format_instant
 from simulator.core.ids import next_value
 from simulator.core.storable import length_of, lookup
+from simulator.core.store import Store
 from simulator.core.tenants import renew_cache_revision
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonCatalog, TalonCatalogItem
@@ -62,7 +63,7 @@ caches.register(
 
 
 def items_by_sku(
-    db: Session | fastsql.Lease, tenant_id: str, skus: set[str], revision: int | None = None
+    db: Store | fastsql.Lease, tenant_id: str, skus: set[str], revision: int | None = None
 ) -> dict[str, Any]:
     """Catalog items of the application for these SKUs (read-only rows with sku, id, price,
     product_name and attributes; shared between requests: never change them).
@@ -93,13 +94,13 @@ def items_by_sku(
     return result
 
 
-def read_items(db: Session | fastsql.Lease, tenant_id: str, skus: set[str]) -> dict[str, Any]:
+def read_items(db: Store | fastsql.Lease, tenant_id: str, skus: set[str]) -> dict[str, Any]:
     """One indexed query."""
     rows = fastsql.execute(db, ITEMS_BY_SKU, {"tenant": tenant_id, "skus": sorted(skus)})
     return {row.sku: row for row in rows}
 
 
-def catalog_view(db: Session, tenant_id: str, catalog: TalonCatalog) -> dict[str, Any]:
+def catalog_view(db: Store, tenant_id: str, catalog: TalonCatalog) -> dict[str, Any]:
     config = load_config(db, tenant_id)
     return {
         "id": catalog.id,
@@ -221,7 +222,7 @@ def matching(items: list[TalonCatalogItem], filters: list[dict[str, Any]]) -> li
 SKU_LENGTH = length_of(TalonCatalogItem.sku)
 
 
-def require_catalog(db: Session, tenant_id: str, catalog_id: int) -> TalonCatalog:
+def require_catalog(db: Store, tenant_id: str, catalog_id: int) -> TalonCatalog:
     catalog = lookup(db, TalonCatalog, (tenant_id, catalog_id))
     if catalog is None:
         raise TalonOneError(
@@ -245,7 +246,7 @@ def apply_fields(item: TalonCatalogItem, payload: dict[str, Any], replace: bool)
 
 
 def sync_catalog(
-    db: Session, tenant_id: str, now: datetime, catalog_id: int, body: Any
+    db: Store, tenant_id: str, now: datetime, catalog_id: int, body: Any
 ) -> dict[str, Any]:
     """Apply all actions or none; each successful sync bumps `version` and `modified`."""
     kind, payloads, version = check_actions(body)
@@ -311,7 +312,7 @@ def sync_catalog(
     return catalog_view(db, tenant_id, catalog)
 
 
-def new_item(db: Session, tenant_id: str, catalog_id: int, sku: str) -> TalonCatalogItem:
+def new_item(db: Store, tenant_id: str, catalog_id: int, sku: str) -> TalonCatalogItem:
     return TalonCatalogItem(
         tenant_id=tenant_id,
         catalog_id=catalog_id,

@@ -8,13 +8,14 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from sqlalchemy import insert
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from simulator.core.clock import format_instant
 from simulator.core.errors import ApiError
 from simulator.core.fixtures import LoadContext, Strict, numbered, raise_to
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 from simulator.talonone.models.core import TalonCatalog, TalonCatalogItem, TalonConfig, TalonProfile
 from simulator.talonone.parsing import check_attribute
 from simulator.talonone.service.campaigns import BUILTIN_ATTRIBUTES, forget_config
@@ -254,7 +255,7 @@ def campaign_document(campaign: Campaign, now: datetime) -> dict[str, Any]:
     return document
 
 
-def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContext) -> None:
+def load_fixtures(db: Store, tenant: Tenant, fixture: Any, context: LoadContext) -> None:
     """Write this part's rows from the validated section (the caller commits)."""
 
     forget_config(tenant.id)
@@ -302,9 +303,7 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
     load_profiles(db, tenant, fixture.profiles, context)
 
 
-def load_profiles(
-    db: Session, tenant: Tenant, profiles: list[Profile], context: LoadContext
-) -> None:
+def load_profiles(db: Store, tenant: Tenant, profiles: list[Profile], context: LoadContext) -> None:
     """One counter update and one multi-row INSERT, however many profiles (generated fixtures
     bring tens of thousands); ids 1, 2, ... in document order as before."""
     if not profiles:
@@ -330,7 +329,7 @@ def load_profiles(
     db.execute(insert(TalonProfile.__table__), rows)
 
 
-def export_fixtures(db: Session, tenant: Tenant) -> dict[str, Any]:
+def export_fixtures(db: Store, tenant: Tenant) -> dict[str, Any]:
     config = db.get(TalonConfig, tenant.id)
     if config is None:
         return {}

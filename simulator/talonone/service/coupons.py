@@ -12,10 +12,11 @@ from typing import Any
 
 from sqlalchemy import case, delete, func, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from simulator.core.clock import format_instant
 from simulator.core.formats import number
+from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonProfile
 from simulator.talonone.models.engagement import (
@@ -46,7 +47,7 @@ BUDGET_EXHAUSTED = "EffectCouldNotBeApplied"
 # --- lookups and views ------------------------------------------------------------------------
 
 
-def find_coupon(db: Session, tenant_id: str, code: str) -> TalonCoupon | None:
+def find_coupon(db: Store, tenant_id: str, code: str) -> TalonCoupon | None:
     """The coupon with exactly this value (codes are case-sensitive here)."""
     statement = select(TalonCoupon).where(
         TalonCoupon.tenant_id == tenant_id, TalonCoupon.value == code
@@ -54,13 +55,13 @@ def find_coupon(db: Session, tenant_id: str, code: str) -> TalonCoupon | None:
     return db.exec(statement).first()
 
 
-def coupon_campaign_id(db: Session, tenant_id: str, code: str) -> int | None:
+def coupon_campaign_id(db: Store, tenant_id: str, code: str) -> int | None:
     """The campaign a code belongs to (lets the rule engine pick the campaign to evaluate)."""
     coupon = find_coupon(db, tenant_id, code)
     return coupon.campaign_id if coupon else None
 
 
-def require_coupon(db: Session, tenant_id: str, code: str) -> TalonCoupon:
+def require_coupon(db: Store, tenant_id: str, code: str) -> TalonCoupon:
     coupon = find_coupon(db, tenant_id, code)
     if coupon is None:
         raise TalonOneError(
@@ -72,7 +73,7 @@ def require_coupon(db: Session, tenant_id: str, code: str) -> TalonCoupon:
     return coupon
 
 
-def reservation_count(db: Session, tenant_id: str, coupon_id: int) -> int:
+def reservation_count(db: Store, tenant_id: str, coupon_id: int) -> int:
     statement = select(func.count()).where(
         TalonCouponReservation.tenant_id == tenant_id,
         TalonCouponReservation.coupon_id == coupon_id,
@@ -113,7 +114,7 @@ def coupon_view(coupon: TalonCoupon, reservations: int) -> dict[str, Any]:
     return view
 
 
-def coupon_discount_remainder(db: Session, tenant_id: str, code: str) -> float | None:
+def coupon_discount_remainder(db: Store, tenant_id: str, code: str) -> float | None:
     """What the coupon's own discount budget can still give (None: no budget)."""
     coupon = find_coupon(db, tenant_id, code)
     if coupon is None or not coupon.discount_limit:
@@ -138,7 +139,7 @@ def check_integration_ids(body: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(value))
 
 
-def reserved_profile_ids(db: Session, tenant_id: str, coupon_id: int) -> list[str]:
+def reserved_profile_ids(db: Store, tenant_id: str, coupon_id: int) -> list[str]:
     statement = (
         select(TalonCouponReservation.profile_integration_id)
         .where(
@@ -151,7 +152,7 @@ def reserved_profile_ids(db: Session, tenant_id: str, coupon_id: int) -> list[st
 
 
 def create_reservations(
-    db: Session, tenant_id: str, now: datetime, code: str, integration_ids: list[str]
+    db: Store, tenant_id: str, now: datetime, code: str, integration_ids: list[str]
 ) -> dict[str, Any]:
     """Reserve the coupon for these profiles (creating unknown ones); returns the Coupon view.
 
@@ -181,7 +182,7 @@ def create_reservations(
     return coupon_view(coupon, reservation_count(db, tenant_id, coupon.id))
 
 
-def delete_reservations(db: Session, tenant_id: str, code: str, integration_ids: list[str]) -> None:
+def delete_reservations(db: Store, tenant_id: str, code: str, integration_ids: list[str]) -> None:
     """Remove the reservations of this coupon held by these profiles (others are ignored)."""
     coupon = require_coupon(db, tenant_id, code)
     db.execute(
@@ -193,7 +194,7 @@ def delete_reservations(db: Session, tenant_id: str, code: str, integration_ids:
     )
 
 
-def reserved_customers(db: Session, tenant: Any, code: str) -> list[dict[str, Any]]:
+def reserved_customers(db: Store, tenant: Any, code: str) -> list[dict[str, Any]]:
     """GetReservedCustomers: the CustomerProfile of every holder, in reservation order."""
 
     coupon = require_coupon(db, tenant.id, code)
@@ -207,7 +208,7 @@ def reserved_customers(db: Session, tenant: Any, code: str) -> list[dict[str, An
     return [profile_view(db, tenant, found[pid]) for pid in holders if pid in found]
 
 
-def has_reservation(db: Session, tenant_id: str, coupon_id: int, profile_id: str) -> bool:
+def has_reservation(db: Store, tenant_id: str, coupon_id: int, profile_id: str) -> bool:
     return db.get(TalonCouponReservation, (tenant_id, coupon_id, profile_id)) is not None
 
 
@@ -223,7 +224,7 @@ def profile_limit(coupon: TalonCoupon) -> int | None:
 
 
 def redemption_count(
-    db: Session,
+    db: Store,
     tenant_id: str,
     coupon_id: int,
     *,
@@ -241,7 +242,7 @@ def redemption_count(
     return int(db.exec(statement).one())
 
 
-def redeemed_by_session(db: Session, tenant_id: str, coupon_id: int, session_id: str) -> bool:
+def redeemed_by_session(db: Store, tenant_id: str, coupon_id: int, session_id: str) -> bool:
     statement = select(TalonCouponRedemption.pk).where(
         TalonCouponRedemption.tenant_id == tenant_id,
         TalonCouponRedemption.coupon_id == coupon_id,
@@ -251,7 +252,7 @@ def redeemed_by_session(db: Session, tenant_id: str, coupon_id: int, session_id:
 
 
 def validate_coupon(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     *,
@@ -304,7 +305,7 @@ def validate_coupon(
 
 
 def redeem_coupons(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     *,
@@ -347,7 +348,7 @@ def redeem_coupons(
     db.expire_all()
 
 
-def release_coupons(db: Session, tenant_id: str, *, session_id: str) -> None:
+def release_coupons(db: Store, tenant_id: str, *, session_id: str) -> None:
     """Give back the redemptions of a cancelled (or reopened) session."""
     rows = db.exec(
         select(TalonCouponRedemption).where(
@@ -377,7 +378,7 @@ def release_coupons(db: Session, tenant_id: str, *, session_id: str) -> None:
 INACTIVE_CAMPAIGN_STATES = ("disabled", "archived", "expired")
 
 
-def campaign_states(db: Session, tenant_id: str, now: datetime) -> dict[int, str]:
+def campaign_states(db: Store, tenant_id: str, now: datetime) -> dict[int, str]:
     """Each campaign's frontend state (running, scheduled, expired, disabled, archived)."""
 
     campaigns = load_config(db, tenant_id).campaigns or []
@@ -405,7 +406,7 @@ def coupon_state(
     return "active"
 
 
-def profile_coupons(db: Session, tenant_id: str, now: datetime, profile_id: str) -> list[dict]:
+def profile_coupons(db: Store, tenant_id: str, now: datetime, profile_id: str) -> list[dict]:
     """The InventoryCoupon list: reserved (hard or soft), addressed to the profile, or visible
     to everyone (`implicitlyReserved`), redeemed ones included."""
     reserved = select(TalonCouponReservation.coupon_id).where(
@@ -449,7 +450,7 @@ def profile_coupons(db: Session, tenant_id: str, now: datetime, profile_id: str)
     return views
 
 
-def delete_profile_data(db: Session, tenant_id: str, profile_id: str) -> None:
+def delete_profile_data(db: Store, tenant_id: str, profile_id: str) -> None:
     """DeleteCustomerData: the profile's reservations and personal coupons go; its redemptions
     stay counted (the counters are not personal data) but no longer name it."""
     db.execute(
@@ -482,7 +483,7 @@ def delete_profile_data(db: Session, tenant_id: str, profile_id: str) -> None:
     )
 
 
-def session_coupons(db: Session, tenant_id: str, codes: list[str], profile_id: str) -> list[dict]:
+def session_coupons(db: Store, tenant_id: str, codes: list[str], profile_id: str) -> list[dict]:
     """The IntegrationCoupon list of a session's known coupon codes (responseContent coupons)."""
     found = []
     for code in codes:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session
-
+from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.service import achievements, audiences, coupons, referrals
 from simulator.talonone.service.loyalty.balances import delete_profile_data
@@ -19,7 +18,7 @@ def profile_not_found(integration_id: str) -> TalonOneError:
     )
 
 
-def delete_customer_data(db: Session, tenant_id: str, integration_id: str) -> None:
+def delete_customer_data(db: Store, tenant_id: str, integration_id: str) -> None:
     """Remove the profile (with its sessions and events), its loyalty data,
     its audience memberships, coupon reservations, personal coupons and referral codes.
 

@@ -12,12 +12,13 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 from pydantic.alias_generators import to_camel
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from simulator.core.clock import format_instant
 from simulator.core.fixtures import FixtureError, LoadContext, Strict
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 from simulator.talonone.models.engagement import (
     TalonAudience,
     TalonAudienceMembership,
@@ -180,7 +181,7 @@ def wire_body(item: Item, *, exclude: set[str]) -> dict[str, Any]:
     return body
 
 
-def ensure_profiles(db: Session, tenant: Tenant, ids: set[str], now: datetime) -> None:
+def ensure_profiles(db: Store, tenant: Tenant, ids: set[str], now: datetime) -> None:
     if not ids:
         return
 
@@ -188,7 +189,7 @@ def ensure_profiles(db: Session, tenant: Tenant, ids: set[str], now: datetime) -
         ensure_profile(db, tenant.id, profile_id, now)
 
 
-def reserved_ids(db: Session, tenant: Tenant, counter: str, count: int) -> range:
+def reserved_ids(db: Store, tenant: Tenant, counter: str, count: int) -> range:
     """`count` ids of a counter taken with one statement (generated fixtures bring thousands)."""
     if count <= 0:
         return range(0)
@@ -196,7 +197,7 @@ def reserved_ids(db: Session, tenant: Tenant, counter: str, count: int) -> range
     return range(last - count + 1, last + 1)
 
 
-def load_coupons(db: Session, tenant: Tenant, items: list[CouponFixture], now: datetime) -> None:
+def load_coupons(db: Store, tenant: Tenant, items: list[CouponFixture], now: datetime) -> None:
     ids = reserved_ids(db, tenant, "talonone.coupon", len(items))
     for coupon_id, item in zip(ids, items, strict=True):
         db.add(
@@ -246,9 +247,7 @@ def load_coupons(db: Session, tenant: Tenant, items: list[CouponFixture], now: d
             )
 
 
-def load_referrals(
-    db: Session, tenant: Tenant, items: list[ReferralFixture], now: datetime
-) -> None:
+def load_referrals(db: Store, tenant: Tenant, items: list[ReferralFixture], now: datetime) -> None:
     ids = reserved_ids(db, tenant, "talonone.referral", len(items))
     for referral_id, item in zip(ids, items, strict=True):
         db.add(
@@ -282,9 +281,7 @@ def load_referrals(
             )
 
 
-def load_audiences(
-    db: Session, tenant: Tenant, items: list[AudienceFixture], now: datetime
-) -> None:
+def load_audiences(db: Store, tenant: Tenant, items: list[AudienceFixture], now: datetime) -> None:
     ids = reserved_ids(db, tenant, "talonone.audience", len(items))
     for audience_id, item in zip(ids, items, strict=True):
         db.add(
@@ -312,7 +309,7 @@ def load_audiences(
             )
 
 
-def load_extras(db: Session, tenant: Tenant, fixture: FixtureModel, now: datetime) -> None:
+def load_extras(db: Store, tenant: Tenant, fixture: FixtureModel, now: datetime) -> None:
     for giveaway in fixture.giveaways:
         body = wire_body(giveaway, exclude={"profileIntegrationId"})
         body.setdefault("created", format_instant(now))
@@ -352,7 +349,7 @@ def referenced_profiles(fixture: FixtureModel) -> set[str]:
     return ids
 
 
-def check_campaigns(db: Session, tenant: Tenant, fixture: FixtureModel, source: str) -> None:
+def check_campaigns(db: Store, tenant: Tenant, fixture: FixtureModel, source: str) -> None:
     """Coupons and referrals name campaigns of the core part, loaded before this one."""
 
     for section, items in (("coupons", fixture.coupons), ("referrals", fixture.referrals)):
@@ -365,7 +362,7 @@ def check_campaigns(db: Session, tenant: Tenant, fixture: FixtureModel, source: 
                 )
 
 
-def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContext) -> None:
+def load_fixtures(db: Store, tenant: Tenant, fixture: Any, context: LoadContext) -> None:
     """Write this part's rows from the validated section (the caller commits)."""
     check_unique([c.value for c in fixture.coupons], "coupons", "value", context.source)
     check_unique([r.code for r in fixture.referrals], "referrals", "code", context.source)
@@ -391,7 +388,7 @@ def drop_empty(item: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in item.items() if value is not None}
 
 
-def export_coupons(db: Session, tenant_id: str) -> list[dict[str, Any]]:
+def export_coupons(db: Store, tenant_id: str) -> list[dict[str, Any]]:
     rows = db.exec(
         select(TalonCoupon).where(TalonCoupon.tenant_id == tenant_id).order_by(TalonCoupon.id)
     ).all()
@@ -440,7 +437,7 @@ def export_coupons(db: Session, tenant_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def export_referrals(db: Session, tenant_id: str) -> list[dict[str, Any]]:
+def export_referrals(db: Store, tenant_id: str) -> list[dict[str, Any]]:
     rows = db.exec(
         select(TalonReferral).where(TalonReferral.tenant_id == tenant_id).order_by(TalonReferral.id)
     ).all()
@@ -474,7 +471,7 @@ def export_referrals(db: Session, tenant_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def export_audiences(db: Session, tenant_id: str) -> list[dict[str, Any]]:
+def export_audiences(db: Store, tenant_id: str) -> list[dict[str, Any]]:
     rows = db.exec(
         select(TalonAudience).where(TalonAudience.tenant_id == tenant_id).order_by(TalonAudience.id)
     ).all()
@@ -503,7 +500,7 @@ def export_audiences(db: Session, tenant_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def export_extras(db: Session, tenant_id: str, kind: str) -> list[dict[str, Any]]:
+def export_extras(db: Store, tenant_id: str, kind: str) -> list[dict[str, Any]]:
     rows = db.exec(
         select(TalonInventoryExtra)
         .where(TalonInventoryExtra.tenant_id == tenant_id, TalonInventoryExtra.kind == kind)
@@ -512,7 +509,7 @@ def export_extras(db: Session, tenant_id: str, kind: str) -> list[dict[str, Any]
     return [{**row.body, "profileIntegrationId": row.profile_integration_id} for row in rows]
 
 
-def export_fixtures(db: Session, tenant: Tenant) -> dict[str, Any]:
+def export_fixtures(db: Store, tenant: Tenant) -> dict[str, Any]:
     """Only the keys with content, so an empty part adds nothing to the document."""
     document = {
         "coupons": export_coupons(db, tenant.id),

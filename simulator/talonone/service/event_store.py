@@ -6,19 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
-
 from simulator.core.clock import format_instant
 from simulator.core.ids import next_value
+from simulator.core.store import Store
 from simulator.talonone.models.core import TalonEvent
 
 
-def new_event_id(db: Session, tenant_id: str) -> int:
+def new_event_id(db: Store, tenant_id: str) -> int:
     return next_value(db, tenant_id, "talonone.event")
 
 
 def record_event(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     *,

@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
-
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 from simulator.talonone.models.core import TalonEvent
 from simulator.talonone.parsing import (
     EVENT_RESPONSE_CONTENT,
@@ -82,7 +81,7 @@ def check_event_request(body: Any, definitions: dict[str, str]) -> dict[str, Any
 
 
 def track_event(
-    db: Session, tenant: Tenant, now: datetime, body: Any, *, dry: bool
+    db: Store, tenant: Tenant, now: datetime, body: Any, *, dry: bool
 ) -> dict[str, Any]:
     """Store the event (unless dry), run the rules, post loyalty effects; the response dict."""
     config = campaigns.load_config(db, tenant.id)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 from simulator.talonone.models.engagement import TalonInventoryExtra
 from simulator.talonone.service import achievements, coupons, referrals
 from simulator.talonone.service.customer_data import profile_not_found
@@ -19,7 +20,7 @@ FLAGS = ("profile", "referrals", "coupons", "loyalty", "giveaways", "achievement
 EXTRA_KINDS = {"giveaways": "giveaway", "achievements": "achievement"}
 
 
-def extras(db: Session, tenant_id: str, profile_id: str, kinds: set[str]) -> dict[str, list]:
+def extras(db: Store, tenant_id: str, profile_id: str, kinds: set[str]) -> dict[str, list]:
     """Giveaways / achievements that fixtures declared for this profile, by kind (one query)."""
     found: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
     if not kinds:
@@ -39,7 +40,7 @@ def extras(db: Session, tenant_id: str, profile_id: str, kinds: set[str]) -> dic
 
 
 def customer_inventory(
-    db: Session, tenant: Tenant, now: datetime, integration_id: str, flags: set[str]
+    db: Store, tenant: Tenant, now: datetime, integration_id: str, flags: set[str]
 ) -> dict[str, Any]:
     """The CustomerInventory of a profile: a key per flag set, none other; 404 if unknown."""
 

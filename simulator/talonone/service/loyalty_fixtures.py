@@ -8,12 +8,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy import insert, select
-from sqlmodel import Session
 
 from simulator.core.clock import format_instant
 from simulator.core.fixtures import LoadContext, Strict
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant, fresh_token
+from simulator.core.store import Store
 from simulator.talonone.models.loyalty import (
     TalonLoyaltyCard,
     TalonLoyaltyCardProfile,
@@ -264,7 +264,7 @@ class FixtureModel(Strict):
         return value
 
 
-def skip_given_ids(db: Session, tenant_id: str, programs: list[ProgramFixture]) -> None:
+def skip_given_ids(db: Store, tenant_id: str, programs: list[ProgramFixture]) -> None:
     """Move the transaction counter past every id the document gives, so rows without one
     (and later API calls) never take an id an exported row keeps."""
     highest = max((e.id or 0 for p in programs for e in p.transactions), default=0)
@@ -272,7 +272,7 @@ def skip_given_ids(db: Session, tenant_id: str, programs: list[ProgramFixture]) 
         next_value(db, tenant_id, TRANSACTION_IDS, highest)
 
 
-def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContext) -> None:
+def load_fixtures(db: Store, tenant: Tenant, fixture: Any, context: LoadContext) -> None:
     """Write this part's rows from the validated section (the caller commits)."""
     skip_given_ids(db, tenant.id, getattr(fixture, "loyaltyPrograms", []) or [])
     for spec in getattr(fixture, "loyaltyPrograms", []) or []:
@@ -353,7 +353,7 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
 
 
 def prepare_ledgers(
-    db: Session, tenant_id: str, program: TalonLoyaltyProgram, entries: list[Any], now: datetime
+    db: Store, tenant_id: str, program: TalonLoyaltyProgram, entries: list[Any], now: datetime
 ) -> None:
     """Create the ledger rows of a new program's entries in one flush and hand them to
     `ensure_ledger`'s per-transaction cache, so posting tens of thousands of entries (generated
@@ -412,7 +412,7 @@ def entry_owner(program: TalonLoyaltyProgram, entry: Any) -> Owner:
 
 
 def post_entry(
-    db: Session,
+    db: Store,
     tenant_id: str,
     program: TalonLoyaltyProgram,
     entry: Any,
@@ -472,7 +472,7 @@ def post_entry(
             lot.remaining, lot.revoked = remaining, entry.revoked
 
 
-def load_spends(db: Session, tenant_id: str, entries: list[LedgerEntryFixture]) -> None:
+def load_spends(db: Store, tenant_id: str, entries: list[LedgerEntryFixture]) -> None:
     """The exported spends of history rows, in their order (a rollback gives the latest back
     first): one multi-row INSERT per program."""
     rows = [
@@ -490,7 +490,7 @@ def load_spends(db: Session, tenant_id: str, entries: list[LedgerEntryFixture]) 
         db.execute(insert(TalonLoyaltySpend.__table__), rows)
 
 
-def export_fixtures(db: Session, tenant: Tenant) -> dict[str, Any]:
+def export_fixtures(db: Store, tenant: Tenant) -> dict[str, Any]:
     """Programs, cards and the ledger replayed as transactions (rollbacks become plain rows)."""
     programs = list(
         db.scalars(
@@ -507,7 +507,7 @@ def export_fixtures(db: Session, tenant: Tenant) -> dict[str, Any]:
     return {"loyaltyPrograms": documents}
 
 
-def program_document(db: Session, tenant_id: str, program: TalonLoyaltyProgram) -> dict[str, Any]:
+def program_document(db: Store, tenant_id: str, program: TalonLoyaltyProgram) -> dict[str, Any]:
     document: dict[str, Any] = {
         "id": program.id,
         "name": program.name,
@@ -605,7 +605,7 @@ def program_document(db: Session, tenant_id: str, program: TalonLoyaltyProgram) 
     return document
 
 
-def program_spends(db: Session, tenant_id: str, program_id: int) -> dict[int, list[dict]]:
+def program_spends(db: Store, tenant_id: str, program_id: int) -> dict[int, list[dict]]:
     """{transaction id: its spends still holding points, oldest first}."""
     spends: dict[int, list[dict]] = {}
     rows = db.execute(

@@ -22,13 +22,13 @@ from types import SimpleNamespace
 from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
 from simulator.core import caches, fastsql
 from simulator.core.clock import format_instant, parse_instant
 from simulator.core.formats import number
 from simulator.core.ids import next_value
 from simulator.core.models import fresh_token
+from simulator.core.store import Store
 from simulator.talonone.models.core import TalonProfile
 from simulator.talonone.models.loyalty import (
     NEVER,
@@ -104,7 +104,7 @@ RESERVED = "talonone.loyalty_reserved_ids"
 LEDGERS = "talonone.loyalty_ledgers"
 
 
-def reserve_ids(db: Session, tenant_id: str, name: str, count: int) -> None:
+def reserve_ids(db: Store, tenant_id: str, name: str, count: int) -> None:
     """Take `count` ids of a counter in one statement for a bulk load (fixtures); `take_id`
     hands them out from the session until they run out."""
     if count <= 0:
@@ -113,7 +113,7 @@ def reserve_ids(db: Session, tenant_id: str, name: str, count: int) -> None:
     db.info.setdefault(RESERVED, {})[(tenant_id, name)] = iter(range(last - count + 1, last + 1))
 
 
-def take_id(db: Session, tenant_id: str, name: str) -> int:
+def take_id(db: Store, tenant_id: str, name: str) -> int:
     reserved = db.info.get(RESERVED, {}).get((tenant_id, name))
     if reserved is not None:
         value = next(reserved, None)
@@ -276,7 +276,7 @@ caches.register(
 )
 
 
-def lot_totals(db: Session, tenant_id: str, owner: Owner, ts: float) -> LotTotals:
+def lot_totals(db: Store, tenant_id: str, owner: Owner, ts: float) -> LotTotals:
     """One aggregate over the owner's lots (a covering-index scan), with the window in which
     the figures stay true: the nearest start or expiry boundary on either side of `ts`."""
     lot = TalonLoyaltyLot
@@ -313,7 +313,7 @@ def lot_totals(db: Session, tenant_id: str, owner: Owner, ts: float) -> LotTotal
 
 
 def cached_lot_totals(
-    db: Session, tenant_id: str, owner: Owner, ts: float, versions: tuple
+    db: Store, tenant_id: str, owner: Owner, ts: float, versions: tuple
 ) -> LotTotals:
     """Lot totals, reused while the owner's ledgers keep their versions (every write gives its
     ledger a new one) and `ts` stays inside the window. The versions are read from the store,
@@ -335,7 +335,7 @@ def cached_lot_totals(
 
 
 def balances(
-    db: Session, tenant_id: str, owner: Owner, at: datetime, subledgers: list[str] | None = None
+    db: Store, tenant_id: str, owner: Owner, at: datetime, subledgers: list[str] | None = None
 ) -> dict[str, Balance]:
     """Balance per subledger at `at`: the lots' totals, then each ledger's debt."""
     ledger_rows = db.execute(
@@ -359,12 +359,12 @@ def balances(
     return result
 
 
-def available(db: Session, tenant_id: str, owner: Owner, at: datetime, subledger: str) -> float:
+def available(db: Store, tenant_id: str, owner: Owner, at: datetime, subledger: str) -> float:
     balance = balances(db, tenant_id, owner, at, [subledger]).get(subledger, Balance())
     return balance.active - balance.negative
 
 
-def ledger_exists(db: Session, tenant_id: str, owner: Owner) -> bool:
+def ledger_exists(db: Store, tenant_id: str, owner: Owner) -> bool:
     statement = (
         select(TalonLoyaltyLedger.subledger_id)
         .where(TalonLoyaltyLedger.tenant_id == tenant_id, *owner.where(TalonLoyaltyLedger))
@@ -374,7 +374,7 @@ def ledger_exists(db: Session, tenant_id: str, owner: Owner) -> bool:
 
 
 def ensure_ledger(
-    db: Session, tenant_id: str, owner: Owner, subledger: str, now: datetime
+    db: Store, tenant_id: str, owner: Owner, subledger: str, now: datetime
 ) -> TalonLoyaltyLedger:
     """The ledger row, created on first use and locked for the rest of the transaction (on
     PostgreSQL, FOR UPDATE: writers of one ledger take turns), with a new version.
@@ -451,7 +451,7 @@ LOCK_LEDGERS = fastsql.prepared(
 )
 
 
-def lock_ledgers(db: Session, tenant_id: str, profile_id: str, card_identifier: str) -> None:
+def lock_ledgers(db: Store, tenant_id: str, profile_id: str, card_identifier: str) -> None:
     """Lock, for the rest of the transaction, the profile's row and ledgers and the card's
     ledgers, before reading a balance that a write of the same transaction rests on (a rule's
     deduction, a rollback): another writer of them waits until this one commits, and what it
@@ -489,7 +489,7 @@ class Origin:
 
 
 def new_transaction(
-    db: Session,
+    db: Store,
     tenant_id: str,
     owner: Owner,
     subledger: str,
@@ -537,7 +537,7 @@ LOT_BATCH = 64
 
 
 def active_lots(
-    db: Session, tenant_id: str, owner: Owner, subledger: str, at: datetime
+    db: Store, tenant_id: str, owner: Owner, subledger: str, at: datetime
 ) -> Iterator[TalonLoyaltyLot]:
     """Active lots with points left, the soonest to expire first (unlimited last), then oldest.
 
@@ -569,7 +569,7 @@ def active_lots(
 
 
 def settle_debt(
-    db: Session, tenant_id: str, owner: Owner, ledger: TalonLoyaltyLedger, now: datetime
+    db: Store, tenant_id: str, owner: Owner, ledger: TalonLoyaltyLedger, now: datetime
 ) -> None:
     """Pay an outstanding negative balance from active points, oldest debt first."""
     if ledger.debt <= EPSILON:
@@ -626,7 +626,7 @@ class BulkAdditions:
         self.transactions: list[dict] = []
         self.lots: list[dict] = []
 
-    def flush(self, db: Session) -> None:
+    def flush(self, db: Store) -> None:
         if self.transactions:
             db.execute(insert(TalonLoyaltyTransaction), self.transactions)
             db.execute(insert(TalonLoyaltyLot), self.lots)
@@ -713,7 +713,7 @@ CREATE_LEDGER = fastsql.prepared(
 
 
 def claim_ledger(
-    db: Session, tenant_id: str, owner: Owner, subledger: str, now: datetime
+    db: Store, tenant_id: str, owner: Owner, subledger: str, now: datetime
 ) -> float | None:
     """Create the ledger if it is new, give it a new version (the write lock on PostgreSQL, as
     ensure_ledger's FOR UPDATE) and return its debt; None when this transaction already holds
@@ -738,7 +738,7 @@ def claim_ledger(
 
 
 def add_points(
-    db: Session,
+    db: Store,
     tenant_id: str,
     program: TalonLoyaltyProgram,
     owner: Owner,
@@ -793,7 +793,7 @@ def add_points(
 
 
 def consume(
-    db: Session,
+    db: Store,
     tenant_id: str,
     owner: Owner,
     ledger: TalonLoyaltyLedger,
@@ -834,7 +834,7 @@ def consume(
 
 
 def deduct_points(
-    db: Session,
+    db: Store,
     tenant_id: str,
     program: TalonLoyaltyProgram,
     owner: Owner,
@@ -881,7 +881,7 @@ def deduct_points(
     return PostResult(transaction, taken, spends)
 
 
-def rolled_back(db: Session, tenant_id: str, original: TalonLoyaltyTransaction) -> float:
+def rolled_back(db: Store, tenant_id: str, original: TalonLoyaltyTransaction) -> float:
     """What rollbacks took back of `original` so far. A session closed again after a reopen
     posts its effects again under the same transaction UUID: the rollbacks of one posting are
     the rows naming that UUID after it and before the next posting of it."""
@@ -906,7 +906,7 @@ def rolled_back(db: Session, tenant_id: str, original: TalonLoyaltyTransaction) 
 
 
 def rollback_addition(
-    db: Session,
+    db: Store,
     tenant_id: str,
     program: TalonLoyaltyProgram,
     original: TalonLoyaltyTransaction,
@@ -976,7 +976,7 @@ def rollback_addition(
 
 
 def rollback_deduction(
-    db: Session,
+    db: Store,
     tenant_id: str,
     original: TalonLoyaltyTransaction,
     value: float,

@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from simulator.core.clock import UtcDateTime, format_instant
 from simulator.core.fixtures import LoadContext, Strict, numbered, raise_to
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 from simulator.talonone.models.history import TalonPriceObservation
 from simulator.talonone.service.best_prior_price import OBSERVATIONS, observe
 
@@ -34,7 +35,7 @@ class FixtureModel(Strict):
     priceHistory: list[PriceObservation] = Field(default_factory=list)
 
 
-def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContext) -> None:
+def load_fixtures(db: Store, tenant: Tenant, fixture: Any, context: LoadContext) -> None:
     given = fixture.priceHistory
     observed = {entry.sku for entry in given}
     initial = [
@@ -75,7 +76,7 @@ def observation_entry(observation: TalonPriceObservation) -> dict[str, Any]:
     return entry
 
 
-def observations(db: Session, tenant_id: str, sku: str | None = None) -> list[dict[str, Any]]:
+def observations(db: Store, tenant_id: str, sku: str | None = None) -> list[dict[str, Any]]:
     statement = select(TalonPriceObservation).where(TalonPriceObservation.tenant_id == tenant_id)
     if sku is not None:
         statement = statement.where(TalonPriceObservation.sku == sku)
@@ -83,5 +84,5 @@ def observations(db: Session, tenant_id: str, sku: str | None = None) -> list[di
     return [observation_entry(row) for row in rows]
 
 
-def export_fixtures(db: Session, tenant: Tenant) -> dict[str, Any]:
+def export_fixtures(db: Store, tenant: Tenant) -> dict[str, Any]:
     return {"priceHistory": observations(db, tenant.id)}

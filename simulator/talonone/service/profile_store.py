@@ -12,10 +12,11 @@ from sqlalchemy import bindparam, case, delete, func, insert, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from simulator.core import fastsql
 from simulator.core.ids import next_value
+from simulator.core.store import Store, Transaction
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import (
     TalonEvent,
@@ -26,14 +27,14 @@ from simulator.talonone.models.core import (
 )
 
 
-def get_profile(db: Session, tenant_id: str, integration_id: str) -> TalonProfile | None:
+def get_profile(db: Store, tenant_id: str, integration_id: str) -> TalonProfile | None:
     statement = select(TalonProfile).where(
         TalonProfile.tenant_id == tenant_id, TalonProfile.integration_id == integration_id
     )
     return db.exec(statement).first()
 
 
-def new_profile(db: Session, tenant_id: str, integration_id: str, now: datetime) -> TalonProfile:
+def new_profile(db: Store, tenant_id: str, integration_id: str, now: datetime) -> TalonProfile:
     return TalonProfile(
         tenant_id=tenant_id,
         id=next_value(db, tenant_id, "talonone.profile"),
@@ -113,7 +114,7 @@ class ProfileState:
 PROFILE_COLUMNS = tuple(f.name for f in fields(ProfileState))
 
 
-def profile_state(db: Session, tenant_id: str, integration_id: str) -> ProfileState | None:
+def profile_state(db: Store, tenant_id: str, integration_id: str) -> ProfileState | None:
     parameters = {"tenant": tenant_id, "integration_id": integration_id}
     row = fastsql.execute(db, PROFILE_BY_INTEGRATION_ID, parameters).first()
     return None if row is None else state_of(row)
@@ -129,7 +130,7 @@ def unsaved_profile_state(tenant_id: str, integration_id: str, now: datetime) ->
 
 
 def create_profile_state(
-    db: Session, tenant_id: str, integration_id: str, now: datetime
+    db: Transaction, tenant_id: str, integration_id: str, now: datetime
 ) -> ProfileState:
     """A new profile, inserted (not committed).
 
@@ -152,7 +153,7 @@ def create_profile_state(
 NEW_PROFILE = "talonone_new_profile"
 
 
-def insert_profile(db: Session | fastsql.Lease, values: dict[str, Any]) -> bool:
+def insert_profile(db: Store | fastsql.Lease, values: dict[str, Any]) -> bool:
     """INSERT the profile; False if another request has created it meanwhile. PostgreSQL: in a
     savepoint, so the transaction goes on after the unique key refuses it. SQLite has one
     writer at a time: no such race (a failed statement leaves its transaction as it was)."""
@@ -173,7 +174,7 @@ def insert_profile(db: Session | fastsql.Lease, values: dict[str, Any]) -> bool:
 
 
 def save_profile_figures(
-    db: Session,
+    db: Store,
     profile: ProfileState | TalonProfile,
     closed_sessions: int = 0,
     total_sales: float = 0.0,
@@ -215,7 +216,9 @@ def save_profile_figures(
         profile.closed_sessions, profile.total_sales = row[0], row[1]
 
 
-def ensure_profile(db: Session, tenant_id: str, integration_id: str, now: datetime) -> TalonProfile:
+def ensure_profile(
+    db: Transaction, tenant_id: str, integration_id: str, now: datetime
+) -> TalonProfile:
     """The profile, created (flushed, not committed) when unknown.
 
     Two requests creating the same profile at once: the loser gets the documented 409.
@@ -242,7 +245,7 @@ def conflict() -> TalonOneError:
     )
 
 
-def delete_profile(db: Session, tenant_id: str, integration_id: str) -> bool:
+def delete_profile(db: Store, tenant_id: str, integration_id: str) -> bool:
     """Remove the profile with its sessions, returns and events (the caller commits)."""
     profile = get_profile(db, tenant_id, integration_id)
     if profile is None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session
-
 from simulator.core.clock import format_instant
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 from simulator.talonone.models.core import (
     TalonProfile,
 )
@@ -15,7 +14,7 @@ from simulator.talonone.service import campaigns
 from simulator.talonone.service.audiences import profile_audience_memberships
 
 
-def profile_view(db: Session, tenant: Tenant, profile: TalonProfile) -> dict[str, Any]:
+def profile_view(db: Store, tenant: Tenant, profile: TalonProfile) -> dict[str, Any]:
     """The CustomerProfile JSON of the API."""
     config = campaigns.load_config(db, tenant.id)
     view: dict[str, Any] = {

@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from simulator.core.models import Tenant
+from simulator.core.store import Store, Transaction
 from simulator.talonone import parsing
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import (
@@ -48,7 +49,7 @@ def check_audience_changes(value: Any) -> tuple[list[int], list[int]]:
 
 
 def update_profile(
-    db: Session,
+    db: Store,
     tenant: Tenant,
     now: datetime,
     integration_id: str,
@@ -165,7 +166,9 @@ def update_profile(
     return response
 
 
-def update_profiles(db: Session, tenant: Tenant, now: datetime, body: Any) -> list[dict[str, Any]]:
+def update_profiles(
+    db: Transaction, tenant: Tenant, now: datetime, body: Any
+) -> list[dict[str, Any]]:
     """UpdateCustomerProfilesV2: all profiles or none; no rule engine. Their JSON, in order."""
     config = campaigns.load_config(db, tenant.id)
     definitions = campaigns.attribute_definitions(config, "CustomerProfile")

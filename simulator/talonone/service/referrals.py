@@ -20,10 +20,11 @@ from pydantic import (
 )
 from sqlalchemy import case, delete, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from simulator.core.clock import UtcDateTime, format_instant
 from simulator.core.ids import next_value, seeded_rng
+from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.engagement import TalonReferral, TalonReferralRedemption
 from simulator.talonone.service.campaigns import get_campaign
@@ -134,20 +135,20 @@ def referral_view(referral: TalonReferral) -> dict[str, Any]:
     return view
 
 
-def find_referral(db: Session, tenant_id: str, code: str) -> TalonReferral | None:
+def find_referral(db: Store, tenant_id: str, code: str) -> TalonReferral | None:
     statement = select(TalonReferral).where(
         TalonReferral.tenant_id == tenant_id, TalonReferral.code == code
     )
     return db.exec(statement).first()
 
 
-def referral_campaign_id(db: Session, tenant_id: str, code: str) -> int | None:
+def referral_campaign_id(db: Store, tenant_id: str, code: str) -> int | None:
     """The campaign a referral code belongs to (lets the rule engine pick the campaign)."""
     referral = find_referral(db, tenant_id, code)
     return referral.campaign_id if referral else None
 
 
-def check_campaign(db: Session, tenant_id: str, campaign_id: int) -> None:
+def check_campaign(db: Store, tenant_id: str, campaign_id: int) -> None:
     """400 unless the campaign exists and has the referrals feature."""
 
     campaign = get_campaign(db, tenant_id, campaign_id)
@@ -168,7 +169,7 @@ def check_campaign(db: Session, tenant_id: str, campaign_id: int) -> None:
 
 
 def generate_code(
-    db: Session,
+    db: Store,
     tenant_id: str,
     seed: int,
     pattern: str | None = None,
@@ -192,7 +193,7 @@ def generate_code(
 
 
 def new_referral_row(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     terms: ReferralTerms,
@@ -231,7 +232,7 @@ def check_dates(terms: ReferralTerms) -> None:
 
 
 def create_referral(
-    db: Session, tenant_id: str, now: datetime, seed: int, request: NewReferral
+    db: Store, tenant_id: str, now: datetime, seed: int, request: NewReferral
 ) -> dict[str, Any]:
     """CreateReferral: one code for one advocate (campaign referral limits do not apply)."""
     check_campaign(db, tenant_id, request.campaign_id)
@@ -260,7 +261,7 @@ def create_referral(
 
 
 def create_referrals_for_advocates(
-    db: Session, tenant_id: str, now: datetime, seed: int, request: NewReferralsForMultipleAdvocates
+    db: Store, tenant_id: str, now: datetime, seed: int, request: NewReferralsForMultipleAdvocates
 ) -> list[dict[str, Any]]:
     """CreateReferralsForMultipleAdvocates: one unique code per advocate, one batch."""
     check_campaign(db, tenant_id, request.campaign_id)
@@ -290,7 +291,7 @@ def create_referrals_for_advocates(
 # --- validation and redemption (called by the rule engine) ------------------------------------
 
 
-def redeemed_by_session(db: Session, tenant_id: str, referral_id: int, session_id: str) -> bool:
+def redeemed_by_session(db: Store, tenant_id: str, referral_id: int, session_id: str) -> bool:
     statement = select(TalonReferralRedemption.pk).where(
         TalonReferralRedemption.tenant_id == tenant_id,
         TalonReferralRedemption.referral_id == referral_id,
@@ -300,7 +301,7 @@ def redeemed_by_session(db: Session, tenant_id: str, referral_id: int, session_i
 
 
 def validate_referral(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     *,
@@ -336,7 +337,7 @@ def validate_referral(
 
 
 def redeem_referral(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     *,
@@ -366,7 +367,7 @@ def redeem_referral(
     db.expire_all()
 
 
-def release_referral(db: Session, tenant_id: str, *, session_id: str) -> None:
+def release_referral(db: Store, tenant_id: str, *, session_id: str) -> None:
     """Give back the referral use of a cancelled (or reopened) session."""
     rows = db.exec(
         select(TalonReferralRedemption).where(
@@ -392,7 +393,7 @@ def release_referral(db: Session, tenant_id: str, *, session_id: str) -> None:
 # --- the advocate's referrals (inventory) ------------------------------------------------------
 
 
-def referred_customers(db: Session, tenant_id: str, referral_ids: list[int]) -> dict[int, list]:
+def referred_customers(db: Store, tenant_id: str, referral_ids: list[int]) -> dict[int, list]:
     if not referral_ids:
         return {}
     statement = (
@@ -411,7 +412,7 @@ def referred_customers(db: Session, tenant_id: str, referral_ids: list[int]) -> 
     return found
 
 
-def profile_referrals(db: Session, tenant_id: str, profile_id: str) -> list[dict[str, Any]]:
+def profile_referrals(db: Store, tenant_id: str, profile_id: str) -> list[dict[str, Any]]:
     """The InventoryReferral list: the codes this profile advocates, with who used them."""
     statement = (
         select(TalonReferral)
@@ -429,7 +430,7 @@ def profile_referrals(db: Session, tenant_id: str, profile_id: str) -> list[dict
     ]
 
 
-def delete_profile_data(db: Session, tenant_id: str, profile_id: str) -> None:
+def delete_profile_data(db: Store, tenant_id: str, profile_id: str) -> None:
     """DeleteCustomerData: the codes the profile advocates or that are addressed to it go; its
     uses of other codes stay counted but no longer name it."""
     referencing = select(TalonReferral.id).where(
@@ -460,7 +461,7 @@ def delete_profile_data(db: Session, tenant_id: str, profile_id: str) -> None:
     )
 
 
-def session_referral(db: Session, tenant_id: str, code: str) -> dict | None:
+def session_referral(db: Store, tenant_id: str, code: str) -> dict | None:
     """The InventoryReferral of a session's referral code (responseContent referral)."""
     referral = find_referral(db, tenant_id, code)
     if referral is None:

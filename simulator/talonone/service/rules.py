@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
-
 from simulator.core.clock import format_instant, parse_instant
 from simulator.core.formats import number
 from simulator.core.storable import MAX_AMOUNT, amount_ok
+from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonConfig
 from simulator.talonone.service import campaigns as campaign_config
@@ -117,7 +116,7 @@ def item_matches_attribute(item: dict[str, Any], test: dict[str, Any]) -> bool:
     return compare(item["ruleAttributes"].get(test["name"]), test)
 
 
-def audiences(db: Session, ctx: Context) -> set[int]:
+def audiences(db: Store, ctx: Context) -> set[int]:
     if ctx._audiences is None:
         ctx._audiences = (
             profile_audience_ids(db, ctx.tenant_id, ctx.profile_id) if ctx.profile_id else set()
@@ -126,7 +125,7 @@ def audiences(db: Session, ctx: Context) -> set[int]:
 
 
 def condition_holds(
-    db: Session, ctx: Context, condition: dict[str, Any], codes: dict[str, str | None]
+    db: Store, ctx: Context, condition: dict[str, Any], codes: dict[str, str | None]
 ) -> bool:
     ((kind, test),) = condition.items()
     if kind == "cartTotal":
@@ -181,7 +180,7 @@ def timestamp_or_none(value: str | None) -> str | None:
 
 
 def build_effects(
-    db: Session,
+    db: Store,
     ctx: Context,
     campaign: dict[str, Any],
     rule_index: int,
@@ -260,7 +259,7 @@ def points_per_currency(cart_total: float, per_currency: float) -> float:
 
 
 def loyalty_effect(
-    db: Session,
+    db: Store,
     ctx: Context,
     campaign: dict[str, Any],
     rule_index: int,
@@ -339,7 +338,7 @@ def code_rejection(kind: str, value: str, reason: str, campaign: dict | None) ->
 
 
 def codes_by_campaign(
-    db: Session, ctx: Context, running: dict[int, dict], config: TalonConfig, outcome: Outcome
+    db: Store, ctx: Context, running: dict[int, dict], config: TalonConfig, outcome: Outcome
 ) -> dict[int, dict[str, str | None]]:
     """Validate each code once: valid ones are offered to their campaign, others rejected."""
     offered: dict[int, dict[str, str | None]] = {}
@@ -382,7 +381,7 @@ def codes_by_campaign(
     return offered
 
 
-def evaluate(db: Session, config: TalonConfig, ctx: Context) -> Outcome:
+def evaluate(db: Store, config: TalonConfig, ctx: Context) -> Outcome:
     outcome = Outcome()
     running_list = campaign_config.running_campaigns(config, ctx.now, ctx.evaluable_campaign_ids)
     running = {c["id"]: c for c in running_list}

@@ -25,11 +25,11 @@ from pydantic import (
     model_validator,
 )
 from sqlalchemy import insert, select
-from sqlmodel import Session
 
 from simulator.core.clock import format_instant
 from simulator.core.fixtures import LoadContext, Strict, numbered, raise_to
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 from simulator.talonone.models.core import TalonEvent, TalonReturn, TalonSession
 from simulator.talonone.service.engagement_fixtures import ensure_profiles
 from simulator.talonone.service.loyalty.session_effects import tentative_card
@@ -320,7 +320,7 @@ def referenced_profiles(fixture: Any) -> set[str]:
     return {i for i in ids if i}
 
 
-def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContext) -> None:
+def load_fixtures(db: Store, tenant: Tenant, fixture: Any, context: LoadContext) -> None:
     """Write this part's rows from the validated section (the caller commits)."""
     if not fixture.sessions and not fixture.events:
         return
@@ -342,9 +342,7 @@ def load_fixtures(db: Session, tenant: Tenant, fixture: Any, context: LoadContex
     raise_to(db, tenant.id, "talonone.event", max([0, *event_ids, *returned_events]))
 
 
-def load_sessions(
-    db: Session, tenant_id: str, sessions: list[SessionFixture], now: datetime
-) -> None:
+def load_sessions(db: Store, tenant_id: str, sessions: list[SessionFixture], now: datetime) -> None:
     """Sessions and their returns: one INSERT each."""
     if not sessions:
         return
@@ -421,7 +419,7 @@ def event_row(tenant_id: str, number: int, event: EventFixture, now: datetime) -
 # --- export -----------------------------------------------------------------------------------
 
 
-def export_fixtures(db: Session, tenant: Tenant) -> dict[str, Any]:
+def export_fixtures(db: Store, tenant: Tenant) -> dict[str, Any]:
     sessions = db.scalars(
         select(TalonSession).where(TalonSession.tenant_id == tenant.id).order_by(TalonSession.id)
     ).all()

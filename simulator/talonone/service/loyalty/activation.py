@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
 
 from simulator.core.clock import format_instant
+from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.loyalty import TalonLoyaltyLot, TalonLoyaltyTransaction
 from simulator.talonone.service.loyalty.cards import get_card
@@ -30,7 +30,7 @@ from simulator.talonone.service.loyalty_ledger import (
 
 
 def waiting_lots(
-    db: Session,
+    db: Store,
     tenant_id: str,
     program_id: int,
     session_id: str | None,
@@ -52,7 +52,7 @@ def waiting_lots(
     return list(db.scalars(statement.order_by(lot.id)))
 
 
-def ledger_entry(db: Session, tenant_id: str, lot: TalonLoyaltyLot) -> dict[str, Any]:
+def ledger_entry(db: Store, tenant_id: str, lot: TalonLoyaltyLot) -> dict[str, Any]:
     """The activated lot as a LedgerEntry: its points as they now stand."""
     entry: dict[str, Any] = {
         "created": format_instant(lot.created),
@@ -80,7 +80,7 @@ def ledger_entry(db: Session, tenant_id: str, lot: TalonLoyaltyLot) -> dict[str,
 
 
 def activate_points(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     *,

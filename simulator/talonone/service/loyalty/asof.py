@@ -11,15 +11,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlmodel import Session
 
+from simulator.core.store import Store
 from simulator.talonone.models.history import TalonLoyaltyMovement
 from simulator.talonone.models.loyalty import TalonLoyaltyLedger, TalonLoyaltyLot
 from simulator.talonone.service.loyalty_ledger import EPSILON, Balance, Owner, balances
 
 
 def later_changes(
-    db: Session, tenant_id: str, owner: Owner, ts: float
+    db: Store, tenant_id: str, owner: Owner, ts: float
 ) -> tuple[dict[int, tuple[float, float]], dict[str, float]]:
     """({lot id: (remaining, revoked) changed after ts}, {subledger: debt changed after ts})."""
     movement = TalonLoyaltyMovement
@@ -55,7 +55,7 @@ def lot_balance(lot: TalonLoyaltyLot, remaining: float, revoked: float, ts: floa
 
 
 def balances_as_of(
-    db: Session, tenant_id: str, owner: Owner, at: datetime, subledgers: list[str] | None = None
+    db: Store, tenant_id: str, owner: Owner, at: datetime, subledgers: list[str] | None = None
 ) -> dict[str, Balance]:
     """Balance per subledger at `at`, of the ledgers that existed then."""
     ts = at.timestamp()
@@ -101,7 +101,7 @@ def balances_as_of(
 
 
 def balances_at(
-    db: Session,
+    db: Store,
     tenant_id: str,
     owner: Owner,
     now: datetime,

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlmodel import Session
 
 from simulator.core.clock import format_instant
+from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.history import TalonLoyaltyMovement
 from simulator.talonone.models.loyalty import (
@@ -40,14 +40,14 @@ from simulator.talonone.service.loyalty_ledger import (
 from simulator.talonone.service.profile_store import get_profile
 
 
-def profile_known(db: Session, tenant_id: str, program_id: int, profile_id: str) -> bool:
+def profile_known(db: Store, tenant_id: str, program_id: int, profile_id: str) -> bool:
     """A profile exists for the loyalty endpoints if it is stored or it has a ledger here."""
     if ledger_exists(db, tenant_id, Owner(program_id, profile_id=profile_id)):
         return True
     return get_profile(db, tenant_id, profile_id) is not None
 
 
-def require_profile(db: Session, tenant_id: str, program_id: int, profile_id: str) -> Owner:
+def require_profile(db: Store, tenant_id: str, program_id: int, profile_id: str) -> Owner:
     if not profile_known(db, tenant_id, program_id, profile_id):
         raise TalonOneError(
             404,
@@ -59,7 +59,7 @@ def require_profile(db: Session, tenant_id: str, program_id: int, profile_id: st
 
 
 def profile_balances(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     *,
@@ -100,7 +100,7 @@ def profile_balances(
 
 
 def available_points(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     *,
@@ -128,7 +128,7 @@ def available_points(
     return available(db, tenant_id, owner, now, subledger)
 
 
-def profile_loyalty_block(db: Session, tenant_id: str, now: datetime, profile_id: str) -> dict:
+def profile_loyalty_block(db: Store, tenant_id: str, now: datetime, profile_id: str) -> dict:
     """The `loyalty` block of a profile: its profile-based programs and its linked cards."""
     joined = db.execute(
         select(TalonLoyaltyLedger.program_id, func.min(TalonLoyaltyLedger.joined))
@@ -164,7 +164,7 @@ def profile_loyalty_block(db: Session, tenant_id: str, now: datetime, profile_id
     return block
 
 
-def delete_profile_data(db: Session, tenant_id: str, profile_id: str) -> None:
+def delete_profile_data(db: Store, tenant_id: str, profile_id: str) -> None:
     """Remove the profile's ledgers, lots, transactions and card links."""
     transaction_ids = select(TalonLoyaltyTransaction.id).where(
         TalonLoyaltyTransaction.tenant_id == tenant_id,

@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, select
-from sqlmodel import Session
 
 from simulator.core.clock import format_instant
 from simulator.core.ids import ALPHANUMERIC, next_value, seeded_rng
 from simulator.core.storable import length_of
+from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonProfile
 from simulator.talonone.models.loyalty import (
@@ -32,7 +32,7 @@ CARD_STATUSES = ("active", "inactive")
 
 
 def get_card(
-    db: Session, tenant_id: str, program_id: int, identifier: str
+    db: Store, tenant_id: str, program_id: int, identifier: str
 ) -> TalonLoyaltyCard | None:
     statement = select(TalonLoyaltyCard).where(
         TalonLoyaltyCard.tenant_id == tenant_id,
@@ -43,7 +43,7 @@ def get_card(
 
 
 def require_card(
-    db: Session, tenant_id: str, program_id: int, identifier: str
+    db: Store, tenant_id: str, program_id: int, identifier: str
 ) -> tuple[TalonLoyaltyProgram, TalonLoyaltyCard]:
     program = require_program(db, tenant_id, program_id, card_based=True)
     card = get_card(db, tenant_id, program_id, identifier)
@@ -57,7 +57,7 @@ def require_card(
     return program, card
 
 
-def card_profiles(db: Session, tenant_id: str, card_id: int) -> list[TalonLoyaltyCardProfile]:
+def card_profiles(db: Store, tenant_id: str, card_id: int) -> list[TalonLoyaltyCardProfile]:
     statement = (
         select(TalonLoyaltyCardProfile)
         .where(
@@ -69,7 +69,7 @@ def card_profiles(db: Session, tenant_id: str, card_id: int) -> list[TalonLoyalt
     return list(db.scalars(statement))
 
 
-def linked_cards(db: Session, tenant_id: str, profile_id: str) -> list[TalonLoyaltyCard]:
+def linked_cards(db: Store, tenant_id: str, profile_id: str) -> list[TalonLoyaltyCard]:
     statement = (
         select(TalonLoyaltyCard)
         .join(
@@ -92,7 +92,7 @@ def registration_view(link: TalonLoyaltyCardProfile) -> dict[str, Any]:
     return {"integrationId": link.profile_id, "timestamp": format_instant(link.timestamp)}
 
 
-def card_view(db: Session, tenant_id: str, card: TalonLoyaltyCard, now: datetime) -> dict[str, Any]:
+def card_view(db: Store, tenant_id: str, card: TalonLoyaltyCard, now: datetime) -> dict[str, Any]:
     program = get_program(db, tenant_id, card.program_id)
     assert program is not None
     main, subs = ledger_infos(
@@ -130,14 +130,14 @@ def generated_identifier(seed: int, tenant_id: str, program: TalonLoyaltyProgram
     return "".join(rng.choice(alphabet) if char == "#" else char for char in pattern)
 
 
-def ensure_profiles(db: Session, tenant_id: str, profile_ids: list[str], now: datetime) -> None:
+def ensure_profiles(db: Store, tenant_id: str, profile_ids: list[str], now: datetime) -> None:
     """Linking a card to an unknown profile creates the profile, as sessions do."""
     for profile_id in profile_ids:
         ensure_profile(db, tenant_id, profile_id, now)
 
 
 def generate_card(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     seed: int,
@@ -215,7 +215,7 @@ def generate_card(
 
 
 def link_card(
-    db: Session, tenant_id: str, now: datetime, *, program_id: int, identifier: str, profile_id: str
+    db: Store, tenant_id: str, now: datetime, *, program_id: int, identifier: str, profile_id: str
 ) -> TalonLoyaltyCard:
     program, card = require_card(db, tenant_id, program_id, identifier)
     links = card_profiles(db, tenant_id, card.id)
@@ -247,7 +247,7 @@ def link_card(
 
 
 def card_balances(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     *,

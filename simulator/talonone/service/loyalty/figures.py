@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, select
-from sqlmodel import Session
 
 from simulator.core.formats import number
+from simulator.core.store import Store
 from simulator.talonone.models.core import TalonSession
 from simulator.talonone.models.loyalty import TalonLoyaltyProgram
 from simulator.talonone.service.loyalty.programs import tier_block
@@ -32,7 +32,7 @@ def loyalty_effect_props(effect: dict[str, Any]) -> tuple[str | None, dict[str, 
     return effect.get("effectType"), effect
 
 
-def latest_tentative(db: Session, tenant_id: str, owner: Owner) -> Any:
+def latest_tentative(db: Store, tenant_id: str, owner: Owner) -> Any:
     """The owner's most recently updated open session with loyalty effects (its `effects`
     give the tentative figures), or None."""
     sessions = TalonSession.__table__.c
@@ -119,7 +119,7 @@ def ledger_info(
 
 
 def ledger_infos(
-    db: Session, tenant_id: str, program: TalonLoyaltyProgram, owner: Owner, now: datetime
+    db: Store, tenant_id: str, program: TalonLoyaltyProgram, owner: Owner, now: datetime
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(main ledger, {subledgerId: ledger}) with the tentative figures of the open session."""
     per_subledger = balances(db, tenant_id, owner, now)

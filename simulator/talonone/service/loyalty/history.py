@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
 
 from simulator.core.clock import format_instant
 from simulator.core.formats import number
+from simulator.core.store import Store
 from simulator.talonone.models.loyalty import TalonLoyaltyLot, TalonLoyaltyTransaction
 from simulator.talonone.service.loyalty_ledger import (
     EPSILON,
@@ -31,13 +31,13 @@ class Page:
     skip: int = 0
 
 
-def paged(db: Session, statement: Any, page: Page) -> tuple[list[Any], bool]:
+def paged(db: Store, statement: Any, page: Page) -> tuple[list[Any], bool]:
     rows = list(db.scalars(statement.offset(page.skip).limit(page.size + 1)))
     return rows[: page.size], len(rows) > page.size
 
 
 def points_list(
-    db: Session,
+    db: Store,
     tenant_id: str,
     owner: Owner,
     now: datetime,
@@ -99,7 +99,7 @@ def points_list(
 
 
 def transactions_list(
-    db: Session,
+    db: Store,
     tenant_id: str,
     owner: Owner,
     now: datetime,

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlmodel import Session
 
+from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.history import TalonLoyaltyMovement
 from simulator.talonone.models.loyalty import (
@@ -47,7 +47,7 @@ def chosen_subledgers(
 
 
 def delete_transactions(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     *,
@@ -105,7 +105,7 @@ def delete_transactions(
 
 
 def unlink_card(
-    db: Session, tenant_id: str, now: datetime, *, program_id: int, identifier: str, profile_id: str
+    db: Store, tenant_id: str, now: datetime, *, program_id: int, identifier: str, profile_id: str
 ) -> TalonLoyaltyCard:
     """Remove the card's link to the profile; the card and its ledger stay as they are."""
     _program, card = require_card(db, tenant_id, program_id, identifier)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
-
+from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.service.loyalty.cards import get_card
 from simulator.talonone.service.loyalty.history import Page, transactions_list
@@ -22,7 +21,7 @@ from simulator.talonone.service.loyalty_ledger import (
 
 
 def manual_points(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     *,

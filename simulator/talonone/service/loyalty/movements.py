@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
+from simulator.core.store import Store
 from simulator.talonone.models.history import TalonLoyaltyMovement
 from simulator.talonone.models.loyalty import TalonLoyaltyLedger, TalonLoyaltyLot
 
@@ -23,7 +24,7 @@ WRITE_INSTANT = "talonone.ledger_write_instant"
 EPSILON = 1e-9
 
 
-def note_instant(db: Session, now: datetime) -> None:
+def note_instant(db: Store, now: datetime) -> None:
     """The tenant-clock instant of the ledger writes this session makes next."""
     db.info[WRITE_INSTANT] = now.timestamp()
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
 
 from simulator.core.formats import number
 from simulator.core.storable import fits
+from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.loyalty import TalonLoyaltyProgram
 from simulator.talonone.service.campaigns import loyalty_program
@@ -17,7 +17,7 @@ from simulator.talonone.service.loyalty_ledger import EPSILON, Balance
 # --- programs ------------------------------------------------------------------------------
 
 
-def get_program(db: Session, tenant_id: str, program_id: int) -> TalonLoyaltyProgram | None:
+def get_program(db: Store, tenant_id: str, program_id: int) -> TalonLoyaltyProgram | None:
     """The program, read-only (shared by requests: see campaigns.loyalty_program); None for an
     id beyond the store's range too (no program has one)."""
     if not fits(TalonLoyaltyProgram.id, program_id):
@@ -25,13 +25,13 @@ def get_program(db: Session, tenant_id: str, program_id: int) -> TalonLoyaltyPro
     return loyalty_program(db, tenant_id, program_id)
 
 
-def program_ids(db: Session, tenant_id: str) -> set[int]:
+def program_ids(db: Store, tenant_id: str) -> set[int]:
     statement = select(TalonLoyaltyProgram.id).where(TalonLoyaltyProgram.tenant_id == tenant_id)
     return set(db.scalars(statement))
 
 
 def require_program(
-    db: Session, tenant_id: str, program_id: int, *, card_based: bool
+    db: Store, tenant_id: str, program_id: int, *, card_based: bool
 ) -> TalonLoyaltyProgram:
     """404 for an unknown program, 400 when the endpoint is for the other kind of program."""
     program = get_program(db, tenant_id, program_id)

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
 
 from simulator.core.formats import number
+from simulator.core.store import Store
 from simulator.talonone.models.loyalty import TalonLoyaltyTransaction
 from simulator.talonone.service.loyalty.figures import (
     effect_owner,
@@ -46,7 +46,7 @@ def effect_origin(effect: dict[str, Any], props: dict[str, Any], session_id: str
 
 
 def post_session(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     session_id: str,
@@ -88,7 +88,7 @@ def post_session(
 
 
 def session_transactions(
-    db: Session, tenant_id: str, session_id: str
+    db: Store, tenant_id: str, session_id: str
 ) -> list[TalonLoyaltyTransaction]:
     statement = (
         select(TalonLoyaltyTransaction)
@@ -127,7 +127,7 @@ def rollback_effect(original: TalonLoyaltyTransaction, value: float) -> dict[str
 
 
 def rollback_one(
-    db: Session, tenant_id: str, now: datetime, original: TalonLoyaltyTransaction, value: float
+    db: Store, tenant_id: str, now: datetime, original: TalonLoyaltyTransaction, value: float
 ) -> dict[str, Any] | None:
     program = get_program(db, tenant_id, original.program_id)
     if program is None:
@@ -141,7 +141,7 @@ def rollback_one(
 
 
 def lock_session_ledgers(
-    db: Session,
+    db: Store,
     tenant_id: str,
     profile_id: str | None,
     originals: list[TalonLoyaltyTransaction],
@@ -155,7 +155,7 @@ def lock_session_ledgers(
 
 
 def rollback_session(
-    db: Session, tenant_id: str, now: datetime, session_id: str, profile_id: str | None
+    db: Store, tenant_id: str, now: datetime, session_id: str, profile_id: str | None
 ) -> list[dict]:
     """Cancel or reopen: take back everything the session still holds, newest first."""
     effects = []
@@ -183,7 +183,7 @@ POSTED_STATES = ("closed", "partially_returned")
 
 
 def on_session_change(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     *,
@@ -216,7 +216,7 @@ def on_session_change(
 
 
 def on_session_return(
-    db: Session,
+    db: Store,
     tenant_id: str,
     now: datetime,
     *,

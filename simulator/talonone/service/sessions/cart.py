@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session
-
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 from simulator.talonone.service import catalogs
 
 
@@ -23,7 +22,7 @@ class Totals:
 
 
 def enrich_cart(
-    db: Session, tenant: Tenant, items: list[dict[str, Any]]
+    db: Store, tenant: Tenant, items: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Positions, catalog prices/ids; also the catalog items found (for rule attributes)."""
     skus = {i["sku"] for i in items}
@@ -46,7 +45,7 @@ def enrich_cart(
 
 
 def rule_items(
-    items: list[dict[str, Any]], db: Session, tenant_id: str, catalog: dict | None = None
+    items: list[dict[str, Any]], db: Store, tenant_id: str, catalog: dict | None = None
 ) -> list[dict[str, Any]]:
     if catalog is None:
         catalog = catalogs.items_by_sku(db, tenant_id, {i["sku"] for i in items})

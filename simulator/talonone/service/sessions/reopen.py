@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
-
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonSession
 from simulator.talonone.service import achievements
@@ -19,9 +18,7 @@ from simulator.talonone.service.sessions.store import require_session, save_sess
 from simulator.talonone.service.sessions.update import uncount_session
 
 
-def reopen_session(
-    db: Session, tenant: Tenant, now: datetime, integration_id: str
-) -> dict[str, Any]:
+def reopen_session(db: Store, tenant: Tenant, now: datetime, integration_id: str) -> dict[str, Any]:
     """closed -> open: rollback effects for what the close applied (ReopenSessionResponse)."""
     stored = require_session(db, tenant.id, integration_id)
     if stored.state != "closed":

@@ -7,11 +7,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session
-
 from simulator.core.formats import number
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonIdempotentResponse, TalonReturn, TalonSession
 from simulator.talonone.parsing import (
@@ -93,7 +92,7 @@ def check_return_request(
 
 
 def return_items(
-    db: Session,
+    db: Store,
     tenant: Tenant,
     now: datetime,
     integration_id: str,

@@ -14,11 +14,12 @@ from typing import Any
 from sqlalchemy import Text, and_, bindparam, cast, exists, insert, literal, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from simulator.core import fastsql
 from simulator.core.ids import next_value
 from simulator.core.models import Tenant
+from simulator.core.store import Store, Transaction
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonSession
 from simulator.talonone.service.loyalty.session_effects import tentative_card
@@ -147,7 +148,7 @@ _SESSION_WIDTH = len(SESSIONS.c)
 
 
 def session_and_profile(
-    db: Session | fastsql.Lease, tenant_id: str, integration_id: str, profile_id: str
+    db: Store | fastsql.Lease, tenant_id: str, integration_id: str, profile_id: str
 ) -> tuple[Any, ProfileState | None, bool]:
     """(the stored session as a Core row or None, its named profile or None, whether that
     profile had a session before)."""
@@ -160,27 +161,27 @@ def session_and_profile(
     return stored, ProfileState(**values), bool(row.had_session)
 
 
-def session_row(db: Session | fastsql.Lease, tenant_id: str, integration_id: str) -> Any:
+def session_row(db: Store | fastsql.Lease, tenant_id: str, integration_id: str) -> Any:
     """The stored session as a Core row (read-only), or None."""
     parameters = {"tenant": tenant_id, "integration_id": integration_id}
     return fastsql.execute(db, SESSION_BY_INTEGRATION_ID, parameters).first()
 
 
-def get_session(db: Session, tenant_id: str, integration_id: str) -> TalonSession | None:
+def get_session(db: Store, tenant_id: str, integration_id: str) -> TalonSession | None:
     statement = select(TalonSession).where(
         TalonSession.tenant_id == tenant_id, TalonSession.integration_id == integration_id
     )
     return db.exec(statement).first()
 
 
-def require_session(db: Session, tenant_id: str, integration_id: str) -> TalonSession:
+def require_session(db: Store, tenant_id: str, integration_id: str) -> TalonSession:
     session = get_session(db, tenant_id, integration_id)
     if session is None:
         raise not_found(integration_id)
     return session
 
 
-def save_session(db: Session, session: Any, stored: Any) -> None:
+def save_session(db: Transaction, session: Any, stored: Any) -> None:
     """Insert, or update only if nobody else updated the session since we read it (409).
 
     `session` is a SessionState or a TalonSession, `stored` the ORM object or Core row read

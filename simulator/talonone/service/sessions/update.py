@@ -7,9 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
-
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 from simulator.talonone.models.core import TalonConfig, TalonProfile, TalonSession
 from simulator.talonone.parsing import invalid
 from simulator.talonone.service import achievements, campaigns, rules
@@ -94,7 +93,7 @@ def content_of(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def evaluate_session(
-    db: Session,
+    db: Store,
     config: TalonConfig,
     tenant_id: str,
     now: datetime,
@@ -129,7 +128,7 @@ def evaluate_session(
 
 
 def update_session(
-    db: Session,
+    db: Store,
     tenant: Tenant,
     now: datetime,
     integration_id: str,
@@ -259,7 +258,7 @@ def session_event_type(previous: str | None, state: str) -> str:
 
 
 def redeem_codes(
-    db: Session, tenant_id: str, now: datetime, session: TalonSession, outcome: rules.Outcome
+    db: Store, tenant_id: str, now: datetime, session: TalonSession, outcome: rules.Outcome
 ) -> None:
     """Closing redeems the accepted coupon and referral codes."""
     if outcome.accepted_coupons:
@@ -283,7 +282,7 @@ def redeem_codes(
 
 
 def uncount_session(
-    db: Session, tenant_id: str, session: TalonSession, profile: TalonProfile | None
+    db: Store, tenant_id: str, session: TalonSession, profile: TalonProfile | None
 ) -> None:
     """Cancelling or reopening a closed session: codes usable again, figures taken back."""
     release_coupons(db, tenant_id, session_id=session.integration_id)
@@ -294,7 +293,7 @@ def uncount_session(
 
 
 def update_finished_session(
-    db: Session,
+    db: Store,
     tenant: Tenant,
     config: TalonConfig,
     now: datetime,

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from simulator.core.clock import format_instant
 from simulator.core.formats import number
 from simulator.core.models import Tenant
+from simulator.core.store import Store
 from simulator.talonone.models.core import TalonConfig, TalonProfile, TalonReturn, TalonSession
 from simulator.talonone.service import campaigns, rules
 from simulator.talonone.service.coupons import session_coupons
@@ -54,7 +55,7 @@ def session_view(config: TalonConfig, session: Any) -> dict[str, Any]:
 
 
 def state_response(
-    db: Session,
+    db: Store,
     tenant: Tenant,
     config: TalonConfig,
     now: datetime,
@@ -119,7 +120,7 @@ def return_view(config: TalonConfig, item: TalonReturn) -> dict[str, Any]:
     return view
 
 
-def previous_returns(db: Session, tenant_id: str, session: TalonSession) -> list[TalonReturn]:
+def previous_returns(db: Store, tenant_id: str, session: TalonSession) -> list[TalonReturn]:
     statement = (
         select(TalonReturn)
         .where(
