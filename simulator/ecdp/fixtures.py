@@ -17,12 +17,7 @@ from simulator.core.models import Tenant
 from simulator.core.store import Store
 from simulator.ecdp.generate import COUNTS as GENERATE_COUNTS
 from simulator.ecdp.generate import generate
-from simulator.ecdp.models import (
-    EcdpAttribute,
-    EcdpConfirmation,
-    EcdpConsent,
-    EcdpSettings,
-)
+from simulator.ecdp.models import EcdpAttribute, EcdpConfirmation, EcdpConsent, EcdpSettings
 from simulator.ecdp.service.confirmations import list_confirmations
 from simulator.ecdp.service.definitions import AttributeDefinition, Definitions, load_definitions
 from simulator.ecdp.service.lookups import CUSTOMERS

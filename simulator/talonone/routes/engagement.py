@@ -21,13 +21,7 @@ from simulator.talonone.parsing import (
     query_silent,
     validate_model,
 )
-from simulator.talonone.service import (
-    audiences,
-    coupons,
-    customer_data,
-    inventory,
-    referrals,
-)
+from simulator.talonone.service import audiences, coupons, customer_data, inventory, referrals
 
 router = APIRouter(tags=["talonone"])
 

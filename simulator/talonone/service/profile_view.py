@@ -7,9 +7,7 @@ from typing import Any
 from simulator.core.clock import format_instant
 from simulator.core.models import Tenant
 from simulator.core.store import Store
-from simulator.talonone.models.core import (
-    TalonProfile,
-)
+from simulator.talonone.models.core import TalonProfile
 from simulator.talonone.service import campaigns
 from simulator.talonone.service.audiences import profile_audience_memberships
 

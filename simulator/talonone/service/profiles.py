@@ -13,10 +13,7 @@ from simulator.core.models import Tenant
 from simulator.core.store import Store, Transaction
 from simulator.talonone import parsing
 from simulator.talonone.errors import TalonOneError
-from simulator.talonone.models.core import (
-    TalonEvent,
-    TalonProfile,
-)
+from simulator.talonone.models.core import TalonEvent, TalonProfile
 from simulator.talonone.service import campaigns, rules
 from simulator.talonone.service.audiences import apply_profile_audience_changes
 from simulator.talonone.service.event_store import event_view, new_event_id
