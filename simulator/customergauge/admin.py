@@ -198,10 +198,10 @@ async def add_unsubscribe(
     `POST lists/unsubscribe` does the same for an integrator; this is the operator's)."""
     if not service.is_valid_email(body.email):
         raise HTTPException(400, f"not an email address: {body.email!r}")
-    entry = service.add_to_list(
-        session, tenant.id, LIST_UNSUBSCRIBE, body.email, tenant_now(tenant), reason=body.reason
-    )
-    session.commit()
+    with unit_of_work(session):
+        entry = service.add_to_list(
+            session, tenant.id, LIST_UNSUBSCRIBE, body.email, tenant_now(tenant), reason=body.reason
+        )
     return json_response(
         {"email": entry.email, "reason": entry.reason, "date": _instant(entry.created_at)},
         status=201,

@@ -15,6 +15,7 @@ from simulator.core.db import get_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import within
+from simulator.core.store import unit_of_work
 from simulator.ecdp.models import EcdpConfirmation, EcdpCustomer
 from simulator.ecdp.service import confirmations
 from simulator.ecdp.service.views import confirmation_view, customer_view
@@ -43,11 +44,11 @@ async def confirm(
     session: Session = Depends(get_session),
 ) -> Response:
     """Act as the customer clicking the link: the consents it awaited become True."""
-    message = confirmations.confirm(session, tenant.id, confirmation_id, tenant_now(tenant))
-    if message is None:
-        raise HTTPException(404, f"no confirmation message {confirmation_id}")
-    view = confirmation_view(message)
-    session.commit()
+    with unit_of_work(session):
+        message = confirmations.confirm(session, tenant.id, confirmation_id, tenant_now(tenant))
+        if message is None:
+            raise HTTPException(404, f"no confirmation message {confirmation_id}")
+        view = confirmation_view(message)
     return json_response(view)
 
 

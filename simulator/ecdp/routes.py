@@ -17,6 +17,7 @@ from simulator.core.db import get_session, new_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import JsonRefused, fits, read_json
+from simulator.core.store import unit_of_work
 from simulator.ecdp.auth import ecdp_tenant
 from simulator.ecdp.errors import EcdpError
 from simulator.ecdp.models import EcdpCustomer
@@ -100,17 +101,16 @@ def post_customers_call(
     body = parse_json(raw, content_type)
     with new_session(engine) as session, offloop.writing(engine):
         try:
-            result = upsert_customers(session, tenant, body, now, seed)
-            session.commit()
-            return result
+            with unit_of_work(session):
+                return upsert_customers(session, tenant, body, now, seed)
         except IntegrityError:
-            # A concurrent batch took one of our identifiers between our read and write:
-            # run again against what is stored now.
+            # A concurrent batch took one of our identifiers between our read and write: run
+            # again against what is stored now (rolled back here too: the commit may be what
+            # failed, after the unit of work's own rollback point).
             session.rollback()
         try:
-            result = upsert_customers(session, tenant, body, now, seed)
-            session.commit()
-            return result
+            with unit_of_work(session):
+                return upsert_customers(session, tenant, body, now, seed)
         except IntegrityError:
             raise EcdpError(409, "A concurrent request changed these customers; retry.") from None
 

@@ -20,6 +20,7 @@ from simulator.core.db import get_session, new_session
 from simulator.core.dispatch import query_param, read_body
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
+from simulator.core.store import unit_of_work
 from simulator.talonone.auth import api_key_of, talonone_tenant, talonone_tenant_of
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonEvent, TalonSession
@@ -119,8 +120,8 @@ async def reopen_customer_session(
     db: Session = Depends(get_session),
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
-    result = reopen_session(db, tenant, tenant_now(tenant), customerSessionId)
-    db.commit()
+    with unit_of_work(db):
+        result = reopen_session(db, tenant, tenant_now(tenant), customerSessionId)
     return json_response(result)
 
 
@@ -172,8 +173,8 @@ async def update_customer_profiles_v2(
 ) -> Response:
     silent = query_silent(query_param(request, "silent"))
     body = parse_body(await request.body())
-    states = update_profiles(db, tenant, tenant_now(tenant), body)
-    db.commit()
+    with unit_of_work(db):
+        states = update_profiles(db, tenant, tenant_now(tenant), body)
     if silent:
         return Response(status_code=204)
     return json_response({"integrationStates": states})
@@ -223,10 +224,8 @@ def sync_catalog_call(
 ) -> dict[str, Any]:
     """A catalog sync (thousands of actions) in a worker thread, one transaction (core/offloop)."""
     body = parse_body(raw)
-    with new_session(engine) as db, offloop.writing(engine):
-        result = catalogs.sync_catalog(db, tenant_id, now, catalog_id, body)
-        db.commit()
-    return result
+    with new_session(engine) as db, offloop.writing(engine), unit_of_work(db):
+        return catalogs.sync_catalog(db, tenant_id, now, catalog_id, body)
 
 
 # --- admin inspection (register with `admin_routers=[admin_router]` on the package SPEC) ------

@@ -12,6 +12,7 @@ from simulator.core.db import get_session
 from simulator.core.dispatch import query_param
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
+from simulator.core.store import unit_of_work
 from simulator.talonone.auth import talonone_tenant
 from simulator.talonone.operations import OPERATIONS
 from simulator.talonone.parsing import (
@@ -42,8 +43,8 @@ async def create_coupon_reservation(
 ) -> Response:
     body = object_body(await request.body())
     ids = coupons.check_integration_ids(body)
-    view = coupons.create_reservations(session, tenant.id, tenant_now(tenant), couponValue, ids)
-    session.commit()
+    with unit_of_work(session):
+        view = coupons.create_reservations(session, tenant.id, tenant_now(tenant), couponValue, ids)
     return json_response(view, status=201)
 
 
@@ -56,8 +57,8 @@ async def delete_coupon_reservation(
 ) -> Response:
     body = object_body(await request.body())
     ids = coupons.check_integration_ids(body)
-    coupons.delete_reservations(session, tenant.id, couponValue, ids)
-    session.commit()
+    with unit_of_work(session):
+        coupons.delete_reservations(session, tenant.id, couponValue, ids)
     return no_content()
 
 
@@ -83,8 +84,8 @@ async def create_referral(
 ) -> Response:
     body = validate_model(referrals.NewReferral, object_body(await request.body()))
     seed = request.app.state.settings.seed
-    view = referrals.create_referral(session, tenant.id, tenant_now(tenant), seed, body)
-    session.commit()
+    with unit_of_work(session):
+        view = referrals.create_referral(session, tenant.id, tenant_now(tenant), seed, body)
     return json_response(view, status=201)
 
 
@@ -99,10 +100,10 @@ async def create_referrals_for_multiple_advocates(
         referrals.NewReferralsForMultipleAdvocates, object_body(await request.body())
     )
     seed = request.app.state.settings.seed
-    views = referrals.create_referrals_for_advocates(
-        session, tenant.id, tenant_now(tenant), seed, body
-    )
-    session.commit()
+    with unit_of_work(session):
+        views = referrals.create_referrals_for_advocates(
+            session, tenant.id, tenant_now(tenant), seed, body
+        )
     if silent:
         return no_content()
     return json_response({"totalResultSize": len(views), "data": views}, status=201)
@@ -118,8 +119,8 @@ async def create_audience(
     session: Session = Depends(get_session),
 ) -> Response:
     body = validate_model(audiences.NewAudience, object_body(await request.body()))
-    view = audiences.create_audience(session, tenant.id, tenant_now(tenant), body)
-    session.commit()
+    with unit_of_work(session):
+        view = audiences.create_audience(session, tenant.id, tenant_now(tenant), body)
     return json_response(view, status=201)
 
 
@@ -132,8 +133,8 @@ async def update_audience(
 ) -> Response:
     audience_id = path_int(audienceId, "audienceId")
     body = validate_model(audiences.UpdateAudience, object_body(await request.body()))
-    view = audiences.rename_audience(session, tenant.id, audience_id, body.name)
-    session.commit()
+    with unit_of_work(session):
+        view = audiences.rename_audience(session, tenant.id, audience_id, body.name)
     return json_response(view)
 
 
@@ -144,8 +145,8 @@ async def delete_audience(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    audiences.delete_audience(session, tenant.id, path_int(audienceId, "audienceId"))
-    session.commit()
+    with unit_of_work(session):
+        audiences.delete_audience(session, tenant.id, path_int(audienceId, "audienceId"))
     return no_content()
 
 
@@ -156,8 +157,8 @@ async def delete_audience_memberships(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    audiences.delete_memberships(session, tenant.id, path_int(audienceId, "audienceId"))
-    session.commit()
+    with unit_of_work(session):
+        audiences.delete_memberships(session, tenant.id, path_int(audienceId, "audienceId"))
     return no_content()
 
 
@@ -170,8 +171,8 @@ async def update_audience_customers_attributes(
 ) -> Response:
     audience_id = path_int(audienceId, "audienceId")
     body = object_body(await request.body())
-    audiences.update_members_attributes(session, tenant.id, audience_id, body)
-    session.commit()
+    with unit_of_work(session):
+        audiences.update_members_attributes(session, tenant.id, audience_id, body)
     return no_content()
 
 
@@ -184,8 +185,8 @@ async def update_customer_profile_audiences(
     body = validate_model(
         audiences.CustomerProfileAudienceRequest, object_body(await request.body())
     )
-    audiences.change_profile_audiences(session, tenant.id, tenant_now(tenant), body.data)
-    session.commit()
+    with unit_of_work(session):
+        audiences.change_profile_audiences(session, tenant.id, tenant_now(tenant), body.data)
     return no_content()
 
 
@@ -199,8 +200,8 @@ async def delete_customer_data(
     tenant: Tenant = Depends(talonone_tenant),
     session: Session = Depends(get_session),
 ) -> Response:
-    customer_data.delete_customer_data(session, tenant.id, integrationId)
-    session.commit()
+    with unit_of_work(session):
+        customer_data.delete_customer_data(session, tenant.id, integrationId)
     return no_content()
 
 

@@ -19,6 +19,7 @@ from simulator.core.db import get_session, new_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import MAX_AMOUNT, StoredText, length_of, read_json, within
+from simulator.core.store import unit_of_work
 from simulator.talonone.auth import talonone_tenant, talonone_tenant_of
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.loyalty import TalonLoyaltyProgram, TalonLoyaltyTransaction
@@ -194,18 +195,18 @@ async def generate_loyalty_card(
     seed = request.app.state.settings.seed
     now = tenant_now(tenant)
 
-    card = generate_card(
-        session,
-        tenant.id,
-        now,
-        seed,
-        program_id=program_id,
-        status=status,
-        profile_ids=profiles,
-        identifier=identifier,
-    )
-    view = card_view(session, tenant.id, card, now)
-    session.commit()
+    with unit_of_work(session):
+        card = generate_card(
+            session,
+            tenant.id,
+            now,
+            seed,
+            program_id=program_id,
+            status=status,
+            profile_ids=profiles,
+            identifier=identifier,
+        )
+        view = card_view(session, tenant.id, card, now)
     return json_response(view)
 
 
@@ -225,16 +226,16 @@ async def link_loyalty_card_to_profile(
     profile_id = expect_str(body["integrationId"], "/integrationId", min_length=1)
     now = tenant_now(tenant)
 
-    card = link_card(
-        session,
-        tenant.id,
-        now,
-        program_id=program_id,
-        identifier=identifier,
-        profile_id=profile_id,
-    )
-    view = card_view(session, tenant.id, card, now)
-    session.commit()
+    with unit_of_work(session):
+        card = link_card(
+            session,
+            tenant.id,
+            now,
+            program_id=program_id,
+            identifier=identifier,
+            profile_id=profile_id,
+        )
+        view = card_view(session, tenant.id, card, now)
     return json_response(view)
 
 
@@ -338,25 +339,24 @@ async def admin_post_points(
     except (ValueError, ValidationError) as error:
         raise HTTPException(400, f"invalid body: {error}") from None
     now = tenant_now(tenant)
-    try:
-        row = manual_points(
-            session,
-            tenant.id,
-            now,
-            program_id=program_id,
-            profile_id=entry.profileId,
-            card_identifier=entry.cardIdentifier,
-            subledger=entry.subledgerId,
-            kind=entry.type,
-            amount=entry.amount,
-            name=entry.name,
-            start=entry.startDate,
-            expiry=entry.expiryDate,
-        )
-    except TalonOneError as error:
-        session.rollback()
-        raise HTTPException(error.status, error.message) from None
-    session.commit()
+    with unit_of_work(session):
+        try:
+            row = manual_points(
+                session,
+                tenant.id,
+                now,
+                program_id=program_id,
+                profile_id=entry.profileId,
+                card_identifier=entry.cardIdentifier,
+                subledger=entry.subledgerId,
+                kind=entry.type,
+                amount=entry.amount,
+                name=entry.name,
+                start=entry.startDate,
+                expiry=entry.expiryDate,
+            )
+        except TalonOneError as error:  # the admin API's error shape (the block rolls back)
+            raise HTTPException(error.status, error.message) from None
     return json_response(row)
 
 

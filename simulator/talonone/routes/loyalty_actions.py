@@ -17,6 +17,7 @@ from simulator.core.clock import tenant_now
 from simulator.core.db import get_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
+from simulator.core.store import unit_of_work
 from simulator.talonone.auth import talonone_tenant
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.operations import OPERATIONS
@@ -79,7 +80,7 @@ async def activate_loyalty_points(
     session_id, uuids = activation_target(object_body(await request.body()))
     now = tenant_now(tenant)
 
-    def action() -> dict:
+    with unit_of_work(session):
         body = activate_points(
             session,
             tenant.id,
@@ -88,10 +89,7 @@ async def activate_loyalty_points(
             session_id=session_id,
             transaction_uuids=uuids,
         )
-        session.commit()
-        return body
-
-    return json_response(action())
+    return json_response(body)
 
 
 @OPERATIONS.route(router, "DeleteLoyaltyTransactionsFromLedgers")
@@ -115,7 +113,7 @@ async def delete_loyalty_transactions_from_ledgers(
         raise refused("subledgerIds must be an array of strings", "/subledgerIds")
     now = tenant_now(tenant)
 
-    def action() -> None:
+    with unit_of_work(session):
         delete_transactions(
             session,
             tenant.id,
@@ -125,9 +123,6 @@ async def delete_loyalty_transactions_from_ledgers(
             scope=scope,
             subledger_ids=subledger_ids,
         )
-        session.commit()
-
-    action()
     return Response(status_code=204)
 
 
@@ -147,7 +142,7 @@ async def unlink_loyalty_card_from_profile(
         raise refused("integrationId is required and must be a non-empty string", "/integrationId")
     now = tenant_now(tenant)
 
-    def action() -> dict:
+    with unit_of_work(session):
         card = unlink_card(
             session,
             tenant.id,
@@ -157,7 +152,4 @@ async def unlink_loyalty_card_from_profile(
             profile_id=profile_id,
         )
         view = card_view(session, tenant.id, card, now)
-        session.commit()
-        return view
-
-    return json_response(action())
+    return json_response(view)
