@@ -95,6 +95,28 @@ def hold_guard(session: Session, tenant_id: str) -> None:
         raise ClientToolboxError(401, "Invalid user_id or user_api_key")
 
 
+def write_if_unmoved(
+    engine: Engine,
+    session: Session,
+    tenant_id: str,
+    seen: tuple[int | None, int],
+    counters: CounterPlan,
+    ledger: Ledger,
+) -> bool:
+    """Write what was prepared, in one short transaction, if no other batch of the tenant has
+    moved the guard since `seen`; otherwise write nothing (the transaction is rolled back) and
+    answer False."""
+    try:
+        with offloop.writing(engine), unit_of_work(session):
+            if not move_guard(session, tenant_id, seen):
+                raise GuardMoved  # out of the unit of work: rolled back
+            counters.write(session)
+            ledger.write()
+    except GuardMoved:
+        return False
+    return True
+
+
 def run_prepared(engine: Engine, tenant_id: str, prepare: Prepare) -> Any:
     """Prepare outside a write transaction, write in a short one (module docstring); in the
     worker thread that calls it. Returns what `prepare` answers."""
@@ -105,15 +127,9 @@ def run_prepared(engine: Engine, tenant_id: str, prepare: Prepare) -> Any:
         counters = CounterPlan(session)
         outcome, ledger = prepare(session, counters)
         ledger.bind()  # its parameters too, before the lock
-        try:
-            with offloop.writing(engine), unit_of_work(session):
-                if not move_guard(session, tenant_id, seen):
-                    raise GuardMoved
-                counters.write(session)
-                ledger.write()
+        if write_if_unmoved(engine, session, tenant_id, seen, counters, ledger):
             return outcome
-        except GuardMoved:
-            pass  # prepared against what another batch changed meanwhile: redo, locked
+        # Prepared against what another batch changed meanwhile: redo, holding the lock.
         with offloop.writing(engine), unit_of_work(session):
             hold_guard(session, tenant_id)
             outcome, ledger = prepare(session, DirectCounters(session))
