@@ -110,7 +110,10 @@ def validate_response(operation_id: str, status: int, body: Any) -> None:
         reason = f"SIM_TALON_SPEC is {'unset' if path is None else f'{path}, not a file'}"
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason}: CI must validate the responses against the Talon.One spec")
-        pytest.skip(f"{reason}: no Talon.One OpenAPI document to validate against")
+        pytest.skip(
+            f"{reason}: no Talon.One OpenAPI document to validate against "
+            "(set SIM_TALON_SPEC to the Integration API's OpenAPI JSON to run this check)"
+        )
     schema = response_schema(operation_id, status)
     if schema is None:
         assert body in (None, b"", ""), f"{operation_id} {status} documents no body, got {body!r}"
