@@ -20,9 +20,9 @@ from simulator.clienttoolbox.models import (
 )
 from simulator.clienttoolbox.service import customer_view
 from simulator.core import offloop
-from simulator.core.admindeps import Paging, like_pattern, paging, path_tenant
+from simulator.core.admindeps import Paging, paging, path_tenant
 from simulator.core.clock import format_instant, tenant_now
-from simulator.core.db import get_session
+from simulator.core.db import contains, get_session
 from simulator.core.formats import json_response, number
 from simulator.core.models import Tenant
 from simulator.core.storable import within
@@ -162,11 +162,10 @@ async def list_customers(
     with its balances."""
     statement = select(CtCustomer).where(CtCustomer.tenant_id == tenant.id)
     if q:
-        needle = like_pattern(q)
         statement = statement.where(
             or_(
                 *(
-                    column.like(needle, escape="\\")
+                    contains(column, q)
                     for column in (
                         CtCustomer.code,
                         CtCustomer.email,

@@ -21,6 +21,7 @@ from simulator.clienttoolbox.models import (
     CtReward,
 )
 from simulator.clienttoolbox.parsing import bad_request, flag, id_list
+from simulator.core.db import contains
 from simulator.core.formats import number
 from simulator.core.models import Tenant
 from simulator.core.storable import ROW_COUNT, parse_int
@@ -370,14 +371,9 @@ def customers_response(
 SEARCHABLE = ("code", "card_number", *PROFILE_COLUMNS, "custom_fields")
 
 
-def like_pattern(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def column_contains(name: str, text: str) -> Any:
     column = getattr(CtCustomer, name)
-    return func.lower(func.coalesce(column, "")).like(like_pattern(text), escape="\\")
+    return contains(func.lower(func.coalesce(column, "")), text.lower())
 
 
 def find_customers(session: Store, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:

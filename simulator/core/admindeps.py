@@ -38,9 +38,3 @@ async def paging(
     limit: int = Query(default=50, ge=1, le=MAX_PAGE),
 ) -> Paging:
     return Paging(start, limit)
-
-
-def like_pattern(text: str) -> str:
-    """`%text%` for LIKE ... ESCAPE '\\' (the text's own % and _ match themselves)."""
-    escaped = text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
-    return f"%{escaped}%"

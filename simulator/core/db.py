@@ -174,3 +174,13 @@ def tenant_tables() -> list:
 
     tables = [t for t in SQLModel.metadata.sorted_tables if "tenant_id" in t.columns]
     return list(reversed(tables))
+
+
+def like_escaped(text: str) -> str:
+    """`text` for LIKE ... ESCAPE '\\': its own `\\`, `%` and `_` match themselves."""
+    return text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+
+
+def contains(column: Any, text: str) -> Any:
+    """The condition that `column` holds `text` anywhere (LIKE, the text taken literally)."""
+    return column.like(f"%{like_escaped(text)}%", escape="\\")

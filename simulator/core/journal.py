@@ -35,7 +35,7 @@ from sqlmodel import SQLModel, col
 
 from simulator.core import fastsql, groupcommit
 from simulator.core.clock import format_instant
-from simulator.core.db import make_engine, new_session, table_of
+from simulator.core.db import contains, like_escaped, make_engine, new_session, table_of
 from simulator.core.formats import clean_text
 from simulator.core.metrics import Metrics
 from simulator.core.models import JournalEntry, Tenant
@@ -541,9 +541,7 @@ def statement_of(where: JournalFilter) -> Any:
         pattern = like_escaped(where.path_glob).replace("*", "%").replace("?", "_")
         conditions.append(col(JournalEntry.path).like(pattern, escape="\\"))
     if where.query is not None:
-        conditions.append(
-            col(JournalEntry.query).like(f"%{like_escaped(where.query)}%", escape="\\")
-        )
+        conditions.append(contains(col(JournalEntry.query), where.query))
     if where.status is not None:
         conditions.append(col(JournalEntry.status) == where.status)
     if where.status_class is not None:
@@ -583,10 +581,6 @@ def statement_of(where: JournalFilter) -> Any:
             )
         )
     return statement.where(*conditions).order_by(col(JournalEntry.id).desc())
-
-
-def like_escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
 
 
 def search(engine: Engine, where: JournalFilter) -> list[dict[str, Any]]:

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 from starlette.responses import Response
 
-from simulator.core.admindeps import Paging, like_pattern, paging, path_tenant
+from simulator.core.admindeps import Paging, paging, path_tenant
 from simulator.core.clock import tenant_now
-from simulator.core.db import get_session
+from simulator.core.db import contains, get_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import within
@@ -68,13 +68,11 @@ async def list_customers(
     and `crmId` keep those whose value contains the text (e-mail without regard to case)."""
     statement = select(EcdpCustomer).where(EcdpCustomer.tenant_id == tenant.id)
     if email:
-        statement = statement.where(
-            EcdpCustomer.email_key.like(like_pattern(email.lower()), escape="\\")
-        )
+        statement = statement.where(contains(EcdpCustomer.email_key, email.lower()))
     if phone:
-        statement = statement.where(EcdpCustomer.phone.like(like_pattern(phone), escape="\\"))
+        statement = statement.where(contains(EcdpCustomer.phone, phone))
     if crmId:
-        statement = statement.where(EcdpCustomer.crm_id.like(like_pattern(crmId), escape="\\"))
+        statement = statement.where(contains(EcdpCustomer.crm_id, crmId))
     rows = session.execute(
         statement.order_by(EcdpCustomer.id).offset(page.start).limit(page.limit)
     ).scalars()

@@ -11,9 +11,9 @@ from sqlalchemy import case, func, or_, select
 from sqlmodel import Session
 from starlette.responses import Response
 
-from simulator.core.admindeps import Paging, like_pattern, paging, path_tenant
+from simulator.core.admindeps import Paging, paging, path_tenant
 from simulator.core.clock import format_instant, tenant_now
-from simulator.core.db import get_session
+from simulator.core.db import contains, get_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import within
@@ -51,7 +51,7 @@ async def list_profiles(
     """Customer profiles, newest first (`q`: a part of the integration id)."""
     statement = select(TalonProfile).where(TalonProfile.tenant_id == tenant.id)
     if q:
-        statement = statement.where(TalonProfile.integration_id.like(like_pattern(q), escape="\\"))
+        statement = statement.where(contains(TalonProfile.integration_id, q))
     rows = session.execute(
         statement.order_by(TalonProfile.id.desc()).offset(page.start).limit(page.limit)
     ).scalars()
@@ -243,7 +243,7 @@ async def list_coupons(
     reservation."""
     statement = select(TalonCoupon).where(TalonCoupon.tenant_id == tenant.id)
     if q:
-        statement = statement.where(TalonCoupon.value.like(like_pattern(q), escape="\\"))
+        statement = statement.where(contains(TalonCoupon.value, q))
     coupons = list(
         session.execute(
             statement.order_by(TalonCoupon.id.desc()).offset(page.start).limit(page.limit)
@@ -292,11 +292,10 @@ async def list_referrals(
     """Referral codes, newest first (`q`: a part of the code or the advocate's id)."""
     statement = select(TalonReferral).where(TalonReferral.tenant_id == tenant.id)
     if q:
-        needle = like_pattern(q)
         statement = statement.where(
             or_(
-                TalonReferral.code.like(needle, escape="\\"),
-                TalonReferral.advocate_profile_integration_id.like(needle, escape="\\"),
+                contains(TalonReferral.code, q),
+                contains(TalonReferral.advocate_profile_integration_id, q),
             )
         )
     rows = session.execute(

@@ -362,6 +362,16 @@ def path_int(value: str, name: str, minimum: int | None = None) -> int:
     return number
 
 
+def query_dry(dry: str | None, force_complete_evaluation: str | None) -> bool:
+    """`dry` of an event's evaluation; `forceCompleteEvaluation` is allowed only with a dry run."""
+    is_dry = query_bool(dry, "dry")
+    if query_bool(force_complete_evaluation, "forceCompleteEvaluation") and not is_dry:
+        raise bad_parameter(
+            "forceCompleteEvaluation", "forceCompleteEvaluation can only be used with dry=true"
+        )
+    return is_dry
+
+
 def query_silent(value: str | None) -> bool:
     """`silent` is `yes` (the default) or `no`."""
     if value is None or value == "":

@@ -13,9 +13,8 @@ from simulator.core.dispatch import query_param
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.talonone.auth import talonone_tenant
-from simulator.talonone.errors import TalonOneError
 from simulator.talonone.operations import OPERATIONS
-from simulator.talonone.parsing import parse_body, query_bool, query_silent
+from simulator.talonone.parsing import parse_body, query_dry, query_silent
 from simulator.talonone.routes.core import commit_or_rollback
 from simulator.talonone.service.advanced_events import get_advanced_event, track_advanced_event
 
@@ -29,15 +28,7 @@ async def track_event_v3(
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
     silent = query_silent(query_param(request, "silent"))
-    dry = query_bool(query_param(request, "dry"), "dry")
-    force = query_bool(query_param(request, "forceCompleteEvaluation"), "forceCompleteEvaluation")
-    if force and not dry:
-        raise TalonOneError(
-            400,
-            "forceCompleteEvaluation can only be used with dry=true",
-            title="Invalid value",
-            parameter="forceCompleteEvaluation",
-        )
+    dry = query_dry(query_param(request, "dry"), query_param(request, "forceCompleteEvaluation"))
     body = parse_body(await request.body())
     result = track_advanced_event(db, tenant, tenant_now(tenant), body, dry=dry)
     commit_or_rollback(db, dry)

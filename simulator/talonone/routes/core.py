@@ -25,7 +25,14 @@ from simulator.talonone.auth import api_key_of, talonone_tenant, talonone_tenant
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonEvent, TalonSession
 from simulator.talonone.operations import OPERATIONS
-from simulator.talonone.parsing import parse_body, path_int, query_bool, query_instant, query_silent
+from simulator.talonone.parsing import (
+    parse_body,
+    path_int,
+    query_bool,
+    query_dry,
+    query_instant,
+    query_silent,
+)
 from simulator.talonone.service import catalogs
 from simulator.talonone.service.campaigns import load_config
 from simulator.talonone.service.event_store import event_view
@@ -187,17 +194,7 @@ async def track_event_v2(
     tenant: Tenant = Depends(talonone_tenant),
 ) -> Response:
     silent = query_silent(query_param(request, "silent"))
-    dry = query_bool(query_param(request, "dry"), "dry")
-    if (
-        query_bool(query_param(request, "forceCompleteEvaluation"), "forceCompleteEvaluation")
-        and not dry
-    ):
-        raise TalonOneError(
-            400,
-            "forceCompleteEvaluation can only be used with dry=true",
-            title="Invalid value",
-            parameter="forceCompleteEvaluation",
-        )
+    dry = query_dry(query_param(request, "dry"), query_param(request, "forceCompleteEvaluation"))
     body = parse_body(await request.body())
     result = track_event(db, tenant, tenant_now(tenant), body, dry=dry)
     commit_or_rollback(db, dry)
