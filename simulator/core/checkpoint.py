@@ -22,6 +22,8 @@ import time
 import weakref
 from typing import Any
 
+from simulator.core import background
+
 log = logging.getLogger("simulator.checkpoint")
 
 CHECKPOINT_BYTES = 4 * 1024 * 1024  # about 1,000 pages: SQLite's own default threshold
@@ -59,6 +61,7 @@ class Checkpointer:
                 self._thread.start()
 
     def _run(self) -> None:
+        background.lower_priority()
         stop = threading.Event()
         while not stop.wait(INTERVAL_SECONDS):
             for path in self._live_paths():
