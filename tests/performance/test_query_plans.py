@@ -142,7 +142,9 @@ def flows(http: TestClient, keys: Keys) -> Iterator[tuple[str, Callable[[], Any]
     def ct_form(kind: str, **fields: str) -> dict:
         return {**keys.clienttoolbox, "type": kind, "delimiter": "pipe", **fields}
 
-    inventory = "?profile=true&loyalty=true&referrals=true&achievements=true&giveaways=true"
+    inventory = (
+        "?profile=true&loyalty=true&referrals=true&achievements=true&giveaways=true&coupons=true"
+    )
     yield (
         "new session",
         lambda: http.put("/v2/customer_sessions/s-1", json=session_body(), headers=TALON),

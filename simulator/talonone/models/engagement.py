@@ -32,6 +32,8 @@ class TalonCoupon(SQLModel, table=True):
     __table_args__ = (
         Index("ux_talonone_coupon_value", "tenant_id", "value", unique=True),
         Index("ix_talonone_coupon_recipient", "tenant_id", "recipient_integration_id"),
+        # The coupons visible to every profile (a profile's inventory reads them).
+        Index("ix_talonone_coupon_implicit", "tenant_id", "implicitly_reserved", "id"),
     )
 
     tenant_id: str = Field(primary_key=True, max_length=64)

@@ -10,7 +10,7 @@ import contextlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, update
+from sqlalchemy import case, delete, func, true, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -409,10 +409,26 @@ def coupon_state(
 def profile_coupons(db: Store, tenant_id: str, now: datetime, profile_id: str) -> list[dict]:
     """The InventoryCoupon list: reserved (hard or soft), addressed to the profile, or visible
     to everyone (`implicitlyReserved`), redeemed ones included."""
-    reserved = select(TalonCouponReservation.coupon_id).where(
-        TalonCouponReservation.tenant_id == tenant_id,
-        TalonCouponReservation.profile_integration_id == profile_id,
+    # The three ways a coupon belongs in the inventory, each read on an index of its own (one
+    # condition OR-ing them would walk every coupon of the tenant); then those coupons by
+    # primary key (as a subquery, a planner without statistics may still walk the tenant's).
+    belonging = union(
+        select(TalonCouponReservation.coupon_id).where(
+            TalonCouponReservation.tenant_id == tenant_id,
+            TalonCouponReservation.profile_integration_id == profile_id,
+        ),
+        select(TalonCoupon.id).where(
+            TalonCoupon.tenant_id == tenant_id,
+            TalonCoupon.recipient_integration_id == profile_id,
+        ),
+        select(TalonCoupon.id).where(
+            TalonCoupon.tenant_id == tenant_id,
+            TalonCoupon.implicitly_reserved == true(),
+        ),
     )
+    coupon_ids = sorted(db.execute(belonging).scalars())
+    if not coupon_ids:
+        return []
     reservations = (
         select(func.count())
         .where(
@@ -430,24 +446,27 @@ def profile_coupons(db: Store, tenant_id: str, now: datetime, profile_id: str) -
         )
         .scalar_subquery()
     )
-    statement = (
-        select(TalonCoupon, reservations, redemptions)
-        .where(TalonCoupon.tenant_id == tenant_id)
-        .where(
-            TalonCoupon.id.in_(reserved)
-            | (TalonCoupon.recipient_integration_id == profile_id)
-            | TalonCoupon.implicitly_reserved.is_(True)
-        )
-        .order_by(TalonCoupon.id)
-    )
     states = campaign_states(db, tenant_id, now)
     views = []
-    for coupon, reserved_count, redeemed in db.exec(statement).all():
-        view = coupon_view(coupon, int(reserved_count))
-        view["profileRedemptionCount"] = int(redeemed)
-        view["state"] = coupon_state(coupon, now, int(redeemed), states.get(coupon.campaign_id))
-        views.append(view)
+    for start in range(0, len(coupon_ids), ID_CHUNK):
+        statement = (
+            select(TalonCoupon, reservations, redemptions)
+            .where(
+                TalonCoupon.tenant_id == tenant_id,
+                TalonCoupon.id.in_(coupon_ids[start : start + ID_CHUNK]),
+            )
+            .order_by(TalonCoupon.id)
+        )
+        for coupon, reserved_count, redeemed in db.exec(statement).all():
+            view = coupon_view(coupon, int(reserved_count))
+            view["profileRedemptionCount"] = int(redeemed)
+            view["state"] = coupon_state(coupon, now, int(redeemed), states.get(coupon.campaign_id))
+            views.append(view)
     return views
+
+
+# Ids bound in one IN list at most (SQLite takes at most 32,766 parameters a statement).
+ID_CHUNK = 500
 
 
 def delete_profile_data(db: Store, tenant_id: str, profile_id: str) -> None:
