@@ -39,6 +39,7 @@ SCENARIO_MODULES = (
     "inspector",
     "sandbox",
     "largestore",
+    "reads",
     "soak",
 )
 
@@ -130,6 +131,7 @@ TABLES = (
     "faults",
     "sandbox",
     "large store",
+    "reads",
     "mixed soak",
 )
 

@@ -49,6 +49,11 @@ def ct_call(port: int, kind: str, **fields: str) -> bytes:
 
 def kinds(port: int) -> list[Callable[[int], bytes]]:
     """The 12 request kinds, each a function of the request's number."""
+    return list(named_kinds(port).values())
+
+
+def named_kinds(port: int) -> dict[str, Callable[[int], bytes]]:
+    """The 12 request kinds by a short name, in the soak's order."""
 
     def fixed(request: bytes) -> Callable[[int], bytes]:
         return lambda _n: request
@@ -69,29 +74,43 @@ def kinds(port: int) -> list[Callable[[int], bytes]]:
         body = json.dumps({"mode": "AddOrUpdate", "matchBy": "Email", "data": data})
         return build_request("POST", "/customers", port, ECDP, body)
 
-    return [
-        session("open"),
-        session("closed"),
-        fixed(build_request("GET", f"/v2/customer_sessions/{READ_SESSION}", port, TALON)),
-        fixed(
-            build_request("GET", "/v1/loyalty_programs/1/profile/customer-1/balances", port, TALON)
+    balances = "/v1/loyalty_programs/1/profile/customer-1/balances"
+    return {
+        "talonone session update (open)": session("open"),
+        "talonone session update (closed)": session("closed"),
+        "talonone session read": fixed(
+            build_request("GET", f"/v2/customer_sessions/{READ_SESSION}", port, TALON)
         ),
-        event,
-        fixed(build_request("GET", "/customers/email/adam@example.com", port, ECDP)),
-        fixed(build_request("GET", "/customers/crmId/CRM-0001", port, ECDP)),
-        upsert,
-        fixed(ct_call(port, "campaign_rewards", campaign_id="4638472975924871")),
-        fixed(ct_call(port, "campaigns_list")),
-        fixed(ct_call(port, "customer_find", find_customer="eve")),
-        fixed(build_request("GET", "/v4.1/lists/unsubscribe.json", port, CG)),
-    ]
+        "talonone loyalty balances": fixed(build_request("GET", balances, port, TALON)),
+        "talonone event": event,
+        "ecdp customer by e-mail": fixed(
+            build_request("GET", "/customers/email/adam@example.com", port, ECDP)
+        ),
+        "ecdp customer by CRM id": fixed(
+            build_request("GET", "/customers/crmId/CRM-0001", port, ECDP)
+        ),
+        "ecdp upsert of one customer": upsert,
+        "clienttoolbox campaign_rewards": fixed(
+            ct_call(port, "campaign_rewards", campaign_id="4638472975924871")
+        ),
+        "clienttoolbox campaigns_list": fixed(ct_call(port, "campaigns_list")),
+        "clienttoolbox customer_find": fixed(ct_call(port, "customer_find", find_customer="eve")),
+        "customergauge unsubscribe list": fixed(
+            build_request("GET", "/v4.1/lists/unsubscribe.json", port, CG)
+        ),
+    }
 
 
-async def run(port: int) -> list[dict]:
+async def create_read_session(port: int) -> None:
+    """The stored session the session read asks for."""
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=10) as http:
         await http.put(
             f"/v2/customer_sessions/{READ_SESSION}", content=session_body(0, "open"), headers=TALON
         )
+
+
+async def run(port: int) -> list[dict]:
+    await create_read_session(port)
     requests = kinds(port)
 
     def mixed(n: int) -> bytes:
