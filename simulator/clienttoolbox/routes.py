@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 from starlette.responses import Response
@@ -16,7 +16,7 @@ from simulator.clienttoolbox.errors import ClientToolboxError, render
 from simulator.clienttoolbox.operations import OPERATIONS
 from simulator.core import offloop
 from simulator.core.clock import tenant_now
-from simulator.core.db import get_session
+from simulator.core.db import new_session
 from simulator.core.models import Tenant
 
 router = APIRouter(tags=["clienttoolbox"])
@@ -70,11 +70,16 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-async def dispatch(
-    request: Request,
-    session: Session = Depends(get_session),
-    tenant: Tenant = Depends(clienttoolbox_tenant),
-) -> Response:
+async def dispatch(request: Request) -> Response:
+    """Every call: a plain endpoint (no FastAPI dependencies), so core/dispatch's fast lane
+    serves it (docs/adr/0001-fast-lane.md); the session and the auth are what the
+    dependencies gave, in the same order."""
+    with new_session(request.app.state.engine) as session:
+        tenant = await clienttoolbox_tenant(request, session)
+        return await answer(request, session, tenant)
+
+
+async def answer(request: Request, session: Session, tenant: Tenant) -> Response:
     fields = await request_fields(request)
     call_type = (fields.get("type") or "").strip()
     version = (fields.get("api") or "").strip()
