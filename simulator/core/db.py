@@ -181,6 +181,12 @@ def like_escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
 
 
+def contains_pattern(text: str) -> str:
+    """The LIKE pattern (ESCAPE '\\') of `contains`: `text` anywhere, taken literally; for a
+    statement built once that binds it."""
+    return f"%{like_escaped(text)}%"
+
+
 def contains(column: Any, text: str) -> Any:
     """The condition that `column` holds `text` anywhere (LIKE, the text taken literally)."""
-    return column.like(f"%{like_escaped(text)}%", escape="\\")
+    return column.like(contains_pattern(text), escape="\\")
