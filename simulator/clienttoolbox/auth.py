@@ -7,14 +7,13 @@ import asyncio
 import contextlib
 import re
 
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlmodel import Session
 from starlette.types import Receive, Scope
 
 from simulator.clienttoolbox.errors import ClientToolboxError
 from simulator.clienttoolbox.operations import FIELDS_STATE_KEY
-from simulator.core import offloop, requestinfo, tenants
-from simulator.core.db import get_session
+from simulator.core import fastsql, offloop, requestinfo, tenants
 from simulator.core.dispatch import read_body
 from simulator.core.models import Tenant
 
@@ -95,7 +94,9 @@ def api_key_of(request: Request, fields: dict[str, str]) -> str:
     return (fields.get("user_api_key") or fields.get("user_password") or "").strip()
 
 
-def authenticate(session: Session, request: Request, fields: dict[str, str]) -> Tenant:
+def authenticate(
+    session: Session | fastsql.Lease, request: Request, fields: dict[str, str]
+) -> Tenant:
     """The tenant `user_id` + key + `account_id` name (the native 401 otherwise)."""
     user_id = (fields.get("user_id") or "").strip()
     key = api_key_of(request, fields)
@@ -110,7 +111,9 @@ def authenticate(session: Session, request: Request, fields: dict[str, str]) -> 
     return tenant
 
 
-async def clienttoolbox_tenant(request: Request, session: Session = Depends(get_session)) -> Tenant:
+async def clienttoolbox_tenant(request: Request, session: Session | fastsql.Lease) -> Tenant:
+    """The authenticated tenant, admitted (core/tenants.admit); a Session's connection is then
+    handed back to the pool until the handler's next query."""
     fields = await request_fields(request)
     return tenants.admit(request, session, authenticate(session, request, fields))
 
