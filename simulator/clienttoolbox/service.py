@@ -23,7 +23,7 @@ from simulator.clienttoolbox.models import (
 )
 from simulator.clienttoolbox.parsing import bad_request, flag, id_list
 from simulator.core import fastsql
-from simulator.core.db import contains, contains_pattern
+from simulator.core.db import contains, contains_bound, like_escaped
 from simulator.core.formats import number
 from simulator.core.models import Tenant
 from simulator.core.storable import ROW_COUNT, parse_int
@@ -428,29 +428,27 @@ CUSTOMER_VIEW_COLUMNS = ("code", "card_number", *PROFILE_COLUMNS, "custom_fields
 @functools.lru_cache(maxsize=64)
 def find_statement(shape: tuple[int, ...]) -> fastsql.Prepared:
     """customer_find's statement for comma groups of `shape[i]` terms each, built once per
-    shape (building it per call cost more than running it): term k is bound as `term_k`, a
-    `contains_pattern` of the lower-cased term."""
+    shape (building it per call cost more than running it): term k is bound as `term_k`,
+    lower-cased and `like_escaped` (core/db.contains_bound)."""
     alternatives = []
     number = 0
     for size in shape:
         terms = []
         for _ in range(size):
-            pattern = bindparam(f"term_{number}")
+            name = f"term_{number}"
             number += 1
-            terms.append(
-                or_(
-                    *[
-                        func.lower(func.coalesce(_customer[name], "")).like(pattern, escape="\\")
-                        for name in SEARCHABLE
-                    ]
-                )
-            )
+            terms.append(or_(*[contains_bound(searched(column), name) for column in SEARCHABLE]))
         alternatives.append(and_(*terms))
     return fastsql.prepared(
         select(*[_customer[name] for name in CUSTOMER_VIEW_COLUMNS])
         .where(_customer.tenant_id == bindparam("tenant_id"), or_(*alternatives))
         .order_by(_customer.code)
     )
+
+
+def searched(name: str) -> Any:
+    """A customer column as customer_find searches it: lower-cased, NULL as ''."""
+    return func.lower(func.coalesce(_customer[name], ""))
 
 
 def find_customers(session: Reader, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
@@ -463,7 +461,7 @@ def find_customers(session: Reader, tenant: Tenant, fields: Mapping[str, str]) -
     if not groups:
         raise bad_request("Missing find_customer")
     terms = [term for group in groups for term in group]
-    parameters = {f"term_{k}": contains_pattern(term.lower()) for k, term in enumerate(terms)}
+    parameters = {f"term_{k}": like_escaped(term.lower()) for k, term in enumerate(terms)}
     parameters["tenant_id"] = tenant.id
     statement = find_statement(tuple(len(group) for group in groups))
     rows = fastsql.execute(session, statement, parameters).all()
