@@ -6,15 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from urllib.parse import unquote_plus
 
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlmodel import Session
 from starlette.types import Receive, Scope
 
 from simulator.clienttoolbox.errors import ClientToolboxError
 from simulator.clienttoolbox.operations import FIELDS_STATE_KEY
-from simulator.core import offloop, requestinfo, tenants
-from simulator.core.db import get_session
+from simulator.core import fastsql, offloop, requestinfo, tenants
 from simulator.core.dispatch import read_body
 from simulator.core.models import Tenant
 
@@ -28,9 +28,35 @@ INVALID_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 LARGE_FORM = 64 * 1024
 
 
+# Starlette's limit on a form's fields (Request.form's max_fields); past it, Starlette refuses.
+MAX_FORM_FIELDS = 1000
+URLENCODED = "application/x-www-form-urlencoded"
+
+
+def urlencoded_fields(body: bytes) -> list[tuple[str, str]] | None:
+    """A urlencoded body's (name, value) pairs exactly as Starlette's FormParser gives them
+    (python-multipart's QuerystringParser, non-strict: `&` separates, empty chunks are
+    skipped, a chunk without `=` is a name with an empty value; each part decoded as latin-1,
+    then `unquote_plus`), without building a Request and its parser; None past Starlette's
+    field limit (its own parser answers that). tests/clienttoolbox/test_parsing.py compares
+    the two."""
+    chunks = [chunk for chunk in body.decode("latin-1").split("&") if chunk]
+    if len(chunks) > MAX_FORM_FIELDS:
+        return None
+    pairs = []
+    for chunk in chunks:
+        name, _, value = chunk.partition("=")
+        pairs.append((unquote_plus(name), unquote_plus(value)))
+    return pairs
+
+
 async def form_fields(content_type: str, body: bytes) -> dict[str, str]:
     """The fields of a form body (urlencoded or multipart), names lower-cased, as Starlette
     parses them; an uploaded file part gives its text."""
+    if content_type == URLENCODED:  # the usual call: parsed here, as Starlette would
+        pairs = urlencoded_fields(body)
+        if pairs is not None:
+            return {name.lower(): value for name, value in pairs}
     scope = {
         "type": "http",
         "method": "POST",
@@ -95,7 +121,9 @@ def api_key_of(request: Request, fields: dict[str, str]) -> str:
     return (fields.get("user_api_key") or fields.get("user_password") or "").strip()
 
 
-def authenticate(session: Session, request: Request, fields: dict[str, str]) -> Tenant:
+def authenticate(
+    session: Session | fastsql.Lease, request: Request, fields: dict[str, str]
+) -> Tenant:
     """The tenant `user_id` + key + `account_id` name (the native 401 otherwise)."""
     user_id = (fields.get("user_id") or "").strip()
     key = api_key_of(request, fields)
@@ -110,7 +138,9 @@ def authenticate(session: Session, request: Request, fields: dict[str, str]) -> 
     return tenant
 
 
-async def clienttoolbox_tenant(request: Request, session: Session = Depends(get_session)) -> Tenant:
+async def clienttoolbox_tenant(request: Request, session: Session | fastsql.Lease) -> Tenant:
+    """The authenticated tenant, admitted (core/tenants.admit); a Session's connection is then
+    handed back to the pool until the handler's next query."""
     fields = await request_fields(request)
     return tenants.admit(request, session, authenticate(session, request, fields))
 

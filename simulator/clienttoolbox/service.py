@@ -4,12 +4,13 @@ balances report). Plain functions over a session and a tenant; no HTTP here."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 
 from simulator.clienttoolbox.ledger import CHUNK, PROFILE_COLUMNS, chunks
 from simulator.clienttoolbox.models import (
@@ -21,13 +22,18 @@ from simulator.clienttoolbox.models import (
     CtReward,
 )
 from simulator.clienttoolbox.parsing import bad_request, flag, id_list
-from simulator.core.db import contains
+from simulator.core import fastsql
+from simulator.core.db import contains, contains_bound, like_escaped
 from simulator.core.formats import number
 from simulator.core.models import Tenant
 from simulator.core.storable import ROW_COUNT, parse_int
 from simulator.core.store import Store
 
 CAMPAIGN_TYPES = ("points", "giftcard", "events", "earned", "buyx")
+
+# The reads whose statements are all prepared take a bare lease too (no Session: the
+# cheapest way to the store, routes.LEASED_READS).
+Reader = Store | fastsql.Lease
 
 # The standard customer fields, as `manage_fields`/`list` describes them.
 STANDARD_FIELDS = (
@@ -59,7 +65,7 @@ class Item:
 
 @dataclass
 class Campaign:
-    row: CtCampaign
+    row: CtCampaign  # or a row of CAMPAIGN_ROWS (the same attributes, read only)
     rewards: list[CtReward] = field(default_factory=list)
     items: list[Item] = field(default_factory=list)
 
@@ -106,10 +112,7 @@ def campaigns_by_id(session: Store, tenant: Tenant, ids: list[str] | None) -> di
     for row in session.execute(statement).scalars():
         if wanted is not None and row.id not in wanted:
             continue
-        items = [
-            Item(str(i["id"]), i["description"], i.get("buy_x")) for i in json.loads(row.items)
-        ]
-        campaigns[row.id] = Campaign(row, items=items)
+        campaigns[row.id] = Campaign(row, items=items_of(row.items))
     if campaigns:
         rewards = session.execute(
             select(CtReward)
@@ -241,9 +244,35 @@ def search_matches(value: str, oper: str, wanted: str) -> bool:
     return tests[oper]()
 
 
-def list_campaigns(session: Store, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
+_campaign = CtCampaign.__table__.c
+# The tenant's campaigns as campaign_view reads them (no rewards: the listing shows none).
+CAMPAIGN_ROWS = fastsql.prepared(
+    select(
+        *[
+            _campaign[name]
+            for name in (
+                "id", "name", "type", "points_ratio", "reward_ratio", "earned_per_event",
+                "buy_x", "currency", "glyph", "created_stamp", "items",
+            )
+        ]
+    ).where(_campaign.tenant_id == bindparam("tenant_id"))
+)  # fmt: skip
+
+
+def listed_campaigns(session: Reader, tenant: Tenant) -> list[Campaign]:
+    """Every campaign of the tenant with its buyx items, in the store's order (as
+    campaigns_by_id gives them), without their rewards."""
+    rows = fastsql.execute(session, CAMPAIGN_ROWS, {"tenant_id": tenant.id})
+    return [Campaign(row, items=items_of(row.items)) for row in rows]
+
+
+def items_of(stored: str) -> list[Item]:
+    return [Item(str(i["id"]), i["description"], i.get("buy_x")) for i in json.loads(stored)]
+
+
+def list_campaigns(session: Reader, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
     """`type=campaigns_list`: type_restrict, jqGrid-style search, sort and paging."""
-    campaigns = list(campaigns_by_id(session, tenant, None).values())
+    campaigns = listed_campaigns(session, tenant)
     restrict = id_list(fields.get("type_restrict") or "")
     for kind in restrict:
         if kind.lower() not in CAMPAIGN_TYPES:
@@ -296,25 +325,32 @@ def one_campaign(session: Store, tenant: Tenant, fields: Mapping[str, str]) -> C
     return campaign
 
 
-def campaign_rewards(session: Store, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
-    """`type=campaign_rewards`: two light Core queries (a hot read path)."""
+_reward = CtReward.__table__.c
+CAMPAIGN_KNOWN = fastsql.prepared(
+    select(_campaign.id).where(
+        _campaign.tenant_id == bindparam("tenant_id"), _campaign.id == bindparam("campaign_id")
+    )
+)
+CAMPAIGN_REWARDS = fastsql.prepared(
+    select(_reward.id, _reward.level, _reward.description, _reward.reward_id)
+    .where(
+        _reward.tenant_id == bindparam("tenant_id"),
+        _reward.campaign_id == bindparam("campaign_id"),
+    )
+    .order_by(_reward.id)
+)
+
+
+def campaign_rewards(session: Reader, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
+    """`type=campaign_rewards`: two prepared statements (a hot read path)."""
     campaign_id = (fields.get("campaign_id") or "").strip()
     if not campaign_id:
         raise bad_request("Missing campaign_id")
-    campaigns = CtCampaign.__table__.c
-    known = session.execute(
-        select(campaigns.id).where(campaigns.tenant_id == tenant.id, campaigns.id == campaign_id)
-    ).first()
-    if known is None:
+    wanted = {"tenant_id": tenant.id, "campaign_id": campaign_id}
+    if fastsql.execute(session, CAMPAIGN_KNOWN, wanted).first() is None:
         raise bad_request(f"Unknown campaign_id '{campaign_id}'")
-    t = CtReward.__table__.c
-    rows = session.execute(
-        select(t.id, t.level, t.description, t.reward_id)
-        .where(t.tenant_id == tenant.id, t.campaign_id == campaign_id)
-        .order_by(t.id)
-    )
     rewards = []
-    for reward_id, level, description, sku in rows:
+    for reward_id, level, description, sku in fastsql.execute(session, CAMPAIGN_REWARDS, wanted):
         entry: dict[str, Any] = {
             "id": reward_id,
             "level": number(level),
@@ -350,17 +386,25 @@ def customer_view(row: Any, balances: list[Any] | None) -> dict[str, Any]:
     return view
 
 
+_balance = CtBalance.__table__.c
+CUSTOMERS_BALANCES = fastsql.prepared(
+    select(_balance.customer_code, _balance.campaign_id, _balance.item, _balance.balance)
+    .where(
+        _balance.tenant_id == bindparam("tenant_id"),
+        _balance.customer_code.in_(bindparam("codes", expanding=True)),
+    )
+    .order_by(_balance.campaign_id, _balance.item)
+)
+
+
 def customers_response(
-    session: Store, tenant: Tenant, rows: list[Any], include_balances: bool
+    db: Reader, tenant: Tenant, rows: list[Any], include_balances: bool
 ) -> dict[str, Any]:
     balances: dict[str, list[Any]] = {}
     if include_balances and rows:
         for part in chunks([r.code for r in rows]):
-            for b in session.execute(
-                select(CtBalance)
-                .where(CtBalance.tenant_id == tenant.id, CtBalance.customer_code.in_(part))
-                .order_by(CtBalance.campaign_id, CtBalance.item)
-            ).scalars():
+            found = fastsql.execute(db, CUSTOMERS_BALANCES, {"tenant_id": tenant.id, "codes": part})
+            for b in found:
                 balances.setdefault(b.customer_code, []).append(b)
     customers = [
         customer_view(r, balances.get(r.code, []) if include_balances else None) for r in rows
@@ -376,29 +420,51 @@ def column_contains(name: str, text: str) -> Any:
     return contains(func.lower(func.coalesce(column, "")), text.lower())
 
 
-def find_customers(session: Store, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
+_customer = CtCustomer.__table__.c
+# What customer_view reads of a customer.
+CUSTOMER_VIEW_COLUMNS = ("code", "card_number", *PROFILE_COLUMNS, "custom_fields")
+
+
+@functools.lru_cache(maxsize=64)
+def find_statement(shape: tuple[int, ...]) -> fastsql.Prepared:
+    """customer_find's statement for comma groups of `shape[i]` terms each, built once per
+    shape (building it per call cost more than running it): term k is bound as `term_k`,
+    lower-cased and `like_escaped` (core/db.contains_bound)."""
+    alternatives = []
+    number = 0
+    for size in shape:
+        terms = []
+        for _ in range(size):
+            name = f"term_{number}"
+            number += 1
+            terms.append(or_(*[contains_bound(searched(column), name) for column in SEARCHABLE]))
+        alternatives.append(and_(*terms))
+    return fastsql.prepared(
+        select(*[_customer[name] for name in CUSTOMER_VIEW_COLUMNS])
+        .where(_customer.tenant_id == bindparam("tenant_id"), or_(*alternatives))
+        .order_by(_customer.code)
+    )
+
+
+def searched(name: str) -> Any:
+    """A customer column as customer_find searches it: lower-cased, NULL as ''."""
+    return func.lower(func.coalesce(_customer[name], ""))
+
+
+def find_customers(session: Reader, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
     """`type=customer_find`: space = AND, comma = OR (AND binds tighter), partial and
     case-insensitive across every customer field."""
     query = (fields.get("find_customer") or "").strip()
     if not query:
         raise bad_request("Missing find_customer")
-    alternatives = []
-    for group in query.split(","):
-        terms = group.split()
-        if not terms:
-            continue
-        alternatives.append(
-            and_(*[or_(*[column_contains(name, term) for name in SEARCHABLE]) for term in terms])
-        )
-    if not alternatives:
+    groups = [terms for terms in (group.split() for group in query.split(",")) if terms]
+    if not groups:
         raise bad_request("Missing find_customer")
-    rows = list(
-        session.execute(
-            select(CtCustomer)
-            .where(CtCustomer.tenant_id == tenant.id, or_(*alternatives))
-            .order_by(CtCustomer.code)
-        ).scalars()
-    )
+    terms = [term for group in groups for term in group]
+    parameters = {f"term_{k}": like_escaped(term.lower()) for k, term in enumerate(terms)}
+    parameters["tenant_id"] = tenant.id
+    statement = find_statement(tuple(len(group) for group in groups))
+    rows = fastsql.execute(session, statement, parameters).all()
     return customers_response(session, tenant, rows, flag(fields, "include_balances") or False)
 
 

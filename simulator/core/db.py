@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import DateTime, Table, event, text
+from sqlalchemy import DateTime, String, Table, bindparam, event, literal_column, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
@@ -184,3 +184,14 @@ def like_escaped(text: str) -> str:
 def contains(column: Any, text: str) -> Any:
     """The condition that `column` holds `text` anywhere (LIKE, the text taken literally)."""
     return column.like(f"%{like_escaped(text)}%", escape="\\")
+
+
+def contains_bound(column: Any, name: str) -> Any:
+    """`contains` for a statement built once: the text is bound at each execution as `name`,
+    its value `like_escaped(text)`, and the pattern is built in SQL ('%' || :name || '%').
+    Not a bare parameter: SQLite re-prepares a statement whose LIKE pattern is one each time
+    it is bound (its LIKE optimisation depends on the value), which cost several times the
+    search itself (90 against 20 µs for customer_find over two customers)."""
+    anywhere = literal_column("'%'", String())
+    pattern = anywhere + bindparam(name, type_=String()) + anywhere
+    return column.like(pattern, escape="\\")

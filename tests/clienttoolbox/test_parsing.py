@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import tracemalloc
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from starlette.requests import Request
 
+from simulator.clienttoolbox.auth import MAX_FORM_FIELDS, URLENCODED, urlencoded_fields
 from simulator.clienttoolbox.errors import ClientToolboxError
 from simulator.clienttoolbox.parsing import (
     LineError,
@@ -113,3 +118,65 @@ def test_xml_writer_matches_xmltodict(content: dict) -> None:
 
     expected = xmltodict.unparse({"response": content}, pretty=True, indent="  ")
     assert xml_document("response", content) == expected
+
+
+FORM_BYTES = st.lists(
+    st.sampled_from(
+        [
+            b"&",
+            b"=",
+            b"%",
+            b"+",
+            b";",
+            b"a",
+            b"B",
+            b"%41",
+            b"%e2%82%ac",
+            b"%zz",
+            b"\xc3\xa9",
+            b"\xff",
+            b" ",
+            b"\x00",
+        ]
+    ),
+    max_size=40,
+).map(b"".join)
+
+
+def starlette_fields(body: bytes) -> list[tuple[str, str]]:
+    """What Starlette's own form parser gives for a urlencoded body."""
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/",
+        "query_string": b"",
+        "headers": [(b"content-type", URLENCODED.encode())],
+    }
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def parse() -> list[tuple[str, str]]:
+        form = await Request(scope, receive).form()
+        return [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+
+    return asyncio.run(parse())
+
+
+@settings(max_examples=300, deadline=None)
+@given(FORM_BYTES)
+def test_urlencoded_fields_are_starlettes(body: bytes) -> None:
+    assert urlencoded_fields(body) == starlette_fields(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"&", b"&&a=1&&", b"a", b"a&b=", b"=x", b"a=b=c", b"a+b=c+d%2B", b"k=%C3%A9&K=\xc3\xa9"],
+)
+def test_urlencoded_fields_edge_cases_are_starlettes(body: bytes) -> None:
+    assert urlencoded_fields(body) == starlette_fields(body)
+
+
+def test_more_fields_than_starlette_takes_are_left_to_it() -> None:
+    assert urlencoded_fields(b"&".join([b"a=1"] * MAX_FORM_FIELDS)) is not None
+    assert urlencoded_fields(b"&".join([b"a=1"] * (MAX_FORM_FIELDS + 1))) is None
