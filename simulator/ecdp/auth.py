@@ -23,8 +23,12 @@ def ecdp_tenant_of(
     the caller goes on in the same transaction without awaiting (tenants.admit)."""
     tenant = tenant_of(session, request)
     if tenant is None:
-        raise EcdpError(401, "Missing or invalid API key (x-api-key header).")
+        raise unauthorized()
     return tenants.admit(request, session, tenant, release)
+
+
+def unauthorized() -> EcdpError:
+    return EcdpError(401, "Missing or invalid API key (x-api-key header).")
 
 
 async def ecdp_tenant(request: Request, session: Session = Depends(get_session)) -> Tenant:

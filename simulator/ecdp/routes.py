@@ -17,7 +17,7 @@ from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import JsonRefused, fits, read_json
 from simulator.core.store import Transaction, unit_of_work
-from simulator.ecdp.auth import ecdp_tenant, ecdp_tenant_of
+from simulator.ecdp.auth import ecdp_tenant, ecdp_tenant_of, tenant_of, unauthorized
 from simulator.ecdp.errors import EcdpError
 from simulator.ecdp.models import EcdpCustomer
 from simulator.ecdp.operations import OPERATIONS
@@ -165,18 +165,21 @@ def upsert_retried(
 
 async def lookup(request: Request, kind: str, raw: str) -> Response:
     """One query (customer joined to its tenant by API key) on a bare connection; only a miss
-    pays a second query, to tell 401 from 404. The handlers read the path parameter from
-    `request.path_params` (no per-request validation model: it is a plain string)."""
+    pays a second query on the same connection, the key's, to tell 401 from 404. The handlers
+    read the path parameter from `request.path_params` (no per-request validation model: it is
+    a plain string)."""
     key = lookup_key(kind, raw)
     api_key = request.headers.get("x-api-key", "").strip()
     usable = key is not None and key != "" and not (isinstance(key, int) and not fits(ID, key))
-    row = None
-    if api_key and usable:
-        with fastsql.lease(request.app.state.engine) as db:
-            row = find_customer_for_key(db, api_key, kind, key)
+    tenant = None
+    with fastsql.lease(request.app.state.engine) as db:
+        row = find_customer_for_key(db, api_key, kind, key) if api_key and usable else None
+        if row is None:
+            tenant = tenant_of(db, request)
     if row is None:
-        with new_session(request.app.state.engine) as session:
-            await ecdp_tenant(request, session)  # 401 when the key is wrong
+        if tenant is None:
+            raise unauthorized()
+        tenants.admit_found(request, tenant.id, tenant.quota_requests_per_second)
         if key is None:
             raise validation_error({"id": [f"The value '{raw}' is not valid."]})
         raise EcdpError(404, f"Customer with {kind} '{raw}' was not found.")
