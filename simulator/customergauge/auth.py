@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from sqlmodel import Session
 from starlette.types import Receive, Scope
 
-from simulator.core import requestinfo, tenants
+from simulator.core import fastsql, requestinfo, tenants
 from simulator.core.clock import tenant_now
 from simulator.core.db import get_session
 from simulator.core.models import Tenant
@@ -44,7 +44,7 @@ def basic_credentials(request: Request) -> tuple[str, str] | None:
     return client_id, secret
 
 
-def key_or_token_tenant(session: Session, request: Request) -> Tenant | None:
+def key_or_token_tenant(session: Session | fastsql.Lease, request: Request) -> Tenant | None:
     """The tenant of the request's API key or still valid Bearer token, or None."""
     scheme, value = credential(request)
     if scheme == "api_key":
@@ -87,8 +87,13 @@ async def read_form(scope: Scope, receive: Receive) -> Receive:
     return requestinfo.replay(body, receive)
 
 
-async def customergauge_tenant(request: Request, session: Session = Depends(get_session)) -> Tenant:
+def customergauge_tenant_of(request: Request, session: Session | fastsql.Lease) -> Tenant:
+    """The tenant of the request's API key or Bearer token (401 without one), quotas checked."""
     tenant = key_or_token_tenant(session, request)
     if tenant is None:
         raise CustomerGaugeError(401, "Invalid API Key", INVALID_API_KEY)
     return tenants.admit(request, session, tenant)
+
+
+async def customergauge_tenant(request: Request, session: Session = Depends(get_session)) -> Tenant:
+    return customergauge_tenant_of(request, session)

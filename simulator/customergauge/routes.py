@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.responses import Response
 
-from simulator.core import offloop
+from simulator.core import fastsql, offloop
 from simulator.core.clock import real_now, tenant_now
 from simulator.core.db import get_session, new_session
 from simulator.core.formats import json_response, xml_response
@@ -23,7 +23,11 @@ from simulator.core.requestinfo import note
 from simulator.core.storable import JsonRefused, bad_text, parse_int, read_json
 from simulator.core.store import unit_of_work
 from simulator.customergauge import service, worker
-from simulator.customergauge.auth import basic_credentials, customergauge_tenant
+from simulator.customergauge.auth import (
+    basic_credentials,
+    customergauge_tenant,
+    customergauge_tenant_of,
+)
 from simulator.customergauge.errors import (
     EMAIL_REQUIRED,
     INVALID_ARGUMENTS,
@@ -32,7 +36,7 @@ from simulator.customergauge.errors import (
     CustomerGaugeError,
     wants_xml,
 )
-from simulator.customergauge.models import LIST_BOUNCE, LIST_UNSUBSCRIBE, CgListEntry, CgUpload
+from simulator.customergauge.models import LIST_BOUNCE, LIST_UNSUBSCRIBE, CgUpload
 from simulator.customergauge.operations import OPERATIONS
 from simulator.customergauge.xmlinput import XML_FORM_FIELDS
 
@@ -57,7 +61,7 @@ MAX_PAGE = 1000
 
 def respond(request: Request, data: Any, xml_data: Any = None) -> Response:
     """`{"Data": …}`, or `<Data>…</Data>` on a `.xml` path."""
-    if wants_xml(request.url.path):
+    if wants_xml(request.scope["path"]):
         return xml_response("Data", data if xml_data is None else xml_data)
     return json_response({"Data": data})
 
@@ -195,7 +199,7 @@ async def file_transactional(
 # --- Lists: unsubscribe and bounce ---------------------------------------------------------
 
 
-def entry_view(entry: CgListEntry) -> dict[str, str]:
+def entry_view(entry: service.ListEntry) -> dict[str, str]:
     view = {"Email": entry.email, "Date": service.cg_date(entry.created_at)}
     if entry.kind == LIST_BOUNCE:
         view["Reason"] = entry.reason
@@ -204,34 +208,30 @@ def entry_view(entry: CgListEntry) -> dict[str, str]:
     return view
 
 
-def list_response(request: Request, session: Session, tenant: Tenant, kind: str) -> Response:
-    entries = service.list_entries(
-        session,
-        tenant.id,
-        kind,
-        date_from=date_param(request, "date_range_from"),
-        date_to=date_param(request, "date_range_to", end_of_day=True),
-        start=int_param(request, "start", 0, 0, 10**9),
-        limit=int_param(request, "limit", 100, 1, MAX_PAGE),
-    )
+def list_response(request: Request, kind: str) -> Response:
+    """A page of a list: the key checked and the page read on one bare connection (a plain
+    endpoint: no dependencies to solve, no ORM Session)."""
+    with fastsql.lease(request.app.state.engine) as db:
+        tenant = customergauge_tenant_of(request, db)
+        entries = service.list_entries(
+            db,
+            tenant.id,
+            kind,
+            date_from=date_param(request, "date_range_from"),
+            date_to=date_param(request, "date_range_to", end_of_day=True),
+            start=int_param(request, "start", 0, 0, 10**9),
+            limit=int_param(request, "limit", 100, 1, MAX_PAGE),
+        )
     views = [entry_view(e) for e in entries]
     return respond(request, views, {"Record": views} if views else "")
 
 
-async def get_unsubscribe(
-    request: Request,
-    tenant: Tenant = Depends(customergauge_tenant),
-    session: Session = Depends(get_session),
-) -> Response:
-    return list_response(request, session, tenant, LIST_UNSUBSCRIBE)
+async def get_unsubscribe(request: Request) -> Response:
+    return list_response(request, LIST_UNSUBSCRIBE)
 
 
-async def get_bounce(
-    request: Request,
-    tenant: Tenant = Depends(customergauge_tenant),
-    session: Session = Depends(get_session),
-) -> Response:
-    return list_response(request, session, tenant, LIST_BOUNCE)
+async def get_bounce(request: Request) -> Response:
+    return list_response(request, LIST_BOUNCE)
 
 
 async def form_fields(request: Request) -> dict[str, str]:

@@ -92,9 +92,11 @@ def test_hot_endpoints_take_the_fast_lane() -> None:
     assert table.find("talonone", "PUT", "/v2/customer_sessions/abc") is not None
     plain, params = table.find("ecdp", "GET", "/customers/email/a/b@example.com")
     assert params == {"email": "a/b@example.com"}
+    assert table.find("ecdp", "POST", "/customers") is not None
+    assert table.find("customergauge", "GET", "/v4.1/lists/unsubscribe.json") is not None
     # a route with dependencies, and the reopen path, stay with FastAPI
     assert table.find("talonone", "PUT", "/v2/customer_sessions/abc/reopen") is None
-    assert table.find("ecdp", "POST", "/customers") is None
+    assert table.find("ecdp", "GET", "/customerattributes") is None
     assert table.find("talonone", "DELETE", "/v2/customer_sessions/abc") is None
 
 

@@ -290,3 +290,19 @@ def test_nul_and_ids_beyond_the_store_in_lookups(client: TestClient) -> None:
         assert "NUL" in problem(client.get(path, headers=KEY), 400)["detail"]
     for beyond in (2**31, -(2**31) - 1, 2**63):
         problem(get(client, "id", beyond), 404)
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type"),
+    [
+        (b"{not json", "application/json"),
+        (b"mode=Add", "application/x-www-form-urlencoded"),
+        (b"{" + b" " * (64 * 1024) + b"not json", "application/json"),
+        (b" " * (MAX_BODY_BYTES + 1), "application/json"),
+    ],
+)
+def test_a_wrong_key_is_answered_before_the_body(
+    client: TestClient, raw: bytes, content_type: str
+) -> None:
+    headers = {"x-api-key": "nope", "content-type": content_type}
+    problem(client.post("/customers", content=raw, headers=headers), 401)

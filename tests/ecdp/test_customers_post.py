@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
+from simulator.ecdp import routes
 from simulator.ecdp.service import upsert
 from tests.ecdp.helpers import KEY, customer, errors, get, post, problem
 
@@ -375,3 +378,71 @@ def test_the_same_email_lives_separately_in_two_tenants(client: TestClient, new_
     assert customer(client, "email", "both@example.com", headers=other)["firstName"] == "B"
     entries = client.get("/__admin/requests", params={"api": "ecdp", "method": "POST"}).json()
     assert {e["operation"] for e in entries["requests"]} == {"PostCustomers"}
+
+
+def many(count: int, first: int = 0, name: str = "N") -> list[dict]:
+    return [{"email": f"m{first + i}@example.com", "lastName": name} for i in range(count)]
+
+
+@pytest.mark.parametrize("count", [1, routes.INLINE_ITEMS, routes.INLINE_ITEMS + 1, 40])
+def test_batches_either_side_of_the_inline_bound_answer_alike(
+    client: TestClient, count: int
+) -> None:
+    """Small batches are written on the event loop, larger ones in a worker thread: the
+    answers and what a later read returns are the same."""
+    added = post(client, "AddOrUpdate", "Email", *many(count))
+    assert added.status_code == 201, added.text
+    assert added.json() == {"status": 0, "data": {"added": count, "updated": 0}}
+    updated = post(client, "AddOrUpdate", "Email", *many(count, name="U"))
+    assert updated.json() == {"status": 0, "data": {"added": 0, "updated": count}}
+    assert customer(client, "email", f"m{count - 1}@example.com")["lastName"] == "U"
+    refused = post(client, "Add", "Email", *many(count, first=count), *many(1))
+    assert list(errors(refused)) == [f"data[{count}].email"]
+    problem(get(client, "email", f"m{count}@example.com"), 404)  # nothing of it written
+
+
+def test_a_small_batch_in_a_large_body_answers_alike(client: TestClient) -> None:
+    body = {"mode": "AddOrUpdate", "matchBy": "Email", "data": many(2)}
+    raw = json.dumps(body, indent=routes.INLINE_BODY_BYTES // 10).encode()
+    assert len(raw) > routes.INLINE_BODY_BYTES
+    response = client.post(
+        "/customers", content=raw, headers={**KEY, "content-type": "application/json"}
+    )
+    assert response.json() == {"status": 0, "data": {"added": 2, "updated": 0}}
+    assert customer(client, "email", "m1@example.com")["lastName"] == "N"
+
+
+@pytest.mark.parametrize("count", [1, routes.INLINE_ITEMS + 1])
+def test_a_concurrent_insert_is_retried_on_and_off_the_loop(
+    client: TestClient, monkeypatch, count: int
+) -> None:
+    real_fetch = upsert.fetch_related
+    calls = []
+
+    def stale_first_read(session, tenant_id, inputs):
+        calls.append(1)
+        return {} if len(calls) == 1 else real_fetch(session, tenant_id, inputs)
+
+    assert post(client, "Add", "Email", *many(count)).status_code == 201
+    monkeypatch.setattr(upsert, "fetch_related", stale_first_read)
+    response = post(client, "AddOrUpdate", "Email", *many(count, name="R"))
+    assert response.status_code == 201, response.text
+    assert response.json()["data"] == {"added": 0, "updated": count}
+    assert len(calls) == 2
+    assert customer(client, "email", "m0@example.com")["lastName"] == "R"
+
+
+def test_a_batch_refused_twice_by_the_unique_index_is_409_and_leaves_no_trace(
+    client: TestClient, monkeypatch
+) -> None:
+    monkeypatch.setattr(upsert, "fetch_related", lambda session, tenant_id, inputs: {})
+    response = post(
+        client,
+        "AddOrUpdate",
+        "Email",
+        {"email": "new-one@example.com"},
+        {"email": "adam@example.com", "firstName": "Never"},
+    )
+    problem(response, 409)
+    problem(get(client, "email", "new-one@example.com"), 404)
+    assert customer(client, "id", 1)["firstName"] != "Never"

@@ -150,3 +150,13 @@ def test_lookups_are_journaled_with_operation_and_tenant(client: TestClient) -> 
     entry = next(e for e in entries["requests"] if e["path"] == "/customers/email/adam@example.com")
     assert entry["operation"] == "GetCustomerByEmail"
     assert entry["tenant"] == "default"
+
+
+def test_a_miss_is_journaled_with_its_tenant_and_a_wrong_key_without(client: TestClient) -> None:
+    problem(get(client, "email", "nobody@example.com"), 404)
+    problem(get(client, "email", "nobody@example.com", headers={"x-api-key": "nope"}), 401)
+    entries = client.get("/__admin/requests", params={"api": "ecdp"}).json()["requests"]
+    by_status = {e["status"]: e for e in entries if e["path"].endswith("/nobody@example.com")}
+    assert by_status[404]["operation"] == "GetCustomerByEmail"
+    assert by_status[404]["tenant"] == "default"
+    assert by_status[401]["tenant"] is None
