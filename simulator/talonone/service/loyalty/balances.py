@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
+from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
@@ -37,17 +38,22 @@ from simulator.talonone.service.loyalty_ledger import (
     ledger_exists,
     lock_ledgers,
 )
-from simulator.talonone.service.profile_store import get_profile
+from simulator.talonone.service.profile_store import profile_exists
 
 
-def profile_known(db: Store, tenant_id: str, program_id: int, profile_id: str) -> bool:
-    """A profile exists for the loyalty endpoints if it is stored or it has a ledger here."""
+def profile_known(
+    db: Store | fastsql.Lease, tenant_id: str, program_id: int, profile_id: str
+) -> bool:
+    """A profile exists for the loyalty endpoints if it has a ledger here or it is stored (two
+    indexed lookups, prepared)."""
     if ledger_exists(db, tenant_id, Owner(program_id, profile_id=profile_id)):
         return True
-    return get_profile(db, tenant_id, profile_id) is not None
+    return profile_exists(db, tenant_id, profile_id)
 
 
-def require_profile(db: Store, tenant_id: str, program_id: int, profile_id: str) -> Owner:
+def require_profile(
+    db: Store | fastsql.Lease, tenant_id: str, program_id: int, profile_id: str
+) -> Owner:
     if not profile_known(db, tenant_id, program_id, profile_id):
         raise TalonOneError(
             404,
@@ -59,7 +65,7 @@ def require_profile(db: Store, tenant_id: str, program_id: int, profile_id: str)
 
 
 def profile_balances(
-    db: Store,
+    db: Store | fastsql.Lease,
     tenant_id: str,
     now: datetime,
     *,
@@ -71,7 +77,8 @@ def profile_balances(
     include_projected_tier: bool = False,
 ) -> dict[str, Any]:
     """LoyaltyBalancesWithTiers: `balance` is the main ledger, `subledgerBalances` the others
-    (or only the one asked for); tiers from the main ledger."""
+    (or only the one asked for); tiers from the main ledger. Prepared statements only: a
+    read-only lease serves it (GetLoyaltyBalances)."""
     program = require_program(db, tenant_id, program_id, card_based=False)
     owner = require_profile(db, tenant_id, program_id, profile_id)
     if subledger is not None and subledger != "":

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from simulator.core import fastsql
 from simulator.core.formats import number
 from simulator.core.storable import fits
 from simulator.core.store import Store
@@ -17,7 +18,9 @@ from simulator.talonone.service.loyalty_ledger import EPSILON, Balance
 # --- programs ------------------------------------------------------------------------------
 
 
-def get_program(db: Store, tenant_id: str, program_id: int) -> TalonLoyaltyProgram | None:
+def get_program(
+    db: Store | fastsql.Lease, tenant_id: str, program_id: int
+) -> TalonLoyaltyProgram | None:
     """The program, read-only (shared by requests: see campaigns.loyalty_program); None for an
     id beyond the store's range too (no program has one)."""
     if not fits(TalonLoyaltyProgram.id, program_id):
@@ -31,7 +34,7 @@ def program_ids(db: Store, tenant_id: str) -> set[int]:
 
 
 def require_program(
-    db: Store, tenant_id: str, program_id: int, *, card_based: bool
+    db: Store | fastsql.Lease, tenant_id: str, program_id: int, *, card_based: bool
 ) -> TalonLoyaltyProgram:
     """404 for an unknown program, 400 when the endpoint is for the other kind of program."""
     program = get_program(db, tenant_id, program_id)
