@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from simulator.core import fastsql
 from simulator.core.formats import number
-from simulator.core.storable import fits
+from simulator.core.storable import range_of
 from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.loyalty import TalonLoyaltyProgram
@@ -17,13 +17,17 @@ from simulator.talonone.service.loyalty_ledger import EPSILON, Balance
 
 # --- programs ------------------------------------------------------------------------------
 
+# The ids a program can have, worked out once: a session close asks for each loyalty effect's
+# program, and reading the column's type through the model's attribute costs more than the rest.
+PROGRAM_IDS = range_of(TalonLoyaltyProgram.id)
+
 
 def get_program(
     db: Store | fastsql.Lease, tenant_id: str, program_id: int
 ) -> TalonLoyaltyProgram | None:
     """The program, read-only (shared by requests: see campaigns.loyalty_program); None for an
     id beyond the store's range too (no program has one)."""
-    if not fits(TalonLoyaltyProgram.id, program_id):
+    if not PROGRAM_IDS.holds(program_id):
         return None
     return loyalty_program(db, tenant_id, program_id)
 
