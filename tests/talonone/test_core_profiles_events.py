@@ -178,3 +178,50 @@ def test_force_complete_evaluation_needs_dry(client):
         client, {"type": "a", "profileId": "x"}, params={"forceCompleteEvaluation": "true"}
     )
     assert_error(response, 400)
+
+
+EVENTS = "/__admin/tenants/default/talonone/events"
+
+
+def balances_of(client, program_id, profile_id):
+    path = f"/v1/loyalty_programs/{program_id}/profile/{profile_id}/balances"
+    return client.get(path, headers=AUTH)
+
+
+def test_event_stores_itself_creates_its_profile_and_posts_its_points(client):
+    body = {"type": "review_submitted", "profileId": "new-reviewer", "attributes": {"Rating": 5}}
+    answer = track(client, body, params={"silent": "no"}).json()
+    points = answer["effects"][0]["props"]
+    stored = client.get(EVENTS, params={"profileId": "new-reviewer"}).json()
+    assert [(e["type"], e["attributes"], e["effects"]) for e in stored] == [
+        ("review_submitted", {"Rating": 5}, answer["effects"])
+    ]
+    balance = balances_of(client, points["programId"], "new-reviewer")
+    assert balance.status_code == 200, balance.text
+    assert (
+        balance.json()["balance"]["activePoints"] + balance.json()["balance"]["pendingPoints"]
+        == points["value"]
+    )
+    inventory = client.get(
+        "/v1/customer_profiles/new-reviewer/inventory", params={"profile": "true"}, headers=AUTH
+    ).json()
+    assert inventory["profile"]["integrationId"] == "new-reviewer"
+    assert inventory["profile"]["lastActivity"] == stored[0]["created"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "params", "body", "status"),
+    [
+        ({"Authorization": "ApiKey-v1 wrong"}, {}, {"type": "a", "profileId": "ghost"}, 401),
+        (AUTH, {"dry": "true"}, {"type": "review_submitted", "profileId": "ghost"}, 200),
+        (AUTH, {}, {"type": "a", "profileId": "ghost", "attributes": {"Nope": 1}}, 400),
+        (AUTH, {"silent": "maybe"}, {"type": "a", "profileId": "ghost"}, 400),
+    ],
+)
+def test_refused_and_dry_events_store_nothing(client, headers, params, body, status):
+    response = client.post(
+        "/v2/events", json=body, params={"silent": "no", **params}, headers=headers
+    )
+    assert response.status_code == status, response.text
+    assert client.get(EVENTS, params={"profileId": "ghost"}).json() == []
+    assert balances_of(client, 1, "ghost").status_code == 404

@@ -235,6 +235,44 @@ def test_bad_requests_get_talon_one_errors(client, headers, path, params, status
     assert_error(get(client, headers, path, **params), status, key, value)
 
 
+ZERO = {
+    "activePoints": 0,
+    "pendingPoints": 0,
+    "spentPoints": 0,
+    "expiredPoints": 0,
+    "negativePoints": 0,
+}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"subledgerId": "nope"},
+        {"endDate": "2029-12-31T00:00:00Z"},
+        {"endDate": "2031-01-01T00:00:00Z"},
+    ],
+)
+def test_balances_of_an_unknown_profile_are_404_whatever_is_asked(client, headers, params) -> None:
+    nobody = BALANCES.replace("ann", "nobody")
+    assert_error(get(client, headers, nobody, **params), 404, "parameter", "integrationId")
+
+
+@pytest.mark.parametrize("end_date", [None, "2029-11-01T00:00:00Z", "2031-01-01T00:00:00Z"])
+def test_a_stored_profile_without_a_ledger_has_zero_balances(client, headers, end_date) -> None:
+    stored = client.put("/v2/customer_profiles/zoe", json={"attributes": {}}, headers=headers)
+    assert stored.status_code == 200, stored.text
+    dated = {} if end_date is None else {"endDate": end_date}
+    zoe = BALANCES.replace("ann", "zoe")
+    assert get(client, headers, zoe, **dated).json() == {"balance": ZERO, "subledgerBalances": {}}
+    food = get(client, headers, zoe, subledgerId="food", **dated).json()
+    assert food == {"subledgerBalances": {"food": ZERO}}
+    # Ann's ledgers did not exist yet then: she is known, with nothing.
+    if end_date == "2029-11-01T00:00:00Z":
+        before = get(client, headers, BALANCES, **dated).json()
+        assert before == {"balance": ZERO, "subledgerBalances": {}}
+
+
 def test_a_bad_key_is_refused(client) -> None:
     response = client.get(BALANCES, headers={"Authorization": "ApiKey-v1 wrong"})
     assert response.status_code == 401 and response.json()["StatusCode"] == 401

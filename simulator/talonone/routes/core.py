@@ -188,16 +188,20 @@ async def update_customer_profiles_v2(
 
 
 @OPERATIONS.route(router, "TrackEventV2")
-async def track_event_v2(
-    request: Request,
-    db: Session = Depends(get_session),
-    tenant: Tenant = Depends(talonone_tenant),
-) -> Response:
-    silent = query_silent(query_param(request, "silent"))
-    dry = query_dry(query_param(request, "dry"), query_param(request, "forceCompleteEvaluation"))
-    body = parse_body(await request.body())
-    result = track_event(db, tenant, tenant_now(tenant), body, dry=dry)
-    commit_or_rollback(db, dry)
+async def track_event_v2(request: Request) -> Response:
+    """A plain endpoint on a grouped write lease, as the session update (and for the same
+    reason): the body is read first, then nothing awaits until the commit."""
+    raw = await read_body(request)
+    with fastsql.write_lease(request.app.state.engine, grouped=True) as db:
+        tenant = talonone_tenant_of(request, db, release=False)
+        silent = query_silent(query_param(request, "silent"))
+        dry = query_dry(
+            query_param(request, "dry"), query_param(request, "forceCompleteEvaluation")
+        )
+        body = parse_body(raw)
+        result = track_event(db, tenant, tenant_now(tenant), body, dry=dry)
+        commit_or_rollback(db, dry)
+    await db.committed()
     if silent:
         return Response(status_code=204)
     return json_response(result)

@@ -13,9 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session
 from starlette.responses import Response
 
+from simulator.core import fastsql
 from simulator.core.admindeps import path_tenant
 from simulator.core.clock import tenant_now
-from simulator.core.db import get_session, new_session
+from simulator.core.db import get_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import MAX_AMOUNT, StoredText, length_of, read_json, within
@@ -96,8 +97,9 @@ async def get_loyalty_balances(
     loyaltyProgramId: str, integrationId: str, request: Request
 ) -> Response:
     """A plain endpoint (core/dispatch's fast lane, as the other hot reads): no dependency for
-    FastAPI to solve; the key is checked first, as the dependency did."""
-    with new_session(request.app.state.engine) as session:
+    FastAPI to solve; the key is checked first, as the dependency did. A read-only lease: the
+    balance statements are prepared ones (no ORM Session)."""
+    with fastsql.lease(request.app.state.engine) as session:
         tenant = talonone_tenant_of(request, session)
         query = Query(request.query_params)
         program_id = path_int(loyaltyProgramId, "loyaltyProgramId")

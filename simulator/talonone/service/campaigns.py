@@ -98,14 +98,23 @@ caches.register(
 )
 
 
-def loyalty_program(db: Store, tenant_id: str, program_id: int) -> TalonLoyaltyProgram | None:
-    """The tenant's program (read-only: a detached copy shared by requests), or None."""
+def loyalty_program(
+    db: Store | fastsql.Lease, tenant_id: str, program_id: int
+) -> TalonLoyaltyProgram | None:
+    """The tenant's program (read-only: a detached copy shared by requests), or None. A
+    read-only lease reads a missing entry through a session of its own, as `load_config`."""
+
+    def read_from(session: Store) -> TalonLoyaltyProgram | None:
+        program = session.get(TalonLoyaltyProgram, (tenant_id, program_id))
+        if program is not None:
+            session.expunge(program)
+        return program
 
     def read() -> TalonLoyaltyProgram | None:
-        program = db.get(TalonLoyaltyProgram, (tenant_id, program_id))
-        if program is not None:
-            db.expunge(program)
-        return program
+        if isinstance(db, fastsql.Lease) and not isinstance(db, fastsql.WriteLease):
+            with new_session(db.engine) as session:
+                return read_from(session)
+        return read_from(db)  # type: ignore[arg-type]
 
     return kept(_programs, db.get_bind(), (tenant_id, program_id), read)
 

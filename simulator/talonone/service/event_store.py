@@ -6,14 +6,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
+
+from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.ids import next_value
 from simulator.core.store import Store
 from simulator.talonone.models.core import TalonEvent
 
+# Built once (TrackEventV2 stores one on every call): no ORM object, no flush.
+INSERT_EVENT = fastsql.prepared(insert(TalonEvent.__table__))
+EVENT_COLUMNS = tuple(column.key for column in TalonEvent.__table__.columns)
+
 
 def new_event_id(db: Store, tenant_id: str) -> int:
     return next_value(db, tenant_id, "talonone.event")
+
+
+def store_event(db: Store, values: dict[str, Any]) -> None:
+    """INSERT one event, given every column (`EVENT_COLUMNS`) by name."""
+    fastsql.execute(db, INSERT_EVENT, values)
 
 
 def record_event(

@@ -22,14 +22,15 @@ from simulator.talonone.parsing import (
 )
 from simulator.talonone.service import achievements, campaigns, rules
 from simulator.talonone.service.campaigns import campaign_view
-from simulator.talonone.service.event_store import event_view, new_event_id
+from simulator.talonone.service.event_store import event_view, new_event_id, store_event
 from simulator.talonone.service.loyalty.balances import profile_loyalty_block
 from simulator.talonone.service.loyalty.session_effects import on_session_change
 from simulator.talonone.service.loyalty_ledger import lock_ledgers
 from simulator.talonone.service.profile_store import (
-    ensure_profile,
-    get_profile,
-    new_profile_view_only,
+    create_profile_state,
+    profile_state,
+    save_profile_figures,
+    unsaved_profile_state,
 )
 from simulator.talonone.service.profile_view import profile_view
 
@@ -88,13 +89,17 @@ def track_event(
     request = check_event_request(body, campaigns.attribute_definitions(config, "Event"))
     profile_id = request["profileId"]
     if dry:
-        profile = get_profile(db, tenant.id, profile_id) or new_profile_view_only(
+        profile = profile_state(db, tenant.id, profile_id) or unsaved_profile_state(
             tenant.id, profile_id, now
         )
     else:
-        profile = ensure_profile(db, tenant.id, profile_id, now)
+        # The profile's row first (created, or its activity written), then its ledgers: the
+        # order every writer of both takes them in (loyalty_ledger.lock_ledgers).
+        profile = profile_state(db, tenant.id, profile_id) or create_profile_state(
+            db, tenant.id, profile_id, now
+        )
         profile.last_activity = now
-        db.add(profile)
+        save_profile_figures(db, profile)
     cards = request.get("loyaltyCards") or []
     if not dry:  # before the event's number: the order every ledger writer locks in
         lock_ledgers(db, tenant.id, profile_id, cards[0] if cards else "")
@@ -134,25 +139,25 @@ def track_event(
             session_id=f"event:{event_id}",
             event_type=request["type"],
         )
-    event = TalonEvent(
-        tenant_id=tenant.id,
-        id=event_id,
-        type=request["type"],
-        profile_id=profile_id,
-        store_integration_id=request.get("storeIntegrationId"),
-        attributes=request["attributes"],
-        effects=effects,
-        created=now,
-    )
+    event_values: dict[str, Any] = {
+        "tenant_id": tenant.id,
+        "id": event_id,
+        "type": request["type"],
+        "profile_id": profile_id,
+        "session_id": None,
+        "store_integration_id": request.get("storeIntegrationId"),
+        "attributes": request["attributes"],
+        "effects": effects,
+        "created": now,
+    }
     if not dry:
-        db.add(event)
-        db.flush()
+        store_event(db, event_values)
     wanted = request["responseContent"]
     response: dict[str, Any] = {"effects": effects, "createdCoupons": [], "createdReferrals": []}
     if "customerProfile" in wanted:
         response["customerProfile"] = profile_view(db, tenant, profile)
     if "event" in wanted:
-        response["event"] = event_view(config.application_id, event)
+        response["event"] = event_view(config.application_id, TalonEvent(**event_values))
     if "triggeredCampaigns" in wanted:
         response["triggeredCampaigns"] = [campaign_view(config, c, now) for c in outcome.triggered]
     if "ruleFailureReasons" in wanted:

@@ -64,6 +64,25 @@ class Owner:
             table.card_identifier == self.card_identifier,
         ]
 
+    def parameters(self, tenant_id: str) -> dict[str, object]:
+        """The binds of `owned_by` (a prepared statement's owner condition)."""
+        return {
+            "tenant": tenant_id,
+            "program": self.program_id,
+            "profile": self.profile_id,
+            "card": self.card_identifier,
+        }
+
+
+def owned_by(table: type) -> list:
+    """An owner's rows of `table` in a prepared statement, bound by `Owner.parameters`."""
+    return [
+        table.tenant_id == bindparam("tenant"),
+        table.program_id == bindparam("program"),
+        table.profile_id == bindparam("profile"),
+        table.card_identifier == bindparam("card"),
+    ]
+
 
 @dataclass
 class Balance:
@@ -276,11 +295,10 @@ caches.register(
 )
 
 
-def lot_totals(db: Store, tenant_id: str, owner: Owner, ts: float) -> LotTotals:
-    """One aggregate over the owner's lots (a covering-index scan), with the window in which
-    the figures stay true: the nearest start or expiry boundary on either side of `ts`."""
+def _lot_totals_statement() -> fastsql.Prepared:
     lot = TalonLoyaltyLot
-    statement = (
+    ts = bindparam("ts", type_=lot.start_ts.type)
+    return fastsql.prepared(
         select(
             lot.subledger_id,
             func.sum(case((lot.start_ts > ts, lot.remaining), else_=0.0)),
@@ -294,11 +312,29 @@ def lot_totals(db: Store, tenant_id: str, owner: Owner, ts: float) -> LotTotals:
             func.max(case((lot.start_ts <= ts, lot.start_ts), else_=NO_START)),
             func.max(case((lot.expiry_ts <= ts, lot.expiry_ts), else_=NO_START)),
         )
-        .where(lot.tenant_id == tenant_id, *owner.where(lot))
+        .where(*owned_by(lot))
         .group_by(lot.subledger_id)
     )
+
+
+# Built once (balances are read on every loyalty read and rule): building costs more than running.
+LOT_TOTALS = _lot_totals_statement()
+LEDGER_ROWS = fastsql.prepared(
+    select(TalonLoyaltyLedger.subledger_id, TalonLoyaltyLedger.debt, TalonLoyaltyLedger.version)
+    .where(*owned_by(TalonLoyaltyLedger))
+    .order_by(TalonLoyaltyLedger.subledger_id)
+)
+ANY_LEDGER = fastsql.prepared(
+    select(TalonLoyaltyLedger.subledger_id).where(*owned_by(TalonLoyaltyLedger)).limit(1)
+)
+
+
+def lot_totals(db: Store | fastsql.Lease, tenant_id: str, owner: Owner, ts: float) -> LotTotals:
+    """One aggregate over the owner's lots (a covering-index scan), with the window in which
+    the figures stay true: the nearest start or expiry boundary on either side of `ts`."""
     totals = LotTotals({}, NO_START, NEVER)
-    for row in db.execute(statement):
+    rows = fastsql.execute(db, LOT_TOTALS, {**owner.parameters(tenant_id), "ts": ts})
+    for row in rows:
         subledger, pend, exp, total, spent, next_start, next_expiry, last_start, last_expiry = row
         pend, exp = pend or 0.0, exp or 0.0
         totals.per_subledger[subledger] = Balance(
@@ -313,7 +349,7 @@ def lot_totals(db: Store, tenant_id: str, owner: Owner, ts: float) -> LotTotals:
 
 
 def cached_lot_totals(
-    db: Store, tenant_id: str, owner: Owner, ts: float, versions: tuple
+    db: Store | fastsql.Lease, tenant_id: str, owner: Owner, ts: float, versions: tuple
 ) -> LotTotals:
     """Lot totals, reused while the owner's ledgers keep their versions (every write gives its
     ledger a new one) and `ts` stays inside the window. The versions are read from the store,
@@ -335,14 +371,14 @@ def cached_lot_totals(
 
 
 def balances(
-    db: Store, tenant_id: str, owner: Owner, at: datetime, subledgers: list[str] | None = None
+    db: Store | fastsql.Lease,
+    tenant_id: str,
+    owner: Owner,
+    at: datetime,
+    subledgers: list[str] | None = None,
 ) -> dict[str, Balance]:
     """Balance per subledger at `at`: the lots' totals, then each ledger's debt."""
-    ledger_rows = db.execute(
-        select(TalonLoyaltyLedger.subledger_id, TalonLoyaltyLedger.debt, TalonLoyaltyLedger.version)
-        .where(TalonLoyaltyLedger.tenant_id == tenant_id, *owner.where(TalonLoyaltyLedger))
-        .order_by(TalonLoyaltyLedger.subledger_id)
-    ).all()
+    ledger_rows = fastsql.execute(db, LEDGER_ROWS, owner.parameters(tenant_id)).all()
     if not ledger_rows:
         return {}
     versions = tuple((row[0], row[2]) for row in ledger_rows)
@@ -364,13 +400,8 @@ def available(db: Store, tenant_id: str, owner: Owner, at: datetime, subledger: 
     return balance.active - balance.negative
 
 
-def ledger_exists(db: Store, tenant_id: str, owner: Owner) -> bool:
-    statement = (
-        select(TalonLoyaltyLedger.subledger_id)
-        .where(TalonLoyaltyLedger.tenant_id == tenant_id, *owner.where(TalonLoyaltyLedger))
-        .limit(1)
-    )
-    return db.execute(statement).first() is not None
+def ledger_exists(db: Store | fastsql.Lease, tenant_id: str, owner: Owner) -> bool:
+    return fastsql.execute(db, ANY_LEDGER, owner.parameters(tenant_id)).first() is not None
 
 
 def ensure_ledger(

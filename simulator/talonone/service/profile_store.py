@@ -65,6 +65,12 @@ PROFILE_BY_INTEGRATION_ID = fastsql.prepared(
         PROFILES.c.integration_id == bindparam("integration_id"),
     )
 )
+PROFILE_EXISTS = fastsql.prepared(
+    core_select(PROFILES.c.id).where(
+        PROFILES.c.tenant_id == bindparam("tenant"),
+        PROFILES.c.integration_id == bindparam("integration_id"),
+    )
+)
 INSERT_PROFILE = fastsql.prepared(insert(PROFILES))
 # An update that changes no figure (most session updates) writes the activity alone.
 TOUCH_PROFILE = fastsql.prepared(
@@ -118,6 +124,12 @@ def profile_state(db: Store, tenant_id: str, integration_id: str) -> ProfileStat
     parameters = {"tenant": tenant_id, "integration_id": integration_id}
     row = fastsql.execute(db, PROFILE_BY_INTEGRATION_ID, parameters).first()
     return None if row is None else state_of(row)
+
+
+def profile_exists(db: Store | fastsql.Lease, tenant_id: str, integration_id: str) -> bool:
+    """Whether the profile is stored (its id alone read: no row to build)."""
+    parameters = {"tenant": tenant_id, "integration_id": integration_id}
+    return fastsql.execute(db, PROFILE_EXISTS, parameters).first() is not None
 
 
 def state_of(row: Any) -> ProfileState:

@@ -9,31 +9,63 @@ Asked for the present or a later instant this is exactly `loyalty_ledger.balance
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
+from simulator.core import fastsql
 from simulator.core.store import Store
 from simulator.talonone.models.history import TalonLoyaltyMovement
 from simulator.talonone.models.loyalty import TalonLoyaltyLedger, TalonLoyaltyLot
-from simulator.talonone.service.loyalty_ledger import EPSILON, Balance, Owner, balances
+from simulator.talonone.service.loyalty_ledger import (
+    EPSILON,
+    Balance,
+    Owner,
+    balances,
+    owned_by,
+)
+
+_MOVEMENT = TalonLoyaltyMovement
+# Built once, as the present's balance statements (loyalty_ledger).
+LATER_CHANGES = fastsql.prepared(
+    select(
+        _MOVEMENT.lot_id,
+        _MOVEMENT.subledger_id,
+        func.sum(_MOVEMENT.remaining),
+        func.sum(_MOVEMENT.revoked),
+        func.sum(_MOVEMENT.debt),
+    )
+    .where(*owned_by(_MOVEMENT), _MOVEMENT.at_ts > bindparam("ts", type_=_MOVEMENT.at_ts.type))
+    .group_by(_MOVEMENT.lot_id, _MOVEMENT.subledger_id)
+)
+LEDGERS_THEN = fastsql.prepared(
+    select(TalonLoyaltyLedger.subledger_id, TalonLoyaltyLedger.debt).where(
+        *owned_by(TalonLoyaltyLedger),
+        TalonLoyaltyLedger.joined <= bindparam("at", type_=TalonLoyaltyLedger.joined.type),
+    )
+)
+LOTS_THEN = fastsql.prepared(
+    select(
+        TalonLoyaltyLot.id,
+        TalonLoyaltyLot.subledger_id,
+        TalonLoyaltyLot.amount,
+        TalonLoyaltyLot.remaining,
+        TalonLoyaltyLot.revoked,
+        TalonLoyaltyLot.start_ts,
+        TalonLoyaltyLot.expiry_ts,
+    ).where(
+        *owned_by(TalonLoyaltyLot),
+        TalonLoyaltyLot.created <= bindparam("at", type_=TalonLoyaltyLot.created.type),
+        TalonLoyaltyLot.subledger_id.in_(bindparam("subledgers", expanding=True)),
+    )
+)
 
 
 def later_changes(
-    db: Store, tenant_id: str, owner: Owner, ts: float
+    db: Store | fastsql.Lease, tenant_id: str, owner: Owner, ts: float
 ) -> tuple[dict[int, tuple[float, float]], dict[str, float]]:
     """({lot id: (remaining, revoked) changed after ts}, {subledger: debt changed after ts})."""
-    movement = TalonLoyaltyMovement
-    rows = db.execute(
-        select(
-            movement.lot_id,
-            movement.subledger_id,
-            func.sum(movement.remaining),
-            func.sum(movement.revoked),
-            func.sum(movement.debt),
-        )
-        .where(movement.tenant_id == tenant_id, *owner.where(movement), movement.at_ts > ts)
-        .group_by(movement.lot_id, movement.subledger_id)
-    ).all()
+    rows = fastsql.execute(db, LATER_CHANGES, {**owner.parameters(tenant_id), "ts": ts}).all()
     lots: dict[int, tuple[float, float]] = {}
     debts: dict[str, float] = {}
     for lot_id, subledger, remaining, revoked, debt in rows:
@@ -44,8 +76,9 @@ def later_changes(
     return lots, debts
 
 
-def lot_balance(lot: TalonLoyaltyLot, remaining: float, revoked: float, ts: float) -> Balance:
-    """One lot's part of a balance at `ts`, given the points it had left and revoked then."""
+def lot_balance(lot: Any, remaining: float, revoked: float, ts: float) -> Balance:
+    """One lot's part of a balance at `ts`, given the points it had left and revoked then
+    (`lot`: a lot's row, its amount and its start and expiry instants)."""
     spent = max(lot.amount - remaining - revoked, 0.0)
     if lot.start_ts > ts:
         return Balance(pending=remaining, spent=spent)
@@ -55,29 +88,23 @@ def lot_balance(lot: TalonLoyaltyLot, remaining: float, revoked: float, ts: floa
 
 
 def balances_as_of(
-    db: Store, tenant_id: str, owner: Owner, at: datetime, subledgers: list[str] | None = None
+    db: Store | fastsql.Lease,
+    tenant_id: str,
+    owner: Owner,
+    at: datetime,
+    subledgers: list[str] | None = None,
 ) -> dict[str, Balance]:
     """Balance per subledger at `at`, of the ledgers that existed then."""
     ts = at.timestamp()
-    ledgers = db.execute(
-        select(TalonLoyaltyLedger.subledger_id, TalonLoyaltyLedger.debt).where(
-            TalonLoyaltyLedger.tenant_id == tenant_id,
-            *owner.where(TalonLoyaltyLedger),
-            TalonLoyaltyLedger.joined <= at,
-        )
-    ).all()
+    owner_binds = owner.parameters(tenant_id)
+    ledgers = fastsql.execute(db, LEDGERS_THEN, {**owner_binds, "at": at}).all()
     wanted = {sub for sub, _debt in ledgers if subledgers is None or sub in subledgers}
     if not wanted:
         return {}
     lot_changes, debt_changes = later_changes(db, tenant_id, owner, ts)
-    lots = db.scalars(
-        select(TalonLoyaltyLot).where(
-            TalonLoyaltyLot.tenant_id == tenant_id,
-            *owner.where(TalonLoyaltyLot),
-            TalonLoyaltyLot.created <= at,
-            TalonLoyaltyLot.subledger_id.in_(wanted),
-        )
-    )
+    lots = fastsql.execute(
+        db, LOTS_THEN, {**owner_binds, "at": at, "subledgers": sorted(wanted)}
+    ).all()
     result = {sub: Balance() for sub in wanted}
     for lot in lots:
         changed_remaining, changed_revoked = lot_changes.get(lot.id, (0.0, 0.0))
@@ -101,7 +128,7 @@ def balances_as_of(
 
 
 def balances_at(
-    db: Store,
+    db: Store | fastsql.Lease,
     tenant_id: str,
     owner: Owner,
     now: datetime,

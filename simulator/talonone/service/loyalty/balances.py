@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
+from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
@@ -37,29 +38,57 @@ from simulator.talonone.service.loyalty_ledger import (
     ledger_exists,
     lock_ledgers,
 )
-from simulator.talonone.service.profile_store import get_profile
+from simulator.talonone.service.profile_store import profile_exists
 
 
-def profile_known(db: Store, tenant_id: str, program_id: int, profile_id: str) -> bool:
-    """A profile exists for the loyalty endpoints if it is stored or it has a ledger here."""
+def profile_known(
+    db: Store | fastsql.Lease, tenant_id: str, program_id: int, profile_id: str
+) -> bool:
+    """A profile exists for the loyalty endpoints if it has a ledger here or it is stored (two
+    indexed lookups, prepared)."""
     if ledger_exists(db, tenant_id, Owner(program_id, profile_id=profile_id)):
         return True
-    return get_profile(db, tenant_id, profile_id) is not None
+    return profile_exists(db, tenant_id, profile_id)
 
 
-def require_profile(db: Store, tenant_id: str, program_id: int, profile_id: str) -> Owner:
+def require_profile(
+    db: Store | fastsql.Lease, tenant_id: str, program_id: int, profile_id: str
+) -> Owner:
     if not profile_known(db, tenant_id, program_id, profile_id):
-        raise TalonOneError(
-            404,
-            f"Customer profile {profile_id} not found",
-            parameter="integrationId",
-            title="Not found",
-        )
+        raise profile_not_found(profile_id)
     return Owner(program_id, profile_id=profile_id)
 
 
+def profile_not_found(profile_id: str) -> TalonOneError:
+    return TalonOneError(
+        404,
+        f"Customer profile {profile_id} not found",
+        parameter="integrationId",
+        title="Not found",
+    )
+
+
+def known_profile_balances(
+    db: Store | fastsql.Lease,
+    tenant_id: str,
+    now: datetime,
+    owner: Owner,
+    end_date: datetime | None,
+) -> dict[str, Balance]:
+    """The profile's balances `balances_at` answers; 404 for a profile that is neither stored
+    nor holding a ledger of the program (`require_profile`). In the present the ledger rows the
+    balances read say whether it holds one: one read fewer than asking first."""
+    if end_date is not None and end_date < now:
+        require_profile(db, tenant_id, owner.program_id, owner.profile_id)
+        return balances_at(db, tenant_id, owner, now, end_date)
+    found = balances_at(db, tenant_id, owner, now, end_date)
+    if not found and not profile_exists(db, tenant_id, owner.profile_id):
+        raise profile_not_found(owner.profile_id)
+    return found
+
+
 def profile_balances(
-    db: Store,
+    db: Store | fastsql.Lease,
     tenant_id: str,
     now: datetime,
     *,
@@ -71,9 +100,11 @@ def profile_balances(
     include_projected_tier: bool = False,
 ) -> dict[str, Any]:
     """LoyaltyBalancesWithTiers: `balance` is the main ledger, `subledgerBalances` the others
-    (or only the one asked for); tiers from the main ledger."""
+    (or only the one asked for); tiers from the main ledger. Prepared statements only: a
+    read-only lease serves it (GetLoyaltyBalances)."""
     program = require_program(db, tenant_id, program_id, card_based=False)
-    owner = require_profile(db, tenant_id, program_id, profile_id)
+    owner = Owner(program_id, profile_id=profile_id)
+    found = known_profile_balances(db, tenant_id, now, owner, end_date)
     if subledger is not None and subledger != "":
         if not subledger_known(program, subledger):
             raise TalonOneError(
@@ -82,9 +113,7 @@ def profile_balances(
                 parameter="subledgerId",
                 title="Invalid value",
             )
-        found = balances_at(db, tenant_id, owner, now, end_date, [subledger])
         return {"subledgerBalances": {subledger: found.get(subledger, Balance()).as_api()}}
-    found = balances_at(db, tenant_id, owner, now, end_date)
     main = found.get("", Balance())
     main_view: dict[str, Any] = main.as_api()
     if include_tiers:

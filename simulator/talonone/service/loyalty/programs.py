@@ -6,8 +6,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from simulator.core import fastsql
 from simulator.core.formats import number
-from simulator.core.storable import fits
+from simulator.core.storable import range_of
 from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.loyalty import TalonLoyaltyProgram
@@ -16,11 +17,17 @@ from simulator.talonone.service.loyalty_ledger import EPSILON, Balance
 
 # --- programs ------------------------------------------------------------------------------
 
+# The ids a program can have, worked out once: a session close asks for each loyalty effect's
+# program, and reading the column's type through the model's attribute costs more than the rest.
+PROGRAM_IDS = range_of(TalonLoyaltyProgram.id)
 
-def get_program(db: Store, tenant_id: str, program_id: int) -> TalonLoyaltyProgram | None:
+
+def get_program(
+    db: Store | fastsql.Lease, tenant_id: str, program_id: int
+) -> TalonLoyaltyProgram | None:
     """The program, read-only (shared by requests: see campaigns.loyalty_program); None for an
     id beyond the store's range too (no program has one)."""
-    if not fits(TalonLoyaltyProgram.id, program_id):
+    if not PROGRAM_IDS.holds(program_id):
         return None
     return loyalty_program(db, tenant_id, program_id)
 
@@ -31,7 +38,7 @@ def program_ids(db: Store, tenant_id: str) -> set[int]:
 
 
 def require_program(
-    db: Store, tenant_id: str, program_id: int, *, card_based: bool
+    db: Store | fastsql.Lease, tenant_id: str, program_id: int, *, card_based: bool
 ) -> TalonLoyaltyProgram:
     """404 for an unknown program, 400 when the endpoint is for the other kind of program."""
     program = get_program(db, tenant_id, program_id)
