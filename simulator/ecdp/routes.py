@@ -124,7 +124,7 @@ async def lookup(request: Request, kind: str, raw: str) -> Response:
     usable = key is not None and key != "" and not (isinstance(key, int) and not fits(ID, key))
     row = None
     if api_key and usable:
-        with fastsql.lease(request.app.state.engine) as db:
+        with fastsql.read_lease(request.app.state.engine) as db:
             row = find_customer_for_key(db, api_key, kind, key)
     if row is None:
         with new_session(request.app.state.engine) as session:
