@@ -438,12 +438,12 @@ class Lease:
         if not reads_only or self.dialect.name != "postgresql":
             return engine.raw_connection()
         with checking_out(UNCHECKED):
-            raw = engine.raw_connection()
+            raw: Any = engine.raw_connection()
         raw.dbapi_connection.autocommit = True
         self.unchecked = True
         return raw
 
-    def retried(self, exc: Exception) -> bool:
+    def retried(self, exc: Any) -> bool:
         """After `exc` on the lease's unchecked connection (a read lease's first statement):
         if the connection is dead, the lease takes another (checked by the pool's ping), and
         the statement should run again."""
