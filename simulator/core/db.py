@@ -7,7 +7,9 @@ handlers are `async def` and query inline").
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -88,7 +90,61 @@ def make_engine(url: str) -> Engine:
         json_deserializer=load_json,
     )
     event.listen(engine, "connect", _postgres_settings)
+    dialect: Any = engine.dialect
+    dialect.do_ping = _checking_ping(dialect.do_ping)
     return engine
+
+
+_checkout = threading.local()
+BEGIN = "begin"  # the liveness check is the transaction's BEGIN
+UNCHECKED = "unchecked"  # no liveness check: the caller retries on another connection
+
+
+@contextmanager
+def checking_out(how: str) -> Iterator[None]:
+    """PostgreSQL: how the pool checks the liveness of a connection it checks out in this
+    block (this thread) instead of its ping (`pool_pre_ping`, one round trip):
+
+    - BEGIN: a BEGIN, which opens the transaction the caller's statements then run in, one
+      round trip for both (psycopg reads the transaction status from libpq, so it sends no
+      BEGIN of its own);
+    - UNCHECKED: not at all; the caller's first statement finds a dead connection and runs
+      again on another (core/fastsql: a lease that only reads, in autocommit).
+
+    A connection just made is never checked (as with the ping)."""
+    _checkout.how = how
+    try:
+        yield
+    finally:
+        _checkout.how = None
+
+
+def _checking_ping(ping: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """The dialect's ping, or what `checking_out` asked for. A connection whose BEGIN fails
+    is closed: the pool then drops it and checks out another, as after a failed ping."""
+
+    def check(dbapi_connection: Any) -> bool:
+        how = getattr(_checkout, "how", None)
+        if how == UNCHECKED:
+            return True
+        if how != BEGIN or dbapi_connection.autocommit:
+            return ping(dbapi_connection)
+        from psycopg import OperationalError, pq
+
+        pgconn = dbapi_connection.pgconn
+        if pgconn.transaction_status != pq.TransactionStatus.IDLE:
+            return ping(dbapi_connection)
+        try:
+            result = pgconn.exec_(b"BEGIN")
+            if result.status != pq.ExecStatus.COMMAND_OK:
+                message = pgconn.error_message.decode(errors="replace")
+                raise OperationalError(f"BEGIN failed: {message}")
+        except OperationalError:
+            dbapi_connection.close()  # `closed`: the dialect calls it a disconnect
+            raise
+        return True
+
+    return check
 
 
 def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:

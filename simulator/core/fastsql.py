@@ -34,7 +34,7 @@ from sqlalchemy.sql.dml import Insert, UpdateBase
 from sqlmodel import Session
 
 from simulator.core import groupcommit
-from simulator.core.db import UTCDateTime
+from simulator.core.db import BEGIN, UNCHECKED, UTCDateTime, checking_out
 from simulator.core.store import Store, Transaction, debug_checks
 
 T = TypeVar("T")
@@ -120,7 +120,10 @@ class Plan:
     """One statement compiled for one dialect and one set of parameter names."""
 
     def __init__(self, statement: ClauseElement, dialect: Dialect, keys: Sequence[str]) -> None:
-        is_dml = isinstance(statement, UpdateBase)
+        # The parameters of an INSERT or UPDATE name its columns (as SQLAlchemy's execution
+        # passes them); an INSERT .. SELECT takes its values from its SELECT, and naming them
+        # would add SET clauses to an UPDATE of its WITH (core/ids.NumberedInsert).
+        is_dml = isinstance(statement, UpdateBase) and getattr(statement, "select", None) is None
         # SQLCompiler's positiontup and binds: what SQLAlchemy's own execution reads too.
         compiled: Any = statement.compile(
             dialect=dialect, column_keys=list(keys) if is_dml else None
@@ -381,7 +384,8 @@ class _Pin:
 
 
 # Per engine, dropped with it. Only SQLite pins: a SQLite connection outside a transaction sees
-# every commit (WAL), and there is no server to lose it; PostgreSQL keeps the pool's pre-ping.
+# every commit (WAL), and there is no server to lose it; PostgreSQL keeps the pool's liveness
+# check (a write lease's BEGIN, core/db.checking_out) or retries a read (Lease.retried).
 _pins: weakref.WeakKeyDictionary[Engine, _Pin] = weakref.WeakKeyDictionary()
 
 
@@ -413,14 +417,47 @@ class Lease:
     transaction), for what only SQLAlchemy runs.
     """
 
-    __slots__ = ("engine", "dialect", "raw", "_core", "_pin")
+    __slots__ = ("engine", "dialect", "raw", "_core", "_pin", "unchecked")
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, reads_only: bool = False) -> None:
         self.engine = engine
         self.dialect = engine.dialect
+        self.unchecked = False
         self._pin = _take_pin(engine)
-        self.raw: Any = self._pin.raw if self._pin is not None else engine.raw_connection()
+        self.raw: Any = (
+            self._pin.raw if self._pin is not None else self.checkout(engine, reads_only)
+        )
         self._core: Connection | None = None
+
+    def checkout(self, engine: Engine, reads_only: bool) -> Any:
+        """PostgreSQL, a lease that only reads (`read_lease`): its statements run in
+        autocommit (under READ COMMITTED each statement of a transaction sees a snapshot of its
+        own anyway, so they read the same: the BEGIN and the ROLLBACK are two round trips
+        fewer), on a connection the pool does not ping: a dead one fails the first statement,
+        which runs again on another (`retried`)."""
+        if not reads_only or self.dialect.name != "postgresql":
+            return engine.raw_connection()
+        with checking_out(UNCHECKED):
+            raw: Any = engine.raw_connection()
+        raw.dbapi_connection.autocommit = True
+        self.unchecked = True
+        return raw
+
+    def retried(self, exc: Any) -> bool:
+        """After `exc` on the lease's unchecked connection (a read lease's first statement):
+        if the connection is dead, the lease takes another (checked by the pool's ping), and
+        the statement should run again."""
+        if not self.unchecked or self._core is not None:
+            return False
+        self.unchecked = False
+        dbapi = self.raw.dbapi_connection
+        if not self.dialect.is_disconnect(exc, dbapi, None):
+            return False
+        self.raw.invalidate(exc)
+        self.raw.close()
+        self.raw = self.engine.raw_connection()
+        self.raw.dbapi_connection.autocommit = True
+        return True
 
     @property
     def connection(self) -> Connection:
@@ -462,10 +499,22 @@ class Lease:
                 raise
             finally:
                 pin.busy = False
-        elif self._core is not None:
+            return
+        self.end_autocommit()
+        if self._core is not None:
             self._core.close()  # hands `raw` back to the pool too
         else:
             self.raw.close()  # the pool's reset on return rolls back what was not committed
+
+    def end_autocommit(self) -> None:
+        """A connection goes back to the pool out of autocommit (or not at all)."""
+        dbapi = self.raw.dbapi_connection
+        if dbapi is None or self.dialect.name != "postgresql" or not dbapi.autocommit:
+            return
+        try:
+            dbapi.autocommit = False
+        except Exception:
+            self.raw.invalidate()  # never handed to a writer in autocommit
 
     def __enter__(self) -> Lease:
         return self
@@ -476,6 +525,12 @@ class Lease:
 
 def lease(engine: Engine) -> Lease:
     return Lease(engine)
+
+
+def read_lease(engine: Engine) -> Lease:
+    """A lease for a request that only reads (ADR 0004): in autocommit on PostgreSQL, so
+    anything written on it would be committed at once."""
+    return Lease(engine, reads_only=True)
 
 
 class WriteLease(Lease):
@@ -510,9 +565,15 @@ class WriteLease(Lease):
         self._group = group
         self.engine = engine
         self.dialect = engine.dialect
+        self.unchecked = False
         self._pin = None
         self.raw = raw
         self._core = None
+
+    def checkout(self, engine: Engine, reads_only: bool = False) -> Any:
+        """Its transaction begins with the pool's liveness check (core/db.checking_out)."""
+        with checking_out(BEGIN):
+            return engine.raw_connection()
 
     @property
     def orm(self) -> Session:
@@ -791,6 +852,15 @@ def run_bound(target: Store | Connection | Lease, bound: Bound) -> int:
             cursor.close()
 
 
+def dialect_of(target: Store | Connection | Lease) -> Dialect:
+    """The dialect of the store `target` runs on (asks the database nothing)."""
+    if isinstance(target, Lease | Connection):
+        return target.dialect
+    if isinstance(target, Session):
+        return target.get_bind().dialect
+    raise TypeError(f"not a store: {type(target).__name__}")
+
+
 def _dbapi_of(target: Store | Connection | Lease) -> tuple[Dialect, Any]:
     if isinstance(target, Lease):
         return target.dialect, target.raw.dbapi_connection
@@ -844,6 +914,8 @@ def execute(
             rows = plan.rows(cursor.fetchall(), cursor.description)
         return Result(rows, cursor.rowcount)
     except dialect.loaded_dbapi.Error as exc:
+        if isinstance(target, Lease) and target.retried(exc):
+            return execute(target, statement, params, raw)
         raise as_sqlalchemy_error(dialect, exc, sql, values) from exc
     finally:
         if kept is None:

@@ -9,7 +9,9 @@ import string
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from simulator.core import fastsql
@@ -61,6 +63,82 @@ def next_value(session: Store, tenant_id: str, name: str, step: int = 1) -> int:
     if group is not None:
         group.hold(key, HeldCounter(value, value, partial(_store, tenant_id, name)))
     return value
+
+
+class NumberedInsert:
+    """An INSERT of a row whose `id` is the next value of a per-tenant counter.
+
+    On PostgreSQL (no commit group there) the counter's UPDATE and the INSERT are one statement
+    (`WITH taken AS (UPDATE id_sequence ... RETURNING value) INSERT ... SELECT taken.value,
+    ...`): one round trip instead of two, and the counter's row is locked from that statement
+    to the commit only. Elsewhere (SQLite, whose commit group keeps counters in memory), and
+    for a counter not stored yet: `next_value`, then the INSERT.
+
+    `unique_on`: the columns of a unique index whose clash (another request inserted the row
+    first) leaves the row out instead of failing the statement (ON CONFLICT DO NOTHING: no
+    savepoint needed on PostgreSQL to go on after it); `insert` then answers None.
+    """
+
+    def __init__(self, table: Table, unique_on: tuple[str, ...] = ()) -> None:
+        self.unique_on = unique_on
+        columns = list(table.c)
+        taken = (
+            update(_sequences)
+            .where(
+                _sequences.c.tenant_id == bindparam("sequence_tenant"),
+                _sequences.c.name == bindparam("sequence_name"),
+            )
+            .values(value=_sequences.c.value + 1)
+            .returning(_sequences.c.value)
+            .cte("taken")
+        )
+        row = select(
+            *[
+                taken.c.value if column.key == "id" else bindparam(column.key, type_=column.type)
+                for column in columns
+            ]
+        )
+        combined = postgres_insert(table).from_select([column.key for column in columns], row)
+        plain_postgres = postgres_insert(table)
+        plain_sqlite = sqlite_insert(table)
+        if unique_on:
+            combined = combined.on_conflict_do_nothing(index_elements=list(unique_on))
+            plain_postgres = plain_postgres.on_conflict_do_nothing(index_elements=list(unique_on))
+            plain_sqlite = plain_sqlite.on_conflict_do_nothing(index_elements=list(unique_on))
+        self.combined = fastsql.prepared({"postgresql": combined.returning(table.c.id)})
+        self.plain = fastsql.prepared(
+            {"postgresql": plain_postgres, "sqlite": plain_sqlite, "": insert(table)}
+        )
+
+    def insert(self, db: Store, tenant_id: str, name: str, values: dict[str, Any]) -> int | None:
+        """Insert `values` (every column but `id`, which is set in them); the id, or None when
+        the row of `unique_on` was there already (the counter has moved on all the same)."""
+        if fastsql.dialect_of(db).name == "postgresql" and fastsql.group_of(db) is None:
+            parameters = {**values, "sequence_tenant": tenant_id, "sequence_name": name}
+            parameters.pop("id", None)
+            found = fastsql.execute(db, self.combined, parameters).first()
+            if found is not None:
+                values["id"] = found[0]
+                return found[0]
+            if self.unique_on and _counter_exists(db, tenant_id, name):
+                return None  # the counter moved: the unique index refused the row
+            # No counter row yet (a new tenant's first row): the usual way creates it.
+        values["id"] = next_value(db, tenant_id, name)
+        inserted = fastsql.execute(db, self.plain, values).rowcount
+        return values["id"] if inserted else None
+
+
+_COUNTER = fastsql.prepared(
+    select(_sequences.c.value).where(
+        _sequences.c.tenant_id == bindparam("sequence_tenant"),
+        _sequences.c.name == bindparam("sequence_name"),
+    )
+)
+
+
+def _counter_exists(db: Store, tenant_id: str, name: str) -> bool:
+    parameters = {"sequence_tenant": tenant_id, "sequence_name": name}
+    return fastsql.execute(db, _COUNTER, parameters).first() is not None
 
 
 _STORE = f"UPDATE {_sequences.name} SET value = ? WHERE tenant_id = ? AND name = ?"

@@ -172,7 +172,7 @@ async def lookup(request: Request, kind: str, raw: str) -> Response:
     api_key = request.headers.get("x-api-key", "").strip()
     usable = key is not None and key != "" and not (isinstance(key, int) and not fits(ID, key))
     tenant = None
-    with fastsql.lease(request.app.state.engine) as db:
+    with fastsql.read_lease(request.app.state.engine) as db:
         row = find_customer_for_key(db, api_key, kind, key) if api_key and usable else None
         if row is None:
             tenant = tenant_of(db, request)

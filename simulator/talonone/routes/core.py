@@ -109,7 +109,7 @@ async def update_customer_session_v2(customerSessionId: str, request: Request) -
 async def get_customer_session(customerSessionId: str, request: Request) -> Response:
     """One query finds key and session together (as ECDP's lookups); without a row, the key
     check answers 401 for a wrong key, and a right key means the session is unknown: 404."""
-    with fastsql.lease(request.app.state.engine) as db:
+    with fastsql.read_lease(request.app.state.engine) as db:
         key = api_key_of(request)
         row = session_for_key(db, key, customerSessionId) if key else None
         if row is None:

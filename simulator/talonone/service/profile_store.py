@@ -8,14 +8,14 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, insert, update
+from sqlalchemy import bindparam, case, delete, func, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import select
 
 from simulator.core import fastsql
-from simulator.core.ids import next_value
+from simulator.core.ids import NumberedInsert, next_value
 from simulator.core.store import Store, Transaction
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import (
@@ -71,7 +71,8 @@ PROFILE_EXISTS = fastsql.prepared(
         PROFILES.c.integration_id == bindparam("integration_id"),
     )
 )
-INSERT_PROFILE = fastsql.prepared(insert(PROFILES))
+# A new profile, its id taken in the same statement on PostgreSQL (core/ids.NumberedInsert).
+NEW_PROFILE = NumberedInsert(PROFILES, unique_on=("tenant_id", "integration_id"))
 # An update that changes no figure (most session updates) writes the activity alone.
 TOUCH_PROFILE = fastsql.prepared(
     update(PROFILES)
@@ -147,42 +148,21 @@ def create_profile_state(
     """A new profile, inserted (not committed).
 
     Two requests naming the same new profile at once (processes sharing PostgreSQL): the
-    second's insert waits for the first's commit and fails on the unique key; only its
-    savepoint is undone and it goes on with the profile the first created, as the real API
-    answers both (a 409 there is for two writers of one session).
+    second's insert waits for the first's commit and leaves its row out (ON CONFLICT DO
+    NOTHING on the profile's unique key); it goes on with the profile the first created, as
+    the real API answers both (a 409 there is for two writers of one session).
     """
-    profile_id = next_value(db, tenant_id, "talonone.profile")
-    profile = ProfileState(tenant_id, profile_id, integration_id, {}, now, now)
-    if insert_profile(db, {name: getattr(profile, name) for name in PROFILE_COLUMNS}):
+    profile = ProfileState(tenant_id, 0, integration_id, {}, now, now)
+    values = {name: getattr(profile, name) for name in PROFILE_COLUMNS}
+    profile_id = NEW_PROFILE.insert(db, tenant_id, "talonone.profile", values)
+    if profile_id is not None:
+        profile.id = profile_id
         return profile
     created = profile_state(db, tenant_id, integration_id)
     if created is None:  # not the profile's key after all: the caller's work is void
         db.rollback()
         raise conflict() from None
     return created
-
-
-NEW_PROFILE = "talonone_new_profile"
-
-
-def insert_profile(db: Store | fastsql.Lease, values: dict[str, Any]) -> bool:
-    """INSERT the profile; False if another request has created it meanwhile. PostgreSQL: in a
-    savepoint, so the transaction goes on after the unique key refuses it. SQLite has one
-    writer at a time: no such race (a failed statement leaves its transaction as it was)."""
-    dialect = db.dialect if isinstance(db, fastsql.Lease) else db.get_bind().dialect
-    guarded = dialect.name == "postgresql"
-    connection = fastsql.connection_of(db) if guarded else None
-    if connection is not None:
-        connection.exec_driver_sql(f"SAVEPOINT {NEW_PROFILE}")
-    try:
-        fastsql.execute(db, INSERT_PROFILE, values)
-    except IntegrityError:
-        if connection is not None:
-            connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {NEW_PROFILE}")
-        return False
-    if connection is not None:
-        connection.exec_driver_sql(f"RELEASE SAVEPOINT {NEW_PROFILE}")
-    return True
 
 
 def save_profile_figures(

@@ -9,19 +9,20 @@ from __future__ import annotations
 from collections import namedtuple
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Text, and_, bindparam, cast, exists, insert, literal, update
+from sqlalchemy import Text, and_, bindparam, cast, exists, func, literal, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from simulator.core import fastsql
-from simulator.core.ids import next_value
+from simulator.core.ids import NumberedInsert
 from simulator.core.models import Tenant
 from simulator.core.store import Store, Transaction
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.models.core import TalonSession
+from simulator.talonone.models.engagement import TalonAudienceMembership
 from simulator.talonone.service.loyalty.session_effects import tentative_card
 from simulator.talonone.service.profile_store import (
     PROFILE_COLUMNS,
@@ -64,7 +65,7 @@ SESSION_FOR_KEY = fastsql.prepared(
         SESSIONS.c.integration_id == bindparam("integration_id"),
     )
 )
-INSERT_SESSION = fastsql.prepared(insert(SESSIONS))
+INSERT_SESSION = NumberedInsert(SESSIONS)
 SAVED_COLUMNS = (
     "profile_id",
     "state",
@@ -119,11 +120,26 @@ _HAD_SESSION = (
     )
     .label("had_session")
 )
-SESSION_AND_PROFILE = fastsql.prepared(
-    core_select(
+# PostgreSQL: the audiences of the named profile too (what an audience condition of the rules
+# asks), a round trip fewer; SQLite reads them on demand (no round trip to save).
+_MEMBERSHIPS = TalonAudienceMembership.__table__
+_AUDIENCE_IDS = (
+    core_select(func.array_agg(_MEMBERSHIPS.c.audience_id))
+    .where(
+        _MEMBERSHIPS.c.tenant_id == bindparam("tenant"),
+        _MEMBERSHIPS.c.profile_integration_id == bindparam("profile_id"),
+    )
+    .scalar_subquery()
+    .label("audience_ids")
+)
+
+
+def _session_and_profile(*extra: Any) -> Any:
+    return core_select(
         *[column.label(f"s_{column.name}") for column in _STORED.c],
         *[column.label(f"p_{column.name}") for column in _NAMED.c],
         _HAD_SESSION,
+        *extra,
     ).select_from(
         core_select(literal(1).label("one"))
         .subquery("one")
@@ -142,23 +158,34 @@ SESSION_AND_PROFILE = fastsql.prepared(
             ),
         )
     )
+
+
+SESSION_AND_PROFILE = fastsql.prepared(
+    {"postgresql": _session_and_profile(_AUDIENCE_IDS), "": _session_and_profile()}
 )
 _STORED_ROW = namedtuple("StoredSession", [column.name for column in SESSIONS.c])  # type: ignore[misc]
 _SESSION_WIDTH = len(SESSIONS.c)
 
 
+class SessionAndProfile(NamedTuple):
+    stored: Any  # the stored session as a Core row, or None
+    profile: ProfileState | None  # the named profile, or None
+    had_session: bool  # whether that profile had a session before
+    audience_ids: set[int] | None  # the audiences it belongs to; None: not read (SQLite)
+
+
 def session_and_profile(
     db: Store | fastsql.Lease, tenant_id: str, integration_id: str, profile_id: str
-) -> tuple[Any, ProfileState | None, bool]:
-    """(the stored session as a Core row or None, its named profile or None, whether that
-    profile had a session before)."""
+) -> SessionAndProfile:
+    """The stored session and the profile an update names, in one query."""
     parameters = {"tenant": tenant_id, "integration_id": integration_id, "profile_id": profile_id}
     row = fastsql.execute(db, SESSION_AND_PROFILE, parameters).first()
     stored = _STORED_ROW._make(row[:_SESSION_WIDTH]) if row.s_tenant_id is not None else None
+    audience_ids = set(row.audience_ids or ()) if "audience_ids" in row._fields else None
     if row.p_tenant_id is None:
-        return stored, None, False
+        return SessionAndProfile(stored, None, False, audience_ids)
     values = {name: getattr(row, f"p_{name}") for name in PROFILE_COLUMNS}
-    return stored, ProfileState(**values), bool(row.had_session)
+    return SessionAndProfile(stored, ProfileState(**values), bool(row.had_session), audience_ids)
 
 
 def session_row(db: Store | fastsql.Lease, tenant_id: str, integration_id: str) -> Any:
@@ -192,10 +219,9 @@ def save_session(db: Transaction, session: Any, stored: Any) -> None:
         tentative_card(session.effects or []) if session.state == "open" else None
     )
     if stored is None:
-        session.id = next_value(db, session.tenant_id, "talonone.session")
         values = {name: getattr(session, name) for name in SESSION_COLUMNS}
         try:
-            fastsql.execute(db, INSERT_SESSION, values)
+            session.id = INSERT_SESSION.insert(db, session.tenant_id, "talonone.session", values)
         except IntegrityError:  # another request created it meanwhile: nothing of ours stays
             db.rollback()
             raise conflict() from None

@@ -101,7 +101,10 @@ def evaluate_session(
     profile: TalonProfile | None,
     catalog: dict | None = None,
     dry: bool = False,
+    audience_ids: set[int] | None = None,
 ) -> rules.Outcome:
+    """The session's rules evaluated; `audience_ids`: its profile's audiences when already
+    read (else read when a condition asks)."""
     data = session.data
     items = rule_items(data.get("cartItems", []), db, tenant_id, catalog)
     sums = totals(data)
@@ -124,6 +127,7 @@ def evaluate_session(
         evaluable_campaign_ids=data.get("evaluableCampaignIds"),
         dry=dry,
     )
+    ctx._audiences = audience_ids
     return rules.evaluate(db, config, ctx)
 
 
@@ -142,10 +146,10 @@ def update_session(
     sent, wanted = check_session_request(body, config)
     state = sent.get("state", "open")
     named = sent.get("profileId") or ""
+    read = None
     if named:  # the usual update: session and profile in one read
-        stored, named_profile, named_had_session = session_and_profile(
-            db, tenant_id, integration_id, named
-        )
+        read = session_and_profile(db, tenant_id, integration_id, named)
+        stored = read.stored
     else:
         stored = session_row(db, tenant_id, integration_id)
     previous = stored.state if stored is not None else None
@@ -173,11 +177,13 @@ def update_session(
         created=stored.created if stored else now,
         updated=now,
     )
-    if named and profile_id == named:  # read with the session
-        profile = named_profile
+    audience_ids = None
+    if read is not None and profile_id == named:  # read with the session
+        profile = read.profile
+        audience_ids = read.audience_ids
         if stored is None:
             # A profile created by this very request has had no session before.
-            session.first_session = not named_had_session
+            session.first_session = not read.had_session
     else:  # the stored session's own profile (a new session names one, or has none)
         profile = profile_state(db, tenant_id, profile_id) if profile_id else None
     if profile_id and profile is None:
@@ -188,7 +194,9 @@ def update_session(
     if state == "cancelled":
         outcome = rules.Outcome()
     else:
-        outcome = evaluate_session(db, config, tenant_id, now, session, profile, catalog, dry)
+        outcome = evaluate_session(
+            db, config, tenant_id, now, session, profile, catalog, dry, audience_ids
+        )
     effects = list(outcome.effects)
     if not dry:
         # The profile's row before its ledgers, as every writer of both takes them (a
