@@ -30,8 +30,9 @@ async def customergauge_whoami(tenant: Tenant = Depends(customergauge_tenant)):
 
 
 @router.post("/api.php")
-async def clienttoolbox_whoami(tenant: Tenant = Depends(clienttoolbox_tenant)):
-    return json_response(whoami(tenant))
+async def clienttoolbox_whoami(request: Request, session: Session = Depends(get_session)):
+    # ClientToolbox's auth is called by its endpoint with the store it opened (no dependency).
+    return json_response(whoami(await clienttoolbox_tenant(request, session)))
 
 
 @router.get("/v1/test/whoami")
