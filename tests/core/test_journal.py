@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+
 from fastapi.testclient import TestClient
 
 from tests.conftest import DEFAULT_CREDENTIALS, create_tenant
@@ -131,6 +134,9 @@ def test_on_sqlite_the_journal_has_a_file_of_its_own(client: TestClient, new_ten
     assert len(journal(client, tenant=tenant["id"])) == 1
     assert path.name == "simulator.requests.db" and path.exists()
     assert journal_module.store_of(engine) is not engine
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+    assert page_size == journal_module.JOURNAL_PAGE_SIZE == 32_768
     client.delete(f"/__admin/tenants/{tenant['id']}")
     assert journal(client, tenant=tenant["id"]) == []
 
