@@ -28,6 +28,7 @@ log = logging.getLogger("simulator.checkpoint")
 
 CHECKPOINT_BYTES = 4 * 1024 * 1024  # about 1,000 pages: SQLite's own default threshold
 SAFETY_PAGES = 20_000  # the pool's connections checkpoint only if the thread falls far behind
+DEFAULT_PAGE_SIZE = 4096  # SQLite's: the page SAFETY_PAGES counts
 INTERVAL_SECONDS = 0.05
 BACKOFF_SECONDS = 0.5
 # After a checkpoint, at most this often: `PRAGMA optimize` brings the planner's statistics up
@@ -35,6 +36,12 @@ BACKOFF_SECONDS = 0.5
 # long-lived connections; bounded by ANALYSIS_LIMIT rows an index, a few ms).
 OPTIMIZE_SECONDS = 60.0
 ANALYSIS_LIMIT = 1000
+
+
+def safety_pages(page_size: int) -> int:
+    """`wal_autocheckpoint` for a file of `page_size` pages: the same size of log in bytes
+    as SAFETY_PAGES of SQLite's default page."""
+    return max(1, SAFETY_PAGES * DEFAULT_PAGE_SIZE // page_size)
 
 
 class Checkpointer:

@@ -7,6 +7,7 @@ handlers are `async def` and query inline").
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
-from simulator.core.checkpoint import ANALYSIS_LIMIT, SAFETY_PAGES, checkpointer
+from simulator.core.checkpoint import ANALYSIS_LIMIT, checkpointer, safety_pages
 from simulator.core.formats import load_json, store_json
 from simulator.core.groupcommit import StoreConnection
 
@@ -53,8 +54,9 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str) -> Engine:
-    """Create the engine; for an SQLite file, create its folder and switch on WAL.
+def make_engine(url: str, page_size: int | None = None) -> Engine:
+    """Create the engine; for an SQLite file, create its folder and switch on WAL, and with
+    `page_size` make a new file of pages of that size (an existing file keeps its own).
     `postgres://` and `postgresql://` URLs mean the psycopg driver (config)."""
     from simulator.config import normalized_database_url
 
@@ -75,7 +77,7 @@ def make_engine(url: str) -> Engine:
             json_serializer=store_json,
             json_deserializer=load_json,
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, page_size=page_size))
         if path and path != ":memory:":
             checkpointer.watch(path, engine)
         return engine
@@ -157,8 +159,11 @@ def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.commit()
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, page_size: int | None = None) -> None:
     cursor = dbapi_connection.cursor()
+    if page_size is not None:
+        # Only a file not yet written takes it: switching on WAL (next) is its first write.
+        cursor.execute(f"PRAGMA page_size={page_size}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -167,7 +172,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.execute("PRAGMA busy_timeout=30000")
     # Checkpoints run in core.checkpoint's thread; a request's commit only if that falls behind.
-    cursor.execute(f"PRAGMA wal_autocheckpoint={SAFETY_PAGES}")
+    actual_page_size = cursor.execute("PRAGMA page_size").fetchone()[0]
+    cursor.execute(f"PRAGMA wal_autocheckpoint={safety_pages(actual_page_size)}")
     cursor.close()
 
 

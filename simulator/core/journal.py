@@ -18,7 +18,6 @@ import contextlib
 import json
 import logging
 import queue
-import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator
@@ -28,13 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import String, delete, event, func, insert, or_, select
+from sqlalchemy import String, delete, func, insert, or_, select
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel, col
 
 from simulator.core import background, fastsql, groupcommit
-from simulator.core.checkpoint import SAFETY_PAGES
 from simulator.core.clock import format_instant
 from simulator.core.db import contains, like_escaped, make_engine, new_session, table_of
 from simulator.core.formats import clean_text
@@ -131,30 +129,6 @@ def journal_path(engine: Engine) -> Path | None:
 JOURNAL_PAGE_SIZE = 32_768
 
 
-def create_journal_file(path: Path) -> None:
-    """A new journal file in pages of JOURNAL_PAGE_SIZE (an existing one keeps its own). The
-    size is set before the first write: WAL mode, which every connection switches on, fixes
-    it. Two processes creating the file at once set the same size."""
-    if path.exists() and path.stat().st_size > 0:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, timeout=30)
-    try:
-        connection.execute(f"PRAGMA page_size={JOURNAL_PAGE_SIZE}")
-        connection.execute("PRAGMA journal_mode=WAL")
-    finally:
-        connection.close()
-
-
-def _journal_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """The safety checkpoint of the journal's connections at the store's size in bytes
-    (SAFETY_PAGES counts 4 KiB pages; the checkpointer thread checkpoints long before)."""
-    pages = max(1, SAFETY_PAGES * 4096 // JOURNAL_PAGE_SIZE)
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA wal_autocheckpoint={pages}")
-    cursor.close()
-
-
 def store_of(engine: Engine) -> Engine:
     """The engine holding the journal of the store `engine`: the journal's own SQLite file
     (created with its table on first use), or `engine` itself."""
@@ -163,18 +137,11 @@ def store_of(engine: Engine) -> Engine:
         if found is not None:
             return found
         path = journal_path(engine)
-        store = engine if path is None else _journal_engine(path)
+        store = engine if path is None else make_engine(f"sqlite:///{path}", JOURNAL_PAGE_SIZE)
         if store is not engine:
             _create_table(store)
         _stores[engine] = store
         return store
-
-
-def _journal_engine(path: Path) -> Engine:
-    create_journal_file(path)
-    store = make_engine(f"sqlite:///{path}")
-    event.listen(store, "connect", _journal_pragmas)
-    return store
 
 
 def _create_table(store: Engine) -> None:
