@@ -71,10 +71,16 @@ class Result:
 
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
+    return (await _read_answer(reader))[0]
+
+
+async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes, bytes]:
+    """(status, content type, body) of one response."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
     chunked = False
+    content_type = b""
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         lname = name.strip().lower()
@@ -82,15 +88,18 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
             length = int(value.strip())
         elif lname == b"transfer-encoding" and b"chunked" in value.lower():
             chunked = True
+        elif lname == b"content-type":
+            content_type = value.strip()
+    body = b""
     if chunked:
         while True:
             size = int((await reader.readuntil(b"\r\n")).strip(), 16)
-            await reader.readexactly(size + 2)
+            body += (await reader.readexactly(size + 2))[:size]
             if size == 0:
                 break
     elif length:
-        await reader.readexactly(length)
-    return status
+        body = await reader.readexactly(length)
+    return status, content_type, body
 
 
 def request_maker(request: bytes | Callable[[int], bytes]) -> Callable[[int], bytes]:
@@ -163,6 +172,28 @@ def baseline_request(port: int) -> bytes:
     return build_request("GET", "/health", port)
 
 
+async def same_answer_request(name: str, port: int, request: bytes) -> bytes:
+    """The baseline's request answering what `request` to the simulator on `port` answers (its
+    status, content type and body, kept by the bare stack under `name`): the bare stack serving
+    the same body, read from memory."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        writer.write(request)
+        status, content_type, body = await _read_answer(reader)
+    finally:
+        writer.close()
+    base = BASELINE_PORT[0]
+    keep = {"content-type": content_type.decode("latin-1"), "x-status": str(status)}
+    reader, writer = await asyncio.open_connection(HOST, base)
+    try:
+        writer.write(build_request("PUT", f"/bodies/{name}", base, keep, body))
+        if (await _read_answer(reader))[0] != 204:
+            raise RuntimeError("the baseline did not keep the answer")
+    finally:
+        writer.close()
+    return build_request("GET", f"/bodies/{name}", base)
+
+
 async def compared_load(
     name: str,
     port: int,
@@ -170,11 +201,13 @@ async def compared_load(
     connections: int = 32,
     seconds: float = 3.0,
     slices: int = 4,
+    baseline: bytes | None = None,
 ) -> Result:
     """The scenario in `slices` parts, each next to a baseline part as long (in the order
     baseline, scenario, scenario, baseline, ...), so that the machine's speed drifting during a
     run (on these shared machines by half within a minute) moves both alike. The Result carries
-    the paired baseline's req/s; `request(i)` numbers run on across the parts."""
+    the paired baseline's req/s; `request(i)` numbers run on across the parts. `baseline`: the
+    baseline's request (default `baseline_request`, /health's bytes)."""
     if not BASELINE_PORT:
         return await run_load(name, port, request, connections, seconds)
     base_port = BASELINE_PORT[0]
@@ -188,7 +221,7 @@ async def compared_load(
             await run_load(
                 "baseline",
                 base_port,
-                baseline_request(base_port),
+                baseline or baseline_request(base_port),
                 connections,
                 part_seconds,
                 warmup_seconds=0.2,

@@ -155,7 +155,7 @@ def serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         loop="auto",
-        http=http_protocol(),
+        http=http_protocol(settings.one_write),
         # X-Forwarded-For names the client only behind the proxies the operator lists.
         proxy_headers=settings.forwarded_allow_ips is not None,
         forwarded_allow_ips=settings.forwarded_allow_ips,

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # API requests to plain endpoints skip FastAPI's routing and dependency solving
     # (core/dispatch, docs/adr/0001-fast-lane.md); off: every request through FastAPI.
     fast_lane: bool = True
+    # An answer's head and body leave in one write (server.OneWriteTransport,
+    # docs/adr/0005-one-write-per-response.md); off: uvicorn's two.
+    one_write: bool = True
 
     # Control plane
     admin_token: str | None = None

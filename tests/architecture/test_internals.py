@@ -3,7 +3,8 @@
 The fast lane (core/dispatch, docs/adr/0001-fast-lane.md) calls plain endpoints without
 FastAPI's routing, so it reads routes the way Starlette matches them and reads a body the way
 `Request.body()` keeps it; the socket faults (server.FaultHttpProtocol) extend uvicorn's
-httptools protocol and tell its request cycle the client is gone. None of that is public API:
+httptools protocol and tell its request cycle the client is gone, and the one-write transport
+(server.OneWriteTransport) counts its requests in flight. None of that is public API:
 pyproject.toml pins the three libraries to the minor versions it was built on, and each test
 here names the internal it checks, so an upgrade that moves one fails here, loudly, before a
 request misbehaves.
@@ -127,8 +128,33 @@ def test_uvicorns_httptools_protocol_has_what_the_socket_faults_use() -> None:
         )
 
 
-def test_the_server_uses_the_fault_protocol() -> None:
-    from simulator.server import FaultHttpProtocol, http_protocol
+def test_uvicorns_httptools_protocol_has_what_the_one_write_transport_uses() -> None:
+    from uvicorn.protocols.http import httptools_impl
+
+    protocol = httptools_impl.HttpToolsProtocol
+    requires(
+        list(inspect.signature(protocol.connection_made).parameters) == ["self", "transport"],
+        "HttpToolsProtocol.connection_made(self, transport)",
+        "OneWriteHttpProtocol hands it the OneWriteTransport there",
+    )
+    source = source_of(protocol)
+    requires(
+        "self.tasks = server_state.tasks" in source and "self.tasks.discard" in source,
+        "HttpToolsProtocol.tasks",
+        "OneWriteTransport counts the requests in flight in it (one task each, until done)",
+    )
+    cycle = source_of(httptools_impl.RequestResponseCycle)
+    requires(
+        "self.transport.write(" in cycle,
+        "RequestResponseCycle.transport.write",
+        "an answer is written through the connection's transport",
+    )
+
+
+def test_the_server_uses_the_fault_protocol_writing_each_answer_once() -> None:
+    from simulator.server import FaultHttpProtocol, OneWriteHttpProtocol, http_protocol
 
     requires(FaultHttpProtocol is not None, "uvicorn httptools_impl", "httptools is installed")
-    assert http_protocol() is FaultHttpProtocol
+    assert http_protocol() is OneWriteHttpProtocol
+    assert issubclass(OneWriteHttpProtocol, FaultHttpProtocol)
+    assert http_protocol(one_write=False) is FaultHttpProtocol
