@@ -54,16 +54,42 @@ def _text(value: Any) -> str:
     return _escape(str(value))
 
 
+class KeptView(dict[str, Any]):
+    """A view kept between requests and shared by them (never change it once made): its XML
+    element is rendered once for each name and depth it is emitted at, then reused."""
+
+    __slots__ = ("_xml",)
+
+    def __init__(self, view: Mapping[str, Any]) -> None:
+        super().__init__(view)
+        self._xml: dict[tuple[str, int], list[str]] = {}
+
+    def xml_lines(self, name: str, depth: int) -> list[str]:
+        lines = self._xml.get((name, depth))
+        if lines is None:
+            lines = []
+            _emit_element(name, self, depth, lines)
+            self._xml[(name, depth)] = lines
+        return lines
+
+
 def _emit(name: str, value: Any, depth: int, out: list[str]) -> None:
     if isinstance(value, list):
         for item in value:
             _emit(name, item, depth, out)
         return
-    pad = "  " * depth
     if not isinstance(value, dict):
         text = "" if value is None else _text(value)
-        out.append(f"{pad}<{name}>{text}</{name}>")
+        out.append(f"{'  ' * depth}<{name}>{text}</{name}>")
         return
+    if type(value) is KeptView:
+        out.extend(value.xml_lines(name, depth))
+        return
+    _emit_element(name, value, depth, out)
+
+
+def _emit_element(name: str, value: dict[str, Any], depth: int, out: list[str]) -> None:
+    pad = "  " * depth
     attributes = "".join(
         f' {k[1:]}="{_escape(str(v)).replace(chr(34), "&quot;")}"'
         for k, v in value.items()

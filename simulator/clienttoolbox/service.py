@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import functools
 import json
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select
 
+from simulator.clienttoolbox.errors import KeptView
 from simulator.clienttoolbox.ledger import CHUNK, PROFILE_COLUMNS, chunks
 from simulator.clienttoolbox.models import (
     CtAccount,
@@ -22,7 +24,7 @@ from simulator.clienttoolbox.models import (
     CtReward,
 )
 from simulator.clienttoolbox.parsing import bad_request, flag, id_list
-from simulator.core import fastsql
+from simulator.core import caches, fastsql
 from simulator.core.db import contains, contains_bound, like_escaped
 from simulator.core.formats import number
 from simulator.core.models import Tenant
@@ -63,7 +65,7 @@ class Item:
     buy_x: int | None
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: a key of the listed views
 class Campaign:
     row: CtCampaign  # or a row of CAMPAIGN_ROWS (the same attributes, read only)
     rewards: list[CtReward] = field(default_factory=list)
@@ -266,13 +268,45 @@ def listed_campaigns(session: Reader, tenant: Tenant) -> list[Campaign]:
     return [Campaign(row, items=items_of(row.items)) for row in rows]
 
 
+# What this process has listed of each tenant's campaigns: (id(engine), tenant) -> (the tenant's
+# cache revision then, the engine, {campaign: its view} in the store's order). Campaigns are
+# written only by a fixture load, which renews the revision (core/fixtures).
+_listed: dict[tuple[int, str], tuple[int, weakref.ref, dict[Campaign, KeptView]]] = {}
+LISTED_TENANTS = 1_000
+caches.register(
+    "clienttoolbox.campaigns",
+    "(store, tenant) -> the tenant's campaigns with their campaigns_list views; right while the "
+    "tenant's cache_revision (read with the tenant on each request, renewed when its fixtures "
+    "load, the only writer of campaigns) is the one they were read under",
+    clear=_listed.clear,
+    forget_tenant=lambda tenant_id: caches.drop_keys(_listed, lambda key, _v: key[1] != tenant_id),
+)
+
+
+def listed_views(session: Reader, tenant: Tenant) -> dict[Campaign, KeptView]:
+    """`listed_campaigns` with each campaign's view, as this process last read them under the
+    tenant's current cache revision (shared between requests: never change them; each keeps
+    its XML once rendered)."""
+    engine = session.get_bind()
+    key = (id(engine), tenant.id)
+    entry = _listed.get(key)
+    if entry is not None and entry[0] == tenant.cache_revision and entry[1]() is engine:
+        return entry[2]
+    views = {c: KeptView(campaign_view(c)) for c in listed_campaigns(session, tenant)}
+    if len(_listed) >= LISTED_TENANTS:
+        _listed.clear()
+    _listed[key] = (tenant.cache_revision, weakref.ref(engine), views)
+    return views
+
+
 def items_of(stored: str) -> list[Item]:
     return [Item(str(i["id"]), i["description"], i.get("buy_x")) for i in json.loads(stored)]
 
 
 def list_campaigns(session: Reader, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
     """`type=campaigns_list`: type_restrict, jqGrid-style search, sort and paging."""
-    campaigns = listed_campaigns(session, tenant)
+    listed = listed_views(session, tenant)
+    campaigns = list(listed)
     restrict = id_list(fields.get("type_restrict") or "")
     for kind in restrict:
         if kind.lower() not in CAMPAIGN_TYPES:
@@ -300,7 +334,7 @@ def list_campaigns(session: Reader, tenant: Tenant, fields: Mapping[str, str]) -
     offset = non_negative(fields, "offset", 0)
     length = non_negative(fields, "length", None)
     campaigns = campaigns[offset : offset + length if length is not None else None]
-    return {"campaigns": {"campaign": [campaign_view(c) for c in campaigns]}}
+    return {"campaigns": {"campaign": [listed[c] for c in campaigns]}}
 
 
 def non_negative(fields: Mapping[str, str], name: str, default: int | None) -> Any:

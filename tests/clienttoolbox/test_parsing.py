@@ -120,6 +120,27 @@ def test_xml_writer_matches_xmltodict(content: dict) -> None:
     assert xml_document("response", content) == expected
 
 
+def test_a_kept_view_renders_as_the_same_tree_and_once_per_place() -> None:
+    """A view shared between requests (errors.KeptView) keeps its XML: the document is the
+    one the plain tree gives, at any depth, and a second document reuses the first's lines."""
+    import xmltodict
+
+    from simulator.clienttoolbox.errors import KeptView, xml_document
+
+    view = {"id": "7", "name": "A & B", "items": {"item": [{"id": "1"}, {"id": "2"}]}}
+    kept = KeptView(view)
+    for content in (
+        {"@status": "success", "campaigns": {"campaign": [kept, {"id": "8"}]}},
+        {"@status": "success", "campaign": kept},
+    ):
+        plain = {k: v for k, v in content.items()}
+        expected = xmltodict.unparse({"response": plain}, pretty=True, indent="  ")
+        assert xml_document("response", content) == expected
+        assert xml_document("response", content) == expected
+    assert sorted(kept._xml) == [("campaign", 1), ("campaign", 2)]
+    assert dict(kept) == view
+
+
 FORM_BYTES = st.lists(
     st.sampled_from(
         [
