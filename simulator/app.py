@@ -69,6 +69,7 @@ def create_app(
         settings.journal_enabled,
         metrics=metrics,
         access_log=settings.access_log,
+        writer_process=settings.journal_writer_process,
     )
     specs = api_specs()
 

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     journal_max_entries: int = 10_000
     journal_body_bytes: int = 4_096
     journal_flush_seconds: float = 0.2
+    # SQLite: a process of its own stores the journal (core/journal_process,
+    # docs/adr/0006-journal-writer-process.md); off: a thread of the server's.
+    journal_writer_process: bool = True
 
     # Observability
     log_format: str = "text"  # or "json"

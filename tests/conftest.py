@@ -85,6 +85,10 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
             "database_url": database_url,
             "fixtures": "default",
             "journal_flush_seconds": 0.05,
+            # A writer process per app would cost the suite minutes of start-ups: the apps
+            # built here write their journal in a thread; live servers (`simulator serve`) and
+            # tests/core/test_journal_process.py use the process.
+            "journal_writer_process": False,
         }
         values.update(overrides)
         return Settings(**values)

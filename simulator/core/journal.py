@@ -8,6 +8,9 @@ writes:
   its writes never wait for the store's write lock nor hold it; each batch is one executemany
   of a prepared INSERT, and the thread runs below the event loop's priority (core/background);
   the file is made of 32 KiB pages (JOURNAL_PAGE_SIZE), where an entry and its bodies fit;
+  with `writer_process` (`simulator serve`'s default) the entries are encoded as they are
+  recorded and the thread only passes them to a process of their own that stores them
+  (core/journal_process), so storing them never holds this process's interpreter lock;
 - on PostgreSQL the entries stay in the store's own table, written the usual way.
 """
 
@@ -36,6 +39,7 @@ from simulator.core import background, fastsql, groupcommit
 from simulator.core.clock import format_instant
 from simulator.core.db import contains, like_escaped, make_engine, new_session, table_of
 from simulator.core.formats import clean_text
+from simulator.core.journal_process import WriterProcess, decoded, encoded
 from simulator.core.metrics import Metrics
 from simulator.core.models import JournalEntry, Tenant
 from simulator.core.operations import UNKNOWN_CALL, UNMATCHED
@@ -192,13 +196,18 @@ class Journal:
         enabled: bool = True,
         metrics: Metrics | None = None,
         access_log: bool = False,
+        writer_process: bool = False,
     ) -> None:
         self.engine = engine
         self.max_entries = max_entries
         self.enabled = enabled
         self.metrics = metrics
         self.access_log = access_log
-        self.pending: list[dict[str, Any]] = []
+        # Entries as recorded, or encoded for the writer process (journal_process.encoded).
+        self.pending: list[dict[str, Any] | bytes] = []
+        # Store through a process of its own where the journal has a file of its own.
+        self.writer_process = writer_process
+        self._process: WriterProcess | None = None
         self._task: asyncio.Task | None = None
         # The writer thread and what it is handed: ("write", entries), ("settle", tenants),
         # ("done", event), ("stop", None). Without it, whoever flushes writes.
@@ -240,7 +249,16 @@ class Journal:
         if not self.enabled:
             return
         entry.pop("request_id", None)
-        self.pending.append(entry)
+        if self._process is not None:
+            entry["response_headers"] = headers_text(entry.get("response_headers"))
+            frame = encoded(entry, storable)
+            if frame is None:
+                log.warning("dropped a journal entry that cannot be stored (%s)", entry["path"])
+                self._dropped(1)
+                return
+            self.pending.append(frame)
+        else:
+            self.pending.append(entry)
         if len(self.pending) >= BATCH:
             self.flush(wait=False)
 
@@ -250,7 +268,7 @@ class Journal:
         batch, self.pending = self.pending, []
         if self._writer is None:
             if batch:
-                self._write(batch)
+                self._write(as_entries(batch))
             return
         if batch:
             self._queue.put(("write", batch))
@@ -399,16 +417,38 @@ class Journal:
                 while True:
                     items.append(self._queue.get_nowait())
             batch = [entry for kind, arg in items if kind == "write" for entry in arg]
-            if batch:
-                self._write(batch)
-            for kind, arg in items:
-                if kind == "settle":
-                    self._settle(arg)
-            for kind, arg in items:
-                if kind == "done":
-                    arg.set()
+            if not self._hand_over(batch, items):
+                if batch:
+                    self._write(as_entries(batch))
+                for kind, arg in items:
+                    if kind == "settle":
+                        self._settle(arg)
+                for kind, arg in items:
+                    if kind == "done":
+                        arg.set()
             if any(kind == "stop" for kind, _ in items):
                 return
+
+    def _hand_over(self, batch: list[dict[str, Any] | bytes], items: list[tuple[str, Any]]) -> bool:
+        """Pass the batch, settles and waiters to the writer process, in that order; False when
+        there is none (or it is gone: this thread stores them, and those after)."""
+        process = self._process
+        if process is None or not process.alive:
+            return False
+        try:
+            if batch:
+                process.send_batch(self._frames(batch))
+            for kind, arg in items:
+                if kind == "settle":
+                    process.send_settle(arg)
+            for kind, arg in items:
+                if kind == "done":
+                    process.send_done(arg)
+            return True
+        except OSError:
+            log.exception("the journal's writer process is gone: this process writes the journal")
+            process.alive = False
+            return False
 
     # --- life ---------------------------------------------------------------------------------
 
@@ -418,6 +458,8 @@ class Journal:
             self.flush(wait=False)
 
     def start(self, interval: float) -> None:
+        if self._process is None and self.writer_process and self.enabled:
+            self._process = self._start_process()
         if self._writer is None:
             self._writer = threading.Thread(target=self._run, name="journal-writer", daemon=True)
             self._writer.start()
@@ -436,8 +478,40 @@ class Journal:
             groupcommit.commit_open_group(self.engine)
             self._queue.put(("stop", None))
             writer.join()
+        process, self._process = self._process, None
+        if process is not None:
+            process.stop()
         self.flush()
         close_store(self.engine)
+
+    def _frames(self, batch: list[dict[str, Any] | bytes]) -> list[bytes]:
+        """The batch encoded for the writer process (entries recorded before it started are
+        encoded here; one that cannot be is counted dropped)."""
+        frames = []
+        for item in batch:
+            frame = item if isinstance(item, bytes) else encoded(storable(item), storable)
+            if frame is None:
+                self._dropped(1)
+            else:
+                frames.append(frame)
+        return frames
+
+    def _start_process(self) -> WriterProcess | None:
+        """The writer process for a journal with a file of its own; None for any other (or
+        when it cannot start: the thread stores the entries)."""
+        if journal_path(self.engine) is None:
+            return None
+        try:
+            url = self.engine.url.render_as_string(hide_password=False)
+            return WriterProcess(url, self.max_entries, self._dropped)
+        except OSError:
+            log.exception("could not start the journal's writer process: a thread writes it")
+            return None
+
+
+def as_entries(batch: list[dict[str, Any] | bytes]) -> list[dict[str, Any]]:
+    """The batch as entries, those encoded for the writer process decoded again."""
+    return [e for item in batch for e in (decoded(item) if isinstance(item, bytes) else [item])]
 
 
 def insert_entries(session: Any, batch: list[dict[str, Any]]) -> None:
