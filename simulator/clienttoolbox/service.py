@@ -273,13 +273,12 @@ def listed_campaigns(session: Reader, tenant: Tenant) -> list[Campaign]:
 # written only by a fixture load, which renews the revision (core/fixtures).
 _listed: dict[tuple[int, str], tuple[int, weakref.ref, dict[Campaign, KeptView]]] = {}
 LISTED_TENANTS = 1_000
-caches.register(
+caches.register_per_tenant(
     "clienttoolbox.campaigns",
     "(store, tenant) -> the tenant's campaigns with their campaigns_list views; right while the "
     "tenant's cache_revision (read with the tenant on each request, renewed when its fixtures "
     "load, the only writer of campaigns) is the one they were read under",
-    clear=_listed.clear,
-    forget_tenant=lambda tenant_id: caches.drop_keys(_listed, lambda key, _v: key[1] != tenant_id),
+    _listed,
 )
 
 

@@ -41,6 +41,17 @@ def register(
     _caches[name] = Cache(name, holds, clear, forget_tenant or (lambda _tenant_id: clear()))
 
 
+def register_per_tenant(name: str, holds: str, store: MutableMapping[tuple, Any]) -> None:
+    """Add a cache whose keys are `(id(engine), tenant_id, ...)`: forgetting a tenant drops
+    the keys naming it."""
+    register(
+        name,
+        holds,
+        clear=store.clear,
+        forget_tenant=lambda tenant_id: drop_keys(store, lambda key, _v: key[1] != tenant_id),
+    )
+
+
 def registered() -> list[Cache]:
     return list(_caches.values())
 

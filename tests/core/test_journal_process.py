@@ -15,7 +15,6 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
-from simulator.config import Settings
 from simulator.core.db import make_engine, new_session
 from simulator.core.journal import Journal, storable, store_of
 from simulator.core.journal_process import decoded, encoded
@@ -31,18 +30,9 @@ needs_sqlite = pytest.mark.skipif(
 
 
 @pytest.fixture
-def make_settings(database_url: str) -> Any:
-    def build(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "database_url": database_url,
-            "fixtures": "default",
-            "journal_flush_seconds": 0.05,
-            "journal_writer_process": True,
-        }
-        values.update(overrides)
-        return Settings(**values)
-
-    return build
+def make_settings(make_settings: Any) -> Any:
+    """conftest's settings, with the writer process on."""
+    return lambda **overrides: make_settings(**{"journal_writer_process": True, **overrides})
 
 
 def test_an_entry_travels_as_it_was_recorded() -> None:

@@ -52,13 +52,12 @@ ITEMS_BY_SKU = fastsql.prepared(
 _known: dict[tuple[int, str], tuple[int, weakref.ref, dict[str, Any]]] = {}
 KNOWN_TENANTS = 1_000
 KNOWN_SKUS = 10_000  # per tenant
-caches.register(
+caches.register_per_tenant(
     "talonone.catalog_items",
     "(store, tenant) -> catalog items by SKU; right while the tenant's cache_revision (read "
     "with the tenant on each request, renewed by every catalog write) is the one they were "
     "read under",
-    clear=_known.clear,
-    forget_tenant=lambda tenant_id: caches.drop_keys(_known, lambda key, _v: key[1] != tenant_id),
+    _known,
 )
 
 
