@@ -35,7 +35,7 @@ from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel, col
 
-from simulator.core import background, fastsql, groupcommit
+from simulator.core import background, fastsql, groupcommit, journal_process
 from simulator.core.clock import format_instant
 from simulator.core.db import contains, like_escaped, make_engine, new_session, table_of
 from simulator.core.formats import clean_text
@@ -499,7 +499,7 @@ class Journal:
     def _start_process(self) -> WriterProcess | None:
         """The writer process for a journal with a file of its own; None for any other (or
         when it cannot start: the thread stores the entries)."""
-        if journal_path(self.engine) is None:
+        if journal_path(self.engine) is None or not journal_process.AVAILABLE:
             return None
         try:
             url = self.engine.url.render_as_string(hide_password=False)

@@ -23,9 +23,9 @@ The child answers on its stdout with lines: `done <seq>` and `dropped <count>`.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -35,6 +35,15 @@ from datetime import datetime
 from typing import Any, BinaryIO
 
 import orjson
+
+try:  # POSIX: pipes sized and read ahead of time; elsewhere the journal keeps its thread
+    import fcntl
+    import termios
+except ImportError:  # pragma: no cover - Windows
+    fcntl = termios = None  # type: ignore[assignment]
+
+# Whether this system can run the writer process (Journal falls back to its thread).
+AVAILABLE = fcntl is not None and hasattr(os, "writev")
 
 log = logging.getLogger("simulator.journal")
 
@@ -187,12 +196,9 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
 def waiting_bytes(source: BinaryIO) -> int:
     """How much waits in the pipe (0 where the system cannot tell)."""
     try:
-        return struct.unpack("i", fcntl.ioctl(source.fileno(), FIONREAD, b"\0\0\0\0"))[0]
+        return struct.unpack("i", fcntl.ioctl(source.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
     except (OSError, ValueError, AttributeError):
         return 0
-
-
-FIONREAD = 0x541B  # termios.FIONREAD on Linux
 
 
 class Priority:
@@ -289,6 +295,9 @@ def serve(database_url: str, max_entries: int, source: BinaryIO, answers: Binary
 
 
 def main(argv: list[str]) -> int:
+    # Ctrl-C in a terminal reaches the whole process group: the server stops the child (`Q`,
+    # or the end of the pipe) once it has handed over what it recorded.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="journal writer: %(levelname)s %(message)s")
     database_url, max_entries = argv[0], int(argv[1])
     serve(database_url, max_entries, sys.stdin.buffer, sys.stdout.buffer)

@@ -61,7 +61,10 @@ def stored(engine: Any, path_prefix: str = "/") -> int:
 
 
 def run_journal(tmp_path: Any, steps: Any, max_entries: int = 10_000) -> Any:
+    import simulator.models_index  # noqa: F401 - every table
+
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    SQLModel.metadata.create_all(engine)  # the tenants' quotas are read from it
     store_of(engine)
     metrics = Metrics()
     journal = Journal(engine, max_entries, metrics=metrics, writer_process=True)
@@ -82,7 +85,7 @@ def test_the_writer_process_stores_bounds_and_stops(tmp_path: Any) -> None:
     def steps(journal: Journal) -> int:
         pid = writer_pid(journal)
         for i in range(30):
-            journal.record(entry(path=f"/bounded/{i}"))
+            journal.record(entry(tenant_id="default", path=f"/bounded/{i}"))
         journal.settle({"default"})
         assert stored(journal.engine, "/bounded/") == 10
         return pid
