@@ -268,7 +268,7 @@ class Journal:
         batch, self.pending = self.pending, []
         if self._writer is None:
             if batch:
-                self._write(as_entries(batch))
+                self.store_batch(as_entries(batch))
             return
         if batch:
             self._queue.put(("write", batch))
@@ -280,7 +280,7 @@ class Journal:
         this process wrote for) trimmed to their bound, whichever process wrote the entries."""
         self.flush(wait=False)
         if self._writer is None:
-            self._settle(tenant_ids)
+            self.trim_to_bounds(tenant_ids)
             return
         self._queue.put(("settle", tenant_ids))
         self._wait()
@@ -295,7 +295,7 @@ class Journal:
 
     # --- writing (the writer thread, or the flushing caller) ----------------------------------
 
-    def _write(self, batch: list[dict[str, Any]]) -> None:
+    def store_batch(self, batch: list[dict[str, Any]]) -> None:
         """Store a batch (its text made storable first). A tenant's oldest entries beyond its
         bound are dropped once this process has added a tenth of the bound since it last
         trimmed them (a trim costs a walk over the bound's worth of index), and always before
@@ -362,7 +362,9 @@ class Journal:
                 self._trim(session, tenant_id, limit)
                 del self.untrimmed[tenant_id]
 
-    def _settle(self, tenant_ids: set[str | None] | None) -> None:
+    def trim_to_bounds(self, tenant_ids: set[str | None] | None) -> None:
+        """Trim these tenants (None: those written since their last trim) to their bound (the
+        writer's side of `settle`)."""
         tenant_ids = set(self.untrimmed) if tenant_ids is None else tenant_ids
         if not tenant_ids:
             return
@@ -419,10 +421,10 @@ class Journal:
             batch = [entry for kind, arg in items if kind == "write" for entry in arg]
             if not self._hand_over(batch, items):
                 if batch:
-                    self._write(as_entries(batch))
+                    self.store_batch(as_entries(batch))
                 for kind, arg in items:
                     if kind == "settle":
-                        self._settle(arg)
+                        self.trim_to_bounds(arg)
                 for kind, arg in items:
                     if kind == "done":
                         arg.set()

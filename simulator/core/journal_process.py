@@ -7,7 +7,8 @@ thread idle but handed the same entries: 0.53 ms). Here the server encodes each 
 records it (orjson, a few microseconds on the request) and its writer thread only passes the
 encoded batches down a pipe (`os.writev`, without the lock); a child process
 (`python -m simulator.core.journal_process`) stores them with the same code the thread runs
-(`Journal._write`, `Journal._settle`: text made storable, one executemany, the trim).
+(`Journal.store_batch`, `Journal.trim_to_bounds`: text made storable, one executemany,
+the trim).
 docs/adr/0006-journal-writer-process.md has the measurements and the invariants.
 
 The pipe carries frames, each a kind byte and a 4-byte length, then the payload:
@@ -279,10 +280,10 @@ def serve(database_url: str, max_entries: int, source: BinaryIO, answers: Binary
                 return
             dropped_before = metrics.journal_dropped
             if kind == b"B":
-                journal._write(decoded(payload))
+                journal.store_batch(decoded(payload))
             elif kind == b"S":
                 ids = orjson.loads(payload)
-                journal._settle(None if ids is None else set(ids))
+                journal.trim_to_bounds(None if ids is None else set(ids))
             elif kind == b"D":
                 answer(f"done {payload.decode()}")
             elif kind == b"Q":
