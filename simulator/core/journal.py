@@ -1,8 +1,9 @@
 """The request journal: every request on an API path, bounded per tenant.
 
-Recording a request costs the hot path a list append. A writer thread stores the entries in bulk
-a few times a second (and before every read), so the event loop never waits for the journal's
-writes:
+Recording a request costs the hot path a list append (with the writer process, an orjson
+encoding too). A writer thread stores the entries in bulk a few times a second (and before
+every read), or hands them to the writer process, so the event loop never waits for the
+journal's writes:
 
 - on an SQLite store the journal has a file of its own beside it (`<store>.requests.db`), so
   its writes never wait for the store's write lock nor hold it; each batch is one executemany
