@@ -420,6 +420,11 @@ class Journal:
                 while True:
                     items.append(self._queue.get_nowait())
             batch = [entry for kind, arg in items if kind == "write" for entry in arg]
+            if self._process is None and self.writer_process and self.enabled and batch:
+                # Started with the first entries rather than with the server: its imports
+                # would share the cores with the server's own start (0.2 s later healthy).
+                self.writer_process = False
+                self._process = self._start_process()
             if not self._hand_over(batch, items):
                 if batch:
                     self.store_batch(as_entries(batch))
@@ -461,8 +466,6 @@ class Journal:
             self.flush(wait=False)
 
     def start(self, interval: float) -> None:
-        if self._process is None and self.writer_process and self.enabled:
-            self._process = self._start_process()
         if self._writer is None:
             self._writer = threading.Thread(target=self._run, name="journal-writer", daemon=True)
             self._writer.start()

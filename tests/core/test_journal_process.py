@@ -83,12 +83,12 @@ def run_journal(tmp_path: Any, steps: Any, max_entries: int = 10_000) -> Any:
 @needs_sqlite
 def test_the_writer_process_stores_bounds_and_stops(tmp_path: Any) -> None:
     def steps(journal: Journal) -> int:
-        pid = writer_pid(journal)
+        assert journal._process is None  # started with the first entries, not with the server
         for i in range(30):
             journal.record(entry(tenant_id="default", path=f"/bounded/{i}"))
         journal.settle({"default"})
         assert stored(journal.engine, "/bounded/") == 10
-        return pid
+        return writer_pid(journal)
 
     engine, metrics, pid = run_journal(tmp_path, steps, max_entries=10)
     with pytest.raises(ProcessLookupError):
