@@ -36,6 +36,27 @@ def test_pool_connections_leave_checkpoints_to_the_thread(tmp_path: Path) -> Non
     engine.dispose()
 
 
+def test_a_store_is_read_through_a_memory_map_unless_switched_off(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from simulator.config import get_settings
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA mmap_size")).scalar() == 256 * 1024 * 1024
+    engine.dispose()
+    monkeypatch.setenv("SIM_SQLITE_MMAP_BYTES", "0")
+    get_settings.cache_clear()
+    try:
+        engine = make_engine(f"sqlite:///{tmp_path / 'n.db'}")
+        with engine.connect() as connection:
+            assert connection.execute(text("PRAGMA mmap_size")).scalar() == 0
+        engine.dispose()
+    finally:
+        monkeypatch.delenv("SIM_SQLITE_MMAP_BYTES")
+        get_settings.cache_clear()
+
+
 def test_a_grown_log_is_checkpointed_once_and_the_data_stays(tmp_path: Path) -> None:
     path = str(tmp_path / "b.db")
     engine = make_engine(f"sqlite:///{path}")
