@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import json
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -271,7 +270,7 @@ def listed_campaigns(session: Reader, tenant: Tenant) -> list[Campaign]:
 # What this process has listed of each tenant's campaigns: (id(engine), tenant) -> (the tenant's
 # cache revision then, the engine, {campaign: its view} in the store's order). Campaigns are
 # written only by a fixture load, which renews the revision (core/fixtures).
-_listed: dict[tuple[int, str], tuple[int, weakref.ref, dict[Campaign, KeptView]]] = {}
+_listed: caches.RevisionStore = {}
 LISTED_TENANTS = 1_000
 caches.register_per_tenant(
     "clienttoolbox.campaigns",
@@ -286,16 +285,13 @@ def listed_views(session: Reader, tenant: Tenant) -> dict[Campaign, KeptView]:
     """`listed_campaigns` with each campaign's view, as this process last read them under the
     tenant's current cache revision (shared between requests: never change them; each keeps
     its XML once rendered)."""
-    engine = session.get_bind()
-    key = (id(engine), tenant.id)
-    entry = _listed.get(key)
-    if entry is not None and entry[0] == tenant.cache_revision and entry[1]() is engine:
-        return entry[2]
-    views = {c: KeptView(campaign_view(c)) for c in listed_campaigns(session, tenant)}
-    if len(_listed) >= LISTED_TENANTS:
-        _listed.clear()
-    _listed[key] = (tenant.cache_revision, weakref.ref(engine), views)
-    return views
+
+    def views() -> dict[Campaign, KeptView]:
+        return {c: KeptView(campaign_view(c)) for c in listed_campaigns(session, tenant)}
+
+    return caches.kept_under_revision(
+        _listed, session.get_bind(), tenant.id, tenant.cache_revision, views, LISTED_TENANTS
+    )
 
 
 def items_of(stored: str) -> list[Item]:

@@ -14,9 +14,12 @@ A module registers its cache where it defines it:
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,34 @@ def register_per_tenant(name: str, holds: str, store: MutableMapping[tuple, Any]
         clear=store.clear,
         forget_tenant=lambda tenant_id: drop_keys(store, lambda key, _v: key[1] != tenant_id),
     )
+
+
+# (id(engine), tenant_id) -> (the tenant's cache revision, a weak reference to the engine, what
+# was kept under that revision).
+RevisionStore = MutableMapping[tuple[int, str], tuple[int, weakref.ref, Any]]
+
+
+def kept_under_revision(
+    store: RevisionStore,
+    engine: Any,
+    tenant_id: str,
+    revision: int,
+    make: Callable[[], T],
+    limit: int,
+) -> T:
+    """What `store` keeps for the tenant on this engine while its `cache_revision` is still
+    `revision`, else `make()`'s, kept in its place. The weak reference makes sure a new engine
+    that happens to get the address of a dropped one never sees its entries; past `limit`
+    tenants the store starts afresh."""
+    key = (id(engine), tenant_id)
+    entry = store.get(key)
+    if entry is not None and entry[0] == revision and entry[1]() is engine:
+        return entry[2]
+    value = make()
+    if len(store) >= limit:
+        store.clear()
+    store[key] = (revision, weakref.ref(engine), value)
+    return value
 
 
 def registered() -> list[Cache]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from datetime import datetime
 from typing import Any
 
@@ -49,7 +48,7 @@ ITEMS_BY_SKU = fastsql.prepared(
 
 # What this process has read of each tenant's catalog: (id(engine), tenant) -> (the tenant's
 # cache revision then, the engine, {sku: item, or None for a SKU no catalog has}).
-_known: dict[tuple[int, str], tuple[int, weakref.ref, dict[str, Any]]] = {}
+_known: caches.RevisionStore = {}
 KNOWN_TENANTS = 1_000
 KNOWN_SKUS = 10_000  # per tenant
 caches.register_per_tenant(
@@ -74,14 +73,9 @@ def items_by_sku(
         return {}
     if revision is None:
         return read_items(db, tenant_id, skus)
-    engine = db.get_bind()
-    key = (id(engine), tenant_id)
-    entry = _known.get(key)
-    if entry is None or entry[0] != revision or entry[1]() is not engine:
-        if len(_known) >= KNOWN_TENANTS:
-            _known.clear()
-        entry = _known[key] = (revision, weakref.ref(engine), {})
-    known = entry[2]
+    known: dict[str, Any] = caches.kept_under_revision(
+        _known, db.get_bind(), tenant_id, revision, dict, KNOWN_TENANTS
+    )
     missing = {sku for sku in skus if sku not in known}
     found = read_items(db, tenant_id, missing) if missing else {}
     result = {sku: known[sku] for sku in skus if sku not in missing and known[sku] is not None}
