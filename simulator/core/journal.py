@@ -206,8 +206,9 @@ class Journal:
         self.access_log = access_log
         # Entries as recorded, or encoded for the writer process (journal_process.encoded).
         self.pending: list[dict[str, Any] | bytes] = []
-        # Store through a process of its own where the journal has a file of its own.
-        self.writer_process = writer_process
+        # Store through a process of its own where the journal has a file of its own: started
+        # by the writer thread with the first entries (`_process_due` until then).
+        self._process_due = writer_process and enabled
         self._process: WriterProcess | None = None
         self._task: asyncio.Task | None = None
         # The writer thread and what it is handed: ("write", entries), ("settle", tenants),
@@ -251,11 +252,8 @@ class Journal:
             return
         entry.pop("request_id", None)
         if self._process is not None:
-            entry["response_headers"] = headers_text(entry.get("response_headers"))
-            frame = encoded(entry, storable)
+            frame = self._encoded(entry)
             if frame is None:
-                log.warning("dropped a journal entry that cannot be stored (%s)", entry["path"])
-                self._dropped(1)
                 return
             self.pending.append(frame)
         else:
@@ -420,10 +418,10 @@ class Journal:
                 while True:
                     items.append(self._queue.get_nowait())
             batch = [entry for kind, arg in items if kind == "write" for entry in arg]
-            if self._process is None and self.writer_process and self.enabled and batch:
+            if self._process_due and batch:
                 # Started with the first entries rather than with the server: its imports
                 # would share the cores with the server's own start (0.2 s later healthy).
-                self.writer_process = False
+                self._process_due = False
                 self._process = self._start_process()
             if not self._hand_over(batch, items):
                 if batch:
@@ -490,17 +488,21 @@ class Journal:
         self.flush()
         close_store(self.engine)
 
+    def _encoded(self, entry: dict[str, Any]) -> bytes | None:
+        """The entry as the writer process reads it; None (counted dropped) for one no store
+        could take."""
+        entry["response_headers"] = headers_text(entry.get("response_headers"))
+        frame = encoded(entry, storable)
+        if frame is None:
+            log.warning("dropped a journal entry that cannot be stored (%s)", entry.get("path"))
+            self._dropped(1)
+        return frame
+
     def _frames(self, batch: list[dict[str, Any] | bytes]) -> list[bytes]:
         """The batch encoded for the writer process (entries recorded before it started are
-        encoded here; one that cannot be is counted dropped)."""
-        frames = []
-        for item in batch:
-            frame = item if isinstance(item, bytes) else encoded(storable(item), storable)
-            if frame is None:
-                self._dropped(1)
-            else:
-                frames.append(frame)
-        return frames
+        encoded here)."""
+        frames = (item if isinstance(item, bytes) else self._encoded(item) for item in batch)
+        return [frame for frame in frames if frame is not None]
 
     def _start_process(self) -> WriterProcess | None:
         """The writer process for a journal with a file of its own; None for any other (or

@@ -154,11 +154,9 @@ class WriterProcess:
         self._send(b"D", [str(sequence).encode()])
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # the child is already gone: nothing to tell it
             self._send(b"Q", [])
             self._pipe.close()
-        except OSError:
-            pass
         try:
             self.process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:

@@ -20,13 +20,8 @@ from simulator.core.journal import Journal, storable, store_of
 from simulator.core.journal_process import decoded, encoded
 from simulator.core.metrics import Metrics
 from simulator.core.models import JournalEntry
-from tests.conftest import POSTGRES_URL
 from tests.core.test_journal import *  # noqa: F403 - every journal test, with the process on
 from tests.core.test_journal import entry
-
-needs_sqlite = pytest.mark.skipif(
-    bool(POSTGRES_URL), reason="the journal has a file (and a writer process) on SQLite only"
-)
 
 
 @pytest.fixture
@@ -61,6 +56,8 @@ def stored(engine: Any, path_prefix: str = "/") -> int:
 
 
 def run_journal(tmp_path: Any, steps: Any, max_entries: int = 10_000) -> Any:
+    """`steps(journal)` on a journal with the writer process, over an SQLite store of its own
+    (whichever store the suite runs on: the process exists for SQLite's journal file)."""
     import simulator.models_index  # noqa: F401 - every table
 
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
@@ -80,7 +77,6 @@ def run_journal(tmp_path: Any, steps: Any, max_entries: int = 10_000) -> Any:
     return engine, metrics, result
 
 
-@needs_sqlite
 def test_the_writer_process_stores_bounds_and_stops(tmp_path: Any) -> None:
     def steps(journal: Journal) -> int:
         assert journal._process is None  # started with the first entries, not with the server
@@ -97,7 +93,6 @@ def test_the_writer_process_stores_bounds_and_stops(tmp_path: Any) -> None:
     engine.dispose()
 
 
-@needs_sqlite
 def test_entries_the_store_refuses_are_counted_by_the_server(tmp_path: Any) -> None:
     def steps(journal: Journal) -> None:
         journal.record(entry(path="/fine"))
@@ -111,7 +106,6 @@ def test_entries_the_store_refuses_are_counted_by_the_server(tmp_path: Any) -> N
     engine.dispose()
 
 
-@needs_sqlite
 def test_a_writer_gone_midway_costs_no_later_entry_and_no_wait(tmp_path: Any) -> None:
     def steps(journal: Journal) -> None:
         journal.record(entry(path="/before"))

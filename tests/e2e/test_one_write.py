@@ -16,7 +16,8 @@ from uvicorn.server import ServerState
 
 from simulator.server import FaultHttpProtocol, OneWriteHttpProtocol, OneWriteTransport
 
-pytestmark = pytest.mark.skipif(OneWriteHttpProtocol is None, reason="httptools not installed")
+# httptools comes with uvicorn[standard], a dependency: without it the protocols are None and
+# these tests fail, as tests/architecture/test_internals.py does.
 
 
 class Recorder(asyncio.Transport):
