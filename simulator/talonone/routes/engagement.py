@@ -8,12 +8,12 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from simulator.core.clock import tenant_now
-from simulator.core.db import get_session
+from simulator.core.db import get_session, new_session
 from simulator.core.dispatch import query_param
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.store import unit_of_work
-from simulator.talonone.auth import talonone_tenant
+from simulator.talonone.auth import talonone_tenant, talonone_tenant_of
 from simulator.talonone.operations import OPERATIONS
 from simulator.talonone.parsing import (
     object_body,
@@ -206,12 +206,13 @@ async def delete_customer_data(
 
 
 @OPERATIONS.route(router, "GetCustomerInventory")
-async def get_customer_inventory(
-    integrationId: str,
-    request: Request,
-    tenant: Tenant = Depends(talonone_tenant),
-    session: Session = Depends(get_session),
-) -> Response:
-    flags = {flag for flag in inventory.FLAGS if query_bool(query_param(request, flag), flag)}
-    body = inventory.customer_inventory(session, tenant, tenant_now(tenant), integrationId, flags)
+async def get_customer_inventory(integrationId: str, request: Request) -> Response:
+    """A plain endpoint (core/dispatch's fast lane, as the other hot reads): no dependency for
+    FastAPI to solve, which was a quarter of this read's time; the key is checked first, as the
+    dependency did."""
+    with new_session(request.app.state.engine) as session:
+        tenant = talonone_tenant_of(request, session)
+        flags = {flag for flag in inventory.FLAGS if query_bool(query_param(request, flag), flag)}
+        now = tenant_now(tenant)
+        body = inventory.customer_inventory(session, tenant, now, integrationId, flags)
     return json_response(body)
