@@ -11,16 +11,16 @@ The sqlite3 module releases the GIL while SQLite works, so requests go on meanwh
 Durability is what synchronous=NORMAL gives either way: a commit survives the process; a
 power loss may lose the last ones.
 
-The frames are counted in the log itself (`log_position`), not by its file's size: SQLite writes
-a checkpointed log again from its start and leaves the file as long as it was, so past its
-first CHECKPOINT_BYTES the size said nothing, and checkpointing whenever the file changed meant
+The frames are counted in the log itself (`log_position`), not by its file's size: SQLite
+writes a checkpointed log again from its start and leaves the file as long as it was, so past
+its first few MiB the size said nothing, and checkpointing whenever the file changed meant
 every round (50 ms) under steady writes. A checkpoint copies each page written since the last
 one, so a page written forty times a second was copied up to twenty times a second: under the
 ECDP 10-customer update on the 100,000-customer store this thread took 0.088 ms of CPU a
-request (0.024 ms now). The log's index (`-shm`) holds the same count, but this process may not read it:
-closing any descriptor of that file drops the POSIX locks SQLite holds on it, and the server
-died of SIGBUS when another connection then took the index for abandoned and cut it short.
-The log file itself carries no lock.
+request (0.024 ms now). The log's index (`-shm`) holds the same count, but this process may
+not read it: closing any descriptor of that file drops the POSIX locks SQLite holds on it, and
+the server died of SIGBUS when another connection then took the index for abandoned and cut
+it short. The log file itself carries no lock.
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ from simulator.core import background
 
 log = logging.getLogger("simulator.checkpoint")
 
-# Frames written since the last checkpoint before the next: 4,096 pages of 4 KiB, one of the
-# log index's hash tables (a read through the memory map looks a page up in every table of the
-# frames not yet copied back: at most two this way). SQLite's own default is 1,000 pages; a
+# Frames written since the last checkpoint before the next: 4,096 pages of 4 KiB, what one of
+# the log index's hash tables holds (a read through the memory map looks each page up in every
+# table holding frames not yet copied back: one or two this way). SQLite's own default is 1,000 pages; a
 # checkpoint copies a page written many times in its window once, so a longer window copies
 # less: the ECDP update of 10 of 100,000 customers, 0.071 ms of this thread's CPU a request at
 # 4 MiB, 0.024 ms at 16 MiB.
@@ -202,7 +202,7 @@ class Checkpointer:
             self._not_before[path] = time.monotonic() + BACKOFF_SECONDS
         position = log_position(path)
         if position is not None:
-            self._copied[path] = LogPosition(position.salts, copied, position.page_size)
+            self._copied[path] = LogPosition(position.salts, max(0, copied), position.page_size)
         self.checkpoints += 1
         self._optimize_if_due(path, connection)
         return True
