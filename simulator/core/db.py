@@ -82,7 +82,6 @@ def make_engine(url: str, page_size: int | None = None) -> Engine:
             _sqlite_pragmas,
             page_size=page_size,
             mmap_bytes=settings.sqlite_mmap_bytes,
-            cache_bytes=settings.sqlite_cache_bytes,
         )
         event.listen(engine, "connect", pragmas)
         if path and path != ":memory:":
@@ -171,7 +170,6 @@ def _sqlite_pragmas(
     _record: Any,
     page_size: int | None = None,
     mmap_bytes: int = 0,
-    cache_bytes: int = 0,
 ) -> None:
     cursor = dbapi_connection.cursor()
     if page_size is not None:
@@ -189,13 +187,6 @@ def _sqlite_pragmas(
     # connection's own 2 MB cache. On 100,000 customers a lookup over 1,000 of them ran at
     # 0.84-0.96 of the small store's speed without it, 0.99-1.06 with it (docs/performance.md).
     cursor.execute(f"PRAGMA mmap_size={int(mmap_bytes)}")
-    # Pages the map cannot serve stay in each connection's own cache (SIM_SQLITE_CACHE_BYTES):
-    # those written, and those read from the log, copied by read(2), until a checkpoint puts
-    # them back in the file. SQLite's 2 MB held 500 of the ~2,100 pages an update of 1,000
-    # customers of 100,000 goes over: at 16 MiB it ran 17% faster (docs/performance.md). A
-    # cache fills only with the pages its connection uses; the serving thread uses two.
-    if cache_bytes > 0:
-        cursor.execute(f"PRAGMA cache_size=-{max(1, int(cache_bytes) // 1024)}")
     # Checkpoints run in core.checkpoint's thread; a request's commit only if that falls behind.
     actual_page_size = cursor.execute("PRAGMA page_size").fetchone()[0]
     cursor.execute(f"PRAGMA wal_autocheckpoint={safety_pages(actual_page_size)}")

@@ -45,27 +45,6 @@ def test_pool_connections_leave_checkpoints_to_the_thread(tmp_path: Path) -> Non
     engine.dispose()
 
 
-def test_each_connection_caches_16_mib_of_pages_unless_told_otherwise(
-    tmp_path: Path, monkeypatch
-) -> None:
-    from simulator.config import get_settings
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'k.db'}")
-    with engine.connect() as connection:
-        assert connection.execute(text("PRAGMA cache_size")).scalar() == -16 * 1024
-    engine.dispose()
-    monkeypatch.setenv("SIM_SQLITE_CACHE_BYTES", "0")  # SQLite's own default
-    get_settings.cache_clear()
-    try:
-        engine = make_engine(f"sqlite:///{tmp_path / 'l.db'}")
-        with engine.connect() as connection:
-            assert connection.execute(text("PRAGMA cache_size")).scalar() == -2000
-        engine.dispose()
-    finally:
-        monkeypatch.delenv("SIM_SQLITE_CACHE_BYTES")
-        get_settings.cache_clear()
-
-
 def test_a_store_is_read_through_a_memory_map_unless_switched_off(
     tmp_path: Path, monkeypatch
 ) -> None:

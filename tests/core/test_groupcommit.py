@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
 from simulator.app import create_app
-from simulator.config import Settings
+from simulator.config import Settings, get_settings
 from simulator.core import fastsql, groupcommit
 from simulator.core.db import make_engine, new_session
 from simulator.core.ids import next_value
@@ -115,6 +115,35 @@ def test_nothing_is_visible_to_others_before_the_group_commits(engine) -> None:
         return seen
 
     assert asyncio.run(turn()) == [None, 1]
+
+
+def test_the_groups_connection_caches_16_mib_of_pages_and_the_others_sqlites_2_mb(
+    engine, monkeypatch
+) -> None:
+    """Pages the group writes stay in its cache until a checkpoint (the memory map serves only
+    pages back in the file); connections that only read keep SQLite's default."""
+
+    def cache_sizes() -> tuple[int, int]:
+        async def turn() -> int:
+            lease = take(engine, "c")
+            size = groupcommit._groups[engine].dbapi.execute("PRAGMA cache_size").fetchone()[0]
+            await lease.committed()
+            return size
+
+        group = asyncio.run(turn())
+        with engine.connect() as connection:
+            reader = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+        return group, reader
+
+    assert cache_sizes() == (-16 * 1024, -2000)
+    groupcommit._groups.pop(engine).close()
+    monkeypatch.setenv("SIM_SQLITE_CACHE_BYTES", "0")  # SQLite's own default for it too
+    get_settings.cache_clear()
+    try:
+        assert cache_sizes() == (-2000, -2000)
+    finally:
+        monkeypatch.delenv("SIM_SQLITE_CACHE_BYTES")
+        get_settings.cache_clear()
 
 
 def test_a_writer_on_another_connection_commits_the_group_first(engine) -> None:
