@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     workers: int = 1
     # SQLite: the store's file is read through a memory map of up to this many bytes (0: off).
     sqlite_mmap_bytes: int = 256 * 1024 * 1024
-    # SQLite: each connection's page cache, at most this many bytes (SQLite's default: 2 MB).
+    # SQLite: the commit group's connection's page cache, in bytes (0: SQLite's own 2 MB).
     sqlite_cache_bytes: int = 16 * 1024 * 1024
     # Upgrade an older database schema at start (else refuse and ask for `simulator db upgrade`).
     auto_migrate: bool = True
