@@ -122,8 +122,8 @@ class Checkpointer:
     def __init__(self) -> None:
         self._stores: dict[str, weakref.ref] = {}
         self._connections: dict[str, sqlite3.Connection] = {}
-        # Where each store's log stood when its last checkpoint had copied it back.
-        self._copied: dict[str, LogPosition] = {}
+        # Each store's log as its last checkpoint left it: the writing's salts, frames copied.
+        self._copied: dict[str, tuple[tuple[int, int], int]] = {}
         self._last_seen: dict[str, LogPosition | None] = {}  # each store's log at the last round
         self._not_before: dict[str, float] = {}  # monotonic time of a store's next attempt
         self._optimized: dict[str, float] = {}  # monotonic time of a store's last optimize
@@ -164,24 +164,26 @@ class Checkpointer:
             self._optimized.pop(path, None)
         return paths
 
-    def pending_bytes(self, path: str, position: LogPosition | None = None) -> int:
+    def pending_bytes(self, path: str) -> int:
         """The pages written to the store's log since its last checkpoint here, in bytes (all
-        of the log's current writing when SQLite has started it again since); `position`, the
-        log's as just read, if it was."""
-        position = position or log_position(path)
+        of the log's current writing when SQLite has started it again since)."""
+        return self._pending(path, log_position(path))
+
+    def _pending(self, path: str, position: LogPosition | None) -> int:
         if position is None:
             return 0
-        copied = self._copied.get(path)
-        done = copied.frames if copied is not None and copied.salts == position.salts else 0
+        salts, copied = self._copied.get(path, (None, 0))
+        done = copied if salts == position.salts else 0
         return max(0, position.frames - done) * position.page_size
 
     def due(self, path: str) -> bool:
         """CHECKPOINT_BYTES written since the last checkpoint, or any frame once the log has
         stopped growing (a round without writes): a read through the memory map looks every
-        page up among the frames not yet copied back, and skips the log once none are left."""
+        page up among the frames not yet copied back, and skips the log once none are left.
+        Remembers the log's position: "stopped growing" compares it with the last round's."""
         position = log_position(path)
         previous, self._last_seen[path] = self._last_seen.get(path), position
-        pending = self.pending_bytes(path, position)
+        pending = self._pending(path, position)
         return pending >= CHECKPOINT_BYTES or (pending > 0 and position == previous)
 
     def checkpoint_if_due(self, path: str) -> bool:
@@ -202,7 +204,7 @@ class Checkpointer:
             self._not_before[path] = time.monotonic() + BACKOFF_SECONDS
         position = log_position(path)
         if position is not None:
-            self._copied[path] = LogPosition(position.salts, max(0, copied), position.page_size)
+            self._copied[path] = (position.salts, max(0, copied))
         self.checkpoints += 1
         self._optimize_if_due(path, connection)
         return True

@@ -77,12 +77,8 @@ def make_engine(url: str, page_size: int | None = None) -> Engine:
             json_serializer=store_json,
             json_deserializer=load_json,
         )
-        settings = get_settings()
-        pragmas = functools.partial(
-            _sqlite_pragmas,
-            page_size=page_size,
-            mmap_bytes=settings.sqlite_mmap_bytes,
-        )
+        mmap_bytes = get_settings().sqlite_mmap_bytes
+        pragmas = functools.partial(_sqlite_pragmas, page_size=page_size, mmap_bytes=mmap_bytes)
         event.listen(engine, "connect", pragmas)
         if path and path != ":memory:":
             checkpointer.watch(path, engine)
@@ -166,10 +162,7 @@ def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_pragmas(
-    dbapi_connection: Any,
-    _record: Any,
-    page_size: int | None = None,
-    mmap_bytes: int = 0,
+    dbapi_connection: Any, _record: Any, page_size: int | None = None, mmap_bytes: int = 0
 ) -> None:
     cursor = dbapi_connection.cursor()
     if page_size is not None:
