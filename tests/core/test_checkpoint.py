@@ -23,6 +23,13 @@ def smaller_threshold(monkeypatch) -> None:
     monkeypatch.setattr(checkpoint, "CHECKPOINT_BYTES", CHECKPOINT_BYTES)
 
 
+@pytest.fixture
+def unwatched(monkeypatch) -> None:
+    """Stores the test's own Checkpointer drives, kept from the process's thread: it would
+    checkpoint them between the test's steps (a log it copies back starts again)."""
+    monkeypatch.setattr(checkpoint.checkpointer, "watch", lambda path, engine: None)
+
+
 def fill(engine, rows: int) -> None:
     with engine.begin() as connection:
         connection.execute(
@@ -66,7 +73,7 @@ def test_a_store_is_read_through_a_memory_map_unless_switched_off(
         get_settings.cache_clear()
 
 
-def test_a_grown_log_is_checkpointed_once_and_the_data_stays(tmp_path: Path) -> None:
+def test_a_grown_log_is_checkpointed_once_and_the_data_stays(tmp_path: Path, unwatched) -> None:
     path = str(tmp_path / "b.db")
     engine = make_engine(f"sqlite:///{path}")
     fill(engine, 6000)  # ~6 MB of log: past the threshold, below the pool's own
@@ -79,7 +86,7 @@ def test_a_grown_log_is_checkpointed_once_and_the_data_stays(tmp_path: Path) -> 
     engine.dispose()
 
 
-def test_a_log_written_again_waits_for_as_many_new_frames(tmp_path: Path) -> None:
+def test_a_log_written_again_waits_for_as_many_new_frames(tmp_path: Path, unwatched) -> None:
     """SQLite writes a checkpointed log again from its start and leaves the file as long as it
     was: a few commits after a checkpoint must not bring the next one (each copies every page
     written since the last one, with two fsyncs), CHECKPOINT_BYTES of new frames must."""
@@ -104,7 +111,7 @@ def test_a_log_written_again_waits_for_as_many_new_frames(tmp_path: Path) -> Non
     engine.dispose()
 
 
-def test_a_log_that_stopped_growing_is_copied_back_whole(tmp_path: Path) -> None:
+def test_a_log_that_stopped_growing_is_copied_back_whole(tmp_path: Path, unwatched) -> None:
     """Reads through the memory map look each page up among the frames not yet copied back:
     once writes pause (a round without any), the checkpoint copies the rest, however few."""
     path = str(tmp_path / "q.db")
@@ -120,7 +127,7 @@ def test_a_log_that_stopped_growing_is_copied_back_whole(tmp_path: Path) -> None
     engine.dispose()
 
 
-def test_the_log_position_is_the_frames_sqlite_counts(tmp_path: Path) -> None:
+def test_the_log_position_is_the_frames_sqlite_counts(tmp_path: Path, unwatched) -> None:
     path = str(tmp_path / "p.db")
     engine = make_engine(f"sqlite:///{path}")
     assert checkpoint.log_position(str(tmp_path / "none.db")) is None
@@ -147,7 +154,7 @@ def test_the_thread_checkpoints_a_grown_log_by_itself(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_a_small_log_is_left_alone(tmp_path: Path) -> None:
+def test_a_small_log_is_left_alone(tmp_path: Path, unwatched) -> None:
     path = str(tmp_path / "c.db")
     engine = make_engine(f"sqlite:///{path}")
     fill(engine, 10)
