@@ -116,29 +116,59 @@ def safety_pages(page_size: int) -> int:
     return max(1, SAFETY_PAGES * DEFAULT_PAGE_SIZE // page_size)
 
 
+@dataclass
+class WatchedStore:
+    """What the checkpointer keeps of one store, dropped with it as one."""
+
+    # The store's engine: the thread checkpoints the store while it lives. None: a store only
+    # driven by calls (`checkpoint_if_due`), which the thread leaves alone.
+    engine: weakref.ref | None
+    connection: sqlite3.Connection | None = None  # the thread's own, opened on first checkpoint
+    # The log as the last checkpoint left it: its writing's salts and the frames copied.
+    copied: tuple[tuple[int, int], int] | None = None
+    last_seen: LogPosition | None = None  # the log at the last round
+    not_before: float = 0.0  # monotonic time of the next attempt (after one copied nothing)
+    optimized: float = float("-inf")  # monotonic time of the last `PRAGMA optimize`
+
+    def forget_connection(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                connection.close()
+
+
 class Checkpointer:
     """One thread for every SQLite store of the process, each store kept while its engine is."""
 
     def __init__(self) -> None:
-        self._stores: dict[str, weakref.ref] = {}
-        self._connections: dict[str, sqlite3.Connection] = {}
-        # Each store's log as its last checkpoint left it: the writing's salts, frames copied.
-        self._copied: dict[str, tuple[tuple[int, int], int]] = {}
-        self._last_seen: dict[str, LogPosition | None] = {}  # each store's log at the last round
-        self._not_before: dict[str, float] = {}  # monotonic time of a store's next attempt
-        self._optimized: dict[str, float] = {}  # monotonic time of a store's last optimize
+        self._stores: dict[str, WatchedStore] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.checkpoints = 0
 
     def watch(self, path: str, engine: Any) -> None:
+        """Checkpoint the store at `path` while `engine` lives (a store watched again keeps
+        what was learnt of its log: that is the file's, whichever engine opened it)."""
         with self._lock:
-            self._stores[path] = weakref.ref(engine)
+            watched = self._stores.get(path)
+            if watched is None:
+                self._stores[path] = WatchedStore(weakref.ref(engine))
+            else:
+                watched.engine = weakref.ref(engine)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="sqlite-checkpoint", daemon=True
                 )
                 self._thread.start()
+
+    def watches(self, path: str) -> bool:
+        watched = self._stores.get(path)
+        return watched is not None and watched.engine is not None
+
+    def has_checkpointed(self, path: str) -> bool:
+        """Whether this checkpointer has checkpointed the store at `path` (while watched)."""
+        watched = self._stores.get(path)
+        return watched is not None and watched.copied is not None
 
     def _run(self) -> None:
         background.lower_priority()
@@ -149,20 +179,31 @@ class Checkpointer:
                     self.checkpoint_if_due(path)
                 except sqlite3.Error as exc:  # busy, or the file went away: next round
                     log.debug("checkpoint of %s skipped: %s", path, exc)
-                    self._forget_connection(path)
+                    watched = self._stores.get(path)
+                    if watched is not None:
+                        watched.forget_connection()
 
     def _live_paths(self) -> list[str]:
         with self._lock:
-            gone = [p for p, ref in self._stores.items() if ref() is None]
-            for path in gone:
-                del self._stores[path]
-            paths = list(self._stores)
-        for path in gone:
-            self._forget_connection(path)
-            self._copied.pop(path, None)
-            self._last_seen.pop(path, None)
-            self._optimized.pop(path, None)
+            gone = [
+                path
+                for path, watched in self._stores.items()
+                if watched.engine is not None and watched.engine() is None
+            ]
+            dropped = [self._stores.pop(path) for path in gone]
+            paths = [path for path, watched in self._stores.items() if watched.engine is not None]
+        for watched in dropped:
+            watched.forget_connection()
         return paths
+
+    def _watched(self, path: str) -> WatchedStore:
+        """The record of `path`; a path driven by calls without `watch` gets one the thread
+        leaves alone."""
+        watched = self._stores.get(path)
+        if watched is None:
+            with self._lock:
+                watched = self._stores.setdefault(path, WatchedStore(None))
+        return watched
 
     def pending_bytes(self, path: str) -> int:
         """The pages written to the store's log since its last checkpoint here, in bytes (all
@@ -172,7 +213,7 @@ class Checkpointer:
     def _pending(self, path: str, position: LogPosition | None) -> int:
         if position is None:
             return 0
-        salts, copied = self._copied.get(path, (None, 0))
+        salts, copied = self._watched(path).copied or (None, 0)
         done = copied if salts == position.salts else 0
         return max(0, position.frames - done) * position.page_size
 
@@ -182,49 +223,45 @@ class Checkpointer:
         page up among the frames not yet copied back, and skips the log once none are left.
         Remembers the log's position: "stopped growing" compares it with the last round's."""
         position = log_position(path)
-        previous, self._last_seen[path] = self._last_seen.get(path), position
+        watched = self._watched(path)
+        previous, watched.last_seen = watched.last_seen, position
         pending = self._pending(path, position)
         return pending >= CHECKPOINT_BYTES or (pending > 0 and position == previous)
 
     def checkpoint_if_due(self, path: str) -> bool:
         if not self.due(path):
             return False
-        connection = self._connections.get(path)
+        watched = self._watched(path)
+        connection = watched.connection
         if connection is None:
             if not os.path.exists(path):
                 return False
             connection = sqlite3.connect(path, timeout=0.1, check_same_thread=False)
-            self._connections[path] = connection
-        if time.monotonic() < self._not_before.get(path, 0.0):
+            watched.connection = connection
+        if time.monotonic() < watched.not_before:
             return False
         busy, _log_frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         if busy or copied <= 0:
             # Nothing could be copied (a long write transaction holds the new frames): let it
             # finish instead of trying again every round.
-            self._not_before[path] = time.monotonic() + BACKOFF_SECONDS
+            watched.not_before = time.monotonic() + BACKOFF_SECONDS
         position = log_position(path)
         if position is not None:
-            self._copied[path] = (position.salts, max(0, copied))
+            watched.copied = (position.salts, max(0, copied))
         self.checkpoints += 1
-        self._optimize_if_due(path, connection)
+        self._optimize_if_due(watched, connection)
         return True
 
-    def _optimize_if_due(self, path: str, connection: sqlite3.Connection) -> None:
+    def _optimize_if_due(self, watched: WatchedStore, connection: sqlite3.Connection) -> None:
         now = time.monotonic()
-        if now - self._optimized.get(path, float("-inf")) < OPTIMIZE_SECONDS:
+        if now - watched.optimized < OPTIMIZE_SECONDS:
             return
-        self._optimized[path] = now
+        watched.optimized = now
         connection.execute(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
         # 0x10000: every table, not only those this connection has read (it reads none). A
         # store busy writing: the next round after OPTIMIZE_SECONDS.
         with contextlib.suppress(sqlite3.OperationalError):
             connection.execute("PRAGMA optimize=0x10002")
-
-    def _forget_connection(self, path: str) -> None:
-        connection = self._connections.pop(path, None)
-        if connection is not None:
-            with contextlib.suppress(sqlite3.Error):
-                connection.close()
 
 
 checkpointer = Checkpointer()

@@ -48,7 +48,7 @@ def test_pool_connections_leave_checkpoints_to_the_thread(tmp_path: Path) -> Non
     with engine.connect() as connection:
         pages = connection.execute(text("PRAGMA wal_autocheckpoint")).scalar()
     assert pages == SAFETY_PAGES
-    assert str(tmp_path / "a.db") in checkpoint.checkpointer._stores
+    assert checkpoint.checkpointer.watches(str(tmp_path / "a.db"))
     engine.dispose()
 
 
@@ -148,9 +148,9 @@ def test_the_thread_checkpoints_a_grown_log_by_itself(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{path}")
     fill(engine, 6000)
     deadline = time.monotonic() + 10
-    while path not in checkpoint.checkpointer._copied and time.monotonic() < deadline:
+    while not checkpoint.checkpointer.has_checkpointed(path) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert path in checkpoint.checkpointer._copied  # this store's log was checkpointed
+    assert checkpoint.checkpointer.has_checkpointed(path)  # this store's log was checkpointed
     engine.dispose()
 
 
@@ -172,3 +172,15 @@ def test_a_dropped_engine_is_forgotten(tmp_path: Path) -> None:
     del engine
     gc.collect()
     assert own._live_paths() == []
+    assert not own.watches(path)  # what was kept of it went with it
+
+
+def test_a_store_driven_by_calls_is_left_to_its_caller(tmp_path: Path, unwatched) -> None:
+    own = Checkpointer()
+    path = str(tmp_path / "f.db")
+    engine = make_engine(f"sqlite:///{path}")
+    fill(engine, 10)
+    own.checkpoint_if_due(path)
+    assert not own.watches(path)
+    assert own._live_paths() == []  # the thread would not checkpoint it
+    engine.dispose()
