@@ -329,22 +329,30 @@ def profile_audience_ids(db: Store | fastsql.Lease, tenant_id: str, profile_id: 
     return {row[0] for row in fastsql.execute(db, PROFILE_AUDIENCE_IDS, parameters)}
 
 
-def profile_audience_memberships(db: Store, tenant_id: str, profile_id: str) -> list[dict]:
-    """The `audienceMemberships` of a CustomerProfile: [{id, name}] by audience id."""
-    statement = (
-        select(TalonAudience.id, TalonAudience.name)
-        .join(
-            TalonAudienceMembership,
-            (TalonAudienceMembership.tenant_id == TalonAudience.tenant_id)
-            & (TalonAudienceMembership.audience_id == TalonAudience.id),
-        )
-        .where(
-            TalonAudienceMembership.tenant_id == tenant_id,
-            TalonAudienceMembership.profile_integration_id == profile_id,
-        )
-        .order_by(TalonAudienceMembership.audience_id)  # the per-profile index's order
+# Every CustomerProfile an answer renders asks it (inventory, session and profile updates): built
+# once, run on the DBAPI cursor (core/fastsql), on the per-profile index, on a lease or a Session.
+PROFILE_AUDIENCE_MEMBERSHIPS = fastsql.prepared(
+    select(TalonAudience.id, TalonAudience.name)
+    .join(
+        TalonAudienceMembership,
+        (TalonAudienceMembership.tenant_id == TalonAudience.tenant_id)
+        & (TalonAudienceMembership.audience_id == TalonAudience.id),
     )
-    return [{"id": audience_id, "name": name} for audience_id, name in db.exec(statement).all()]
+    .where(
+        TalonAudienceMembership.tenant_id == bindparam("tenant"),
+        TalonAudienceMembership.profile_integration_id == bindparam("profile"),
+    )
+    .order_by(TalonAudienceMembership.audience_id)  # the per-profile index's order
+)
+
+
+def profile_audience_memberships(
+    db: Store | fastsql.Lease, tenant_id: str, profile_id: str
+) -> list[dict]:
+    """The `audienceMemberships` of a CustomerProfile: [{id, name}] by audience id."""
+    parameters = {"tenant": tenant_id, "profile": profile_id}
+    rows = fastsql.execute(db, PROFILE_AUDIENCE_MEMBERSHIPS, parameters)
+    return [{"id": audience_id, "name": name} for audience_id, name in rows]
 
 
 def delete_profile_data(db: Store, tenant_id: str, profile_id: str) -> None:

@@ -1,4 +1,9 @@
-"""GetCustomerInventory: exactly the blocks asked for, in the API's shapes."""
+"""GetCustomerInventory: exactly the blocks asked for, in the API's shapes.
+
+The profile and its block are read with prepared statements on the request's read lease (the
+serving thread's connection, as the other hot reads); the other blocks' services use the ORM,
+on a Session of their own opened only when one of them is asked for.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,24 @@ from typing import Any
 
 from sqlmodel import select
 
+from simulator.core import fastsql
+from simulator.core.db import new_session
 from simulator.core.models import Tenant
 from simulator.core.store import Store
 from simulator.talonone.models.engagement import TalonInventoryExtra
 from simulator.talonone.service import achievements, coupons, referrals
 from simulator.talonone.service.customer_data import profile_not_found
 from simulator.talonone.service.loyalty.balances import profile_loyalty_block
-from simulator.talonone.service.profile_store import get_profile
+from simulator.talonone.service.profile_store import profile_state
 from simulator.talonone.service.profile_view import profile_view
 
 FLAGS = ("profile", "referrals", "coupons", "loyalty", "giveaways", "achievements")
 EXTRA_KINDS = {"giveaways": "giveaway", "achievements": "achievement"}
 
 
-def extras(db: Store, tenant_id: str, profile_id: str, kinds: set[str]) -> dict[str, list]:
-    """Giveaways / achievements that fixtures declared for this profile, by kind (one query)."""
+def extras(db: Store, tenant_id: str, profile_id: str, kinds: list[str]) -> dict[str, list]:
+    """Giveaways / achievements that fixtures declared for this profile, by kind in the order
+    of `kinds` (one query)."""
     found: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
     if not kinds:
         return found
@@ -40,27 +48,37 @@ def extras(db: Store, tenant_id: str, profile_id: str, kinds: set[str]) -> dict[
 
 
 def customer_inventory(
-    db: Store, tenant: Tenant, now: datetime, integration_id: str, flags: set[str]
+    db: fastsql.Lease, tenant: Tenant, now: datetime, integration_id: str, flags: set[str]
 ) -> dict[str, Any]:
     """The CustomerInventory of a profile: a key per flag set, none other; 404 if unknown."""
-
-    profile = get_profile(db, tenant.id, integration_id)
+    profile = profile_state(db, tenant.id, integration_id)
     if profile is None:
         raise profile_not_found(integration_id)
     inventory: dict[str, Any] = {}
     if "profile" in flags:
         inventory["profile"] = profile_view(db, tenant, profile)
-    if "loyalty" in flags:
-        inventory["loyalty"] = profile_loyalty_block(db, tenant.id, now, integration_id)
-    if "referrals" in flags:
-        inventory["referrals"] = referrals.profile_referrals(db, tenant.id, integration_id)
-    if "coupons" in flags:
-        inventory["coupons"] = coupons.profile_coupons(db, tenant.id, now, integration_id)
-    kinds = {EXTRA_KINDS[flag] for flag in flags if flag in EXTRA_KINDS}
-    for kind, items in extras(db, tenant.id, integration_id, kinds).items():
-        inventory[f"{kind}s"] = items
-    if "achievements" in flags:  # the progress kept, after the fixtures' static entries
-        inventory["achievements"] += achievements.inventory_achievements(
-            db, tenant.id, now, integration_id
-        )
+    if flags - {"profile"}:
+        with new_session(db.engine) as session:
+            inventory.update(orm_blocks(session, tenant.id, now, integration_id, flags))
     return inventory
+
+
+def orm_blocks(
+    db: Store, tenant_id: str, now: datetime, integration_id: str, flags: set[str]
+) -> dict[str, Any]:
+    """The blocks other than `profile` that `flags` ask for, in the API's order."""
+    blocks: dict[str, Any] = {}
+    if "loyalty" in flags:
+        blocks["loyalty"] = profile_loyalty_block(db, tenant_id, now, integration_id)
+    if "referrals" in flags:
+        blocks["referrals"] = referrals.profile_referrals(db, tenant_id, integration_id)
+    if "coupons" in flags:
+        blocks["coupons"] = coupons.profile_coupons(db, tenant_id, now, integration_id)
+    kinds = [EXTRA_KINDS[flag] for flag in FLAGS if flag in flags and flag in EXTRA_KINDS]
+    for kind, items in extras(db, tenant_id, integration_id, kinds).items():
+        blocks[f"{kind}s"] = items
+    if "achievements" in flags:  # the progress kept, after the fixtures' static entries
+        blocks["achievements"] += achievements.inventory_achievements(
+            db, tenant_id, now, integration_id
+        )
+    return blocks
