@@ -1,4 +1,5 @@
-"""Every read of the soak, alone: on 32 connections beside the bare stack, and on one.
+"""Every read of the soak, and GetCustomerInventory, alone: on 32 connections beside the bare
+stack, and on one.
 
 The bare stack serves the same answer as the read (its status, content type and body, taken
 from the simulator's first answer and served from memory: bench/baseline.py `/bodies`), so
@@ -18,7 +19,7 @@ from bench.load import (
     run_load,
     same_answer_request,
 )
-from bench.soak import ECDP, create_read_session, named_kinds
+from bench.soak import ECDP, TALON, create_read_session, named_kinds
 
 READS = (
     "talonone session read",
@@ -29,6 +30,14 @@ READS = (
     "clienttoolbox campaigns_list",
     "clienttoolbox customer_find",
     "customergauge unsubscribe list",
+    "talonone customer inventory (profile)",
+    "talonone customer inventory (every block)",
+)
+# GetCustomerInventory is not in the soak's mix: read alone here, for a profile of the default
+# set with coupons, a referral and loyalty, its profile block alone and every block.
+INVENTORY = "/v1/customer_profiles/customer-1/inventory"
+EVERY_BLOCK = (
+    "profile=true&referrals=true&coupons=true&loyalty=true&giveaways=true&achievements=true"
 )
 MISSING_CUSTOMER = "ecdp customer by e-mail (404)"
 ONE_CONNECTION_SECONDS = 3.0
@@ -46,6 +55,9 @@ async def run(port: int) -> list[dict]:
     kinds = named_kinds(port)
     missing = build_request("GET", "/customers/email/nobody@example.com", port, ECDP)
     kinds[MISSING_CUSTOMER] = lambda _n: missing
+    for name, query in (("profile", "profile=true"), ("every block", EVERY_BLOCK)):
+        inventory = build_request("GET", f"{INVENTORY}?{query}", port, TALON)
+        kinds[f"talonone customer inventory ({name})"] = lambda _n, request=inventory: request
     rows: list[dict] = []
     for number, name in enumerate((*READS, MISSING_CUSTOMER)):
         # The bare stack answers what this read answers (status, content type, body).
