@@ -121,7 +121,9 @@ class ProfileState:
 PROFILE_COLUMNS = tuple(f.name for f in fields(ProfileState))
 
 
-def profile_state(db: Store, tenant_id: str, integration_id: str) -> ProfileState | None:
+def profile_state(
+    db: Store | fastsql.Lease, tenant_id: str, integration_id: str
+) -> ProfileState | None:
     parameters = {"tenant": tenant_id, "integration_id": integration_id}
     row = fastsql.execute(db, PROFILE_BY_INTEGRATION_ID, parameters).first()
     return None if row is None else state_of(row)
