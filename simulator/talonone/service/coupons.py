@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import case, delete, func, true, union, update
+from sqlalchemy import bindparam, case, delete, func, true, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.formats import number
 from simulator.core.store import Store
@@ -81,7 +82,31 @@ def reservation_count(db: Store, tenant_id: str, coupon_id: int) -> int:
     return int(db.exec(statement).one())
 
 
-def coupon_view(coupon: TalonCoupon, reservations: int) -> dict[str, Any]:
+class CouponFields(Protocol):
+    """What a coupon's views read: a TalonCoupon, or a row of the inventory's prepared read
+    (the coupon table's columns by name)."""
+
+    id: int
+    campaign_id: int
+    value: str
+    usage_limit: int
+    usage_counter: int
+    discount_limit: float | None
+    discount_counter: float
+    reservation_limit: int
+    reservation: bool
+    is_reservation_mandatory: bool
+    implicitly_reserved: bool
+    recipient_integration_id: str | None
+    start_date: datetime | None
+    expiry_date: datetime | None
+    attributes: dict[str, Any]
+    limits: list[dict[str, Any]]
+    batch_id: str | None
+    created: datetime
+
+
+def coupon_view(coupon: CouponFields, reservations: int) -> dict[str, Any]:
     """The `Coupon` JSON of the API (optional keys left out when unset)."""
     view: dict[str, Any] = {
         "id": coupon.id,
@@ -215,7 +240,7 @@ def has_reservation(db: Store, tenant_id: str, coupon_id: int, profile_id: str) 
 # --- validation and redemption (called by the rule engine) ------------------------------------
 
 
-def profile_limit(coupon: TalonCoupon) -> int | None:
+def profile_limit(coupon: CouponFields) -> int | None:
     """The per-profile redemption limit of the coupon's `limits`, if it declares one."""
     for limit in coupon.limits or []:
         if limit.get("action") == REDEEM_ACTION and "Profile" in (limit.get("entities") or []):
@@ -378,7 +403,7 @@ def release_coupons(db: Store, tenant_id: str, *, session_id: str) -> None:
 INACTIVE_CAMPAIGN_STATES = ("disabled", "archived", "expired")
 
 
-def campaign_states(db: Store, tenant_id: str, now: datetime) -> dict[int, str]:
+def campaign_states(db: Store | fastsql.Lease, tenant_id: str, now: datetime) -> dict[int, str]:
     """Each campaign's frontend state (running, scheduled, expired, disabled, archived)."""
 
     campaigns = load_config(db, tenant_id).campaigns or []
@@ -386,7 +411,7 @@ def campaign_states(db: Store, tenant_id: str, now: datetime) -> dict[int, str]:
 
 
 def coupon_state(
-    coupon: TalonCoupon, now: datetime, profile_redemptions: int, campaign_state: str | None
+    coupon: CouponFields, now: datetime, profile_redemptions: int, campaign_state: str | None
 ) -> str:
     """active | used | expired | pending | disabled, as the inventory documents them (a coupon
     of a scheduled campaign is active, as documented)."""
@@ -406,61 +431,75 @@ def coupon_state(
     return "active"
 
 
-def profile_coupons(db: Store, tenant_id: str, now: datetime, profile_id: str) -> list[dict]:
+COUPONS = TalonCoupon.__table__
+RESERVATIONS = TalonCouponReservation.__table__
+REDEMPTIONS = TalonCouponRedemption.__table__
+# The three ways a coupon belongs in a profile's inventory, each read on an index of its own
+# (one condition OR-ing them would walk every coupon of the tenant). Built once, run on the
+# DBAPI cursor (core/fastsql), on the inventory's read lease.
+PROFILE_COUPON_IDS = fastsql.prepared(
+    union(
+        select(RESERVATIONS.c.coupon_id).where(
+            RESERVATIONS.c.tenant_id == bindparam("tenant"),
+            RESERVATIONS.c.profile_integration_id == bindparam("profile"),
+        ),
+        select(COUPONS.c.id).where(
+            COUPONS.c.tenant_id == bindparam("tenant"),
+            COUPONS.c.recipient_integration_id == bindparam("profile"),
+        ),
+        select(COUPONS.c.id).where(
+            COUPONS.c.tenant_id == bindparam("tenant"),
+            COUPONS.c.implicitly_reserved == true(),
+        ),
+    )
+)
+# Those coupons by primary key (as a subquery, a planner without statistics may still walk the
+# tenant's), with their reservations and the profile's redemptions counted.
+PROFILE_COUPONS = fastsql.prepared(
+    select(
+        COUPONS,
+        select(func.count())
+        .where(
+            RESERVATIONS.c.tenant_id == COUPONS.c.tenant_id,
+            RESERVATIONS.c.coupon_id == COUPONS.c.id,
+        )
+        .scalar_subquery()
+        .label("reserved_count"),
+        select(func.count())
+        .where(
+            REDEMPTIONS.c.tenant_id == COUPONS.c.tenant_id,
+            REDEMPTIONS.c.coupon_id == COUPONS.c.id,
+            REDEMPTIONS.c.profile_id == bindparam("profile"),
+        )
+        .scalar_subquery()
+        .label("redeemed"),
+    )
+    .where(
+        COUPONS.c.tenant_id == bindparam("tenant"),
+        COUPONS.c.id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(COUPONS.c.id)
+)
+
+
+def profile_coupons(
+    db: Store | fastsql.Lease, tenant_id: str, now: datetime, profile_id: str
+) -> list[dict]:
     """The InventoryCoupon list: reserved (hard or soft), addressed to the profile, or visible
     to everyone (`implicitlyReserved`), redeemed ones included."""
-    # The three ways a coupon belongs in the inventory, each read on an index of its own (one
-    # condition OR-ing them would walk every coupon of the tenant); then those coupons by
-    # primary key (as a subquery, a planner without statistics may still walk the tenant's).
-    belonging = union(
-        select(TalonCouponReservation.coupon_id).where(
-            TalonCouponReservation.tenant_id == tenant_id,
-            TalonCouponReservation.profile_integration_id == profile_id,
-        ),
-        select(TalonCoupon.id).where(
-            TalonCoupon.tenant_id == tenant_id,
-            TalonCoupon.recipient_integration_id == profile_id,
-        ),
-        select(TalonCoupon.id).where(
-            TalonCoupon.tenant_id == tenant_id,
-            TalonCoupon.implicitly_reserved == true(),
-        ),
-    )
-    coupon_ids = sorted(db.execute(belonging).scalars())
+    belonging = {"tenant": tenant_id, "profile": profile_id}
+    coupon_ids = sorted(row[0] for row in fastsql.execute(db, PROFILE_COUPON_IDS, belonging))
     if not coupon_ids:
         return []
-    reservations = (
-        select(func.count())
-        .where(
-            TalonCouponReservation.tenant_id == TalonCoupon.tenant_id,
-            TalonCouponReservation.coupon_id == TalonCoupon.id,
-        )
-        .scalar_subquery()
-    )
-    redemptions = (
-        select(func.count())
-        .where(
-            TalonCouponRedemption.tenant_id == TalonCoupon.tenant_id,
-            TalonCouponRedemption.coupon_id == TalonCoupon.id,
-            TalonCouponRedemption.profile_id == profile_id,
-        )
-        .scalar_subquery()
-    )
     states = campaign_states(db, tenant_id, now)
     views = []
     for start in range(0, len(coupon_ids), ID_CHUNK):
-        statement = (
-            select(TalonCoupon, reservations, redemptions)
-            .where(
-                TalonCoupon.tenant_id == tenant_id,
-                TalonCoupon.id.in_(coupon_ids[start : start + ID_CHUNK]),
-            )
-            .order_by(TalonCoupon.id)
-        )
-        for coupon, reserved_count, redeemed in db.exec(statement).all():
-            view = coupon_view(coupon, int(reserved_count))
-            view["profileRedemptionCount"] = int(redeemed)
-            view["state"] = coupon_state(coupon, now, int(redeemed), states.get(coupon.campaign_id))
+        chunk = {**belonging, "ids": coupon_ids[start : start + ID_CHUNK]}
+        for coupon in fastsql.execute(db, PROFILE_COUPONS, chunk):
+            redeemed = int(coupon.redeemed)
+            view = coupon_view(coupon, int(coupon.reserved_count))
+            view["profileRedemptionCount"] = redeemed
+            view["state"] = coupon_state(coupon, now, redeemed, states.get(coupon.campaign_id))
             views.append(view)
     return views
 

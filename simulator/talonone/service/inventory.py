@@ -1,8 +1,8 @@
 """GetCustomerInventory: exactly the blocks asked for, in the API's shapes.
 
-The profile and its block are read with prepared statements on the request's read lease (the
-serving thread's connection, as the other hot reads); the other blocks' services use the ORM,
-on a Session of their own opened only when one of them is asked for.
+The profile, its block and the coupons are read with prepared statements on the request's read
+lease (the serving thread's connection, as the other hot reads); the other blocks' services use
+the ORM, on a Session of their own opened only when one of them is asked for.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from simulator.talonone.service.profile_view import profile_view
 
 FLAGS = ("profile", "referrals", "coupons", "loyalty", "giveaways", "achievements")
 EXTRA_KINDS = {"giveaways": "giveaway", "achievements": "achievement"}
+LEASE_BLOCKS = {"profile", "coupons"}  # read on the request's lease; the others need the ORM
+# The answer's keys come in this order (docs/behaviour.md), whichever connection read them.
+ORDER = ("profile", "loyalty", "referrals", "coupons", "giveaways", "achievements")
 
 
 def extras(db: Store, tenant_id: str, profile_id: str, kinds: list[str]) -> dict[str, list]:
@@ -57,23 +60,23 @@ def customer_inventory(
     inventory: dict[str, Any] = {}
     if "profile" in flags:
         inventory["profile"] = profile_view(db, tenant, profile)
-    if flags - {"profile"}:
+    if flags - LEASE_BLOCKS:
         with new_session(db.engine) as session:
             inventory.update(orm_blocks(session, tenant.id, now, integration_id, flags))
-    return inventory
+    if "coupons" in flags:
+        inventory["coupons"] = coupons.profile_coupons(db, tenant.id, now, integration_id)
+    return {flag: inventory[flag] for flag in ORDER if flag in inventory}
 
 
 def orm_blocks(
     db: Store, tenant_id: str, now: datetime, integration_id: str, flags: set[str]
 ) -> dict[str, Any]:
-    """The blocks other than `profile` that `flags` ask for, in the API's order."""
+    """The blocks of `flags` read through the ORM (those not in LEASE_BLOCKS)."""
     blocks: dict[str, Any] = {}
     if "loyalty" in flags:
         blocks["loyalty"] = profile_loyalty_block(db, tenant_id, now, integration_id)
     if "referrals" in flags:
         blocks["referrals"] = referrals.profile_referrals(db, tenant_id, integration_id)
-    if "coupons" in flags:
-        blocks["coupons"] = coupons.profile_coupons(db, tenant_id, now, integration_id)
     kinds = [EXTRA_KINDS[flag] for flag in FLAGS if flag in flags and flag in EXTRA_KINDS]
     for kind, items in extras(db, tenant_id, integration_id, kinds).items():
         blocks[f"{kind}s"] = items
