@@ -1,8 +1,9 @@
 """GetCustomerInventory: exactly the blocks asked for, in the API's shapes.
 
-The profile, its block and the coupons are read with prepared statements on the request's read
-lease (the serving thread's connection, as the other hot reads); the other blocks' services use
-the ORM, on a Session of their own opened only when one of them is asked for.
+The profile, its coupons, referrals, giveaways and the fixtures' achievements are read with
+prepared statements on the request's read lease (the serving thread's connection, as the other
+hot reads). The loyalty block and the achievements' kept progress come from services that read
+through the ORM, on a Session of its own opened only when one of them is asked for.
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlalchemy import bindparam, select
 
 from simulator.core import fastsql
 from simulator.core.db import new_session
 from simulator.core.models import Tenant
-from simulator.core.store import Store
 from simulator.talonone.models.engagement import TalonInventoryExtra
 from simulator.talonone.service import achievements, coupons, referrals
 from simulator.talonone.service.customer_data import profile_not_found
@@ -25,27 +25,32 @@ from simulator.talonone.service.profile_view import profile_view
 
 FLAGS = ("profile", "referrals", "coupons", "loyalty", "giveaways", "achievements")
 EXTRA_KINDS = {"giveaways": "giveaway", "achievements": "achievement"}
-LEASE_BLOCKS = {"profile", "coupons"}  # read on the request's lease; the others need the ORM
+ORM_BLOCKS = {"loyalty", "achievements"}  # their services read through an ORM Session
 # The answer's keys come in this order (docs/behaviour.md), whichever connection read them.
 ORDER = ("profile", "loyalty", "referrals", "coupons", "giveaways", "achievements")
 
 
-def extras(db: Store, tenant_id: str, profile_id: str, kinds: list[str]) -> dict[str, list]:
+EXTRAS = TalonInventoryExtra.__table__
+# Built once, run on the DBAPI cursor (core/fastsql), on the request's lease.
+EXTRAS_OF_PROFILE = fastsql.prepared(
+    select(EXTRAS.c.kind, EXTRAS.c.body)
+    .where(
+        EXTRAS.c.tenant_id == bindparam("tenant"),
+        EXTRAS.c.profile_integration_id == bindparam("profile"),
+        EXTRAS.c.kind.in_(bindparam("kinds", expanding=True)),
+    )
+    .order_by(EXTRAS.c.pk)
+)
+
+
+def extras(db: fastsql.Lease, tenant_id: str, profile_id: str, kinds: list[str]) -> dict[str, list]:
     """Giveaways / achievements that fixtures declared for this profile, by kind in the order
     of `kinds` (one query)."""
     found: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
     if not kinds:
         return found
-    statement = (
-        select(TalonInventoryExtra.kind, TalonInventoryExtra.body)
-        .where(
-            TalonInventoryExtra.tenant_id == tenant_id,
-            TalonInventoryExtra.profile_integration_id == profile_id,
-            TalonInventoryExtra.kind.in_(kinds),
-        )
-        .order_by(TalonInventoryExtra.pk)
-    )
-    for kind, body in db.exec(statement).all():
+    parameters = {"tenant": tenant_id, "profile": profile_id, "kinds": kinds}
+    for kind, body in fastsql.execute(db, EXTRAS_OF_PROFILE, parameters):
         found[kind].append(dict(body))
     return found
 
@@ -60,28 +65,21 @@ def customer_inventory(
     inventory: dict[str, Any] = {}
     if "profile" in flags:
         inventory["profile"] = profile_view(db, tenant, profile)
-    if flags - LEASE_BLOCKS:
-        with new_session(db.engine) as session:
-            inventory.update(orm_blocks(session, tenant.id, now, integration_id, flags))
+    if "referrals" in flags:
+        inventory["referrals"] = referrals.profile_referrals(db, tenant.id, integration_id)
     if "coupons" in flags:
         inventory["coupons"] = coupons.profile_coupons(db, tenant.id, now, integration_id)
-    return {flag: inventory[flag] for flag in ORDER if flag in inventory}
-
-
-def orm_blocks(
-    db: Store, tenant_id: str, now: datetime, integration_id: str, flags: set[str]
-) -> dict[str, Any]:
-    """The blocks of `flags` read through the ORM (those not in LEASE_BLOCKS)."""
-    blocks: dict[str, Any] = {}
-    if "loyalty" in flags:
-        blocks["loyalty"] = profile_loyalty_block(db, tenant_id, now, integration_id)
-    if "referrals" in flags:
-        blocks["referrals"] = referrals.profile_referrals(db, tenant_id, integration_id)
     kinds = [EXTRA_KINDS[flag] for flag in FLAGS if flag in flags and flag in EXTRA_KINDS]
-    for kind, items in extras(db, tenant_id, integration_id, kinds).items():
-        blocks[f"{kind}s"] = items
-    if "achievements" in flags:  # the progress kept, after the fixtures' static entries
-        blocks["achievements"] += achievements.inventory_achievements(
-            db, tenant_id, now, integration_id
-        )
-    return blocks
+    for kind, items in extras(db, tenant.id, integration_id, kinds).items():
+        inventory[f"{kind}s"] = items
+    if flags & ORM_BLOCKS:
+        with new_session(db.engine) as session:
+            if "loyalty" in flags:
+                inventory["loyalty"] = profile_loyalty_block(
+                    session, tenant.id, now, integration_id
+                )
+            if "achievements" in flags:  # the progress kept, after the fixtures' static entries
+                inventory["achievements"] += achievements.inventory_achievements(
+                    session, tenant.id, now, integration_id
+                )
+    return {flag: inventory[flag] for flag in ORDER if flag in inventory}

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import string
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
-from sqlalchemy import case, delete, update
+from sqlalchemy import bindparam, case, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from simulator.core import fastsql
 from simulator.core.clock import UtcDateTime, format_instant
 from simulator.core.ids import next_value, seeded_rng
 from simulator.core.store import Store
@@ -105,7 +106,25 @@ class NewReferralsForMultipleAdvocates(ReferralTerms):
 # --- views and lookups ------------------------------------------------------------------------
 
 
-def referral_view(referral: TalonReferral) -> dict[str, Any]:
+class ReferralFields(Protocol):
+    """What a referral's view reads: a TalonReferral, or a row of the inventory's prepared
+    read (the referral table's columns by name)."""
+
+    id: int
+    campaign_id: int
+    code: str
+    advocate_profile_integration_id: str
+    friend_profile_integration_id: str | None
+    usage_limit: int
+    usage_counter: int
+    start_date: datetime | None
+    expiry_date: datetime | None
+    attributes: dict[str, Any]
+    batch_id: str | None
+    created: datetime
+
+
+def referral_view(referral: ReferralFields) -> dict[str, Any]:
     """The `Referral` JSON of the API (optional keys left out when unset)."""
     view: dict[str, Any] = {
         "id": referral.id,
@@ -386,36 +405,50 @@ def release_referral(db: Store, tenant_id: str, *, session_id: str) -> None:
 # --- the advocate's referrals (inventory) ------------------------------------------------------
 
 
-def referred_customers(db: Store, tenant_id: str, referral_ids: list[int]) -> dict[int, list]:
+REFERRALS = TalonReferral.__table__
+REFERRAL_REDEMPTIONS = TalonReferralRedemption.__table__
+# Built once, run on the DBAPI cursor (core/fastsql): the inventory reads them on its lease.
+# Who redeemed the codes, in redemption order.
+REFERRED_CUSTOMERS = fastsql.prepared(
+    select(REFERRAL_REDEMPTIONS.c.referral_id, REFERRAL_REDEMPTIONS.c.profile_id)
+    .where(
+        REFERRAL_REDEMPTIONS.c.tenant_id == bindparam("tenant"),
+        REFERRAL_REDEMPTIONS.c.referral_id.in_(bindparam("ids", expanding=True)),
+        REFERRAL_REDEMPTIONS.c.profile_id.is_not(None),
+    )
+    .order_by(REFERRAL_REDEMPTIONS.c.pk)
+)
+# The codes a profile advocates, on the advocate index, in id order.
+ADVOCATED = fastsql.prepared(
+    select(REFERRALS)
+    .where(
+        REFERRALS.c.tenant_id == bindparam("tenant"),
+        REFERRALS.c.advocate_profile_integration_id == bindparam("profile"),
+    )
+    .order_by(REFERRALS.c.id)
+)
+
+
+def referred_customers(
+    db: Store | fastsql.Lease, tenant_id: str, referral_ids: list[int]
+) -> dict[int, list]:
+    """Each code's friends (the profiles of its redemptions), first redemption first."""
     if not referral_ids:
         return {}
-    statement = (
-        select(TalonReferralRedemption.referral_id, TalonReferralRedemption.profile_id)
-        .where(
-            TalonReferralRedemption.tenant_id == tenant_id,
-            TalonReferralRedemption.referral_id.in_(referral_ids),
-            TalonReferralRedemption.profile_id.is_not(None),
-        )
-        .order_by(TalonReferralRedemption.pk)
-    )
     found: dict[int, list[str]] = {}
-    for referral_id, profile_id in db.exec(statement).all():
+    parameters = {"tenant": tenant_id, "ids": referral_ids}
+    for referral_id, profile_id in fastsql.execute(db, REFERRED_CUSTOMERS, parameters):
         if profile_id not in found.setdefault(referral_id, []):
             found[referral_id].append(profile_id)
     return found
 
 
-def profile_referrals(db: Store, tenant_id: str, profile_id: str) -> list[dict[str, Any]]:
+def profile_referrals(
+    db: Store | fastsql.Lease, tenant_id: str, profile_id: str
+) -> list[dict[str, Any]]:
     """The InventoryReferral list: the codes this profile advocates, with who used them."""
-    statement = (
-        select(TalonReferral)
-        .where(
-            TalonReferral.tenant_id == tenant_id,
-            TalonReferral.advocate_profile_integration_id == profile_id,
-        )
-        .order_by(TalonReferral.id)
-    )
-    referrals = db.exec(statement).all()
+    parameters = {"tenant": tenant_id, "profile": profile_id}
+    referrals = fastsql.execute(db, ADVOCATED, parameters).all()
     customers = referred_customers(db, tenant_id, [r.id for r in referrals])
     return [
         {**referral_view(referral), "referredCustomers": customers.get(referral.id, [])}
