@@ -15,10 +15,11 @@ from __future__ import annotations
 import re
 from calendar import monthrange
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
+from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.ids import next_value
 from simulator.core.store import Store
@@ -87,7 +88,17 @@ def achievement_status(achievement: TalonAchievement, now: datetime) -> str | No
     return "active"
 
 
-def tracker_status(tracker: TalonAchievementProgress, now: datetime) -> str:
+class TrackerFields(Protocol):
+    """What a tracker's views read: a TalonAchievementProgress, or a row of the inventory's
+    prepared read (the progress table's columns by name)."""
+
+    progress: float
+    start_date: datetime
+    end_date: datetime | None
+    completion_date: datetime | None
+
+
+def tracker_status(tracker: TrackerFields, now: datetime) -> str:
     if tracker.completion_date is not None:
         return "completed"
     if tracker.end_date is not None and tracker.end_date <= now:
@@ -95,7 +106,7 @@ def tracker_status(tracker: TalonAchievementProgress, now: datetime) -> str:
     return "inprogress"
 
 
-def progress_view(tracker: TalonAchievementProgress | None, now: datetime) -> dict[str, Any]:
+def progress_view(tracker: TrackerFields | None, now: datetime) -> dict[str, Any]:
     if tracker is None:
         return {"status": "not_started", "progress": 0}
     view: dict[str, Any] = {
@@ -232,14 +243,41 @@ def achievement_history(
     return {"totalResultSize": len(views), "data": views[skip : skip + page_size]}
 
 
+ACHIEVEMENT_TABLE = TalonAchievement.__table__
+TRACKER_TABLE = TalonAchievementProgress.__table__
+# Built once, run on the DBAPI cursor (core/fastsql): the inventory reads them on its lease.
+TENANT_ACHIEVEMENTS = fastsql.prepared(
+    select(ACHIEVEMENT_TABLE)
+    .where(ACHIEVEMENT_TABLE.c.tenant_id == bindparam("tenant"))
+    .order_by(ACHIEVEMENT_TABLE.c.id)
+)
+# A customer's trackers on its index, each achievement's latest first (as `latest_tracker`).
+PROFILE_TRACKERS = fastsql.prepared(
+    select(TRACKER_TABLE)
+    .where(
+        TRACKER_TABLE.c.tenant_id == bindparam("tenant"),
+        TRACKER_TABLE.c.profile_id == bindparam("profile"),
+    )
+    .order_by(
+        TRACKER_TABLE.c.achievement_id, TRACKER_TABLE.c.start_date.desc(), TRACKER_TABLE.c.id.desc()
+    )
+)
+
+
 def inventory_achievements(
-    db: Store, tenant_id: str, now: datetime, profile_id: str
+    db: Store | fastsql.Lease, tenant_id: str, now: datetime, profile_id: str
 ) -> list[dict[str, Any]]:
     """The inventory's `achievements`: the customer's current progress in every achievement
     it has started."""
+    parameters = {"tenant": tenant_id, "profile": profile_id}
+    latest: dict[int, Any] = {}
+    for tracker in fastsql.execute(db, PROFILE_TRACKERS, parameters):
+        latest.setdefault(tracker.achievement_id, tracker)
+    if not latest:
+        return []
     found = []
-    for achievement in tenant_achievements(db, tenant_id):
-        tracker = latest_tracker(db, tenant_id, achievement.id, profile_id)
+    for achievement in fastsql.execute(db, TENANT_ACHIEVEMENTS, {"tenant": tenant_id}):
+        tracker = latest.get(achievement.id)
         if tracker is None:
             continue
         entry = {

@@ -1,9 +1,8 @@
 """GetCustomerInventory: exactly the blocks asked for, in the API's shapes.
 
-The profile, its coupons, referrals, giveaways and the fixtures' achievements are read with
-prepared statements on the request's read lease (the serving thread's connection, as the other
-hot reads). The loyalty block and the achievements' kept progress come from services that read
-through the ORM, on a Session of its own opened only when one of them is asked for.
+Every block but `loyalty` is read with prepared statements on the request's read lease (the
+serving thread's connection, as the other hot reads). The loyalty block comes from services
+that read through the ORM, on a Session of its own opened only when it is asked for.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from simulator.talonone.service.profile_view import profile_view
 
 FLAGS = ("profile", "referrals", "coupons", "loyalty", "giveaways", "achievements")
 EXTRA_KINDS = {"giveaways": "giveaway", "achievements": "achievement"}
-ORM_BLOCKS = {"loyalty", "achievements"}  # their services read through an ORM Session
 # The answer's keys come in this order (docs/behaviour.md), whichever connection read them.
 ORDER = ("profile", "loyalty", "referrals", "coupons", "giveaways", "achievements")
 
@@ -72,14 +70,11 @@ def customer_inventory(
     kinds = [EXTRA_KINDS[flag] for flag in FLAGS if flag in flags and flag in EXTRA_KINDS]
     for kind, items in extras(db, tenant.id, integration_id, kinds).items():
         inventory[f"{kind}s"] = items
-    if flags & ORM_BLOCKS:
+    if "achievements" in flags:  # the progress kept, after the fixtures' static entries
+        inventory["achievements"] += achievements.inventory_achievements(
+            db, tenant.id, now, integration_id
+        )
+    if "loyalty" in flags:  # its services read through the ORM
         with new_session(db.engine) as session:
-            if "loyalty" in flags:
-                inventory["loyalty"] = profile_loyalty_block(
-                    session, tenant.id, now, integration_id
-                )
-            if "achievements" in flags:  # the progress kept, after the fixtures' static entries
-                inventory["achievements"] += achievements.inventory_achievements(
-                    session, tenant.id, now, integration_id
-                )
+            inventory["loyalty"] = profile_loyalty_block(session, tenant.id, now, integration_id)
     return {flag: inventory[flag] for flag in ORDER if flag in inventory}
