@@ -712,6 +712,15 @@ def write_lease(engine: Engine, grouped: bool = False) -> WriteLease:
     return WriteLease(engine, grouped)
 
 
+def flush_pending(db: Store | Lease) -> None:
+    """Before a prepared read on `db`: write out the ORM changes it holds. A prepared statement
+    runs on the DBAPI connection and does not autoflush as an ORM query does, so a service that
+    added a row through the ORM would not read it back. A read lease holds none."""
+    if isinstance(db, Lease) and not isinstance(db, WriteLease):
+        return
+    db.flush()
+
+
 def group_of(db: Any) -> groupcommit.Group | None:
     """The commit group `db` writes in (a grouped write lease's), or None."""
     return db._group if isinstance(db, WriteLease) else None

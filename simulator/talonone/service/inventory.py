@@ -1,8 +1,7 @@
 """GetCustomerInventory: exactly the blocks asked for, in the API's shapes.
 
-Every block but `loyalty` is read with prepared statements on the request's read lease (the
-serving thread's connection, as the other hot reads). The loyalty block comes from services
-that read through the ORM, on a Session of its own opened only when it is asked for.
+Every block is read with prepared statements on the request's read lease (the serving thread's
+connection, as the other hot reads): no ORM Session.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from simulator.core import fastsql
-from simulator.core.db import new_session
 from simulator.core.models import Tenant
 from simulator.talonone.models.engagement import TalonInventoryExtra
 from simulator.talonone.service import achievements, coupons, referrals
@@ -74,7 +72,6 @@ def customer_inventory(
         inventory["achievements"] += achievements.inventory_achievements(
             db, tenant.id, now, integration_id
         )
-    if "loyalty" in flags:  # its services read through the ORM
-        with new_session(db.engine) as session:
-            inventory["loyalty"] = profile_loyalty_block(session, tenant.id, now, integration_id)
+    if "loyalty" in flags:
+        inventory["loyalty"] = profile_loyalty_block(db, tenant.id, now, integration_id)
     return {flag: inventory[flag] for flag in ORDER if flag in inventory}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from simulator.core import fastsql
 from simulator.core.clock import format_instant
@@ -157,17 +157,27 @@ def available_points(
     return available(db, tenant_id, owner, now, subledger)
 
 
-def profile_loyalty_block(db: Store, tenant_id: str, now: datetime, profile_id: str) -> dict:
+LEDGERS = TalonLoyaltyLedger.__table__
+# The profile's profile-based programs and when it joined each (built once, run on the DBAPI
+# cursor: core/fastsql).
+JOINED_PROGRAMS = fastsql.prepared(
+    select(LEDGERS.c.program_id, func.min(LEDGERS.c.joined))
+    .where(
+        LEDGERS.c.tenant_id == bindparam("tenant"),
+        LEDGERS.c.profile_id == bindparam("profile"),
+        LEDGERS.c.card_identifier == "",
+    )
+    .group_by(LEDGERS.c.program_id)
+)
+
+
+def profile_loyalty_block(
+    db: Store | fastsql.Lease, tenant_id: str, now: datetime, profile_id: str
+) -> dict:
     """The `loyalty` block of a profile: its profile-based programs and its linked cards."""
-    joined = db.execute(
-        select(TalonLoyaltyLedger.program_id, func.min(TalonLoyaltyLedger.joined))
-        .where(
-            TalonLoyaltyLedger.tenant_id == tenant_id,
-            TalonLoyaltyLedger.profile_id == profile_id,
-            TalonLoyaltyLedger.card_identifier == "",
-        )
-        .group_by(TalonLoyaltyLedger.program_id)
-    ).all()
+    fastsql.flush_pending(db)
+    parameters = {"tenant": tenant_id, "profile": profile_id}
+    joined = fastsql.execute(db, JOINED_PROGRAMS, parameters).all()
     programs: dict[str, Any] = {}
     for program_id, join_date in sorted(joined):
         program = get_program(db, tenant_id, program_id)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 
+from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.ids import ALPHANUMERIC, next_value, seeded_rng
 from simulator.core.storable import length_of
@@ -57,42 +58,78 @@ def require_card(
     return program, card
 
 
-def card_profiles(db: Store, tenant_id: str, card_id: int) -> list[TalonLoyaltyCardProfile]:
-    statement = (
-        select(TalonLoyaltyCardProfile)
-        .where(
-            TalonLoyaltyCardProfile.tenant_id == tenant_id,
-            TalonLoyaltyCardProfile.card_id == card_id,
-        )
-        .order_by(TalonLoyaltyCardProfile.timestamp, TalonLoyaltyCardProfile.profile_id)
+class CardFields(Protocol):
+    """What a card's view reads: a TalonLoyaltyCard, or a row of a prepared read (the card
+    table's columns by name)."""
+
+    id: int
+    program_id: int
+    identifier: str
+    status: str
+    block_reason: str | None
+    batch_id: str | None
+    created: datetime
+    modified: datetime | None
+
+
+class RegistrationFields(Protocol):
+    """A card's link to a profile: a TalonLoyaltyCardProfile, or a row of a prepared read."""
+
+    profile_id: str
+    timestamp: datetime
+
+
+CARDS = TalonLoyaltyCard.__table__
+CARD_PROFILES = TalonLoyaltyCardProfile.__table__
+# Built once, run on the DBAPI cursor (core/fastsql), on a lease or a Session.
+PROFILES_OF_CARD = fastsql.prepared(
+    select(CARD_PROFILES)
+    .where(
+        CARD_PROFILES.c.tenant_id == bindparam("tenant"),
+        CARD_PROFILES.c.card_id == bindparam("card"),
     )
-    return list(db.scalars(statement))
-
-
-def linked_cards(db: Store, tenant_id: str, profile_id: str) -> list[TalonLoyaltyCard]:
-    statement = (
-        select(TalonLoyaltyCard)
-        .join(
-            TalonLoyaltyCardProfile,
-            and_(
-                TalonLoyaltyCardProfile.tenant_id == TalonLoyaltyCard.tenant_id,
-                TalonLoyaltyCardProfile.card_id == TalonLoyaltyCard.id,
-            ),
-        )
-        .where(
-            TalonLoyaltyCard.tenant_id == tenant_id,
-            TalonLoyaltyCardProfile.profile_id == profile_id,
-        )
-        .order_by(TalonLoyaltyCardProfile.card_id)  # the per-profile index's order
+    .order_by(CARD_PROFILES.c.timestamp, CARD_PROFILES.c.profile_id)
+)
+CARDS_OF_PROFILE = fastsql.prepared(
+    select(CARDS)
+    .join(
+        CARD_PROFILES,
+        and_(
+            CARD_PROFILES.c.tenant_id == CARDS.c.tenant_id,
+            CARD_PROFILES.c.card_id == CARDS.c.id,
+        ),
     )
-    return list(db.scalars(statement))
+    .where(
+        CARDS.c.tenant_id == bindparam("tenant"),
+        CARD_PROFILES.c.profile_id == bindparam("profile"),
+    )
+    .order_by(CARD_PROFILES.c.card_id)  # the per-profile index's order
+)
 
 
-def registration_view(link: TalonLoyaltyCardProfile) -> dict[str, Any]:
+def card_profiles(
+    db: Store | fastsql.Lease, tenant_id: str, card_id: int
+) -> list[RegistrationFields]:
+    """The card's links to profiles, oldest first (those the request added too)."""
+    fastsql.flush_pending(db)
+    parameters = {"tenant": tenant_id, "card": card_id}
+    return fastsql.execute(db, PROFILES_OF_CARD, parameters).all()
+
+
+def linked_cards(db: Store | fastsql.Lease, tenant_id: str, profile_id: str) -> list[CardFields]:
+    """The cards linked to the profile, by card id (those the request linked too)."""
+    fastsql.flush_pending(db)
+    parameters = {"tenant": tenant_id, "profile": profile_id}
+    return fastsql.execute(db, CARDS_OF_PROFILE, parameters).all()
+
+
+def registration_view(link: RegistrationFields) -> dict[str, Any]:
     return {"integrationId": link.profile_id, "timestamp": format_instant(link.timestamp)}
 
 
-def card_view(db: Store, tenant_id: str, card: TalonLoyaltyCard, now: datetime) -> dict[str, Any]:
+def card_view(
+    db: Store | fastsql.Lease, tenant_id: str, card: CardFields, now: datetime
+) -> dict[str, Any]:
     program = get_program(db, tenant_id, card.program_id)
     assert program is not None
     main, subs = ledger_infos(

@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import bindparam, select
 
+from simulator.core import fastsql
 from simulator.core.formats import number
 from simulator.core.store import Store
 from simulator.talonone.models.core import TalonSession
@@ -32,22 +33,38 @@ def loyalty_effect_props(effect: dict[str, Any]) -> tuple[str | None, dict[str, 
     return effect.get("effectType"), effect
 
 
-def latest_tentative(db: Store, tenant_id: str, owner: Owner) -> Any:
-    """The owner's most recently updated open session with loyalty effects (its `effects`
-    give the tentative figures), or None."""
-    sessions = TalonSession.__table__.c
-    condition = (
-        and_(sessions.tentative_card == owner.card_identifier, sessions.tentative_card != "")
-        if owner.card_identifier
-        else and_(sessions.profile_id == owner.profile_id, sessions.tentative_card.is_not(None))
-    )
-    statement = (
-        select(sessions.effects)
-        .where(sessions.tenant_id == tenant_id, condition)
-        .order_by(sessions.updated.desc())
+SESSION_COLUMNS = TalonSession.__table__.c
+
+
+def _latest_tentative(*condition: Any) -> fastsql.Prepared:
+    return fastsql.prepared(
+        select(SESSION_COLUMNS.effects)
+        .where(SESSION_COLUMNS.tenant_id == bindparam("tenant"), *condition)
+        .order_by(SESSION_COLUMNS.updated.desc())
         .limit(1)
     )
-    return db.execute(statement).first()
+
+
+# Built once, run on the DBAPI cursor (core/fastsql), on a lease or a Session: a card's open
+# session, and a profile's.
+LATEST_TENTATIVE_OF_CARD = _latest_tentative(
+    SESSION_COLUMNS.tentative_card == bindparam("card"), SESSION_COLUMNS.tentative_card != ""
+)
+LATEST_TENTATIVE_OF_PROFILE = _latest_tentative(
+    SESSION_COLUMNS.profile_id == bindparam("profile"),
+    SESSION_COLUMNS.tentative_card.is_not(None),
+)
+
+
+def latest_tentative(db: Store | fastsql.Lease, tenant_id: str, owner: Owner) -> Any:
+    """The owner's most recently updated open session with loyalty effects (its `effects`
+    give the tentative figures), or None; a session the request changed, as changed."""
+    fastsql.flush_pending(db)
+    if owner.card_identifier:
+        parameters = {"tenant": tenant_id, "card": owner.card_identifier}
+        return fastsql.execute(db, LATEST_TENTATIVE_OF_CARD, parameters).first()
+    parameters = {"tenant": tenant_id, "profile": owner.profile_id}
+    return fastsql.execute(db, LATEST_TENTATIVE_OF_PROFILE, parameters).first()
 
 
 def tentative_changes(
@@ -119,7 +136,11 @@ def ledger_info(
 
 
 def ledger_infos(
-    db: Store, tenant_id: str, program: TalonLoyaltyProgram, owner: Owner, now: datetime
+    db: Store | fastsql.Lease,
+    tenant_id: str,
+    program: TalonLoyaltyProgram,
+    owner: Owner,
+    now: datetime,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(main ledger, {subledgerId: ledger}) with the tentative figures of the open session."""
     per_subledger = balances(db, tenant_id, owner, now)

@@ -20,7 +20,7 @@ from simulator.talonone.models.loyalty import (
     TalonLoyaltyTransaction,
 )
 from simulator.talonone.service.loyalty.balances import require_profile
-from simulator.talonone.service.loyalty.cards import card_profiles, require_card
+from simulator.talonone.service.loyalty.cards import require_card
 from simulator.talonone.service.loyalty.programs import (
     require_program,
     subledger_known,
@@ -109,10 +109,8 @@ def unlink_card(
 ) -> TalonLoyaltyCard:
     """Remove the card's link to the profile; the card and its ledger stay as they are."""
     _program, card = require_card(db, tenant_id, program_id, identifier)
-    linked = [
-        link for link in card_profiles(db, tenant_id, card.id) if link.profile_id == profile_id
-    ]
-    if not linked:
+    linked = db.get(TalonLoyaltyCardProfile, (tenant_id, card.id, profile_id))
+    if linked is None:
         raise TalonOneError(
             404,
             f"Customer profile {profile_id} is not linked to loyalty card {identifier}",
@@ -127,7 +125,7 @@ def unlink_card(
         ),
         execution_options={"synchronize_session": False},
     )
-    db.expunge(linked[0])
+    db.expunge(linked)
     card.modified = now
     db.add(card)
     db.flush()
