@@ -33,8 +33,9 @@ READS = (
     "talonone customer inventory (profile)",
     "talonone customer inventory (every block)",
 )
-# GetCustomerInventory is not in the soak's mix: read alone here, for a profile of the default
-# set with coupons, a referral and loyalty, its profile block alone and every block.
+# GetCustomerInventory is not in the soak's mix: read alone here, its profile block alone and
+# every block, for the default set's richest profile (audiences, three coupons, a referral, a
+# giveaway, an achievement tracker; no loyalty ledger: `loyalty-demo-1` has one).
 INVENTORY = "/v1/customer_profiles/customer-1/inventory"
 EVERY_BLOCK = (
     "profile=true&referrals=true&coupons=true&loyalty=true&giveaways=true&achievements=true"
