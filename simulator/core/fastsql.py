@@ -334,13 +334,21 @@ class Prepared:
     parameter names. Only prepared statements take the fast path: compiling costs far more than
     running, so a statement built per call must stay with SQLAlchemy (whose cache handles it).
 
-    A statement only some dialects can express (an upsert) is given per dialect name."""
+    A statement only some dialects can express (an upsert) is given per dialect name.
 
-    __slots__ = ("statements", "plans")
+    `autoflush=True`: run on a store holding ORM changes (a Session, a write lease's), the
+    statement sees them, as the ORM query it stands for would: they are flushed first. A read
+    that write flows call after adding or changing rows through the ORM needs it; a read lease
+    holds none, so there it costs nothing."""
 
-    def __init__(self, statement: ClauseElement | Mapping[str, ClauseElement]) -> None:
+    __slots__ = ("statements", "plans", "autoflush")
+
+    def __init__(
+        self, statement: ClauseElement | Mapping[str, ClauseElement], autoflush: bool = False
+    ) -> None:
         self.statements = dict(statement) if isinstance(statement, Mapping) else {"": statement}
         self.plans: dict[tuple[str, tuple[str, ...]], Plan | None] = {}
+        self.autoflush = autoflush
 
     def statement_for(self, dialect: Dialect) -> Any:
         found = self.statements.get(dialect.name, self.statements.get(""))
@@ -360,8 +368,10 @@ class Prepared:
         return plan
 
 
-def prepared(statement: ClauseElement | Mapping[str, ClauseElement]) -> Prepared:
-    return Prepared(statement)
+def prepared(
+    statement: ClauseElement | Mapping[str, ClauseElement], autoflush: bool = False
+) -> Prepared:
+    return Prepared(statement, autoflush)
 
 
 class _Pin:
@@ -712,15 +722,6 @@ def write_lease(engine: Engine, grouped: bool = False) -> WriteLease:
     return WriteLease(engine, grouped)
 
 
-def flush_pending(db: Store | Lease) -> None:
-    """Before a prepared read on `db`: write out the ORM changes it holds. A prepared statement
-    runs on the DBAPI connection and does not autoflush as an ORM query does, so a service that
-    added a row through the ORM would not read it back. A read lease holds none."""
-    if isinstance(db, Lease) and not isinstance(db, WriteLease):
-        return
-    db.flush()
-
-
 def group_of(db: Any) -> groupcommit.Group | None:
     """The commit group `db` writes in (a grouped write lease's), or None."""
     return db._group if isinstance(db, WriteLease) else None
@@ -895,6 +896,8 @@ def execute(
     """
     if not isinstance(statement, Prepared):
         return connection_of(target).execute(statement, params)
+    if statement.autoflush:
+        flush_orm_changes(target)
     many = isinstance(params, list)
     first: dict[str, Any] = (params[0] if params else {}) if many else (params or {})
     dialect, dbapi = _dbapi_of(target)
@@ -929,6 +932,13 @@ def execute(
     finally:
         if kept is None:
             cursor.close()
+
+
+def flush_orm_changes(target: Store | Connection | Lease) -> None:
+    """Write out the ORM changes `target` holds (a Session's; a write lease's Session, if it
+    made one): a prepared statement runs on the DBAPI connection, past the ORM's autoflush."""
+    if isinstance(target, Session | WriteLease):
+        target.flush()
 
 
 def as_sqlalchemy_error(dialect: Dialect, exc: Exception, sql: str, params: Any) -> Exception:

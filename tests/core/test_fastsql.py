@@ -361,3 +361,20 @@ def test_parameters_are_bound_in_statement_order_with_their_processors(engine: E
         assert fastsql.execute(db, one, {"n": "no such counter"}).first() is None
         with pytest.raises(KeyError):
             fastsql.execute(db, UPDATE, {"t": "default", "i": 9008, "new_state": "open"})
+
+
+SEEING_ORM_CHANGES = fastsql.prepared(BY_ID, autoflush=True)
+
+
+@pytest.mark.parametrize("store", ["session", "write lease"])
+def test_an_autoflush_read_sees_what_the_orm_holds_unflushed(engine: Engine, store: str) -> None:
+    """A prepared read declared `autoflush` sees rows added through the ORM and not yet
+    flushed, as the ORM query it stands for would; a plain one runs past them."""
+    n = 40 if store == "session" else 41
+    key = {"tenant": "default", "sid": f"fast-{n}"}
+    db = new_session(engine) if store == "session" else fastsql.write_lease(engine)
+    with db:
+        db.add(TalonSession(**session_values(n)))
+        assert fastsql.execute(db, FAST_BY_ID, key).first() is None
+        assert fastsql.execute(db, SEEING_ORM_CHANGES, key).first().integration_id == f"fast-{n}"
+        db.rollback()

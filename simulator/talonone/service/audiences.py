@@ -342,7 +342,8 @@ PROFILE_AUDIENCE_MEMBERSHIPS = fastsql.prepared(
         TalonAudienceMembership.tenant_id == bindparam("tenant"),
         TalonAudienceMembership.profile_integration_id == bindparam("profile"),
     )
-    .order_by(TalonAudienceMembership.audience_id)  # the per-profile index's order
+    .order_by(TalonAudienceMembership.audience_id),  # the per-profile index's order
+    autoflush=True,
 )
 
 

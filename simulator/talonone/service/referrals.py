@@ -407,8 +407,8 @@ def release_referral(db: Store, tenant_id: str, *, session_id: str) -> None:
 
 REFERRALS = TalonReferral.__table__
 REFERRAL_REDEMPTIONS = TalonReferralRedemption.__table__
-# Built once, run on the DBAPI cursor (core/fastsql): the inventory reads them on its lease.
-# Who redeemed the codes, in redemption order.
+# Built once, run on the DBAPI cursor (core/fastsql). Who redeemed the codes, in redemption
+# order: the inventory's read lease, and the answers of writes (`autoflush`: what they added).
 REFERRED_CUSTOMERS = fastsql.prepared(
     select(REFERRAL_REDEMPTIONS.c.referral_id, REFERRAL_REDEMPTIONS.c.profile_id)
     .where(
@@ -416,9 +416,10 @@ REFERRED_CUSTOMERS = fastsql.prepared(
         REFERRAL_REDEMPTIONS.c.referral_id.in_(bindparam("ids", expanding=True)),
         REFERRAL_REDEMPTIONS.c.profile_id.is_not(None),
     )
-    .order_by(REFERRAL_REDEMPTIONS.c.pk)
+    .order_by(REFERRAL_REDEMPTIONS.c.pk),
+    autoflush=True,
 )
-# The codes a profile advocates, on the advocate index, in id order.
+# The codes a profile advocates, on the advocate index, in id order (the inventory's lease).
 ADVOCATED = fastsql.prepared(
     select(REFERRALS)
     .where(
@@ -443,9 +444,7 @@ def referred_customers(
     return found
 
 
-def profile_referrals(
-    db: Store | fastsql.Lease, tenant_id: str, profile_id: str
-) -> list[dict[str, Any]]:
+def profile_referrals(db: fastsql.Lease, tenant_id: str, profile_id: str) -> list[dict[str, Any]]:
     """The InventoryReferral list: the codes this profile advocates, with who used them."""
     parameters = {"tenant": tenant_id, "profile": profile_id}
     referrals = fastsql.execute(db, ADVOCATED, parameters).all()

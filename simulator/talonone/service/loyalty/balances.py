@@ -167,7 +167,8 @@ JOINED_PROGRAMS = fastsql.prepared(
         LEDGERS.c.profile_id == bindparam("profile"),
         LEDGERS.c.card_identifier == "",
     )
-    .group_by(LEDGERS.c.program_id)
+    .group_by(LEDGERS.c.program_id),
+    autoflush=True,
 )
 
 
@@ -175,7 +176,6 @@ def profile_loyalty_block(
     db: Store | fastsql.Lease, tenant_id: str, now: datetime, profile_id: str
 ) -> dict:
     """The `loyalty` block of a profile: its profile-based programs and its linked cards."""
-    fastsql.flush_pending(db)
     parameters = {"tenant": tenant_id, "profile": profile_id}
     joined = fastsql.execute(db, JOINED_PROGRAMS, parameters).all()
     programs: dict[str, Any] = {}

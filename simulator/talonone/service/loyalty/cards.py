@@ -81,14 +81,16 @@ class RegistrationFields(Protocol):
 
 CARDS = TalonLoyaltyCard.__table__
 CARD_PROFILES = TalonLoyaltyCardProfile.__table__
-# Built once, run on the DBAPI cursor (core/fastsql), on a lease or a Session.
+# Built once, run on the DBAPI cursor (core/fastsql), on a lease or a Session (`autoflush`:
+# a link the request added through the ORM is read too).
 PROFILES_OF_CARD = fastsql.prepared(
     select(CARD_PROFILES)
     .where(
         CARD_PROFILES.c.tenant_id == bindparam("tenant"),
         CARD_PROFILES.c.card_id == bindparam("card"),
     )
-    .order_by(CARD_PROFILES.c.timestamp, CARD_PROFILES.c.profile_id)
+    .order_by(CARD_PROFILES.c.timestamp, CARD_PROFILES.c.profile_id),
+    autoflush=True,
 )
 CARDS_OF_PROFILE = fastsql.prepared(
     select(CARDS)
@@ -103,7 +105,8 @@ CARDS_OF_PROFILE = fastsql.prepared(
         CARDS.c.tenant_id == bindparam("tenant"),
         CARD_PROFILES.c.profile_id == bindparam("profile"),
     )
-    .order_by(CARD_PROFILES.c.card_id)  # the per-profile index's order
+    .order_by(CARD_PROFILES.c.card_id),  # the per-profile index's order
+    autoflush=True,
 )
 
 
@@ -111,14 +114,12 @@ def card_profiles(
     db: Store | fastsql.Lease, tenant_id: str, card_id: int
 ) -> list[RegistrationFields]:
     """The card's links to profiles, oldest first (those the request added too)."""
-    fastsql.flush_pending(db)
     parameters = {"tenant": tenant_id, "card": card_id}
     return fastsql.execute(db, PROFILES_OF_CARD, parameters).all()
 
 
 def linked_cards(db: Store | fastsql.Lease, tenant_id: str, profile_id: str) -> list[CardFields]:
     """The cards linked to the profile, by card id (those the request linked too)."""
-    fastsql.flush_pending(db)
     parameters = {"tenant": tenant_id, "profile": profile_id}
     return fastsql.execute(db, CARDS_OF_PROFILE, parameters).all()
 

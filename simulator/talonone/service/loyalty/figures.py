@@ -41,7 +41,8 @@ def _latest_tentative(*condition: Any) -> fastsql.Prepared:
         select(SESSION_COLUMNS.effects)
         .where(SESSION_COLUMNS.tenant_id == bindparam("tenant"), *condition)
         .order_by(SESSION_COLUMNS.updated.desc())
-        .limit(1)
+        .limit(1),
+        autoflush=True,
     )
 
 
@@ -59,7 +60,6 @@ LATEST_TENTATIVE_OF_PROFILE = _latest_tentative(
 def latest_tentative(db: Store | fastsql.Lease, tenant_id: str, owner: Owner) -> Any:
     """The owner's most recently updated open session with loyalty effects (its `effects`
     give the tentative figures), or None; a session the request changed, as changed."""
-    fastsql.flush_pending(db)
     if owner.card_identifier:
         parameters = {"tenant": tenant_id, "card": owner.card_identifier}
         return fastsql.execute(db, LATEST_TENTATIVE_OF_CARD, parameters).first()
