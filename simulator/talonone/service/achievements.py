@@ -265,7 +265,7 @@ PROFILE_TRACKERS = fastsql.prepared(
 
 
 def inventory_achievements(
-    db: Store | fastsql.Lease, tenant_id: str, now: datetime, profile_id: str
+    db: fastsql.Lease, tenant_id: str, now: datetime, profile_id: str
 ) -> list[dict[str, Any]]:
     """The inventory's `achievements`: the customer's current progress in every achievement
     it has started."""

@@ -483,7 +483,7 @@ PROFILE_COUPONS = fastsql.prepared(
 
 
 def profile_coupons(
-    db: Store | fastsql.Lease, tenant_id: str, now: datetime, profile_id: str
+    db: fastsql.Lease, tenant_id: str, now: datetime, profile_id: str
 ) -> list[dict]:
     """The InventoryCoupon list: reserved (hard or soft), addressed to the profile, or visible
     to everyone (`implicitlyReserved`), redeemed ones included."""

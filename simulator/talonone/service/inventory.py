@@ -22,8 +22,6 @@ from simulator.talonone.service.profile_view import profile_view
 
 FLAGS = ("profile", "referrals", "coupons", "loyalty", "giveaways", "achievements")
 EXTRA_KINDS = {"giveaways": "giveaway", "achievements": "achievement"}
-# The answer's keys come in this order (docs/behaviour.md), whichever connection read them.
-ORDER = ("profile", "loyalty", "referrals", "coupons", "giveaways", "achievements")
 
 
 EXTRAS = TalonInventoryExtra.__table__
@@ -54,13 +52,17 @@ def extras(db: fastsql.Lease, tenant_id: str, profile_id: str, kinds: list[str])
 def customer_inventory(
     db: fastsql.Lease, tenant: Tenant, now: datetime, integration_id: str, flags: set[str]
 ) -> dict[str, Any]:
-    """The CustomerInventory of a profile: a key per flag set, none other; 404 if unknown."""
+    """The CustomerInventory of a profile: a key per flag set, none other, in the order
+    profile, loyalty, referrals, coupons, giveaways, achievements (docs/behaviour.md); 404 if
+    unknown."""
     profile = profile_state(db, tenant.id, integration_id)
     if profile is None:
         raise profile_not_found(integration_id)
     inventory: dict[str, Any] = {}
     if "profile" in flags:
         inventory["profile"] = profile_view(db, tenant, profile)
+    if "loyalty" in flags:
+        inventory["loyalty"] = profile_loyalty_block(db, tenant.id, now, integration_id)
     if "referrals" in flags:
         inventory["referrals"] = referrals.profile_referrals(db, tenant.id, integration_id)
     if "coupons" in flags:
@@ -72,6 +74,4 @@ def customer_inventory(
         inventory["achievements"] += achievements.inventory_achievements(
             db, tenant.id, now, integration_id
         )
-    if "loyalty" in flags:
-        inventory["loyalty"] = profile_loyalty_block(db, tenant.id, now, integration_id)
-    return {flag: inventory[flag] for flag in ORDER if flag in inventory}
+    return inventory
