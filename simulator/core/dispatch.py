@@ -85,20 +85,55 @@ def plain_route(route: Any) -> PlainRoute | None:
     )
 
 
+def path_head(path: str) -> str:
+    """The first two segments of a path (`/v1/customer_profiles` of
+    `/v1/customer_profiles/x/inventory`), or the whole path when it has fewer."""
+    return "/".join(path.split("/", 3)[:3])
+
+
+def literal_head(route: Any) -> str | None:
+    """The head every path the route matches starts with, or None when a parameter sits in it
+    (the route may match paths of any head)."""
+    template = getattr(route, "path", None)
+    if not isinstance(template, str):
+        return None
+    head = path_head(template)
+    return None if "{" in head else head
+
+
+Candidates = list[tuple[Any, PlainRoute | None]]
+
+
 class RouteTable:
-    """Each API's routes in FastAPI's order: a PlainRoute, or None for "FastAPI's to call"."""
+    """Each API's routes in FastAPI's order: a PlainRoute, or None for "FastAPI's to call".
+
+    A request is matched only against the routes that can match its path: those whose path
+    starts with the request's first two segments, and those with a parameter there, still in
+    FastAPI's order. Trying every route of the API in turn cost a Talon.One read late in the
+    list (GetCustomerInventory, the 32nd of 38) about 13 µs a request."""
 
     def __init__(self, specs: list[ApiSpec]) -> None:
-        self.by_api: dict[str, list[tuple[Any, PlainRoute | None]]] = {
+        self.by_api: dict[str, Candidates] = {
             spec.name: [
                 (route, plain_route(route)) for router in spec.routers for route in router.routes
             ]
             for spec in specs
         }
+        self.by_head: dict[str, dict[str, Candidates]] = {}
+        self.any_head: dict[str, Candidates] = {}
+        for api, routes in self.by_api.items():
+            heads = [(entry, literal_head(entry[0])) for entry in routes]
+            self.any_head[api] = [entry for entry, h in heads if h is None]
+            self.by_head[api] = {
+                head: [entry for entry, h in heads if h in (head, None)]
+                for _entry, head in heads
+                if head is not None
+            }
 
     def find(self, api: str, method: str, path: str) -> tuple[PlainRoute, dict[str, Any]] | None:
         """The plain route FastAPI would pick, with its path parameters; None otherwise."""
-        for route, plain in self.by_api.get(api, ()):
+        candidates = self.by_head.get(api, {}).get(path_head(path), self.any_head.get(api, []))
+        for route, plain in candidates:
             if plain is None:
                 found = route.path_regex.match(path)
                 if found is not None and method in (route.methods or ()):

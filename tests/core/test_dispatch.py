@@ -100,6 +100,34 @@ def test_hot_endpoints_take_the_fast_lane() -> None:
     assert table.find("talonone", "DELETE", "/v2/customer_sessions/abc") is None
 
 
+def every_route_in_turn(table: RouteTable, api: str, method: str, path: str) -> object:
+    """What `find` answered before its index: every route of the API tried in FastAPI's order."""
+    for route, plain in table.by_api[api]:
+        if plain is None:
+            if route.path_regex.match(path) and method in (route.methods or ()):
+                return None
+            continue
+        params = plain.match(path)
+        if params is not None and method in plain.methods:
+            return plain, params
+    return None
+
+
+def test_the_index_by_path_head_finds_what_trying_every_route_finds() -> None:
+    table = RouteTable(api_specs())
+    paths = ["/", "/v1", "/v1/", "/nothing/here", "/customers/email/a/b@example.com"]
+    for routes in table.by_api.values():
+        for route, _plain in routes:
+            # each route's own path with its parameters filled in, and near misses of it
+            filled = re.sub(r"\{[^}]*\}", "x", route.path)
+            paths += [filled, filled + "/", filled + "/extra", filled.replace("/v", "/w", 1)]
+    for api in table.by_api:
+        for path in paths:
+            for method in ("GET", "PUT", "POST", "DELETE", "PATCH"):
+                expected = every_route_in_turn(table, api, method, path)
+                assert table.find(api, method, path) == expected, (api, method, path)
+
+
 def test_only_plain_endpoints_qualify() -> None:
     router = APIRouter()
 
