@@ -427,12 +427,13 @@ class Lease:
     transaction), for what only SQLAlchemy runs.
     """
 
-    __slots__ = ("engine", "dialect", "raw", "_core", "_pin", "unchecked")
+    __slots__ = ("engine", "dialect", "raw", "_core", "_pin", "unchecked", "reads_only")
 
     def __init__(self, engine: Engine, reads_only: bool = False) -> None:
         self.engine = engine
         self.dialect = engine.dialect
         self.unchecked = False
+        self.reads_only = reads_only
         self._pin = _take_pin(engine)
         self.raw: Any = (
             self._pin.raw if self._pin is not None else self.checkout(engine, reads_only)
@@ -468,6 +469,21 @@ class Lease:
         self.raw = self.engine.raw_connection()
         self.raw.dbapi_connection.autocommit = True
         return True
+
+    def store_version(self) -> Any | None:
+        """A token equal between two leases only if nothing was committed to the store in
+        between (what a per-process cache of rows can trust), or None where there is none.
+
+        A read lease on the engine's pinned SQLite connection: (the connection, the rows it
+        has changed itself, its `PRAGMA data_version`, which changes with every commit of any
+        other connection). The connection is outside a transaction when a read lease holds
+        it, so a row read under a token is a committed one. Any other lease: None (a write
+        lease may roll back what it read; WriteLease answers for a grouped one)."""
+        if self._pin is None or not self.reads_only:
+            return None
+        dbapi = self.raw.dbapi_connection
+        version = dbapi.statement_cursor.execute("PRAGMA data_version").fetchone()[0]
+        return dbapi.serial, dbapi.total_changes, version
 
     @property
     def connection(self) -> Connection:

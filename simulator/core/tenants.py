@@ -50,8 +50,9 @@ KEPT_ON_RESET = {"journal_entry", "fault_rule", "tenant_fixtures"}
 # the row this process saw last for the credential; the same row gives back the same detached,
 # read-only Tenant, so a request pays one indexed SELECT and nothing else. Any change to the row
 # (clock, quotas, keys) builds a fresh object, so every process sees it at once. A grouped write
-# lease (SQLite) skips even the SELECT while its store's data_version says no other connection
-# has committed since the row was read.
+# lease and a read lease on the pinned connection (SQLite) skip even the SELECT while their
+# store version (fastsql `store_version`: data_version and the connection's own changes) says
+# nothing was committed since the row was read.
 _LOOKUP_COLUMNS = list(table_of(Tenant).c)
 _BY_CREDENTIAL = {
     api: fastsql.prepared(select(*_LOOKUP_COLUMNS).where(column == bindparam("credential")))
@@ -63,8 +64,9 @@ _tenant_cache: dict[tuple[str, str], tuple[tuple, Tenant, Any]] = {}
 caches.register(
     "tenants.by_credential",
     "(api, credential) -> the tenant row as read and its Tenant; right because every lookup "
-    "reads the row again and compares it (a grouped write lease skips the read while the "
-    "store's data_version is unchanged); cleared at 10,000 entries",
+    "reads the row again and compares it (a grouped write lease, or a read lease on the "
+    "pinned SQLite connection, skips the read while its store version is unchanged); cleared "
+    "at 10,000 entries",
     clear=_tenant_cache.clear,
     forget_tenant=lambda tenant_id: caches.drop_keys(
         _tenant_cache, lambda _key, hit: hit[1].id != tenant_id
@@ -81,7 +83,7 @@ def by_credential(db: Store | fastsql.Lease, api: str, value: str) -> Tenant | N
         return None
     key = (api, value)
     hit = _tenant_cache.get(key)
-    version = db.store_version() if isinstance(db, fastsql.WriteLease) else None
+    version = db.store_version() if isinstance(db, fastsql.Lease) else None
     if version is not None and hit is not None and hit[2] == version:
         return hit[1]
     statement, parameters = _BY_CREDENTIAL[api], {"credential": value}
