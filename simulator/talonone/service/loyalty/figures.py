@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal_column, select
 
 from simulator.core import fastsql
 from simulator.core.formats import number
@@ -47,9 +47,12 @@ def _latest_tentative(*condition: Any) -> fastsql.Prepared:
 
 
 # Built once, run on the DBAPI cursor (core/fastsql), on a lease or a Session: a card's open
-# session, and a profile's.
+# session, and a profile's. Each states its partial index's predicate as the index does, the
+# empty string written in the SQL: bound as a parameter, SQLite reads the value to prove the
+# index usable and so prepares the statement again at every execution (9.4 µs against 1.5).
 LATEST_TENTATIVE_OF_CARD = _latest_tentative(
-    SESSION_COLUMNS.tentative_card == bindparam("card"), SESSION_COLUMNS.tentative_card != ""
+    SESSION_COLUMNS.tentative_card == bindparam("card"),
+    SESSION_COLUMNS.tentative_card != literal_column("''"),
 )
 LATEST_TENTATIVE_OF_PROFILE = _latest_tentative(
     SESSION_COLUMNS.profile_id == bindparam("profile"),
