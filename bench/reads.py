@@ -32,11 +32,14 @@ READS = (
     "customergauge unsubscribe list",
     "talonone customer inventory (profile)",
     "talonone customer inventory (every block)",
+    "talonone customer inventory (every block, a loyalty member)",
 )
 # GetCustomerInventory is not in the soak's mix: read alone here, its profile block alone and
 # every block, for the default set's richest profile (audiences, three coupons, a referral, a
-# giveaway, an achievement tracker; no loyalty ledger: `loyalty-demo-1` has one).
+# giveaway, an achievement tracker; no loyalty ledger), and every block for the default set's
+# loyalty member (a program's ledger with a subledger, a card with its own ledger).
 INVENTORY = "/v1/customer_profiles/customer-1/inventory"
+MEMBER_INVENTORY = "/v1/customer_profiles/loyalty-demo-1/inventory"
 EVERY_BLOCK = (
     "profile=true&referrals=true&coupons=true&loyalty=true&giveaways=true&achievements=true"
 )
@@ -56,8 +59,12 @@ async def run(port: int) -> list[dict]:
     kinds = named_kinds(port)
     missing = build_request("GET", "/customers/email/nobody@example.com", port, ECDP)
     kinds[MISSING_CUSTOMER] = lambda _n: missing
-    for name, query in (("profile", "profile=true"), ("every block", EVERY_BLOCK)):
-        inventory = build_request("GET", f"{INVENTORY}?{query}", port, TALON)
+    for name, path in (
+        ("profile", f"{INVENTORY}?profile=true"),
+        ("every block", f"{INVENTORY}?{EVERY_BLOCK}"),
+        ("every block, a loyalty member", f"{MEMBER_INVENTORY}?{EVERY_BLOCK}"),
+    ):
+        inventory = build_request("GET", path, port, TALON)
         kinds[f"talonone customer inventory ({name})"] = lambda _n, request=inventory: request
     rows: list[dict] = []
     for number, name in enumerate((*READS, MISSING_CUSTOMER)):
