@@ -592,6 +592,7 @@ class WriteLease(Lease):
         self.engine = engine
         self.dialect = engine.dialect
         self.unchecked = False
+        self.reads_only = False
         self._pin = None
         self.raw = raw
         self._core = None
