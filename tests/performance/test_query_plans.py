@@ -455,14 +455,24 @@ def partial_index_predicates() -> dict[str, str]:
 
 
 def prepared_statements() -> list[Any]:
-    """Every statement built once for the fast path (core/fastsql `prepared`), of every API."""
-    import gc
+    """Every statement built once for the fast path (core/fastsql `prepared`) that a module of
+    the simulator holds, alone or in a dict, once every API package is imported. (Not through
+    the garbage collector: a serving process's start freezes its objects out of its view.)"""
+    import sys
 
     from simulator.core import fastsql
     from simulator.core.registry import api_specs
 
     api_specs()  # imports every API package, and their services with it
-    return [found for found in gc.get_objects() if isinstance(found, fastsql.Prepared)]
+    found: dict[int, Any] = {}
+    for name, module in list(sys.modules.items()):
+        if module is None or not name.startswith("simulator."):
+            continue
+        for value in vars(module).values():
+            for item in value.values() if isinstance(value, dict) else (value,):
+                if isinstance(item, fastsql.Prepared):
+                    found[id(item)] = item
+    return list(found.values())
 
 
 def indexes_planned(connection: Any, dialect: Any, prepared: Any) -> tuple[str, set[str]] | None:
