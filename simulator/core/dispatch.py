@@ -124,10 +124,9 @@ class RouteTable:
         for api, routes in self.by_api.items():
             heads = [(entry, literal_head(entry[0])) for entry in routes]
             self.any_head[api] = [entry for entry, h in heads if h is None]
+            literal = {head for _entry, head in heads if head is not None}
             self.by_head[api] = {
-                head: [entry for entry, h in heads if h in (head, None)]
-                for _entry, head in heads
-                if head is not None
+                head: [entry for entry, h in heads if h in (head, None)] for head in literal
             }
 
     def find(self, api: str, method: str, path: str) -> tuple[PlainRoute, dict[str, Any]] | None:
