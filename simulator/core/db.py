@@ -77,9 +77,8 @@ def make_engine(url: str, page_size: int | None = None) -> Engine:
             json_serializer=store_json,
             json_deserializer=load_json,
         )
-        pragmas = functools.partial(
-            _sqlite_pragmas, page_size=page_size, mmap_bytes=get_settings().sqlite_mmap_bytes
-        )
+        mmap_bytes = get_settings().sqlite_mmap_bytes
+        pragmas = functools.partial(_sqlite_pragmas, page_size=page_size, mmap_bytes=mmap_bytes)
         event.listen(engine, "connect", pragmas)
         if path and path != ":memory:":
             checkpointer.watch(path, engine)
