@@ -188,6 +188,7 @@ def customer_achievements(
 ) -> dict[str, Any]:
     """The achievements available to the customer (active or scheduled) with its current
     progress (`not_started` before any), filtered, in id order, one page of them."""
+    latest = latest_trackers(db, tenant_id, profile_id)
     found = []
     for achievement in tenant_achievements(db, tenant_id):
         status = achievement_status(achievement, now)
@@ -197,8 +198,7 @@ def customer_achievements(
             continue
         if achievement_ids and achievement.id not in achievement_ids:
             continue
-        tracker = latest_tracker(db, tenant_id, achievement.id, profile_id)
-        progress = progress_view(tracker, now)
+        progress = progress_view(latest.get(achievement.id), now)
         if progress_statuses and progress["status"] not in progress_statuses:
             continue
         found.append(
@@ -245,13 +245,15 @@ def achievement_history(
 
 ACHIEVEMENT_TABLE = TalonAchievement.__table__
 TRACKER_TABLE = TalonAchievementProgress.__table__
-# Built once, run on the DBAPI cursor (core/fastsql): the inventory reads them on its lease.
+# Built once, run on the DBAPI cursor (core/fastsql): the inventory reads the tenant's
+# achievements on its lease.
 TENANT_ACHIEVEMENTS = fastsql.prepared(
     select(ACHIEVEMENT_TABLE)
     .where(ACHIEVEMENT_TABLE.c.tenant_id == bindparam("tenant"))
     .order_by(ACHIEVEMENT_TABLE.c.id)
 )
-# A customer's trackers on its index, each achievement's latest first (as `latest_tracker`).
+# A customer's trackers on its index, each achievement's latest first (as `latest_tracker`):
+# `latest_trackers`, for the inventory and GetCustomerAchievements.
 PROFILE_TRACKERS = fastsql.prepared(
     select(TRACKER_TABLE)
     .where(
@@ -264,15 +266,24 @@ PROFILE_TRACKERS = fastsql.prepared(
 )
 
 
+def latest_trackers(
+    db: Store | fastsql.Lease, tenant_id: str, profile_id: str
+) -> dict[int, TrackerFields]:
+    """The customer's latest tracker of each achievement it has started, by achievement id
+    (`latest_tracker` of every achievement, in one read)."""
+    parameters = {"tenant": tenant_id, "profile": profile_id}
+    latest: dict[int, Any] = {}
+    for tracker in fastsql.execute(db, PROFILE_TRACKERS, parameters):
+        latest.setdefault(tracker.achievement_id, tracker)
+    return latest
+
+
 def inventory_achievements(
     db: fastsql.Lease, tenant_id: str, now: datetime, profile_id: str
 ) -> list[dict[str, Any]]:
     """The inventory's `achievements`: the customer's current progress in every achievement
     it has started."""
-    parameters = {"tenant": tenant_id, "profile": profile_id}
-    latest: dict[int, Any] = {}
-    for tracker in fastsql.execute(db, PROFILE_TRACKERS, parameters):
-        latest.setdefault(tracker.achievement_id, tracker)
+    latest = latest_trackers(db, tenant_id, profile_id)
     if not latest:
         return []
     found = []
