@@ -98,10 +98,21 @@ def sqlite_utc_text(value: datetime | None) -> str | None:
 
 
 def sqlite_utc_value(value: str | None) -> datetime | None:
-    """UTCDateTime read back from SQLite text: aware UTC, as SQLAlchemy gives it."""
+    """UTCDateTime read back from SQLite text: aware UTC, as SQLAlchemy gives it.
+
+    The offset is parsed with the text rather than set afterwards: `datetime.replace` costs
+    four times the parse (0.6 against 0.15 µs), on every instant of every row read. Text with
+    an offset of its own (the store never writes one) is that instant, in UTC (as
+    UTCDateTime reads it)."""
     if value is None:
         return None
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(value + "+00:00")
+    except ValueError:  # an offset of its own
+        parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is UTC:
+        return parsed
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def bind_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
@@ -160,7 +171,8 @@ class Plan:
         self.columns = columns
         self.dialect = dialect
         # Built at the first execution: PostgreSQL's processors depend on the cursor's types.
-        self.result_processors: list[Callable[[Any], Any] | None] | None = None
+        # (column index, processor) of the columns that have one.
+        self.result_processors: list[tuple[int, Callable[[Any], Any]]] | None = None
         if self.returns_rows:
             names = [_column_name(c, i) for i, c in enumerate(columns)]
             self.row_type = namedtuple("Row", names, rename=True)  # type: ignore[misc]
@@ -277,18 +289,25 @@ class Plan:
         make = self.row_type._make  # type: ignore[union-attr]
         processors = self.result_processors
         if processors is None:
-            processors = self.result_processors = [
-                result_processor(column.type, self.dialect, d[1])
-                for column, d in zip(self.columns, description, strict=True)
-            ]
-        if not any(processors):
-            return [make(row) for row in raw_rows]
-        return [
-            make(
-                [value if p is None else p(value) for p, value in zip(processors, row, strict=True)]
-            )
-            for row in raw_rows
-        ]
+            processors = self.result_processors = self.processed_columns(description)
+        if not processors:
+            return list(map(make, raw_rows))
+        rows = []
+        for raw in raw_rows:
+            values = list(raw)
+            for index, process in processors:
+                values[index] = process(values[index])
+            rows.append(make(values))
+        return rows
+
+    def processed_columns(self, description: Sequence[Any]) -> list[tuple[int, Callable]]:
+        """(index, processor) of each result column whose value SQLAlchemy would process; the
+        others are taken as the DBAPI gives them (touched once a row, not once a column)."""
+        processors = (
+            result_processor(column.type, self.dialect, found[1])
+            for column, found in zip(self.columns, description, strict=True)
+        )
+        return [(index, p) for index, p in enumerate(processors) if p is not None]
 
 
 def _flatten(values: dict[str, Any], order: list[str], expanding: set[str]) -> Iterator[Any]:

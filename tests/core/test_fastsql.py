@@ -206,7 +206,14 @@ def test_sqlite_datetime_text_is_sqlalchemys(tmp_path) -> None:
     for value in samples:
         assert fastsql.sqlite_utc_text(value) == theirs_in(value)
         text = theirs_in(value)
-        assert fastsql.sqlite_utc_value(text) == theirs_out(text)
+        mine, theirs = fastsql.sqlite_utc_value(text), theirs_out(text)
+        assert mine == theirs
+        assert getattr(mine, "tzinfo", None) is getattr(theirs, "tzinfo", None)
+    # Text with an offset of its own (the store never writes one): its clock reading, in UTC,
+    # as SQLAlchemy reads it.
+    for text in ("2030-05-06 09:08:09+02:00", "2030-05-06 09:08:09.000005+00:00", "2030-05-06"):
+        mine, theirs = fastsql.sqlite_utc_value(text), theirs_out(text)
+        assert (mine, mine.tzinfo) == (theirs, UTC)
 
 
 def test_database_errors_are_sqlalchemys(engine: Engine) -> None:
