@@ -9,10 +9,13 @@ import re
 import pytest
 from fastapi import APIRouter, Request
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from simulator.core.dispatch import RouteTable, plain_route, read_body
+from simulator.core.dispatch import RouteTable, parse_query, plain_route, query_param, read_body
 from simulator.core.formats import json_response
 from simulator.core.registry import api_specs
 from tests.conftest import DEFAULT_CREDENTIALS
@@ -192,3 +195,46 @@ def test_read_body_joins_the_chunks_and_keeps_them_for_later_reads() -> None:
     gone = request_of([{"type": "http.disconnect"}])
     with pytest.raises(ClientDisconnect):
         asyncio.run(read_body(gone))
+
+
+QUERY_PIECES = st.sampled_from(
+    [
+        "&",
+        "=",
+        "+",
+        "%",
+        "%2",
+        "%20",
+        "%3D",
+        "%26",
+        "%zz",
+        "%C3%A9",
+        "%FF",
+        ";",
+        "a",
+        "dry",
+        "é",
+        " ",
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(QUERY_PIECES, max_size=12).map("".join))
+def test_the_query_is_read_as_starlette_reads_it(text: str) -> None:
+    """query_param answers what `request.query_params.get` answers, for any query string."""
+    raw = text.encode("utf-8")
+    assert parse_query(raw) == dict(QueryParams(raw))
+
+
+def test_query_param_answers_each_names_last_value() -> None:
+    scope = {"type": "http", "query_string": b"dry=false&silent=yes&dry=true&empty&x=%41+b"}
+    request = Request(scope)
+    assert [query_param(request, name) for name in ("dry", "silent", "empty", "x", "no")] == [
+        "true",
+        "yes",
+        "",
+        "A b",
+        None,
+    ]
+    assert query_param(Request({"type": "http", "query_string": b""}), "dry") is None
