@@ -403,11 +403,17 @@ def release_coupons(db: Store, tenant_id: str, *, session_id: str) -> None:
 INACTIVE_CAMPAIGN_STATES = ("disabled", "archived", "expired")
 
 
-def campaign_states(db: Store | fastsql.Lease, tenant_id: str, now: datetime) -> dict[int, str]:
-    """Each campaign's frontend state (running, scheduled, expired, disabled, archived)."""
-
+def campaign_states(
+    db: Store | fastsql.Lease, tenant_id: str, now: datetime, campaign_ids: set[int]
+) -> dict[int, str]:
+    """The frontend state (running, scheduled, expired, disabled, archived) of each of these
+    campaigns the tenant has (only these: a tenant may have hundreds)."""
     campaigns = load_config(db, tenant_id).campaigns or []
-    return {campaign["id"]: frontend_state(campaign, now) for campaign in campaigns}
+    return {
+        campaign["id"]: frontend_state(campaign, now)
+        for campaign in campaigns
+        if campaign["id"] in campaign_ids
+    }
 
 
 def coupon_state(
@@ -489,18 +495,20 @@ def profile_coupons(
     to everyone (`implicitlyReserved`), redeemed ones included."""
     belonging = {"tenant": tenant_id, "profile": profile_id}
     coupon_ids = sorted(row[0] for row in fastsql.execute(db, PROFILE_COUPON_IDS, belonging))
-    if not coupon_ids:
-        return []
-    states = campaign_states(db, tenant_id, now)
-    views = []
+    coupons = []
     for start in range(0, len(coupon_ids), ID_CHUNK):
         chunk = {**belonging, "ids": coupon_ids[start : start + ID_CHUNK]}
-        for coupon in fastsql.execute(db, PROFILE_COUPONS, chunk):
-            redeemed = int(coupon.redeemed)
-            view = coupon_view(coupon, int(coupon.reserved_count))
-            view["profileRedemptionCount"] = redeemed
-            view["state"] = coupon_state(coupon, now, redeemed, states.get(coupon.campaign_id))
-            views.append(view)
+        coupons += fastsql.execute(db, PROFILE_COUPONS, chunk)
+    if not coupons:
+        return []
+    states = campaign_states(db, tenant_id, now, {coupon.campaign_id for coupon in coupons})
+    views = []
+    for coupon in coupons:
+        redeemed = int(coupon.redeemed)
+        view = coupon_view(coupon, int(coupon.reserved_count))
+        view["profileRedemptionCount"] = redeemed
+        view["state"] = coupon_state(coupon, now, redeemed, states.get(coupon.campaign_id))
+        views.append(view)
     return views
 
 
