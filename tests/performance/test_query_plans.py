@@ -53,9 +53,8 @@ CONFIGURATION_TABLES = {
 NAMED_INDEXES = {
     r"SELECT talonone_audience_membership\.audience_id\s+FROM talonone_audience_membership\s+"
     r"WHERE": "ix_talonone_audience_membership_profile",
-    r"FROM talonone_referral\s+WHERE .*advocate_profile_integration_id": (
-        "ix_talonone_referral_advocate"
-    ),
+    r"FROM talonone_referral\s+(LEFT OUTER JOIN talonone_referral_redemption .*)?WHERE "
+    r".*advocate_profile_integration_id": "ix_talonone_referral_advocate",
     r"FROM talonone_loyalty_ledger\s+WHERE .*profile_id .* GROUP BY": (
         "ix_talonone_loyalty_ledger_profile"
     ),

@@ -393,3 +393,29 @@ def test_an_instant_without_zone_is_utc(client: TestClient, world: World) -> Non
         headers=world.headers,
     )
     assert refused.status_code == 400
+
+
+def test_the_inventory_lists_each_codes_friends_once_in_redemption_order(
+    client: TestClient, world: World
+) -> None:
+    """Codes in id order; each friend once, at their first redemption; a code no one used has
+    none (one statement reads codes and friends together)."""
+    profile = client.put("/v2/customer_profiles/adv-1", json={}, headers=world.headers)
+    assert profile.status_code == 200, profile.text
+    first, unused = seeded_referral(client, world), seeded_referral(client, world)
+    with db(client) as session:
+        for session_id, friend in (("s1", "zoe"), ("s2", "amy"), ("s3", "zoe"), ("s4", "bob")):
+            referrals.redeem_referral(
+                session, world.id, NOW, session_id=session_id, profile_id=friend, code=first["code"]
+            )
+        session.commit()
+    response = client.get(
+        "/v1/customer_profiles/adv-1/inventory?referrals=true", headers=world.headers
+    )
+    assert response.status_code == 200, response.text
+    listed = response.json()["referrals"]
+    assert [(r["code"], r["usageCounter"]) for r in listed] == [
+        (first["code"], 4),
+        (unused["code"], 0),
+    ]
+    assert [r["referredCustomers"] for r in listed] == [["zoe", "amy", "bob"], []]
