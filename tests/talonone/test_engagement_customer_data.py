@@ -155,9 +155,10 @@ def test_a_profile_without_extras_gets_empty_lists(client: TestClient, world: Wo
 
 
 def test_unknown_profile_is_404(client: TestClient, world: World) -> None:
-    response = inventory(client, world, "nobody", "profile")
-    assert response.status_code == 404
-    assert response.json()["StatusCode"] == 404
+    for flags in (("profile",), ("coupons", "loyalty"), ()):
+        response = inventory(client, world, "nobody", *flags)
+        assert response.status_code == 404, flags
+        assert response.json()["StatusCode"] == 404
 
 
 def test_bad_flag_value_is_400(client: TestClient, world: World) -> None:
@@ -196,6 +197,24 @@ def test_bulk_memberships_add_and_delete(client: TestClient, world: World) -> No
         assert audiences.profile_audience_ids(db, world.id, "amy") == {2}
 
 
+def test_memberships_are_listed_by_audience_id(client: TestClient, world: World) -> None:
+    body = {
+        "data": [
+            {"action": "add", "profileIntegrationId": "dora", "audienceId": 2},
+            {"action": "add", "profileIntegrationId": "dora", "audienceId": 1},
+        ]
+    }
+    assert (
+        client.post("/v2/customer_audiences", json=body, headers=world.headers).status_code == 204
+    )
+    assert memberships(client, world, "dora") == [
+        {"id": 1, "name": "VIP"},
+        {"id": 2, "name": "Newsletter"},
+    ]
+    client.put("/v2/customer_profiles/eve", json={}, headers=world.headers)
+    assert memberships(client, world, "eve") == []
+
+
 def test_renamed_audience_shows_its_new_name_on_members(client: TestClient, world: World) -> None:
     client.put("/v2/audiences/1", json={"name": "Very VIP"}, headers=world.headers)
     assert memberships(client, world, "bob") == [{"id": 1, "name": "Very VIP"}]
@@ -210,7 +229,8 @@ def test_delete_memberships_keeps_the_audience(client: TestClient, world: World)
 
 def test_delete_audience_drops_its_memberships(client: TestClient, world: World) -> None:
     assert client.delete("/v2/audiences/1", headers=world.headers).status_code == 204
-    assert memberships(client, world, "bob") == []
+    client.put("/v2/customer_profiles/eve", json={}, headers=world.headers)
+    assert memberships(client, world, "eve") == []
 
 
 def test_attributes_of_every_member(client: TestClient, world: World) -> None:

@@ -17,8 +17,8 @@ from simulator.talonone.models.engagement import TalonInventoryExtra
 from simulator.talonone.service import achievements, coupons, referrals
 from simulator.talonone.service.customer_data import profile_not_found
 from simulator.talonone.service.loyalty.balances import profile_loyalty_block
-from simulator.talonone.service.profile_store import profile_state
-from simulator.talonone.service.profile_view import profile_view
+from simulator.talonone.service.profile_store import profile_exists
+from simulator.talonone.service.profile_view import profile_view, profile_with_memberships
 
 FLAGS = ("profile", "referrals", "coupons", "loyalty", "giveaways", "achievements")
 EXTRA_KINDS = {"giveaways": "giveaway", "achievements": "achievement"}
@@ -55,12 +55,14 @@ def customer_inventory(
     """The CustomerInventory of a profile: a key per flag set, none other, in the order
     profile, loyalty, referrals, coupons, giveaways, achievements (docs/behaviour.md); 404 if
     unknown."""
-    profile = profile_state(db, tenant.id, integration_id)
-    if profile is None:
-        raise profile_not_found(integration_id)
     inventory: dict[str, Any] = {}
     if "profile" in flags:
-        inventory["profile"] = profile_view(db, tenant, profile)
+        found = profile_with_memberships(db, tenant.id, integration_id)
+        if found is None:
+            raise profile_not_found(integration_id)
+        inventory["profile"] = profile_view(db, tenant, *found)
+    elif not profile_exists(db, tenant.id, integration_id):
+        raise profile_not_found(integration_id)
     if "loyalty" in flags:
         inventory["loyalty"] = profile_loyalty_block(db, tenant.id, now, integration_id)
     if "referrals" in flags:

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import and_, bindparam, select
+
 from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.models import Tenant
 from simulator.core.store import Store
 from simulator.talonone.models.core import TalonProfile
+from simulator.talonone.models.engagement import TalonAudience, TalonAudienceMembership
 from simulator.talonone.service import campaigns
 from simulator.talonone.service.audiences import profile_audience_memberships
-from simulator.talonone.service.profile_store import ProfileState
+from simulator.talonone.service.profile_store import ProfileState, state_of
 
 
 def profile_view(
-    db: Store | fastsql.Lease, tenant: Tenant, profile: TalonProfile | ProfileState
+    db: Store | fastsql.Lease,
+    tenant: Tenant,
+    profile: TalonProfile | ProfileState,
+    memberships: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The CustomerProfile JSON of the API (of the stored row, or of its plain state)."""
+    """The CustomerProfile JSON of the API (of the stored row, or of its plain state); its
+    audience memberships are read unless given (`profile_with_memberships` read them)."""
     config = campaigns.load_config(db, tenant.id)
     view: dict[str, Any] = {
         "id": profile.id,
@@ -30,7 +37,54 @@ def profile_view(
         "lastActivity": format_instant(profile.last_activity),
         "sandbox": True,
     }
-    view["audienceMemberships"] = profile_audience_memberships(
-        db, tenant.id, profile.integration_id
-    )
+    if memberships is None:
+        memberships = profile_audience_memberships(db, tenant.id, profile.integration_id)
+    view["audienceMemberships"] = memberships
     return view
+
+
+PROFILES = TalonProfile.__table__
+MEMBERSHIPS = TalonAudienceMembership.__table__
+AUDIENCES = TalonAudience.__table__
+# A profile and the audiences it belongs to, in one statement (the inventory's lease): the
+# profile on its unique index, its memberships on the per-profile index, each one's audience
+# by key; a profile in no audience comes once, its audience None. (Joined flat: a membership
+# joined to its audience in parentheses is materialized whole, every profile's.)
+PROFILE_WITH_AUDIENCES = fastsql.prepared(
+    select(PROFILES, AUDIENCES.c.id.label("audience_id"), AUDIENCES.c.name.label("audience_name"))
+    .select_from(
+        PROFILES.outerjoin(
+            MEMBERSHIPS,
+            and_(
+                MEMBERSHIPS.c.tenant_id == PROFILES.c.tenant_id,
+                MEMBERSHIPS.c.profile_integration_id == PROFILES.c.integration_id,
+            ),
+        ).outerjoin(
+            AUDIENCES,
+            and_(
+                AUDIENCES.c.tenant_id == MEMBERSHIPS.c.tenant_id,
+                AUDIENCES.c.id == MEMBERSHIPS.c.audience_id,
+            ),
+        )
+    )
+    .where(
+        PROFILES.c.tenant_id == bindparam("tenant"),
+        PROFILES.c.integration_id == bindparam("integration_id"),
+    )
+)
+
+
+def profile_with_memberships(
+    db: fastsql.Lease, tenant_id: str, integration_id: str
+) -> tuple[ProfileState, list[dict[str, Any]]] | None:
+    """A stored profile's state and its `audienceMemberships` ([{id, name}] by audience id),
+    read together; None if there is no such profile."""
+    parameters = {"tenant": tenant_id, "integration_id": integration_id}
+    rows = fastsql.execute(db, PROFILE_WITH_AUDIENCES, parameters).all()
+    if not rows:
+        return None
+    audiences = sorted(
+        (row.audience_id, row.audience_name) for row in rows if row.audience_id is not None
+    )
+    memberships = [{"id": audience_id, "name": name} for audience_id, name in audiences]
+    return state_of(rows[0]), memberships
