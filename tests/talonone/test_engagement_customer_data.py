@@ -360,3 +360,40 @@ def test_delete_customer_data_unlinks_loyalty_cards(client: TestClient, new_tena
         "/v1/customer_profiles/amy/inventory?loyalty=true",
     ):
         assert client.get(path, headers=world.headers).status_code == 404, path
+
+
+def test_inventory_cards_list_every_profile_linked_to_them(client: TestClient, new_tenant) -> None:
+    """Each card the profile is linked to, by card id, with all its linked profiles in the
+    order GetLoyaltyCardBalances gives them (read with the cards in one statement)."""
+    cards = [
+        {"identifier": "CARD-0001", "profiles": ["amy", "bob", "cat"]},
+        {"identifier": "CARD-0002", "profiles": ["dan"]},
+        {"identifier": "CARD-0003", "profiles": ["cat", "amy"]},
+    ]
+    document = {
+        "talonone": {
+            "profiles": [{"integrationId": name} for name in ("amy", "bob", "cat", "dan")],
+            "loyaltyPrograms": [
+                {
+                    "id": 3,
+                    "name": "cards",
+                    "cardBased": True,
+                    "usersPerCardLimit": 3,
+                    "cards": cards,
+                }
+            ],
+        }
+    }
+    world = World(new_tenant(document))
+    listed = inventory(client, world, "amy", "loyalty").json()["loyalty"]["cards"]
+    assert [card["identifier"] for card in listed] == ["CARD-0001", "CARD-0003"]
+    for card in listed:
+        path = f"/v1/loyalty_programs/3/cards/{card['identifier']}/balances"
+        alone = client.get(path, headers=world.headers)
+        assert alone.status_code == 200, alone.text
+        assert card["profiles"] == alone.json()["profiles"]
+    assert [len(card["profiles"]) for card in listed] == [3, 2]
+    assert (
+        inventory(client, world, "bob", "loyalty").json()["loyalty"]["cards"][0]["id"]
+        == (listed[0]["id"])
+    )

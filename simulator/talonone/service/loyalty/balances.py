@@ -199,7 +199,7 @@ def profile_loyalty_block(
     block: dict[str, Any] = {"programs": programs}
     cards = linked_cards(db, tenant_id, profile_id)
     if cards:
-        block["cards"] = [card_view(db, tenant_id, card, now) for card in cards]
+        block["cards"] = [card_view(db, tenant_id, card, now, links) for card, links in cards]
     return block
 
 

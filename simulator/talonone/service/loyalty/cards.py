@@ -5,8 +5,9 @@ balances.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import and_, bindparam, select
 
@@ -92,22 +93,46 @@ PROFILES_OF_CARD = fastsql.prepared(
     .order_by(CARD_PROFILES.c.timestamp, CARD_PROFILES.c.profile_id),
     autoflush=True,
 )
+PROFILES_LINK = CARD_PROFILES.alias("profiles_link")  # the profile's link to the card
+CARD_LINKS = CARD_PROFILES.alias("card_links")  # every link of the card, the profile's too
+# The cards linked to a profile (on the per-profile index, by card id), each with every
+# profile linked to it (`linked_profile`, `linked_at`, on the card's key): one statement for
+# the inventory, a row per card and link.
 CARDS_OF_PROFILE = fastsql.prepared(
-    select(CARDS)
-    .join(
-        CARD_PROFILES,
-        and_(
-            CARD_PROFILES.c.tenant_id == CARDS.c.tenant_id,
-            CARD_PROFILES.c.card_id == CARDS.c.id,
-        ),
+    select(
+        CARDS,
+        CARD_LINKS.c.profile_id.label("linked_profile"),
+        CARD_LINKS.c.timestamp.label("linked_at"),
+    )
+    .select_from(
+        PROFILES_LINK.join(
+            CARDS,
+            and_(
+                CARDS.c.tenant_id == PROFILES_LINK.c.tenant_id,
+                CARDS.c.id == PROFILES_LINK.c.card_id,
+            ),
+        ).join(
+            CARD_LINKS,
+            and_(
+                CARD_LINKS.c.tenant_id == CARDS.c.tenant_id,
+                CARD_LINKS.c.card_id == CARDS.c.id,
+            ),
+        )
     )
     .where(
-        CARDS.c.tenant_id == bindparam("tenant"),
-        CARD_PROFILES.c.profile_id == bindparam("profile"),
+        PROFILES_LINK.c.tenant_id == bindparam("tenant"),
+        PROFILES_LINK.c.profile_id == bindparam("profile"),
     )
-    .order_by(CARD_PROFILES.c.card_id),  # the per-profile index's order
+    .order_by(PROFILES_LINK.c.card_id),  # the per-profile index's order
     autoflush=True,
 )
+
+
+class Registration(NamedTuple):
+    """A card's link to a profile, as `CARDS_OF_PROFILE` reads it."""
+
+    profile_id: str
+    timestamp: datetime
 
 
 def card_profiles(
@@ -118,10 +143,21 @@ def card_profiles(
     return fastsql.execute(db, PROFILES_OF_CARD, parameters).all()
 
 
-def linked_cards(db: Store | fastsql.Lease, tenant_id: str, profile_id: str) -> list[CardFields]:
-    """The cards linked to the profile, by card id (those the request linked too)."""
+def linked_cards(
+    db: Store | fastsql.Lease, tenant_id: str, profile_id: str
+) -> list[tuple[CardFields, list[Registration]]]:
+    """The cards linked to the profile, by card id (those the request linked too), each with
+    its links to profiles, oldest first (as `card_profiles` gives them)."""
     parameters = {"tenant": tenant_id, "profile": profile_id}
-    return fastsql.execute(db, CARDS_OF_PROFILE, parameters).all()
+    cards: dict[int, tuple[CardFields, list[Registration]]] = {}
+    for row in fastsql.execute(db, CARDS_OF_PROFILE, parameters):
+        if row.id not in cards:
+            cards[row.id] = (row, [])
+        cards[row.id][1].append(Registration(row.linked_profile, row.linked_at))
+    return [
+        (card, sorted(links, key=lambda link: (link.timestamp, link.profile_id)))
+        for card, links in cards.values()
+    ]
 
 
 def registration_view(link: RegistrationFields) -> dict[str, Any]:
@@ -129,8 +165,15 @@ def registration_view(link: RegistrationFields) -> dict[str, Any]:
 
 
 def card_view(
-    db: Store | fastsql.Lease, tenant_id: str, card: CardFields, now: datetime
+    db: Store | fastsql.Lease,
+    tenant_id: str,
+    card: CardFields,
+    now: datetime,
+    links: Sequence[RegistrationFields] | None = None,
 ) -> dict[str, Any]:
+    """The LoyaltyCard JSON; the card's links to profiles are read unless given."""
+    if links is None:
+        links = card_profiles(db, tenant_id, card.id)
     program = get_program(db, tenant_id, card.program_id)
     assert program is not None
     main, subs = ledger_infos(
@@ -145,7 +188,7 @@ def card_view(
         "status": card.status,
         "identifier": card.identifier,
         "usersPerCardLimit": program.users_per_card_limit,
-        "profiles": [registration_view(link) for link in card_profiles(db, tenant_id, card.id)],
+        "profiles": [registration_view(link) for link in links],
         "ledger": main,
         "subledgers": subs,
     }
