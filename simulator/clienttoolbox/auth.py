@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from urllib.parse import unquote_plus
 
 from fastapi import Request
 from sqlmodel import Session
@@ -15,7 +14,8 @@ from starlette.types import Receive, Scope
 from simulator.clienttoolbox.errors import ClientToolboxError
 from simulator.clienttoolbox.operations import FIELDS_STATE_KEY
 from simulator.core import fastsql, offloop, requestinfo, tenants
-from simulator.core.dispatch import read_body
+from simulator.core.dispatch import query_values, read_body
+from simulator.core.formats import form_pairs
 from simulator.core.models import Tenant
 
 # Larger than any batch we accept; the middleware's body ceiling stops worse first.
@@ -35,19 +35,12 @@ URLENCODED = "application/x-www-form-urlencoded"
 
 def urlencoded_fields(body: bytes) -> list[tuple[str, str]] | None:
     """A urlencoded body's (name, value) pairs exactly as Starlette's FormParser gives them
-    (python-multipart's QuerystringParser, non-strict: `&` separates, empty chunks are
-    skipped, a chunk without `=` is a name with an empty value; each part decoded as latin-1,
-    then `unquote_plus`), without building a Request and its parser; None past Starlette's
-    field limit (its own parser answers that). tests/clienttoolbox/test_parsing.py compares
-    the two."""
-    chunks = [chunk for chunk in body.decode("latin-1").split("&") if chunk]
-    if len(chunks) > MAX_FORM_FIELDS:
-        return None
-    pairs = []
-    for chunk in chunks:
-        name, _, value = chunk.partition("=")
-        pairs.append((unquote_plus(name), unquote_plus(value)))
-    return pairs
+    (python-multipart's QuerystringParser, non-strict; core/formats `form_pairs` over the body
+    read as latin-1), without building a Request and its parser; None past Starlette's field
+    limit (its own parser answers that). tests/clienttoolbox/test_parsing.py compares the
+    two."""
+    pairs = form_pairs(body.decode("latin-1"))
+    return None if len(pairs) > MAX_FORM_FIELDS else pairs
 
 
 async def form_fields(content_type: str, body: bytes) -> dict[str, str]:
@@ -92,7 +85,7 @@ async def request_fields(request: Request) -> dict[str, str]:
     cached = getattr(request.state, FIELDS_STATE_KEY, None)
     if cached is not None:
         return cached
-    fields = {k.lower(): v for k, v in request.query_params.items()}
+    fields = {k.lower(): v for k, v in query_values(request).items()}
     if request.method == "POST":
         body = await read_body(request)
         content_type = request.headers.get("content-type", "")

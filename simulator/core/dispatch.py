@@ -18,12 +18,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from re import Pattern
 from typing import Any
-from urllib.parse import unquote_plus
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from simulator.core.formats import form_pairs
 from simulator.core.registry import SPEC_SCOPE_KEY, ApiSpec, api_for_path, api_specs
 
 Endpoint = Callable[..., Awaitable[Response]]
@@ -213,28 +213,22 @@ QUERY_SCOPE_KEY = "simulator.query"  # the request's query parameters, parsed on
 def query_param(request: Request, name: str) -> str | None:
     """`request.query_params.get(name)`: the last value given for `name` (the hot endpoints
     ask for their optional parameters on every request)."""
+    return query_values(request).get(name) if request.scope.get("query_string") else None
+
+
+def query_values(request: Request) -> dict[str, str]:
+    """`dict(request.query_params)`: each name's last value, parsed once a request."""
     scope = request.scope
-    if not scope.get("query_string"):
-        return None
     values = scope.get(QUERY_SCOPE_KEY)
     if values is None:
-        values = scope[QUERY_SCOPE_KEY] = parse_query(scope["query_string"])
-    return values.get(name)
+        values = scope[QUERY_SCOPE_KEY] = parse_query(scope.get("query_string", b""))
+    return values
 
 
 def parse_query(query: bytes) -> dict[str, str]:
-    """Each name's last value, exactly as Starlette's QueryParams answers `get` (parse_qsl
-    with blank values kept, over the bytes read as latin-1), at a quarter of its cost: it keeps
-    no list of every value, and decodes only a part that has a `%` or a `+`."""
-    values: dict[str, str] = {}
-    for part in query.decode("latin-1").split("&"):
-        if not part:
-            continue
-        name, _, value = part.partition("=")
-        if "%" in part or "+" in part:
-            name, value = unquote_plus(name), unquote_plus(value)
-        values[name] = value
-    return values
+    """Each name's last value, exactly as Starlette's QueryParams answers `get` (the query's
+    bytes read as latin-1), at a quarter of its cost: it keeps no list of every value."""
+    return dict(form_pairs(query.decode("latin-1")))
 
 
 async def read_body(request: Request) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import unquote_plus
 
 import orjson
 import xmltodict
@@ -121,3 +122,19 @@ def is_valid_callback(callback: str) -> bool:
 def jsonp_response(callback: str, data: Any, status: int = 200, pretty: bool = False) -> Response:
     body = callback.encode() + b"(" + dump_json(data, pretty) + b");"
     return Response(body, status_code=status, media_type=JS_TYPE)
+
+
+def form_pairs(text: str) -> list[tuple[str, str]]:
+    """The (name, value) pairs of a query string or an urlencoded form, in order, as Starlette
+    reads both (urllib's `parse_qsl` for a query, python-multipart for a form; they agree):
+    `&` separates, empty chunks are skipped, a chunk without `=` is a name with an empty value,
+    each part `unquote_plus`ed (only a part with a `%` or a `+` needs it)."""
+    pairs = []
+    for chunk in text.split("&"):
+        if not chunk:
+            continue
+        name, _, value = chunk.partition("=")
+        if "%" in chunk or "+" in chunk:
+            name, value = unquote_plus(name), unquote_plus(value)
+        pairs.append((name, value))
+    return pairs
