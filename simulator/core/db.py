@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import DateTime, String, Table, bindparam, event, literal_column, text
+from sqlalchemy import DateTime, String, Table, and_, bindparam, event, literal_column, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
@@ -245,6 +245,13 @@ def tenant_tables() -> list:
 
     tables = [t for t in SQLModel.metadata.sorted_tables if "tenant_id" in t.columns]
     return list(reversed(tables))
+
+
+def same_tenant(left: Any, right: Any) -> Any:
+    """`left == right` between two per-tenant tables, within one tenant: every key is per
+    tenant, so a join (or a correlated subquery) matches `tenant_id` too, first (the leading
+    column of every per-tenant index)."""
+    return and_(left.table.c.tenant_id == right.table.c.tenant_id, left == right)
 
 
 def like_escaped(text: str) -> str:

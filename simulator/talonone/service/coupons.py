@@ -16,6 +16,7 @@ from sqlmodel import select
 
 from simulator.core import fastsql
 from simulator.core.clock import format_instant
+from simulator.core.db import same_tenant
 from simulator.core.formats import number
 from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
@@ -465,16 +466,12 @@ PROFILE_COUPONS = fastsql.prepared(
     select(
         COUPONS,
         select(func.count())
-        .where(
-            RESERVATIONS.c.tenant_id == COUPONS.c.tenant_id,
-            RESERVATIONS.c.coupon_id == COUPONS.c.id,
-        )
+        .where(same_tenant(RESERVATIONS.c.coupon_id, COUPONS.c.id))
         .scalar_subquery()
         .label("reserved_count"),
         select(func.count())
         .where(
-            REDEMPTIONS.c.tenant_id == COUPONS.c.tenant_id,
-            REDEMPTIONS.c.coupon_id == COUPONS.c.id,
+            same_tenant(REDEMPTIONS.c.coupon_id, COUPONS.c.id),
             REDEMPTIONS.c.profile_id == bindparam("profile"),
         )
         .scalar_subquery()

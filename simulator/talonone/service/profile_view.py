@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import bindparam, select
 
 from simulator.core import fastsql
 from simulator.core.clock import format_instant
+from simulator.core.db import same_tenant
 from simulator.core.models import Tenant
 from simulator.core.store import Store
 from simulator.talonone.models.core import TalonProfile
@@ -55,17 +56,8 @@ PROFILE_WITH_AUDIENCES = fastsql.prepared(
     .select_from(
         PROFILES.outerjoin(
             MEMBERSHIPS,
-            and_(
-                MEMBERSHIPS.c.tenant_id == PROFILES.c.tenant_id,
-                MEMBERSHIPS.c.profile_integration_id == PROFILES.c.integration_id,
-            ),
-        ).outerjoin(
-            AUDIENCES,
-            and_(
-                AUDIENCES.c.tenant_id == MEMBERSHIPS.c.tenant_id,
-                AUDIENCES.c.id == MEMBERSHIPS.c.audience_id,
-            ),
-        )
+            same_tenant(MEMBERSHIPS.c.profile_integration_id, PROFILES.c.integration_id),
+        ).outerjoin(AUDIENCES, same_tenant(AUDIENCES.c.id, MEMBERSHIPS.c.audience_id))
     )
     .where(
         PROFILES.c.tenant_id == bindparam("tenant"),

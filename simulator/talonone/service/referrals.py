@@ -17,6 +17,7 @@ from sqlmodel import select
 
 from simulator.core import fastsql
 from simulator.core.clock import UtcDateTime, format_instant
+from simulator.core.db import same_tenant
 from simulator.core.ids import next_value, seeded_rng
 from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
@@ -434,8 +435,7 @@ ADVOCATED = fastsql.prepared(
         REFERRALS.outerjoin(
             REFERRAL_REDEMPTIONS,
             and_(
-                REFERRAL_REDEMPTIONS.c.tenant_id == REFERRALS.c.tenant_id,
-                REFERRAL_REDEMPTIONS.c.referral_id == REFERRALS.c.id,
+                same_tenant(REFERRAL_REDEMPTIONS.c.referral_id, REFERRALS.c.id),
                 REFERRAL_REDEMPTIONS.c.profile_id.is_not(None),
             ),
         )

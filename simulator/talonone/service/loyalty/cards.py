@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import bindparam, select
 
 from simulator.core import fastsql
 from simulator.core.clock import format_instant
+from simulator.core.db import same_tenant
 from simulator.core.ids import ALPHANUMERIC, next_value, seeded_rng
 from simulator.core.storable import length_of
 from simulator.core.store import Store
@@ -105,18 +106,8 @@ CARDS_OF_PROFILE = fastsql.prepared(
         CARD_LINKS.c.timestamp.label("linked_at"),
     )
     .select_from(
-        PROFILES_LINK.join(
-            CARDS,
-            and_(
-                CARDS.c.tenant_id == PROFILES_LINK.c.tenant_id,
-                CARDS.c.id == PROFILES_LINK.c.card_id,
-            ),
-        ).join(
-            CARD_LINKS,
-            and_(
-                CARD_LINKS.c.tenant_id == CARDS.c.tenant_id,
-                CARD_LINKS.c.card_id == CARDS.c.id,
-            ),
+        PROFILES_LINK.join(CARDS, same_tenant(CARDS.c.id, PROFILES_LINK.c.card_id)).join(
+            CARD_LINKS, same_tenant(CARD_LINKS.c.card_id, CARDS.c.id)
         )
     )
     .where(
