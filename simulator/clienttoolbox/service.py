@@ -103,7 +103,7 @@ def account_of(session: Store, tenant: Tenant) -> CtAccount:
 
 def campaigns_by_id(session: Store, tenant: Tenant, ids: list[str] | None) -> dict[str, Campaign]:
     """The tenant's campaigns (all, or those of `ids`), with their rewards and buyx items."""
-    statement = select(CtCampaign).where(CtCampaign.tenant_id == tenant.id)
+    statement = select(CtCampaign).where(CtCampaign.tenant_id == tenant.id).order_by(CtCampaign.id)
     if ids is not None and len(ids) <= CHUNK:
         statement = statement.where(CtCampaign.id.in_(ids))
     # More ids than one IN list takes (`campaigns_to_include` has no maximum): all campaigns,
@@ -256,19 +256,21 @@ CAMPAIGN_ROWS = fastsql.prepared(
                 "buy_x", "currency", "glyph", "created_stamp", "items",
             )
         ]
-    ).where(_campaign.tenant_id == bindparam("tenant_id"))
+    )
+    .where(_campaign.tenant_id == bindparam("tenant_id"))
+    .order_by(_campaign.id)  # the key's order: ties of a sort keep it on every store and plan
 )  # fmt: skip
 
 
 def listed_campaigns(session: Reader, tenant: Tenant) -> list[Campaign]:
-    """Every campaign of the tenant with its buyx items, in the store's order (as
-    campaigns_by_id gives them), without their rewards."""
+    """Every campaign of the tenant with its buyx items, by id (as campaigns_by_id gives
+    them), without their rewards."""
     rows = fastsql.execute(session, CAMPAIGN_ROWS, {"tenant_id": tenant.id})
     return [Campaign(row, items=items_of(row.items)) for row in rows]
 
 
 # What this process has listed of each tenant's campaigns: (id(engine), tenant) -> (the tenant's
-# cache revision then, the engine, {campaign: its view} in the store's order). Campaigns are
+# cache revision then, the engine, {campaign: its view} by id). Campaigns are
 # written only by a fixture load, which renews the revision (core/fixtures).
 _listed: caches.RevisionStore = {}
 LISTED_TENANTS = 1_000
