@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, select
 
@@ -97,14 +97,11 @@ PROFILES_OF_CARD = fastsql.prepared(
 PROFILES_LINK = CARD_PROFILES.alias("profiles_link")  # the profile's link to the card
 CARD_LINKS = CARD_PROFILES.alias("card_links")  # every link of the card, the profile's too
 # The cards linked to a profile (on the per-profile index, by card id), each with every
-# profile linked to it (`linked_profile`, `linked_at`, on the card's key): one statement for
-# the inventory, a row per card and link.
+# profile linked to it, oldest link first as PROFILES_OF_CARD gives them (on the card's key):
+# one statement for the inventory, a row per card and link. A row is both its card
+# (CardFields) and the link (RegistrationFields: `profile_id`, `timestamp`).
 CARDS_OF_PROFILE = fastsql.prepared(
-    select(
-        CARDS,
-        CARD_LINKS.c.profile_id.label("linked_profile"),
-        CARD_LINKS.c.timestamp.label("linked_at"),
-    )
+    select(CARDS, CARD_LINKS.c.profile_id, CARD_LINKS.c.timestamp)
     .select_from(
         PROFILES_LINK.join(CARDS, same_tenant(CARDS.c.id, PROFILES_LINK.c.card_id)).join(
             CARD_LINKS, same_tenant(CARD_LINKS.c.card_id, CARDS.c.id)
@@ -114,16 +111,9 @@ CARDS_OF_PROFILE = fastsql.prepared(
         PROFILES_LINK.c.tenant_id == bindparam("tenant"),
         PROFILES_LINK.c.profile_id == bindparam("profile"),
     )
-    .order_by(PROFILES_LINK.c.card_id),  # the per-profile index's order
+    .order_by(PROFILES_LINK.c.card_id, CARD_LINKS.c.timestamp, CARD_LINKS.c.profile_id),
     autoflush=True,
 )
-
-
-class Registration(NamedTuple):
-    """A card's link to a profile, as `CARDS_OF_PROFILE` reads it."""
-
-    profile_id: str
-    timestamp: datetime
 
 
 def card_profiles(
@@ -136,19 +126,14 @@ def card_profiles(
 
 def linked_cards(
     db: Store | fastsql.Lease, tenant_id: str, profile_id: str
-) -> list[tuple[CardFields, list[Registration]]]:
+) -> list[tuple[CardFields, list[RegistrationFields]]]:
     """The cards linked to the profile, by card id (those the request linked too), each with
     its links to profiles, oldest first (as `card_profiles` gives them)."""
     parameters = {"tenant": tenant_id, "profile": profile_id}
-    cards: dict[int, tuple[CardFields, list[Registration]]] = {}
+    cards: dict[int, tuple[CardFields, list[RegistrationFields]]] = {}
     for row in fastsql.execute(db, CARDS_OF_PROFILE, parameters):
-        if row.id not in cards:
-            cards[row.id] = (row, [])
-        cards[row.id][1].append(Registration(row.linked_profile, row.linked_at))
-    return [
-        (card, sorted(links, key=lambda link: (link.timestamp, link.profile_id)))
-        for card, links in cards.values()
-    ]
+        cards.setdefault(row.id, (row, []))[1].append(row)
+    return list(cards.values())
 
 
 def registration_view(link: RegistrationFields) -> dict[str, Any]:
