@@ -8,6 +8,7 @@ the CustomerProfile JSON, and applies UpdateCustomerProfileV2's `audiencesChange
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -352,8 +353,12 @@ def profile_audience_memberships(
 ) -> list[dict]:
     """The `audienceMemberships` of a CustomerProfile: [{id, name}] by audience id."""
     parameters = {"tenant": tenant_id, "profile": profile_id}
-    rows = fastsql.execute(db, PROFILE_AUDIENCE_MEMBERSHIPS, parameters)
-    return [{"id": audience_id, "name": name} for audience_id, name in rows]
+    return membership_views(fastsql.execute(db, PROFILE_AUDIENCE_MEMBERSHIPS, parameters))
+
+
+def membership_views(audiences: Iterable[tuple[int, str]]) -> list[dict]:
+    """`audienceMemberships` entries of (audience id, name) pairs, in their order."""
+    return [{"id": audience_id, "name": name} for audience_id, name in audiences]
 
 
 def delete_profile_data(db: Store, tenant_id: str, profile_id: str) -> None:

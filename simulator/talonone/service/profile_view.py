@@ -14,7 +14,7 @@ from simulator.core.store import Store
 from simulator.talonone.models.core import TalonProfile
 from simulator.talonone.models.engagement import TalonAudience, TalonAudienceMembership
 from simulator.talonone.service import campaigns
-from simulator.talonone.service.audiences import profile_audience_memberships
+from simulator.talonone.service.audiences import membership_views, profile_audience_memberships
 from simulator.talonone.service.profile_store import ProfileState, state_of
 
 
@@ -48,8 +48,9 @@ PROFILES = TalonProfile.__table__
 MEMBERSHIPS = TalonAudienceMembership.__table__
 AUDIENCES = TalonAudience.__table__
 # A profile and the audiences it belongs to, in one statement (the inventory's lease): the
-# profile on its unique index, its memberships on the per-profile index, each one's audience
-# by key; a profile in no audience comes once, its audience None. (Joined flat: a membership
+# profile on its unique index, its memberships on the per-profile index (in its order, by
+# audience id), each one's audience by key; a profile in no audience comes once, its audience
+# None. (Joined flat: a membership
 # joined to its audience in parentheses is materialized whole, every profile's.)
 PROFILE_WITH_AUDIENCES = fastsql.prepared(
     select(PROFILES, AUDIENCES.c.id.label("audience_id"), AUDIENCES.c.name.label("audience_name"))
@@ -63,6 +64,7 @@ PROFILE_WITH_AUDIENCES = fastsql.prepared(
         PROFILES.c.tenant_id == bindparam("tenant"),
         PROFILES.c.integration_id == bindparam("integration_id"),
     )
+    .order_by(MEMBERSHIPS.c.audience_id)
 )
 
 
@@ -75,8 +77,5 @@ def profile_with_memberships(
     rows = fastsql.execute(db, PROFILE_WITH_AUDIENCES, parameters).all()
     if not rows:
         return None
-    audiences = sorted(
-        (row.audience_id, row.audience_name) for row in rows if row.audience_id is not None
-    )
-    memberships = [{"id": audience_id, "name": name} for audience_id, name in audiences]
-    return state_of(rows[0]), memberships
+    members = [(row.audience_id, row.audience_name) for row in rows if row.audience_id is not None]
+    return state_of(rows[0]), membership_views(members)
