@@ -7,6 +7,7 @@ when a session closes and `release_referral` when it is cancelled (or reopened).
 from __future__ import annotations
 
 import string
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -455,30 +456,34 @@ def referred_customers(
     """Each code's friends (the profiles of its redemptions), first redemption first."""
     if not referral_ids:
         return {}
-    found: dict[int, list[str]] = {}
     parameters = {"tenant": tenant_id, "ids": referral_ids}
-    for referral_id, profile_id in fastsql.execute(db, REFERRED_CUSTOMERS, parameters):
-        if profile_id not in found.setdefault(referral_id, []):
-            found[referral_id].append(profile_id)
-    return found
+    return friends_by_referral(fastsql.execute(db, REFERRED_CUSTOMERS, parameters))
+
+
+def friends_by_referral(redemptions: Iterable[tuple[int, str]]) -> dict[int, list[str]]:
+    """Each code's friends from (referral id, friend) pairs in redemption order: each friend
+    once, at their first redemption."""
+    found: dict[int, dict[str, None]] = {}
+    for referral_id, friend in redemptions:
+        found.setdefault(referral_id, {}).setdefault(friend)
+    return {referral_id: list(friends) for referral_id, friends in found.items()}
 
 
 def profile_referrals(db: fastsql.Lease, tenant_id: str, profile_id: str) -> list[dict[str, Any]]:
-    """The InventoryReferral list: the codes this profile advocates, with who used them (each
-    friend once, at their first redemption)."""
-    parameters = {"tenant": tenant_id, "profile": profile_id}
+    """The InventoryReferral list: the codes this profile advocates, with who used them."""
+    rows = fastsql.execute(db, ADVOCATED, {"tenant": tenant_id, "profile": profile_id}).all()
     views: dict[int, dict[str, Any]] = {}
-    redemptions: dict[int, list[tuple[int, str]]] = {}
-    for row in fastsql.execute(db, ADVOCATED, parameters):
+    for row in rows:
         if row.id not in views:
             views[row.id] = referral_view(row)
-            redemptions[row.id] = []
-        if row.friend is not None:
-            redemptions[row.id].append((row.redemption, row.friend))
-    for referral_id, view in views.items():
-        in_order = sorted(redemptions[referral_id])
-        view["referredCustomers"] = list(dict.fromkeys(friend for _key, friend in in_order))
-    return list(views.values())
+    redeemed = sorted(
+        (row.redemption, row.id, row.friend) for row in rows if row.friend is not None
+    )
+    friends = friends_by_referral((referral_id, friend) for _key, referral_id, friend in redeemed)
+    return [
+        {**view, "referredCustomers": friends.get(referral_id, [])}
+        for referral_id, view in views.items()
+    ]
 
 
 def delete_profile_data(db: Store, tenant_id: str, profile_id: str) -> None:
