@@ -11,10 +11,10 @@ from fastapi import Request
 from sqlmodel import Session
 from starlette.types import Receive, Scope
 
-from simulator.clienttoolbox.errors import ClientToolboxError
+from simulator.clienttoolbox.errors import ClientToolboxError, query_fields
 from simulator.clienttoolbox.operations import FIELDS_STATE_KEY
 from simulator.core import fastsql, offloop, requestinfo, tenants
-from simulator.core.dispatch import query_values, read_body
+from simulator.core.dispatch import read_body
 from simulator.core.formats import form_pairs
 from simulator.core.models import Tenant
 
@@ -85,7 +85,7 @@ async def request_fields(request: Request) -> dict[str, str]:
     cached = getattr(request.state, FIELDS_STATE_KEY, None)
     if cached is not None:
         return cached
-    fields = {k.lower(): v for k, v in query_values(request).items()}
+    fields = query_fields(request)
     if request.method == "POST":
         body = await read_body(request)
         content_type = request.headers.get("content-type", "")
@@ -143,7 +143,7 @@ def tenant_of(session: Session, request: Request) -> Tenant | None:
     (ApiSpec.tenant_of); None where the auth would answer 401."""
     fields = getattr(request.state, FIELDS_STATE_KEY, None)
     if fields is None:
-        fields = {k.lower(): v for k, v in request.query_params.items()}
+        fields = query_fields(request)
     try:
         return authenticate(session, request, fields)
     except ClientToolboxError:

@@ -15,6 +15,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from simulator.clienttoolbox.operations import FIELDS_STATE_KEY
+from simulator.core.dispatch import query_values
 from simulator.core.errors import ApiError
 from simulator.core.formats import (
     XML_TYPE,
@@ -144,7 +145,12 @@ def error_fields(request: Request) -> Mapping[str, str]:
     cached = getattr(request.state, FIELDS_STATE_KEY, None)
     if cached is not None:
         return cached
-    return {k.lower(): v for k, v in request.query_params.items()}
+    return query_fields(request)
+
+
+def query_fields(request: Request) -> dict[str, str]:
+    """The query's fields, names lower-cased (names match case-insensitively)."""
+    return {name.lower(): value for name, value in query_values(request).items()}
 
 
 def render_error(request: Request, status: int, message: str, code: Any = None) -> Response:
