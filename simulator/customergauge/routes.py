@@ -173,27 +173,27 @@ def upload_view(upload: CgUpload) -> dict[str, Any]:
 
 async def file_transactional(
     request: Request,
-    tenant: Tenant = Depends(customergauge_tenant),
-    session: Session = Depends(get_session),
 ) -> Response:
-    number_text = request.query_params.get("id")
-    number = None
-    if number_text is not None and number_text.strip():
-        number = parse_int(number_text.strip())
-        if number is None or number < 0:
-            raise invalid("id must be a file upload id")
-    uploads = service.list_uploads(
-        session,
-        tenant.id,
-        number=number,
-        received_from=date_param(request, "date_range_from"),
-        received_to=date_param(request, "date_range_to", end_of_day=True),
-        start=int_param(request, "start", 0, 0, 10**9),
-        limit=int_param(request, "limit", MAX_PAGE, 1, MAX_PAGE),
-    )
-    views = [upload_view(u) for u in uploads]
-    xml_views = [{**v, "logs": {"log": v["logs"]} if v["logs"] else None} for v in views]
-    return respond(request, views, {"File": xml_views} if views else "")
+    with new_session(request.app.state.engine) as session:
+        tenant = customergauge_tenant_of(request, session)
+        number_text = request.query_params.get("id")
+        number = None
+        if number_text is not None and number_text.strip():
+            number = parse_int(number_text.strip())
+            if number is None or number < 0:
+                raise invalid("id must be a file upload id")
+        uploads = service.list_uploads(
+            session,
+            tenant.id,
+            number=number,
+            received_from=date_param(request, "date_range_from"),
+            received_to=date_param(request, "date_range_to", end_of_day=True),
+            start=int_param(request, "start", 0, 0, 10**9),
+            limit=int_param(request, "limit", MAX_PAGE, 1, MAX_PAGE),
+        )
+        views = [upload_view(u) for u in uploads]
+        xml_views = [{**v, "logs": {"log": v["logs"]} if v["logs"] else None} for v in views]
+        return respond(request, views, {"File": xml_views} if views else "")
 
 
 # --- Lists: unsubscribe and bounce ---------------------------------------------------------

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 from starlette.responses import Response
 
 from simulator.core import fastsql, offloop, tenants
 from simulator.core.clock import tenant_now
-from simulator.core.db import get_session, new_session
+from simulator.core.db import new_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import JsonRefused, fits, read_json
 from simulator.core.store import Transaction, unit_of_work
-from simulator.ecdp.auth import ecdp_tenant, ecdp_tenant_of, tenant_of, unauthorized
+from simulator.ecdp.auth import ecdp_tenant_of, tenant_of, unauthorized
 from simulator.ecdp.errors import EcdpError
 from simulator.ecdp.models import EcdpCustomer
 from simulator.ecdp.operations import OPERATIONS
@@ -210,16 +209,16 @@ async def get_by_crm_id(request: Request) -> Response:
 @OPERATIONS.route(router, "GetCustomerAttributes")
 async def get_attributes(
     request: Request,
-    session: Session = Depends(get_session),
-    tenant: Tenant = Depends(ecdp_tenant),
 ) -> Response:
-    return json_response({"status": 0, "data": list_attributes(session, tenant.id)})
+    with new_session(request.app.state.engine) as session:
+        tenant = ecdp_tenant_of(request, session)
+        return json_response({"status": 0, "data": list_attributes(session, tenant.id)})
 
 
 @OPERATIONS.route(router, "GetCustomerConsents")
 async def get_consents(
     request: Request,
-    session: Session = Depends(get_session),
-    tenant: Tenant = Depends(ecdp_tenant),
 ) -> Response:
-    return json_response({"status": 0, "data": list_consents(session, tenant.id)})
+    with new_session(request.app.state.engine) as session:
+        tenant = ecdp_tenant_of(request, session)
+        return json_response({"status": 0, "data": list_consents(session, tenant.id)})

@@ -9,11 +9,11 @@ from starlette.responses import Response
 
 from simulator.core.admindeps import path_tenant
 from simulator.core.clock import tenant_now
-from simulator.core.db import get_session
+from simulator.core.db import get_session, new_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import parse_int
-from simulator.talonone.auth import talonone_tenant
+from simulator.talonone.auth import talonone_tenant_of
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.operations import OPERATIONS
 from simulator.talonone.parsing import Query, bad_parameter
@@ -71,29 +71,29 @@ def require_profile(session: Session, tenant: Tenant, integration_id: str) -> No
 async def get_customer_achievements(
     integrationId: str,
     request: Request,
-    tenant: Tenant = Depends(talonone_tenant),
-    session: Session = Depends(get_session),
 ) -> Response:
-    query = Query(request.query_params)
-    campaign_ids = integers(query, "campaignIds")
-    achievement_ids = integers(query, "achievementIds")
-    statuses = chosen(query, "achievementStatus", ACHIEVEMENT_STATUSES)
-    progress = chosen(query, "currentProgressStatus", PROGRESS_STATUSES)
-    skip, size = paging(query)
-    require_profile(session, tenant, integrationId)
-    body = achievements.customer_achievements(
-        session,
-        tenant.id,
-        tenant_now(tenant),
-        integrationId,
-        campaign_ids=campaign_ids,
-        achievement_ids=achievement_ids,
-        statuses=statuses,
-        progress_statuses=progress,
-        skip=skip,
-        page_size=size,
-    )
-    return json_response(body)
+    with new_session(request.app.state.engine) as session:
+        tenant = talonone_tenant_of(request, session)
+        query = Query(request.query_params)
+        campaign_ids = integers(query, "campaignIds")
+        achievement_ids = integers(query, "achievementIds")
+        statuses = chosen(query, "achievementStatus", ACHIEVEMENT_STATUSES)
+        progress = chosen(query, "currentProgressStatus", PROGRESS_STATUSES)
+        skip, size = paging(query)
+        require_profile(session, tenant, integrationId)
+        body = achievements.customer_achievements(
+            session,
+            tenant.id,
+            tenant_now(tenant),
+            integrationId,
+            campaign_ids=campaign_ids,
+            achievement_ids=achievement_ids,
+            statuses=statuses,
+            progress_statuses=progress,
+            skip=skip,
+            page_size=size,
+        )
+        return json_response(body)
 
 
 @OPERATIONS.route(router, "GetCustomerAchievementHistory")
@@ -101,37 +101,37 @@ async def get_customer_achievement_history(
     integrationId: str,
     achievementId: str,
     request: Request,
-    tenant: Tenant = Depends(talonone_tenant),
-    session: Session = Depends(get_session),
 ) -> Response:
-    achievement_id = parse_int(achievementId)
-    if achievement_id is None:
-        raise bad_parameter("achievementId", "achievementId must be an integer")
-    query = Query(request.query_params)
-    statuses = chosen(query, "progressStatus", HISTORY_STATUSES)
-    start, end = query.instant("startDate"), query.instant("endDate")
-    skip, size = paging(query)
-    require_profile(session, tenant, integrationId)
-    body = achievements.achievement_history(
-        session,
-        tenant.id,
-        tenant_now(tenant),
-        integrationId,
-        achievement_id,
-        statuses=statuses,
-        start=start,
-        end=end,
-        skip=skip,
-        page_size=size,
-    )
-    if body is None:
-        raise TalonOneError(
-            404,
-            f"Achievement {achievement_id} not found",
-            title="Not found",
-            parameter="achievementId",
+    with new_session(request.app.state.engine) as session:
+        tenant = talonone_tenant_of(request, session)
+        achievement_id = parse_int(achievementId)
+        if achievement_id is None:
+            raise bad_parameter("achievementId", "achievementId must be an integer")
+        query = Query(request.query_params)
+        statuses = chosen(query, "progressStatus", HISTORY_STATUSES)
+        start, end = query.instant("startDate"), query.instant("endDate")
+        skip, size = paging(query)
+        require_profile(session, tenant, integrationId)
+        body = achievements.achievement_history(
+            session,
+            tenant.id,
+            tenant_now(tenant),
+            integrationId,
+            achievement_id,
+            statuses=statuses,
+            start=start,
+            end=end,
+            skip=skip,
+            page_size=size,
         )
-    return json_response(body)
+        if body is None:
+            raise TalonOneError(
+                404,
+                f"Achievement {achievement_id} not found",
+                title="Not found",
+                parameter="achievementId",
+            )
+        return json_response(body)
 
 
 admin_router = APIRouter(prefix="/__admin/tenants/{tenant_id}/talonone", tags=["admin"])

@@ -8,11 +8,11 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from simulator.core.clock import tenant_now
-from simulator.core.db import get_session
+from simulator.core.db import get_session, new_session
 from simulator.core.dispatch import query_param
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
-from simulator.talonone.auth import talonone_tenant
+from simulator.talonone.auth import talonone_tenant, talonone_tenant_of
 from simulator.talonone.operations import OPERATIONS
 from simulator.talonone.parsing import parse_body, query_dry, query_silent
 from simulator.talonone.routes.core import commit_or_rollback
@@ -40,7 +40,8 @@ async def track_event_v3(
 @OPERATIONS.route(router, "GetEventV3")
 async def get_event_v3(
     integrationId: str,
-    db: Session = Depends(get_session),
-    tenant: Tenant = Depends(talonone_tenant),
+    request: Request,
 ) -> Response:
-    return json_response(get_advanced_event(db, tenant, integrationId))
+    with new_session(request.app.state.engine) as db:
+        tenant = talonone_tenant_of(request, db)
+        return json_response(get_advanced_event(db, tenant, integrationId))

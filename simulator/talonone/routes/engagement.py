@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from simulator.core import fastsql
 from simulator.core.clock import tenant_now
-from simulator.core.db import get_session
+from simulator.core.db import get_session, new_session
 from simulator.core.dispatch import query_param
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
@@ -67,11 +67,11 @@ async def delete_coupon_reservation(
 async def get_reserved_customers(
     couponValue: str,
     request: Request,
-    tenant: Tenant = Depends(talonone_tenant),
-    session: Session = Depends(get_session),
 ) -> Response:
-    data = coupons.reserved_customers(session, tenant, couponValue)
-    return json_response({"totalResultSize": len(data), "data": data})
+    with new_session(request.app.state.engine) as session:
+        tenant = talonone_tenant_of(request, session)
+        data = coupons.reserved_customers(session, tenant, couponValue)
+        return json_response({"totalResultSize": len(data), "data": data})
 
 
 # --- referrals --------------------------------------------------------------------------------

@@ -3,15 +3,13 @@ with the loyalty routes' `Query` (the same 400s naming the parameter)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
-from sqlmodel import Session
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from simulator.core.clock import tenant_now
-from simulator.core.db import get_session
+from simulator.core.db import new_session
 from simulator.core.formats import json_response
-from simulator.core.models import Tenant
-from simulator.talonone.auth import talonone_tenant
+from simulator.talonone.auth import talonone_tenant_of
 from simulator.talonone.operations import OPERATIONS
 from simulator.talonone.parsing import Query
 from simulator.talonone.routes.achievements import integers
@@ -25,20 +23,20 @@ BOUNDS = ("startAfter", "startBefore", "endAfter", "endBefore")
 @OPERATIONS.route(router, "IntegrationGetAllCampaigns")
 async def integration_get_all_campaigns(
     request: Request,
-    tenant: Tenant = Depends(talonone_tenant),
-    session: Session = Depends(get_session),
 ) -> Response:
-    query = Query(request.query_params)
-    page_size, skip = query.page(default_size=50)  # the spec's default
-    campaign_ids = integers(query, "campaignIds")
-    bounds = {name: query.instant(name) for name in BOUNDS}
-    body = running_campaigns_page(
-        session,
-        tenant.id,
-        tenant_now(tenant),
-        campaign_ids=campaign_ids,
-        bounds=bounds,
-        skip=skip,
-        page_size=page_size,
-    )
-    return json_response(body)
+    with new_session(request.app.state.engine) as session:
+        tenant = talonone_tenant_of(request, session)
+        query = Query(request.query_params)
+        page_size, skip = query.page(default_size=50)  # the spec's default
+        campaign_ids = integers(query, "campaignIds")
+        bounds = {name: query.instant(name) for name in BOUNDS}
+        body = running_campaigns_page(
+            session,
+            tenant.id,
+            tenant_now(tenant),
+            campaign_ids=campaign_ids,
+            bounds=bounds,
+            skip=skip,
+            page_size=page_size,
+        )
+        return json_response(body)

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from simulator.core import fastsql
 from simulator.core.admindeps import path_tenant
 from simulator.core.clock import tenant_now
-from simulator.core.db import get_session
+from simulator.core.db import get_session, new_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import MAX_AMOUNT, StoredText, length_of, read_json, within
@@ -126,18 +126,18 @@ async def get_loyalty_program_profile_points(
     loyaltyProgramId: str,
     integrationId: str,
     request: Request,
-    tenant: Tenant = Depends(talonone_tenant),
-    session: Session = Depends(get_session),
 ) -> Response:
-    query = Query(request.query_params)
-    program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
-    status = query.choice("status", POINT_STATUSES, "active")
-    sort = query.choice("sort", POINT_SORTS)
-    page = page_of(query)
+    with new_session(request.app.state.engine) as session:
+        tenant = talonone_tenant_of(request, session)
+        query = Query(request.query_params)
+        program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
+        status = query.choice("status", POINT_STATUSES, "active")
+        sort = query.choice("sort", POINT_SORTS)
+        page = page_of(query)
 
-    require_program(session, tenant.id, program_id, card_based=False)
-    owner = require_profile(session, tenant.id, program_id, integrationId)
-    return json_response(points_of(session, tenant, owner, query, status, sort, page))
+        require_program(session, tenant.id, program_id, card_based=False)
+        owner = require_profile(session, tenant.id, program_id, integrationId)
+        return json_response(points_of(session, tenant, owner, query, status, sort, page))
 
 
 @OPERATIONS.route(router, "GetLoyaltyProgramProfileTransactions")
@@ -145,18 +145,18 @@ async def get_loyalty_program_profile_transactions(
     loyaltyProgramId: str,
     integrationId: str,
     request: Request,
-    tenant: Tenant = Depends(talonone_tenant),
-    session: Session = Depends(get_session),
 ) -> Response:
-    query = Query(request.query_params)
-    program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
-    filters = transaction_filters(query)
+    with new_session(request.app.state.engine) as session:
+        tenant = talonone_tenant_of(request, session)
+        query = Query(request.query_params)
+        program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
+        filters = transaction_filters(query)
 
-    require_program(session, tenant.id, program_id, card_based=False)
-    owner = require_profile(session, tenant.id, program_id, integrationId)
-    return json_response(
-        transactions_list(session, tenant.id, owner, tenant_now(tenant), **filters)
-    )
+        require_program(session, tenant.id, program_id, card_based=False)
+        owner = require_profile(session, tenant.id, program_id, integrationId)
+        return json_response(
+            transactions_list(session, tenant.id, owner, tenant_now(tenant), **filters)
+        )
 
 
 def transaction_filters(query: Query) -> dict[str, Any]:
@@ -246,24 +246,24 @@ async def get_loyalty_card_balances(
     loyaltyProgramId: str,
     loyaltyCardId: str,
     request: Request,
-    tenant: Tenant = Depends(talonone_tenant),
-    session: Session = Depends(get_session),
 ) -> Response:
-    query = Query(request.query_params)
-    program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
-    identifier = card_id_of(loyaltyCardId)
-    end_date = query.instant("endDate")
-    subledgers = query.many("subledgerId")
-    body = card_balances(
-        session,
-        tenant.id,
-        tenant_now(tenant),
-        program_id=program_id,
-        identifier=identifier,
-        end_date=end_date,
-        subledgers=subledgers,
-    )
-    return json_response(body)
+    with new_session(request.app.state.engine) as session:
+        tenant = talonone_tenant_of(request, session)
+        query = Query(request.query_params)
+        program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
+        identifier = card_id_of(loyaltyCardId)
+        end_date = query.instant("endDate")
+        subledgers = query.many("subledgerId")
+        body = card_balances(
+            session,
+            tenant.id,
+            tenant_now(tenant),
+            program_id=program_id,
+            identifier=identifier,
+            end_date=end_date,
+            subledgers=subledgers,
+        )
+        return json_response(body)
 
 
 @OPERATIONS.route(router, "GetLoyaltyCardPoints")
@@ -271,19 +271,19 @@ async def get_loyalty_card_points(
     loyaltyProgramId: str,
     loyaltyCardId: str,
     request: Request,
-    tenant: Tenant = Depends(talonone_tenant),
-    session: Session = Depends(get_session),
 ) -> Response:
-    query = Query(request.query_params)
-    program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
-    identifier = card_id_of(loyaltyCardId)
-    status = query.choice("status", POINT_STATUSES, "active")
-    sort = query.choice("sort", POINT_SORTS)
-    page = page_of(query)
+    with new_session(request.app.state.engine) as session:
+        tenant = talonone_tenant_of(request, session)
+        query = Query(request.query_params)
+        program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
+        identifier = card_id_of(loyaltyCardId)
+        status = query.choice("status", POINT_STATUSES, "active")
+        sort = query.choice("sort", POINT_SORTS)
+        page = page_of(query)
 
-    _program, card = require_card(session, tenant.id, program_id, identifier)
-    owner = Owner(program_id, card_identifier=card.identifier)
-    return json_response(points_of(session, tenant, owner, query, status, sort, page))
+        _program, card = require_card(session, tenant.id, program_id, identifier)
+        owner = Owner(program_id, card_identifier=card.identifier)
+        return json_response(points_of(session, tenant, owner, query, status, sort, page))
 
 
 @OPERATIONS.route(router, "GetLoyaltyCardTransactions")
@@ -291,19 +291,19 @@ async def get_loyalty_card_transactions(
     loyaltyProgramId: str,
     loyaltyCardId: str,
     request: Request,
-    tenant: Tenant = Depends(talonone_tenant),
-    session: Session = Depends(get_session),
 ) -> Response:
-    query = Query(request.query_params)
-    program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
-    identifier = card_id_of(loyaltyCardId)
-    filters = transaction_filters(query)
+    with new_session(request.app.state.engine) as session:
+        tenant = talonone_tenant_of(request, session)
+        query = Query(request.query_params)
+        program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
+        identifier = card_id_of(loyaltyCardId)
+        filters = transaction_filters(query)
 
-    _program, card = require_card(session, tenant.id, program_id, identifier)
-    owner = Owner(program_id, card_identifier=card.identifier)
-    return json_response(
-        transactions_list(session, tenant.id, owner, tenant_now(tenant), **filters)
-    )
+        _program, card = require_card(session, tenant.id, program_id, identifier)
+        owner = Owner(program_id, card_identifier=card.identifier)
+        return json_response(
+            transactions_list(session, tenant.id, owner, tenant_now(tenant), **filters)
+        )
 
 
 # --- admin: inspection and manual points ---------------------------------------------------
