@@ -174,6 +174,15 @@ def flows(http: TestClient, keys: Keys) -> Iterator[tuple[str, Callable[[], Any]
         "balances",
         lambda: http.get("/v1/loyalty_programs/1/profile/customer-1/balances", headers=TALON),
     )
+    # the ledger's lists and a card's reads (prepared statements on a read lease)
+    for name, path in (
+        ("points", "/v1/loyalty_programs/1/profile/loyalty-demo-1/points?sort=-expiryDate"),
+        ("transactions", "/v1/loyalty_programs/1/profile/loyalty-demo-1/transactions"),
+        ("card balances", "/v1/loyalty_programs/3/cards/CARD-0001/balances"),
+        ("card points", "/v1/loyalty_programs/3/cards/CARD-0001/points?subledgerId=x"),
+        ("card transactions", "/v1/loyalty_programs/3/cards/CARD-0001/transactions?skip=1"),
+    ):
+        yield name, lambda p=path: http.get(p, headers=TALON)
     yield (
         "event",
         lambda: http.post(

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from simulator.core import fastsql
 from simulator.core.admindeps import path_tenant
 from simulator.core.clock import tenant_now
-from simulator.core.db import get_session, new_session
+from simulator.core.db import get_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import MAX_AMOUNT, StoredText, length_of, read_json, within
@@ -38,10 +38,10 @@ from simulator.talonone.service import loyalty_fixtures
 from simulator.talonone.service.loyalty.balances import profile_balances, require_profile
 from simulator.talonone.service.loyalty.cards import (
     card_balances,
+    card_to_read,
     card_view,
     generate_card,
     link_card,
-    require_card,
 )
 from simulator.talonone.service.loyalty.history import (
     DEFAULT_PAGE_SIZE,
@@ -75,11 +75,17 @@ def page_of(query: Query) -> Page:
 
 
 def points_of(
-    session: Session, tenant: Tenant, owner: Any, query: Any, status: Any, sort: Any, page: Any
+    db: fastsql.Lease,
+    tenant: Tenant,
+    owner: Any,
+    query: Any,
+    status: Any,
+    sort: Any,
+    page: Any,
 ) -> dict:
     """The points list of a profile or a card: the same filters for both endpoints."""
     return points_list(
-        session,
+        db,
         tenant.id,
         owner,
         tenant_now(tenant),
@@ -127,17 +133,17 @@ async def get_loyalty_program_profile_points(
     integrationId: str,
     request: Request,
 ) -> Response:
-    with new_session(request.app.state.engine) as session:
-        tenant = talonone_tenant_of(request, session)
+    with fastsql.read_lease(request.app.state.engine) as db:
+        tenant = talonone_tenant_of(request, db)
         query = Query(request.query_params)
         program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
         status = query.choice("status", POINT_STATUSES, "active")
         sort = query.choice("sort", POINT_SORTS)
         page = page_of(query)
 
-        require_program(session, tenant.id, program_id, card_based=False)
-        owner = require_profile(session, tenant.id, program_id, integrationId)
-        return json_response(points_of(session, tenant, owner, query, status, sort, page))
+        require_program(db, tenant.id, program_id, card_based=False)
+        owner = require_profile(db, tenant.id, program_id, integrationId)
+        return json_response(points_of(db, tenant, owner, query, status, sort, page))
 
 
 @OPERATIONS.route(router, "GetLoyaltyProgramProfileTransactions")
@@ -146,17 +152,15 @@ async def get_loyalty_program_profile_transactions(
     integrationId: str,
     request: Request,
 ) -> Response:
-    with new_session(request.app.state.engine) as session:
-        tenant = talonone_tenant_of(request, session)
+    with fastsql.read_lease(request.app.state.engine) as db:
+        tenant = talonone_tenant_of(request, db)
         query = Query(request.query_params)
         program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
         filters = transaction_filters(query)
 
-        require_program(session, tenant.id, program_id, card_based=False)
-        owner = require_profile(session, tenant.id, program_id, integrationId)
-        return json_response(
-            transactions_list(session, tenant.id, owner, tenant_now(tenant), **filters)
-        )
+        require_program(db, tenant.id, program_id, card_based=False)
+        owner = require_profile(db, tenant.id, program_id, integrationId)
+        return json_response(transactions_list(db, tenant.id, owner, tenant_now(tenant), **filters))
 
 
 def transaction_filters(query: Query) -> dict[str, Any]:
@@ -247,15 +251,15 @@ async def get_loyalty_card_balances(
     loyaltyCardId: str,
     request: Request,
 ) -> Response:
-    with new_session(request.app.state.engine) as session:
-        tenant = talonone_tenant_of(request, session)
+    with fastsql.read_lease(request.app.state.engine) as db:
+        tenant = talonone_tenant_of(request, db)
         query = Query(request.query_params)
         program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
         identifier = card_id_of(loyaltyCardId)
         end_date = query.instant("endDate")
         subledgers = query.many("subledgerId")
         body = card_balances(
-            session,
+            db,
             tenant.id,
             tenant_now(tenant),
             program_id=program_id,
@@ -272,8 +276,8 @@ async def get_loyalty_card_points(
     loyaltyCardId: str,
     request: Request,
 ) -> Response:
-    with new_session(request.app.state.engine) as session:
-        tenant = talonone_tenant_of(request, session)
+    with fastsql.read_lease(request.app.state.engine) as db:
+        tenant = talonone_tenant_of(request, db)
         query = Query(request.query_params)
         program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
         identifier = card_id_of(loyaltyCardId)
@@ -281,9 +285,9 @@ async def get_loyalty_card_points(
         sort = query.choice("sort", POINT_SORTS)
         page = page_of(query)
 
-        _program, card = require_card(session, tenant.id, program_id, identifier)
+        card = card_to_read(db, tenant.id, program_id, identifier)
         owner = Owner(program_id, card_identifier=card.identifier)
-        return json_response(points_of(session, tenant, owner, query, status, sort, page))
+        return json_response(points_of(db, tenant, owner, query, status, sort, page))
 
 
 @OPERATIONS.route(router, "GetLoyaltyCardTransactions")
@@ -292,18 +296,16 @@ async def get_loyalty_card_transactions(
     loyaltyCardId: str,
     request: Request,
 ) -> Response:
-    with new_session(request.app.state.engine) as session:
-        tenant = talonone_tenant_of(request, session)
+    with fastsql.read_lease(request.app.state.engine) as db:
+        tenant = talonone_tenant_of(request, db)
         query = Query(request.query_params)
         program_id = path_int(loyaltyProgramId, "loyaltyProgramId")
         identifier = card_id_of(loyaltyCardId)
         filters = transaction_filters(query)
 
-        _program, card = require_card(session, tenant.id, program_id, identifier)
+        card = card_to_read(db, tenant.id, program_id, identifier)
         owner = Owner(program_id, card_identifier=card.identifier)
-        return json_response(
-            transactions_list(session, tenant.id, owner, tenant_now(tenant), **filters)
-        )
+        return json_response(transactions_list(db, tenant.id, owner, tenant_now(tenant), **filters))
 
 
 # --- admin: inspection and manual points ---------------------------------------------------

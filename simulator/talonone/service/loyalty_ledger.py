@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -236,18 +237,19 @@ def epoch(at: datetime) -> float:
     return at.timestamp()
 
 
-def pending_condition(at: datetime):
-    return TalonLoyaltyLot.start_ts > epoch(at)
+def status_condition(lots: Any, status: str, ts: Any) -> Any:
+    """The lots of `status` (pending, active or expired) at the epoch instant `ts`: a number, or
+    a bind of one (a prepared statement). `lots`: TalonLoyaltyLot or its table's columns.
+    An expired lot is not pending (a lot cannot expire before it starts counting)."""
+    if status == "pending":
+        return lots.start_ts > ts
+    if status == "expired":
+        return and_(lots.start_ts <= ts, lots.expiry_ts <= ts)
+    return and_(lots.start_ts <= ts, lots.expiry_ts > ts)
 
 
-def expired_condition(at: datetime):
-    """Expired and not pending (a lot cannot expire before it starts counting)."""
-    return and_(TalonLoyaltyLot.start_ts <= epoch(at), TalonLoyaltyLot.expiry_ts <= epoch(at))
-
-
-def active_condition(at: datetime):
-    ts = epoch(at)
-    return and_(TalonLoyaltyLot.start_ts <= ts, TalonLoyaltyLot.expiry_ts > ts)
+def active_condition(at: datetime) -> Any:
+    return status_condition(TalonLoyaltyLot, "active", epoch(at))
 
 
 def start_ts_of(on_action: bool, start_at: datetime | None) -> float:

@@ -48,16 +48,35 @@ def get_card(
 def require_card(
     db: Store, tenant_id: str, program_id: int, identifier: str
 ) -> tuple[TalonLoyaltyProgram, TalonLoyaltyCard]:
+    """The program and the card as ORM objects (a write changes the card); 404 / 400 as
+    `card_to_read`."""
     program = require_program(db, tenant_id, program_id, card_based=True)
     card = get_card(db, tenant_id, program_id, identifier)
     if card is None:
-        raise TalonOneError(
-            404,
-            f"Loyalty card {identifier} not found",
-            parameter="loyaltyCardId",
-            title="Not found",
-        )
+        raise card_not_found(identifier)
     return program, card
+
+
+def card_to_read(
+    db: Store | fastsql.Lease, tenant_id: str, program_id: int, identifier: str
+) -> CardFields:
+    """The card as a row of a prepared read (on a read lease too): 404 for an unknown program
+    or card, 400 for a program that is not card-based."""
+    require_program(db, tenant_id, program_id, card_based=True)
+    parameters = {"tenant": tenant_id, "program": program_id, "identifier": identifier}
+    card = fastsql.execute(db, CARD_BY_IDENTIFIER, parameters).first()
+    if card is None:
+        raise card_not_found(identifier)
+    return card
+
+
+def card_not_found(identifier: str) -> TalonOneError:
+    return TalonOneError(
+        404,
+        f"Loyalty card {identifier} not found",
+        parameter="loyaltyCardId",
+        title="Not found",
+    )
 
 
 class CardFields(Protocol):
@@ -83,6 +102,15 @@ class RegistrationFields(Protocol):
 
 CARDS = TalonLoyaltyCard.__table__
 CARD_PROFILES = TalonLoyaltyCardProfile.__table__
+# A card by its identifier in its program (the key's index), as `get_card` reads it.
+CARD_BY_IDENTIFIER = fastsql.prepared(
+    select(CARDS).where(
+        CARDS.c.tenant_id == bindparam("tenant"),
+        CARDS.c.program_id == bindparam("program"),
+        CARDS.c.identifier == bindparam("identifier"),
+    ),
+    autoflush=True,
+)
 # Built once, run on the DBAPI cursor (core/fastsql), on a lease or a Session (`autoflush`:
 # a link the request added through the ORM is read too).
 PROFILES_OF_CARD = fastsql.prepared(
@@ -304,7 +332,7 @@ def link_card(
 
 
 def card_balances(
-    db: Store,
+    db: Store | fastsql.Lease,
     tenant_id: str,
     now: datetime,
     *,
@@ -313,7 +341,7 @@ def card_balances(
     end_date: datetime | None = None,
     subledgers: list[str] | None = None,
 ) -> dict[str, Any]:
-    _program, card = require_card(db, tenant_id, program_id, identifier)
+    card = card_to_read(db, tenant_id, program_id, identifier)
     owner = Owner(program_id, card_identifier=card.identifier)
     found = balances_at(db, tenant_id, owner, now, end_date)
     body: dict[str, Any] = {}

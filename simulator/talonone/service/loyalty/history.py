@@ -1,15 +1,21 @@
 """GetLoyaltyPoints / GetLoyaltyProgramProfileTransactions / GetLoyaltyCardTransactions: the
 paged lists of lots and transactions.
+
+Each list is a prepared statement (core/fastsql) built once per shape of the request (which
+filters it names, the sort), its values bound: it runs on a read lease as on a Session
+(`autoflush`: what a request wrote through the ORM is listed too).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
+from simulator.core import fastsql
 from simulator.core.clock import format_instant
 from simulator.core.formats import number
 from simulator.core.store import Store
@@ -17,9 +23,9 @@ from simulator.talonone.models.loyalty import TalonLoyaltyLot, TalonLoyaltyTrans
 from simulator.talonone.service.loyalty_ledger import (
     EPSILON,
     Owner,
-    active_condition,
-    expired_condition,
-    pending_condition,
+    epoch,
+    owned_by,
+    status_condition,
 )
 
 DEFAULT_PAGE_SIZE = 50
@@ -31,13 +37,52 @@ class Page:
     skip: int = 0
 
 
-def paged(db: Store, statement: Any, page: Page) -> tuple[list[Any], bool]:
-    rows = list(db.scalars(statement.offset(page.skip).limit(page.size + 1)))
+LOTS = TalonLoyaltyLot.__table__.c
+TRANSACTIONS = TalonLoyaltyTransaction.__table__.c
+
+
+def paged(
+    db: Store | fastsql.Lease, statement: fastsql.Prepared, parameters: dict[str, Any], page: Page
+) -> tuple[list[Any], bool]:
+    """A page of the statement's rows (bound `skip` and `limit`), and whether more follow."""
+    bound = {**parameters, "skip": page.skip, "limit": page.size + 1}
+    rows = fastsql.execute(db, statement, bound).all()
     return rows[: page.size], len(rows) > page.size
 
 
+def in_list(statement: Any, column: Any, name: str, named: frozenset[str]) -> Any:
+    """`statement`, keeping only rows whose `column` is in the bound list `name` if named."""
+    if name not in named:
+        return statement
+    return statement.where(column.in_(bindparam(name, expanding=True)))
+
+
+@functools.cache
+def points_statement(status: str, named: frozenset[str], sort: str) -> fastsql.Prepared:
+    """An owner's unused lots of `status` at the bound instant `at`, filtered by the lists
+    `named` (subledgers, session_ids, transaction_uuids), in the order of `sort`."""
+    statement = select(TalonLoyaltyLot.__table__).where(
+        *owned_by(LOTS), LOTS.remaining > EPSILON, status_condition(LOTS, status, bindparam("at"))
+    )
+    statement = in_list(statement, LOTS.subledger_id, "subledgers", named)
+    statement = in_list(statement, LOTS.session_id, "session_ids", named)
+    statement = in_list(statement, LOTS.transaction_uuid, "transaction_uuids", named)
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key == "startDate":
+        column = func.coalesce(LOTS.start_at, LOTS.created)
+        statement = statement.order_by(column.desc() if descending else column, LOTS.id)
+    elif key == "expiryDate":
+        column = LOTS.expiry_ts
+        statement = statement.order_by(column.desc() if descending else column, LOTS.id)
+    else:
+        statement = statement.order_by(LOTS.id)
+    paging = statement.offset(bindparam("skip")).limit(bindparam("limit"))
+    return fastsql.prepared(paging, autoflush=True)
+
+
 def points_list(
-    db: Store,
+    db: Store | fastsql.Lease,
     tenant_id: str,
     owner: Owner,
     now: datetime,
@@ -50,33 +95,15 @@ def points_list(
     page: Page,
 ) -> dict[str, Any]:
     """Unused remainders of additions with the given status at `now`."""
-    lot = TalonLoyaltyLot
-    condition = {
-        "active": active_condition(now),
-        "pending": pending_condition(now),
-        "expired": expired_condition(now),
-    }[status]
-    statement = select(lot).where(
-        lot.tenant_id == tenant_id, *owner.where(lot), lot.remaining > EPSILON, condition
-    )
-    if subledgers:
-        statement = statement.where(lot.subledger_id.in_(subledgers))
-    if session_ids:
-        statement = statement.where(lot.session_id.in_(session_ids))
-    if transaction_uuids:
-        statement = statement.where(lot.transaction_uuid.in_(transaction_uuids))
-    descending = bool(sort and sort.startswith("-"))
-    key = (sort or "").lstrip("-")
-    if key == "startDate":
-        column = func.coalesce(lot.start_at, lot.created)
-        statement = statement.order_by(column.desc() if descending else column, lot.id)
-    elif key == "expiryDate":
-        statement = statement.order_by(
-            lot.expiry_ts.desc() if descending else lot.expiry_ts, lot.id
-        )
-    else:
-        statement = statement.order_by(lot.id)
-    rows, has_more = paged(db, statement, page)
+    lists = {
+        "subledgers": subledgers,
+        "session_ids": session_ids,
+        "transaction_uuids": transaction_uuids,
+    }
+    named = {name: values for name, values in lists.items() if values}
+    statement = points_statement(status, frozenset(named), sort or "")
+    parameters = {**owner.parameters(tenant_id), "at": epoch(now), **named}
+    rows, has_more = paged(db, statement, parameters, page)
     data = []
     for row in rows:
         entry: dict[str, Any] = {
@@ -98,8 +125,33 @@ def points_list(
     return {"hasMore": has_more, "data": data}
 
 
+@functools.cache
+def transactions_statement(named: frozenset[str], awaits_activation: bool) -> fastsql.Prepared:
+    """An owner's transactions, newest first, filtered by what is `named` (the lists
+    subledgers, session_ids, transaction_uuids; `kind`; the instants `start` and `end`), and
+    only those whose lots await activation if asked."""
+    statement = select(TalonLoyaltyTransaction.__table__).where(*owned_by(TRANSACTIONS))
+    statement = in_list(statement, TRANSACTIONS.subledger_id, "subledgers", named)
+    statement = in_list(statement, TRANSACTIONS.session_id, "session_ids", named)
+    statement = in_list(statement, TRANSACTIONS.uuid, "transaction_uuids", named)
+    if "kind" in named:
+        statement = statement.where(TRANSACTIONS.kind == bindparam("kind"))
+    if "start" in named:
+        statement = statement.where(TRANSACTIONS.created >= bindparam("start"))
+    if "end" in named:
+        statement = statement.where(TRANSACTIONS.created <= bindparam("end"))
+    if awaits_activation:
+        waiting = select(LOTS.transaction_id).where(
+            *owned_by(LOTS), LOTS.on_action.is_(True), LOTS.remaining > EPSILON
+        )
+        statement = statement.where(TRANSACTIONS.id.in_(waiting))
+    paging = statement.order_by(TRANSACTIONS.id.desc())
+    paging = paging.offset(bindparam("skip")).limit(bindparam("limit"))
+    return fastsql.prepared(paging, autoflush=True)
+
+
 def transactions_list(
-    db: Store,
+    db: Store | fastsql.Lease,
     tenant_id: str,
     owner: Owner,
     now: datetime,
@@ -114,29 +166,18 @@ def transactions_list(
     page: Page,
 ) -> dict[str, Any]:
     """Transactions, newest first (so no filter gives the last 50)."""
-    tx = TalonLoyaltyTransaction
-    statement = select(tx).where(tx.tenant_id == tenant_id, *owner.where(tx))
-    if subledgers:
-        statement = statement.where(tx.subledger_id.in_(subledgers))
-    if kind:
-        statement = statement.where(tx.kind == kind)
-    if start_date is not None:
-        statement = statement.where(tx.created >= start_date)
-    if end_date is not None:
-        statement = statement.where(tx.created <= end_date)
-    if session_ids:
-        statement = statement.where(tx.session_id.in_(session_ids))
-    if transaction_uuids:
-        statement = statement.where(tx.uuid.in_(transaction_uuids))
-    if awaits_activation:
-        waiting = select(TalonLoyaltyLot.transaction_id).where(
-            TalonLoyaltyLot.tenant_id == tenant_id,
-            *owner.where(TalonLoyaltyLot),
-            TalonLoyaltyLot.on_action.is_(True),
-            TalonLoyaltyLot.remaining > EPSILON,
-        )
-        statement = statement.where(tx.id.in_(waiting))
-    rows, has_more = paged(db, statement.order_by(tx.id.desc()), page)
+    given = {
+        "subledgers": subledgers,
+        "kind": kind,
+        "start": start_date,
+        "end": end_date,
+        "session_ids": session_ids,
+        "transaction_uuids": transaction_uuids,
+    }
+    named = {name: value for name, value in given.items() if value}
+    statement = transactions_statement(frozenset(named), awaits_activation)
+    parameters = {**owner.parameters(tenant_id), **named}
+    rows, has_more = paged(db, statement, parameters, page)
     data = []
     for row in rows:
         entry: dict[str, Any] = {
