@@ -1,5 +1,5 @@
-"""Every read of the soak, and GetCustomerInventory, alone: on 32 connections beside the bare
-stack, and on one.
+"""Every read operation of every API alone (the soak's reads, GetCustomerInventory and the
+others): on 32 connections beside the bare stack, and on one.
 
 The bare stack serves the same answer as the read (its status, content type and body, taken
 from the simulator's first answer and served from memory: bench/baseline.py `/bodies`), so
@@ -19,7 +19,7 @@ from bench.load import (
     run_load,
     same_answer_request,
 )
-from bench.soak import ECDP, TALON, create_read_session, named_kinds
+from bench.soak import CG, ECDP, TALON, create_read_session, named_kinds
 
 READS = (
     "talonone session read",
@@ -44,6 +44,23 @@ EVERY_BLOCK = (
     "profile=true&referrals=true&coupons=true&loyalty=true&giveaways=true&achievements=true"
 )
 MISSING_CUSTOMER = "ecdp customer by e-mail (404)"
+# The read operations the soak does not send, on the default set's data: (name, path, headers).
+LOYALTY = "/v1/loyalty_programs/1/profile/loyalty-demo-1"
+CARD = "/v1/loyalty_programs/3/cards/CARD-0001"
+OTHER_READS = (
+    ("talonone loyalty points", f"{LOYALTY}/points", TALON),
+    ("talonone loyalty transactions", f"{LOYALTY}/transactions", TALON),
+    ("talonone card balances", f"{CARD}/balances", TALON),
+    ("talonone card points", f"{CARD}/points", TALON),
+    ("talonone card transactions", f"{CARD}/transactions", TALON),
+    ("talonone customer achievements", "/v1/customer_profiles/customer-1/achievements", TALON),
+    ("talonone reserved customers", "/v1/coupon_reservations/customerprofiles/WALLET-5", TALON),
+    ("talonone integration campaigns", "/v1/integration/campaigns", TALON),
+    ("ecdp customer by id", "/customers/id/1", ECDP),
+    ("ecdp attribute definitions", "/customerattributes", ECDP),
+    ("ecdp consent definitions", "/customerconsents", ECDP),
+    ("customergauge file status", "/v4.1/file/transactional.json", CG),
+)
 ONE_CONNECTION_SECONDS = 3.0
 
 
@@ -66,8 +83,12 @@ async def run(port: int) -> list[dict]:
     ):
         inventory = build_request("GET", path, port, TALON)
         kinds[f"talonone customer inventory ({name})"] = lambda _n, request=inventory: request
+    for name, path, headers in OTHER_READS:
+        other = build_request("GET", path, port, headers)
+        kinds[name] = lambda _n, request=other: request
     rows: list[dict] = []
-    for number, name in enumerate((*READS, MISSING_CUSTOMER)):
+    names = (*READS, MISSING_CUSTOMER, *(name for name, _path, _headers in OTHER_READS))
+    for number, name in enumerate(names):
         # The bare stack answers what this read answers (status, content type, body).
         same = None
         if BASELINE_PORT:
