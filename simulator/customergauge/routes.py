@@ -36,7 +36,7 @@ from simulator.customergauge.errors import (
     CustomerGaugeError,
     wants_xml,
 )
-from simulator.customergauge.models import LIST_BOUNCE, LIST_UNSUBSCRIBE, CgUpload
+from simulator.customergauge.models import LIST_BOUNCE, LIST_UNSUBSCRIBE
 from simulator.customergauge.operations import OPERATIONS
 from simulator.customergauge.xmlinput import XML_FORM_FIELDS
 
@@ -157,7 +157,7 @@ async def multipart_document(request: Request) -> bytes:
 # --- File: GET transactional (upload status) -----------------------------------------------
 
 
-def upload_view(upload: CgUpload) -> dict[str, Any]:
+def upload_view(upload: service.UploadFields) -> dict[str, Any]:
     """As the real file-status endpoint prints an upload: every number a string."""
     return {
         "id": str(upload.number),
@@ -174,16 +174,16 @@ def upload_view(upload: CgUpload) -> dict[str, Any]:
 async def file_transactional(
     request: Request,
 ) -> Response:
-    with new_session(request.app.state.engine) as session:
-        tenant = customergauge_tenant_of(request, session)
+    with fastsql.read_lease(request.app.state.engine) as db:
+        tenant = customergauge_tenant_of(request, db)
         number_text = request.query_params.get("id")
         number = None
         if number_text is not None and number_text.strip():
             number = parse_int(number_text.strip())
             if number is None or number < 0:
                 raise invalid("id must be a file upload id")
-        uploads = service.list_uploads(
-            session,
+        uploads = service.upload_statuses(
+            db,
             tenant.id,
             number=number,
             received_from=date_param(request, "date_range_from"),

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from typing import Any, NamedTuple
+from functools import cache, lru_cache
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import Integer, and_, bindparam, delete, func, select, update
 
@@ -583,7 +583,70 @@ def list_uploads(
     return list(session.execute(query).scalars())
 
 
-def upload_logs(upload: CgUpload) -> list[str]:
+class UploadFields(Protocol):
+    """What an upload's status view reads: a CgUpload, or a row of `upload_statuses`."""
+
+    number: int
+    status: str
+    received_at: datetime
+    total_records: int
+    successful_records: int
+    unsuccessful_records: int
+    logs_json: str
+
+
+UPLOADS = CgUpload.__table__
+# The columns the file-status endpoint shows (not the records an upload carries, up to 2 MB).
+STATUS_COLUMNS = [
+    UPLOADS.c[name]
+    for name in (
+        "number",
+        "status",
+        "received_at",
+        "total_records",
+        "successful_records",
+        "unsuccessful_records",
+        "logs_json",
+    )
+]
+
+
+@cache
+def upload_status_statement(named: frozenset[str]) -> fastsql.Prepared:
+    """A tenant's uploads by number, their status columns only, filtered by what is `named`
+    (`number`, `received_from`, `received_to`), a page of them (`start`, `limit`)."""
+    statement = select(*STATUS_COLUMNS).where(UPLOADS.c.tenant_id == bindparam("tenant"))
+    if "number" in named:
+        statement = statement.where(UPLOADS.c.number == bindparam("number"))
+    if "received_from" in named:
+        statement = statement.where(UPLOADS.c.received_at >= bindparam("received_from"))
+    if "received_to" in named:
+        statement = statement.where(UPLOADS.c.received_at <= bindparam("received_to"))
+    statement = statement.order_by(UPLOADS.c.number)
+    return fastsql.prepared(statement.offset(bindparam("start")).limit(bindparam("limit")))
+
+
+def upload_statuses(
+    db: Store | fastsql.Lease,
+    tenant_id: str,
+    *,
+    number: int | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+    start: int = 0,
+    limit: int = 1000,
+) -> list[UploadFields]:
+    """The file-status endpoint's uploads (as `list_uploads` finds them, without records)."""
+    if number is not None and not fits(CgUpload.number, number):
+        return []  # no upload has a number beyond the store's range
+    given = {"number": number, "received_from": received_from, "received_to": received_to}
+    named = {name: value for name, value in given.items() if value is not None}
+    statement = upload_status_statement(frozenset(named))
+    parameters = {"tenant": tenant_id, **named, "start": start, "limit": limit}
+    return fastsql.execute(db, statement, parameters).all()
+
+
+def upload_logs(upload: UploadFields) -> list[str]:
     logs = json.loads(upload.logs_json or "[]")
     return logs if isinstance(logs, list) else []
 

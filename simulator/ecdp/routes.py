@@ -210,15 +210,15 @@ async def get_by_crm_id(request: Request) -> Response:
 async def get_attributes(
     request: Request,
 ) -> Response:
-    with new_session(request.app.state.engine) as session:
-        tenant = ecdp_tenant_of(request, session)
-        return json_response({"status": 0, "data": list_attributes(session, tenant.id)})
+    with fastsql.read_lease(request.app.state.engine) as db:
+        tenant = ecdp_tenant_of(request, db)
+        return json_response({"status": 0, "data": list_attributes(db, tenant.id)})
 
 
 @OPERATIONS.route(router, "GetCustomerConsents")
 async def get_consents(
     request: Request,
 ) -> Response:
-    with new_session(request.app.state.engine) as session:
-        tenant = ecdp_tenant_of(request, session)
-        return json_response({"status": 0, "data": list_consents(session, tenant.id)})
+    with fastsql.read_lease(request.app.state.engine) as db:
+        tenant = ecdp_tenant_of(request, db)
+        return json_response({"status": 0, "data": list_consents(db, tenant.id)})

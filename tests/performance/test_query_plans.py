@@ -68,6 +68,7 @@ class Keys:
     talonone: dict[str, str]
     ecdp: dict[str, str]
     clienttoolbox: dict[str, str]
+    customergauge: dict[str, str]
 
     @classmethod
     def default(cls) -> Keys:
@@ -75,6 +76,7 @@ class Keys:
             DEFAULT_CREDENTIALS["talonone"],
             DEFAULT_CREDENTIALS["ecdp"],
             DEFAULT_CREDENTIALS["clienttoolbox"],
+            DEFAULT_CREDENTIALS["customergauge"],
         )
 
     @classmethod
@@ -83,6 +85,7 @@ class Keys:
             {"Authorization": f"ApiKey-v1 {credentials['talonone']['api_key']}"},
             {"x-api-key": credentials["ecdp"]["api_key"]},
             {"API": "1.5", **credentials["clienttoolbox"]},
+            {"Authorization": f"api_key {credentials['customergauge']['api_key']}"},
         )
 
 
@@ -181,8 +184,19 @@ def flows(http: TestClient, keys: Keys) -> Iterator[tuple[str, Callable[[], Any]
         ("card balances", "/v1/loyalty_programs/3/cards/CARD-0001/balances"),
         ("card points", "/v1/loyalty_programs/3/cards/CARD-0001/points?subledgerId=x"),
         ("card transactions", "/v1/loyalty_programs/3/cards/CARD-0001/transactions?skip=1"),
+        ("achievements", "/v1/customer_profiles/customer-1/achievements"),
+        ("reserved customers", "/v1/coupon_reservations/customerprofiles/WALLET-5"),
     ):
         yield name, lambda p=path: http.get(p, headers=TALON)
+    for name, path in (
+        ("ecdp attributes", "/customerattributes"),
+        ("ecdp consents", "/customerconsents"),
+    ):
+        yield name, lambda p=path: http.get(p, headers=ECDP)
+    yield (
+        "cg file status",
+        lambda: http.get("/v4.1/file/transactional.json?id=1", headers=keys.customergauge),
+    )
     yield (
         "event",
         lambda: http.post(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 
 from simulator.core import fastsql
 from simulator.core.store import Store
@@ -76,19 +76,30 @@ def load_definitions(session: Store, tenant_id: str) -> Definitions:
     )
 
 
-def list_attributes(session: Store, tenant_id: str) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(EcdpAttribute.id, EcdpAttribute.name, EcdpAttribute.type)
-        .where(EcdpAttribute.tenant_id == tenant_id)
-        .order_by(EcdpAttribute.id)
-    ).all()
-    return [{"id": i, "name": n, "type": t} for i, n, t in rows]
+def definitions_of(table: Table) -> fastsql.Prepared:
+    """A tenant's attribute or consent definitions (id, name, type), by id."""
+    return fastsql.prepared(
+        select(table.c.id, table.c.name, table.c.type)
+        .where(table.c.tenant_id == bindparam("tenant"))
+        .order_by(table.c.id)
+    )
 
 
-def list_consents(session: Store, tenant_id: str) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(EcdpConsent.id, EcdpConsent.name, EcdpConsent.type)
-        .where(EcdpConsent.tenant_id == tenant_id)
-        .order_by(EcdpConsent.id)
-    ).all()
+# Built once, run on the DBAPI cursor (core/fastsql) on the request's read lease.
+ATTRIBUTE_DEFINITIONS = definitions_of(EcdpAttribute.__table__)
+CONSENT_DEFINITIONS = definitions_of(EcdpConsent.__table__)
+
+
+def list_attributes(db: Store | fastsql.Lease, tenant_id: str) -> list[dict[str, Any]]:
+    return definition_views(db, ATTRIBUTE_DEFINITIONS, tenant_id)
+
+
+def list_consents(db: Store | fastsql.Lease, tenant_id: str) -> list[dict[str, Any]]:
+    return definition_views(db, CONSENT_DEFINITIONS, tenant_id)
+
+
+def definition_views(
+    db: Store | fastsql.Lease, statement: fastsql.Prepared, tenant_id: str
+) -> list[dict[str, Any]]:
+    rows = fastsql.execute(db, statement, {"tenant": tenant_id})
     return [{"id": i, "name": n, "type": t} for i, n, t in rows]

@@ -7,9 +7,10 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session
 from starlette.responses import Response
 
+from simulator.core import fastsql
 from simulator.core.admindeps import path_tenant
 from simulator.core.clock import tenant_now
-from simulator.core.db import get_session, new_session
+from simulator.core.db import get_session
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
 from simulator.core.storable import parse_int
@@ -20,7 +21,7 @@ from simulator.talonone.parsing import Query, bad_parameter
 from simulator.talonone.service import achievements
 from simulator.talonone.service.achievement_fixtures import export_achievements
 from simulator.talonone.service.customer_data import profile_not_found
-from simulator.talonone.service.profile_store import get_profile
+from simulator.talonone.service.profile_store import profile_exists
 
 router = APIRouter(tags=["talonone"])
 
@@ -62,8 +63,8 @@ def paging(query: Query) -> tuple[int, int]:
     return skip, size
 
 
-def require_profile(session: Session, tenant: Tenant, integration_id: str) -> None:
-    if get_profile(session, tenant.id, integration_id) is None:
+def require_profile(db: fastsql.Lease, tenant: Tenant, integration_id: str) -> None:
+    if not profile_exists(db, tenant.id, integration_id):
         raise profile_not_found(integration_id)
 
 
@@ -72,17 +73,17 @@ async def get_customer_achievements(
     integrationId: str,
     request: Request,
 ) -> Response:
-    with new_session(request.app.state.engine) as session:
-        tenant = talonone_tenant_of(request, session)
+    with fastsql.read_lease(request.app.state.engine) as db:
+        tenant = talonone_tenant_of(request, db)
         query = Query(request.query_params)
         campaign_ids = integers(query, "campaignIds")
         achievement_ids = integers(query, "achievementIds")
         statuses = chosen(query, "achievementStatus", ACHIEVEMENT_STATUSES)
         progress = chosen(query, "currentProgressStatus", PROGRESS_STATUSES)
         skip, size = paging(query)
-        require_profile(session, tenant, integrationId)
+        require_profile(db, tenant, integrationId)
         body = achievements.customer_achievements(
-            session,
+            db,
             tenant.id,
             tenant_now(tenant),
             integrationId,
@@ -102,8 +103,8 @@ async def get_customer_achievement_history(
     achievementId: str,
     request: Request,
 ) -> Response:
-    with new_session(request.app.state.engine) as session:
-        tenant = talonone_tenant_of(request, session)
+    with fastsql.read_lease(request.app.state.engine) as db:
+        tenant = talonone_tenant_of(request, db)
         achievement_id = parse_int(achievementId)
         if achievement_id is None:
             raise bad_parameter("achievementId", "achievementId must be an integer")
@@ -111,9 +112,9 @@ async def get_customer_achievement_history(
         statuses = chosen(query, "progressStatus", HISTORY_STATUSES)
         start, end = query.instant("startDate"), query.instant("endDate")
         skip, size = paging(query)
-        require_profile(session, tenant, integrationId)
+        require_profile(db, tenant, integrationId)
         body = achievements.achievement_history(
-            session,
+            db,
             tenant.id,
             tenant_now(tenant),
             integrationId,

@@ -7,8 +7,9 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session
 from starlette.responses import Response
 
+from simulator.core import fastsql
 from simulator.core.clock import tenant_now
-from simulator.core.db import get_session, new_session
+from simulator.core.db import get_session
 from simulator.core.dispatch import query_param
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
@@ -42,6 +43,6 @@ async def get_event_v3(
     integrationId: str,
     request: Request,
 ) -> Response:
-    with new_session(request.app.state.engine) as db:
+    with fastsql.read_lease(request.app.state.engine) as db:
         tenant = talonone_tenant_of(request, db)
         return json_response(get_advanced_event(db, tenant, integrationId))

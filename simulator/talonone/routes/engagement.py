@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from simulator.core import fastsql
 from simulator.core.clock import tenant_now
-from simulator.core.db import get_session, new_session
+from simulator.core.db import get_session
 from simulator.core.dispatch import query_param
 from simulator.core.formats import json_response
 from simulator.core.models import Tenant
@@ -68,9 +68,9 @@ async def get_reserved_customers(
     couponValue: str,
     request: Request,
 ) -> Response:
-    with new_session(request.app.state.engine) as session:
-        tenant = talonone_tenant_of(request, session)
-        data = coupons.reserved_customers(session, tenant, couponValue)
+    with fastsql.read_lease(request.app.state.engine) as db:
+        tenant = talonone_tenant_of(request, db)
+        data = coupons.reserved_customers(db, tenant, couponValue)
         return json_response({"totalResultSize": len(data), "data": data})
 
 

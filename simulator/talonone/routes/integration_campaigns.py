@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from simulator.core import fastsql
 from simulator.core.clock import tenant_now
-from simulator.core.db import new_session
 from simulator.core.formats import json_response
 from simulator.talonone.auth import talonone_tenant_of
 from simulator.talonone.operations import OPERATIONS
@@ -24,14 +24,14 @@ BOUNDS = ("startAfter", "startBefore", "endAfter", "endBefore")
 async def integration_get_all_campaigns(
     request: Request,
 ) -> Response:
-    with new_session(request.app.state.engine) as session:
-        tenant = talonone_tenant_of(request, session)
+    with fastsql.read_lease(request.app.state.engine) as db:
+        tenant = talonone_tenant_of(request, db)
         query = Query(request.query_params)
         page_size, skip = query.page(default_size=50)  # the spec's default
         campaign_ids = integers(query, "campaignIds")
         bounds = {name: query.instant(name) for name in BOUNDS}
         body = running_campaigns_page(
-            session,
+            db,
             tenant.id,
             tenant_now(tenant),
             campaign_ids=campaign_ids,

@@ -12,6 +12,7 @@ completion only with `allowRollbackAfterCompletion`).
 
 from __future__ import annotations
 
+import functools
 import re
 from calendar import monthrange
 from datetime import datetime, timedelta
@@ -79,7 +80,26 @@ def tracker_end(achievement: TalonAchievement, start: datetime) -> datetime | No
 # --- reads -------------------------------------------------------------------------------------
 
 
-def achievement_status(achievement: TalonAchievement, now: datetime) -> str | None:
+class AchievementFields(Protocol):
+    """What an achievement's views read: a TalonAchievement, or a row of a prepared read (the
+    achievement table's columns by name)."""
+
+    id: int
+    created: datetime
+    name: str
+    title: str
+    description: str
+    target: float
+    recurrence_policy: str
+    activation_policy: str
+    allow_rollback_after_completion: bool
+    campaign_id: int
+    period: str | None
+    fixed_start_date: datetime | None
+    end_date: datetime | None
+
+
+def achievement_status(achievement: AchievementFields, now: datetime) -> str | None:
     """active, scheduled, or None once it has ended."""
     if achievement.end_date is not None and achievement.end_date <= now:
         return None
@@ -126,7 +146,7 @@ def number(value: float) -> float | int:
     return int(rounded) if rounded == int(rounded) else rounded
 
 
-def definition_view(achievement: TalonAchievement) -> dict[str, Any]:
+def definition_view(achievement: AchievementFields) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": achievement.id,
         "created": format_instant(achievement.created),
@@ -174,7 +194,7 @@ def tenant_achievements(db: Store, tenant_id: str) -> list[TalonAchievement]:
 
 
 def customer_achievements(
-    db: Store,
+    db: Store | fastsql.Lease,
     tenant_id: str,
     now: datetime,
     profile_id: str,
@@ -190,7 +210,7 @@ def customer_achievements(
     progress (`not_started` before any), filtered, in id order, one page of them."""
     latest = latest_trackers(db, tenant_id, profile_id)
     found = []
-    for achievement in tenant_achievements(db, tenant_id):
+    for achievement in fastsql.execute(db, TENANT_ACHIEVEMENTS, {"tenant": tenant_id}):
         status = achievement_status(achievement, now)
         if status is None or (statuses and status not in statuses):
             continue
@@ -208,7 +228,7 @@ def customer_achievements(
 
 
 def achievement_history(
-    db: Store,
+    db: Store | fastsql.Lease,
     tenant_id: str,
     now: datetime,
     profile_id: str,
@@ -222,31 +242,48 @@ def achievement_history(
 ) -> dict[str, Any] | None:
     """Every tracker of the customer in the achievement, newest first; None for an unknown
     achievement. `startDate`/`endDate` filter the trackers' start."""
-    if db.get(TalonAchievement, (tenant_id, achievement_id)) is None:
+    known = {"tenant": tenant_id, "achievement": achievement_id}
+    if fastsql.execute(db, ACHIEVEMENT_EXISTS, known).first() is None:
         return None
-    statement = (
-        select(TalonAchievementProgress)
-        .where(
-            TalonAchievementProgress.tenant_id == tenant_id,
-            TalonAchievementProgress.achievement_id == achievement_id,
-            TalonAchievementProgress.profile_id == profile_id,
-        )
-        .order_by(TalonAchievementProgress.start_date.desc(), TalonAchievementProgress.id.desc())
-    )
-    if start is not None:
-        statement = statement.where(TalonAchievementProgress.start_date >= start)
-    if end is not None:
-        statement = statement.where(TalonAchievementProgress.start_date <= end)
-    views = [progress_view(tracker, now) for tracker in db.scalars(statement)]
+    bounds = {name: value for name, value in (("start", start), ("end", end)) if value}
+    parameters = {**known, "profile": profile_id, **bounds}
+    trackers = fastsql.execute(db, history_statement(frozenset(bounds)), parameters)
+    views = [progress_view(tracker, now) for tracker in trackers]
     if statuses:
         views = [view for view in views if view["status"] in statuses]
     return {"totalResultSize": len(views), "data": views[skip : skip + page_size]}
 
 
+@functools.cache
+def history_statement(bounds: frozenset[str]) -> fastsql.Prepared:
+    """A customer's trackers in one achievement, newest first, their start at or after the
+    bound `start` and at or before `end` where those are named."""
+    statement = (
+        select(TRACKER_TABLE)
+        .where(
+            TRACKER_TABLE.c.tenant_id == bindparam("tenant"),
+            TRACKER_TABLE.c.achievement_id == bindparam("achievement"),
+            TRACKER_TABLE.c.profile_id == bindparam("profile"),
+        )
+        .order_by(TRACKER_TABLE.c.start_date.desc(), TRACKER_TABLE.c.id.desc())
+    )
+    if "start" in bounds:
+        statement = statement.where(TRACKER_TABLE.c.start_date >= bindparam("start"))
+    if "end" in bounds:
+        statement = statement.where(TRACKER_TABLE.c.start_date <= bindparam("end"))
+    return fastsql.prepared(statement)
+
+
 ACHIEVEMENT_TABLE = TalonAchievement.__table__
 TRACKER_TABLE = TalonAchievementProgress.__table__
-# Built once, run on the DBAPI cursor (core/fastsql): the inventory reads the tenant's
-# achievements on its lease.
+# Built once, run on the DBAPI cursor (core/fastsql): the inventory and GetCustomerAchievements
+# read the tenant's achievements on their lease.
+ACHIEVEMENT_EXISTS = fastsql.prepared(
+    select(ACHIEVEMENT_TABLE.c.id).where(
+        ACHIEVEMENT_TABLE.c.tenant_id == bindparam("tenant"),
+        ACHIEVEMENT_TABLE.c.id == bindparam("achievement"),
+    )
+)
 TENANT_ACHIEVEMENTS = fastsql.prepared(
     select(ACHIEVEMENT_TABLE)
     .where(ACHIEVEMENT_TABLE.c.tenant_id == bindparam("tenant"))

@@ -7,9 +7,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+from sqlalchemy import bindparam, select
+
+from simulator.core import fastsql
 from simulator.core.clock import format_instant
+from simulator.core.db import same_tenant
 from simulator.core.models import Tenant
 from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
@@ -23,8 +27,28 @@ V3_FIELDS = ("integrationId", "connectedSessionId")
 V3_ONLY_CONTENT = "advancedEvent"
 
 
+class EventFields(Protocol):
+    """What the view reads of the event: a TalonEvent, or a row of ADVANCED_EVENT."""
+
+    id: int
+    created: datetime
+    profile_id: str
+    type: str
+    attributes: dict[str, Any]
+    effects: list[Any]
+    store_integration_id: str | None
+
+
+class AdvancedFields(Protocol):
+    """What the view reads of the advanced event: a TalonAdvancedEvent, or a row of
+    ADVANCED_EVENT."""
+
+    integration_id: str
+    connected_session_id: str | None
+
+
 def advanced_view(
-    application_id: int, event: TalonEvent, advanced: TalonAdvancedEvent
+    application_id: int, event: EventFields, advanced: AdvancedFields
 ) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": event.id,
@@ -105,10 +129,41 @@ def track_advanced_event(
     return response
 
 
-def get_advanced_event(db: Store, tenant: Tenant, integration_id: str) -> dict[str, Any]:
-    advanced = db.get(TalonAdvancedEvent, (tenant.id, integration_id))
-    event = db.get(TalonEvent, (tenant.id, advanced.event_id)) if advanced else None
-    if advanced is None or event is None:
+ADVANCED = TalonAdvancedEvent.__table__
+EVENTS = TalonEvent.__table__
+# An advanced event with the event it tracked, by its integrationId (both tables' keys):
+# built once, run on GetEventV3's read lease.
+ADVANCED_EVENT = fastsql.prepared(
+    select(
+        ADVANCED.c.integration_id,
+        ADVANCED.c.connected_session_id,
+        *(
+            EVENTS.c[name]
+            for name in (
+                "id",
+                "created",
+                "profile_id",
+                "type",
+                "attributes",
+                "effects",
+                "store_integration_id",
+            )
+        ),
+    )
+    .select_from(ADVANCED.join(EVENTS, same_tenant(EVENTS.c.id, ADVANCED.c.event_id)))
+    .where(
+        ADVANCED.c.tenant_id == bindparam("tenant"),
+        ADVANCED.c.integration_id == bindparam("integration_id"),
+    )
+)
+
+
+def get_advanced_event(
+    db: Store | fastsql.Lease, tenant: Tenant, integration_id: str
+) -> dict[str, Any]:
+    parameters = {"tenant": tenant.id, "integration_id": integration_id}
+    found = fastsql.execute(db, ADVANCED_EVENT, parameters).first()
+    if found is None:
         raise TalonOneError(
             404,
             f"Event {integration_id} not found",
@@ -116,4 +171,4 @@ def get_advanced_event(db: Store, tenant: Tenant, integration_id: str) -> dict[s
             parameter="integrationId",
         )
     config = campaigns.load_config(db, tenant.id)
-    return advanced_view(config.application_id, event, advanced)
+    return advanced_view(config.application_id, found, found)

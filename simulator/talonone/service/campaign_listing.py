@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from simulator.core import fastsql
 from simulator.core.clock import format_instant, parse_instant
 from simulator.core.store import Store
 from simulator.talonone.service import campaigns
@@ -54,7 +55,7 @@ def listed_campaign(application_id: int, campaign: dict[str, Any]) -> dict[str, 
 
 
 def running_campaigns_page(
-    db: Store,
+    db: Store | fastsql.Lease,
     tenant_id: str,
     now: datetime,
     *,

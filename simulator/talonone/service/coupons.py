@@ -20,7 +20,6 @@ from simulator.core.db import same_tenant
 from simulator.core.formats import number
 from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
-from simulator.talonone.models.core import TalonProfile
 from simulator.talonone.models.engagement import (
     TalonCoupon,
     TalonCouponRedemption,
@@ -29,7 +28,7 @@ from simulator.talonone.models.engagement import (
 from simulator.talonone.parsing import expect_list, expect_str, invalid
 from simulator.talonone.service.campaigns import frontend_state, load_config
 from simulator.talonone.service.profile_store import ensure_profile
-from simulator.talonone.service.profile_view import profile_view
+from simulator.talonone.service.profile_view import profile_view, profile_with_memberships
 
 MAX_RESERVATION_IDS = 1000
 REDEEM_ACTION = "redeemCoupon"
@@ -66,13 +65,14 @@ def coupon_campaign_id(db: Store, tenant_id: str, code: str) -> int | None:
 def require_coupon(db: Store, tenant_id: str, code: str) -> TalonCoupon:
     coupon = find_coupon(db, tenant_id, code)
     if coupon is None:
-        raise TalonOneError(
-            404,
-            f"Coupon with value {code!r} not found",
-            title="Not found",
-            parameter="couponValue",
-        )
+        raise coupon_not_found(code)
     return coupon
+
+
+def coupon_not_found(code: str) -> TalonOneError:
+    return TalonOneError(
+        404, f"Coupon with value {code!r} not found", title="Not found", parameter="couponValue"
+    )
 
 
 def reservation_count(db: Store, tenant_id: str, coupon_id: int) -> int:
@@ -165,16 +165,10 @@ def check_integration_ids(body: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(value))
 
 
-def reserved_profile_ids(db: Store, tenant_id: str, coupon_id: int) -> list[str]:
-    statement = (
-        select(TalonCouponReservation.profile_integration_id)
-        .where(
-            TalonCouponReservation.tenant_id == tenant_id,
-            TalonCouponReservation.coupon_id == coupon_id,
-        )
-        .order_by(TalonCouponReservation.created, TalonCouponReservation.profile_integration_id)
-    )
-    return list(db.exec(statement).all())
+def reserved_profile_ids(db: Store | fastsql.Lease, tenant_id: str, coupon_id: int) -> list[str]:
+    """The coupon's holders in reservation order (those the request added too)."""
+    parameters = {"tenant": tenant_id, "coupon": coupon_id}
+    return fastsql.execute(db, RESERVED_PROFILE_IDS, parameters).scalars()
 
 
 def create_reservations(
@@ -220,18 +214,17 @@ def delete_reservations(db: Store, tenant_id: str, code: str, integration_ids: l
     )
 
 
-def reserved_customers(db: Store, tenant: Any, code: str) -> list[dict[str, Any]]:
+def reserved_customers(db: fastsql.Lease, tenant: Any, code: str) -> list[dict[str, Any]]:
     """GetReservedCustomers: the CustomerProfile of every holder, in reservation order."""
-
-    coupon = require_coupon(db, tenant.id, code)
-    holders = reserved_profile_ids(db, tenant.id, coupon.id)
-    if not holders:
-        return []
-    statement = select(TalonProfile).where(
-        TalonProfile.tenant_id == tenant.id, TalonProfile.integration_id.in_(holders)
-    )
-    found = {profile.integration_id: profile for profile in db.exec(statement).all()}
-    return [profile_view(db, tenant, found[pid]) for pid in holders if pid in found]
+    coupon = fastsql.execute(db, COUPON_ID_BY_VALUE, {"tenant": tenant.id, "value": code}).first()
+    if coupon is None:
+        raise coupon_not_found(code)
+    views = []
+    for holder in reserved_profile_ids(db, tenant.id, coupon.id):
+        found = profile_with_memberships(db, tenant.id, holder)
+        if found is not None:
+            views.append(profile_view(db, tenant, *found))
+    return views
 
 
 def has_reservation(db: Store, tenant_id: str, coupon_id: int, profile_id: str) -> bool:
@@ -441,6 +434,23 @@ def coupon_state(
 COUPONS = TalonCoupon.__table__
 RESERVATIONS = TalonCouponReservation.__table__
 REDEMPTIONS = TalonCouponRedemption.__table__
+# A coupon's id by its value (the key's index), and its holders in reservation order: run on
+# the read lease of GetReservedCustomers, and on a write's Session (`autoflush`: the
+# reservations the request added are listed too).
+COUPON_ID_BY_VALUE = fastsql.prepared(
+    select(COUPONS.c.id).where(
+        COUPONS.c.tenant_id == bindparam("tenant"), COUPONS.c.value == bindparam("value")
+    )
+)
+RESERVED_PROFILE_IDS = fastsql.prepared(
+    select(RESERVATIONS.c.profile_integration_id)
+    .where(
+        RESERVATIONS.c.tenant_id == bindparam("tenant"),
+        RESERVATIONS.c.coupon_id == bindparam("coupon"),
+    )
+    .order_by(RESERVATIONS.c.created, RESERVATIONS.c.profile_integration_id),
+    autoflush=True,
+)
 # The three ways a coupon belongs in a profile's inventory, each read on an index of its own
 # (one condition OR-ing them would walk every coupon of the tenant). Built once, run on the
 # DBAPI cursor (core/fastsql), on the inventory's read lease.
