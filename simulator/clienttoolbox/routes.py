@@ -75,7 +75,9 @@ HANDLERS: dict[str, Handler] = {
 # than these reads' own SQL); they write nothing (the quotas keep their own unit of work), so
 # the tenant row is trusted while the store version holds, as other reads do. The answer is
 # the same either way.
-LEASED_READS = frozenset({"campaign_rewards", "campaigns_list", "customer_find"})
+LEASED_READS = frozenset(
+    {"campaign_rewards", "campaigns_list", "customer_find", "customer_search", "manage_fields"}
+)
 
 
 async def dispatch(request: Request) -> Response:

@@ -8,7 +8,7 @@ import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, func, or_, select
 
@@ -24,7 +24,7 @@ from simulator.clienttoolbox.models import (
 )
 from simulator.clienttoolbox.parsing import bad_request, flag, id_list
 from simulator.core import caches, fastsql
-from simulator.core.db import contains, contains_bound, like_escaped
+from simulator.core.db import contains_bound, like_escaped
 from simulator.core.formats import number
 from simulator.core.models import Tenant
 from simulator.core.storable import ROW_COUNT, parse_int
@@ -125,9 +125,29 @@ def campaigns_by_id(session: Store, tenant: Tenant, ids: list[str] | None) -> di
     return campaigns
 
 
-def custom_fields_of(session: Store, tenant: Tenant) -> dict[str, CtCustomField]:
-    rows = session.execute(select(CtCustomField).where(CtCustomField.tenant_id == tenant.id))
-    return {f.name: f for f in rows.scalars()}
+class CustomFieldFields(Protocol):
+    """A custom field's definition: a CtCustomField, or a row of CUSTOM_FIELDS."""
+
+    name: str
+    label: str
+    type: str
+    show: bool
+    required: bool
+    choices: str
+
+
+# The tenant's custom field definitions (built once, run on a lease or a Session).
+CUSTOM_FIELDS = fastsql.prepared(
+    select(CtCustomField.__table__).where(
+        CtCustomField.__table__.c.tenant_id == bindparam("tenant_id")
+    ),
+    autoflush=True,
+)
+
+
+def custom_fields_of(db: Reader, tenant: Tenant) -> dict[str, CustomFieldFields]:
+    rows = fastsql.execute(db, CUSTOM_FIELDS, {"tenant_id": tenant.id})
+    return {f.name: f for f in rows}
 
 
 def undo_wanted(fields: Mapping[str, str], default: bool) -> bool:
@@ -154,7 +174,7 @@ def undo_wanted(fields: Mapping[str, str], default: bool) -> bool:
 # --- read-back calls ---------------------------------------------------------------------
 
 
-def list_fields(session: Store, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
+def list_fields(session: Reader, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
     """`type=manage_fields&action=list`: the standard fields, then the custom ones."""
     action = (fields.get("action") or "").strip().lower()
     if action != "list":
@@ -446,11 +466,6 @@ def customers_response(
 SEARCHABLE = ("code", "card_number", *PROFILE_COLUMNS, "custom_fields")
 
 
-def column_contains(name: str, text: str) -> Any:
-    column = getattr(CtCustomer, name)
-    return contains(func.lower(func.coalesce(column, "")), text.lower())
-
-
 _customer = CtCustomer.__table__.c
 # What customer_view reads of a customer.
 CUSTOMER_VIEW_COLUMNS = ("code", "card_number", *PROFILE_COLUMNS, "custom_fields")
@@ -502,14 +517,14 @@ def find_customers(session: Reader, tenant: Tenant, fields: Mapping[str, str]) -
 SEARCH_FILTERS = {"code", "card_number", *PROFILE_COLUMNS}
 
 
-def search_customers(session: Store, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
+def search_customers(db: Reader, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
     """`type=customer_search`: per-field filters; partial by default, or `exact_match`
     `sensitive` / `insensitive`; no filter returns every customer."""
     exact = (fields.get("exact_match") or "").strip().lower()
     if exact not in ("", "sensitive", "insensitive"):
         raise bad_request(f"Invalid exact_match '{exact}' (sensitive or insensitive)")
-    custom = custom_fields_of(session, tenant)
-    conditions = [CtCustomer.tenant_id == tenant.id]
+    custom = custom_fields_of(db, tenant)
+    filters: dict[str, str] = {}
     custom_filters: dict[str, str] = {}
     for key, raw in fields.items():
         value = raw.strip()
@@ -517,21 +532,46 @@ def search_customers(session: Store, tenant: Tenant, fields: Mapping[str, str]) 
         if not value:
             continue
         if name in SEARCH_FILTERS:
-            column = getattr(CtCustomer, name)
-            if exact == "sensitive":
-                conditions.append(column == value)
-            elif exact == "insensitive":
-                conditions.append(func.lower(column) == value.lower())
-            else:
-                conditions.append(column_contains(name, value))
+            filters[name] = value
         elif name in custom:
             custom_filters[name] = value
-    rows = list(
-        session.execute(select(CtCustomer).where(*conditions).order_by(CtCustomer.code)).scalars()
-    )
+    names = tuple(sorted(filters))
+    parameters = {f"value_{name}": searched_value(exact, filters[name]) for name in names}
+    parameters["tenant_id"] = tenant.id
+    rows = fastsql.execute(db, search_statement(exact, names), parameters).all()
     if custom_filters:
         rows = [r for r in rows if custom_match(json.loads(r.custom_fields), custom_filters, exact)]
-    return customers_response(session, tenant, rows, flag(fields, "include_balances") or False)
+    return customers_response(db, tenant, rows, flag(fields, "include_balances") or False)
+
+
+@functools.lru_cache(maxsize=256)
+def search_statement(exact: str, names: tuple[str, ...]) -> fastsql.Prepared:
+    """customer_search's statement for filters on the columns `names`, built once per shape:
+    each value bound as `value_<name>` (`searched_value`), equal as sent (`sensitive`),
+    equal lower-cased (`insensitive`), or contained, case-insensitive (by default)."""
+    conditions = [_customer.tenant_id == bindparam("tenant_id")]
+    for name in names:
+        bound = f"value_{name}"
+        if exact == "sensitive":
+            conditions.append(_customer[name] == bindparam(bound))
+        elif exact == "insensitive":
+            conditions.append(func.lower(_customer[name]) == bindparam(bound))
+        else:
+            conditions.append(contains_bound(searched(name), bound))
+    return fastsql.prepared(
+        select(*[_customer[name] for name in CUSTOMER_VIEW_COLUMNS])
+        .where(*conditions)
+        .order_by(_customer.code)
+    )
+
+
+def searched_value(exact: str, value: str) -> str:
+    """A filter's bound value in `search_statement`."""
+    if exact == "sensitive":
+        return value
+    if exact == "insensitive":
+        return value.lower()
+    return like_escaped(value.lower())
 
 
 def custom_match(values: dict[str, str], filters: dict[str, str], exact: str) -> bool:

@@ -206,3 +206,26 @@ def test_seventy_thousand_campaigns_to_include_are_looked_up(client: TestClient)
     )
     assert response.status_code == 400, response.text
     assert "900000" in as_json(response)["error"]
+
+
+def test_customer_search_takes_like_wildcards_literally(client: TestClient) -> None:
+    post(
+        client,
+        type="customers_batch",
+        delimiter="comma",
+        overwrite_duplicates="update",
+        campaigns_to_include="898989889",
+        profiles_header_1="code",
+        profiles_header_2="first_name",
+        Profiles_Data="W1,100% Jo_hn\nW2,Jo hn\n",
+    )
+
+    def codes(**filters: Any) -> list[str]:
+        found = call(client, type="customer_search", **filters)
+        return [c["code"] for c in found["customers"]["customer"]]
+
+    assert codes(first_name="%") == ["W1"]
+    assert codes(first_name="jo_h") == ["W1"]
+    assert codes(first_name="Jo_hn", exact_match="sensitive") == []
+    assert codes(first_name="100% jo_hn", exact_match="insensitive") == ["W1"]
+    assert codes(first_name="o\\") == []
