@@ -36,6 +36,15 @@ REQUESTS = [
     ("GET", "/customers/id/notanumber", ECDP, None),
     ("GET", "/customers/email/x@example.com", {"x-api-key": "wrong"}, None),
     ("POST", "/customers/email/x@example.com", ECDP, None),  # 405
+    # reads that were FastAPI's (dependencies) until issue 25: answers, 404s, 400s, 401s
+    ("GET", "/v1/loyalty_programs/3/cards/CARD-0001/points?sort=-expiryDate", TALON, None),
+    ("GET", "/v1/loyalty_programs/1/profile/loyalty-demo-1/transactions?skip=-1", TALON, None),
+    ("GET", "/v1/loyalty_programs/1/cards/CARD-0001/balances", TALON, None),  # not card-based
+    ("GET", "/v1/customer_profiles/nobody/achievements", TALON, None),
+    ("GET", "/v1/coupon_reservations/customerprofiles/WALLET-5", TALON, None),
+    ("GET", "/v3/events/missing", TALON, None),
+    ("GET", "/customerattributes", {"x-api-key": "wrong"}, None),
+    ("GET", "/customerconsents", ECDP, None),
 ]
 
 
@@ -86,7 +95,8 @@ def test_fast_lane_and_fastapi_give_the_same_answers(make_client, switched_off: 
     fast_answers = answers(fast, "fast")
     assert without_volatile(fast_answers) == without_volatile(answers(slow, "slow"))
     statuses = [status for status, _, _ in fast_answers]
-    assert statuses == [200, 200, 404, 401, 400, 405, 404, 400, 401, 405]
+    assert statuses[:10] == [200, 200, 404, 401, 400, 405, 404, 400, 401, 405]
+    assert statuses[10:] == [200, 400, 400, 404, 200, 404, 401, 200]
 
 
 def read_paths() -> list[tuple[str, str]]:
