@@ -3,6 +3,8 @@ What a batch writes, these calls read."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -97,23 +99,35 @@ def test_customer_find_and_or_partial(client: TestClient) -> None:
     assert missing.status_code == 400 and "find_customer" in xml(missing)["error"]
 
 
-def test_customer_search_and_balances_read_what_a_batch_wrote(client: TestClient) -> None:
-    post(
-        client,
-        type="customers_batch",
-        delimiter="comma",
-        overwrite_duplicates="update",
-        campaigns_to_include="898989889",
-        profiles_header_1="code",
-        profiles_header_2="first_name",
-        profiles_header_3="city",
-        profiles_header_4="auto_add",
-        Profiles_Data="N1,Johnny,Paris,30\nN2,John,paris,\n",
-    )
+def search_codes(client: TestClient, **filters: Any) -> list[str]:
+    """The codes customer_search finds with these filters."""
+    found = call(client, type="customer_search", **filters)
+    return [c["code"] for c in found["customers"]["customer"]]
 
-    def codes(**filters: Any) -> list[str]:
-        found = call(client, type="customer_search", **filters)
-        return [c["code"] for c in found["customers"]["customer"]]
+
+def import_customers(client: TestClient, **columns: str) -> Callable[[str], None]:
+    """A customers_batch of these columns (comma-separated lines), updating duplicates."""
+
+    def send(lines: str) -> None:
+        post(
+            client,
+            type="customers_batch",
+            delimiter="comma",
+            overwrite_duplicates="update",
+            campaigns_to_include="898989889",
+            Profiles_Data=lines,
+            **columns,
+        )
+
+    return send
+
+
+def test_customer_search_and_balances_read_what_a_batch_wrote(client: TestClient) -> None:
+    headers = ("code", "first_name", "city", "auto_add")
+    columns = {f"profiles_header_{n}": name for n, name in enumerate(headers, 1)}
+    import_customers(client, **columns)("N1,Johnny,Paris,30\nN2,John,paris,\n")
+
+    codes = functools.partial(search_codes, client)
 
     assert codes(first_name="john") == ["N1", "N2"]
     assert codes(first_name="john", exact_match="insensitive") == ["N2"]
@@ -209,20 +223,11 @@ def test_seventy_thousand_campaigns_to_include_are_looked_up(client: TestClient)
 
 
 def test_customer_search_takes_like_wildcards_literally(client: TestClient) -> None:
-    post(
-        client,
-        type="customers_batch",
-        delimiter="comma",
-        overwrite_duplicates="update",
-        campaigns_to_include="898989889",
-        profiles_header_1="code",
-        profiles_header_2="first_name",
-        Profiles_Data="W1,100% Jo_hn\nW2,Jo hn\n",
+    import_customers(client, profiles_header_1="code", profiles_header_2="first_name")(
+        "W1,100% Jo_hn\nW2,Jo hn\n"
     )
 
-    def codes(**filters: Any) -> list[str]:
-        found = call(client, type="customer_search", **filters)
-        return [c["code"] for c in found["customers"]["customer"]]
+    codes = functools.partial(search_codes, client)
 
     assert codes(first_name="%") == ["W1"]
     assert codes(first_name="jo_h") == ["W1"]
