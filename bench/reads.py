@@ -19,7 +19,7 @@ from bench.load import (
     run_load,
     same_answer_request,
 )
-from bench.soak import CG, ECDP, TALON, create_read_session, named_kinds
+from bench.soak import CG, ECDP, TALON, create_read_session, ct_call, named_kinds
 
 READS = (
     "talonone session read",
@@ -61,6 +61,16 @@ OTHER_READS = (
     ("ecdp consent definitions", "/customerconsents", ECDP),
     ("customergauge file status", "/v4.1/file/transactional.json", CG),
 )
+# ClientToolbox's other read calls: (name, type, fields).
+OTHER_CALLS = (
+    ("clienttoolbox manage_fields", "manage_fields", {"action": "list"}),
+    ("clienttoolbox customer_search", "customer_search", {"first_name": "a"}),
+    (
+        "clienttoolbox reports",
+        "reports",
+        {"report": "customers_balances", "campaign_id": "4638472975924871"},
+    ),
+)
 ONE_CONNECTION_SECONDS = 3.0
 
 
@@ -86,8 +96,12 @@ async def run(port: int) -> list[dict]:
     for name, path, headers in OTHER_READS:
         other = build_request("GET", path, port, headers)
         kinds[name] = lambda _n, request=other: request
+    for name, call, fields in OTHER_CALLS:
+        other = ct_call(port, call, **fields)
+        kinds[name] = lambda _n, request=other: request
     rows: list[dict] = []
-    names = (*READS, MISSING_CUSTOMER, *(name for name, _path, _headers in OTHER_READS))
+    others = (*(read[0] for read in OTHER_READS), *(call[0] for call in OTHER_CALLS))
+    names = (*READS, MISSING_CUSTOMER, *others)
     for number, name in enumerate(names):
         # The bare stack answers what this read answers (status, content type, body).
         same = None

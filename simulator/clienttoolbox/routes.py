@@ -76,7 +76,14 @@ HANDLERS: dict[str, Handler] = {
 # the tenant row is trusted while the store version holds, as other reads do. The answer is
 # the same either way.
 LEASED_READS = frozenset(
-    {"campaign_rewards", "campaigns_list", "customer_find", "customer_search", "manage_fields"}
+    {
+        "campaign_rewards",
+        "campaigns_list",
+        "customer_find",
+        "customer_search",
+        "manage_fields",
+        "reports",
+    }
 )
 
 

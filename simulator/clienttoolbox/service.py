@@ -366,19 +366,22 @@ def non_negative(fields: Mapping[str, str], name: str, default: int | None) -> A
     return number
 
 
-def one_campaign(session: Store, tenant: Tenant, fields: Mapping[str, str]) -> Campaign:
+def known_campaign(db: Reader, tenant: Tenant, fields: Mapping[str, str]) -> Any:
+    """The `campaign_id` field's campaign as a row (`id`, `type`); 400 when missing or
+    unknown."""
     campaign_id = (fields.get("campaign_id") or "").strip()
     if not campaign_id:
         raise bad_request("Missing campaign_id")
-    campaign = campaigns_by_id(session, tenant, [campaign_id]).get(campaign_id)
+    wanted = {"tenant_id": tenant.id, "campaign_id": campaign_id}
+    campaign = fastsql.execute(db, CAMPAIGN_KIND, wanted).first()
     if campaign is None:
         raise bad_request(f"Unknown campaign_id '{campaign_id}'")
     return campaign
 
 
 _reward = CtReward.__table__.c
-CAMPAIGN_KNOWN = fastsql.prepared(
-    select(_campaign.id).where(
+CAMPAIGN_KIND = fastsql.prepared(
+    select(_campaign.id, _campaign.type).where(
         _campaign.tenant_id == bindparam("tenant_id"), _campaign.id == bindparam("campaign_id")
     )
 )
@@ -394,12 +397,8 @@ CAMPAIGN_REWARDS = fastsql.prepared(
 
 def campaign_rewards(session: Reader, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
     """`type=campaign_rewards`: two prepared statements (a hot read path)."""
-    campaign_id = (fields.get("campaign_id") or "").strip()
-    if not campaign_id:
-        raise bad_request("Missing campaign_id")
-    wanted = {"tenant_id": tenant.id, "campaign_id": campaign_id}
-    if fastsql.execute(session, CAMPAIGN_KNOWN, wanted).first() is None:
-        raise bad_request(f"Unknown campaign_id '{campaign_id}'")
+    campaign = known_campaign(session, tenant, fields)
+    wanted = {"tenant_id": tenant.id, "campaign_id": campaign.id}
     rewards = []
     for reward_id, level, description, sku in fastsql.execute(session, CAMPAIGN_REWARDS, wanted):
         entry: dict[str, Any] = {
@@ -410,7 +409,7 @@ def campaign_rewards(session: Reader, tenant: Tenant, fields: Mapping[str, str])
         if sku:
             entry["reward_id"] = sku
         rewards.append(entry)
-    return {"campaign": {"id": campaign_id}, "rewards": {"reward": rewards}}
+    return {"campaign": {"id": campaign.id}, "rewards": {"reward": rewards}}
 
 
 # --- customers ---------------------------------------------------------------------------
@@ -588,7 +587,7 @@ def custom_match(values: dict[str, str], filters: dict[str, str], exact: str) ->
     return True
 
 
-def customers_balances(session: Store, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
+def customers_balances(db: Reader, tenant: Tenant, fields: Mapping[str, str]) -> dict[str, Any]:
     """`type=reports&report=customers_balances`: one campaign, paged by offset/limit."""
     report = (fields.get("report") or "").strip().lower()
     if report != "customers_balances":
@@ -597,27 +596,14 @@ def customers_balances(session: Store, tenant: Tenant, fields: Mapping[str, str]
             if report
             else "Missing report (supported: customers_balances)"
         )
-    campaign = one_campaign(session, tenant, fields)
+    campaign = known_campaign(db, tenant, fields)
     offset = non_negative(fields, "offset", 0)
     limit = non_negative(fields, "limit", None)
-    totals = (
-        select(CtBalance.customer_code, func.sum(CtBalance.balance).label("balance"))
-        .where(CtBalance.tenant_id == tenant.id, CtBalance.campaign_id == campaign.id)
-        .group_by(CtBalance.customer_code)
-        .subquery()
-    )
-    statement = (
-        select(CtCustomer, totals.c.balance)
-        .join(
-            totals,
-            and_(CtCustomer.tenant_id == tenant.id, CtCustomer.code == totals.c.customer_code),
-        )
-        .order_by(CtCustomer.code)
-        .offset(offset)
-    )
+    wanted = {"tenant_id": tenant.id, "campaign_id": campaign.id}
+    total = fastsql.execute(db, BALANCE_HOLDERS, wanted).scalar_one()
+    page = {**wanted, "offset": offset}
     if limit is not None:
-        statement = statement.limit(limit)
-    total = session.execute(select(func.count()).select_from(totals)).scalar_one()
+        page["limit"] = limit
     customers = [
         {
             "code": row.code,
@@ -625,12 +611,47 @@ def customers_balances(session: Store, tenant: Tenant, fields: Mapping[str, str]
             "first_name": row.first_name,
             "last_name": row.last_name,
             "email": row.email,
-            "balance": number(balance or 0),
+            "balance": number(row.balance or 0),
         }
-        for row, balance in session.execute(statement)
+        for row in fastsql.execute(db, balances_report(limit is not None), page)
     ]
     return {
         "campaign": {"id": campaign.id, "type": campaign.type},
         "total": total,
         "customers": {"customer": customers},
     }
+
+
+# Each customer's balance in one campaign (the report's rows), and how many customers hold one.
+BALANCE_TOTALS = (
+    select(_balance.customer_code, func.sum(_balance.balance).label("balance"))
+    .where(
+        _balance.tenant_id == bindparam("tenant_id"),
+        _balance.campaign_id == bindparam("campaign_id"),
+    )
+    .group_by(_balance.customer_code)
+    .subquery()
+)
+BALANCE_HOLDERS = fastsql.prepared(select(func.count()).select_from(BALANCE_TOTALS))
+
+
+@functools.lru_cache(maxsize=2)
+def balances_report(limited: bool) -> fastsql.Prepared:
+    """The report's page: customers by code with their balance, from the bound `offset`, at
+    most `limit` of them if `limited`."""
+    columns = [_customer[name] for name in ("code", "card_number", "first_name", "last_name")]
+    statement = (
+        select(*columns, _customer.email, BALANCE_TOTALS.c.balance)
+        .join(
+            BALANCE_TOTALS,
+            and_(
+                _customer.tenant_id == bindparam("tenant_id"),
+                _customer.code == BALANCE_TOTALS.c.customer_code,
+            ),
+        )
+        .order_by(_customer.code)
+        .offset(bindparam("offset"))
+    )
+    if limited:
+        statement = statement.limit(bindparam("limit"))
+    return fastsql.prepared(statement)

@@ -172,6 +172,10 @@ def test_customers_balances_report_pages(client: TestClient) -> None:
         ("P2", 2),
         ("P3", 3),
     ]
+    rest = call(
+        client, type="reports", report="customers_balances", campaign_id="898989889", offset=4
+    )
+    assert [c["code"] for c in rest["customers"]["customer"]] == ["P3", "P4"]
     for bad in ({"report": "customers_search"}, {}, {"report": "customers_balances"}):
         assert call(client, type="reports", **bad)["_status"] == 400
 
