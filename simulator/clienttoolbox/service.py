@@ -56,6 +56,20 @@ STANDARD_FIELDS = (
     ("customer_PIN", "PIN", "Text"),
 )
 
+# Their `manage_fields` entries: the same for every tenant and call, so kept with their XML.
+STANDARD_FIELD_VIEWS = tuple(
+    KeptView(
+        {
+            "name": name,
+            "label": label,
+            "show": "Y",
+            "required": "Y" if name == "card_number" else "N",
+            "type": kind,
+        }
+    )
+    for name, label, kind in STANDARD_FIELDS
+)
+
 
 @dataclass
 class Item:
@@ -183,12 +197,7 @@ def list_fields(session: Reader, tenant: Tenant, fields: Mapping[str, str]) -> d
             if action
             else "Missing action for manage_fields (supported: list)"
         )
-    entries: list[dict[str, Any]] = []
-    for name, label, kind in STANDARD_FIELDS:
-        required = "Y" if name == "card_number" else "N"
-        entries.append(
-            {"name": name, "label": label, "show": "Y", "required": required, "type": kind}
-        )
+    entries: list[dict[str, Any]] = list(STANDARD_FIELD_VIEWS)
     custom = sorted(custom_fields_of(session, tenant).values(), key=lambda f: custom_number(f.name))
     for f in custom:
         entry: dict[str, Any] = {
