@@ -20,8 +20,7 @@ from simulator.talonone.operations import OPERATIONS
 from simulator.talonone.parsing import Query, bad_parameter
 from simulator.talonone.service import achievements
 from simulator.talonone.service.achievement_fixtures import export_achievements
-from simulator.talonone.service.customer_data import profile_not_found
-from simulator.talonone.service.profile_store import profile_exists
+from simulator.talonone.service.customer_data import require_stored_profile
 
 router = APIRouter(tags=["talonone"])
 
@@ -63,11 +62,6 @@ def paging(query: Query) -> tuple[int, int]:
     return skip, size
 
 
-def require_profile(db: fastsql.Lease, tenant: Tenant, integration_id: str) -> None:
-    if not profile_exists(db, tenant.id, integration_id):
-        raise profile_not_found(integration_id)
-
-
 @OPERATIONS.route(router, "GetCustomerAchievements")
 async def get_customer_achievements(
     integrationId: str,
@@ -81,7 +75,7 @@ async def get_customer_achievements(
         statuses = chosen(query, "achievementStatus", ACHIEVEMENT_STATUSES)
         progress = chosen(query, "currentProgressStatus", PROGRESS_STATUSES)
         skip, size = paging(query)
-        require_profile(db, tenant, integrationId)
+        require_stored_profile(db, tenant.id, integrationId)
         body = achievements.customer_achievements(
             db,
             tenant.id,
@@ -112,7 +106,7 @@ async def get_customer_achievement_history(
         statuses = chosen(query, "progressStatus", HISTORY_STATUSES)
         start, end = query.instant("startDate"), query.instant("endDate")
         skip, size = paging(query)
-        require_profile(db, tenant, integrationId)
+        require_stored_profile(db, tenant.id, integrationId)
         body = achievements.achievement_history(
             db,
             tenant.id,

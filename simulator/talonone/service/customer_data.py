@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from simulator.core import fastsql
 from simulator.core.store import Store
 from simulator.talonone.errors import TalonOneError
 from simulator.talonone.service import achievements, audiences, coupons, referrals
 from simulator.talonone.service.loyalty.balances import delete_profile_data
-from simulator.talonone.service.profile_store import delete_profile, get_profile
+from simulator.talonone.service.profile_store import delete_profile, get_profile, profile_exists
 
 
 def profile_not_found(integration_id: str) -> TalonOneError:
@@ -16,6 +17,12 @@ def profile_not_found(integration_id: str) -> TalonOneError:
         title="Not found",
         parameter="integrationId",
     )
+
+
+def require_stored_profile(db: Store | fastsql.Lease, tenant_id: str, integration_id: str) -> None:
+    """404 (`profile_not_found`) unless the profile is stored."""
+    if not profile_exists(db, tenant_id, integration_id):
+        raise profile_not_found(integration_id)
 
 
 def delete_customer_data(db: Store, tenant_id: str, integration_id: str) -> None:

@@ -15,9 +15,8 @@ from simulator.core import fastsql
 from simulator.core.models import Tenant
 from simulator.talonone.models.engagement import TalonInventoryExtra
 from simulator.talonone.service import achievements, coupons, referrals
-from simulator.talonone.service.customer_data import profile_not_found
+from simulator.talonone.service.customer_data import profile_not_found, require_stored_profile
 from simulator.talonone.service.loyalty.balances import profile_loyalty_block
-from simulator.talonone.service.profile_store import profile_exists
 from simulator.talonone.service.profile_view import profile_view, profile_with_memberships
 
 FLAGS = ("profile", "referrals", "coupons", "loyalty", "giveaways", "achievements")
@@ -61,8 +60,8 @@ def customer_inventory(
         if found is None:
             raise profile_not_found(integration_id)
         inventory["profile"] = profile_view(db, tenant, *found)
-    elif not profile_exists(db, tenant.id, integration_id):
-        raise profile_not_found(integration_id)
+    else:
+        require_stored_profile(db, tenant.id, integration_id)
     if "loyalty" in flags:
         inventory["loyalty"] = profile_loyalty_block(db, tenant.id, now, integration_id)
     if "referrals" in flags:
