@@ -375,9 +375,15 @@ def non_negative(fields: Mapping[str, str], name: str, default: int | None) -> A
     return number
 
 
-def known_campaign(db: Reader, tenant: Tenant, fields: Mapping[str, str]) -> Any:
-    """The `campaign_id` field's campaign as a row (`id`, `type`); 400 when missing or
-    unknown."""
+class CampaignKind(Protocol):
+    """A row of CAMPAIGN_KIND."""
+
+    id: str
+    type: str
+
+
+def known_campaign(db: Reader, tenant: Tenant, fields: Mapping[str, str]) -> CampaignKind:
+    """The `campaign_id` field's campaign (its id and type); 400 when missing or unknown."""
     campaign_id = (fields.get("campaign_id") or "").strip()
     if not campaign_id:
         raise bad_request("Missing campaign_id")
