@@ -12,7 +12,7 @@ from sqlmodel import Session
 from starlette.types import Receive, Scope
 
 from simulator.clienttoolbox.errors import ClientToolboxError, query_fields
-from simulator.clienttoolbox.operations import FIELDS_STATE_KEY
+from simulator.clienttoolbox.operations import keep_fields, kept_fields
 from simulator.core import fastsql, offloop, requestinfo, tenants
 from simulator.core.dispatch import read_body
 from simulator.core.formats import form_pairs
@@ -80,9 +80,10 @@ def parse_form(content_type: str, body: bytes) -> dict[str, str]:
 async def request_fields(request: Request) -> dict[str, str]:
     """Query and form fields with lower-cased names (names match case-insensitively).
 
-    Form fields win over query fields of the same name. Cached on the request.
+    Form fields win over query fields of the same name. Kept on the request (operations
+    `keep_fields`), so the auth, the handler and the error renderer parse them once.
     """
-    cached = getattr(request.state, FIELDS_STATE_KEY, None)
+    cached = kept_fields(request.scope)
     if cached is not None:
         return cached
     fields = query_fields(request)
@@ -93,18 +94,27 @@ async def request_fields(request: Request) -> dict[str, str]:
             fields.update(await offloop.run(parse_form, content_type, body))
         else:
             fields.update(await form_fields(content_type, body))
-    setattr(request.state, FIELDS_STATE_KEY, fields)
+    keep_fields(request.scope, fields)
+    refuse_invalid_characters(request, fields)
+    return fields
+
+
+def refuse_invalid_characters(request: Request, fields: dict[str, str]) -> None:
+    """The 400 for the first field whose name or value holds a character XML cannot carry;
+    only the output fields stay kept, for the error's own format. One search over every name
+    and value (newline, the separator, is a character XML carries), then the field is found."""
+    if not INVALID_CHARACTERS.search("\n".join([*fields, *fields.values()])):
+        return
     for name, value in fields.items():
         found = INVALID_CHARACTERS.search(value) or INVALID_CHARACTERS.search(name)
         if found:
             safe = {k: v for k, v in fields.items() if k in ("output", "callback", "condensed")}
-            setattr(request.state, FIELDS_STATE_KEY, safe)
+            keep_fields(request.scope, safe)
             raise ClientToolboxError(
                 400,
                 f"Invalid character U+{ord(found.group()):04X} in field "
                 f"'{INVALID_CHARACTERS.sub('?', name)}'",
             )
-    return fields
 
 
 def api_key_of(request: Request, fields: dict[str, str]) -> str:
@@ -141,7 +151,7 @@ async def clienttoolbox_tenant(request: Request, session: Session | fastsql.Leas
 def tenant_of(session: Session, request: Request) -> Tenant | None:
     """The tenant `authenticate` finds, without quotas, from the fields `read_form` kept
     (ApiSpec.tenant_of); None where the auth would answer 401."""
-    fields = getattr(request.state, FIELDS_STATE_KEY, None)
+    fields = kept_fields(request.scope)
     if fields is None:
         fields = query_fields(request)
     try:
@@ -153,7 +163,7 @@ def tenant_of(session: Session, request: Request) -> Tenant | None:
 async def read_form(scope: Scope, receive: Receive) -> Receive:
     """Parse the fields the way the handler will (and keep them where it looks) before it runs,
     for fault rules and the journal; the body is handed on to it (ApiSpec.read_form)."""
-    if scope.get("state", {}).get(FIELDS_STATE_KEY) is not None:
+    if kept_fields(scope) is not None:
         return receive
     body = await requestinfo.read_body(receive) if scope["method"] == "POST" else b""
     with contextlib.suppress(Exception):  # a form its handler will refuse in its own words

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import Response
 
-from simulator.clienttoolbox.operations import FIELDS_STATE_KEY
+from simulator.clienttoolbox.operations import kept_fields
 from simulator.core.dispatch import query_values
 from simulator.core.errors import ApiError
 from simulator.core.formats import (
@@ -75,35 +75,48 @@ class KeptView(dict[str, Any]):
 
 
 def _emit(name: str, value: Any, depth: int, out: list[str]) -> None:
-    if isinstance(value, list):
+    # Dispatched on the exact type, the usual ones first (a bool, a subclass or any other
+    # value takes `_text`, as xmltodict prints it).
+    kind = type(value)
+    if kind is str:
+        out.append(f"{'  ' * depth}<{name}>{_escape(value)}</{name}>")
+    elif kind is int or kind is float:  # their text has nothing to escape
+        out.append(f"{'  ' * depth}<{name}>{value}</{name}>")
+    elif kind is list:
         for item in value:
             _emit(name, item, depth, out)
-        return
-    if not isinstance(value, dict):
-        text = "" if value is None else _text(value)
-        out.append(f"{'  ' * depth}<{name}>{text}</{name}>")
-        return
-    if type(value) is KeptView:
+    elif kind is KeptView:
         out.extend(value.xml_lines(name, depth))
-        return
-    _emit_element(name, value, depth, out)
+    elif isinstance(value, dict):
+        _emit_element(name, value, depth, out)
+    elif value is None:
+        out.append(f"{'  ' * depth}<{name}></{name}>")
+    else:
+        out.append(f"{'  ' * depth}<{name}>{_text(value)}</{name}>")
 
 
 def _emit_element(name: str, value: dict[str, Any], depth: int, out: list[str]) -> None:
+    """An element with its `@attributes` and children; `<name></name>` on one line when no
+    child gives a line (none, or only empty lists), as xmltodict writes it."""
     pad = "  " * depth
-    attributes = "".join(
-        f' {k[1:]}="{_escape(str(v)).replace(chr(34), "&quot;")}"'
-        for k, v in value.items()
-        if k.startswith("@")
-    )
-    children = [(k, v) for k, v in value.items() if not k.startswith("@")]
-    if not any(not isinstance(v, list) or v for _, v in children):
-        out.append(f"{pad}<{name}{attributes}></{name}>")
-        return
+    attributes = ""
+    for key in value:  # a loop, not any(): most elements have no attribute
+        if key[:1] == "@":
+            attributes = "".join(
+                f' {k[1:]}="{_escape(str(v)).replace(chr(34), "&quot;")}"'
+                for k, v in value.items()
+                if k[:1] == "@"
+            )
+            break
     out.append(f"{pad}<{name}{attributes}>")
-    for key, child in children:
-        _emit(key, child, depth + 1, out)
-    out.append(f"{pad}</{name}>")
+    first_child = len(out)
+    for key, child in value.items():
+        if key[:1] != "@":
+            _emit(key, child, depth + 1, out)
+    if len(out) == first_child:
+        out[-1] = f"{pad}<{name}{attributes}></{name}>"
+    else:
+        out.append(f"{pad}</{name}>")
 
 
 def xml_document(root: str, content: dict[str, Any]) -> str:
@@ -142,7 +155,7 @@ def render(
 
 def error_fields(request: Request) -> Mapping[str, str]:
     """The fields that choose the output format, as far as they are known for this request."""
-    cached = getattr(request.state, FIELDS_STATE_KEY, None)
+    cached = kept_fields(request.scope)
     if cached is not None:
         return cached
     return query_fields(request)

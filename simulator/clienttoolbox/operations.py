@@ -17,9 +17,21 @@ def call(name: str, summary: str) -> Operation:
     return Operation("clienttoolbox", name, "POST", PATHS, call=name, summary=summary)
 
 
+def kept_fields(scope: Any) -> dict[str, str] | None:
+    """The request's fields once parsed, or None. Read from the scope's state dict (the one
+    `request.state` wraps) rather than through Starlette's State, whose missing attribute
+    costs an exception on every call that comes first."""
+    state = scope.get("state")
+    return state.get(FIELDS_STATE_KEY) if state else None
+
+
+def keep_fields(scope: Any, fields: dict[str, str]) -> None:
+    scope.setdefault("state", {})[FIELDS_STATE_KEY] = fields
+
+
 def call_of(scope: Any) -> str | None:
     """The request's `type` once its fields were parsed (by its auth or for a fault rule)."""
-    fields = scope.get("state", {}).get(FIELDS_STATE_KEY)
+    fields = kept_fields(scope)
     return fields.get("type") if fields else None
 
 
