@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.core.operations import Operation, OperationTable
+from simulator.core.requestinfo import keep_on_state, kept_on_state
 
 PATHS = ("/", "/api.php", "/admin.php")
 # Where the auth leaves the request's parsed fields (query and form, names lower-cased): on the
@@ -18,15 +19,12 @@ def call(name: str, summary: str) -> Operation:
 
 
 def kept_fields(scope: Any) -> dict[str, str] | None:
-    """The request's fields once parsed, or None. Read from the scope's state dict (the one
-    `request.state` wraps) rather than through Starlette's State, whose missing attribute
-    costs an exception on every call that comes first."""
-    state = scope.get("state")
-    return state.get(FIELDS_STATE_KEY) if state else None
+    """The request's fields once parsed (by its auth or for a fault rule), or None."""
+    return kept_on_state(scope, FIELDS_STATE_KEY)
 
 
 def keep_fields(scope: Any, fields: dict[str, str]) -> None:
-    scope.setdefault("state", {})[FIELDS_STATE_KEY] = fields
+    keep_on_state(scope, FIELDS_STATE_KEY, fields)
 
 
 def call_of(scope: Any) -> str | None:

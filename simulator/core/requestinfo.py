@@ -29,6 +29,23 @@ def noted_tenant(scope: Any) -> str | None:
     return scope.get(SCOPE_KEY, {}).get("tenant_id")
 
 
+# --- what an API parsed of the request, kept on its state -----------------------------------------
+
+
+def kept_on_state(scope: Any, key: str) -> Any | None:
+    """What `keep_on_state` kept under `key` for this request (`request.state.<key>`), or None.
+    Read from the scope's state dict, the one `request.state` wraps: Starlette's State raises
+    an exception for a missing attribute, which cost every request's first look."""
+    state = scope.get("state")
+    return state.get(key) if state else None
+
+
+def keep_on_state(scope: Any, key: str, value: Any) -> None:
+    """Keep `value` for the rest of the request (its handler, its error renderer, the journal
+    and fault rules read it with `kept_on_state`)."""
+    scope.setdefault("state", {})[key] = value
+
+
 # --- reading a body ahead of the handler --------------------------------------------------------
 
 

@@ -59,7 +59,7 @@ def tenant_of(session: Session, request: Request) -> Tenant | None:
     OAuth2 client, as the routes find them, without quotas (ApiSpec.tenant_of)."""
     tenant = key_or_token_tenant(session, request)
     if tenant is None and request.url.path == TOKEN_PATH:
-        fields = getattr(request.state, TOKEN_FIELDS_STATE_KEY, None) or {}
+        fields = requestinfo.kept_on_state(request.scope, TOKEN_FIELDS_STATE_KEY) or {}
         client = basic_credentials(request) or (
             fields.get("client_id", ""),
             fields.get("client_secret", ""),
@@ -76,14 +76,14 @@ async def read_form(scope: Scope, receive: Receive) -> Receive:
     body is handed on to it (ApiSpec.read_form). Other paths carry no credential in the body."""
     if scope["path"] != TOKEN_PATH or scope["method"] != "POST":
         return receive
-    if TOKEN_FIELDS_STATE_KEY in scope.get("state", {}):
+    if requestinfo.kept_on_state(scope, TOKEN_FIELDS_STATE_KEY) is not None:
         return receive  # read already
     body = await requestinfo.read_body(receive)
     try:
         fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20))
     except (UnicodeDecodeError, ValueError):  # its handler answers invalid_request
         fields = {}
-    scope.setdefault("state", {})[TOKEN_FIELDS_STATE_KEY] = fields
+    requestinfo.keep_on_state(scope, TOKEN_FIELDS_STATE_KEY, fields)
     return requestinfo.replay(body, receive)
 
 
