@@ -32,8 +32,8 @@ from simulator.core.store import Store
 
 CAMPAIGN_TYPES = ("points", "giftcard", "events", "earned", "buyx")
 
-# The reads whose statements are all prepared take a bare lease too (no Session: the
-# cheapest way to the store, routes.LEASED_READS).
+# The read calls take a bare read lease (no Session: the cheapest way to the store,
+# routes.READS); the batches' code takes a Session.
 Reader = Store | fastsql.Lease
 
 # The standard customer fields, as `manage_fields`/`list` describes them.
