@@ -83,6 +83,36 @@ def kept_under_revision(
     return value
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def known_under_revision(
+    store: RevisionStore,
+    engine: Any,
+    tenant_id: str,
+    revision: int,
+    keys: set[K],
+    read: Callable[[set[K]], dict[K, V]],
+    limits: tuple[int, int],
+) -> dict[K, V | None]:
+    """Each of `keys` as this process read it under the tenant's `revision` (None: the store
+    has none), asking `read` only for the keys not seen since; what `read` leaves out is kept
+    as None. `limits`: (tenants, keys a tenant) kept before starting afresh. For rows whose
+    every writer renews the tenant's cache revision."""
+    known: dict[K, V | None] = kept_under_revision(
+        store, engine, tenant_id, revision, dict, limits[0]
+    )
+    missing = {key for key in keys if key not in known}
+    found = read(missing) if missing else {}
+    answer = {key: found.get(key) if key in missing else known[key] for key in keys}
+    if len(known) + len(missing) > limits[1]:
+        known.clear()
+    for key in missing:
+        known[key] = found.get(key)
+    return answer
+
+
 def registered() -> list[Cache]:
     return list(_caches.values())
 

@@ -175,3 +175,25 @@ def test_reset_brings_the_fixtures_back(client: TestClient) -> None:
     assert renamed.status_code == 200
     again = client.post("/v2/audiences", json={"name": "Temp"}, headers=headers).json()
     assert again["id"] == 3
+
+
+def test_declared_giveaways_and_achievements_are_read_once_and_stay_right(
+    client: TestClient, make_client, new_tenant
+) -> None:
+    """What fixtures declared for a profile is kept between requests: each answer has lists of
+    its own (the progress added to `achievements` never piles up), a reset serves them again,
+    and a second process sees the same."""
+    tenant = new_tenant(BASE)
+    amy = "/v1/customer_profiles/amy/inventory?giveaways=true&achievements=true"
+    headers = {"Authorization": f"ApiKey-v1 {tenant['credentials']['talonone']['api_key']}"}
+    first = client.get(amy, headers=headers).json()
+    again = client.get(amy, headers=headers).json()
+    assert first == again
+    assert [g["code"] for g in first["giveaways"]] == ["G-1"]
+    assert [a["name"] for a in first["achievements"]] == ["First"]
+    assert client.post(f"/__admin/tenants/{tenant['id']}/reset").status_code == 200
+    assert client.get(amy, headers=headers).json() == first
+    other = make_client()
+    assert other.get(amy, headers=headers).json() == first
+    nobody = other.get("/v1/customer_profiles/amy/inventory?giveaways=false", headers=headers)
+    assert nobody.json() == {}

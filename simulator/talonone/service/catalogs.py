@@ -73,18 +73,16 @@ def items_by_sku(
         return {}
     if revision is None:
         return read_items(db, tenant_id, skus)
-    known: dict[str, Any] = caches.kept_under_revision(
-        _known, db.get_bind(), tenant_id, revision, dict, KNOWN_TENANTS
+    known = caches.known_under_revision(
+        _known,
+        db.get_bind(),
+        tenant_id,
+        revision,
+        skus,
+        lambda missing: read_items(db, tenant_id, missing),
+        (KNOWN_TENANTS, KNOWN_SKUS),
     )
-    missing = {sku for sku in skus if sku not in known}
-    found = read_items(db, tenant_id, missing) if missing else {}
-    result = {sku: known[sku] for sku in skus if sku not in missing and known[sku] is not None}
-    result.update(found)
-    if len(known) + len(missing) > KNOWN_SKUS:
-        known.clear()
-    for sku in missing:
-        known[sku] = found.get(sku)
-    return result
+    return {sku: item for sku, item in known.items() if item is not None}
 
 
 def read_items(db: Store | fastsql.Lease, tenant_id: str, skus: set[str]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
-from simulator.core import fastsql
+from simulator.core import caches, fastsql
 from simulator.core.models import Tenant
 from simulator.talonone.models.engagement import TalonInventoryExtra
 from simulator.talonone.service import achievements, coupons, referrals
@@ -25,27 +25,60 @@ EXTRA_KINDS = {"giveaways": "giveaway", "achievements": "achievement"}
 
 EXTRAS = TalonInventoryExtra.__table__
 # Built once, run on the DBAPI cursor (core/fastsql), on the request's lease.
-EXTRAS_OF_PROFILE = fastsql.prepared(
-    select(EXTRAS.c.kind, EXTRAS.c.body)
+EXTRAS_OF_PROFILES = fastsql.prepared(
+    select(EXTRAS.c.profile_integration_id, EXTRAS.c.kind, EXTRAS.c.body)
     .where(
         EXTRAS.c.tenant_id == bindparam("tenant"),
-        EXTRAS.c.profile_integration_id == bindparam("profile"),
-        EXTRAS.c.kind.in_(bindparam("kinds", expanding=True)),
+        EXTRAS.c.profile_integration_id.in_(bindparam("profiles", expanding=True)),
     )
     .order_by(EXTRAS.c.pk)
 )
 
+# What this process has read of each tenant's giveaways and achievements: (id(engine), tenant)
+# -> (the tenant's cache revision then, the engine, {profile: {kind: [body, ...]}, or None for
+# a profile with none}). Fixtures are their only writer, and loading them renews the revision.
+_known: caches.RevisionStore = {}
+KNOWN_TENANTS = 1_000
+KNOWN_PROFILES = 10_000  # per tenant
+caches.register_per_tenant(
+    "talonone.inventory_extras",
+    "(store, tenant) -> a profile's fixture-declared giveaways and achievements; right while "
+    "the tenant's cache_revision (read with the tenant on each request, renewed when its "
+    "fixtures load, their only writer) is the one they were read under",
+    _known,
+)
 
-def extras(db: fastsql.Lease, tenant_id: str, profile_id: str, kinds: list[str]) -> dict[str, list]:
-    """Giveaways / achievements that fixtures declared for this profile, by kind in the order
-    of `kinds` (one query)."""
-    found: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
-    if not kinds:
-        return found
-    parameters = {"tenant": tenant_id, "profile": profile_id, "kinds": kinds}
-    for kind, body in fastsql.execute(db, EXTRAS_OF_PROFILE, parameters):
-        found[kind].append(dict(body))
+
+def read_extras(
+    db: fastsql.Lease, tenant_id: str, profile_ids: set[str]
+) -> dict[str, dict[str, list]]:
+    """The giveaways / achievements that fixtures declared for these profiles, by profile and
+    kind, in declaration order (one query)."""
+    found: dict[str, dict[str, list]] = {}
+    parameters = {"tenant": tenant_id, "profiles": sorted(profile_ids)}
+    for profile_id, kind, body in fastsql.execute(db, EXTRAS_OF_PROFILES, parameters):
+        found.setdefault(profile_id, {}).setdefault(kind, []).append(body)
     return found
+
+
+def extras(db: fastsql.Lease, tenant: Tenant, profile_id: str, kinds: list[str]) -> dict[str, list]:
+    """The profile's giveaways / achievements by kind, in the order of `kinds`: read once under
+    the tenant's cache revision, each answer with lists and bodies of its own."""
+    if not kinds:
+        return {}
+    declared = (
+        caches.known_under_revision(
+            _known,
+            db.get_bind(),
+            tenant.id,
+            tenant.cache_revision,
+            {profile_id},
+            lambda missing: read_extras(db, tenant.id, missing),
+            (KNOWN_TENANTS, KNOWN_PROFILES),
+        )[profile_id]
+        or {}
+    )
+    return {kind: [dict(body) for body in declared.get(kind, ())] for kind in kinds}
 
 
 def customer_inventory(
@@ -69,7 +102,7 @@ def customer_inventory(
     if "coupons" in flags:
         inventory["coupons"] = coupons.profile_coupons(db, tenant.id, now, integration_id)
     kinds = [EXTRA_KINDS[flag] for flag in FLAGS if flag in flags and flag in EXTRA_KINDS]
-    for kind, items in extras(db, tenant.id, integration_id, kinds).items():
+    for kind, items in extras(db, tenant, integration_id, kinds).items():
         inventory[f"{kind}s"] = items
     if "achievements" in flags:  # the progress kept, after the fixtures' static entries
         inventory["achievements"] += achievements.inventory_achievements(
