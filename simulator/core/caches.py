@@ -17,7 +17,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -111,6 +111,30 @@ def known_under_revision(
     for key in missing:
         known[key] = found.get(key)
     return answer
+
+
+class KnownUnderRevision(Generic[K, V]):
+    """A registered per-tenant cache of values by key, each right while the tenant's
+    `cache_revision` is the one it was read under: for rows whose every writer renews it.
+    `limits`: (tenants, keys a tenant) kept before starting afresh."""
+
+    def __init__(self, name: str, holds: str, limits: tuple[int, int] = (1_000, 10_000)) -> None:
+        self.store: RevisionStore = {}
+        self.limits = limits
+        register_per_tenant(name, holds, self.store)
+
+    def known(
+        self,
+        engine: Any,
+        tenant_id: str,
+        revision: int,
+        keys: set[K],
+        read: Callable[[set[K]], dict[K, V]],
+    ) -> dict[K, V | None]:
+        """`known_under_revision` on this cache."""
+        return known_under_revision(
+            self.store, engine, tenant_id, revision, keys, read, self.limits
+        )
 
 
 def registered() -> list[Cache]:

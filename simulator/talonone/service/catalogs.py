@@ -46,17 +46,13 @@ ITEMS_BY_SKU = fastsql.prepared(
 )
 
 
-# What this process has read of each tenant's catalog: (id(engine), tenant) -> (the tenant's
-# cache revision then, the engine, {sku: item, or None for a SKU no catalog has}).
-_known: caches.RevisionStore = {}
-KNOWN_TENANTS = 1_000
-KNOWN_SKUS = 10_000  # per tenant
-caches.register_per_tenant(
+# What this process has read of each tenant's catalog: {sku: item, or None for a SKU no catalog
+# has}, under the tenant's cache revision then.
+_known: caches.KnownUnderRevision[str, Any] = caches.KnownUnderRevision(
     "talonone.catalog_items",
     "(store, tenant) -> catalog items by SKU; right while the tenant's cache_revision (read "
     "with the tenant on each request, renewed by every catalog write) is the one they were "
     "read under",
-    _known,
 )
 
 
@@ -73,14 +69,8 @@ def items_by_sku(
         return {}
     if revision is None:
         return read_items(db, tenant_id, skus)
-    known = caches.known_under_revision(
-        _known,
-        db.get_bind(),
-        tenant_id,
-        revision,
-        skus,
-        lambda missing: read_items(db, tenant_id, missing),
-        (KNOWN_TENANTS, KNOWN_SKUS),
+    known = _known.known(
+        db.get_bind(), tenant_id, revision, skus, lambda missing: read_items(db, tenant_id, missing)
     )
     return {sku: item for sku, item in known.items() if item is not None}
 

@@ -34,18 +34,14 @@ EXTRAS_OF_PROFILES = fastsql.prepared(
     .order_by(EXTRAS.c.pk)
 )
 
-# What this process has read of each tenant's giveaways and achievements: (id(engine), tenant)
-# -> (the tenant's cache revision then, the engine, {profile: {kind: [body, ...]}, or None for
-# a profile with none}). Fixtures are their only writer, and loading them renews the revision.
-_known: caches.RevisionStore = {}
-KNOWN_TENANTS = 1_000
-KNOWN_PROFILES = 10_000  # per tenant
-caches.register_per_tenant(
+# What this process has read of each tenant's giveaways and achievements: {profile: {kind:
+# [body, ...]}, or None for a profile with none}, under the tenant's cache revision then.
+# Fixtures are their only writer, and loading them renews the revision.
+_known: caches.KnownUnderRevision[str, dict[str, list]] = caches.KnownUnderRevision(
     "talonone.inventory_extras",
     "(store, tenant) -> a profile's fixture-declared giveaways and achievements; right while "
     "the tenant's cache_revision (read with the tenant on each request, renewed when its "
     "fixtures load, their only writer) is the one they were read under",
-    _known,
 )
 
 
@@ -66,18 +62,14 @@ def extras(db: fastsql.Lease, tenant: Tenant, profile_id: str, kinds: list[str])
     the tenant's cache revision, each answer with lists and bodies of its own."""
     if not kinds:
         return {}
-    declared = (
-        caches.known_under_revision(
-            _known,
-            db.get_bind(),
-            tenant.id,
-            tenant.cache_revision,
-            {profile_id},
-            lambda missing: read_extras(db, tenant.id, missing),
-            (KNOWN_TENANTS, KNOWN_PROFILES),
-        )[profile_id]
-        or {}
+    known = _known.known(
+        db.get_bind(),
+        tenant.id,
+        tenant.cache_revision,
+        {profile_id},
+        lambda missing: read_extras(db, tenant.id, missing),
     )
+    declared = known[profile_id] or {}
     return {kind: [dict(body) for body in declared.get(kind, ())] for kind in kinds}
 
 
