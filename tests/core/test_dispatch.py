@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from simulator.core.dispatch import RouteTable, parse_query, plain_route, query_param, read_body
 from simulator.core.formats import json_response
-from simulator.core.registry import api_specs
+from simulator.core.registry import api_for_path, api_specs
 from tests.conftest import DEFAULT_CREDENTIALS
 
 TALON = {**DEFAULT_CREDENTIALS["talonone"], "Content-Type": "application/json"}
@@ -45,6 +45,19 @@ REQUESTS = [
     ("GET", "/v3/events/missing", TALON, None),
     ("GET", "/customerattributes", {"x-api-key": "wrong"}, None),
     ("GET", "/customerconsents", ECDP, None),
+    # paths no route of the API has (answered by the lane since FastAPI walks every route for
+    # them): 404 in the API's shape, whatever the method or the credentials
+    ("GET", "/v1/loyalty_cards/x/balances", TALON, None),
+    ("POST", "/v2/customer_sessions/lane-1/nothing", TALON, SESSION),
+    ("DELETE", "/v1/customer_profiles", {}, None),
+    ("GET", "/customers/email", ECDP, None),
+    ("GET", "/customers/email/x@example.com/more", {"x-api-key": "wrong"}, None),
+    ("GET", "/customers/email/x@example.com/more", ECDP, None),
+    ("GET", "/v4.1/nothing/at/all", {}, None),
+    ("POST", "/api/1.5/nothing", {}, None),
+    # a trailing slash too many or too few: FastAPI's answer (a redirect or a 404), not the lane's
+    ("GET", "/v2/customer_sessions/lane-1/", TALON, None),
+    ("GET", "/customerattributes/", ECDP, None),
 ]
 
 
@@ -96,7 +109,8 @@ def test_fast_lane_and_fastapi_give_the_same_answers(make_client, switched_off: 
     assert without_volatile(fast_answers) == without_volatile(answers(slow, "slow"))
     statuses = [status for status, _, _ in fast_answers]
     assert statuses[:10] == [200, 200, 404, 401, 400, 405, 404, 400, 401, 405]
-    assert statuses[10:] == [200, 400, 400, 404, 200, 404, 401, 200]
+    assert statuses[10:18] == [200, 400, 400, 404, 200, 404, 401, 200]
+    assert statuses[18:26] == [404, 404, 404, 404, 401, 404, 404, 404]  # ECDP: the key first
 
 
 def read_paths() -> list[tuple[str, str]]:
@@ -154,6 +168,38 @@ def test_the_index_by_path_head_finds_what_trying_every_route_finds() -> None:
             for method in ("GET", "PUT", "POST", "DELETE", "PATCH"):
                 expected = every_route_in_turn(table, api, method, path)
                 assert table.find(api, method, path) == expected, (api, method, path)
+
+
+def test_routes_nothing_is_what_trying_every_route_for_any_method_finds() -> None:
+    """A path is unrouted only when no route of its API matches it or its trailing-slash twin
+    (FastAPI redirects to that one), whatever the method."""
+    table = RouteTable(api_specs())
+    samples = ["/v1/loyalty_cards/x/balances", "/v2/customer_sessions/x/", "/customers/", "/"]
+    for routes in table.by_api.values():
+        for route, _plain in routes:
+            filled = re.sub(r"\{[^}]*\}", "x", route.path)
+            samples += [filled, filled + "/", filled + "/extra", filled.rstrip("/") + "x"]
+    for api, routes in table.by_api.items():
+        for path in samples:
+            twin = path[:-1] if path.endswith("/") else path + "/"
+            matched = any(r.path_regex.match(p) for r, _plain in routes for p in (path, twin))
+            assert table.routes_nothing(api, path) is not matched, (api, path)
+
+
+def test_only_an_apis_own_routes_lie_under_its_paths(client: TestClient) -> None:
+    """What lets the fast lane answer an API path no route of the API matches with the 404
+    FastAPI would give: no other route of the app (admin, docs, inspector) could match it."""
+    own = {id(route) for spec in api_specs() for router in spec.routers for route in router.routes}
+    others = []
+    for entry in client.app.router.routes:
+        original = getattr(entry, "original_router", None)
+        others += list(original.routes) if original is not None else [entry]
+    others = [route for route in others if id(route) not in own]
+    assert others, "the admin API's routes at least"
+    samples = [path for _api, path in read_paths()] + ["/v1/x", "/customers/x", "/v4.1/x"]
+    for route in others:
+        assert api_for_path(route.path) is None, route.path
+        assert not any(route.path_regex.match(path) for path in samples), route.path
 
 
 def test_only_plain_endpoints_qualify() -> None:
