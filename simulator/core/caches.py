@@ -123,7 +123,7 @@ class KnownUnderRevision(Generic[K, V]):
         self.limits = limits
         register_per_tenant(name, holds, self.store)
 
-    def known(
+    def lookup(
         self,
         engine: Any,
         tenant_id: str,

@@ -24,8 +24,8 @@ def kept_of(tenant_id: str) -> dict[str, int]:
         "tenants": sum(hit[1].id == tenant_id for hit in tenants._tenant_cache.values()),
         "config": sum(k[1] == tenant_id for k in campaigns._cache),
         "programs": sum(k[1] == tenant_id for k in campaigns._programs),
-        "catalog": sum(k[1] == tenant_id for k in catalogs._known.store),
-        "extras": sum(k[1] == tenant_id for k in inventory._known.store),
+        "catalog": sum(k[1] == tenant_id for k in catalogs._catalog_items.store),
+        "extras": sum(k[1] == tenant_id for k in inventory._declared_extras.store),
         "lots": sum(k[1] == tenant_id for k in loyalty_ledger._totals_cache),
         "records": int(tenant_id in quotas._record_counts),
     }
@@ -66,8 +66,8 @@ def test_a_reset_tenant_is_read_again(client: TestClient, new_tenant) -> None:
 def test_clear_empties_every_cache(client: TestClient, new_tenant) -> None:
     use(client, new_tenant())
     caches.clear()
-    assert not tenants._tenant_cache and not campaigns._cache and not catalogs._known.store
-    assert not inventory._known.store
+    assert not tenants._tenant_cache and not campaigns._cache and not catalogs._catalog_items.store
+    assert not inventory._declared_extras.store
     assert not loyalty_ledger._totals_cache and not quotas._record_counts
 
 

@@ -48,7 +48,7 @@ ITEMS_BY_SKU = fastsql.prepared(
 
 # What this process has read of each tenant's catalog: {sku: item, or None for a SKU no catalog
 # has}, under the tenant's cache revision then.
-_known: caches.KnownUnderRevision[str, Any] = caches.KnownUnderRevision(
+_catalog_items: caches.KnownUnderRevision[str, Any] = caches.KnownUnderRevision(
     "talonone.catalog_items",
     "(store, tenant) -> catalog items by SKU; right while the tenant's cache_revision (read "
     "with the tenant on each request, renewed by every catalog write) is the one they were "
@@ -69,7 +69,7 @@ def items_by_sku(
         return {}
     if revision is None:
         return read_items(db, tenant_id, skus)
-    known = _known.known(
+    known = _catalog_items.lookup(
         db.get_bind(), tenant_id, revision, skus, lambda missing: read_items(db, tenant_id, missing)
     )
     return {sku: item for sku, item in known.items() if item is not None}

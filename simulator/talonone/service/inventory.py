@@ -37,7 +37,7 @@ EXTRAS_OF_PROFILES = fastsql.prepared(
 # What this process has read of each tenant's giveaways and achievements: {profile: {kind:
 # [body, ...]}, or None for a profile with none}, under the tenant's cache revision then.
 # Fixtures are their only writer, and loading them renews the revision.
-_known: caches.KnownUnderRevision[str, dict[str, list]] = caches.KnownUnderRevision(
+_declared_extras: caches.KnownUnderRevision[str, dict[str, list]] = caches.KnownUnderRevision(
     "talonone.inventory_extras",
     "(store, tenant) -> a profile's fixture-declared giveaways and achievements; right while "
     "the tenant's cache_revision (read with the tenant on each request, renewed when its "
@@ -62,7 +62,7 @@ def extras(db: fastsql.Lease, tenant: Tenant, profile_id: str, kinds: list[str])
     the tenant's cache revision, each answer with lists and bodies of its own."""
     if not kinds:
         return {}
-    known = _known.known(
+    known = _declared_extras.lookup(
         db.get_bind(),
         tenant.id,
         tenant.cache_revision,
