@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, literal_column, select
 
 from simulator.core import fastsql
 from simulator.core.clock import format_instant
@@ -76,7 +76,10 @@ def points_statement(status: str, named: frozenset[str], sort: str) -> fastsql.P
         column = LOTS.expiry_ts
         statement = statement.order_by(column.desc() if descending else column, LOTS.id)
     else:
-        statement = statement.order_by(LOTS.id)
+        # `id + 0`, not `id`: ordered by the column itself, with a LIMIT, SQLite walks the lot
+        # table's primary key (tenant_id, id) through every owner's lots rather than sort the
+        # few the owner index finds (0.7 ms a page beside 4,000 lots of other profiles).
+        statement = statement.order_by(LOTS.id + literal_column("0"))
     paging = statement.offset(bindparam("skip")).limit(bindparam("limit"))
     return fastsql.prepared(paging, autoflush=True)
 
