@@ -78,7 +78,9 @@ def points_statement(status: str, named: frozenset[str], sort: str) -> fastsql.P
     else:
         # `id + 0`, not `id`: ordered by the column itself, with a LIMIT, SQLite walks the lot
         # table's primary key (tenant_id, id) through every owner's lots rather than sort the
-        # few the owner index finds (0.7 ms a page beside 4,000 lots of other profiles).
+        # few the owner index finds (0.7 ms a page beside 4,000 lots of other profiles). The
+        # price: an owner with 21,000 lots of its own sorts them all (5.3 ms a page against
+        # 0.5). What fits both is an owner index ending in `id`, as the transactions' has.
         statement = statement.order_by(LOTS.id + literal_column("0"))
     paging = statement.offset(bindparam("skip")).limit(bindparam("limit"))
     return fastsql.prepared(paging, autoflush=True)
