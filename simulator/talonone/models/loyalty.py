@@ -141,7 +141,22 @@ class TalonLoyaltyLot(SQLModel, table=True):
             "amount",
             "revoked",
         ),
-        Index("ix_talonone_loyalty_lot_session", "tenant_id", "session_id"),
+        # An owner's lots in id order (the points lists' default sort): a page stops after its
+        # rows, where the covering index above would sort every lot of the owner first.
+        Index(
+            "ix_talonone_loyalty_lot_owner_id",
+            "tenant_id",
+            "program_id",
+            "profile_id",
+            "card_identifier",
+            "id",
+        ),
+        # A session's lots of a program in posting order (ActivateLoyaltyPoints by session).
+        Index("ix_talonone_loyalty_lot_session", "tenant_id", "session_id", "program_id", "id"),
+        # A transaction's lots (a rollback; ActivateLoyaltyPoints by transaction UUID).
+        Index(
+            "ix_talonone_loyalty_lot_transaction", "tenant_id", "transaction_uuid", "transaction_id"
+        ),
     )
 
     tenant_id: str = Field(primary_key=True, max_length=64)
@@ -181,7 +196,8 @@ class TalonLoyaltyTransaction(SQLModel, table=True):
             "card_identifier",
             "id",
         ),
-        Index("ix_talonone_loyalty_tx_session", "tenant_id", "session_id"),
+        # A session's transactions in posting order (its effects rolled back or replayed).
+        Index("ix_talonone_loyalty_tx_session", "tenant_id", "session_id", "id"),
     )
 
     tenant_id: str = Field(primary_key=True, max_length=64)

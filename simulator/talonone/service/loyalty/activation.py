@@ -10,6 +10,7 @@ shows them pending.
 from __future__ import annotations
 
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import select
@@ -39,17 +40,20 @@ def waiting_lots(
     """The program's lots still awaiting activation with points left, of the session or the
     transactions named, in posting order."""
     lot = TalonLoyaltyLot
-    statement = select(lot).where(
-        lot.tenant_id == tenant_id,
-        lot.program_id == program_id,
-        lot.on_action.is_(True),
-        lot.remaining > EPSILON,
-    )
+    waiting = (lot.tenant_id == tenant_id, lot.on_action.is_(True), lot.remaining > EPSILON)
     if session_id is not None:
-        statement = statement.where(lot.session_id == session_id)
-    else:
-        statement = statement.where(lot.transaction_uuid.in_(transaction_uuids or []))
-    return list(db.scalars(statement.order_by(lot.id)))
+        # on ix_talonone_loyalty_lot_session, which ends in id: the order comes with the rows
+        of_session = select(lot).where(
+            *waiting, lot.session_id == session_id, lot.program_id == program_id
+        )
+        return list(db.scalars(of_session.order_by(lot.id)))
+    # The program and the order are applied here, not by the store: without statistics,
+    # SQLite given either walks the tenant's lots (on the owner index's tenant_id and
+    # program_id for more than one UUID; on the primary key for ORDER BY id) rather than find
+    # the few lots of the UUIDs on ix_talonone_loyalty_lot_transaction.
+    named = select(lot).where(*waiting, lot.transaction_uuid.in_(transaction_uuids or []))
+    found = [row for row in db.scalars(named) if row.program_id == program_id]
+    return sorted(found, key=attrgetter("id"))
 
 
 def ledger_entry(db: Store, tenant_id: str, lot: TalonLoyaltyLot) -> dict[str, Any]:
