@@ -406,6 +406,9 @@ def blocked_statement() -> Any:
     """Built once: building a statement costs more than running it (worker hot path)."""
     return select(CgListEntry.email_key, CgListEntry.kind).where(
         CgListEntry.tenant_id == bindparam("tenant"),
+        # Every kind named, so each address is a lookup on the key (tenant_id, kind, email_key)
+        # rather than a walk through the tenant's whole list.
+        CgListEntry.kind.in_(tuple(LIST_REASONS)),
         CgListEntry.email_key.in_(bindparam("keys", expanding=True)),
     )
 

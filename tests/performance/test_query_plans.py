@@ -629,8 +629,8 @@ ON_ACTION_FIXTURES: dict[str, Any] = {
 def loyalty_action_flows(
     http: TestClient, talon: dict[str, str]
 ) -> Iterator[tuple[str, Callable[[], Any]]]:
-    """Activating waiting points by session and by transaction, and a closed session
-    cancelled (its additions rolled back): each finds its lots among every profile's."""
+    """Activating waiting points by session and by transaction, a closed session cancelled
+    (its additions rolled back) and one returned: each finds its rows among every profile's."""
 
     def close(session_id: str, state: str = "closed") -> Any:
         session = {
@@ -647,7 +647,7 @@ def loyalty_action_flows(
         data = http.get(path, headers=talon).json()["data"]
         return [t["transactionUUID"] for t in data if t["customerSessionId"] == session_id]
 
-    for session_id in ("a-1", "a-2", "a-3", "a-4"):
+    for session_id in ("a-1", "a-2", "a-3", "a-4", "a-5"):
         close(session_id)
     yield (
         "activate by session",
@@ -666,14 +666,22 @@ def loyalty_action_flows(
         ),
     )
     yield "cancel a closed session", lambda: close("a-3", "cancelled")
+    returned = {
+        "return": {"returnedCartItems": [{"position": 0, "quantity": 1}]},
+        "responseContent": ["previousReturns"],
+    }
+    yield (
+        "return with previous returns",
+        lambda: http.post("/v2/customer_sessions/a-5/returns", json=returned, headers=talon),
+    )
 
 
-def test_loyalty_actions_find_their_lots_on_an_index(
+def test_loyalty_actions_and_returns_find_their_rows_on_an_index(
     make_client: Callable[..., TestClient], captured: Captured, tmp_path: Path
 ) -> None:
-    """ActivateLoyaltyPoints and a rollback look lots up by session, transaction UUID or
-    transaction: on the lot table's primary key (tenant_id, id) each walked every lot of the
-    tenant, as SQLite prefers an index that gives the ORDER BY id for free."""
+    """ActivateLoyaltyPoints, a rollback and a return look rows up by session, transaction
+    UUID or transaction: on the primary key (tenant_id, id) each walked every row of the
+    tenant, as SQLite without statistics prefers an index that gives ORDER BY id for free."""
     path = str(tmp_path / "actions.db")  # an SQLite store even when the suite runs on PostgreSQL
     client = make_client(database_url=f"sqlite:///{path}")
     tenant = client.post("/__admin/tenants", json={"fixtures": ON_ACTION_FIXTURES})
@@ -689,6 +697,28 @@ def test_loyalty_actions_find_their_lots_on_an_index(
         "activate by session",
         "activate by transaction",
         "cancel a closed session",
+        "return with previous returns",
     }
+    assert any("FROM talonone_return" in sql for _flow, sql, _params in captured.statements)
     problems = sqlite_problems(path, captured)
     assert not problems, "\n".join(problems)
+
+
+def test_an_upload_finds_listed_addresses_on_the_list_key(
+    make_client: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    """The upload worker asks which of up to 500 addresses are on the unsubscribe or bounce
+    list: a lookup of each on the key (tenant_id, kind, email_key), not a walk through the
+    tenant's whole list."""
+    from simulator.customergauge.service import blocked_statement
+
+    engine = make_client(database_url=f"sqlite:///{tmp_path / 'lists.db'}").app.state.engine
+    statement = blocked_statement().compile(dialect=engine.dialect)
+    sql = re.sub(r"\(__\[POSTCOMPILE_\w+\]\)", "(?, ?)", str(statement))  # two of each list
+    connection = engine.raw_connection()
+    try:
+        rows = connection.execute(f"EXPLAIN QUERY PLAN {sql}", [None] * sql.count("?"))
+        plan = " | ".join(str(row[-1]) for row in rows.fetchall())
+    finally:
+        connection.close()
+    assert "(tenant_id=? AND kind=? AND email_key=?)" in plan, plan

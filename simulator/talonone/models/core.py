@@ -118,7 +118,11 @@ class TalonEvent(SQLModel, table=True):
 
 class TalonReturn(SQLModel, table=True):
     __tablename__ = "talonone_return"
-    __table_args__ = (Index("ix_talonone_return_session", "tenant_id", "session_integration_id"),)
+    # A session's returns in order (`previousReturns`): ending in id, so SQLite need not walk
+    # the primary key (tenant_id, id) for the order.
+    __table_args__ = (
+        Index("ix_talonone_return_session", "tenant_id", "session_integration_id", "id"),
+    )
 
     tenant_id: str = Field(primary_key=True, max_length=64)
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
