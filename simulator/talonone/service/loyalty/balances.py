@@ -18,6 +18,7 @@ from simulator.talonone.models.loyalty import (
     TalonLoyaltyCardProfile,
     TalonLoyaltyLedger,
     TalonLoyaltyLot,
+    TalonLoyaltyProgram,
     TalonLoyaltySpend,
     TalonLoyaltyTransaction,
 )
@@ -203,13 +204,37 @@ def profile_loyalty_block(
     return block
 
 
-def delete_profile_data(db: Store, tenant_id: str, profile_id: str) -> None:
-    """Remove the profile's ledgers, lots, transactions and card links."""
-    transaction_ids = select(TalonLoyaltyTransaction.id).where(
-        TalonLoyaltyTransaction.tenant_id == tenant_id,
-        TalonLoyaltyTransaction.profile_id == profile_id,
-        TalonLoyaltyTransaction.card_identifier == "",
+def profile_program_ids(db: Store, tenant_id: str, profile_id: str) -> list[int]:
+    """Every program the profile may hold rows in: the tenant's programs and those of the
+    profile's own ledgers (read on ix_talonone_loyalty_ledger_profile)."""
+    programs = db.scalars(
+        select(TalonLoyaltyProgram.id).where(TalonLoyaltyProgram.tenant_id == tenant_id)
     )
+    ledgers = db.scalars(
+        select(TalonLoyaltyLedger.program_id).where(
+            TalonLoyaltyLedger.tenant_id == tenant_id, TalonLoyaltyLedger.profile_id == profile_id
+        )
+    )
+    return sorted({*programs, *ledgers})
+
+
+def delete_profile_data(db: Store, tenant_id: str, profile_id: str) -> None:
+    """Remove the profile's ledgers, lots, transactions and card links.
+
+    The programs are named, though the profile's rows could be found without them: every
+    owner index starts (tenant_id, program_id, profile_id), and without the program SQLite
+    walks the tenant's every lot, transaction and movement to find the profile's."""
+    programs = profile_program_ids(db, tenant_id, profile_id)
+
+    def of_profile(table: Any) -> tuple[Any, ...]:
+        return (
+            table.tenant_id == tenant_id,
+            table.program_id.in_(programs),
+            table.profile_id == profile_id,
+            table.card_identifier == "",
+        )
+
+    transaction_ids = select(TalonLoyaltyTransaction.id).where(*of_profile(TalonLoyaltyTransaction))
     db.execute(
         delete(TalonLoyaltySpend).where(
             TalonLoyaltySpend.tenant_id == tenant_id,
@@ -222,13 +247,7 @@ def delete_profile_data(db: Store, tenant_id: str, profile_id: str) -> None:
         TalonLoyaltyTransaction,
         TalonLoyaltyLedger,
     ):
-        db.execute(
-            delete(table).where(
-                table.tenant_id == tenant_id,
-                table.profile_id == profile_id,
-                table.card_identifier == "",
-            )
-        )
+        db.execute(delete(table).where(*of_profile(table)))
     # The profile's open sessions, and with them their tentative figures, go with the profile.
     db.execute(
         delete(TalonLoyaltyCardProfile).where(
