@@ -763,3 +763,33 @@ DELETE_WALKS_ACCEPTED = (
     "talonone_achievement_contribution",
     "talonone_idempotent_response",
 )
+
+
+def test_a_profiles_newest_sessions_and_events_come_off_its_index(
+    make_client: Callable[..., TestClient], captured: Captured, tmp_path: Path
+) -> None:
+    """The admin API lists a profile's newest sessions and events: read in order off the
+    profile index, which ends in id, not by walking the tenant's every session or event
+    backwards from the newest until a page of the profile's is found."""
+    path = str(tmp_path / "admin.db")  # an SQLite store even when the suite runs on PostgreSQL
+    client = make_client(database_url=f"sqlite:///{path}")
+    talon = Keys.default().talonone
+    response = client.put("/v2/customer_sessions/n-1", json=session_body(), headers=talon)
+    assert response.status_code == 200, response.text
+    event = {"profileId": "customer-1", "type": "pageview"}
+    response = client.post("/v2/events", json=event, headers=talon)
+    assert response.status_code in (200, 204), response.text
+    admin = "/__admin/tenants/default/talonone"
+    for name, path_and_query in (
+        ("sessions of a profile", f"{admin}/sessions?profileId=customer-1"),
+        ("open sessions of a profile", f"{admin}/sessions?profileId=customer-1&state=open"),
+        ("events of a profile", f"{admin}/events?profileId=customer-1"),
+    ):
+        captured.flow = name
+        response = client.get(path_and_query)
+        captured.flow = None
+        assert response.status_code == 200 and response.json(), (name, response.text[:300])
+    listed = [s for s in captured.statements if re.search(r"FROM talonone_(session|event)\b", s[1])]
+    assert len(listed) >= 3
+    problems = sqlite_problems(path, captured)
+    assert not problems, "\n".join(problems)

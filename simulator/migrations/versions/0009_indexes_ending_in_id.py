@@ -11,6 +11,8 @@ of one owner's, one session's or one transaction's rows walked every row of the 
 - ix_talonone_loyalty_lot_transaction: a transaction's lots (a rollback; activation by UUID).
 - ix_talonone_loyalty_tx_session gains id (a session's transactions in posting order).
 - ix_talonone_return_session gains id (a session's `previousReturns`).
+- ix_talonone_session_profile and ix_talonone_event_profile gain id (the admin API's newest
+  sessions and events of a profile).
 
 Revision ID: 0009
 Revises: 0008
@@ -27,41 +29,46 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 LOT = "talonone_loyalty_lot"
-TRANSACTION = "talonone_loyalty_transaction"
-RETURN = "talonone_return"
+
+# (index, table, its columns, the columns it gains) of the indexes widened
+WIDENED = (
+    ("ix_talonone_loyalty_lot_session", LOT, ["tenant_id", "session_id"], ["program_id", "id"]),
+    (
+        "ix_talonone_loyalty_tx_session",
+        "talonone_loyalty_transaction",
+        ["tenant_id", "session_id"],
+        ["id"],
+    ),
+    (
+        "ix_talonone_return_session",
+        "talonone_return",
+        ["tenant_id", "session_integration_id"],
+        ["id"],
+    ),
+    ("ix_talonone_session_profile", "talonone_session", ["tenant_id", "profile_id"], ["id"]),
+    ("ix_talonone_event_profile", "talonone_event", ["tenant_id", "profile_id"], ["id"]),
+)
+# (index, columns) of the lot table's new indexes
+ADDED = (
+    (
+        "ix_talonone_loyalty_lot_owner_id",
+        ["tenant_id", "program_id", "profile_id", "card_identifier", "id"],
+    ),
+    ("ix_talonone_loyalty_lot_transaction", ["tenant_id", "transaction_uuid", "transaction_id"]),
+)
 
 
 def upgrade() -> None:
-    op.create_index(
-        "ix_talonone_loyalty_lot_owner_id",
-        LOT,
-        ["tenant_id", "program_id", "profile_id", "card_identifier", "id"],
-    )
-    op.drop_index("ix_talonone_loyalty_lot_session", table_name=LOT)
-    op.create_index(
-        "ix_talonone_loyalty_lot_session", LOT, ["tenant_id", "session_id", "program_id", "id"]
-    )
-    op.create_index(
-        "ix_talonone_loyalty_lot_transaction",
-        LOT,
-        ["tenant_id", "transaction_uuid", "transaction_id"],
-    )
-    op.drop_index("ix_talonone_loyalty_tx_session", table_name=TRANSACTION)
-    op.create_index(
-        "ix_talonone_loyalty_tx_session", TRANSACTION, ["tenant_id", "session_id", "id"]
-    )
-    op.drop_index("ix_talonone_return_session", table_name=RETURN)
-    op.create_index(
-        "ix_talonone_return_session", RETURN, ["tenant_id", "session_integration_id", "id"]
-    )
+    for name, table, columns, added in WIDENED:
+        op.drop_index(name, table_name=table)
+        op.create_index(name, table, columns + added)
+    for name, columns in ADDED:
+        op.create_index(name, LOT, columns)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_talonone_return_session", table_name=RETURN)
-    op.create_index("ix_talonone_return_session", RETURN, ["tenant_id", "session_integration_id"])
-    op.drop_index("ix_talonone_loyalty_tx_session", table_name=TRANSACTION)
-    op.create_index("ix_talonone_loyalty_tx_session", TRANSACTION, ["tenant_id", "session_id"])
-    op.drop_index("ix_talonone_loyalty_lot_transaction", table_name=LOT)
-    op.drop_index("ix_talonone_loyalty_lot_session", table_name=LOT)
-    op.create_index("ix_talonone_loyalty_lot_session", LOT, ["tenant_id", "session_id"])
-    op.drop_index("ix_talonone_loyalty_lot_owner_id", table_name=LOT)
+    for name, _columns in ADDED:
+        op.drop_index(name, table_name=LOT)
+    for name, table, columns, _added in WIDENED:
+        op.drop_index(name, table_name=table)
+        op.create_index(name, table, columns)

@@ -64,7 +64,8 @@ class TalonSession(SQLModel, table=True):
     __tablename__ = "talonone_session"
     __table_args__ = (
         Index("ux_talonone_session_integration", "tenant_id", "integration_id", unique=True),
-        Index("ix_talonone_session_profile", "tenant_id", "profile_id"),
+        # ending in id: a profile's newest sessions (the admin list) come in order off it
+        Index("ix_talonone_session_profile", "tenant_id", "profile_id", "id"),
         # Open sessions with loyalty effects (their tentative figures), by profile and by card.
         Index(
             "ix_talonone_session_tentative_profile",
@@ -103,7 +104,8 @@ class TalonSession(SQLModel, table=True):
 
 class TalonEvent(SQLModel, table=True):
     __tablename__ = "talonone_event"
-    __table_args__ = (Index("ix_talonone_event_profile", "tenant_id", "profile_id"),)
+    # ending in id: a profile's newest events (the admin list) come in order off it
+    __table_args__ = (Index("ix_talonone_event_profile", "tenant_id", "profile_id", "id"),)
 
     tenant_id: str = Field(primary_key=True, max_length=64)
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
