@@ -28,6 +28,7 @@ from simulator.customergauge.generate import COUNTS as GENERATE_COUNTS
 from simulator.customergauge.generate import generate
 from simulator.customergauge.models import (
     LIST_BOUNCE,
+    LIST_KINDS,
     LIST_UNSUBSCRIBE,
     MAIL_STATES,
     UPLOAD_FAILED,
@@ -281,7 +282,7 @@ def export(db: Store, tenant: Tenant) -> dict[str, Any]:
             for c in clients
         ],
     }
-    for kind in (LIST_UNSUBSCRIBE, LIST_BOUNCE):
+    for kind in LIST_KINDS:
         entries = service.list_entries(db, tenant.id, kind, limit=1_000_000)
         document[kind] = [
             {"email": e.email, "date": _instant(e.created_at), "user": e.user, "reason": e.reason}

@@ -25,6 +25,7 @@ MAIL_STATES = (MAIL_QUEUED, MAIL_SENT, MAIL_SUPPRESSED, MAIL_INVALID)
 
 LIST_UNSUBSCRIBE = "unsubscribe"
 LIST_BOUNCE = "bounce"
+LIST_KINDS = (LIST_UNSUBSCRIBE, LIST_BOUNCE)  # unsubscribe first: it wins where both list one
 
 LIMITS_ENFORCE = "enforce"
 LIMITS_ACCEPT_AND_LOG = "accept_and_log"

@@ -28,6 +28,7 @@ from simulator.customergauge.errors import DATA_TOO_LARGE, CustomerGaugeError
 from simulator.customergauge.models import (
     LIMITS_ENFORCE,
     LIST_BOUNCE,
+    LIST_KINDS,
     LIST_UNSUBSCRIBE,
     MAIL_INVALID,
     MAIL_QUEUED,
@@ -408,7 +409,7 @@ def blocked_statement() -> Any:
         CgListEntry.tenant_id == bindparam("tenant"),
         # Every kind named, so each address is a lookup on the key (tenant_id, kind, email_key)
         # rather than a walk through the tenant's whole list.
-        CgListEntry.kind.in_(tuple(LIST_REASONS)),
+        CgListEntry.kind.in_(LIST_KINDS),
         CgListEntry.email_key.in_(bindparam("keys", expanding=True)),
     )
 
@@ -520,7 +521,7 @@ def deliver_due(session: Store, tenant_id: str, now: datetime) -> dict[str, int]
     joined a list since it was queued, else `sent` (at its send time)."""
     due = and_(CgMail.tenant_id == tenant_id, CgMail.status == MAIL_QUEUED, CgMail.send_at <= now)
     counts = {MAIL_SUPPRESSED: 0, MAIL_SENT: 0}
-    for kind in (LIST_UNSUBSCRIBE, LIST_BOUNCE):
+    for kind in LIST_KINDS:
         listed = select(CgListEntry.email_key).where(
             CgListEntry.tenant_id == tenant_id, CgListEntry.kind == kind
         )

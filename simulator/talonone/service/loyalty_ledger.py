@@ -960,8 +960,8 @@ def rollback_addition(
     lot = db.scalars(
         select(TalonLoyaltyLot).where(
             TalonLoyaltyLot.tenant_id == tenant_id,
-            TalonLoyaltyLot.transaction_uuid
-            == original.uuid,  # ix_talonone_loyalty_lot_transaction
+            # the UUID too, so the lookup is on ix_talonone_loyalty_lot_transaction
+            TalonLoyaltyLot.transaction_uuid == original.uuid,
             TalonLoyaltyLot.transaction_id == original.id,
         )
     ).first()

@@ -18,7 +18,6 @@ from simulator.talonone.models.loyalty import (
     TalonLoyaltyCardProfile,
     TalonLoyaltyLedger,
     TalonLoyaltyLot,
-    TalonLoyaltyProgram,
     TalonLoyaltySpend,
     TalonLoyaltyTransaction,
 )
@@ -27,6 +26,7 @@ from simulator.talonone.service.loyalty.cards import card_view, linked_cards
 from simulator.talonone.service.loyalty.figures import effect_owner, ledger_infos
 from simulator.talonone.service.loyalty.programs import (
     get_program,
+    program_ids,
     projected_tier,
     require_program,
     subledger_known,
@@ -204,27 +204,14 @@ def profile_loyalty_block(
     return block
 
 
-def profile_program_ids(db: Store, tenant_id: str, profile_id: str) -> list[int]:
-    """Every program the profile may hold rows in: the tenant's programs and those of the
-    profile's own ledgers (read on ix_talonone_loyalty_ledger_profile)."""
-    programs = db.scalars(
-        select(TalonLoyaltyProgram.id).where(TalonLoyaltyProgram.tenant_id == tenant_id)
-    )
-    ledgers = db.scalars(
-        select(TalonLoyaltyLedger.program_id).where(
-            TalonLoyaltyLedger.tenant_id == tenant_id, TalonLoyaltyLedger.profile_id == profile_id
-        )
-    )
-    return sorted({*programs, *ledgers})
-
-
 def delete_profile_data(db: Store, tenant_id: str, profile_id: str) -> None:
     """Remove the profile's ledgers, lots, transactions and card links.
 
-    The programs are named, though the profile's rows could be found without them: every
-    owner index starts (tenant_id, program_id, profile_id), and without the program SQLite
-    walks the tenant's every lot, transaction and movement to find the profile's."""
-    programs = profile_program_ids(db, tenant_id, profile_id)
+    The tenant's programs are named (rows are posted only to a program that exists, and
+    programs go only with all of the tenant's data), though the profile's rows could be found
+    without them: every owner index starts (tenant_id, program_id, profile_id), and without
+    the program SQLite walks the tenant's every lot, transaction and movement."""
+    programs = program_ids(db, tenant_id)
 
     def of_profile(table: Any) -> tuple[Any, ...]:
         return (
